@@ -1,0 +1,26 @@
+// CPU features that select kernels, detected once (cpuinfo where available).
+#pragma once
+
+namespace edge {
+
+struct CpuFeatures {
+  // x86
+  bool avx2 = false;
+  bool fma = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512vnni = false;
+  bool avxvnni = false;
+  // ARM
+  bool neon = false;
+  bool dotprod = false;
+  bool i8mm = false;
+};
+
+// Features of the CPU we run on (cached after the first call). Setting the
+// environment variable EDGE_ISA_CAP=scalar|avx2|avx512|neon|... caps what is
+// reported, so tests can exercise every variant the machine supports.
+const CpuFeatures& DetectCpuFeatures();
+
+}  // namespace edge

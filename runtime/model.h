@@ -1,0 +1,118 @@
+// Model: an immutable, validated view of an edge model file.
+//
+// Load() maps the file (read() fallback), runs the FlatBuffers verifier and
+// then the semantic checks in model_validate.cc. Only a Model that passed all
+// checks is ever returned, so the rest of the runtime may trust every index,
+// shape and buffer range it exposes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/status.h"
+#include "schema/edge_model_generated.h"
+
+namespace edge {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr int kMaxRank = 6;
+// Largest number of elements (and of bytes) any tensor may have; keeps all
+// size arithmetic far from overflow on 32-bit targets too.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 31;
+constexpr size_t kDataAlignment = 64;
+
+struct TensorInfo {
+  const char* name = "";          // never null
+  fb::DType dtype = fb::DType::F32;
+  int rank = 0;
+  int64_t dims[kMaxRank] = {0};
+  int64_t num_elements = 1;
+  size_t bytes = 0;               // storage size (NVFP4: packed codes)
+  bool is_constant = false;
+  const uint8_t* data = nullptr;  // constants only: points into the mapped file
+  fb::QuantScheme quant = fb::QuantScheme::None;
+  const uint8_t* scale_data = nullptr;  // per-channel f32 or E4M3 block scales
+  size_t scale_bytes = 0;
+  float tensor_scale = 1.0f;
+  int block_size = 16;
+  fb::WeightLayout layout = fb::WeightLayout::RowMajor;
+
+  int64_t dim(int axis) const { return dims[axis < 0 ? axis + rank : axis]; }
+};
+
+struct NodeInfo {
+  fb::OpType type = fb::OpType::Linear;
+  const fb::Operator* op = nullptr;  // options: op->options_as_LinearOptions() etc.
+  std::vector<int> inputs;           // -1 = absent optional input
+  std::vector<int> outputs;
+  const char* name = "";
+};
+
+struct CacheRegionInfo {
+  const char* name = "";
+  int first_op = 0;
+  int last_op = 0;
+  int input = -1;
+  int output = -1;
+};
+
+class Model {
+ public:
+  // Maps and validates a file. Errors: kIoError (missing/unreadable),
+  // kInvalidModel (anything wrong with the contents).
+  static Result<std::unique_ptr<Model>> LoadFile(const char* path);
+  // Validates bytes held by the caller; `copy` makes the model own a copy
+  // (otherwise the bytes must outlive the Model and be 64-byte aligned).
+  static Result<std::unique_ptr<Model>> LoadBuffer(const void* data, size_t size, bool copy);
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const fb::Model* fb() const { return fb_; }
+  const fb::Pipeline* pipeline() const { return fb_->pipeline(); }  // may be null
+  const char* name() const;
+  const char* producer() const;
+
+  int num_tensors() const { return static_cast<int>(tensors_.size()); }
+  const TensorInfo& tensor(int i) const { return tensors_[i]; }
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  const NodeInfo& node(int i) const { return nodes_[i]; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  const std::vector<CacheRegionInfo>& cache_regions() const { return regions_; }
+  // -1 if no tensor has that name.
+  int FindTensor(const char* name) const;
+
+  size_t file_size() const { return size_; }
+  size_t constant_bytes() const;
+
+ private:
+  Model() = default;
+  friend class ModelLoader;
+
+  // Backing bytes: exactly one of these owns them (or neither, for borrowed).
+  void* mapping_ = nullptr;
+  size_t mapping_size_ = 0;
+  std::unique_ptr<uint8_t[]> owned_;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+
+  const fb::Model* fb_ = nullptr;
+  std::vector<TensorInfo> tensors_;
+  std::vector<NodeInfo> nodes_;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+  std::vector<CacheRegionInfo> regions_;
+};
+
+// Bytes needed to store `num_elements` of `dtype` in a tensor whose last axis
+// is `last_dim` (NVFP4 packs two per byte per row, rows padded to whole bytes).
+// Returns false on overflow or unknown dtype.
+bool StorageBytes(fb::DType dtype, const int64_t* dims, int rank, size_t* bytes);
+size_t DTypeSize(fb::DType dtype);  // 0 for sub-byte types (NVFP4)
+const char* DTypeName(fb::DType dtype);
+
+}  // namespace edge

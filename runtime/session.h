@@ -1,0 +1,88 @@
+// Session: a Model prepared to run on this CPU.
+//
+// Create() picks each op's kernel, lets it check shapes and ask for scratch,
+// plans one activation arena from tensor lifetimes (memory_planner.h), binds
+// data pointers and allocates the arena once. Invoke() then runs the ops in
+// order with no heap allocation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <pthreadpool.h>
+
+#include "runtime/kernel.h"
+#include "runtime/model.h"
+#include "runtime/status.h"
+
+namespace edge {
+
+// Forced precision for quantizable layers (A/B comparisons).
+enum class PrecisionOverride : int { kAsStored = 0, kFp32 = 1, kInt8 = 2, kNvfp4 = 3 };
+
+struct SessionOptions {
+  int num_threads = 1;          // 0: all cores
+  bool profile = false;         // per-op wall time
+  PrecisionOverride precision = PrecisionOverride::kAsStored;
+};
+
+struct OpProfile {
+  double total_ms = 0;
+  int64_t calls = 0;
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Create(const Model* model, const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Model& model() const { return *model_; }
+  const SessionOptions& options() const { return options_; }
+
+  // Copy data into a graph input; `bytes` must equal the tensor's size.
+  Status SetInput(int tensor, const void* data, size_t bytes);
+  // Pointer to a tensor's data: constants (read-only) and arena tensors.
+  // Only graph inputs/outputs and cache-region boundaries are guaranteed to
+  // hold their value after Invoke(); other intermediates share memory.
+  void* data(int tensor) const { return tensor_data_[tensor]; }
+
+  Status Invoke();
+  // Runs ops [first, last] only (the pipeline's cache uses it to run blocks).
+  Status InvokeRange(int first_op, int last_op);
+
+  const char* kernel_name(int op) const { return kernel_names_[op]; }
+  const std::vector<OpProfile>& profile() const { return profile_; }
+  void ResetProfile();
+
+  // Memory plan figures (bytes).
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t sum_activation_bytes() const { return sum_activation_bytes_; }
+  size_t peak_live_bytes() const { return peak_live_bytes_; }
+  pthreadpool_t threadpool() const { return pool_; }
+
+ private:
+  Session() = default;
+  Status Init();
+
+  const Model* model_ = nullptr;
+  SessionOptions options_;
+  pthreadpool_t pool_ = nullptr;
+  std::vector<const OpKernel*> kernels_;
+  std::vector<void*> states_;
+  std::vector<size_t> scratch_bytes_;
+  std::vector<void*> scratch_ptrs_;
+  std::vector<const char*> kernel_names_;
+  std::vector<void*> tensor_data_;
+  std::vector<KernelEvalContext> eval_ctx_;
+  std::vector<OpProfile> profile_;
+  uint8_t* arena_ = nullptr;
+  size_t arena_bytes_ = 0;
+  size_t sum_activation_bytes_ = 0;
+  size_t peak_live_bytes_ = 0;
+};
+
+}  // namespace edge

@@ -1,0 +1,141 @@
+// ModelWriter: builds edge model files. Used by tests and by edge-convert;
+// the runtime core does not depend on it.
+//
+// Output is deterministic (same calls -> same bytes): buffers are laid out in
+// the order they were added, each at a 64-byte aligned offset of the data
+// segment that follows the size-prefixed FlatBuffer (see schema/edge_model.fbs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/status.h"
+#include "schema/edge_model_generated.h"
+
+namespace edge {
+
+// Every option any op can carry; AddOp() copies the fields that belong to the
+// op type into its typed option table and ignores the rest.
+struct OpAttrs {
+  fb::Activation activation = fb::Activation::None;  // Linear
+  bool transpose_b = false;                           // MatMul
+  float epsilon = 1e-5f;                              // LayerNorm, RMSNorm
+  bool approximate_tanh = false;                      // Gelu
+  int axis = -1;                                      // Softmax, Concat, Split
+  std::vector<int> perm;                              // Transpose
+  std::vector<int64_t> starts, steps;                 // Slice (per input axis)
+  // Conv2d
+  int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int dilation_h = 1, dilation_w = 1, groups = 1;
+  // TimestepEmbedding
+  int dim = 0;
+  float max_period = 10000.f;
+  bool cos_first = true;
+  float downscale_freq_shift = 0.f;
+  float t_scale = 1.f;
+  // Attention, RoPE
+  int num_heads = 1;
+  float scale = 0.f;  // Attention: 0 means 1/sqrt(head_dim)
+  fb::TensorLayout layout = fb::TensorLayout::BSHD;
+  float sparse_density = 0.f;
+  bool interleaved = false;
+  // Unary
+  fb::UnaryKind unary = fb::UnaryKind::Sigmoid;
+};
+
+struct PipelineInfo {
+  fb::Sampler sampler = fb::Sampler::FlowEuler;
+  fb::Prediction prediction = fb::Prediction::Velocity;
+  int train_steps = 1000;
+  int default_steps = 20;
+  float shift = 1.f;
+  float guidance_scale = 1.f;
+  std::vector<int64_t> latent_shape;
+  int latent_input = -1, timestep_input = -1, condition_input = -1, output = -1;
+  float timestep_scale = 1000.f;
+  int num_classes = 0;
+  int64_t null_condition = -1;
+  fb::BetaSchedule beta_schedule = fb::BetaSchedule::Linear;
+  float beta_start = 1e-4f, beta_end = 0.02f;
+  fb::OutputKind output_kind = fb::OutputKind::Pixels;
+};
+
+class ModelWriter {
+ public:
+  // Activation tensor (planned by the runtime).
+  int AddActivation(const std::string& name, const std::vector<int64_t>& shape,
+                    fb::DType dtype = fb::DType::F32);
+  // Constant tensor with raw little-endian data of exactly StorageBytes() bytes.
+  int AddConstant(const std::string& name, const std::vector<int64_t>& shape, fb::DType dtype,
+                  const void* data, size_t bytes);
+  int AddConstantF32(const std::string& name, const std::vector<int64_t>& shape,
+                     const std::vector<float>& values);
+  // INT8 weight [N, K] (or packed per `layout`), symmetric per-channel scales[N].
+  int AddInt8PerChannel(const std::string& name, const std::vector<int64_t>& shape,
+                        const void* q, size_t q_bytes, const std::vector<float>& scales,
+                        fb::WeightLayout layout = fb::WeightLayout::RowMajor);
+  // NVFP4 weight [N, K]: packed E2M1 codes, E4M3 block scales (one byte per 16
+  // along K), FP32 tensor scale.
+  int AddNvfp4(const std::string& name, const std::vector<int64_t>& shape, const void* codes,
+               size_t code_bytes, const void* block_scales, size_t scale_bytes,
+               float tensor_scale, fb::WeightLayout layout = fb::WeightLayout::RowMajor);
+
+  // Returns the op index. Inputs may contain -1 for absent optional inputs.
+  int AddOp(fb::OpType type, const std::vector<int>& inputs, const std::vector<int>& outputs,
+            const OpAttrs& attrs = OpAttrs(), const std::string& name = "");
+
+  void SetInputs(const std::vector<int>& tensors) { inputs_ = tensors; }
+  void SetOutputs(const std::vector<int>& tensors) { outputs_ = tensors; }
+  void AddCacheRegion(const std::string& name, int first_op, int last_op, int input, int output);
+  void SetPipeline(const PipelineInfo& pipeline) { pipeline_ = pipeline; has_pipeline_ = true; }
+  void SetName(const std::string& name) { name_ = name; }
+  void SetProducer(const std::string& producer) { producer_ = producer; }
+  // For tests of the loader: write this version number instead of the current one.
+  void SetFormatVersionForTesting(uint32_t v) { format_version_ = v; }
+
+  int num_tensors() const { return static_cast<int>(tensors_.size()); }
+  int num_ops() const { return static_cast<int>(ops_.size()); }
+
+  // Serializes the whole file (FlatBuffer + aligned data segment).
+  Status Finish(std::vector<uint8_t>* out) const;
+  // Finish() then write to `path` through a temporary file and rename, so a
+  // failure never leaves a partial file behind.
+  Status WriteFile(const std::string& path) const;
+
+ private:
+  struct TensorRec {
+    std::string name;
+    std::vector<int64_t> shape;
+    fb::DType dtype;
+    int buffer = -1;
+    fb::QuantScheme quant = fb::QuantScheme::None;
+    int scale_buffer = -1;
+    float tensor_scale = 1.f;
+    fb::WeightLayout layout = fb::WeightLayout::RowMajor;
+  };
+  struct OpRec {
+    fb::OpType type;
+    std::vector<int> inputs, outputs;
+    OpAttrs attrs;
+    std::string name;
+  };
+  struct RegionRec {
+    std::string name;
+    int first_op, last_op, input, output;
+  };
+  int AddBuffer(const void* data, size_t bytes);
+
+  std::vector<TensorRec> tensors_;
+  std::vector<OpRec> ops_;
+  std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<int> inputs_, outputs_;
+  std::vector<RegionRec> regions_;
+  PipelineInfo pipeline_;
+  bool has_pipeline_ = false;
+  std::string name_, producer_ = "edge";
+  uint32_t format_version_ = 1;
+};
+
+}  // namespace edge
