@@ -44,7 +44,8 @@ class ModelLoader {
     model->inputs_ = std::move(v.inputs);
     model->outputs_ = std::move(v.outputs);
     model->regions_ = std::move(v.regions);
-    return std::move(model);
+    Result<std::unique_ptr<Model>> result(std::move(model));
+    return result;
   }
 
   static Status ReadAll(int fd, const char* path, uint8_t* dst, size_t size) {
@@ -134,15 +135,13 @@ class ModelLoader {
     if (!data || size == 0) return Status::Error(StatusCode::kInvalidModel, "model buffer is empty");
     std::unique_ptr<Model> model(new (std::nothrow) Model());
     if (!model) return Status::Error(StatusCode::kOutOfMemory, "cannot allocate a Model");
-    if (copy) {
+    // Constants are used in place, so they must be 64-byte aligned: bytes
+    // that are not are copied even when the caller offered to lend them.
+    const bool aligned = reinterpret_cast<uintptr_t>(data) % kDataAlignment == 0;
+    if (copy || !aligned) {
       EDGE_RETURN_IF_ERROR(AllocateOwned(model.get(), size));
       std::memcpy(const_cast<uint8_t*>(model->base_), data, size);
     } else {
-      if (reinterpret_cast<uintptr_t>(data) % kDataAlignment != 0) {
-        return Status::Error(StatusCode::kInvalidArgument,
-                             "borrowed model bytes must be %zu-byte aligned (or pass copy=true)",
-                             kDataAlignment);
-      }
       model->base_ = static_cast<const uint8_t*>(data);
       model->size_ = size;
     }

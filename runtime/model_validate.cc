@@ -64,7 +64,7 @@ int VecSize(const flatbuffers::Vector<T>* v) {
 // reject misaligned ones so that every later Get() is an aligned load.
 template <typename T>
 bool Aligned8(const flatbuffers::Vector<T>* v) {
-  return !v || (reinterpret_cast<uintptr_t>(v->Data()) & 7u) == 0;
+  return !v || v->size() == 0 || (reinterpret_cast<uintptr_t>(v->Data()) & 7u) == 0;
 }
 
 bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
