@@ -1,0 +1,161 @@
+// The C API over Model / Session / Pipeline.
+#include "runtime/edge.h"
+
+#include <cstring>
+#include <memory>
+
+#include "runtime/model.h"
+#include "runtime/pipeline.h"
+#include "runtime/session.h"
+
+struct edge_model {
+  std::unique_ptr<edge::Model> model;
+};
+
+struct edge_session {
+  std::unique_ptr<edge::Session> session;
+  std::unique_ptr<edge::Pipeline> pipeline;  // created on first generate
+};
+
+namespace {
+
+thread_local char g_last_error[256] = "";
+
+edge_status Report(const edge::Status& s) {
+  if (s.ok()) return EDGE_OK;
+  std::snprintf(g_last_error, sizeof(g_last_error), "%s", s.message());
+  return static_cast<edge_status>(static_cast<int>(s.code()));
+}
+
+edge_status Fail(edge_status code, const char* msg) {
+  std::snprintf(g_last_error, sizeof(g_last_error), "%s", msg);
+  return code;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* edge_last_error(void) { return g_last_error; }
+
+edge_status edge_model_load(const char* path, edge_model** out) {
+  if (path == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_model_load: null argument");
+  *out = nullptr;
+  auto r = edge::Model::LoadFile(path);
+  if (!r.ok()) return Report(r.status());
+  edge_model* m = new (std::nothrow) edge_model();
+  if (m == nullptr) return Fail(EDGE_OUT_OF_MEMORY, "edge_model_load: out of memory");
+  m->model = std::move(r.value());
+  *out = m;
+  return EDGE_OK;
+}
+
+void edge_model_free(edge_model* model) { delete model; }
+
+void edge_session_options_default(edge_session_options* o) {
+  if (o == nullptr) return;
+  o->num_threads = 1;
+  o->profile = 0;
+  o->precision = 0;
+}
+
+edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
+                                edge_session** out) {
+  if (model == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: null argument");
+  *out = nullptr;
+  edge::SessionOptions so;
+  if (options != nullptr) {
+    so.num_threads = options->num_threads;
+    so.profile = options->profile != 0;
+    if (options->precision < 0 || options->precision > 3) {
+      return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: precision must be 0..3");
+    }
+    so.precision = static_cast<edge::PrecisionOverride>(options->precision);
+  }
+  auto r = edge::Session::Create(model->model.get(), so);
+  if (!r.ok()) return Report(r.status());
+  edge_session* s = new (std::nothrow) edge_session();
+  if (s == nullptr) return Fail(EDGE_OUT_OF_MEMORY, "edge_session_create: out of memory");
+  s->session = std::move(r.value());
+  *out = s;
+  return EDGE_OK;
+}
+
+void edge_session_free(edge_session* session) { delete session; }
+
+edge_status edge_session_set_input(edge_session* s, const char* name, const void* data, size_t bytes) {
+  if (s == nullptr || name == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_set_input: null argument");
+  const int t = s->session->model().FindTensor(name);
+  if (t < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_set_input: no tensor with that name");
+  return Report(s->session->SetInput(t, data, bytes));
+}
+
+edge_status edge_session_invoke(edge_session* s) {
+  if (s == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_invoke: null session");
+  return Report(s->session->Invoke());
+}
+
+edge_status edge_session_get_output(edge_session* s, const char* name, const void** data, size_t* bytes) {
+  if (s == nullptr || name == nullptr || data == nullptr || bytes == nullptr) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_session_get_output: null argument");
+  }
+  const edge::Model& m = s->session->model();
+  const int t = m.FindTensor(name);
+  bool is_output = false;
+  for (int o : m.outputs()) is_output |= (o == t);
+  if (t < 0 || !is_output) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_get_output: no graph output with that name");
+  *data = s->session->data(t);
+  *bytes = m.tensor(t).bytes;
+  return EDGE_OK;
+}
+
+int edge_session_num_ops(const edge_session* s) { return s == nullptr ? 0 : s->session->model().num_nodes(); }
+
+edge_status edge_session_op_profile(const edge_session* s, int op, double* total_ms, const char** kernel_name) {
+  if (s == nullptr || op < 0 || op >= s->session->model().num_nodes()) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_session_op_profile: bad op index");
+  }
+  if (total_ms != nullptr) *total_ms = s->session->profile()[op].total_ms;
+  if (kernel_name != nullptr) *kernel_name = s->session->kernel_name(op);
+  return EDGE_OK;
+}
+
+void edge_generate_options_default(edge_generate_options* o) {
+  if (o == nullptr) return;
+  std::memset(o, 0, sizeof(*o));
+  o->guidance = -1.f;
+  o->num_samples = 1;
+}
+
+static edge_status EnsurePipeline(edge_session* s) {
+  if (s->pipeline != nullptr) return EDGE_OK;
+  auto r = edge::Pipeline::Create(s->session.get());
+  if (!r.ok()) return Report(r.status());
+  s->pipeline = std::move(r.value());
+  return EDGE_OK;
+}
+
+size_t edge_latent_elements(edge_session* s) {
+  if (s == nullptr || EnsurePipeline(s) != EDGE_OK) return 0;
+  return s->pipeline->latent_elements();
+}
+
+edge_status edge_generate(edge_session* s, const edge_generate_options* options, float* out, size_t out_count) {
+  if (s == nullptr || options == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: null argument");
+  const edge_status st = EnsurePipeline(s);
+  if (st != EDGE_OK) return st;
+  if (options->num_samples < 1 ||
+      out_count < size_t(options->num_samples) * s->pipeline->latent_elements()) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: output buffer too small for num_samples latents");
+  }
+  edge::GenerateOptions g;
+  g.steps = options->steps;
+  g.seed = options->seed;
+  g.guidance = options->guidance;
+  g.num_samples = options->num_samples;
+  if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
+  g.noise = options->noise;
+  return Report(s->pipeline->Generate(g, out));
+}
+
+}  // extern "C"

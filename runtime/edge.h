@@ -1,0 +1,79 @@
+/* edge: C API of the diffusion-transformer runtime.
+ *
+ * Every function returns an edge_status; on failure edge_last_error() gives a
+ * message naming what was wrong (thread-local, valid until the next call on
+ * the same thread). Objects are opaque and freed with their *_free call.
+ */
+#ifndef EDGE_EDGE_H_
+#define EDGE_EDGE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  EDGE_OK = 0,
+  EDGE_INVALID_ARGUMENT = 1,
+  EDGE_INVALID_MODEL = 2,
+  EDGE_UNSUPPORTED = 3,
+  EDGE_OUT_OF_MEMORY = 4,
+  EDGE_IO_ERROR = 5,
+  EDGE_INTERNAL = 6,
+  EDGE_NUMERIC_ERROR = 7
+} edge_status;
+
+typedef struct edge_model edge_model;
+typedef struct edge_session edge_session;
+
+typedef struct {
+  int num_threads; /* 1 by default; 0 = all cores */
+  int profile;     /* non-zero: collect per-op timings */
+  int precision;   /* 0 as stored, 1 fp32, 2 int8, 3 nvfp4 */
+} edge_session_options;
+
+typedef struct {
+  int steps;          /* 0: model default */
+  uint64_t seed;
+  float guidance;     /* < 0: model default; 1: off */
+  int num_samples;
+  const int64_t* classes; /* num_samples ids, or NULL for 0,1,2,... */
+  const float* noise;     /* optional initial noise, or NULL */
+} edge_generate_options;
+
+const char* edge_last_error(void);
+
+edge_status edge_model_load(const char* path, edge_model** out);
+void edge_model_free(edge_model* model);
+
+void edge_session_options_default(edge_session_options* options);
+edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
+                                edge_session** out);
+void edge_session_free(edge_session* session);
+
+/* Graph-level use: set named inputs, invoke, read named outputs. */
+edge_status edge_session_set_input(edge_session* session, const char* name, const void* data,
+                                   size_t bytes);
+edge_status edge_session_invoke(edge_session* session);
+/* The pointer stays valid until the next invoke or until the session is freed. */
+edge_status edge_session_get_output(edge_session* session, const char* name, const void** data,
+                                    size_t* bytes);
+/* Per-op timings (profile on): total milliseconds of op i, its kernel name. */
+int edge_session_num_ops(const edge_session* session);
+edge_status edge_session_op_profile(const edge_session* session, int op, double* total_ms,
+                                    const char** kernel_name);
+
+/* Pipeline-level use: the whole denoising loop. `out` receives
+ * num_samples * edge_latent_elements() floats. */
+void edge_generate_options_default(edge_generate_options* options);
+size_t edge_latent_elements(edge_session* session);
+edge_status edge_generate(edge_session* session, const edge_generate_options* options, float* out,
+                          size_t out_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGE_EDGE_H_ */

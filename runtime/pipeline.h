@@ -1,0 +1,67 @@
+// The diffusion pipeline: drives a Session through the sampler stored in the
+// model, once per step, with classifier-free guidance and seeded noise.
+//
+// Batching: the graph has a fixed batch B (its latent input's first dim).
+// With guidance on and an even B, each run carries B/2 samples: rows [0, n)
+// are conditional, rows [n, 2n) the same latents with the null condition.
+// With guidance on and an odd B, the graph runs twice per step. With
+// guidance off, each run carries B samples.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace edge {
+
+struct GenerateOptions {
+  int steps = 0;                 // 0: the model's default
+  uint64_t seed = 0;
+  float guidance = -1.f;         // < 0: the model's default; 1: off
+  int num_samples = 1;
+  std::vector<int64_t> classes;  // one per sample (conditional models); empty: 0,1,2,...
+  const float* noise = nullptr;  // optional initial noise, num_samples * latent_elements()
+  // Called after every step of every chunk (may be null).
+  void (*on_step)(void* user, int chunk, int num_chunks, int step, int steps, double ms) = nullptr;
+  void* user = nullptr;
+};
+
+struct GenerateStats {
+  int graph_runs = 0;
+  double total_ms = 0;
+};
+
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> Create(Session* session);
+
+  const std::vector<int64_t>& latent_shape() const { return latent_shape_; }
+  size_t latent_elements() const { return latent_elems_; }
+  int samples_per_run(bool guided) const;
+  const GenerateStats& stats() const { return stats_; }
+
+  // Writes num_samples * latent_elements() floats to `out`.
+  Status Generate(const GenerateOptions& options, float* out);
+
+ private:
+  Pipeline() = default;
+  Status RunGraph();
+  Status FillInputs(const float* x_rows, int rows, int x_stride_rows, const int64_t* conds,
+                    float model_t);
+
+  Session* session_ = nullptr;
+  const fb::Pipeline* meta_ = nullptr;
+  int latent_in_ = -1, timestep_in_ = -1, cond_in_ = -1, out_ = -1;
+  int batch_ = 1;
+  std::vector<int64_t> latent_shape_;
+  size_t latent_elems_ = 0;
+  size_t out_elems_per_row_ = 0;  // model output per batch row (>= latent_elems_)
+  GenerateStats stats_;
+  std::vector<float> x_, cond_pred_, uncond_pred_, row_buf_;
+  std::vector<int64_t> cond_ids_;
+};
+
+}  // namespace edge

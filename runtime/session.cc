@@ -1,0 +1,228 @@
+#include "runtime/session.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/memory_planner.h"
+
+namespace edge {
+namespace {
+
+const char* OpName(fb::OpType t) {
+  const char* n = fb::EnumNameOpType(t);
+  return (n != nullptr && n[0] != '\0') ? n : "?";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::Create(const Model* model,
+                                                 const SessionOptions& options) {
+  EDGE_CHECK_OR_RETURN(model != nullptr, StatusCode::kInvalidArgument, "Session: null model");
+  EDGE_CHECK_OR_RETURN(options.num_threads >= 0 && options.num_threads <= 1024,
+                       StatusCode::kInvalidArgument, "Session: threads must be in [0, 1024], got %d",
+                       options.num_threads);
+  std::unique_ptr<Session> s(new (std::nothrow) Session());
+  EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Session: out of memory");
+  s->model_ = model;
+  s->options_ = options;
+  EDGE_RETURN_IF_ERROR(s->Init());
+  return s;
+}
+
+Status Session::Init() {
+  const Model& m = *model_;
+  const int num_ops = m.num_nodes();
+  const int num_tensors = m.num_tensors();
+
+  // Threads: 1 runs inline (no pool); 0 lets pthreadpool use every core.
+  if (options_.num_threads != 1) {
+    pool_ = pthreadpool_create(static_cast<size_t>(options_.num_threads));
+    EDGE_CHECK_OR_RETURN(pool_ != nullptr, StatusCode::kOutOfMemory,
+                         "Session: cannot create a thread pool of %d threads", options_.num_threads);
+  }
+
+  kernels_.assign(num_ops, nullptr);
+  states_.assign(num_ops, nullptr);
+  scratch_bytes_.assign(num_ops, 0);
+  scratch_ptrs_.assign(num_ops, nullptr);
+  kernel_names_.assign(num_ops, "");
+  profile_.assign(num_ops, OpProfile());
+  tensor_data_.assign(num_tensors, nullptr);
+
+  // 1. Pick kernels; let each check its op and ask for scratch.
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  for (int i = 0; i < num_ops; ++i) {
+    const NodeInfo& node = m.node(i);
+    const OpKernel* k = GetOpKernel(node.type);
+    if (k == nullptr || k->prepare == nullptr || k->eval == nullptr) {
+      return Status::Error(StatusCode::kUnsupported, "op %d '%s': op type %s is not supported by this build",
+                           i, node.name, OpName(node.type));
+    }
+    KernelPrepareContext pc;
+    pc.model = model_;
+    pc.node = &node;
+    pc.node_index = i;
+    pc.cpu = &cpu;
+    pc.options = &options_;
+    pc.pool = pool_;
+    Status st = k->prepare(&pc);
+    kernels_[i] = k;
+    states_[i] = pc.state;  // owned even on failure, freed by the destructor
+    if (!st.ok()) return st.Prepend("op %d '%s' (%s): ", i, node.name, OpName(node.type));
+    scratch_bytes_[i] = pc.scratch_bytes;
+    kernel_names_[i] = pc.kernel_name != nullptr ? pc.kernel_name : "";
+  }
+
+  // 2. Lifetimes of activations: [producer, last reader]; graph inputs from
+  // -1, graph outputs to the end; a cache region's input is kept until the
+  // region ends (a skipped region reads it to rebuild its output).
+  std::vector<int> first(num_tensors, INT32_MAX), last(num_tensors, -2);
+  for (int t : m.inputs()) first[t] = -1;
+  for (int i = 0; i < num_ops; ++i) {
+    const NodeInfo& node = m.node(i);
+    for (int t : node.inputs) {
+      if (t >= 0) last[t] = std::max(last[t], i);
+    }
+    for (int t : node.outputs) {
+      first[t] = std::min(first[t], i);
+      last[t] = std::max(last[t], i);
+    }
+  }
+  for (int t : m.outputs()) last[t] = num_ops;
+  for (const CacheRegionInfo& r : m.cache_regions()) {
+    last[r.input] = std::max(last[r.input], r.last_op);
+  }
+
+  std::vector<PlanRequest> requests;
+  std::vector<int> request_tensor;  // tensor id, or -(op+1) for scratch
+  for (int t = 0; t < num_tensors; ++t) {
+    const TensorInfo& info = m.tensor(t);
+    if (info.is_constant || first[t] == INT32_MAX) continue;
+    PlanRequest r;
+    r.bytes = info.bytes;
+    r.first = first[t];
+    r.last = std::max(last[t], first[t]);
+    requests.push_back(r);
+    request_tensor.push_back(t);
+    sum_activation_bytes_ += info.bytes;
+  }
+  for (int i = 0; i < num_ops; ++i) {
+    if (scratch_bytes_[i] == 0) continue;
+    PlanRequest r;
+    r.bytes = scratch_bytes_[i];
+    r.first = r.last = i;
+    requests.push_back(r);
+    request_tensor.push_back(-(i + 1));
+  }
+
+  // 3. One arena for everything.
+  EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests, kDataAlignment));
+  arena_bytes_ = plan.arena_bytes;
+  peak_live_bytes_ = plan.peak_live_bytes;
+  if (arena_bytes_ > 0) {
+    void* p = nullptr;
+    if (posix_memalign(&p, kDataAlignment, arena_bytes_) != 0 || p == nullptr) {
+      return Status::Error(StatusCode::kOutOfMemory, "Session: cannot allocate a %zu-byte arena",
+                           arena_bytes_);
+    }
+    arena_ = static_cast<uint8_t*>(p);
+#ifdef MADV_HUGEPAGE
+    if (arena_bytes_ >= (size_t(2) << 20)) madvise(arena_, arena_bytes_, MADV_HUGEPAGE);
+#endif
+    // Touch every page now: first touch of fresh pages is slow here and must
+    // not land inside the first Invoke().
+    std::memset(arena_, 0, arena_bytes_);
+  }
+  for (size_t k = 0; k < requests.size(); ++k) {
+    const int t = request_tensor[k];
+    uint8_t* ptr = arena_ + plan.offsets[k];
+    if (t >= 0) {
+      tensor_data_[t] = ptr;
+    } else {
+      scratch_ptrs_[static_cast<size_t>(-t - 1)] = ptr;
+    }
+  }
+  for (int t = 0; t < num_tensors; ++t) {
+    const TensorInfo& info = m.tensor(t);
+    if (info.is_constant) tensor_data_[t] = const_cast<uint8_t*>(info.data);
+  }
+
+  // 4. Contexts are built once; bind() sees the final pointers.
+  eval_ctx_.assign(num_ops, KernelEvalContext());
+  for (int i = 0; i < num_ops; ++i) {
+    KernelEvalContext& c = eval_ctx_[i];
+    c.model = model_;
+    c.node = &m.node(i);
+    c.tensor_data = tensor_data_.data();
+    c.scratch = scratch_ptrs_[i];
+    c.state = states_[i];
+    c.pool = pool_;
+    if (kernels_[i]->bind != nullptr) {
+      Status st = kernels_[i]->bind(&c);
+      if (!st.ok()) return st.Prepend("op %d '%s' (%s): ", i, m.node(i).name, OpName(m.node(i).type));
+    }
+  }
+  return Status::Ok();
+}
+
+Session::~Session() {
+  for (size_t i = 0; i < states_.size(); ++i) {
+    if (states_[i] != nullptr && kernels_[i] != nullptr && kernels_[i]->destroy != nullptr) {
+      kernels_[i]->destroy(states_[i]);
+    }
+  }
+  std::free(arena_);
+  if (pool_ != nullptr) pthreadpool_destroy(pool_);
+}
+
+Status Session::SetInput(int tensor, const void* data, size_t bytes) {
+  EDGE_CHECK_OR_RETURN(tensor >= 0 && tensor < model_->num_tensors(), StatusCode::kInvalidArgument,
+                       "SetInput: tensor %d out of range", tensor);
+  const TensorInfo& info = model_->tensor(tensor);
+  const auto& ins = model_->inputs();
+  EDGE_CHECK_OR_RETURN(std::find(ins.begin(), ins.end(), tensor) != ins.end(),
+                       StatusCode::kInvalidArgument, "SetInput: tensor %d '%s' is not a graph input",
+                       tensor, info.name);
+  EDGE_CHECK_OR_RETURN(bytes == info.bytes, StatusCode::kInvalidArgument,
+                       "SetInput: input '%s' needs %zu bytes, got %zu", info.name, info.bytes, bytes);
+  EDGE_CHECK_OR_RETURN(data != nullptr || bytes == 0, StatusCode::kInvalidArgument,
+                       "SetInput: null data for '%s'", info.name);
+  if (bytes > 0) std::memcpy(tensor_data_[tensor], data, bytes);
+  return Status::Ok();
+}
+
+Status Session::Invoke() {
+  if (model_->num_nodes() == 0) return Status::Ok();
+  return InvokeRange(0, model_->num_nodes() - 1);
+}
+
+Status Session::InvokeRange(int first_op, int last_op) {
+  EDGE_CHECK_OR_RETURN(first_op >= 0 && last_op < model_->num_nodes() && first_op <= last_op + 1,
+                       StatusCode::kInvalidArgument, "InvokeRange: [%d, %d] outside [0, %d)", first_op,
+                       last_op, model_->num_nodes());
+  for (int i = first_op; i <= last_op; ++i) {
+    Status st;
+    if (options_.profile) {
+      const auto t0 = std::chrono::steady_clock::now();
+      st = kernels_[i]->eval(&eval_ctx_[i]);
+      const auto t1 = std::chrono::steady_clock::now();
+      profile_[i].total_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+      profile_[i].calls += 1;
+    } else {
+      st = kernels_[i]->eval(&eval_ctx_[i]);
+    }
+    if (!st.ok()) {
+      const NodeInfo& n = model_->node(i);
+      return st.Prepend("op %d '%s' (%s): ", i, n.name, OpName(n.type));
+    }
+  }
+  return Status::Ok();
+}
+
+void Session::ResetProfile() { profile_.assign(profile_.size(), OpProfile()); }
+
+}  // namespace edge

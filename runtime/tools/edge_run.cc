@@ -1,0 +1,546 @@
+// edge-run: runs an edge model on this CPU.
+//
+//   edge-run MODEL.fb [generation options]        the whole denoising loop
+//   edge-run MODEL.fb --once --input NAME=F.npy... --out-dir DIR
+//                                                 one graph run (for checks)
+//
+// Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file,
+// 4 runtime failure.
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/io/npy.h"
+#include "runtime/io/png.h"
+#include "runtime/model.h"
+#include "runtime/noise.h"
+#include "runtime/pipeline.h"
+#include "runtime/session.h"
+
+namespace {
+
+constexpr int kExitOk = 0, kExitUsage = 2, kExitBadModel = 3, kExitRuntime = 4;
+
+const char kUsage[] =
+    "usage: edge-run MODEL.fb [options]\n"
+    "\n"
+    "Generation (the model's pipeline: sampler, guidance, latent shape):\n"
+    "  --steps N            denoising steps (default: the model's)\n"
+    "  --seed S             noise seed (default 0); same seed, same noise on every platform\n"
+    "  --guidance G         classifier-free guidance scale (default: the model's; 1 = off)\n"
+    "  --class C[,C...]     class id per sample (repeatable); default one sample per class\n"
+    "  --num-samples N      number of samples (default: number of classes given, or all classes up to 16)\n"
+    "  --noise FILE.npy     initial noise [N, latent...] instead of the seeded generator\n"
+    "  --dump-noise FILE    write the initial noise used as .npy\n"
+    "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
+    "                       (default sample.png for pixel models, sample.npy otherwise)\n"
+    "\n"
+    "One graph run:\n"
+    "  --once               run the graph once\n"
+    "  --input NAME=FILE    a graph input from .npy (repeatable)\n"
+    "  --out-dir DIR        write each graph output as DIR/<name>.npy\n"
+    "\n"
+    "Both:\n"
+    "  --threads T          worker threads (default 1; 0 = all cores)\n"
+    "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
+    "  --profile            per-op timings (printed as a table; in --json too)\n"
+    "  --verbose            print the kernel chosen for each op\n"
+    "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
+    "  --quiet              no progress lines\n"
+    "  --help               this text\n"
+    "\n"
+    "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure.\n";
+
+struct Args {
+  std::string model;
+  int steps = 0;
+  uint64_t seed = 0;
+  float guidance = -1.f;
+  std::vector<int64_t> classes;
+  int num_samples = 0;
+  std::string noise, dump_noise, out;
+  bool once = false;
+  std::vector<std::pair<std::string, std::string>> inputs;
+  std::string out_dir;
+  int threads = 1;
+  edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
+  bool profile = false, verbose = false, json = false, quiet = false;
+};
+
+int Usage(const char* msg) {
+  std::fprintf(stderr, "edge-run: %s\n(run 'edge-run --help' for usage)\n", msg);
+  return kExitUsage;
+}
+
+bool ParseInt(const char* s, long long lo, long long hi, long long* out) {
+  if (s == nullptr || *s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+bool ParseFloat(const char* s, float* out) {
+  if (s == nullptr || *s == '\0') return false;
+  char* end = nullptr;
+  const float v = std::strtof(s, &end);
+  if (*end != '\0' || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+// Returns -1 on success, else the exit code.
+int ParseArgs(int argc, char** argv, Args* a) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const char** v) {
+      if (i + 1 >= argc) return false;
+      *v = argv[++i];
+      return true;
+    };
+    const char* v = nullptr;
+    long long n = 0;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (arg == "--steps") {
+      if (!value(&v) || !ParseInt(v, 1, 10000, &n)) return Usage("--steps needs an integer in [1, 10000]");
+      a->steps = static_cast<int>(n);
+    } else if (arg == "--seed") {
+      if (!value(&v) || !ParseInt(v, 0, INT64_MAX, &n)) return Usage("--seed needs a non-negative integer");
+      a->seed = static_cast<uint64_t>(n);
+    } else if (arg == "--guidance") {
+      if (!value(&v) || !ParseFloat(v, &a->guidance) || a->guidance < 0) return Usage("--guidance needs a number >= 0");
+    } else if (arg == "--class") {
+      if (!value(&v)) return Usage("--class needs a value");
+      std::string s = v;
+      size_t pos = 0;
+      while (pos <= s.size()) {
+        const size_t comma = s.find(',', pos);
+        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        if (!ParseInt(item.c_str(), 0, INT32_MAX, &n)) return Usage("--class needs non-negative integers, e.g. --class 3,7");
+        a->classes.push_back(n);
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
+    } else if (arg == "--num-samples") {
+      if (!value(&v) || !ParseInt(v, 1, 4096, &n)) return Usage("--num-samples needs an integer in [1, 4096]");
+      a->num_samples = static_cast<int>(n);
+    } else if (arg == "--noise") {
+      if (!value(&v)) return Usage("--noise needs a file");
+      a->noise = v;
+    } else if (arg == "--dump-noise") {
+      if (!value(&v)) return Usage("--dump-noise needs a file");
+      a->dump_noise = v;
+    } else if (arg == "--out") {
+      if (!value(&v)) return Usage("--out needs a file");
+      a->out = v;
+    } else if (arg == "--once") {
+      a->once = true;
+    } else if (arg == "--input") {
+      if (!value(&v)) return Usage("--input needs NAME=FILE.npy");
+      const char* eq = std::strchr(v, '=');
+      if (eq == nullptr || eq == v || eq[1] == '\0') return Usage("--input needs NAME=FILE.npy");
+      a->inputs.emplace_back(std::string(v, eq - v), std::string(eq + 1));
+    } else if (arg == "--out-dir") {
+      if (!value(&v)) return Usage("--out-dir needs a directory");
+      a->out_dir = v;
+    } else if (arg == "--threads") {
+      if (!value(&v) || !ParseInt(v, 0, 256, &n)) return Usage("--threads needs an integer in [0, 256]");
+      a->threads = static_cast<int>(n);
+    } else if (arg == "--precision") {
+      if (!value(&v)) return Usage("--precision needs as-stored|fp32|int8|nvfp4");
+      const std::string p = v;
+      if (p == "as-stored") a->precision = edge::PrecisionOverride::kAsStored;
+      else if (p == "fp32") a->precision = edge::PrecisionOverride::kFp32;
+      else if (p == "int8") a->precision = edge::PrecisionOverride::kInt8;
+      else if (p == "nvfp4") a->precision = edge::PrecisionOverride::kNvfp4;
+      else return Usage("--precision needs as-stored|fp32|int8|nvfp4");
+    } else if (arg == "--profile") {
+      a->profile = true;
+    } else if (arg == "--verbose") {
+      a->verbose = true;
+    } else if (arg == "--json") {
+      a->json = true;
+    } else if (arg == "--quiet") {
+      a->quiet = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return Usage(("unknown option " + arg).c_str());
+    } else if (a->model.empty()) {
+      a->model = arg;
+    } else {
+      return Usage(("unexpected argument " + arg).c_str());
+    }
+  }
+  if (a->model.empty()) return Usage("no model file given");
+  if (a->once && a->out_dir.empty()) return Usage("--once needs --out-dir");
+  if (!a->once && (!a->inputs.empty() || !a->out_dir.empty())) return Usage("--input/--out-dir need --once");
+  return -1;
+}
+
+long PeakRssKb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+bool EndsWith(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+void JsonString(FILE* f, const char* s) {
+  std::fputc('"', f);
+  for (; *s; ++s) {
+    const unsigned char c = static_cast<unsigned char>(*s);
+    if (c == '"' || c == '\\') std::fprintf(f, "\\%c", c);
+    else if (c < 0x20) std::fprintf(f, "\\u%04x", c);
+    else std::fputc(c, f);
+  }
+  std::fputc('"', f);
+}
+
+void PrintKernels(const edge::Session& s) {
+  const edge::Model& m = s.model();
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    std::fprintf(stderr, "  op %3d %-18s %-28s %s\n", i, edge::fb::EnumNameOpType(m.node(i).type),
+                 m.node(i).name, s.kernel_name(i));
+  }
+}
+
+void PrintProfile(const edge::Session& s) {
+  const edge::Model& m = s.model();
+  double total = 0;
+  for (const auto& p : s.profile()) total += p.total_ms;
+  // By op type, largest first.
+  struct Row { const char* type; double ms; int64_t calls; };
+  std::vector<Row> rows;
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    const char* type = edge::fb::EnumNameOpType(m.node(i).type);
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return std::strcmp(r.type, type) == 0; });
+    if (it == rows.end()) rows.push_back({type, 0, 0}), it = rows.end() - 1;
+    it->ms += s.profile()[i].total_ms;
+    it->calls += s.profile()[i].calls;
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.ms > b.ms; });
+  std::fprintf(stderr, "profile by op type (total %.1f ms):\n", total);
+  for (const Row& r : rows) {
+    std::fprintf(stderr, "  %-18s %10.2f ms %6.1f%%  %lld calls\n", r.type, r.ms,
+                 total > 0 ? 100.0 * r.ms / total : 0.0, static_cast<long long>(r.calls));
+  }
+}
+
+void JsonProfile(FILE* f, const edge::Session& s) {
+  const edge::Model& m = s.model();
+  std::fprintf(f, ",\"ops\":[");
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    std::fprintf(f, "%s{\"index\":%d,\"type\":", i ? "," : "", i);
+    JsonString(f, edge::fb::EnumNameOpType(m.node(i).type));
+    std::fprintf(f, ",\"name\":");
+    JsonString(f, m.node(i).name);
+    std::fprintf(f, ",\"kernel\":");
+    JsonString(f, s.kernel_name(i));
+    std::fprintf(f, ",\"total_ms\":%.4f,\"calls\":%lld}", s.profile()[i].total_ms,
+                 static_cast<long long>(s.profile()[i].calls));
+  }
+  std::fprintf(f, "]");
+}
+
+int ExitFor(const edge::Status& s) {
+  switch (s.code()) {
+    case edge::StatusCode::kInvalidModel: return kExitBadModel;
+    case edge::StatusCode::kInvalidArgument: return kExitUsage;
+    default: return kExitRuntime;
+  }
+}
+
+int RunOnce(const Args& a, edge::Session* s) {
+  const edge::Model& m = s->model();
+  std::vector<bool> given(m.num_tensors(), false);
+  for (const auto& in : a.inputs) {
+    const int t = m.FindTensor(in.first.c_str());
+    if (t < 0 || std::find(m.inputs().begin(), m.inputs().end(), t) == m.inputs().end()) {
+      std::fprintf(stderr, "edge-run: '%s' is not a graph input of this model\n", in.first.c_str());
+      return kExitUsage;
+    }
+    auto arr = edge::ReadNpy(in.second);
+    if (!arr.ok()) {
+      std::fprintf(stderr, "edge-run: input '%s': %s\n", in.first.c_str(), arr.status().message());
+      return kExitUsage;
+    }
+    const edge::TensorInfo& info = m.tensor(t);
+    bool shape_ok = arr->dtype == info.dtype && static_cast<int>(arr->shape.size()) == info.rank;
+    for (int d = 0; shape_ok && d < info.rank; ++d) shape_ok = arr->shape[d] == info.dims[d];
+    if (!shape_ok) {
+      std::string want, got;
+      for (int d = 0; d < info.rank; ++d) want += (d ? "x" : "") + std::to_string(info.dims[d]);
+      for (size_t d = 0; d < arr->shape.size(); ++d) got += (d ? "x" : "") + std::to_string(arr->shape[d]);
+      std::fprintf(stderr, "edge-run: input '%s' must be %s [%s], file has %s [%s]\n", in.first.c_str(),
+                   edge::DTypeName(info.dtype), want.c_str(), edge::DTypeName(arr->dtype), got.c_str());
+      return kExitUsage;
+    }
+    if (arr->dtype == edge::fb::DType::F32) {
+      for (int64_t k = 0; k < arr->num_elements(); ++k) {
+        if (!std::isfinite(arr->f32()[k])) {
+          std::fprintf(stderr, "edge-run: input '%s' has a NaN or Inf at element %lld\n", in.first.c_str(),
+                       static_cast<long long>(k));
+          return kExitUsage;
+        }
+      }
+    }
+    edge::Status st = s->SetInput(t, arr->data.data(), arr->data.size());
+    if (!st.ok()) {
+      std::fprintf(stderr, "edge-run: %s\n", st.message());
+      return kExitUsage;
+    }
+    given[t] = true;
+  }
+  for (int t : m.inputs()) {
+    if (!given[t]) {
+      std::fprintf(stderr, "edge-run: graph input '%s' not given (--input %s=FILE.npy)\n", m.tensor(t).name,
+                   m.tensor(t).name);
+      return kExitUsage;
+    }
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  edge::Status st = s->Invoke();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!st.ok()) {
+    std::fprintf(stderr, "edge-run: %s\n", st.message());
+    return ExitFor(st);
+  }
+  mkdir(a.out_dir.c_str(), 0755);
+  for (int t : m.outputs()) {
+    const edge::TensorInfo& info = m.tensor(t);
+    std::vector<int64_t> shape(info.dims, info.dims + info.rank);
+    const std::string path = a.out_dir + "/" + info.name + ".npy";
+    edge::Status ws = edge::WriteNpy(path, info.dtype, shape, s->data(t));
+    if (!ws.ok()) {
+      std::fprintf(stderr, "edge-run: writing %s: %s\n", path.c_str(), ws.message());
+      return kExitRuntime;
+    }
+    if (!a.quiet) std::fprintf(stderr, "wrote %s\n", path.c_str());
+  }
+  if (a.profile) PrintProfile(*s);
+  if (a.json) {
+    std::printf("{\"mode\":\"once\",\"model\":");
+    JsonString(stdout, a.model.c_str());
+    std::printf(",\"invoke_ms\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu", ms, PeakRssKb(), s->arena_bytes());
+    if (a.profile || a.verbose) JsonProfile(stdout, *s);
+    std::printf("}\n");
+  } else if (!a.quiet) {
+    std::fprintf(stderr, "invoke %.2f ms, peak RSS %.1f MiB\n", ms, PeakRssKb() / 1024.0);
+  }
+  return kExitOk;
+}
+
+struct Progress {
+  bool quiet;
+  const edge::Sampler* sampler;
+};
+
+void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double ms) {
+  const Progress* p = static_cast<const Progress*>(user);
+  if (p->quiet) return;
+  if (num_chunks > 1) {
+    std::fprintf(stderr, "batch %d/%d  step %2d/%d  %8.1f ms\n", chunk + 1, num_chunks, step + 1, steps, ms);
+  } else {
+    std::fprintf(stderr, "step %2d/%d  %8.1f ms\n", step + 1, steps, ms);
+  }
+}
+
+// Maps [-1, 1] to [0, 255] and tiles samples: images in a grid, videos as one
+// row of frames per sample.
+edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x) {
+  int frames = 1, C, H, W;
+  if (ls.size() == 4) {
+    frames = static_cast<int>(ls[0]); C = static_cast<int>(ls[1]); H = static_cast<int>(ls[2]); W = static_cast<int>(ls[3]);
+  } else if (ls.size() == 3) {
+    C = static_cast<int>(ls[0]); H = static_cast<int>(ls[1]); W = static_cast<int>(ls[2]);
+  } else {
+    return edge::Status::Error(edge::StatusCode::kUnsupported, "PNG output needs a [C,H,W] or [F,C,H,W] latent");
+  }
+  if (C != 1 && C != 3) {
+    return edge::Status::Error(edge::StatusCode::kUnsupported, "PNG output needs 1 or 3 channels, the model has %d (use --out FILE.npy)", C);
+  }
+  const int pad = 2;
+  int cols, rows;
+  if (frames > 1) {
+    cols = frames;
+    rows = n;
+  } else {
+    cols = static_cast<int>(std::ceil(std::sqrt(double(n))));
+    rows = (n + cols - 1) / cols;
+  }
+  const int GW = cols * (W + pad) + pad, GH = rows * (H + pad) + pad;
+  std::vector<uint8_t> img(size_t(GW) * GH * C, 255);
+  const size_t frame_elems = size_t(C) * H * W;
+  for (int s = 0; s < n; ++s) {
+    for (int f = 0; f < frames; ++f) {
+      const int tile = frames > 1 ? s * frames + f : s;
+      const int tr = tile / cols, tc = tile % cols;
+      const float* src = x + (size_t(s) * frames + f) * frame_elems;
+      for (int yy = 0; yy < H; ++yy) {
+        for (int xx = 0; xx < W; ++xx) {
+          for (int c = 0; c < C; ++c) {
+            float v = src[(size_t(c) * H + yy) * W + xx];
+            v = std::min(1.f, std::max(-1.f, v));
+            const int gy = pad + tr * (H + pad) + yy, gx = pad + tc * (W + pad) + xx;
+            img[(size_t(gy) * GW + gx) * C + c] = static_cast<uint8_t>(std::lround((v + 1.f) * 127.5f));
+          }
+        }
+      }
+    }
+  }
+  return edge::WritePng(path, img.data(), GW, GH, C);
+}
+
+int RunGenerate(const Args& a, edge::Session* s) {
+  auto pr = edge::Pipeline::Create(s);
+  if (!pr.ok()) {
+    std::fprintf(stderr, "edge-run: %s\n", pr.status().message());
+    return ExitFor(pr.status());
+  }
+  edge::Pipeline& p = *pr.value();
+  const edge::fb::Pipeline* meta = s->model().pipeline();
+  const int num_classes = meta->num_classes();
+
+  edge::GenerateOptions g;
+  g.steps = a.steps;
+  g.seed = a.seed;
+  g.guidance = a.guidance;
+  g.classes = a.classes;
+  if (a.num_samples > 0) {
+    g.num_samples = a.num_samples;
+    if (!g.classes.empty() && static_cast<int>(g.classes.size()) != g.num_samples) {
+      if (g.classes.size() != 1) return Usage("give one --class per sample, or a single class for all");
+      g.classes.assign(g.num_samples, g.classes[0]);
+    }
+  } else if (!g.classes.empty()) {
+    g.num_samples = static_cast<int>(g.classes.size());
+  } else if (num_classes > 0) {
+    g.num_samples = std::min(num_classes, 16);
+  }
+  for (int64_t c : g.classes) {
+    if (num_classes > 0 && c >= num_classes) {
+      std::fprintf(stderr, "edge-run: class %lld outside [0, %d)\n", static_cast<long long>(c), num_classes);
+      return kExitUsage;
+    }
+  }
+  const size_t L = p.latent_elements();
+  std::vector<float> noise;
+  if (!a.noise.empty()) {
+    auto arr = edge::ReadNpy(a.noise);
+    if (!arr.ok()) {
+      std::fprintf(stderr, "edge-run: --noise: %s\n", arr.status().message());
+      return kExitUsage;
+    }
+    if (arr->dtype != edge::fb::DType::F32 || size_t(arr->num_elements()) != size_t(g.num_samples) * L) {
+      std::fprintf(stderr, "edge-run: --noise must hold %d x %zu float32 values\n", g.num_samples, L);
+      return kExitUsage;
+    }
+    noise.assign(arr->f32(), arr->f32() + arr->num_elements());
+    g.noise = noise.data();
+  }
+  std::vector<int64_t> out_shape = {g.num_samples};
+  for (int64_t d : p.latent_shape()) out_shape.push_back(d);
+  if (!a.dump_noise.empty()) {
+    std::vector<float> n0(size_t(g.num_samples) * L);
+    for (int k = 0; k < g.num_samples; ++k) {
+      if (g.noise != nullptr) std::memcpy(n0.data() + k * L, g.noise + k * L, L * sizeof(float));
+      else edge::GaussianNoise(g.seed, static_cast<uint64_t>(k), n0.data() + k * L, L);
+    }
+    edge::Status ws = edge::WriteNpy(a.dump_noise, edge::fb::DType::F32, out_shape, n0.data());
+    if (!ws.ok()) {
+      std::fprintf(stderr, "edge-run: writing %s: %s\n", a.dump_noise.c_str(), ws.message());
+      return kExitRuntime;
+    }
+  }
+
+  const bool pixels = meta->output_kind() == edge::fb::OutputKind::Pixels;
+  std::string out = a.out.empty() ? (pixels ? "sample.png" : "sample.npy") : a.out;
+  if (!EndsWith(out, ".png") && !EndsWith(out, ".npy")) return Usage("--out must end in .png or .npy");
+
+  Progress prog{a.quiet || a.json, nullptr};
+  g.on_step = OnStep;
+  g.user = &prog;
+  const float guidance = a.guidance >= 0 ? a.guidance : meta->guidance_scale();
+  const int steps = a.steps > 0 ? a.steps : meta->default_steps();
+  if (!prog.quiet) {
+    std::fprintf(stderr, "%s: %d sample(s), %d steps, guidance %.2f, seed %llu, %d thread(s)\n", a.model.c_str(),
+                 g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads);
+  }
+  std::vector<float> result(size_t(g.num_samples) * L);
+  edge::Status st = p.Generate(g, result.data());
+  if (!st.ok()) {
+    std::fprintf(stderr, "edge-run: %s\n", st.message());
+    return ExitFor(st);
+  }
+  edge::Status ws = EndsWith(out, ".png") ? WriteSamplesPng(out, p.latent_shape(), g.num_samples, result.data())
+                                          : edge::WriteNpy(out, edge::fb::DType::F32, out_shape, result.data());
+  if (!ws.ok()) {
+    std::fprintf(stderr, "edge-run: writing %s: %s\n", out.c_str(), ws.message());
+    return kExitRuntime;
+  }
+  const double total = p.stats().total_ms;
+  const int runs = p.stats().graph_runs;
+  if (a.profile) PrintProfile(*s);
+  if (a.json) {
+    std::printf("{\"mode\":\"generate\",\"model\":");
+    JsonString(stdout, a.model.c_str());
+    std::printf(",\"samples\":%d,\"steps\":%d,\"guidance\":%g,\"seed\":%llu,\"threads\":%d,\"graph_runs\":%d,"
+                "\"total_ms\":%.3f,\"ms_per_graph_run\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu,\"output\":",
+                g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads, runs, total,
+                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes());
+    JsonString(stdout, out.c_str());
+    if (a.profile || a.verbose) JsonProfile(stdout, *s);
+    std::printf("}\n");
+  } else if (!a.quiet) {
+    std::fprintf(stderr, "done: %.1f ms total (%d graph runs, %.1f ms each), peak RSS %.1f MiB\n", total, runs,
+                 runs ? total / runs : 0.0, PeakRssKb() / 1024.0);
+    std::printf("wrote %s\n", out.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  const int rc = ParseArgs(argc, argv, &a);
+  if (rc >= 0) return rc;
+
+  auto mr = edge::Model::LoadFile(a.model.c_str());
+  if (!mr.ok()) {
+    std::fprintf(stderr, "edge-run: cannot load %s: %s\n", a.model.c_str(), mr.status().message());
+    return kExitBadModel;  // missing, unreadable or malformed: all 'bad model file'
+  }
+  edge::SessionOptions so;
+  so.num_threads = a.threads;
+  so.profile = a.profile;
+  so.precision = a.precision;
+  auto sr = edge::Session::Create(mr.value().get(), so);
+  if (!sr.ok()) {
+    std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());
+    return sr.status().code() == edge::StatusCode::kInvalidModel ? kExitBadModel : kExitRuntime;
+  }
+  edge::Session& s = *sr.value();
+  if (a.verbose) {
+    std::fprintf(stderr, "%s: %d ops, %d tensors, arena %.2f MiB (all activations %.2f MiB, peak live %.2f MiB)\n",
+                 a.model.c_str(), s.model().num_nodes(), s.model().num_tensors(), s.arena_bytes() / 1048576.0,
+                 s.sum_activation_bytes() / 1048576.0, s.peak_live_bytes() / 1048576.0);
+    PrintKernels(s);
+  }
+  return a.once ? RunOnce(a, &s) : RunGenerate(a, &s);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything edge needs to build and test on a fresh Debian (bookworm)
+# machine. Safe to run again. Uses sudo when not root.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  # runtime dependencies
+  libxnnpack-dev libcpuinfo-dev libpthreadpool-dev libflatbuffers-dev flatbuffers-compiler
+  # converter
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  # tests: GoogleTest, and the PyTorch / NumPy oracle
+  libgtest-dev python3 python3-numpy python3-torch python3-onnx
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
