@@ -523,7 +523,8 @@ int main(int argc, char** argv) {
 
   auto mr = edge::Model::LoadFile(a.model.c_str());
   if (!mr.ok()) {
-    std::fprintf(stderr, "edge-run: cannot load %s: %s\n", a.model.c_str(), mr.status().message());
+    // The loader's messages already name the file.
+    std::fprintf(stderr, "edge-run: %s\n", mr.status().message());
     return kExitBadModel;  // missing, unreadable or malformed: all 'bad model file'
   }
   edge::SessionOptions so;
