@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cross-builds edge for ARM and runs its tests under qemu-user:
+#   1. every unit test (edge_unit_tests, through ctest + CMAKE_CROSSCOMPILING_EMULATOR)
+#      on the emulated CPU "max" (aarch64: NEON + dotprod + i8mm, so every kernel
+#      variant executes; armhf: ARMv8 in AArch32 state with NEON);
+#   2. CPU feature detection / kernel dispatch on several emulated CPUs
+#      (scripts/cross-dispatch-check.sh);
+#   3. the model tests (tests/python/test_*.py) with edge-run and the fixture
+#      tool running under qemu (EDGE_CROSS_MODEL_TESTS=0 skips them).
+# The converter and bench are not built. Emulation is 10-50x slower than a
+# board and says nothing about speed: no timing is taken here.
+# Env: JOBS (parallel jobs), EDGE_CROSS_GTEST_FILTER (a gtest filter for the
+# unit tests, e.g. to skip slow ones under emulation; default: all).
+# Usage: bash scripts/cross-test.sh [aarch64] [armhf]   (default: both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+ARCHES=("$@")
+[ ${#ARCHES[@]} -gt 0 ] || ARCHES=(aarch64 armhf)
+
+for arch in "${ARCHES[@]}"; do
+  case "$arch" in
+    aarch64) tc=toolchains/aarch64-linux-gnu.cmake; triple=aarch64-linux-gnu; qemu=qemu-aarch64 ;;
+    armhf)   tc=toolchains/arm-linux-gnueabihf.cmake; triple=arm-linux-gnueabihf; qemu=qemu-arm ;;
+    *) echo "unknown arch $arch" >&2; exit 2 ;;
+  esac
+  bash scripts/cross-deps.sh "$arch"
+  dir=build-$arch
+  echo "== cross build ($arch) in $dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$tc" \
+    -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DEDGE_QEMU_CPU=max
+  cmake --build "$dir" -j"$JOBS" --target edge_unit_tests edge-run make_dit_fixture
+
+  echo "== unit tests under $qemu -cpu max ($arch)"
+  filter_args=()
+  if [ -n "${EDGE_CROSS_GTEST_FILTER:-}" ]; then
+    # ctest runs one test per gtest name; -R/-E work on those names.
+    filter_args=(-R "$(echo "$EDGE_CROSS_GTEST_FILTER" | sed 's/\*/.*/g; s/:/|/g')")
+  fi
+  ctest --test-dir "$dir" --output-on-failure -j"$JOBS" -L unit "${filter_args[@]}"
+
+  echo "== CPU features / kernel dispatch on emulated CPUs ($arch)"
+  bash scripts/cross-dispatch-check.sh "$arch" "$dir"
+
+  if [ "${EDGE_CROSS_MODEL_TESTS:-1}" != 0 ]; then
+    echo "== model tests with edge-run under $qemu ($arch)"
+    # The Python tests take their binaries from EDGE_BUILD_DIR: give them a
+    # directory of wrappers with the same layout that run the ARM binaries
+    # under qemu.
+    emu=$dir/emu
+    mkdir -p "$emu/runtime" "$emu/tests"
+    for b in runtime/edge-run tests/make_dit_fixture; do
+      cat > "$emu/$b" <<WRAP
+#!/bin/sh
+exec $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu max "$(pwd)/$dir/$b" "\$@"
+WRAP
+      chmod +x "$emu/$b"
+    done
+    for t in tests/python/test_*.py; do
+      echo "-- $t"
+      EDGE_BUILD_DIR="$(pwd)/$emu" EDGE_SOURCE_DIR="$(pwd)" PYTHONPATH="$(pwd)" /usr/bin/python3 "$t"
+    done
+  fi
+done
+echo "cross tests passed: ${ARCHES[*]}"
