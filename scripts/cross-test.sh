@@ -42,6 +42,33 @@ for arch in "${ARCHES[@]}"; do
   echo "== CPU features / kernel dispatch on emulated CPUs ($arch)"
   bash scripts/cross-dispatch-check.sh "$arch" "$dir"
 
+  core=build-core-$arch/runtime/edge-run
+  if [ -x "$core" ]; then
+    # The size-optimized core (scripts/size-report.sh: -Os, LTO, section GC,
+    # no XNNPACK) must still find every kernel and compute the same graph.
+    echo "== size-optimized core edge-run under $qemu ($arch)"
+    emu_run() { $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu max "$@"; }
+    tmp=$(mktemp -d)
+    emu_run "$dir/tests/make_dit_fixture" "$tmp/fx" --depth 2 --hidden 64 --image 8 >/dev/null
+    for b in full:"$dir/runtime/edge-run" core:"$core"; do
+      emu_run "${b#*:}" "$tmp/fx/model.fb" --once --input x="$tmp/fx/x.npy" --input t="$tmp/fx/t.npy" \
+        --input y="$tmp/fx/y.npy" --out-dir "$tmp/${b%%:*}" --quiet
+    done
+    /usr/bin/python3 - "$tmp" <<'PY'
+import glob, os, sys
+import numpy as np
+d = sys.argv[1]
+names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "full", "*.npy")))
+assert names, "no outputs"
+for n in names:
+    a, b = np.load(os.path.join(d, "full", n)), np.load(os.path.join(d, "core", n))
+    err = float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-30))
+    print(f"core vs full build, {n}: max rel err {err:.2e} (limit 1e-4)")
+    assert a.shape == b.shape and err < 1e-4, n
+PY
+    rm -rf "$tmp"
+  fi
+
   if [ "${EDGE_CROSS_MODEL_TESTS:-1}" != 0 ]; then
     echo "== model tests with edge-run under $qemu ($arch)"
     # The Python tests take their binaries from EDGE_BUILD_DIR: give them a
