@@ -56,6 +56,9 @@ const char kUsage[] =
     "Both:\n"
     "  --threads T          worker threads (default 1; 0 = all cores)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
+    "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
+    "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
+    "  --no-attention-compensation  skipped key tiles contribute nothing (default: their centroids)\n"
     "  --profile            per-op timings (printed as a table; in --json too)\n"
     "  --verbose            print the kernel chosen for each op\n"
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
@@ -77,6 +80,8 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
   int threads = 1;
+  float attention_density = -1.f;
+  bool attention_compensation = true;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -181,6 +186,12 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (p == "int8") a->precision = edge::PrecisionOverride::kInt8;
       else if (p == "nvfp4") a->precision = edge::PrecisionOverride::kNvfp4;
       else return Usage("--precision needs as-stored|fp32|int8|nvfp4");
+    } else if (arg == "--attention-density") {
+      if (!value(&v) || !ParseFloat(v, &a->attention_density) || a->attention_density < 0 ||
+          a->attention_density > 1)
+        return Usage("--attention-density needs a number in [0, 1]");
+    } else if (arg == "--no-attention-compensation") {
+      a->attention_compensation = false;
     } else if (arg == "--profile") {
       a->profile = true;
     } else if (arg == "--verbose") {
@@ -553,6 +564,8 @@ int main(int argc, char** argv) {
   so.num_threads = a.threads;
   so.profile = a.profile;
   so.precision = a.precision;
+  so.attention_density = a.attention_density;
+  so.attention_compensation = a.attention_compensation;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());
