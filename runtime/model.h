@@ -64,7 +64,8 @@ class Model {
   // kInvalidModel (anything wrong with the contents).
   static Result<std::unique_ptr<Model>> LoadFile(const char* path);
   // Validates bytes held by the caller; `copy` makes the model own a copy
-  // (otherwise the bytes must outlive the Model and be 64-byte aligned).
+  // (otherwise the bytes must outlive the Model; bytes that are not 64-byte
+  // aligned are copied anyway, since constants are used in place).
   static Result<std::unique_ptr<Model>> LoadBuffer(const void* data, size_t size, bool copy);
 
   ~Model();

@@ -1,0 +1,41 @@
+// Elementwise unary functions on F32 arrays: GELU (erf and tanh forms),
+// SiLU and the UnaryKind set. y may equal x (in place).
+#pragma once
+
+#include <cstddef>
+
+#include <pthreadpool.h>
+
+#include "ops/isa.h"
+
+namespace edge {
+
+enum class F32Unary : int {
+  kGelu = 0,      // x * Phi(x), exact erf form
+  kGeluTanh,      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  kSilu,          // x * sigmoid(x)
+  kSigmoid,
+  kTanh,
+  kExp,
+  kNeg,
+  kSqrt,
+  kRsqrt,         // 1 / sqrt(x), correctly rounded sqrt then division
+  kAbs,
+  kErf,
+  kReciprocal,
+  kCount
+};
+
+const char* F32UnaryName(F32Unary kind);  // "gelu", "silu", ...
+
+typedef void (*f32_vunary_fn)(F32Unary kind, size_t n, const float* x, float* y,
+                              pthreadpool_t pool);
+
+// Reference: each element in double precision, rounded once.
+void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
+#if EDGE_ARCH_X86_64
+void f32_vunary__avx2(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
+void f32_vunary__avx512(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
+#endif
+
+}  // namespace edge

@@ -1,0 +1,155 @@
+// Attention: reference, portable tile, ISA selection and the parallel driver.
+#include "ops/f32_attention.h"
+
+#include <cmath>
+#include <vector>
+
+#include "ops/f32_attention_tile.h"
+
+namespace edge {
+
+namespace {
+constexpr int kScalarMR = 4;
+constexpr size_t kScalarQB = kScalarMR * 16;
+}  // namespace
+
+void f32_attention_4x64__scalar(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
+                                size_t qn, float* scratch) {
+  attention_tile<VecScalar, kScalarMR, 4, 4>(p, b, h, q0, qn, scratch);
+}
+
+size_t f32_attention_scratch_floats__scalar(size_t head_dim) {
+  return attn_scratch_floats<VecScalar, kScalarMR>(head_dim, kScalarQB);
+}
+
+namespace {
+const F32AttentionKernel kScalarAttn = {"f32_attention_4x64__scalar", f32_attention_4x64__scalar,
+                                        f32_attention_scratch_floats__scalar, kScalarQB};
+#if defined(__x86_64__)
+const F32AttentionKernel kAvx2Attn = {"f32_attention_6x64__avx2", f32_attention_6x64__avx2,
+                                      f32_attention_scratch_floats__avx2, 6 * 16};
+const F32AttentionKernel kAvx512Attn = {"f32_attention_6x64__avx512", f32_attention_6x64__avx512,
+                                        f32_attention_scratch_floats__avx512, 6 * 16};
+#endif
+}  // namespace
+
+const F32AttentionKernel& f32_attention_kernel(IsaLevel level) {
+#if defined(__x86_64__)
+  if (level == IsaLevel::kAvx512) return kAvx512Attn;
+  if (level == IsaLevel::kAvx2) return kAvx2Attn;
+#endif
+  (void)level;
+  return kScalarAttn;
+}
+
+void f32_attention_set_layout(F32AttentionParams* p, AttentionLayout layout) {
+  const size_t H = p->heads, dh = p->head_dim;
+  if (layout == AttentionLayout::kBSHD) {
+    p->q_ts = p->o_ts = p->k_ts = p->v_ts = H * dh;
+    p->q_hs = p->o_hs = p->k_hs = p->v_hs = dh;
+    p->q_bs = p->o_bs = p->nq * H * dh;
+    p->k_bs = p->v_bs = p->nk * H * dh;
+  } else {
+    p->q_ts = p->o_ts = p->k_ts = p->v_ts = dh;
+    p->q_hs = p->o_hs = p->nq * dh;
+    p->k_hs = p->v_hs = p->nk * dh;
+    p->q_bs = p->o_bs = H * p->nq * dh;
+    p->k_bs = p->v_bs = H * p->nk * dh;
+  }
+}
+
+size_t f32_attention_scratch_bytes(const F32AttentionKernel& kernel, size_t head_dim,
+                                   size_t num_threads) {
+  if (num_threads == 0) num_threads = 1;
+  return kernel.scratch_floats(head_dim) * sizeof(float) * num_threads;
+}
+
+namespace {
+
+struct AttnTask {
+  const F32AttentionKernel* kernel;
+  const F32AttentionParams* p;
+  float* scratch;
+  size_t per_thread;  // floats
+  size_t qblocks, items, chunks;
+};
+
+// Items (batch, head, query block) are split into one contiguous range per
+// thread, so each range owns one scratch slice (pthreadpool has no thread id).
+void AttnChunk(void* ctx, size_t t) {
+  const AttnTask& a = *static_cast<const AttnTask*>(ctx);
+  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
+  float* scratch = a.scratch + t * a.per_thread;
+  const size_t qb = a.kernel->query_block;
+  for (size_t it = begin; it < end; ++it) {
+    const size_t blk = it % a.qblocks;
+    const size_t bh = it / a.qblocks;
+    const size_t h = bh % a.p->heads, b = bh / a.p->heads;
+    const size_t q0 = blk * qb;
+    const size_t qn = a.p->nq - q0 < qb ? a.p->nq - q0 : qb;
+    a.kernel->tile(*a.p, b, h, q0, qn, scratch);
+  }
+}
+
+}  // namespace
+
+void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
+                   pthreadpool_t pool) {
+  if (p.batch == 0 || p.heads == 0 || p.nq == 0 || p.head_dim == 0) return;
+  if (p.nk == 0) {  // softmax over nothing: define the output as zeros
+    for (size_t b = 0; b < p.batch; ++b)
+      for (size_t h = 0; h < p.heads; ++h)
+        for (size_t i = 0; i < p.nq; ++i)
+          for (size_t d = 0; d < p.head_dim; ++d)
+            p.out[b * p.o_bs + h * p.o_hs + i * p.o_ts + d] = 0.f;
+    return;
+  }
+  AttnTask a;
+  a.kernel = &kernel;
+  a.p = &p;
+  a.scratch = static_cast<float*>(scratch);
+  a.per_thread = kernel.scratch_floats(p.head_dim);
+  a.qblocks = (p.nq + kernel.query_block - 1) / kernel.query_block;
+  a.items = p.batch * p.heads * a.qblocks;
+  const size_t threads = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
+  a.chunks = threads < a.items ? threads : a.items;
+  if (a.chunks <= 1) {
+    a.chunks = 1;
+    AttnChunk(&a, 0);
+    return;
+  }
+  pthreadpool_parallelize_1d(pool, AttnChunk, &a, a.chunks, 0);
+}
+
+void f32_attention_ref(const F32AttentionParams& p) {
+  std::vector<double> logits(p.nk), acc(p.head_dim);
+  for (size_t b = 0; b < p.batch; ++b) {
+    for (size_t h = 0; h < p.heads; ++h) {
+      for (size_t i = 0; i < p.nq; ++i) {
+        const float* q = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
+        double mx = -HUGE_VAL;
+        for (size_t j = 0; j < p.nk; ++j) {
+          const float* k = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
+          double s = 0;
+          for (size_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * k[d];
+          logits[j] = s * p.scale;
+          if (logits[j] > mx) mx = logits[j];
+        }
+        double sum = 0;
+        for (size_t d = 0; d < p.head_dim; ++d) acc[d] = 0;
+        for (size_t j = 0; j < p.nk; ++j) {
+          const double e = std::exp(logits[j] - mx);
+          sum += e;
+          const float* v = p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts;
+          for (size_t d = 0; d < p.head_dim; ++d) acc[d] += e * v[d];
+        }
+        float* o = p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts;
+        for (size_t d = 0; d < p.head_dim; ++d) {
+          o[d] = p.nk > 0 ? static_cast<float>(acc[d] / sum) : 0.f;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace edge

@@ -1,0 +1,70 @@
+// F32 attention softmax(q.k^T * scale) . v that never materializes the
+// Nq x Nk matrix: for a block of queries, loop over tiles of 64 keys with an
+// online softmax (running max and sum per query row, accumulators rescaled
+// when the max grows), as in FlashAttention. Parallel over
+// (batch, head, query block). Supports any strides, so both BSHD
+// ([B, N, H*dh], heads packed) and BHSD ([B, H, N, dh]) layouts, and
+// cross-attention (Nq != Nk). v has the same head_dim as q and k.
+#pragma once
+
+#include <cstddef>
+
+#include <pthreadpool.h>
+
+#include "ops/f32_gemm.h"  // IsaLevel
+
+namespace edge {
+
+enum class AttentionLayout : int { kBSHD = 0, kBHSD = 1 };
+
+struct F32AttentionParams {
+  size_t batch = 1, heads = 1, nq = 0, nk = 0, head_dim = 0;
+  float scale = 1.f;
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;
+  // Strides in floats: batch, head, token (the channel stride is 1).
+  size_t q_bs = 0, q_hs = 0, q_ts = 0;
+  size_t k_bs = 0, k_hs = 0, k_ts = 0;
+  size_t v_bs = 0, v_hs = 0, v_ts = 0;
+  size_t o_bs = 0, o_hs = 0, o_ts = 0;
+};
+
+// Fills the strides for q/out with nq tokens and k/v with nk tokens, all in
+// `layout` (dense tensors).
+void f32_attention_set_layout(F32AttentionParams* p, AttentionLayout layout);
+
+struct F32AttentionKernel {
+  const char* name;  // e.g. "f32_attention_6x64__avx512"
+  // Queries [q0, q0+qn) of one (batch, head); qn <= query_block.
+  void (*tile)(const F32AttentionParams& p, size_t b, size_t h, size_t q0, size_t qn,
+               float* scratch);
+  size_t (*scratch_floats)(size_t head_dim);  // per thread
+  size_t query_block;
+};
+
+const F32AttentionKernel& f32_attention_kernel(IsaLevel level);
+// Scratch for f32_attention with this many threads (64-byte aligned chunks).
+size_t f32_attention_scratch_bytes(const F32AttentionKernel& kernel, size_t head_dim,
+                                   size_t num_threads);
+// `scratch` is 64-byte aligned and f32_attention_scratch_bytes() long for
+// the pool's thread count (1 when pool is null).
+void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
+                   pthreadpool_t pool);
+
+// Reference: full softmax per query row in double.
+void f32_attention_ref(const F32AttentionParams& p);
+
+// ISA tiles (see F32AttentionKernel::tile).
+void f32_attention_4x64__scalar(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
+                                size_t qn, float* scratch);
+void f32_attention_6x64__avx2(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
+                              size_t qn, float* scratch);
+void f32_attention_6x64__avx512(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
+                                size_t qn, float* scratch);
+size_t f32_attention_scratch_floats__scalar(size_t head_dim);
+size_t f32_attention_scratch_floats__avx2(size_t head_dim);
+size_t f32_attention_scratch_floats__avx512(size_t head_dim);
+
+}  // namespace edge

@@ -1,0 +1,223 @@
+// The attention tile, written once over ops/f32_vec.h and instantiated per
+// ISA file. For one (batch, head) and a block of up to QB queries:
+//
+//   for each tile of KT = 64 keys:
+//     pack K^T of the tile ([dh][64], zero-padded keys) into scratch
+//     for each group of MR query rows:
+//       S[MR][64] = (q . K^T) * scale          (register-blocked, like the GEMM)
+//       per row: m' = max(m, max S); alpha = e^(m - m'); P = e^(S - m');
+//                l = l*alpha + sum P
+//       O[MR][dh] = alpha * O + P . V           (register-blocked over dh)
+//   out = O / l
+//
+// The running max starts at -FLT_MAX (never -inf), so every exponent is of a
+// finite, non-positive number: logits of 1e4 cannot overflow and there are
+// no inf - inf NaNs. Key-tile tails are masked to -FLT_MAX before the max.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+
+#include "ops/f32_attention.h"
+#include "ops/f32_vec.h"
+
+namespace edge {
+namespace {
+
+constexpr size_t kAttnKeyTile = 64;
+
+template <class O>
+static inline size_t attn_dh_pad(size_t dh) {
+  return (dh + O::kW - 1) / O::kW * O::kW;
+}
+
+template <class O, int MR>
+static size_t attn_scratch_floats(size_t dh, size_t qb) {
+  const size_t f = dh * kAttnKeyTile + MR * kAttnKeyTile + qb * attn_dh_pad<O>(dh) + 2 * qb + MR;
+  return (f + 15) / 16 * 16;
+}
+
+// S rows (scaled) for one chunk of NS vectors of keys.
+template <class O, int MR, int NS>
+static inline void attn_qk_chunk(const float* const* qrow, size_t dh, const float* kt,
+                                 float* const* prow, float scale) {
+  using V = typename O::V;
+  V acc[MR][NS];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) acc[i][v] = O::zero();
+  for (size_t d = 0; d < dh; ++d) {
+    V b[NS];
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) b[v] = O::load(kt + d * kAttnKeyTile + v * O::kW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V a = O::set1(qrow[i][d]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NS; ++v) acc[i][v] = O::fmadd(a, b[v], acc[i][v]);
+    }
+  }
+  const V s = O::set1(scale);
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) O::store(prow[i] + v * O::kW, O::mul(acc[i][v], s));
+}
+
+// O[:, c0 : c0 + ncol] = alpha * O + P . V for one chunk of NV vectors of dh.
+template <class O, int MR, int NV>
+static inline void attn_pv_chunk(float* const* orow, float* const* prow, const float* alpha,
+                                 const float* vbase, size_t v_ts,
+                                 size_t kn, size_t ncol) {
+  using V = typename O::V;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const V a = O::set1(alpha[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = O::mul(O::load(orow[i] + v * O::kW), a);
+  }
+  const bool full = ncol == static_cast<size_t>(NV * O::kW);
+  const int tail = static_cast<int>(ncol) - (NV - 1) * O::kW;
+  for (size_t j = 0; j < kn; ++j) {
+    const float* vr = vbase + j * v_ts;
+    V b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV - 1; ++v) b[v] = O::load(vr + v * O::kW);
+    b[NV - 1] = full ? O::load(vr + (NV - 1) * O::kW) : O::load_n(vr + (NV - 1) * O::kW, tail);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V a = O::set1(prow[i][j]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = O::fmadd(a, b[v], acc[i][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) O::store(orow[i] + v * O::kW, acc[i][v]);
+}
+
+template <class O, int MR, int NV>
+static inline void attn_pv(float* const* orow, float* const* prow, const float* alpha,
+                           const float* vbase, size_t v_ts, size_t kn, size_t dh) {
+  constexpr size_t kCW = NV * O::kW;
+  size_t c0 = 0;
+  for (; c0 + kCW <= dh; c0 += kCW) {
+    float* oref[MR];
+    for (int i = 0; i < MR; ++i) oref[i] = orow[i] + c0;
+    attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vbase + c0, v_ts, kn, kCW);
+  }
+  if (c0 < dh) {
+    const size_t ncol = dh - c0;
+    float* oref[MR];
+    for (int i = 0; i < MR; ++i) oref[i] = orow[i] + c0;
+    const size_t nv = (ncol + O::kW - 1) / O::kW;
+    // Dispatch on the number of vectors left (1 .. NV-1, or NV with a tail).
+    if (nv >= NV) attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
+    else if (NV > 1 && nv == 1) attn_pv_chunk<O, MR, 1>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
+    else if (NV > 2 && nv == 2) attn_pv_chunk<O, MR, (NV > 2 ? 2 : 1)>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
+    else attn_pv_chunk<O, MR, (NV > 3 ? 3 : 1)>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
+  }
+}
+
+template <class O, int MR, int NS, int NV>
+static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size_t q0, size_t qn,
+                           float* scratch) {
+  using V = typename O::V;
+  constexpr size_t KT = kAttnKeyTile;
+  constexpr size_t kSW = NS * O::kW;  // keys per S chunk
+  static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
+  const size_t dh = p.head_dim;
+  const size_t dh_pad = attn_dh_pad<O>(dh);
+  float* kt = scratch;
+  float* pbuf = kt + dh * KT;
+  float* obuf = pbuf + MR * KT;
+  float* mrow = obuf + qn * dh_pad;
+  float* lrow = mrow + qn;
+
+  const float* qbase = p.q + b * p.q_bs + h * p.q_hs + q0 * p.q_ts;
+  const float* kbase = p.k + b * p.k_bs + h * p.k_hs;
+  const float* vbase = p.v + b * p.v_bs + h * p.v_hs;
+  float* obase = p.out + b * p.o_bs + h * p.o_hs + q0 * p.o_ts;
+
+  std::memset(obuf, 0, qn * dh_pad * sizeof(float));
+  for (size_t i = 0; i < qn; ++i) {
+    mrow[i] = -FLT_MAX;
+    lrow[i] = 0.f;
+  }
+
+  for (size_t k0 = 0; k0 < p.nk; k0 += KT) {
+    const size_t kn = p.nk - k0 < KT ? p.nk - k0 : KT;
+    // K^T tile, keys past kn zeroed (their logits are masked below).
+    for (size_t j = 0; j < kn; ++j) {
+      const float* kr = kbase + (k0 + j) * p.k_ts;
+      for (size_t d = 0; d < dh; ++d) kt[d * KT + j] = kr[d];
+    }
+    if (kn < KT) {
+      for (size_t d = 0; d < dh; ++d) std::memset(kt + d * KT + kn, 0, (KT - kn) * sizeof(float));
+    }
+    const size_t s_chunks = (kn + kSW - 1) / kSW;
+    const size_t kvec = (kn + O::kW - 1) / O::kW;
+
+    for (size_t r0 = 0; r0 < qn; r0 += MR) {
+      const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
+      const float* qrow[MR];
+      float* prow[MR];
+      float* orow[MR];
+      float alpha[MR];
+      for (int i = 0; i < MR; ++i) {
+        // Rows past mr alias the last valid one (same inputs, same values).
+        const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
+        qrow[i] = qbase + (r0 + r) * p.q_ts;
+        prow[i] = pbuf + r * KT;
+        orow[i] = obuf + (r0 + r) * dh_pad;
+      }
+      for (size_t c = 0; c < s_chunks; ++c) {
+        float* pc[MR];
+        for (int i = 0; i < MR; ++i) pc[i] = prow[i] + c * kSW;
+        attn_qk_chunk<O, MR, NS>(qrow, dh, kt + c * kSW, pc, p.scale);
+      }
+      // Online softmax on each valid row.
+      for (size_t i = 0; i < mr; ++i) {
+        float* row = pbuf + i * KT;
+        V mx = O::set1(-FLT_MAX);
+        for (size_t v = 0; v < kvec; ++v) {
+          mx = O::max(mx, O::load_n_fill(row + v * O::kW, static_cast<int>(kn - v * O::kW), -FLT_MAX));
+        }
+        const float m_old = mrow[r0 + i];
+        const float tmax = O::reduce_max(mx);
+        const float m_new = tmax > m_old ? tmax : m_old;
+        const float a = std::exp(m_old - m_new);  // 0 on the first tile (m_old = -FLT_MAX)
+        const V mv = O::set1(m_new);
+        V sum = O::zero();
+        for (size_t v = 0; v < kvec; ++v) {
+          // Masked lanes become e^(-FLT_MAX - m) ~ 1e-38: negligible, never inf.
+          const V x = O::load_n_fill(row + v * O::kW, static_cast<int>(kn - v * O::kW), -FLT_MAX);
+          const V e = O::exp(O::sub(x, mv));
+          O::store(row + v * O::kW, e);
+          sum = O::add(sum, e);
+        }
+        lrow[r0 + i] = lrow[r0 + i] * a + O::reduce_add(sum);
+        mrow[r0 + i] = m_new;
+        alpha[i] = a;
+      }
+      for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
+      attn_pv<O, MR, NV>(orow, prow, alpha, vbase + k0 * p.v_ts, p.v_ts, kn, dh);
+    }
+  }
+  for (size_t i = 0; i < qn; ++i) {
+    const V inv = O::set1(1.f / lrow[i]);
+    const float* orow = obuf + i * dh_pad;
+    float* dst = obase + i * p.o_ts;
+    size_t d = 0;
+    for (; d + O::kW <= dh; d += O::kW) O::store(dst + d, O::mul(O::load(orow + d), inv));
+    if (d < dh) O::store_n(dst + d, O::mul(O::load(orow + d), inv), static_cast<int>(dh - d));
+  }
+}
+
+}  // namespace
+}  // namespace edge

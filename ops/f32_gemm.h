@@ -1,0 +1,86 @@
+// F32 GEMM: y[M,N] = x[M,K] . W[N,K]^T + bias[N], optional fused activation.
+//
+// W is row-major [N,K] as PyTorch stores Linear weights. The fast path packs
+// W once (prepare time) into panels of NR columns: panel p holds, for each k,
+// the NR values W[p*NR + j][k] contiguously (zero-padded past N). A
+// register-blocked microkernel computes an MR x NR block of y from MR rows of
+// x (read in place, any row stride) and one panel, adding bias and applying
+// the activation while the block is still in registers. The driver tiles M
+// and N and runs the tiles on a pthreadpool (may be null).
+#pragma once
+
+#include <cstddef>
+
+#include <pthreadpool.h>
+
+#include "ops/cpu_features.h"
+
+namespace edge {
+
+// Activation codes (same values as fb::Activation).
+enum class GemmActivation : int { kNone = 0, kGelu = 1, kGeluTanh = 2, kSiLU = 3 };
+
+// Instruction-set levels that have their own dense kernels.
+enum class IsaLevel : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// Best level the CPU supports (honours EDGE_ISA_CAP through DetectCpuFeatures).
+IsaLevel BestIsaLevel(const CpuFeatures& cpu);
+// Whether this build and this CPU can run `level`.
+bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu);
+
+// Computes an mr x nc block (mr <= MR, nc <= NR) of y:
+//   c[i][j] = act(sum_k a[i*a_stride + k] * w[k*NR + j] + bias[j])
+// `w` is one packed panel, `bias` (nc values) may be null, strides in floats.
+typedef void (*F32GemmUkernel)(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                               const float* w, const float* bias, float* c, size_t c_stride,
+                               int activation);
+// In-place activation over n floats.
+typedef void (*F32ActivationFn)(size_t n, float* x, int activation);
+
+struct F32GemmConfig {
+  const char* name;  // e.g. "f32_gemm_8x32__avx512"
+  F32GemmUkernel ukernel;
+  F32ActivationFn activation;
+  size_t mr, nr;
+  IsaLevel isa;
+};
+
+// Config for an ISA level (must be supported) / the best for this CPU.
+const F32GemmConfig& f32_gemm_config(IsaLevel level);
+const F32GemmConfig& f32_gemm_select(const CpuFeatures& cpu);
+
+// The microkernels (x86 ones exist only in x86-64 builds).
+void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                          const float* w, const float* bias, float* c, size_t c_stride, int act);
+void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                         const float* w, const float* bias, float* c, size_t c_stride, int act);
+void f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                           const float* w, const float* bias, float* c, size_t c_stride, int act);
+void f32_activation__scalar(size_t n, float* x, int act);
+void f32_activation__avx2(size_t n, float* x, int act);
+void f32_activation__avx512(size_t n, float* x, int act);
+// The vectorized expf of ops/vec_exp.h over an array (exposed for its tests).
+void f32_vexp__avx2(size_t n, const float* x, float* y);
+void f32_vexp__avx512(size_t n, const float* x, float* y);
+
+// Floats needed for the packed weights of an N x K matrix with panels of nr.
+size_t f32_gemm_packed_floats(size_t n, size_t k, size_t nr);
+// Packs W given as [N,K] row-major (ldw = row stride, >= K).
+void f32_gemm_pack_nk(size_t n, size_t k, const float* w, size_t ldw, size_t nr, float* packed);
+// Packs B given as [K,N] row-major (ldb = row stride, >= N): the same GEMM
+// with W = B^T, for MatMul without transpose_b.
+void f32_gemm_pack_kn(size_t n, size_t k, const float* b, size_t ldb, size_t nr, float* packed);
+
+// y = act(x . W^T + bias) with packed W. x rows have stride x_stride, y rows
+// y_stride (floats). bias may be null.
+void f32_gemm_packed(const F32GemmConfig& cfg, size_t m, size_t n, size_t k, const float* x,
+                     size_t x_stride, const float* packed_w, const float* bias, float* y,
+                     size_t y_stride, GemmActivation act, pthreadpool_t pool);
+
+// Reference: plain loops, accumulation in double. W [N,K] row-major.
+void f32_gemm_ref(size_t m, size_t n, size_t k, const float* x, size_t x_stride, const float* w,
+                  size_t w_stride, const float* bias, float* y, size_t y_stride,
+                  GemmActivation act);
+// Reference activation of one value (double precision formulas).
+float f32_activation_ref(float x, GemmActivation act);
+
+}  // namespace edge

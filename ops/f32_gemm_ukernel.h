@@ -1,0 +1,82 @@
+// The GEMM microkernel, written once over the vector vocabulary of
+// ops/f32_vec.h and instantiated by each ISA file (see ops/f32_gemm.h for the
+// packed layout). MR rows x NV vectors of accumulators stay in registers for
+// the whole K loop; bias seeds them and the activation runs before the store.
+#pragma once
+
+#include <cstddef>
+
+#include "ops/f32_vec.h"
+
+namespace edge {
+namespace {
+
+template <class O, int MR, int NV, int ACT>
+static inline void gemm_store_block(typename O::V (&acc)[MR][NV], float* const (&cp)[MR],
+                                    size_t nc) {
+  constexpr int NR = NV * O::kW;
+  // Rows are stored last to first: duplicated tail rows alias the last valid
+  // row and hold identical values, so the order does not matter for them.
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      typename O::V r = acc[i][v];
+      if (ACT == 1) r = vgelu_erf<O>(r);
+      if (ACT == 2) r = vgelu_tanh<O>(r);
+      if (ACT == 3) r = vsilu<O>(r);
+      if (nc == static_cast<size_t>(NR)) {
+        O::store(cp[i] + v * O::kW, r);
+      } else {
+        O::store_n(cp[i] + v * O::kW, r, static_cast<int>(nc) - v * O::kW);
+      }
+    }
+  }
+}
+
+template <class O, int MR, int NV>
+static inline void gemm_ukernel(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                                const float* w, const float* bias, float* c, size_t c_stride,
+                                int act) {
+  using V = typename O::V;
+  constexpr int NR = NV * O::kW;
+  const float* ap[MR];
+  float* cp[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    // Rows past mr alias the last valid row (XNNPACK's trick): no branches
+    // in the K loop, and their stores rewrite the same values.
+    const size_t r = static_cast<size_t>(i) < mr ? static_cast<size_t>(i) : mr - 1;
+    ap[i] = a + r * a_stride;
+    cp[i] = c + r * c_stride;
+  }
+  V acc[MR][NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const V b = bias != nullptr ? O::load_n(bias + v * O::kW, static_cast<int>(nc) - v * O::kW)
+                                : O::zero();
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) acc[i][v] = b;
+  }
+  for (size_t kk = 0; kk < k; ++kk) {
+    V b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = O::load(w + v * O::kW);
+    w += NR;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V ai = O::set1(ap[i][kk]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = O::fmadd(ai, b[v], acc[i][v]);
+    }
+  }
+  switch (act) {
+    case 1: gemm_store_block<O, MR, NV, 1>(acc, cp, nc); break;
+    case 2: gemm_store_block<O, MR, NV, 2>(acc, cp, nc); break;
+    case 3: gemm_store_block<O, MR, NV, 3>(acc, cp, nc); break;
+    default: gemm_store_block<O, MR, NV, 0>(acc, cp, nc); break;
+  }
+}
+
+}  // namespace
+}  // namespace edge

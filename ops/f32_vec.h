@@ -1,0 +1,194 @@
+// A minimal SIMD vocabulary (one struct per ISA) so that the GEMM microkernel,
+// the fused activations and the attention tile are written once as templates
+// and instantiated per ISA file. Everything lives in an anonymous namespace:
+// each *__isa.cc file gets its own copy compiled with its own flags, and no
+// symbol compiled for AVX-512 can be picked by the linker for a scalar caller.
+// For the same reason these templates call no std:: templates.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/vec_exp.h"
+
+namespace edge {
+namespace {
+
+// Portable fallback: one lane. The compiler may still vectorize loops over it.
+struct VecScalar {
+  using V = float;
+  static constexpr int kW = 1;
+  static V zero() { return 0.f; }
+  static V set1(float x) { return x; }
+  static V load(const float* p) { return *p; }
+  static V load_n(const float* p, int n) { return n > 0 ? *p : 0.f; }
+  static V load_n_fill(const float* p, int n, float fill) { return n > 0 ? *p : fill; }
+  static void store(float* p, V v) { *p = v; }
+  static void store_n(float* p, V v, int n) {
+    if (n > 0) *p = v;
+  }
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
+  static V mul(V a, V b) { return a * b; }
+  static V div(V a, V b) { return a / b; }
+  static V fmadd(V a, V b, V c) { return a * b + c; }
+  static V max(V a, V b) { return a > b ? a : b; }
+  static V min(V a, V b) { return a < b ? a : b; }
+  static V abs(V a) { return std::fabs(a); }
+  static V copysign(V mag, V sgn) { return std::copysign(mag, sgn); }
+  static V exp(V x) { return std::exp(x); }
+  static float reduce_max(V v) { return v; }
+  static float reduce_add(V v) { return v; }
+};
+
+#if defined(__AVX512F__)
+struct VecAvx512 {
+  using V = __m512;
+  static constexpr int kW = 16;
+  static __mmask16 mask(int n) {
+    return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n > 0 ? n : 0)) - 1u);
+  }
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static V load_n_fill(const float* p, int n, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(n), p);
+  }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V abs(V a) {
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFFFFFF)));
+  }
+  static V copysign(V mag, V sgn) {
+    const __m512i s = _mm512_and_si512(_mm512_castps_si512(sgn), _mm512_set1_epi32(INT32_MIN));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(abs(mag)), s));
+  }
+  static V exp(V x) { return vexp::exp_avx512(x); }
+  static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
+  static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
+};
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+struct VecAvx2 {
+  using V = __m256;
+  static constexpr int kW = 8;
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static V load_n_fill(const float* p, int n, float fill) {
+    const __m256i m = mask(n);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+  }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V abs(V a) {
+    return _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+  }
+  static V copysign(V mag, V sgn) {
+    const V s = _mm256_and_ps(sgn, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
+    return _mm256_or_ps(abs(mag), s);
+  }
+  static V exp(V x) { return vexp::exp_avx2(x); }
+  static float reduce_max(V v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+  }
+  static float reduce_add(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+#endif
+
+// ---- Activations on vectors (shared by the GEMM epilogue and the separate
+// pass after XNNPACK). Codes match GemmActivation in ops/f32_gemm.h.
+
+// GELU(x) = x * Phi(x) with erf from Abramowitz-Stegun 7.1.26
+// (|abs error of erf| <= 1.5e-7), so |error| <= ~1e-7 * |x|.
+template <class O>
+static inline typename O::V vgelu_erf(typename O::V x) {
+  using V = typename O::V;
+  const V z = O::mul(x, O::set1(0.70710678118654752f));
+  const V az = O::abs(z);
+  const V t = O::div(O::set1(1.f), O::fmadd(O::set1(0.3275911f), az, O::set1(1.f)));
+  V p = O::set1(1.061405429f);
+  p = O::fmadd(p, t, O::set1(-1.453152027f));
+  p = O::fmadd(p, t, O::set1(1.421413741f));
+  p = O::fmadd(p, t, O::set1(-0.284496736f));
+  p = O::fmadd(p, t, O::set1(0.254829592f));
+  p = O::mul(p, t);
+  // erfc(|z|) = p * exp(-z^2); erf(z) = sign(z) * (1 - erfc(|z|)).
+  const V erfc = O::mul(p, O::exp(O::mul(O::sub(O::zero(), az), az)));
+  const V erf = O::copysign(O::sub(O::set1(1.f), erfc), z);
+  const V half_x = O::mul(O::set1(0.5f), x);
+  return O::fmadd(half_x, erf, half_x);
+}
+
+// GELU tanh form: 0.5x(1 + tanh(u)) == x / (1 + exp(-2u)),
+// u = sqrt(2/pi) * (x + 0.044715 x^3). No cancellation, no overflow.
+template <class O>
+static inline typename O::V vgelu_tanh(typename O::V x) {
+  using V = typename O::V;
+  const V x2 = O::mul(x, x);
+  const V inner = O::fmadd(O::mul(x2, O::set1(0.044715f)), x, x);
+  const V e = O::exp(O::mul(inner, O::set1(-2.f * 0.79788456080286536f)));
+  return O::div(x, O::add(O::set1(1.f), e));
+}
+
+template <class O>
+static inline typename O::V vsilu(typename O::V x) {
+  return O::div(x, O::add(O::set1(1.f), O::exp(O::sub(O::zero(), x))));
+}
+
+template <class O>
+static inline typename O::V vactivate(typename O::V x, int act) {
+  switch (act) {
+    case 1: return vgelu_erf<O>(x);
+    case 2: return vgelu_tanh<O>(x);
+    case 3: return vsilu<O>(x);
+    default: return x;
+  }
+}
+
+// In-place activation over n floats.
+template <class O>
+static void vactivate_inplace(size_t n, float* x, int act) {
+  if (act == 0) return;
+  size_t i = 0;
+  for (; i + O::kW <= n; i += O::kW) {
+    O::store(x + i, vactivate<O>(O::load(x + i), act));
+  }
+  if (i < n) {
+    const int rem = static_cast<int>(n - i);
+    O::store_n(x + i, vactivate<O>(O::load_n(x + i, rem), act), rem);
+  }
+}
+
+}  // namespace
+}  // namespace edge

@@ -1,0 +1,48 @@
+// Which of the generic F32 kernel variants (ref / AVX2 / AVX-512) this CPU
+// runs, and a macro that names the x86 variants only where they are built.
+#pragma once
+
+#include "ops/cpu_features.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define EDGE_ARCH_X86_64 1
+#else
+#define EDGE_ARCH_X86_64 0
+#endif
+
+namespace edge {
+
+enum class F32Isa : int { kRef = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// AVX-512 kernels are built with F/BW/VL/DQ; every CPU with BW and VL has DQ.
+inline F32Isa PickF32Isa(const CpuFeatures& cpu) {
+#if EDGE_ARCH_X86_64
+  if (cpu.avx512f && cpu.avx512bw && cpu.avx512vl) return F32Isa::kAvx512;
+  if (cpu.avx2 && cpu.fma) return F32Isa::kAvx2;
+#endif
+  return F32Isa::kRef;
+}
+
+// Picks fn_ref / fn__avx2 / fn__avx512 and the matching name for `isa`.
+// Usage: EDGE_PICK_F32(isa, f32_layernorm, &fn, &name);
+#if EDGE_ARCH_X86_64
+#define EDGE_PICK_F32(isa, base, fn_out, name_out)                            \
+  do {                                                                        \
+    switch (isa) {                                                            \
+      case ::edge::F32Isa::kAvx512:                                           \
+        *(fn_out) = base##__avx512; *(name_out) = #base "__avx512"; break;    \
+      case ::edge::F32Isa::kAvx2:                                             \
+        *(fn_out) = base##__avx2; *(name_out) = #base "__avx2"; break;        \
+      default:                                                                \
+        *(fn_out) = base##_ref; *(name_out) = #base "_ref"; break;            \
+    }                                                                         \
+  } while (0)
+#else
+#define EDGE_PICK_F32(isa, base, fn_out, name_out) \
+  do {                                             \
+    (void)(isa);                                   \
+    *(fn_out) = base##_ref; *(name_out) = #base "_ref"; \
+  } while (0)
+#endif
+
+}  // namespace edge

@@ -1,0 +1,110 @@
+// Attention: softmax(q . k^T * scale) . v per head, on the tiled online-softmax
+// kernel (never materializes Nq x Nk). Layouts: BSHD q[B, Nq, H*dh],
+// k/v[B, Nk, H*dh]; BHSD q[B, H, Nq, dh], k/v[B, H, Nk, dh]. The output has
+// q's shape. scale 0 means 1/sqrt(dh). Block-sparse attention is not here yet.
+#include <cmath>
+#include <new>
+
+#include "ops/f32_attention.h"
+#include "runtime/kernel.h"
+#include "runtime/kernels/dense_util.h"
+
+namespace edge {
+namespace {
+
+struct AttentionState {
+  const F32AttentionKernel* kernel = nullptr;
+  F32AttentionParams p;  // pointers filled per eval
+};
+
+void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
+
+Status Prepare(KernelPrepareContext* ctx) {
+  static const char* const kNames[] = {"q", "k", "v"};
+  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Attention", 3, 3, kNames));
+  const fb::AttentionOptions* o = ctx->node->op->options_as_AttentionOptions();
+  EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Attention: missing options");
+  EDGE_CHECK_OR_RETURN(o->sparse_density() == 0.f, StatusCode::kUnsupported,
+                       "Attention: sparse_density %g is not supported (dense only)",
+                       static_cast<double>(o->sparse_density()));
+  const int64_t H = o->num_heads();
+  EDGE_CHECK_OR_RETURN(H >= 1, StatusCode::kInvalidModel, "Attention: num_heads %lld < 1",
+                       static_cast<long long>(H));
+  const TensorInfo& q = dense::In(ctx, 0);
+  const TensorInfo& k = dense::In(ctx, 1);
+  const TensorInfo& v = dense::In(ctx, 2);
+  const TensorInfo& y = dense::Out(ctx, 0);
+  char b1[96], b2[96], b3[96];
+  const bool bshd = o->layout() == fb::TensorLayout::BSHD;
+  const int rank = bshd ? 3 : 4;
+  EDGE_CHECK_OR_RETURN(q.rank == rank && k.rank == rank && v.rank == rank && y.rank == rank,
+                       StatusCode::kInvalidModel,
+                       "Attention: %s layout needs rank-%d q/k/v/out, got q %s k %s v %s",
+                       bshd ? "BSHD" : "BHSD", rank, dense::ShapeStr(q, b1),
+                       dense::ShapeStr(k, b2), dense::ShapeStr(v, b3));
+  for (int i = 0; i < rank; ++i) {
+    EDGE_CHECK_OR_RETURN(y.dims[i] == q.dims[i], StatusCode::kInvalidModel,
+                         "Attention: output %s != q %s", dense::ShapeStr(y, b1),
+                         dense::ShapeStr(q, b2));
+  }
+  F32AttentionParams p;
+  p.heads = static_cast<size_t>(H);
+  p.batch = static_cast<size_t>(q.dims[0]);
+  if (bshd) {
+    EDGE_CHECK_OR_RETURN(q.dims[2] % H == 0, StatusCode::kInvalidModel,
+                         "Attention: q width %lld is not a multiple of num_heads %lld",
+                         static_cast<long long>(q.dims[2]), static_cast<long long>(H));
+    p.nq = static_cast<size_t>(q.dims[1]);
+    p.nk = static_cast<size_t>(k.dims[1]);
+    p.head_dim = static_cast<size_t>(q.dims[2] / H);
+  } else {
+    EDGE_CHECK_OR_RETURN(q.dims[1] == H, StatusCode::kInvalidModel,
+                         "Attention: q heads %lld != num_heads %lld",
+                         static_cast<long long>(q.dims[1]), static_cast<long long>(H));
+    p.nq = static_cast<size_t>(q.dims[2]);
+    p.nk = static_cast<size_t>(k.dims[2]);
+    p.head_dim = static_cast<size_t>(q.dims[3]);
+  }
+  for (const TensorInfo* t : {&k, &v}) {
+    bool ok = t->dims[0] == q.dims[0] && t->dims[rank - 1] == q.dims[rank - 1] &&
+              t->dims[rank - 2] == k.dims[rank - 2];
+    if (!bshd) ok = ok && t->dims[1] == H;
+    EDGE_CHECK_OR_RETURN(ok, StatusCode::kInvalidModel,
+                         "Attention: k %s / v %s do not match q %s", dense::ShapeStr(k, b1),
+                         dense::ShapeStr(v, b2), dense::ShapeStr(q, b3));
+  }
+  const float scale = o->scale();
+  EDGE_CHECK_OR_RETURN(std::isfinite(scale), StatusCode::kInvalidModel,
+                       "Attention: scale is not finite");
+  p.scale = scale != 0.f ? scale
+                         : (p.head_dim > 0 ? 1.f / std::sqrt(static_cast<float>(p.head_dim)) : 1.f);
+  f32_attention_set_layout(&p, bshd ? AttentionLayout::kBSHD : AttentionLayout::kBHSD);
+
+  AttentionState* s = new (std::nothrow) AttentionState;
+  EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Attention: out of memory");
+  ctx->state = s;
+  s->kernel = &f32_attention_kernel(dense::Isa(ctx));
+  s->p = p;
+  ctx->kernel_name = s->kernel->name;
+  ctx->scratch_bytes =
+      f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool));
+  return Status::Ok();
+}
+
+Status Eval(KernelEvalContext* ctx) {
+  AttentionState* s = static_cast<AttentionState*>(ctx->state);
+  F32AttentionParams p = s->p;
+  p.q = ctx->input<float>(0);
+  p.k = ctx->input<float>(1);
+  p.v = ctx->input<float>(2);
+  p.out = ctx->output<float>(0);
+  f32_attention(*s->kernel, p, ctx->scratch, ctx->pool);
+  return Status::Ok();
+}
+
+}  // namespace
+
+extern const OpKernel kAttentionKernel;
+const OpKernel kAttentionKernel = {Prepare, nullptr, Eval, Destroy};
+
+}  // namespace edge

@@ -1,0 +1,139 @@
+// Shared checks for op bindings: arity, dtypes, shapes, axes, and the
+// kernel-private state allocation. Every error names the op type and the
+// mismatch; the session prefixes the op index and name.
+#pragma once
+
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <new>
+
+#include "ops/isa.h"
+#include "runtime/kernel.h"
+
+namespace edge {
+namespace kernel_util {
+
+inline const char* OpTypeName(const KernelPrepareContext* ctx) {
+  return fb::EnumNameOpType(ctx->node->type);
+}
+
+// kInvalidModel "<OpType>: <message>".
+inline Status Invalid(const KernelPrepareContext* ctx, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+inline Status Invalid(const KernelPrepareContext* ctx, const char* fmt, ...) {
+  char buf[200];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return Status::Error(StatusCode::kInvalidModel, "%s: %s", OpTypeName(ctx), buf);
+}
+
+// "[2,3,4]" into buf.
+inline const char* ShapeStr(const TensorInfo& t, char* buf, size_t size) {
+  size_t n = static_cast<size_t>(std::snprintf(buf, size, "["));
+  for (int i = 0; i < t.rank && n < size; ++i)
+    n += static_cast<size_t>(std::snprintf(buf + n, size - n, i ? ",%lld" : "%lld",
+                                           static_cast<long long>(t.dims[i])));
+  if (n < size) std::snprintf(buf + n, size - n, "]");
+  return buf;
+}
+
+struct Shape {  // holds the text of one shape for a message
+  char text[96];
+  explicit Shape(const TensorInfo& t) { ShapeStr(t, text, sizeof(text)); }
+};
+
+inline int NumInputs(const KernelPrepareContext* ctx) {
+  return static_cast<int>(ctx->node->inputs.size());
+}
+inline int NumOutputs(const KernelPrepareContext* ctx) {
+  return static_cast<int>(ctx->node->outputs.size());
+}
+inline bool HasInput(const KernelPrepareContext* ctx, int i) {
+  return i < NumInputs(ctx) && ctx->node->inputs[i] >= 0;
+}
+// Only after HasInput / CheckArity.
+inline const TensorInfo& In(const KernelPrepareContext* ctx, int i) {
+  return ctx->model->tensor(ctx->node->inputs[i]);
+}
+inline const TensorInfo& Out(const KernelPrepareContext* ctx, int i) {
+  return ctx->model->tensor(ctx->node->outputs[i]);
+}
+
+// Input count in [min_in, max_in] with the first `required` inputs present;
+// output count in [min_out, max_out] (all present).
+inline Status CheckArity(const KernelPrepareContext* ctx, int min_in, int max_in, int required,
+                         int min_out, int max_out) {
+  const int ni = NumInputs(ctx), no = NumOutputs(ctx);
+  if (ni < min_in || ni > max_in)
+    return Invalid(ctx, "has %d inputs, expected %d..%d", ni, min_in, max_in);
+  if (no < min_out || no > max_out)
+    return Invalid(ctx, "has %d outputs, expected %d..%d", no, min_out, max_out);
+  for (int i = 0; i < required; ++i)
+    if (!HasInput(ctx, i)) return Invalid(ctx, "required input %d is absent", i);
+  for (int i = 0; i < no; ++i)
+    if (ctx->node->outputs[i] < 0) return Invalid(ctx, "output %d is absent", i);
+  return Status::Ok();
+}
+
+inline Status CheckDType(const KernelPrepareContext* ctx, const TensorInfo& t, const char* role,
+                         fb::DType want) {
+  if (t.dtype != want)
+    return Invalid(ctx, "%s '%s' has dtype %s, expected %s", role, t.name, fb::EnumNameDType(t.dtype),
+                   fb::EnumNameDType(want));
+  if (t.quant != fb::QuantScheme::None)
+    return Invalid(ctx, "%s '%s' is quantized; this op takes plain tensors", role, t.name);
+  return Status::Ok();
+}
+
+inline bool SameShape(const TensorInfo& a, const TensorInfo& b) {
+  if (a.rank != b.rank) return false;
+  for (int i = 0; i < a.rank; ++i)
+    if (a.dims[i] != b.dims[i]) return false;
+  return true;
+}
+
+inline Status CheckSameShape(const KernelPrepareContext* ctx, const TensorInfo& a, const char* ra,
+                             const TensorInfo& b, const char* rb) {
+  if (!SameShape(a, b))
+    return Invalid(ctx, "%s shape %s differs from %s shape %s", ra, Shape(a).text, rb, Shape(b).text);
+  return Status::Ok();
+}
+
+// Product of dims [begin, end).
+inline int64_t Product(const TensorInfo& t, int begin, int end) {
+  int64_t n = 1;
+  for (int i = begin; i < end; ++i) n *= t.dims[i];
+  return n;
+}
+
+// Axis in [-rank, rank) -> [0, rank); -1 if out of range.
+inline int NormalizeAxis(int axis, int rank) {
+  if (axis < -rank || axis >= rank) return -1;
+  return axis < 0 ? axis + rank : axis;
+}
+
+// Allocates the kernel state (freed by the binding's destroy()).
+template <class T>
+inline Status NewState(KernelPrepareContext* ctx, T** out) {
+  T* s = new (std::nothrow) T();
+  if (s == nullptr)
+    return Status::Error(StatusCode::kOutOfMemory, "%s: cannot allocate kernel state", OpTypeName(ctx));
+  ctx->state = s;
+  *out = s;
+  return Status::Ok();
+}
+
+template <class T>
+inline void DeleteState(void* state) {
+  delete static_cast<T*>(state);
+}
+
+inline F32Isa Isa(const KernelPrepareContext* ctx) {
+  return ctx->cpu != nullptr ? PickF32Isa(*ctx->cpu) : F32Isa::kRef;
+}
+
+}  // namespace kernel_util
+}  // namespace edge

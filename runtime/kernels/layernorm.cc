@@ -1,0 +1,61 @@
+// LayerNorm binding: (x, gamma?, beta?) -> y over the last axis of x.
+#include <cmath>
+
+#include "ops/f32_norm.h"
+#include "runtime/kernels/kernel_util.h"
+
+namespace edge {
+namespace {
+
+using namespace kernel_util;
+
+struct State {
+  f32_layernorm_fn fn = nullptr;
+  size_t rows = 0, cols = 0;
+  float eps = 1e-5f;
+};
+
+Status Prepare(KernelPrepareContext* ctx) {
+  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 3, 1, 1, 1));
+  const TensorInfo& x = In(ctx, 0);
+  const TensorInfo& y = Out(ctx, 0);
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
+  if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
+  EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
+  const int64_t d = x.dims[x.rank - 1];
+  const char* roles[3] = {"input", "gamma", "beta"};
+  for (int i = 1; i < 3; ++i) {
+    if (!HasInput(ctx, i)) continue;
+    const TensorInfo& p = In(ctx, i);
+    EDGE_RETURN_IF_ERROR(CheckDType(ctx, p, roles[i], fb::DType::F32));
+    if (p.num_elements != d || (p.rank > 0 && p.dims[p.rank - 1] != d))
+      return Invalid(ctx, "%s '%s' has shape %s, expected [%lld] (last axis of input %s)", roles[i],
+                     p.name, Shape(p).text, static_cast<long long>(d), Shape(x).text);
+  }
+  const fb::NormOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_NormOptions() : nullptr;
+  const float eps = o != nullptr ? o->epsilon() : 1e-5f;
+  if (!(eps >= 0.f) || !std::isfinite(eps)) return Invalid(ctx, "epsilon %g is not a finite value >= 0", eps);
+  State* s = nullptr;
+  EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
+  s->cols = static_cast<size_t>(d);
+  s->rows = d == 0 ? 0 : static_cast<size_t>(x.num_elements / d);
+  s->eps = eps;
+  EDGE_PICK_F32(Isa(ctx), f32_layernorm, &s->fn, &ctx->kernel_name);
+  return Status::Ok();
+}
+
+Status Eval(KernelEvalContext* ctx) {
+  const State* s = static_cast<const State*>(ctx->state);
+  const float* gamma = ctx->has_input(1) ? ctx->input<float>(1) : nullptr;
+  const float* beta = ctx->has_input(2) ? ctx->input<float>(2) : nullptr;
+  s->fn(s->rows, s->cols, ctx->input<float>(0), gamma, beta, s->eps, ctx->output<float>(0), ctx->pool);
+  return Status::Ok();
+}
+
+}  // namespace
+
+extern const OpKernel kLayerNormKernel;
+const OpKernel kLayerNormKernel = {Prepare, nullptr, Eval, DeleteState<State>};
+
+}  // namespace edge

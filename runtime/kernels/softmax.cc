@@ -1,0 +1,47 @@
+// Softmax binding: along AxisOptions.axis (default -1), any axis.
+#include "ops/f32_softmax.h"
+#include "runtime/kernels/kernel_util.h"
+
+namespace edge {
+namespace {
+
+using namespace kernel_util;
+
+struct State {
+  f32_softmax_fn fn = nullptr;
+  size_t outer = 0, axis = 0, inner = 0;
+};
+
+Status Prepare(KernelPrepareContext* ctx) {
+  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
+  const TensorInfo& x = In(ctx, 0);
+  const TensorInfo& y = Out(ctx, 0);
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
+  EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
+  if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
+  const fb::AxisOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_AxisOptions() : nullptr;
+  const int raw = o != nullptr ? o->axis() : -1;
+  const int axis = NormalizeAxis(raw, x.rank);
+  if (axis < 0) return Invalid(ctx, "axis %d is out of range for input %s", raw, Shape(x).text);
+  State* s = nullptr;
+  EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
+  s->outer = static_cast<size_t>(Product(x, 0, axis));
+  s->axis = static_cast<size_t>(x.dims[axis]);
+  s->inner = static_cast<size_t>(Product(x, axis + 1, x.rank));
+  EDGE_PICK_F32(Isa(ctx), f32_softmax, &s->fn, &ctx->kernel_name);
+  return Status::Ok();
+}
+
+Status Eval(KernelEvalContext* ctx) {
+  const State* s = static_cast<const State*>(ctx->state);
+  s->fn(s->outer, s->axis, s->inner, ctx->input<float>(0), ctx->output<float>(0), ctx->pool);
+  return Status::Ok();
+}
+
+}  // namespace
+
+extern const OpKernel kSoftmaxKernel;
+const OpKernel kSoftmaxKernel = {Prepare, nullptr, Eval, DeleteState<State>};
+
+}  // namespace edge

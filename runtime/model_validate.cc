@@ -1,0 +1,956 @@
+// Every check the runtime makes on model bytes before trusting them.
+//
+// Order matters: each step only touches what earlier steps proved safe. The
+// size prefix and identifier are checked by hand, then the FlatBuffers
+// verifier proves every offset, vector and string lies inside the buffer, and
+// only then are fields read: buffers, tensors, graph inputs, operators (two
+// passes: structure, then definition order and dtypes), cache regions and the
+// pipeline. All arithmetic on untrusted numbers is done in 64 bits with
+// explicit overflow checks.
+#include "runtime/model_validate.h"
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "flatbuffers/flatbuffers.h"
+
+namespace edge {
+namespace {
+
+// The schema nests at most ~4 levels; a generous bound still stops hostile
+// deep nesting. The table budget bounds both verifier time and the memory the
+// views take (one TensorInfo / NodeInfo per table at most).
+constexpr flatbuffers::uoffset_t kVerifierMaxDepth = 32;
+constexpr flatbuffers::uoffset_t kVerifierMaxTables = 1u << 20;
+// Concat/Split are the only variadic ops; no real graph comes near this.
+constexpr int kMaxOpArity = 4096;
+
+Status Invalid(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+Status Invalid(const char* fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return Status::Error(StatusCode::kInvalidModel, "%s", buf);
+}
+
+// "tensor 12 'blk0.w': " style prefix for messages about one object.
+struct Where {
+  char text[160];
+};
+
+Status At(const Where& where, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+Status At(const Where& where, const char* fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return Status::Error(StatusCode::kInvalidModel, "%s%s", where.text, buf);
+}
+
+const char* Str(const flatbuffers::String* s) { return s ? s->c_str() : ""; }
+
+template <typename T>
+int VecSize(const flatbuffers::Vector<T>* v) {
+  return v ? static_cast<int>(v->size()) : 0;
+}
+
+// Vectors of 8-byte elements are not alignment-checked by the verifier; we
+// reject misaligned ones so that every later Get() is an aligned load.
+template <typename T>
+bool Aligned8(const flatbuffers::Vector<T>* v) {
+  return !v || v->size() == 0 || (reinterpret_cast<uintptr_t>(v->Data()) & 7u) == 0;
+}
+
+bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+uint64_t RoundUp(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
+
+bool FitsSize(uint64_t v) { return v <= std::numeric_limits<size_t>::max(); }
+
+// Allowed input/output counts per op type.
+struct Arity {
+  int min_in, max_in, min_out, max_out;
+};
+
+Arity ArityOf(fb::OpType type) {
+  using T = fb::OpType;
+  switch (type) {
+    case T::Linear: return {2, 3, 1, 1};
+    case T::MatMul: return {2, 2, 1, 1};
+    case T::LayerNorm: return {1, 3, 1, 1};
+    case T::RMSNorm: return {1, 2, 1, 1};
+    case T::Modulate: return {3, 3, 1, 1};
+    case T::GatedResidual: return {3, 3, 1, 1};
+    case T::Gelu:
+    case T::SiLU:
+    case T::Softmax:
+    case T::Reshape:
+    case T::Transpose:
+    case T::Slice:
+    case T::TimestepEmbedding:
+    case T::Unary:
+    case T::Copy: return {1, 1, 1, 1};
+    case T::Add:
+    case T::Sub:
+    case T::Mul:
+    case T::Div: return {2, 2, 1, 1};
+    case T::Concat: return {1, kMaxOpArity, 1, 1};
+    case T::Split: return {1, 1, 1, kMaxOpArity};
+    case T::Conv2d: return {2, 3, 1, 1};
+    case T::Embedding: return {2, 2, 1, 1};
+    case T::Attention: return {3, 3, 1, 1};
+    case T::RoPE: return {3, 3, 1, 1};
+  }
+  return {0, 0, 0, 0};
+}
+
+// The option table an op type takes, and whether it must be present (ops
+// whose options have no usable default).
+fb::OpOptions OptionsOf(fb::OpType type, bool* required) {
+  using T = fb::OpType;
+  using O = fb::OpOptions;
+  *required = false;
+  switch (type) {
+    case T::Linear: return O::LinearOptions;
+    case T::MatMul: return O::MatMulOptions;
+    case T::LayerNorm:
+    case T::RMSNorm: return O::NormOptions;
+    case T::Gelu: return O::GeluOptions;
+    case T::Softmax:
+    case T::Concat:
+    case T::Split: return O::AxisOptions;
+    case T::Transpose: *required = true; return O::TransposeOptions;
+    case T::Slice: *required = true; return O::SliceOptions;
+    case T::Conv2d: *required = true; return O::ConvOptions;
+    case T::TimestepEmbedding: *required = true; return O::TimestepEmbeddingOptions;
+    case T::Attention: *required = true; return O::AttentionOptions;
+    case T::RoPE: *required = true; return O::RopeOptions;
+    case T::Unary: *required = true; return O::UnaryOptions;
+    default: return O::NONE;
+  }
+}
+
+// Ops that only move or reinterpret data: any non-quantized dtype, but the
+// same on all inputs and outputs.
+bool IsDataMovement(fb::OpType type) {
+  using T = fb::OpType;
+  return type == T::Reshape || type == T::Transpose || type == T::Concat || type == T::Split ||
+         type == T::Slice || type == T::Copy;
+}
+
+bool Finite(float v) { return std::isfinite(v); }
+
+// State shared by the passes.
+struct Ctx {
+  const uint8_t* base = nullptr;
+  size_t size = 0;
+  const fb::Model* model = nullptr;
+  uint64_t data_offset = 0;  // start of the data segment in the file
+  uint64_t data_size = 0;    // bytes from there to the end of the file
+  int num_buffers = 0;
+  std::vector<TensorInfo>* tensors = nullptr;
+  std::vector<int> producer;     // op index producing each tensor, -1 if none
+  std::vector<char> is_input;    // graph input flags
+};
+
+const uint8_t* BufferData(const Ctx& c, int index, uint64_t* size) {
+  const fb::Buffer* b = c.model->buffers()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  *size = b->size();
+  // A zero-byte buffer may sit at the very end of an empty data segment;
+  // clamp so the pointer never leaves the file.
+  uint64_t pos = c.data_offset + b->offset();
+  if (pos > c.size) pos = c.size;
+  return c.base + pos;
+}
+
+void TensorWhere(const Ctx& c, int index, Where* w) {
+  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  std::snprintf(w->text, sizeof(w->text), "tensor %d '%s': ", index, Str(t->name()));
+}
+
+// "tensor 3 'x'" for messages about op operands.
+void TensorLabel(const Ctx& c, int index, char* buf, size_t n) {
+  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  std::snprintf(buf, n, "tensor %d '%s'", index, Str(t->name()));
+}
+
+Status CheckHeader(const uint8_t* data, size_t size, uint32_t* fb_size) {
+  if (size < 8) return Invalid("file too small (%zu bytes; a model needs at least 8)", size);
+  uint32_t prefix;
+  std::memcpy(&prefix, data, 4);
+  prefix = flatbuffers::EndianScalar(prefix);
+  if (prefix > size - 4) {
+    return Invalid("size prefix %u exceeds the file size %zu (truncated file?)", prefix, size);
+  }
+  if (prefix < 8) return Invalid("size prefix %u is too small for a FlatBuffer", prefix);
+  if (uint64_t(prefix) + 4 >= FLATBUFFERS_MAX_BUFFER_SIZE) {
+    return Invalid("size prefix %u exceeds the FlatBuffers limit", prefix);
+  }
+  const char* want = fb::ModelIdentifier();
+  if (std::memcmp(data + 8, want, 4) != 0) {
+    char got[20];
+    int n = 0;
+    for (int i = 0; i < 4; ++i) {
+      unsigned char ch = data[8 + i];
+      if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+        got[n++] = static_cast<char>(ch);
+      } else {
+        n += std::snprintf(got + n, sizeof(got) - n, "\\x%02x", ch);
+      }
+    }
+    got[n] = 0;
+    return Invalid("wrong file identifier '%s' (expected '%s'): not an edge model", got, want);
+  }
+  *fb_size = prefix;
+  return Status::Ok();
+}
+
+Status CheckBuffers(Ctx* c) {
+  const auto* buffers = c->model->buffers();
+  if (!Aligned8(buffers)) return Invalid("buffers: vector is not 8-byte aligned");
+  c->num_buffers = VecSize(buffers);
+  for (int i = 0; i < c->num_buffers; ++i) {
+    const fb::Buffer* b = buffers->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const uint64_t off = b->offset(), sz = b->size();
+    if (off % kDataAlignment != 0) {
+      return Invalid("buffer %d: offset %llu is not a multiple of %zu", i,
+                     static_cast<unsigned long long>(off), kDataAlignment);
+    }
+    if (off > c->data_size || sz > c->data_size - off) {
+      return Invalid("buffer %d (offset %llu, size %llu) ends past end of file "
+                     "(data segment holds %llu bytes)",
+                     i, static_cast<unsigned long long>(off), static_cast<unsigned long long>(sz),
+                     static_cast<unsigned long long>(c->data_size));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckBufferIndex(const Ctx& c, const Where& w, const char* what, int index) {
+  if (index < 0 || index >= c.num_buffers) {
+    return At(w, "%s index %d out of range (%d buffers)", what, index, c.num_buffers);
+  }
+  return Status::Ok();
+}
+
+Status CheckQuantization(const Ctx& c, const Where& w, const fb::Tensor* t, TensorInfo* info) {
+  const fb::Quantization* q = t->quant();
+  const fb::QuantScheme scheme = q ? q->scheme() : fb::QuantScheme::None;
+  if (static_cast<int>(scheme) < 0 || scheme > fb::QuantScheme::MAX) {
+    return At(w, "unknown quantization scheme %d", static_cast<int>(scheme));
+  }
+  info->quant = scheme;
+  if (scheme == fb::QuantScheme::None) {
+    if (info->dtype == fb::DType::NVFP4) return At(w, "dtype NVFP4 requires NVFP4 quantization");
+    if (q && q->scale_buffer() != -1) {
+      return At(w, "scale_buffer %d set without a quantization scheme", q->scale_buffer());
+    }
+    return Status::Ok();
+  }
+  if (!info->is_constant) return At(w, "an activation cannot be quantized");
+  if (info->rank < 1) return At(w, "a quantized tensor needs rank >= 1");
+  const int block = q->block_size();
+  if (scheme == fb::QuantScheme::NVFP4) {
+    if (info->dtype != fb::DType::NVFP4) {
+      return At(w, "NVFP4 quantization requires dtype NVFP4, got %s", DTypeName(info->dtype));
+    }
+    if (block != 16) return At(w, "NVFP4 block_size %d is not 16", block);
+    const float ts = q->tensor_scale();
+    if (!Finite(ts) || !(ts > 0.f)) {
+      return At(w, "NVFP4 tensor_scale %g must be finite and positive", static_cast<double>(ts));
+    }
+    info->tensor_scale = ts;
+  } else {  // Int8PerChannel
+    if (info->dtype != fb::DType::I8) {
+      return At(w, "Int8PerChannel quantization requires dtype I8, got %s",
+                DTypeName(info->dtype));
+    }
+  }
+  info->block_size = block;
+  const int sb = q->scale_buffer();
+  EDGE_RETURN_IF_ERROR(CheckBufferIndex(c, w, "scale_buffer", sb));
+  size_t want = 0;
+  if (!QuantScaleBytes(scheme, info->dims, info->rank, block, &want)) {
+    return At(w, "scale size overflows");
+  }
+  uint64_t have = 0;
+  const uint8_t* scales = BufferData(c, sb, &have);
+  if (have != want) {
+    return At(w, "scale buffer %d holds %llu bytes, expected %zu", sb,
+              static_cast<unsigned long long>(have), want);
+  }
+  if (scheme == fb::QuantScheme::Int8PerChannel) {
+    for (size_t i = 0; i < want / 4; ++i) {
+      float s;
+      std::memcpy(&s, scales + 4 * i, 4);
+      if (!Finite(s)) return At(w, "per-channel scale %zu is not finite", i);
+    }
+  } else {
+    // E4M3 has no infinities; S.1111.111 is NaN.
+    for (size_t i = 0; i < want; ++i) {
+      if ((scales[i] & 0x7f) == 0x7f) return At(w, "E4M3 block scale %zu is NaN", i);
+    }
+  }
+  info->scale_data = scales;
+  info->scale_bytes = want;
+  return Status::Ok();
+}
+
+Status CheckTensor(const Ctx& c, int index, TensorInfo* info) {
+  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  Where w;
+  TensorWhere(c, index, &w);
+  info->name = Str(t->name());
+
+  const auto* shape = t->shape();
+  if (!Aligned8(shape)) return At(w, "shape vector is not 8-byte aligned");
+  const int rank = VecSize(shape);
+  if (rank > kMaxRank) return At(w, "rank %d exceeds the maximum %d", rank, kMaxRank);
+  info->rank = rank;
+  bool has_zero = false;
+  for (int d = 0; d < rank; ++d) {
+    const int64_t v = shape->Get(static_cast<flatbuffers::uoffset_t>(d));
+    if (v < 0) return At(w, "dim %d is negative (%lld)", d, static_cast<long long>(v));
+    if (v > kMaxTensorElements) {
+      return At(w, "dim %d (%lld) exceeds the element limit %lld", d, static_cast<long long>(v),
+                static_cast<long long>(kMaxTensorElements));
+    }
+    info->dims[d] = v;
+    has_zero |= v == 0;
+  }
+  uint64_t count = 1;
+  if (has_zero) {
+    count = 0;
+  } else {
+    for (int d = 0; d < rank; ++d) {
+      if (!CheckedMul(count, static_cast<uint64_t>(info->dims[d]), &count) ||
+          count > static_cast<uint64_t>(kMaxTensorElements)) {
+        return At(w, "element count overflows the limit %lld",
+                  static_cast<long long>(kMaxTensorElements));
+      }
+    }
+  }
+  info->num_elements = static_cast<int64_t>(count);
+
+  const int dt = static_cast<int>(t->dtype());
+  if (dt < 0 || dt > static_cast<int>(fb::DType::MAX)) return At(w, "unknown dtype %d", dt);
+  info->dtype = t->dtype();
+  const int lay = static_cast<int>(t->layout());
+  if (lay < 0 || lay > static_cast<int>(fb::WeightLayout::MAX)) {
+    return At(w, "unknown weight layout %d", lay);
+  }
+  info->layout = t->layout();
+
+  const int buffer = t->buffer();
+  if (buffer < -1 || buffer >= c.num_buffers) {
+    return At(w, "buffer index %d out of range (%d buffers)", buffer, c.num_buffers);
+  }
+  info->is_constant = buffer >= 0;
+  if (!info->is_constant) {
+    if (info->dtype == fb::DType::NVFP4) return At(w, "an activation cannot have dtype NVFP4");
+    if (info->layout != fb::WeightLayout::RowMajor) {
+      return At(w, "an activation must have layout RowMajor");
+    }
+  }
+  size_t bytes = 0;
+  if (!ConstantStorageBytes(info->dtype, info->layout, info->dims, rank, &bytes) ||
+      bytes > static_cast<uint64_t>(kMaxTensorElements)) {
+    if (info->layout != fb::WeightLayout::RowMajor) {
+      return At(w, "layout %s does not fit dtype %s and rank %d",
+                fb::EnumNameWeightLayout(info->layout), DTypeName(info->dtype), rank);
+    }
+    return At(w, "storage size overflows the limit");
+  }
+  info->bytes = bytes;
+  EDGE_RETURN_IF_ERROR(CheckQuantization(c, w, t, info));
+  if (info->is_constant) {
+    uint64_t have = 0;
+    info->data = BufferData(c, buffer, &have);
+    if (have != bytes) {
+      return At(w, "buffer %d holds %llu bytes, expected %zu for this shape/dtype", buffer,
+                static_cast<unsigned long long>(have), bytes);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckGraphIndex(const Ctx& c, const char* what, int pos, int index) {
+  const int n = static_cast<int>(c.tensors->size());
+  if (index < 0 || index >= n) {
+    return Invalid("%s %d: tensor index %d out of range (%d tensors)", what, pos, index, n);
+  }
+  return Status::Ok();
+}
+
+Status CheckAxis(const Where& w, const char* what, int axis, int rank) {
+  if (axis < -rank || axis >= rank || rank == 0) {
+    return At(w, "%s %d out of range for rank %d", what, axis, rank);
+  }
+  return Status::Ok();
+}
+
+// Option tables: presence, type and value ranges.
+Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::OpType type,
+                    int in_rank) {
+  bool required = false;
+  const fb::OpOptions want = OptionsOf(type, &required);
+  const fb::OpOptions have = op->options_type();
+  const bool present = have != fb::OpOptions::NONE && op->options() != nullptr;
+  if (have != fb::OpOptions::NONE && have != want) {
+    return At(w, "options type %d does not belong to this op (expected %s)",
+              static_cast<int>(have),
+              want == fb::OpOptions::NONE ? "none" : fb::EnumNameOpOptions(want));
+  }
+  if (!present) {
+    if (required) return At(w, "missing %s", fb::EnumNameOpOptions(want));
+    return Status::Ok();
+  }
+  using T = fb::OpType;
+  switch (type) {
+    case T::Linear: {
+      const int a = static_cast<int>(op->options_as_LinearOptions()->activation());
+      if (a < 0 || a > static_cast<int>(fb::Activation::MAX)) {
+        return At(w, "unknown fused activation %d", a);
+      }
+      break;
+    }
+    case T::LayerNorm:
+    case T::RMSNorm: {
+      const float eps = op->options_as_NormOptions()->epsilon();
+      if (!Finite(eps) || eps < 0.f) return At(w, "epsilon %g must be finite and >= 0", eps);
+      break;
+    }
+    case T::Softmax:
+    case T::Concat:
+    case T::Split:
+      return CheckAxis(w, "axis", op->options_as_AxisOptions()->axis(), in_rank);
+    case T::Transpose: {
+      const auto* perm = op->options_as_TransposeOptions()->perm();
+      if (VecSize(perm) != in_rank) {
+        return At(w, "perm has %d entries, input rank is %d", VecSize(perm), in_rank);
+      }
+      bool seen[kMaxRank] = {false};
+      for (int i = 0; i < in_rank; ++i) {
+        const int p = perm->Get(static_cast<flatbuffers::uoffset_t>(i));
+        if (p < 0 || p >= in_rank || seen[p]) {
+          return At(w, "perm is not a permutation of 0..%d (entry %d is %d)", in_rank - 1, i, p);
+        }
+        seen[p] = true;
+      }
+      break;
+    }
+    case T::Slice: {
+      const auto* o = op->options_as_SliceOptions();
+      if (!Aligned8(o->starts()) || !Aligned8(o->steps())) {
+        return At(w, "slice vectors are not 8-byte aligned");
+      }
+      if (VecSize(o->starts()) != in_rank || VecSize(o->steps()) != in_rank) {
+        return At(w, "slice starts/steps have %d/%d entries, input rank is %d",
+                  VecSize(o->starts()), VecSize(o->steps()), in_rank);
+      }
+      for (int i = 0; i < in_rank; ++i) {
+        if (o->steps()->Get(static_cast<flatbuffers::uoffset_t>(i)) == 0) {
+          return At(w, "slice step %d is 0", i);
+        }
+      }
+      break;
+    }
+    case T::Conv2d: {
+      const auto* o = op->options_as_ConvOptions();
+      if (o->kernel_h() <= 0 || o->kernel_w() <= 0 || o->stride_h() <= 0 ||
+          o->stride_w() <= 0 || o->dilation_h() <= 0 || o->dilation_w() <= 0 ||
+          o->groups() <= 0) {
+        return At(w, "conv kernel/stride/dilation/groups must be > 0 (kernel %dx%d, stride "
+                  "%dx%d, dilation %dx%d, groups %d)",
+                  o->kernel_h(), o->kernel_w(), o->stride_h(), o->stride_w(), o->dilation_h(),
+                  o->dilation_w(), o->groups());
+      }
+      if (o->pad_top() < 0 || o->pad_left() < 0 || o->pad_bottom() < 0 || o->pad_right() < 0) {
+        return At(w, "conv padding must be >= 0");
+      }
+      break;
+    }
+    case T::TimestepEmbedding: {
+      const auto* o = op->options_as_TimestepEmbeddingOptions();
+      if (o->dim() <= 0 || o->dim() % 2 != 0) {
+        return At(w, "timestep embedding dim %d must be positive and even", o->dim());
+      }
+      if (!Finite(o->max_period()) || !(o->max_period() > 0.f) ||
+          !Finite(o->downscale_freq_shift()) || !Finite(o->scale())) {
+        return At(w, "timestep embedding max_period/shift/scale must be finite (max_period > 0)");
+      }
+      break;
+    }
+    case T::Attention: {
+      const auto* o = op->options_as_AttentionOptions();
+      if (o->num_heads() <= 0) return At(w, "num_heads %d must be > 0", o->num_heads());
+      if (!Finite(o->scale()) || o->scale() < 0.f) {
+        return At(w, "attention scale %g must be finite and >= 0", o->scale());
+      }
+      const int lay = static_cast<int>(o->layout());
+      if (lay < 0 || lay > static_cast<int>(fb::TensorLayout::MAX)) {
+        return At(w, "unknown attention layout %d", lay);
+      }
+      const float d = o->sparse_density();
+      if (!(d >= 0.f && d <= 1.f)) return At(w, "sparse_density %g not in [0, 1]", d);
+      break;
+    }
+    case T::RoPE: {
+      const auto* o = op->options_as_RopeOptions();
+      if (o->num_heads() <= 0) return At(w, "num_heads %d must be > 0", o->num_heads());
+      const int lay = static_cast<int>(o->layout());
+      if (lay < 0 || lay > static_cast<int>(fb::TensorLayout::MAX)) {
+        return At(w, "unknown rope layout %d", lay);
+      }
+      break;
+    }
+    case T::Unary: {
+      const int k = static_cast<int>(op->options_as_UnaryOptions()->kind());
+      if (k < 0 || k > static_cast<int>(fb::UnaryKind::MAX)) {
+        return At(w, "unknown unary kind %d", k);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  (void)c;
+  return Status::Ok();
+}
+
+void OpWhere(const fb::Operator* op, int index, Where* w) {
+  std::snprintf(w->text, sizeof(w->text), "op %d (%s '%s'): ", index,
+                fb::EnumNameOpType(op->type()), Str(op->name()));
+}
+
+// Pass 1: structure of each op, and who produces what.
+Status CheckOpStructure(Ctx* c, int index, const fb::Operator* op, uint64_t* slots) {
+  Where w;
+  const int type_raw = static_cast<int>(op->type());
+  if (type_raw > static_cast<int>(fb::OpType::MAX)) {
+    return Invalid("op %d ('%s'): unknown op type %d", index, Str(op->name()), type_raw);
+  }
+  OpWhere(op, index, &w);
+  const fb::OpType type = op->type();
+  const Arity ar = ArityOf(type);
+  const int nin = VecSize(op->inputs()), nout = VecSize(op->outputs());
+  if (nin < ar.min_in || nin > ar.max_in) {
+    return At(w, "has %d inputs, expects %d..%d", nin, ar.min_in, ar.max_in);
+  }
+  if (nout < ar.min_out || nout > ar.max_out) {
+    return At(w, "has %d outputs, expects %d..%d", nout, ar.min_out, ar.max_out);
+  }
+  // Index vectors are not deduplicated by writers; a file that shares one
+  // vector between many ops to inflate our views is rejected here.
+  *slots += static_cast<uint64_t>(nin) + static_cast<uint64_t>(nout);
+  if (*slots > c->size / 4) return At(w, "operators reference more tensors than the file holds");
+  const int n = static_cast<int>(c->tensors->size());
+  char label[200];
+  for (int i = 0; i < nin; ++i) {
+    const int t = op->inputs()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (t == -1) {
+      if (i < ar.min_in) return At(w, "required input %d is absent (-1)", i);
+      continue;
+    }
+    if (t < 0 || t >= n) {
+      return At(w, "input %d: tensor index %d out of range (%d tensors)", i, t, n);
+    }
+  }
+  for (int i = 0; i < nout; ++i) {
+    const int t = op->outputs()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (t < 0 || t >= n) {
+      return At(w, "output %d: tensor index %d out of range (%d tensors; outputs cannot be -1)",
+                i, t, n);
+    }
+    TensorLabel(*c, t, label, sizeof(label));
+    if ((*c->tensors)[t].is_constant) return At(w, "output %d is %s, a constant", i, label);
+    if (c->is_input[t]) return At(w, "output %d is %s, a graph input", i, label);
+    if (c->producer[t] != -1) {
+      return At(w, "output %d is %s, already produced by op %d", i, label, c->producer[t]);
+    }
+    c->producer[t] = index;
+  }
+  const int in_rank = (*c->tensors)[op->inputs()->Get(0)].rank;
+  return CheckOptions(*c, w, op, type, in_rank);
+}
+
+// Dtype rules per op (constants included: they are not retyped at runtime).
+Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
+  using T = fb::OpType;
+  const auto& ts = *c.tensors;
+  auto in = [&](int i) -> const TensorInfo* {
+    return i < static_cast<int>(node.inputs.size()) && node.inputs[i] >= 0
+               ? &ts[node.inputs[i]] : nullptr;
+  };
+  // Quantized tensors may only be Linear weights.
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const TensorInfo* t = in(static_cast<int>(i));
+    if (t && (t->quant != fb::QuantScheme::None || t->dtype == fb::DType::NVFP4) &&
+        !(node.type == T::Linear && i == 1)) {
+      return At(w, "input %zu ('%s') is quantized; only a Linear weight may be", i, t->name);
+    }
+  }
+  if (IsDataMovement(node.type)) {
+    const fb::DType dt = ts[node.inputs[0]].dtype;
+    for (int t : node.inputs) {
+      if (t >= 0 && ts[t].dtype != dt) {
+        return At(w, "input '%s' has dtype %s, expected %s like input 0", ts[t].name,
+                  DTypeName(ts[t].dtype), DTypeName(dt));
+      }
+    }
+    for (int t : node.outputs) {
+      if (ts[t].dtype != dt) {
+        return At(w, "output '%s' has dtype %s, expected %s like the input", ts[t].name,
+                  DTypeName(ts[t].dtype), DTypeName(dt));
+      }
+    }
+    return Status::Ok();
+  }
+  for (int t : node.outputs) {
+    if (ts[t].dtype != fb::DType::F32) {
+      return At(w, "output '%s' has dtype %s, expected F32", ts[t].name, DTypeName(ts[t].dtype));
+    }
+  }
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const TensorInfo* t = in(static_cast<int>(i));
+    if (!t) continue;
+    if (node.type == T::Linear && i == 1) {
+      const bool ok = (t->dtype == fb::DType::F32 && t->quant == fb::QuantScheme::None) ||
+                      (t->dtype == fb::DType::I8 && t->quant == fb::QuantScheme::Int8PerChannel) ||
+                      (t->dtype == fb::DType::NVFP4 && t->quant == fb::QuantScheme::NVFP4);
+      if (!ok) {
+        return At(w, "weight '%s' has dtype %s with quantization %s; expected F32, I8 "
+                  "(Int8PerChannel) or NVFP4 (NVFP4)",
+                  t->name, DTypeName(t->dtype), fb::EnumNameQuantScheme(t->quant));
+      }
+      if (t->rank != 2) return At(w, "weight '%s' has rank %d, expected 2", t->name, t->rank);
+      continue;
+    }
+    if (node.type == T::Embedding && i == 0) {
+      if (t->dtype != fb::DType::I32 && t->dtype != fb::DType::I64) {
+        return At(w, "ids '%s' have dtype %s, expected I32 or I64", t->name,
+                  DTypeName(t->dtype));
+      }
+      continue;
+    }
+    if (t->dtype != fb::DType::F32) {
+      return At(w, "input %zu ('%s') has dtype %s, expected F32", i, t->name,
+                DTypeName(t->dtype));
+    }
+  }
+  return Status::Ok();
+}
+
+// Pass 2: every input exists before the op runs (rejects cycles and
+// use-before-definition), then dtypes.
+Status CheckOpOrder(const Ctx& c, int index, const NodeInfo& node) {
+  Where w;
+  OpWhere(node.op, index, &w);
+  char label[200];
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const int t = node.inputs[i];
+    if (t < 0 || (*c.tensors)[t].is_constant || c.is_input[t]) continue;
+    const int p = c.producer[t];
+    if (p == -1) {
+      TensorLabel(c, t, label, sizeof(label));
+      return At(w, "input %zu is %s, which is never produced (not a graph input or constant)", i,
+                label);
+    }
+    if (p >= index) {
+      TensorLabel(c, t, label, sizeof(label));
+      return At(w, "input %zu is %s, used before it is produced (by op %d): cycle or "
+                "out-of-order graph", i, label, p);
+    }
+  }
+  return CheckOpDtypes(c, w, node);
+}
+
+bool SameShape(const TensorInfo& a, const TensorInfo& b) {
+  if (a.rank != b.rank || a.dtype != b.dtype) return false;
+  for (int i = 0; i < a.rank; ++i) {
+    if (a.dims[i] != b.dims[i]) return false;
+  }
+  return true;
+}
+
+Status CheckCacheRegions(const Ctx& c, std::vector<CacheRegionInfo>* out) {
+  const auto* regions = c.model->cache_regions();
+  const int n = VecSize(regions);
+  const int num_ops = VecSize(c.model->operators());
+  const int num_tensors = static_cast<int>(c.tensors->size());
+  out->resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const fb::CacheRegion* r = regions->Get(static_cast<flatbuffers::uoffset_t>(i));
+    Where w;
+    std::snprintf(w.text, sizeof(w.text), "cache region %d '%s': ", i, Str(r->name()));
+    const int first = r->first_op(), last = r->last_op();
+    if (first < 0 || first > last || last >= num_ops) {
+      return At(w, "op range [%d, %d] invalid (%d ops)", first, last, num_ops);
+    }
+    const int in = r->input(), o = r->output();
+    if (in < 0 || in >= num_tensors) {
+      return At(w, "input tensor %d out of range (%d tensors)", in, num_tensors);
+    }
+    if (o < 0 || o >= num_tensors) {
+      return At(w, "output tensor %d out of range (%d tensors)", o, num_tensors);
+    }
+    const TensorInfo& ti = (*c.tensors)[in];
+    const bool in_ready = !ti.is_constant && (c.is_input[in] ||
+                                              (c.producer[in] >= 0 && c.producer[in] < first));
+    if (!in_ready) return At(w, "input '%s' is not available before op %d", ti.name, first);
+    if (c.producer[o] < first || c.producer[o] > last) {
+      return At(w, "output '%s' is not produced inside ops [%d, %d]", (*c.tensors)[o].name,
+                first, last);
+    }
+    if (!SameShape(ti, (*c.tensors)[o])) {
+      return At(w, "input and output differ in shape or dtype");
+    }
+    CacheRegionInfo& info = (*out)[static_cast<size_t>(i)];
+    info.name = Str(r->name());
+    info.first_op = first;
+    info.last_op = last;
+    info.input = in;
+    info.output = o;
+  }
+  return Status::Ok();
+}
+
+Status CheckPipeline(const Ctx& c, const std::vector<int>& outputs) {
+  const fb::Pipeline* p = c.model->pipeline();
+  if (!p) return Status::Ok();
+  Where w;
+  std::snprintf(w.text, sizeof(w.text), "pipeline: ");
+  if (static_cast<int>(p->sampler()) < 0 || p->sampler() > fb::Sampler::MAX) {
+    return At(w, "unknown sampler %d", static_cast<int>(p->sampler()));
+  }
+  if (static_cast<int>(p->prediction()) < 0 || p->prediction() > fb::Prediction::MAX) {
+    return At(w, "unknown prediction %d", static_cast<int>(p->prediction()));
+  }
+  if (static_cast<int>(p->beta_schedule()) < 0 || p->beta_schedule() > fb::BetaSchedule::MAX) {
+    return At(w, "unknown beta schedule %d", static_cast<int>(p->beta_schedule()));
+  }
+  if (static_cast<int>(p->output_kind()) < 0 || p->output_kind() > fb::OutputKind::MAX) {
+    return At(w, "unknown output kind %d", static_cast<int>(p->output_kind()));
+  }
+  if (p->train_steps() < 1) return At(w, "train_steps %d must be >= 1", p->train_steps());
+  if (p->default_steps() < 1) return At(w, "default_steps %d must be >= 1", p->default_steps());
+  if (!Finite(p->shift()) || !(p->shift() > 0.f)) {
+    return At(w, "shift %g must be finite and > 0", p->shift());
+  }
+  if (!Finite(p->guidance_scale())) return At(w, "guidance_scale is not finite");
+  if (!Finite(p->timestep_scale())) return At(w, "timestep_scale is not finite");
+  if (p->num_classes() < 0) return At(w, "num_classes %d is negative", p->num_classes());
+  if (p->sampler() == fb::Sampler::DDIM) {
+    const float b0 = p->beta_start(), b1 = p->beta_end();
+    if (!(b0 > 0.f && b0 <= b1 && b1 < 1.f)) {
+      return At(w, "DDIM betas [%g, %g] must satisfy 0 < start <= end < 1", b0, b1);
+    }
+  }
+  const auto* ls = p->latent_shape();
+  if (!Aligned8(ls)) return At(w, "latent_shape vector is not 8-byte aligned");
+  const int lr = VecSize(ls);
+  if (lr != 3 && lr != 4) return At(w, "latent_shape has rank %d, expected 3 or 4", lr);
+  uint64_t count = 1;
+  for (int i = 0; i < lr; ++i) {
+    const int64_t d = ls->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (d <= 0 || d > kMaxTensorElements || !CheckedMul(count, static_cast<uint64_t>(d), &count) ||
+        count > static_cast<uint64_t>(kMaxTensorElements)) {
+      return At(w, "latent_shape dim %d (%lld) must be positive and small enough", i,
+                static_cast<long long>(d));
+    }
+  }
+  const int n = static_cast<int>(c.tensors->size());
+  struct Ref {
+    const char* what;
+    int index;
+    bool is_output;
+  };
+  const Ref refs[] = {{"latent_input", p->latent_input(), false},
+                      {"timestep_input", p->timestep_input(), false},
+                      {"condition_input", p->condition_input(), false},
+                      {"output", p->output(), true}};
+  for (const Ref& r : refs) {
+    if (r.index == -1) continue;
+    if (r.index < -1 || r.index >= n) {
+      return At(w, "%s tensor %d out of range (%d tensors)", r.what, r.index, n);
+    }
+    if (!r.is_output && !c.is_input[r.index]) {
+      return At(w, "%s tensor %d '%s' is not a graph input", r.what, r.index,
+                (*c.tensors)[r.index].name);
+    }
+    if (r.is_output) {
+      bool found = false;
+      for (int o : outputs) found |= o == r.index;
+      if (!found) {
+        return At(w, "output tensor %d '%s' is not a graph output", r.index,
+                  (*c.tensors)[r.index].name);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_t* dims, int rank,
+                          size_t* bytes) {
+  if (layout == fb::WeightLayout::RowMajor) return StorageBytes(dtype, dims, rank, bytes);
+  if (rank != 2 || dims[0] < 0 || dims[1] < 0) return false;
+  uint64_t n = RoundUp(static_cast<uint64_t>(dims[0]), 16), k, total;
+  if (layout == fb::WeightLayout::PackedInt8N16K4 && dtype == fb::DType::I8) {
+    k = RoundUp(static_cast<uint64_t>(dims[1]), 4);
+    if (!CheckedMul(n, k, &total)) return false;
+  } else if (layout == fb::WeightLayout::PackedNvfp4N16K64 && dtype == fb::DType::NVFP4) {
+    k = RoundUp(static_cast<uint64_t>(dims[1]), 64);
+    if (!CheckedMul(n, k / 2, &total)) return false;
+  } else {
+    return false;
+  }
+  if (!FitsSize(total)) return false;
+  *bytes = static_cast<size_t>(total);
+  return true;
+}
+
+bool QuantScaleBytes(fb::QuantScheme scheme, const int64_t* dims, int rank, int block_size,
+                     size_t* bytes) {
+  if (rank < 1 || rank > kMaxRank) return false;
+  uint64_t total = 0;
+  if (scheme == fb::QuantScheme::Int8PerChannel) {
+    if (dims[0] < 0 || !CheckedMul(static_cast<uint64_t>(dims[0]), 4, &total)) return false;
+  } else if (scheme == fb::QuantScheme::NVFP4) {
+    if (block_size <= 0) return false;
+    uint64_t rows = 1;
+    for (int i = 0; i < rank - 1; ++i) {
+      if (dims[i] < 0 || !CheckedMul(rows, static_cast<uint64_t>(dims[i]), &rows)) return false;
+    }
+    if (dims[rank - 1] < 0) return false;
+    const uint64_t k = static_cast<uint64_t>(dims[rank - 1]);
+    const uint64_t blocks = k / block_size + (k % block_size != 0);
+    if (!CheckedMul(rows, blocks, &total)) return false;
+  } else {
+    return false;
+  }
+  if (!FitsSize(total)) return false;
+  *bytes = static_cast<size_t>(total);
+  return true;
+}
+
+Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
+  if (!data) return Invalid("no data");
+  if (reinterpret_cast<uintptr_t>(data) % kDataAlignment != 0) {
+    return Status::Error(StatusCode::kInvalidArgument, "model bytes are not %zu-byte aligned",
+                         kDataAlignment);
+  }
+  uint32_t fb_size = 0;
+  EDGE_RETURN_IF_ERROR(CheckHeader(data, size, &fb_size));
+
+  flatbuffers::Verifier::Options vopts;
+  vopts.max_depth = kVerifierMaxDepth;
+  vopts.max_tables = kVerifierMaxTables;
+  vopts.check_alignment = true;
+  flatbuffers::Verifier verifier(data, size_t(fb_size) + 4, vopts);
+  if (!fb::VerifySizePrefixedModelBuffer(verifier)) {
+    return Invalid("FlatBuffer verification failed (corrupt or truncated model)");
+  }
+
+  Ctx c;
+  c.base = data;
+  c.size = size;
+  c.model = fb::GetSizePrefixedModel(data);
+  const uint32_t version = c.model->format_version();
+  if (version == 0) return Invalid("format_version is missing or 0");
+  if (version > kFormatVersion) {
+    return Invalid("model format version %u is newer than this runtime supports (%u)", version,
+                   kFormatVersion);
+  }
+  if (version != kFormatVersion) {
+    return Invalid("model format version %u is not supported (expected %u)", version,
+                   kFormatVersion);
+  }
+  c.data_offset = DataSegmentOffset(fb_size);
+  c.data_size = c.data_offset <= size ? size - c.data_offset : 0;
+  EDGE_RETURN_IF_ERROR(CheckBuffers(&c));
+
+  // Tensors.
+  const int num_tensors = VecSize(c.model->tensors());
+  std::vector<TensorInfo> tensors(static_cast<size_t>(num_tensors));
+  c.tensors = &tensors;
+  for (int i = 0; i < num_tensors; ++i) {
+    EDGE_RETURN_IF_ERROR(CheckTensor(c, i, &tensors[static_cast<size_t>(i)]));
+  }
+
+  // Graph inputs (before ops: an op may not produce one).
+  c.producer.assign(static_cast<size_t>(num_tensors), -1);
+  c.is_input.assign(static_cast<size_t>(num_tensors), 0);
+  const auto* gin = c.model->inputs();
+  std::vector<int> inputs;
+  char label[200];
+  for (int i = 0; i < VecSize(gin); ++i) {
+    const int t = gin->Get(static_cast<flatbuffers::uoffset_t>(i));
+    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph input", i, t));
+    TensorLabel(c, t, label, sizeof(label));
+    if (tensors[t].is_constant) return Invalid("graph input %d is %s, a constant", i, label);
+    if (c.is_input[t]) return Invalid("graph input %d: %s is listed twice", i, label);
+    c.is_input[t] = 1;
+    inputs.push_back(t);
+  }
+
+  // Operators, pass 1: structure, options, producers.
+  const auto* ops = c.model->operators();
+  const int num_ops = VecSize(ops);
+  uint64_t slots = 0;
+  for (int i = 0; i < num_ops; ++i) {
+    EDGE_RETURN_IF_ERROR(
+        CheckOpStructure(&c, i, ops->Get(static_cast<flatbuffers::uoffset_t>(i)), &slots));
+  }
+  std::vector<NodeInfo> nodes(static_cast<size_t>(num_ops));
+  for (int i = 0; i < num_ops; ++i) {
+    const fb::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(i));
+    NodeInfo& node = nodes[static_cast<size_t>(i)];
+    node.type = op->type();
+    node.op = op;
+    node.name = Str(op->name());
+    node.inputs.assign(op->inputs()->begin(), op->inputs()->end());
+    node.outputs.assign(op->outputs()->begin(), op->outputs()->end());
+  }
+  // Pass 2: definition order and dtypes.
+  for (int i = 0; i < num_ops; ++i) {
+    EDGE_RETURN_IF_ERROR(CheckOpOrder(c, i, nodes[static_cast<size_t>(i)]));
+  }
+
+  // Graph outputs.
+  const auto* gout = c.model->outputs();
+  std::vector<int> outputs;
+  for (int i = 0; i < VecSize(gout); ++i) {
+    const int t = gout->Get(static_cast<flatbuffers::uoffset_t>(i));
+    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph output", i, t));
+    if (c.producer[t] < 0 && !c.is_input[t]) {
+      TensorLabel(c, t, label, sizeof(label));
+      return Invalid("graph output %d is %s, which no op produces and is not a graph input", i,
+                     label);
+    }
+    outputs.push_back(t);
+  }
+
+  std::vector<CacheRegionInfo> regions;
+  EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
+  EDGE_RETURN_IF_ERROR(CheckPipeline(c, outputs));
+
+  out->fb = c.model;
+  out->tensors = std::move(tensors);
+  out->nodes = std::move(nodes);
+  out->inputs = std::move(inputs);
+  out->outputs = std::move(outputs);
+  out->regions = std::move(regions);
+  return Status::Ok();
+}
+
+}  // namespace edge

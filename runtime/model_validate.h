@@ -1,0 +1,51 @@
+// Validation of untrusted model bytes.
+//
+// ValidateModel() is the only code that reads a model file before it is
+// trusted. It runs the FlatBuffers verifier, then checks every index, size,
+// shape, dtype and the graph order, and only then builds the TensorInfo /
+// NodeInfo views the rest of the runtime relies on. Each failure is a
+// kInvalidModel Status whose message names the offending field.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/model.h"
+#include "runtime/status.h"
+
+namespace edge {
+
+// What a successful validation produces; Model takes these over.
+struct ValidatedModel {
+  const fb::Model* fb = nullptr;
+  std::vector<TensorInfo> tensors;
+  std::vector<NodeInfo> nodes;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  std::vector<CacheRegionInfo> regions;
+};
+
+// `data` must be 64-byte aligned (so that constants are aligned in place) and
+// `size` bytes long. Nothing outside [data, data + size) is ever read.
+Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out);
+
+// Byte offset of the data segment in a file whose size prefix is `fb_size`.
+inline uint64_t DataSegmentOffset(uint64_t fb_size) {
+  return (uint64_t(4) + fb_size + (kDataAlignment - 1)) & ~uint64_t(kDataAlignment - 1);
+}
+
+// Bytes a constant of this dtype/layout/shape occupies in its buffer. RowMajor
+// is StorageBytes(). The packed layouts pad N to a multiple of 16 and K to a
+// multiple of 4 (int8) or 64 (NVFP4) so that kernels read whole panels.
+// Returns false on overflow, an unknown dtype or a layout that does not fit
+// the dtype/rank.
+bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_t* dims,
+                          int rank, size_t* bytes);
+
+// Bytes of the scale buffer a quantized [N, ...K] weight needs: N floats for
+// Int8PerChannel, rows * ceil(K / block_size) E4M3 bytes for NVFP4.
+bool QuantScaleBytes(fb::QuantScheme scheme, const int64_t* dims, int rank, int block_size,
+                     size_t* bytes);
+
+}  // namespace edge

@@ -1,0 +1,327 @@
+// ModelWriter: records tensors/ops/buffers, then serializes them in one go.
+//
+// Determinism: the FlatBuffer is built bottom-up in a fixed order (tensors,
+// ops, regions, pipeline, then the model's own fields) with force_defaults
+// off, and buffers are laid out in the order they were added, so the same
+// calls always give the same bytes.
+//
+// The writer checks only what it must to lay out constants (their buffers
+// match their shape); everything else is the loader's job, which lets tests
+// write deliberately broken graphs with it.
+#include "runtime/writer/model_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "flatbuffers/flatbuffers.h"
+#include "runtime/model.h"
+#include "runtime/model_validate.h"
+
+namespace edge {
+namespace {
+
+uint64_t AlignUp(uint64_t v) {
+  return (v + kDataAlignment - 1) & ~uint64_t(kDataAlignment - 1);
+}
+
+flatbuffers::Offset<void> BuildOptions(flatbuffers::FlatBufferBuilder& b, fb::OpType type,
+                                       const OpAttrs& a, fb::OpOptions* kind) {
+  using T = fb::OpType;
+  switch (type) {
+    case T::Linear:
+      *kind = fb::OpOptions::LinearOptions;
+      return fb::CreateLinearOptions(b, a.activation).Union();
+    case T::MatMul:
+      *kind = fb::OpOptions::MatMulOptions;
+      return fb::CreateMatMulOptions(b, a.transpose_b).Union();
+    case T::LayerNorm:
+    case T::RMSNorm:
+      *kind = fb::OpOptions::NormOptions;
+      return fb::CreateNormOptions(b, a.epsilon).Union();
+    case T::Gelu:
+      *kind = fb::OpOptions::GeluOptions;
+      return fb::CreateGeluOptions(b, a.approximate_tanh).Union();
+    case T::Softmax:
+    case T::Concat:
+    case T::Split:
+      *kind = fb::OpOptions::AxisOptions;
+      return fb::CreateAxisOptions(b, a.axis).Union();
+    case T::Transpose: {
+      auto perm = b.CreateVector(a.perm);
+      *kind = fb::OpOptions::TransposeOptions;
+      return fb::CreateTransposeOptions(b, perm).Union();
+    }
+    case T::Slice: {
+      auto starts = b.CreateVector(a.starts);
+      auto steps = b.CreateVector(a.steps);
+      *kind = fb::OpOptions::SliceOptions;
+      return fb::CreateSliceOptions(b, starts, steps).Union();
+    }
+    case T::Conv2d:
+      *kind = fb::OpOptions::ConvOptions;
+      return fb::CreateConvOptions(b, a.kernel_h, a.kernel_w, a.stride_h, a.stride_w, a.pad_top,
+                                   a.pad_left, a.pad_bottom, a.pad_right, a.dilation_h,
+                                   a.dilation_w, a.groups)
+          .Union();
+    case T::TimestepEmbedding:
+      *kind = fb::OpOptions::TimestepEmbeddingOptions;
+      return fb::CreateTimestepEmbeddingOptions(b, a.dim, a.max_period, a.cos_first,
+                                                a.downscale_freq_shift, a.t_scale)
+          .Union();
+    case T::Attention:
+      // scale 0 means 1/sqrt(head_dim); the runtime resolves it.
+      *kind = fb::OpOptions::AttentionOptions;
+      return fb::CreateAttentionOptions(b, a.num_heads, a.scale, a.layout, a.sparse_density)
+          .Union();
+    case T::RoPE:
+      *kind = fb::OpOptions::RopeOptions;
+      return fb::CreateRopeOptions(b, a.num_heads, a.layout, a.interleaved).Union();
+    case T::Unary:
+      *kind = fb::OpOptions::UnaryOptions;
+      return fb::CreateUnaryOptions(b, a.unary).Union();
+    default:
+      *kind = fb::OpOptions::NONE;
+      return 0;
+  }
+}
+
+}  // namespace
+
+int ModelWriter::AddBuffer(const void* data, size_t bytes) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  buffers_.emplace_back(p, p + (p ? bytes : 0));
+  return static_cast<int>(buffers_.size()) - 1;
+}
+
+int ModelWriter::AddActivation(const std::string& name, const std::vector<int64_t>& shape,
+                               fb::DType dtype) {
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = dtype;
+  tensors_.push_back(std::move(t));
+  return static_cast<int>(tensors_.size()) - 1;
+}
+
+int ModelWriter::AddConstant(const std::string& name, const std::vector<int64_t>& shape,
+                             fb::DType dtype, const void* data, size_t bytes) {
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = dtype;
+  t.buffer = AddBuffer(data, bytes);
+  tensors_.push_back(std::move(t));
+  return static_cast<int>(tensors_.size()) - 1;
+}
+
+int ModelWriter::AddConstantF32(const std::string& name, const std::vector<int64_t>& shape,
+                                const std::vector<float>& values) {
+  return AddConstant(name, shape, fb::DType::F32, values.data(), values.size() * sizeof(float));
+}
+
+int ModelWriter::AddInt8PerChannel(const std::string& name, const std::vector<int64_t>& shape,
+                                   const void* q, size_t q_bytes,
+                                   const std::vector<float>& scales, fb::WeightLayout layout) {
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = fb::DType::I8;
+  t.buffer = AddBuffer(q, q_bytes);
+  t.quant = fb::QuantScheme::Int8PerChannel;
+  t.scale_buffer = AddBuffer(scales.data(), scales.size() * sizeof(float));
+  t.layout = layout;
+  tensors_.push_back(std::move(t));
+  return static_cast<int>(tensors_.size()) - 1;
+}
+
+int ModelWriter::AddNvfp4(const std::string& name, const std::vector<int64_t>& shape,
+                          const void* codes, size_t code_bytes, const void* block_scales,
+                          size_t scale_bytes, float tensor_scale, fb::WeightLayout layout) {
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = fb::DType::NVFP4;
+  t.buffer = AddBuffer(codes, code_bytes);
+  t.quant = fb::QuantScheme::NVFP4;
+  t.scale_buffer = AddBuffer(block_scales, scale_bytes);
+  t.tensor_scale = tensor_scale;
+  t.layout = layout;
+  tensors_.push_back(std::move(t));
+  return static_cast<int>(tensors_.size()) - 1;
+}
+
+int ModelWriter::AddOp(fb::OpType type, const std::vector<int>& inputs,
+                       const std::vector<int>& outputs, const OpAttrs& attrs,
+                       const std::string& name) {
+  OpRec op;
+  op.type = type;
+  op.inputs = inputs;
+  op.outputs = outputs;
+  op.attrs = attrs;
+  op.name = name;
+  ops_.push_back(std::move(op));
+  return static_cast<int>(ops_.size()) - 1;
+}
+
+void ModelWriter::AddCacheRegion(const std::string& name, int first_op, int last_op, int input,
+                                 int output) {
+  regions_.push_back({name, first_op, last_op, input, output});
+}
+
+Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
+  if (!out) return Status::Error(StatusCode::kInvalidArgument, "null output");
+  // Constants must fill their buffers exactly; the loader would reject them
+  // anyway, but here the error points at the caller.
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorRec& t = tensors_[i];
+    if (t.buffer < 0) continue;
+    size_t want = 0;
+    const int rank = static_cast<int>(t.shape.size());
+    if (rank > kMaxRank ||
+        !ConstantStorageBytes(t.dtype, t.layout, t.shape.data(), rank, &want)) {
+      return Status::Error(StatusCode::kInvalidArgument,
+                           "tensor %zu '%s': invalid shape/dtype/layout for a constant", i,
+                           t.name.c_str());
+    }
+    if (buffers_[static_cast<size_t>(t.buffer)].size() != want) {
+      return Status::Error(StatusCode::kInvalidArgument,
+                           "tensor %zu '%s': %zu data bytes given, shape needs %zu", i,
+                           t.name.c_str(), buffers_[static_cast<size_t>(t.buffer)].size(), want);
+    }
+    if (t.quant != fb::QuantScheme::None) {
+      const int block = 16;
+      if (!QuantScaleBytes(t.quant, t.shape.data(), rank, block, &want) ||
+          buffers_[static_cast<size_t>(t.scale_buffer)].size() != want) {
+        return Status::Error(StatusCode::kInvalidArgument,
+                             "tensor %zu '%s': %zu scale bytes given, shape needs %zu", i,
+                             t.name.c_str(),
+                             buffers_[static_cast<size_t>(t.scale_buffer)].size(), want);
+      }
+    }
+  }
+
+  flatbuffers::FlatBufferBuilder b(1024);
+  b.ForceDefaults(false);
+  auto opt_string = [&b](const std::string& s) {
+    return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(s);
+  };
+
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  tensors.reserve(tensors_.size());
+  for (const TensorRec& t : tensors_) {
+    auto name = opt_string(t.name);
+    auto shape = b.CreateVector(t.shape);
+    flatbuffers::Offset<fb::Quantization> quant;
+    if (t.quant != fb::QuantScheme::None) {
+      quant = fb::CreateQuantization(b, t.quant, t.scale_buffer, t.tensor_scale, 16);
+    }
+    tensors.push_back(fb::CreateTensor(b, name, shape, t.dtype, t.buffer, quant, t.layout));
+  }
+
+  std::vector<flatbuffers::Offset<fb::Operator>> ops;
+  ops.reserve(ops_.size());
+  for (const OpRec& op : ops_) {
+    auto inputs = b.CreateVector(op.inputs);
+    auto outputs = b.CreateVector(op.outputs);
+    fb::OpOptions kind = fb::OpOptions::NONE;
+    auto options = BuildOptions(b, op.type, op.attrs, &kind);
+    auto name = opt_string(op.name);
+    ops.push_back(fb::CreateOperator(b, op.type, inputs, outputs, kind, options, name));
+  }
+
+  std::vector<flatbuffers::Offset<fb::CacheRegion>> regions;
+  for (const RegionRec& r : regions_) {
+    auto name = opt_string(r.name);
+    regions.push_back(fb::CreateCacheRegion(b, name, r.first_op, r.last_op, r.input, r.output));
+  }
+
+  flatbuffers::Offset<fb::Pipeline> pipeline;
+  if (has_pipeline_) {
+    const PipelineInfo& p = pipeline_;
+    auto latent = b.CreateVector(p.latent_shape);
+    pipeline = fb::CreatePipeline(b, p.sampler, p.prediction, p.train_steps, p.default_steps,
+                                  p.shift, p.guidance_scale, latent, p.latent_input,
+                                  p.timestep_input, p.condition_input, p.output,
+                                  p.timestep_scale, p.num_classes, p.null_condition,
+                                  p.beta_schedule, p.beta_start, p.beta_end, p.output_kind);
+  }
+
+  // Buffers in the order added, each at the next 64-byte boundary.
+  std::vector<fb::Buffer> buffer_table;
+  buffer_table.reserve(buffers_.size());
+  uint64_t cursor = 0;
+  for (const auto& buf : buffers_) {
+    cursor = AlignUp(cursor);
+    buffer_table.emplace_back(cursor, buf.size());
+    cursor += buf.size();
+  }
+
+  auto producer = opt_string(producer_);
+  auto name = opt_string(name_);
+  auto tensors_vec = b.CreateVector(tensors);
+  auto ops_vec = b.CreateVector(ops);
+  auto inputs_vec = b.CreateVector(inputs_);
+  auto outputs_vec = b.CreateVector(outputs_);
+  auto buffers_vec = b.CreateVectorOfStructs(buffer_table);
+  auto regions_vec = regions.empty() ? 0 : b.CreateVector(regions);
+  auto root = fb::CreateModel(b, format_version_, producer, name, tensors_vec, ops_vec,
+                              inputs_vec, outputs_vec, buffers_vec, regions_vec, pipeline);
+  fb::FinishSizePrefixedModelBuffer(b, root);
+
+  const uint64_t fb_bytes = b.GetSize();  // includes the u32 size prefix
+  const uint64_t data_start = AlignUp(fb_bytes);
+  // No padding after the last buffer: every byte of the file is needed, so
+  // any truncation is detected.
+  const uint64_t total = data_start + cursor;
+  out->assign(static_cast<size_t>(total), 0);
+  std::memcpy(out->data(), b.GetBufferPointer(), static_cast<size_t>(fb_bytes));
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    if (buffers_[i].empty()) continue;
+    std::memcpy(out->data() + data_start + buffer_table[i].offset(), buffers_[i].data(),
+                buffers_[i].size());
+  }
+  return Status::Ok();
+}
+
+Status ModelWriter::WriteFile(const std::string& path) const {
+  std::vector<uint8_t> bytes;
+  EDGE_RETURN_IF_ERROR(Finish(&bytes));
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::Error(StatusCode::kIoError, "cannot create '%s': %s", tmp.c_str(),
+                         std::strerror(errno));
+  }
+  size_t done = 0;
+  Status status;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = Status::Error(StatusCode::kIoError, "write '%s': %s", tmp.c_str(),
+                             std::strerror(errno));
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = Status::Error(StatusCode::kIoError, "fsync '%s': %s", tmp.c_str(),
+                           std::strerror(errno));
+  }
+  if (::close(fd) != 0 && status.ok()) {
+    status = Status::Error(StatusCode::kIoError, "close '%s': %s", tmp.c_str(),
+                           std::strerror(errno));
+  }
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = Status::Error(StatusCode::kIoError, "rename '%s' -> '%s': %s", tmp.c_str(),
+                           path.c_str(), std::strerror(errno));
+  }
+  if (!status.ok()) ::unlink(tmp.c_str());
+  return status;
+}
+
+}  // namespace edge
