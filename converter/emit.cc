@@ -30,6 +30,15 @@ EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlag
     fb::DType dt = ToDType(val.dtype, val.name);
     int id;
     if (val.c) {
+      // Identical constants (e.g. a RoPE table used by every block) are stored once.
+      for (const auto& kv : r.tensor_of) {
+        const Value& o = g.values[kv.first];
+        if (o.c && o.c->dtype == val.c->dtype && o.c->shape == val.c->shape && o.c->f == val.c->f &&
+            o.c->i == val.c->i) {
+          r.tensor_of[v] = kv.second;
+          return kv.second;
+        }
+      }
       const Tensor& t = *val.c;
       if (dt == fb::DType::F32) {
         id = w->AddConstantF32(val.name, t.shape, t.f);
@@ -91,6 +100,14 @@ EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlag
       else Fail(kExitUsage, "--roles: unknown role '" + kv.second + "' (latent, timestep, condition)");
     }
     if (!g.outputs.empty()) p.output = r.tensor_of[g.outputs[0]];
+    if (p.latent_shape.empty() && p.latent_input >= 0) {
+      // One sample's latent: the latent input without its batch dim.
+      for (int v : g.inputs)
+        if (r.tensor_of[v] == p.latent_input) p.latent_shape.assign(g.values[v].shape.begin() + 1, g.values[v].shape.end());
+    }
+    if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4)
+      Fail(kExitUsage, "pipeline metadata needs the latent shape: give --latent CxHxW or FxCxHxW (or a --roles latent "
+                       "input of rank 4 or 5)");
     w->SetPipeline(p);
   }
   w->SetName(model_name);

@@ -165,6 +165,17 @@ bool LowerNode(Graph& g, int k) {
 
 }  // namespace
 
+bool MayLower(const std::string& op) {
+  static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "Neg",
+                            "Exp", "Reciprocal", "Abs", "Softmax", "Concat", "Split", "Slice", "Gather",
+                            "MatMul", "Gemm", "Conv", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+                            "Transpose", "Identity", "Dropout", "Cast", "LayerNormalization", "Gelu",
+                            "ReduceMean", "Cos", "Sin", "Expand", "Einsum"};
+  for (const char* s : k)
+    if (op == s) return true;
+  return false;
+}
+
 std::vector<std::string> Lower(Graph& g) {
   std::vector<std::string> bad;
   size_t count = g.nodes.size();

@@ -209,6 +209,13 @@ int Run(int argc, char** argv) {
   BindInputShapes(g, o.shapes);
   std::vector<std::string> unsupported;
   InferAndFold(g, &unsupported);
+  for (const Node& n : g.nodes)
+    if (!n.dead && !MayLower(n.op)) {
+      std::string d = DescribeNode(g, n);
+      bool listed = false;
+      for (const std::string& u : unsupported) listed = listed || u.compare(0, d.size(), d) == 0;
+      if (!listed) unsupported.push_back(d + " (no edge op for this op type)");
+    }
   if (!unsupported.empty()) {
     std::string msg = std::to_string(unsupported.size()) + " unsupported node(s):";
     for (const std::string& u : unsupported) msg += "\n  " + u;

@@ -24,6 +24,9 @@ void FuseLinearActivation(Graph& g);
 // Maps every remaining ONNX node to an edge op; returns descriptions of the
 // nodes that have none (empty when the whole graph lowered).
 std::vector<std::string> Lower(Graph& g);
+// False for ONNX op types that no pass can fuse or lower (checked up front so
+// one error lists every such node).
+bool MayLower(const std::string& op);
 
 // ---- pattern helpers shared by the passes ----
 // Live ONNX node `op` producing v, or -1.
