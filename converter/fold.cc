@@ -872,7 +872,7 @@ void InferNode(Graph& g, int idx) {
   g.Touch();
 }
 
-void InferAndFold(Graph& g, std::vector<std::string>* unsupported) {
+void InferAndFold(Graph& g, std::vector<std::pair<int, std::string>>* unsupported) {
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& n = g.nodes[k];
     if (n.dead) continue;
@@ -884,7 +884,7 @@ void InferAndFold(Graph& g, std::vector<std::string>* unsupported) {
       Folder f(g, n);
       if (f.Run()) n.dead = true;
     } catch (const Unsupported& e) {
-      unsupported->push_back(DescribeNode(g, n) + " (" + e.what() + ")");
+      unsupported->push_back({static_cast<int>(k), DescribeNode(g, n) + " (" + e.what() + ")"});
     }
   }
   g.Touch();

@@ -15,9 +15,9 @@ namespace conv {
 
 // Fixes dynamic input dims from `--input NAME:SHAPE` (exact shapes), then infers
 // and folds. Nodes of unknown op type (or with unsupported forms) are appended to
-// `unsupported` as "OpType 'name' inputs [..]" lines; their outputs stay unknown.
+// `unsupported` as (node index, "OpType 'name' inputs [..]"); their outputs stay unknown.
 void BindInputShapes(Graph& g, const std::map<std::string, Shape>& shapes);
-void InferAndFold(Graph& g, std::vector<std::string>* unsupported);
+void InferAndFold(Graph& g, std::vector<std::pair<int, std::string>>* unsupported);  // (node, text)
 
 // Re-infers one node's output shapes (used by passes that build new ONNX-style
 // nodes); throws on failure.

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -199,7 +201,17 @@ int Total(const std::map<std::string, int>& c) {
   return t;
 }
 
-const char* DTypeName(fb::DType d) { return fb::EnumNameDType(d); }
+// The edge dtype a value is stored with (see emit.cc).
+const char* DTypeLabel(int t) {
+  if (IsFloatType(t)) return "F32";
+  switch (t) {
+    case kInt64: return "I64";
+    case kInt32: return "I32";
+    case kInt8: return "I8";
+    case kUint8: case kBool: return "U8";
+    default: return ElemTypeName(t);
+  }
+}
 
 int Run(int argc, char** argv) {
   Options o = Parse(argc, argv);
@@ -207,18 +219,17 @@ int Run(int argc, char** argv) {
   std::map<std::string, int> before = CountOps(g, true);
 
   BindInputShapes(g, o.shapes);
-  std::vector<std::string> unsupported;
+  std::vector<std::pair<int, std::string>> unsupported;
   InferAndFold(g, &unsupported);
-  for (const Node& n : g.nodes)
-    if (!n.dead && !MayLower(n.op)) {
-      std::string d = DescribeNode(g, n);
-      bool listed = false;
-      for (const std::string& u : unsupported) listed = listed || u.compare(0, d.size(), d) == 0;
-      if (!listed) unsupported.push_back(d + " (no edge op for this op type)");
-    }
+  std::set<int> listed;
+  for (const auto& u : unsupported) listed.insert(u.first);
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    if (!g.nodes[k].dead && !MayLower(g.nodes[k].op) && !listed.count(static_cast<int>(k)))
+      unsupported.push_back({static_cast<int>(k), DescribeNode(g, g.nodes[k]) + " (no edge op for this op type)"});
   if (!unsupported.empty()) {
+    std::sort(unsupported.begin(), unsupported.end());
     std::string msg = std::to_string(unsupported.size()) + " unsupported node(s):";
-    for (const std::string& u : unsupported) msg += "\n  " + u;
+    for (const auto& u : unsupported) msg += "\n  " + u.second;
     Fail(kExitConvert, msg);
   }
   g.RemoveDeadCode();
@@ -274,7 +285,7 @@ int Run(int argc, char** argv) {
       const Value& v = g.values[er.tensor_values[k]];
       j << (k ? "," : "") << "\n  {\"name\": " << JsonStr(v.name) << ", \"shape\": [";
       for (size_t d = 0; d < v.shape.size(); ++d) j << (d ? ", " : "") << v.shape[d];
-      j << "], \"dtype\": \"" << (IsFloatType(v.dtype) ? "F32" : ElemTypeName(v.dtype)) << "\", \"constant\": "
+      j << "], \"dtype\": \"" << DTypeLabel(v.dtype) << "\", \"constant\": "
         << (v.c ? "true" : "false") << "}";
     }
     j << "]\n}\n";
@@ -305,11 +316,10 @@ int Run(int argc, char** argv) {
     std::printf("tensors: %zu\n", er.tensor_values.size());
     for (int v : er.tensor_values) {
       const Value& val = g.values[v];
-      std::printf("  %-5s %-10s %-18s %s\n", IsFloatType(val.dtype) ? "F32" : ElemTypeName(val.dtype),
+      std::printf("  %-5s %-10s %-18s %s\n", DTypeLabel(val.dtype),
                   val.c ? "constant" : "activation", ShapeStr(val.shape).c_str(), val.name.c_str());
     }
   }
-  (void)DTypeName;
   return kExitOk;
 }
 
