@@ -327,11 +327,28 @@ int Run(int argc, char** argv) {
 }  // namespace conv
 }  // namespace edge
 
+namespace {
+// Error text can hold names from a hostile file: print it as plain ASCII.
+std::string Printable(const std::string& s) {
+  std::string o;
+  for (unsigned char ch : s) {
+    if (ch == '\n' || (ch >= 0x20 && ch < 0x7f)) {
+      o += static_cast<char>(ch);
+    } else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", ch);
+      o += b;
+    }
+  }
+  return o;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     return edge::conv::Run(argc, argv);
   } catch (const edge::conv::ConvertError& e) {
-    std::fprintf(stderr, "edge-convert: error: %s\n", e.what());
+    std::fprintf(stderr, "edge-convert: error: %s\n", Printable(e.what()).c_str());
     if (e.code == edge::conv::kExitUsage) std::fprintf(stderr, "(run 'edge-convert --help' for usage)\n");
     return e.code;
   } catch (const std::bad_alloc&) {

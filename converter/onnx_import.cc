@@ -262,6 +262,9 @@ Graph ImportOnnx(const std::string& path) {
     for (const auto& i : np.input()) n.in.push_back(i.empty() ? -1 : lookup(i));
     for (const auto& o : np.output()) n.out.push_back(o.empty() ? -1 : lookup(o));
     for (const auto& a : np.attribute()) n.attrs[a.name()] = ConvertAttr(a, dir, n.name);
+    if (n.out.empty() || n.out[0] < 0)
+      Fail(kExitBadModel, "node '" + n.name + "' (" + n.op + ") has no output (corrupt model?)");
+    if (n.op.empty()) Fail(kExitBadModel, "node '" + n.name + "' has no op type (corrupt model?)");
     n.pos = k++;
     g.nodes.push_back(std::move(n));
   }
@@ -281,8 +284,12 @@ Graph ImportOnnx(const std::string& path) {
       if (i >= 0 && !defined[i])
         Fail(kExitBadModel, "node '" + n.name + "' (" + n.op + ") reads '" + g.values[i].name +
                                 "', which is not defined before it (graph not in topological order or truncated)");
-    for (int o : n.out)
-      if (o >= 0) defined[o] = 1;
+    for (int o : n.out) {
+      if (o < 0) continue;
+      if (defined[o])
+        Fail(kExitBadModel, "value '" + g.values[o].name + "' is defined twice (node '" + n.name + "')");
+      defined[o] = 1;
+    }
   }
   g.Touch();
   return g;

@@ -16,7 +16,7 @@ sys.path.insert(0, MODELS)
 
 
 def run(cmd, expect_rc=0):
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if expect_rc is not None and r.returncode != expect_rc:
         print("command:", " ".join(cmd))
         print("exit code", r.returncode, "expected", expect_rc)

@@ -65,6 +65,23 @@ def main():
         open(p, "wb").write(bytes(np.random.RandomState(0).randint(0, 256, 4096).astype(np.uint8)))
         r = convert(p, out, expect_rc=None)
         c.check(r.returncode == 3, "garbage bytes: exit 3 (got %d): %s" % (r.returncode, r.stderr.strip()[:160]))
+        # Mutated bytes: any outcome but a crash (exit codes 0, 3 or 4 only).
+        rng = np.random.RandomState(1)
+        crashes = []
+        for trial in range(60):
+            buf = bytearray(data)
+            for _ in range(1 + trial % 8):
+                pos = rng.randint(0, 4000) if trial % 2 else rng.randint(0, len(buf))
+                buf[pos] = rng.randint(0, 256)
+            p = os.path.join(tmp, "mutant.onnx")
+            open(p, "wb").write(bytes(buf))
+            r = convert(p, out, expect_rc=None)
+            if r.returncode not in (0, 3, 4) or "error" not in r.stderr and r.returncode != 0:
+                crashes.append((trial, r.returncode, r.stderr[-200:]))
+            if r.returncode == 0:
+                with open(out, "wb") as f:
+                    f.write(b"previous")
+        c.check(not crashes, "60 mutated models: clean exits only %s" % crashes[:3])
         c.check(open(out, "rb").read() == b"previous", "failed conversions leave the existing output untouched")
         r = convert(os.path.join(tmp, "does_not_exist.onnx"), out, expect_rc=None)
         c.check(r.returncode == 3, "missing model file: exit 3")
