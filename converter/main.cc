@@ -4,7 +4,10 @@
 //                [--block-prefix NAME] [--report] [--json]
 //
 // Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure.
+#include <malloc.h>
 #include <sys/stat.h>
+
+#include <climits>
 
 #include <cstdio>
 #include <cstdlib>
@@ -345,6 +348,10 @@ std::string Printable(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Weights are large and short-lived: keep freed memory in the heap for reuse
+  // instead of returning it to the OS and faulting fresh pages in again.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
   try {
     return edge::conv::Run(argc, argv);
   } catch (const edge::conv::ConvertError& e) {

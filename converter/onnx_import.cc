@@ -1,5 +1,11 @@
 #include "converter/onnx_import.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -10,13 +16,32 @@ namespace edge {
 namespace conv {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) Fail(kExitBadModel, "cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+// The model file mapped read-only (protobuf parses it in place: no copy).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    fd_ = open(path.c_str(), O_RDONLY);
+    if (fd_ < 0) Fail(kExitBadModel, "cannot open '" + path + "'");
+    struct stat st;
+    if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) Fail(kExitBadModel, "'" + path + "' is not a regular file");
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      data_ = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+      if (data_ == MAP_FAILED) Fail(kExitBadModel, "cannot map '" + path + "'");
+    }
+  }
+  ~MappedFile() {
+    if (data_ && data_ != MAP_FAILED) munmap(data_, size_);
+    if (fd_ >= 0) close(fd_);
+  }
+  const void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  int fd_ = -1;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 std::string DirOf(const std::string& path) {
   size_t p = path.find_last_of('/');
@@ -63,6 +88,11 @@ void DecodeRaw(const std::string& name, const char* p, size_t bytes, Tensor* t) 
     Fail(kExitBadModel, "tensor '" + name + "': " + std::to_string(bytes) + " data bytes for shape " +
                             ShapeStr(t->shape) + " (" + std::to_string(n * es) +
                             " expected; file truncated or corrupt?)");
+  if (t->dtype == kFloat) {
+    t->f.resize(n);
+    std::memcpy(t->f.data(), p, bytes);
+    return;
+  }
   t->Resize(n);
   for (int64_t k = 0; k < n; ++k) {
     const char* e = p + k * es;
@@ -205,10 +235,14 @@ Attr ConvertAttr(const onnx::AttributeProto& ap, const std::string& model_dir, c
 }  // namespace
 
 Graph ImportOnnx(const std::string& path) {
-  std::string bytes = ReadFile(path);
   onnx::ModelProto mp;
-  if (bytes.empty() || !mp.ParseFromString(bytes))
-    Fail(kExitBadModel, "'" + path + "' is not a valid ONNX model (corrupt or truncated protobuf)");
+  {
+    MappedFile file(path);
+    if (file.size() == 0 || file.size() > static_cast<size_t>(INT_MAX) ||
+        !mp.ParseFromArray(file.data(), static_cast<int>(file.size())))
+      Fail(kExitBadModel, "'" + path + "' is not a valid ONNX model (corrupt or truncated protobuf; models over 2 GB "
+                                       "must keep their weights as external data)");
+  }
   if (!mp.has_graph() || mp.graph().node_size() == 0)
     Fail(kExitBadModel, "'" + path + "' has no graph (corrupt or truncated ONNX model?)");
   if (mp.ir_version() < 3 || mp.ir_version() > 10)
@@ -231,9 +265,14 @@ Graph ImportOnnx(const std::string& path) {
     by_name[n] = id;
     return id;
   };
-  for (const auto& init : gp.initializer()) {
+  onnx::GraphProto* mgp = mp.mutable_graph();
+  for (int k = 0; k < mgp->initializer_size(); ++k) {
+    onnx::TensorProto* ip = mgp->mutable_initializer(k);
+    const onnx::TensorProto& init = *ip;
     int id = lookup(init.name());
     TensorPtr t = ConvertTensor(init, dir);
+    // Release the protobuf's copy now: the converted tensor replaces it.
+    std::string().swap(*ip->mutable_raw_data());
     g.values[id].c = t;
     g.values[id].dtype = t->dtype;
     g.values[id].shape = t->shape;
