@@ -49,7 +49,8 @@ Result<MemoryPlan> PlanMemory(const std::vector<PlanRequest>& requests, size_t a
   placed.reserve(n);
   for (size_t idx : order) {
     const PlanRequest& r = requests[idx];
-    const size_t size = AlignUp(std::max<size_t>(r.bytes, 1), alignment);
+    if (r.bytes == 0) continue;  // empty tensors need no memory (offset 0)
+    const size_t size = AlignUp(r.bytes, alignment);
     // Walk placed buffers in offset order; take the smallest gap that fits
     // among those that conflict in time (best fit), else the end.
     size_t best_offset = SIZE_MAX, best_gap = SIZE_MAX;
@@ -57,7 +58,7 @@ Result<MemoryPlan> PlanMemory(const std::vector<PlanRequest>& requests, size_t a
     for (size_t p : placed) {
       if (!Overlaps(r, requests[p])) continue;
       const size_t p_off = plan.offsets[p];
-      const size_t p_end = p_off + AlignUp(std::max<size_t>(requests[p].bytes, 1), alignment);
+      const size_t p_end = p_off + AlignUp(requests[p].bytes, alignment);
       if (p_off >= cursor) {
         const size_t gap = p_off - cursor;
         if (gap >= size && gap < best_gap) {

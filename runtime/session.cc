@@ -77,9 +77,10 @@ Status Session::Init() {
     kernel_names_[i] = pc.kernel_name != nullptr ? pc.kernel_name : "";
   }
 
-  // 2. Lifetimes of activations: [producer, last reader]; graph inputs from
-  // -1, graph outputs to the end; a cache region's input is kept until the
-  // region ends (a skipped region reads it to rebuild its output).
+  // 2. Lifetimes of activations: [producer, last reader]. Graph inputs and
+  // outputs live over the whole run (inputs keep their values across Invoke()
+  // calls, so a caller may set them once); a cache region's input is kept
+  // until the region ends (a skipped region reads it to rebuild its output).
   std::vector<int> first(num_tensors, INT32_MAX), last(num_tensors, -2);
   for (int t : m.inputs()) first[t] = -1;
   for (int i = 0; i < num_ops; ++i) {
@@ -93,6 +94,7 @@ Status Session::Init() {
     }
   }
   for (int t : m.outputs()) last[t] = num_ops;
+  for (int t : m.inputs()) last[t] = num_ops;
   for (const CacheRegionInfo& r : m.cache_regions()) {
     last[r.input] = std::max(last[r.input], r.last_op);
   }

@@ -1,12 +1,12 @@
-// Maps op types to their kernel bindings. Each binding lives in its own file
-// in this folder and defines one `const OpKernel kXxxKernel`. The declarations
-// are weak so that a build without some binding still links and reports the
-// op as unsupported (GetOpKernel returns null) instead of failing to build.
+// Maps op types to their kernel bindings. Each binding lives in a file of this
+// folder and defines `const OpKernel kXxxKernel` with external linkage. The
+// references here are strong, so linking the static runtime library always
+// pulls in every binding.
 #include "runtime/kernel.h"
 
 namespace edge {
 
-#define EDGE_KERNEL(name) extern const OpKernel name __attribute__((weak));
+#define EDGE_KERNEL(name) extern const OpKernel name;
 EDGE_KERNEL(kLinearKernel)
 EDGE_KERNEL(kMatMulKernel)
 EDGE_KERNEL(kLayerNormKernel)

@@ -121,10 +121,11 @@ TEST(DenseBinding, LinearAllActivations) {
       std::vector<float> ref(M * N);
       f32_gemm_ref(M, N, K, x.data(), K, wv.data(), K, bias ? bv.data() : nullptr, ref.data(), N,
                    static_cast<GemmActivation>(act));
-#if defined(EDGE_WITH_XNNPACK)
-      const char* prefix = "xnnpack_fully_connected_f32";
-#else
+      // Our SIMD GEMM where we have one; XNNPACK where we would be scalar
+      // (run with EDGE_ISA_CAP=scalar to cover that path).
       const char* prefix = "f32_gemm_";
+#if defined(EDGE_WITH_XNNPACK)
+      if (BestIsaLevel(DetectCpuFeatures()) == IsaLevel::kScalar) prefix = "xnnpack_fully_connected_f32";
 #endif
       RunAndCompare(*b.model, {{xi, &x}}, yi, ref, prefix);
     }
