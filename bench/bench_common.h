@@ -25,10 +25,13 @@ class Args {
 };
 
 double NowSeconds();
+// CPU time of the whole process (all threads), seconds.
+double ProcessCpuSeconds();
 double Median(std::vector<double> v);
 double Min(const std::vector<double>& v);
 
-// Peak throughput of one core measured with an in-register loop (no memory):
+// Peak throughput of one core measured with an in-register loop (no memory),
+// timed in thread CPU time:
 // vpdpbusd (int8 ops: 2 per multiply-add) and FP32 FMA (2 flop each), in
 // G op/s. 0 when the CPU lacks the instruction.
 double MeasureInt8DotPeak();

@@ -39,7 +39,7 @@ struct Candidate {
   std::string precision, kernel;
   void (*run)(void* ctx);
   void* ctx;
-  std::vector<double> times;
+  std::vector<double> times, cpu;
 };
 
 struct QuantCtx {
@@ -168,27 +168,30 @@ int GemmMain(const Args& args) {
     for (int i = 0; i < 2; ++i) c.run(c.ctx);
   for (int r = 0; r < reps; ++r) {
     for (Candidate& c : cands) {
-      const double t0 = NowSeconds();
+      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
       c.run(c.ctx);
       c.times.push_back(NowSeconds() - t0);
+      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
     }
   }
 
   const double ops = 2.0 * M * N * K;
   for (const Candidate& c : cands) {
-    const double med = Median(c.times), mn = Min(c.times);
+    const double med = Median(c.times), mn = Min(c.times), cpu = Median(c.cpu);
     const double gops = ops / med * 1e-9;
     const double peak = (c.precision == "fp32" ? peak_f32 : peak_i8) * threads;
     const double pct = peak > 0 ? 100.0 * gops / peak : 0.0;
     if (json) {
       std::printf("{\"bench\":\"gemm\",\"m\":%zu,\"k\":%zu,\"n\":%zu,\"precision\":\"%s\",\"threads\":%d,"
                   "\"kernel\":\"%s\",\"reps\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"gops\":%.1f,"
-                  "\"pct_of_peak\":%.1f,\"peak_gops\":%.1f}\n",
+                  "\"pct_of_peak\":%.1f,\"peak_gops\":%.1f,\"cpu_ms_per_thread\":%.4f}\n",
                   M, K, N, c.precision.c_str(), threads, c.kernel.c_str(), reps, med * 1e3, mn * 1e3, gops,
-                  pct, peak);
+                  pct, peak, cpu * 1e3);
     } else {
-      std::printf("%-6s %-36s M=%zu K=%zu N=%zu T=%d  median %.3f ms  min %.3f ms  %.1f GOP/s  %.1f%% of peak\n",
-                  c.precision.c_str(), c.kernel.c_str(), M, K, N, threads, med * 1e3, mn * 1e3, gops, pct);
+      std::printf("%-6s %-32s M=%zu K=%zu N=%zu T=%d  median %.3f ms  min %.3f ms  %.1f GOP/s  %.1f%% of peak"
+                  "  (cpu %.3f ms/thread)\n",
+                  c.precision.c_str(), c.kernel.c_str(), M, K, N, threads, med * 1e3, mn * 1e3, gops, pct,
+                  cpu * 1e3);
     }
   }
 #if defined(EDGE_WITH_XNNPACK)

@@ -3,6 +3,9 @@
 // (each lane sums 4 products, |sum| <= 4 * 127 * 12, exact), then pairwise
 // adds give one int32 per column and one FMA applies the block scale.
 // Register tile 2 rows x 16 columns.
+// AArch64 only (the intrinsics used do not exist on 32-bit ARM, which uses
+// the scalar kernels); the build compiles *__neon.cc for both.
+#if defined(__aarch64__)
 #include "ops/qnvfp4_gemm_neon_common.h"
 
 namespace edge {
@@ -68,3 +71,5 @@ const QGemmKernel kQnvfp4GemmNeon = {"qnvfp4_gemm_2x16c4__neon", Supported, {0, 
                                      QuantizeRowsNeon, Tile, 2, 16, false};
 
 }  // namespace edge
+
+#endif  // defined(__aarch64__)

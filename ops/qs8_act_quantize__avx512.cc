@@ -12,7 +12,7 @@ void QuantizeRowsAvx512(const float* x, size_t ldx, size_t rows, size_t K, size_
                         QActFormat fmt, uint8_t* q, size_t ldq, float* scale, int32_t* corr,
                         size_t ldcorr) {
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
-  const __m128i xor_v = _mm_set1_epi8(static_cast<char>(fmt.xor_mask));
+  const __m512i xor_v = _mm512_set1_epi8(static_cast<char>(fmt.xor_mask));
   for (size_t m = 0; m < rows; ++m) {
     const float* row = x + m * ldx;
     __m512 vmax = _mm512_setzero_ps();
@@ -27,14 +27,36 @@ void QuantizeRowsAvx512(const float* x, size_t ldx, size_t rows, size_t K, size_
     scale[m] = amax / 127.0f;
     const __m512 inv = _mm512_set1_ps(inv_s);
     uint8_t* qr = q + m * ldq;
-    for (k = 0; k < k_pad; k += 16) {
-      const size_t left = K > k ? K - k : 0;
-      const __mmask16 mk = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
-      const __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + k), inv));
-      const __m128i qb = _mm_xor_si128(_mm512_cvtsepi32_epi8(qi), xor_v);
-      const size_t n = k_pad - k >= 16 ? 16 : k_pad - k;
-      _mm_mask_storeu_epi8(qr + k, static_cast<__mmask16>((1u << n) - 1), qb);
-      if (fmt.corr_mul != 0) corr[m * ldcorr + k / 16] = fmt.corr_mul * _mm512_reduce_add_epi32(qi);
+    // 64 elements (four 16-blocks) per step: one byte store, and the block
+    // sums for the NVFP4 correction from one vpsadbw on q + 128.
+    for (k = 0; k < k_pad; k += 64) {
+      __m128i part[4];
+      for (int i = 0; i < 4; ++i) {
+        const size_t kk = k + 16 * i;
+        const size_t left = K > kk ? K - kk : 0;
+        const __mmask16 mk = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+        part[i] = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + kk), inv)));
+      }
+      __m512i z = _mm512_castsi128_si512(part[0]);
+      z = _mm512_inserti32x4(z, part[1], 1);
+      z = _mm512_inserti32x4(z, part[2], 2);
+      z = _mm512_inserti32x4(z, part[3], 3);
+      const size_t n = k_pad - k >= 64 ? 64 : k_pad - k;
+      const __mmask64 ms = n == 64 ? ~__mmask64(0) : (__mmask64(1) << n) - 1;
+      _mm512_mask_storeu_epi8(qr + k, ms, _mm512_xor_si512(z, xor_v));
+      if (fmt.corr_mul != 0) {
+        // Per 8 bytes: sum(q + 128) = sum(q) + 1024.
+        const __m512i sad = _mm512_sad_epu8(_mm512_xor_si512(z, _mm512_set1_epi8(static_cast<char>(0x80))),
+                                            _mm512_setzero_si512());
+        const __m256i s8 = _mm512_cvtepi64_epi32(sad);  // 8 sums of 8 bytes
+        const __m256i pairs = _mm256_hadd_epi32(s8, s8);  // lanes 0,1,4,5: blocks 0..3
+        alignas(32) int32_t v[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(v), pairs);
+        const int32_t sums[4] = {v[0], v[1], v[4], v[5]};
+        for (int i = 0; i < 4 && k + 16 * i < k_pad; ++i) {
+          corr[m * ldcorr + k / 16 + i] = fmt.corr_mul * (sums[i] - 2048);
+        }
+      }
     }
   }
 }

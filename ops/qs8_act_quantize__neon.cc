@@ -1,5 +1,8 @@
 // Per-token activation quantizer, NEON (AArch64). Same bytes as
 // QuantizeRowsRef: vcvtnq rounds to nearest even like nearbyint.
+// AArch64 only (the intrinsics below do not exist on 32-bit ARM, which uses
+// the scalar kernels); the build compiles *__neon.cc for both.
+#if defined(__aarch64__)
 #include <arm_neon.h>
 
 #include <cstring>
@@ -48,3 +51,5 @@ void QuantizeRowsNeon(const float* x, size_t ldx, size_t rows, size_t K, size_t 
 }
 
 }  // namespace edge
+
+#endif  // defined(__aarch64__)

@@ -4,6 +4,9 @@
 // half (columns 2, 3) accumulate separately as (k0+k1, k2+k3) lane pairs;
 // vpaddq joins them into 4 columns at the end. Register tile 2 rows x 16
 // columns (16 accumulators).
+// AArch64 only (the intrinsics below do not exist on 32-bit ARM, which uses
+// the scalar kernels); the build compiles *__neon.cc for both.
+#if defined(__aarch64__)
 #include <arm_neon.h>
 
 #include <cstring>
@@ -62,3 +65,5 @@ const QGemmKernel kQs8GemmNeon = {"qs8_gemm_2x16c4__neon", Supported, {0, 0}, 4,
                                   Tile, 2, 16, false};
 
 }  // namespace edge
+
+#endif  // defined(__aarch64__)
