@@ -272,7 +272,14 @@ void QGemmRun(const QGemmKernel& kernel, const float* x, size_t ldx, QGemmArgs a
   args.ldcorr = l.ldcorr;
 
   QuantTask qt = {&kernel, x, ldx, &args, scale, corr};
-  pthreadpool_parallelize_1d_tile_1d(pool, QuantRows, &qt, M, 16, 0);
+  // A few rows are quantized on the calling thread: waking the pool costs
+  // more than the work (and each extra synchronization is a chance to wait
+  // for a descheduled worker).
+  if (M <= 32) {
+    QuantRows(&qt, 0, M);
+  } else {
+    pthreadpool_parallelize_1d_tile_1d(pool, QuantRows, &qt, M, 16, 0);
+  }
 
   // Task shape: up to 16 register tiles of rows and 2 of columns; with few
   // rows, narrower column tasks so that every thread gets work.

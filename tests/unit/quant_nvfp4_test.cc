@@ -37,7 +37,9 @@ TEST(QuantNvfp4, E2M1RoundsToNearestEven) {
   EXPECT_EQ(E2M1Encode(-0.1f), 0);  // zero is always code 0
   for (int c = 0; c < 16; ++c) {
     EXPECT_EQ(2.0f * E2M1Decode(static_cast<uint8_t>(c)), static_cast<float>(kE2M1Times2[c]));
-    if (c != 8) EXPECT_EQ(E2M1Encode(E2M1Decode(static_cast<uint8_t>(c))), c);
+    if (c != 8) {
+      EXPECT_EQ(E2M1Encode(E2M1Decode(static_cast<uint8_t>(c))), c);
+    }
   }
 }
 
