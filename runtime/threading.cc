@@ -100,8 +100,52 @@ Topology ReadTopology() {
   return t;
 }
 
+#if defined(__linux__)
+// Physical cores among the big clusters' processors that this process may
+// run on, counted from sysfs: each processor's thread_siblings_list starts
+// with the lowest sibling, one key per core. cpuinfo's x86 core count comes
+// from CPUID topology leaves, which some hypervisors fill in inconsistently
+// (2 cores reported as 1 core x 2 threads); sysfs also honours `taskset`.
+// Returns 0 when sysfs cannot be read (caller falls back to cpuinfo).
+int CountAllowedBigCores(const Topology& t) {
+  cpu_set_t allowed, keys;
+  CPU_ZERO(&allowed);
+  CPU_ZERO(&keys);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return 0;
+  for (int i = 0; i < t.num_clusters; ++i) {
+    if (!t.is_big[i]) continue;
+    const ClusterDesc& c = t.clusters[i];
+    for (int p = c.first_processor; p < c.first_processor + c.processor_count; ++p) {
+      const cpuinfo_processor* proc = cpuinfo_get_processor(static_cast<uint32_t>(p));
+      if (proc == nullptr || proc->linux_id < 0 || proc->linux_id >= CPU_SETSIZE) return 0;
+      if (!CPU_ISSET(proc->linux_id, &allowed)) continue;
+      char path[96];
+      std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list",
+                    proc->linux_id);
+      FILE* f = std::fopen(path, "r");
+      if (f == nullptr) return 0;
+      int key = -1;
+      const int got = std::fscanf(f, "%d", &key);
+      std::fclose(f);
+      if (got != 1 || key < 0 || key >= CPU_SETSIZE) return 0;
+      CPU_SET(key, &keys);
+    }
+  }
+  return CPU_COUNT(&keys);
+}
+#endif
+
 const Topology& GetTopology() {
-  static const Topology topology = ReadTopology();
+  static const Topology topology = [] {
+    Topology t = ReadTopology();
+#if defined(__linux__)
+    if (t.known) {
+      const int n = CountAllowedBigCores(t);
+      if (n > 0) t.big_cores = n;
+    }
+#endif
+    return t;
+  }();
   return topology;
 }
 
@@ -160,6 +204,7 @@ int SelectBigClusters(const ClusterDesc* clusters, int n, bool* is_big) {
   return cores;
 }
 
+// Physical big cores this process may use (sysfs), else cpuinfo's count.
 int DefaultThreadCount() {
   const Topology& t = GetTopology();
   return t.known ? t.big_cores : OnlineProcessors();

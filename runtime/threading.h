@@ -45,9 +45,10 @@ int SelectBigClusters(const ClusterDesc* clusters, int n, bool* is_big);
 // True for ARM MIDR values of in-order efficiency cores (LITTLE).
 bool IsEfficiencyCoreMidr(uint32_t midr);
 
-// Threads to use by default: the number of big physical cores of this CPU
-// (>= 1). Falls back to the number of online processors when the topology is
-// unknown. Computed once.
+// Threads to use by default: the number of big physical cores this process
+// may run on (>= 1; SMT siblings count once, a `taskset` mask is honoured;
+// counted from Linux sysfs, else from cpuinfo). Falls back to the number of
+// online processors when the topology is unknown. Computed once.
 int DefaultThreadCount();
 
 // Human-readable summary, e.g. "8 cores in 2 clusters: 4x A55 1.80 GHz,
