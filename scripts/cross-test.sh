@@ -5,8 +5,11 @@
 #      variant executes; armhf: ARMv8 in AArch32 state with NEON);
 #   2. CPU feature detection / kernel dispatch on several emulated CPUs
 #      (scripts/cross-dispatch-check.sh);
-#   3. the model tests (tests/python/test_*.py) with edge-run and the fixture
-#      tool running under qemu (EDGE_CROSS_MODEL_TESTS=0 skips them).
+#   3. if scripts/size-report.sh built it, the size-optimized core edge-run
+#      against the full build on a small DiT (F32, int8, nvfp4);
+#   4. the model tests (tests/python/test_*.py) with edge-run and the fixture
+#      tool running under qemu and edge-convert from the host build
+#      (EDGE_CROSS_MODEL_TESTS=0 skips them).
 # The converter and bench are not built. Emulation is 10-50x slower than a
 # board and says nothing about speed: no timing is taken here.
 # Env: JOBS (parallel jobs), EDGE_CROSS_GTEST_FILTER (a gtest filter for the
@@ -27,7 +30,7 @@ for arch in "${ARCHES[@]}"; do
   bash scripts/cross-deps.sh "$arch"
   dir=build-$arch
   echo "== cross build ($arch) in $dir"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$tc" \
+  cmake -S . -B "$dir" -G Ninja --no-warn-unused-cli -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$tc" \
     -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DEDGE_QEMU_CPU=max
   cmake --build "$dir" -j"$JOBS" --target edge_unit_tests edge-run make_dit_fixture
 
@@ -50,21 +53,24 @@ for arch in "${ARCHES[@]}"; do
     emu_run() { $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu max "$@"; }
     tmp=$(mktemp -d)
     emu_run "$dir/tests/make_dit_fixture" "$tmp/fx" --depth 2 --hidden 64 --image 8 >/dev/null
-    for b in full:"$dir/runtime/edge-run" core:"$core"; do
-      emu_run "${b#*:}" "$tmp/fx/model.fb" --once --input x="$tmp/fx/x.npy" --input t="$tmp/fx/t.npy" \
-        --input y="$tmp/fx/y.npy" --out-dir "$tmp/${b%%:*}" --quiet
+    for prec in as-stored int8 nvfp4; do
+      for b in full:"$dir/runtime/edge-run" core:"$core"; do
+        emu_run "${b#*:}" "$tmp/fx/model.fb" --once --input x="$tmp/fx/x.npy" --input t="$tmp/fx/t.npy" \
+          --input y="$tmp/fx/y.npy" --precision $prec --out-dir "$tmp/${b%%:*}-$prec" --quiet
+      done
     done
     /usr/bin/python3 - "$tmp" <<'PY'
 import glob, os, sys
 import numpy as np
 d = sys.argv[1]
-names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "full", "*.npy")))
-assert names, "no outputs"
-for n in names:
-    a, b = np.load(os.path.join(d, "full", n)), np.load(os.path.join(d, "core", n))
-    err = float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-30))
-    print(f"core vs full build, {n}: max rel err {err:.2e} (limit 1e-4)")
-    assert a.shape == b.shape and err < 1e-4, n
+for prec in ("as-stored", "int8", "nvfp4"):
+    names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "full-" + prec, "*.npy")))
+    assert names, "no outputs"
+    for n in names:
+        a, b = np.load(os.path.join(d, "full-" + prec, n)), np.load(os.path.join(d, "core-" + prec, n))
+        err = float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-30))
+        print(f"core vs full build, --precision {prec}, {n}: max rel err {err:.2e} (limit 1e-4)")
+        assert a.shape == b.shape and err < 1e-4, n
 PY
     rm -rf "$tmp"
   fi

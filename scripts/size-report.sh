@@ -28,7 +28,7 @@ for arch in "${ARCHES[@]}"; do
   esac
   dir=build-core-$arch
   echo "== core build ($arch) in $dir"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=MinSizeRel -DEDGE_CORE_MINSIZE=ON \
+  cmake -S . -B "$dir" -G Ninja --no-warn-unused-cli -DCMAKE_BUILD_TYPE=MinSizeRel -DEDGE_CORE_MINSIZE=ON \
     -DEDGE_WITH_XNNPACK=OFF -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DEDGE_BUILD_TESTS=OFF \
     "${tc[@]}" >/dev/null
   cmake --build "$dir" -j"$JOBS" --target edge-run >/dev/null
