@@ -122,30 +122,53 @@ void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p
 }
 
 void f32_attention_ref(const F32AttentionParams& p) {
-  std::vector<double> logits(p.nk), acc(p.head_dim);
+  const size_t kTile = 64;
+  std::vector<double> logits(p.nk + p.ktiles), acc(p.head_dim);
   for (size_t b = 0; b < p.batch; ++b) {
     for (size_t h = 0; h < p.heads; ++h) {
+      const size_t bh = b * p.heads + h;
       for (size_t i = 0; i < p.nq; ++i) {
         const float* q = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
+        const uint8_t* keep =
+            p.keep != nullptr ? p.keep + (bh * p.qblocks + i / p.q_block) * p.ktiles : nullptr;
+        // Exact keys of kept tiles, then centroids of skipped ones.
         double mx = -HUGE_VAL;
         for (size_t j = 0; j < p.nk; ++j) {
+          if (keep != nullptr && keep[j / kTile] == 0) continue;
           const float* k = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
           double s = 0;
           for (size_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * k[d];
           logits[j] = s * p.scale;
           if (logits[j] > mx) mx = logits[j];
         }
+        const bool comp = keep != nullptr && p.comp_k != nullptr;
+        for (size_t t = 0; comp && t < p.ktiles; ++t) {
+          if (keep[t] != 0) continue;
+          const float* k = p.comp_k + (bh * p.ktiles + t) * p.head_dim;
+          double s = 0;
+          for (size_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * k[d];
+          logits[p.nk + t] = s * p.scale + p.comp_logn[bh * p.ktiles + t];
+          if (logits[p.nk + t] > mx) mx = logits[p.nk + t];
+        }
         double sum = 0;
         for (size_t d = 0; d < p.head_dim; ++d) acc[d] = 0;
         for (size_t j = 0; j < p.nk; ++j) {
+          if (keep != nullptr && keep[j / kTile] == 0) continue;
           const double e = std::exp(logits[j] - mx);
           sum += e;
           const float* v = p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts;
           for (size_t d = 0; d < p.head_dim; ++d) acc[d] += e * v[d];
         }
+        for (size_t t = 0; comp && t < p.ktiles; ++t) {
+          if (keep[t] != 0) continue;
+          const double e = std::exp(logits[p.nk + t] - mx);
+          sum += e;
+          const float* v = p.comp_v + (bh * p.ktiles + t) * p.head_dim;
+          for (size_t d = 0; d < p.head_dim; ++d) acc[d] += e * v[d];
+        }
         float* o = p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts;
         for (size_t d = 0; d < p.head_dim; ++d) {
-          o[d] = p.nk > 0 ? static_cast<float>(acc[d] / sum) : 0.f;
+          o[d] = sum > 0 ? static_cast<float>(acc[d] / sum) : 0.f;
         }
       }
     }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include <pthreadpool.h>
 
@@ -29,6 +30,20 @@ struct F32AttentionParams {
   size_t k_bs = 0, k_hs = 0, k_ts = 0;
   size_t v_bs = 0, v_hs = 0, v_ts = 0;
   size_t o_bs = 0, o_hs = 0, o_ts = 0;
+
+  // Block-sparse attention (keep == null: dense). Queries come in blocks of
+  // `q_block` (the kernel's query_block), keys in tiles of 64. For query block
+  // qb of (b, h), keep[((b * heads + h) * qblocks + qb) * ktiles + t] != 0
+  // marks key tile t as computed exactly. When comp_k is set, each skipped
+  // tile still contributes through its centroid: its mean key comp_k and mean
+  // value comp_v enter the same online softmax with logit bias comp_logn
+  // (= ln of the tile's key count), i.e. n_t * exp(q.k_mean * scale) weight.
+  // Layouts: comp_k/comp_v [B*H][ktiles][head_dim], comp_logn [B*H][ktiles].
+  const uint8_t* keep = nullptr;
+  size_t q_block = 0, qblocks = 0, ktiles = 0;
+  const float* comp_k = nullptr;
+  const float* comp_v = nullptr;
+  const float* comp_logn = nullptr;
 };
 
 // Fills the strides for q/out with nq tokens and k/v with nk tokens, all in
@@ -53,8 +68,19 @@ size_t f32_attention_scratch_bytes(const F32AttentionKernel& kernel, size_t head
 void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
                    pthreadpool_t pool);
 
-// Reference: full softmax per query row in double.
+// Reference: full softmax per query row in double; honours the block-sparse
+// fields (keep mask and centroid compensation) exactly as the tiles do.
 void f32_attention_ref(const F32AttentionParams& p);
+
+// Block-sparse planning: fills p->keep / comp_* from q and k/v (pooled
+// queries per block, mean keys/values per tile; per query block the
+// ceil(density * ktiles) tiles with the largest estimated mass
+// q_mean.k_mean * scale + ln(count) are kept, ties to the lower index).
+// `workspace` must be f32_sparse_attention_workspace_bytes() long, 64-byte
+// aligned; it holds the plan, so it must stay alive through f32_attention.
+size_t f32_sparse_attention_workspace_bytes(const F32AttentionParams& p, size_t query_block);
+void f32_sparse_attention_plan(F32AttentionParams* p, size_t query_block, float density,
+                               bool compensate, void* workspace, pthreadpool_t pool);
 
 // ISA tiles (see F32AttentionKernel::tile).
 void f32_attention_4x64__scalar(const F32AttentionParams& p, size_t b, size_t h, size_t q0,

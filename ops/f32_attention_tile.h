@@ -33,9 +33,12 @@ static inline size_t attn_dh_pad(size_t dh) {
   return (dh + O::kW - 1) / O::kW * O::kW;
 }
 
+// K^T tile, P rows, O accumulators, running max/sum, and for the sparse
+// centroid pass a gathered V tile plus its logit biases.
 template <class O, int MR>
 static size_t attn_scratch_floats(size_t dh, size_t qb) {
-  const size_t f = dh * kAttnKeyTile + MR * kAttnKeyTile + qb * attn_dh_pad<O>(dh) + 2 * qb + MR;
+  const size_t f = dh * kAttnKeyTile + MR * kAttnKeyTile + qb * attn_dh_pad<O>(dh) + 2 * qb + MR +
+                   kAttnKeyTile * dh + kAttnKeyTile + 16;
   return (f + 15) / 16 * 16;
 }
 
@@ -150,19 +153,13 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
     lrow[i] = 0.f;
   }
 
-  for (size_t k0 = 0; k0 < p.nk; k0 += KT) {
-    const size_t kn = p.nk - k0 < KT ? p.nk - k0 : KT;
-    // K^T tile, keys past kn zeroed (their logits are masked below).
-    for (size_t j = 0; j < kn; ++j) {
-      const float* kr = kbase + (k0 + j) * p.k_ts;
-      for (size_t d = 0; d < dh; ++d) kt[d * KT + j] = kr[d];
-    }
-    if (kn < KT) {
-      for (size_t d = 0; d < dh; ++d) std::memset(kt + d * KT + kn, 0, (KT - kn) * sizeof(float));
-    }
+  float* vgather = lrow + qn;                 // [KT][dh] centroid values
+  float* bias = vgather + KT * dh;            // [KT] centroid logit biases
+
+  // One key tile (already packed as K^T in kt) through the online softmax.
+  auto run_tile = [&](size_t kn, const float* vsrc, size_t vts, const float* tile_bias) {
     const size_t s_chunks = (kn + kSW - 1) / kSW;
     const size_t kvec = (kn + O::kW - 1) / O::kW;
-
     for (size_t r0 = 0; r0 < qn; r0 += MR) {
       const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
       const float* qrow[MR];
@@ -184,6 +181,9 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
       // Online softmax on each valid row.
       for (size_t i = 0; i < mr; ++i) {
         float* row = pbuf + i * KT;
+        if (tile_bias != nullptr) {
+          for (size_t j = 0; j < kn; ++j) row[j] += tile_bias[j];
+        }
         V mx = O::set1(-FLT_MAX);
         for (size_t v = 0; v < kvec; ++v) {
           mx = O::max(mx, O::load_n_fill(row + v * O::kW, static_cast<int>(kn - v * O::kW), -FLT_MAX));
@@ -206,7 +206,52 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
         alpha[i] = a;
       }
       for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
-      attn_pv<O, MR, NV>(orow, prow, alpha, vbase + k0 * p.v_ts, p.v_ts, kn, dh);
+      attn_pv<O, MR, NV>(orow, prow, alpha, vsrc, vts, kn, dh);
+    }
+  };
+  // K^T of `kn` rows (row j at base + rows[j] * ts, or base + j * ts when
+  // rows is null), keys past kn zeroed (their logits are masked).
+  auto pack_kt = [&](const float* base, size_t ts, size_t kn, const size_t* rows) {
+    for (size_t j = 0; j < kn; ++j) {
+      const float* kr = base + (rows != nullptr ? rows[j] : j) * ts;
+      for (size_t d = 0; d < dh; ++d) kt[d * KT + j] = kr[d];
+    }
+    if (kn < KT) {
+      for (size_t d = 0; d < dh; ++d) std::memset(kt + d * KT + kn, 0, (KT - kn) * sizeof(float));
+    }
+  };
+
+  const uint8_t* keep = nullptr;
+  if (p.keep != nullptr) {
+    const size_t qb = q0 / p.q_block;
+    keep = p.keep + ((b * p.heads + h) * p.qblocks + qb) * p.ktiles;
+  }
+  for (size_t k0 = 0; k0 < p.nk; k0 += KT) {
+    if (keep != nullptr && keep[k0 / KT] == 0) continue;
+    const size_t kn = p.nk - k0 < KT ? p.nk - k0 : KT;
+    pack_kt(kbase + k0 * p.k_ts, p.k_ts, kn, nullptr);
+    run_tile(kn, vbase + k0 * p.v_ts, p.v_ts, nullptr);
+  }
+  if (keep != nullptr && p.comp_k != nullptr) {
+    // Centroids of the skipped tiles, up to KT of them per pass.
+    const size_t bh = b * p.heads + h;
+    const float* ck = p.comp_k + bh * p.ktiles * dh;
+    const float* cv = p.comp_v + bh * p.ktiles * dh;
+    const float* cl = p.comp_logn + bh * p.ktiles;
+    size_t rows[KT];
+    size_t n = 0;
+    for (size_t t = 0; t <= p.ktiles; ++t) {
+      if (t < p.ktiles && keep[t] == 0) {
+        rows[n] = t;
+        bias[n] = cl[t];
+        std::memcpy(vgather + n * dh, cv + t * dh, dh * sizeof(float));
+        ++n;
+      }
+      if (n > 0 && (n == KT || t == p.ktiles)) {
+        pack_kt(ck, dh, n, rows);
+        run_tile(n, vgather, dh, bias);
+        n = 0;
+      }
     }
   }
   for (size_t i = 0; i < qn; ++i) {

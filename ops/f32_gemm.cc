@@ -10,17 +10,6 @@
 
 namespace edge {
 
-IsaLevel BestIsaLevel(const CpuFeatures& cpu) {
-#if defined(__x86_64__)
-  if (cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx2 && cpu.fma) return IsaLevel::kAvx512;
-  if (cpu.avx2 && cpu.fma) return IsaLevel::kAvx2;
-#endif
-  return IsaLevel::kScalar;
-}
-
-bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu) {
-  return static_cast<int>(level) <= static_cast<int>(BestIsaLevel(cpu));
-}
 
 // Portable microkernel: 4x4 block in plain C++ (still register blocked, so it
 // is several times faster than the reference loops).

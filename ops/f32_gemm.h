@@ -14,18 +14,13 @@
 #include <pthreadpool.h>
 
 #include "ops/cpu_features.h"
+#include "ops/isa.h"
 
 namespace edge {
 
 // Activation codes (same values as fb::Activation).
 enum class GemmActivation : int { kNone = 0, kGelu = 1, kGeluTanh = 2, kSiLU = 3 };
 
-// Instruction-set levels that have their own dense kernels.
-enum class IsaLevel : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-// Best level the CPU supports (honours EDGE_ISA_CAP through DetectCpuFeatures).
-IsaLevel BestIsaLevel(const CpuFeatures& cpu);
-// Whether this build and this CPU can run `level`.
-bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu);
 
 // Computes an mr x nc block (mr <= MR, nc <= NR) of y:
 //   c[i][j] = act(sum_k a[i*a_stride + k] * w[k*NR + j] + bias[j])

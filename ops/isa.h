@@ -1,5 +1,6 @@
-// Which of the generic F32 kernel variants (ref / AVX2 / AVX-512) this CPU
-// runs, and a macro that names the x86 variants only where they are built.
+// The instruction-set levels that have their own F32 kernels (scalar / AVX2 /
+// AVX-512), which one this CPU runs, and a macro that names the x86 variants
+// only where they are built.
 #pragma once
 
 #include "ops/cpu_features.h"
@@ -12,15 +13,21 @@
 
 namespace edge {
 
-enum class F32Isa : int { kRef = 0, kAvx2 = 1, kAvx512 = 2 };
+enum class IsaLevel : int { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 
+// Best level the CPU supports (honours EDGE_ISA_CAP through DetectCpuFeatures).
 // AVX-512 kernels are built with F/BW/VL/DQ; every CPU with BW and VL has DQ.
-inline F32Isa PickF32Isa(const CpuFeatures& cpu) {
+inline IsaLevel BestIsaLevel(const CpuFeatures& cpu) {
 #if EDGE_ARCH_X86_64
-  if (cpu.avx512f && cpu.avx512bw && cpu.avx512vl) return F32Isa::kAvx512;
-  if (cpu.avx2 && cpu.fma) return F32Isa::kAvx2;
+  if (cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx2 && cpu.fma) return IsaLevel::kAvx512;
+  if (cpu.avx2 && cpu.fma) return IsaLevel::kAvx2;
 #endif
-  return F32Isa::kRef;
+  return IsaLevel::kScalar;
+}
+
+// Whether this build and this CPU can run `level`.
+inline bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu) {
+  return static_cast<int>(level) <= static_cast<int>(BestIsaLevel(cpu));
 }
 
 // Picks fn_ref / fn__avx2 / fn__avx512 and the matching name for `isa`.
@@ -29,9 +36,9 @@ inline F32Isa PickF32Isa(const CpuFeatures& cpu) {
 #define EDGE_PICK_F32(isa, base, fn_out, name_out)                            \
   do {                                                                        \
     switch (isa) {                                                            \
-      case ::edge::F32Isa::kAvx512:                                           \
+      case ::edge::IsaLevel::kAvx512:                                           \
         *(fn_out) = base##__avx512; *(name_out) = #base "__avx512"; break;    \
-      case ::edge::F32Isa::kAvx2:                                             \
+      case ::edge::IsaLevel::kAvx2:                                             \
         *(fn_out) = base##__avx2; *(name_out) = #base "__avx2"; break;        \
       default:                                                                \
         *(fn_out) = base##_ref; *(name_out) = #base "_ref"; break;            \

@@ -155,6 +155,7 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   g.num_samples = options->num_samples;
   if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
   g.noise = options->noise;
+  g.cache.threshold = options->cache_threshold;
   return Report(s->pipeline->Generate(g, out));
 }
 

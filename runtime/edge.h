@@ -41,6 +41,7 @@ typedef struct {
   int num_samples;
   const int64_t* classes; /* num_samples ids, or NULL for 0,1,2,... */
   const float* noise;     /* optional initial noise, or NULL */
+  float cache_threshold;  /* temporal delta cache; 0 = off */
 } edge_generate_options;
 
 const char* edge_last_error(void);

@@ -87,9 +87,9 @@ int Pipeline::samples_per_run(bool guided) const {
   return batch_;
 }
 
-Status Pipeline::RunGraph() {
+Status Pipeline::RunGraph(DeltaCache* cache, int branch, int step, int steps) {
   stats_.graph_runs += 1;
-  return session_->Invoke();
+  return cache->Run(branch, step, steps);
 }
 
 // Writes `rows` latent rows (from x_rows, which has x_stride_rows rows; rows
@@ -145,6 +145,8 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
 
   const int per_run = samples_per_run(guided);
   const bool paired = guided && batch_ % 2 == 0;
+  EDGE_ASSIGN_OR_RETURN(std::unique_ptr<DeltaCache> cache,
+                        DeltaCache::Create(session_, o.cache, guided && !paired ? 2 : 1));
   const int num_chunks = (o.num_samples + per_run - 1) / per_run;
   const size_t L = latent_elems_;
   const float* pred_src = static_cast<const float*>(session_->data(out_));
@@ -154,6 +156,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   for (int chunk = 0; chunk < num_chunks; ++chunk) {
     const int s0 = chunk * per_run;
     const int n = std::min(per_run, o.num_samples - s0);
+    cache->Reset();
     for (int k = 0; k < n; ++k) {
       float* xk = x_.data() + size_t(k) * L;
       if (o.noise != nullptr) {
@@ -188,7 +191,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
       } else {
         EDGE_RETURN_IF_ERROR(FillInputs(x_.data(), batch_, n, cond_ids_.data(), mt));
       }
-      EDGE_RETURN_IF_ERROR(RunGraph());
+      EDGE_RETURN_IF_ERROR(RunGraph(cache.get(), 0, i, steps));
       for (int k = 0; k < n; ++k) {
         std::memcpy(cond_pred_.data() + size_t(k) * L, pred_src + size_t(k) * out_elems_per_row_,
                     L * sizeof(float));
@@ -200,7 +203,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
       if (guided && !paired) {
         for (int r = 0; r < batch_; ++r) cond_ids_[r] = meta_->null_condition();
         EDGE_RETURN_IF_ERROR(FillInputs(x_.data(), batch_, n, cond_ids_.data(), mt));
-        EDGE_RETURN_IF_ERROR(RunGraph());
+        EDGE_RETURN_IF_ERROR(RunGraph(cache.get(), 1, i, steps));
         for (int k = 0; k < n; ++k) {
           std::memcpy(uncond_pred_.data() + size_t(k) * L, pred_src + size_t(k) * out_elems_per_row_,
                       L * sizeof(float));
@@ -229,6 +232,8 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
     }
     std::memcpy(out + size_t(s0) * L, x_.data(), size_t(n) * L * sizeof(float));
   }
+  stats_.blocks_computed = cache->stats().blocks_computed;
+  stats_.blocks_skipped = cache->stats().blocks_skipped;
   stats_.total_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   return Status::Ok();

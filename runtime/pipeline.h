@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "runtime/delta_cache.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 
@@ -24,6 +25,7 @@ struct GenerateOptions {
   int num_samples = 1;
   std::vector<int64_t> classes;  // one per sample (conditional models); empty: 0,1,2,...
   const float* noise = nullptr;  // optional initial noise, num_samples * latent_elements()
+  CacheOptions cache;            // temporal delta cache (threshold 0: off)
   // Called after every step of every chunk (may be null).
   void (*on_step)(void* user, int chunk, int num_chunks, int step, int steps, double ms) = nullptr;
   void* user = nullptr;
@@ -32,6 +34,8 @@ struct GenerateOptions {
 struct GenerateStats {
   int graph_runs = 0;
   double total_ms = 0;
+  int64_t blocks_computed = 0;  // cache regions run
+  int64_t blocks_skipped = 0;   // cache regions reused from the delta cache
 };
 
 class Pipeline {
@@ -48,7 +52,7 @@ class Pipeline {
 
  private:
   Pipeline() = default;
-  Status RunGraph();
+  Status RunGraph(DeltaCache* cache, int branch, int step, int steps);
   Status FillInputs(const float* x_rows, int rows, int x_stride_rows, const int64_t* conds,
                     float model_t);
 

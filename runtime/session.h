@@ -26,6 +26,11 @@ struct SessionOptions {
   int num_threads = 1;          // 0: all cores
   bool profile = false;         // per-op wall time
   PrecisionOverride precision = PrecisionOverride::kAsStored;
+  // Block-sparse attention: fraction of 64-key tiles each query block
+  // computes exactly (< 0: as stored in the model; 0 or >= 1: dense).
+  float attention_density = -1.f;
+  // Skipped tiles enter the softmax through their centroids (mean key/value).
+  bool attention_compensation = true;
 };
 
 struct OpProfile {

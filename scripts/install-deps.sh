@@ -6,15 +6,20 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 
+# --runtime-only: just what building edge-run needs (the main job).
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # runtime dependencies
   libxnnpack-dev libcpuinfo-dev libpthreadpool-dev libflatbuffers-dev flatbuffers-compiler
-  # converter
-  libonnx-dev libprotobuf-dev protobuf-compiler
-  # tests: GoogleTest, and the PyTorch / NumPy oracle
-  libgtest-dev python3 python3-numpy python3-torch python3-onnx
 )
+if [ "${1:-}" != "--runtime-only" ]; then
+  PACKAGES+=(
+    # converter
+    libonnx-dev libprotobuf-dev protobuf-compiler
+    # tests: GoogleTest, and the PyTorch / NumPy oracle
+    libgtest-dev python3 python3-numpy python3-torch python3-onnx
+  )
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,13 +1,18 @@
 // Attention: softmax(q . k^T * scale) . v per head, on the tiled online-softmax
 // kernel (never materializes Nq x Nk). Layouts: BSHD q[B, Nq, H*dh],
 // k/v[B, Nk, H*dh]; BHSD q[B, H, Nq, dh], k/v[B, H, Nk, dh]. The output has
-// q's shape. scale 0 means 1/sqrt(dh). Block-sparse attention is not here yet.
+// q's shape. scale 0 means 1/sqrt(dh).
+// Block-sparse: with a density in (0, 1) (the op's sparse_density, or the
+// session's attention_density override) each query block computes only its
+// highest-mass key tiles exactly and the rest through tile centroids
+// (f32_sparse_attention_plan), planned per eval in the op's scratch.
 #include <cmath>
 #include <new>
 
 #include "ops/f32_attention.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
+#include "runtime/session.h"
 
 namespace edge {
 namespace {
@@ -15,6 +20,9 @@ namespace {
 struct AttentionState {
   const F32AttentionKernel* kernel = nullptr;
   F32AttentionParams p;  // pointers filled per eval
+  float density = 0.f;   // (0, 1): block-sparse
+  bool compensate = true;
+  size_t attn_scratch = 0;  // bytes of the tile scratch; the plan follows it
 };
 
 void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
@@ -24,9 +32,12 @@ Status Prepare(KernelPrepareContext* ctx) {
   EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Attention", 3, 3, kNames));
   const fb::AttentionOptions* o = ctx->node->op->options_as_AttentionOptions();
   EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Attention: missing options");
-  EDGE_CHECK_OR_RETURN(o->sparse_density() == 0.f, StatusCode::kUnsupported,
-                       "Attention: sparse_density %g is not supported (dense only)",
-                       static_cast<double>(o->sparse_density()));
+  float density = o->sparse_density();
+  if (ctx->options != nullptr && ctx->options->attention_density >= 0.f) {
+    density = ctx->options->attention_density;
+  }
+  EDGE_CHECK_OR_RETURN(std::isfinite(density) && density >= 0.f, StatusCode::kInvalidModel,
+                       "Attention: sparse density %g must be >= 0", static_cast<double>(density));
   const int64_t H = o->num_heads();
   EDGE_CHECK_OR_RETURN(H >= 1, StatusCode::kInvalidModel, "Attention: num_heads %lld < 1",
                        static_cast<long long>(H));
@@ -86,8 +97,15 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->kernel = &f32_attention_kernel(dense::Isa(ctx));
   s->p = p;
   ctx->kernel_name = s->kernel->name;
-  ctx->scratch_bytes =
-      f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool));
+  s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool)) + 63) /
+                    64 * 64;
+  ctx->scratch_bytes = s->attn_scratch;
+  if (density > 0.f && density < 1.f && p.nk > 64) {
+    s->density = density;
+    s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;
+    ctx->scratch_bytes += f32_sparse_attention_workspace_bytes(p, s->kernel->query_block);
+    ctx->kernel_name = s->compensate ? "f32_attention_blocksparse_centroid" : "f32_attention_blocksparse";
+  }
   return Status::Ok();
 }
 
@@ -98,6 +116,10 @@ Status Eval(KernelEvalContext* ctx) {
   p.k = ctx->input<float>(1);
   p.v = ctx->input<float>(2);
   p.out = ctx->output<float>(0);
+  if (s->density > 0.f) {
+    f32_sparse_attention_plan(&p, s->kernel->query_block, s->density, s->compensate,
+                              static_cast<uint8_t*>(ctx->scratch) + s->attn_scratch, ctx->pool);
+  }
   f32_attention(*s->kernel, p, ctx->scratch, ctx->pool);
   return Status::Ok();
 }

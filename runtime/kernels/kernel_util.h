@@ -131,8 +131,8 @@ inline void DeleteState(void* state) {
   delete static_cast<T*>(state);
 }
 
-inline F32Isa Isa(const KernelPrepareContext* ctx) {
-  return ctx->cpu != nullptr ? PickF32Isa(*ctx->cpu) : F32Isa::kRef;
+inline IsaLevel Isa(const KernelPrepareContext* ctx) {
+  return ctx->cpu != nullptr ? BestIsaLevel(*ctx->cpu) : IsaLevel::kScalar;
 }
 
 }  // namespace kernel_util

@@ -14,7 +14,7 @@ struct State {
   size_t n = 0;
 };
 
-// Kernel names per kind (F32Unary order) and ISA (F32Isa order).
+// Kernel names per kind (F32Unary order) and ISA (IsaLevel order).
 #define EDGE_NAMES(k) {"f32_" k "_ref", "f32_" k "__avx2", "f32_" k "__avx512"}
 const char* const kNames[static_cast<int>(F32Unary::kCount)][3] = {
     EDGE_NAMES("gelu"), EDGE_NAMES("gelu_tanh"), EDGE_NAMES("silu"),  EDGE_NAMES("sigmoid"),
@@ -33,7 +33,7 @@ Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
   EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
   s->kind = kind;
   s->n = static_cast<size_t>(x.num_elements);
-  const F32Isa isa = Isa(ctx);
+  const IsaLevel isa = Isa(ctx);
   const char* unused = nullptr;
   EDGE_PICK_F32(isa, f32_vunary, &s->fn, &unused);
   ctx->kernel_name = kNames[static_cast<int>(kind)][static_cast<int>(isa)];

@@ -41,6 +41,10 @@ const char kUsage[] =
     "  --num-samples N      number of samples (default: number of classes given, or all classes up to 16)\n"
     "  --noise FILE.npy     initial noise [N, latent...] instead of the seeded generator\n"
     "  --dump-noise FILE    write the initial noise used as .npy\n"
+    "  --cache-threshold T  temporal delta cache: skip a block while its accumulated\n"
+    "                       delta change stays below T (default 0 = off; try 0.1-0.3)\n"
+    "  --cache-max-skips N  at most N skips in a row per block (default 2)\n"
+    "  --cache-warmup N     steps always computed at the start (default 2)\n"
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
     "\n"
@@ -52,6 +56,9 @@ const char kUsage[] =
     "Both:\n"
     "  --threads T          worker threads (default 1; 0 = all cores)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
+    "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
+    "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
+    "  --no-attention-compensation  skipped key tiles contribute nothing (default: their centroids)\n"
     "  --profile            per-op timings (printed as a table; in --json too)\n"
     "  --verbose            print the kernel chosen for each op\n"
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
@@ -68,10 +75,13 @@ struct Args {
   std::vector<int64_t> classes;
   int num_samples = 0;
   std::string noise, dump_noise, out;
+  edge::CacheOptions cache;
   bool once = false;
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
   int threads = 1;
+  float attention_density = -1.f;
+  bool attention_compensation = true;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -137,6 +147,15 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--num-samples") {
       if (!value(&v) || !ParseInt(v, 1, 4096, &n)) return Usage("--num-samples needs an integer in [1, 4096]");
       a->num_samples = static_cast<int>(n);
+    } else if (arg == "--cache-threshold") {
+      if (!value(&v) || !ParseFloat(v, &a->cache.threshold) || a->cache.threshold < 0)
+        return Usage("--cache-threshold needs a number >= 0");
+    } else if (arg == "--cache-max-skips") {
+      if (!value(&v) || !ParseInt(v, 0, 1000, &n)) return Usage("--cache-max-skips needs an integer in [0, 1000]");
+      a->cache.max_skips = static_cast<int>(n);
+    } else if (arg == "--cache-warmup") {
+      if (!value(&v) || !ParseInt(v, 0, 10000, &n)) return Usage("--cache-warmup needs an integer in [0, 10000]");
+      a->cache.warmup_steps = static_cast<int>(n);
     } else if (arg == "--noise") {
       if (!value(&v)) return Usage("--noise needs a file");
       a->noise = v;
@@ -167,6 +186,12 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (p == "int8") a->precision = edge::PrecisionOverride::kInt8;
       else if (p == "nvfp4") a->precision = edge::PrecisionOverride::kNvfp4;
       else return Usage("--precision needs as-stored|fp32|int8|nvfp4");
+    } else if (arg == "--attention-density") {
+      if (!value(&v) || !ParseFloat(v, &a->attention_density) || a->attention_density < 0 ||
+          a->attention_density > 1)
+        return Usage("--attention-density needs a number in [0, 1]");
+    } else if (arg == "--no-attention-compensation") {
+      a->attention_compensation = false;
     } else if (arg == "--profile") {
       a->profile = true;
     } else if (arg == "--verbose") {
@@ -421,6 +446,7 @@ int RunGenerate(const Args& a, edge::Session* s) {
   g.seed = a.seed;
   g.guidance = a.guidance;
   g.classes = a.classes;
+  g.cache = a.cache;
   if (a.num_samples > 0) {
     g.num_samples = a.num_samples;
     if (!g.classes.empty() && static_cast<int>(g.classes.size()) != g.num_samples) {
@@ -500,15 +526,22 @@ int RunGenerate(const Args& a, edge::Session* s) {
     std::printf("{\"mode\":\"generate\",\"model\":");
     JsonString(stdout, a.model.c_str());
     std::printf(",\"samples\":%d,\"steps\":%d,\"guidance\":%g,\"seed\":%llu,\"threads\":%d,\"graph_runs\":%d,"
-                "\"total_ms\":%.3f,\"ms_per_graph_run\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu,\"output\":",
+                "\"total_ms\":%.3f,\"ms_per_graph_run\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu,"
+                "\"cache_threshold\":%g,\"blocks_computed\":%lld,\"blocks_skipped\":%lld,\"output\":",
                 g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads, runs, total,
-                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes());
+                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes(), a.cache.threshold,
+                static_cast<long long>(p.stats().blocks_computed), static_cast<long long>(p.stats().blocks_skipped));
     JsonString(stdout, out.c_str());
     if (a.profile || a.verbose) JsonProfile(stdout, *s);
     std::printf("}\n");
   } else if (!a.quiet) {
     std::fprintf(stderr, "done: %.1f ms total (%d graph runs, %.1f ms each), peak RSS %.1f MiB\n", total, runs,
                  runs ? total / runs : 0.0, PeakRssKb() / 1024.0);
+    if (a.cache.threshold > 0) {
+      const long long c = p.stats().blocks_computed, k = p.stats().blocks_skipped;
+      std::fprintf(stderr, "delta cache (threshold %g): %lld of %lld block runs skipped (%.1f%%)\n", a.cache.threshold,
+                   k, c + k, c + k > 0 ? 100.0 * k / (c + k) : 0.0);
+    }
     std::printf("wrote %s\n", out.c_str());
   }
   return kExitOk;
@@ -531,6 +564,8 @@ int main(int argc, char** argv) {
   so.num_threads = a.threads;
   so.profile = a.profile;
   so.precision = a.precision;
+  so.attention_density = a.attention_density;
+  so.attention_compensation = a.attention_compensation;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());

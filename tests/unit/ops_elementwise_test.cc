@@ -35,7 +35,7 @@ struct Variant {
     std::vector<Variant<type>> v{{#base "_ref", base##_ref}};                       \
     const CpuFeatures& cpu = DetectCpuFeatures();                                   \
     if (cpu.avx2 && cpu.fma) v.push_back({#base "__avx2", base##__avx2});           \
-    if (PickF32Isa(cpu) == F32Isa::kAvx512) v.push_back({#base "__avx512", base##__avx512}); \
+    if (BestIsaLevel(cpu) == IsaLevel::kAvx512) v.push_back({#base "__avx512", base##__avx512}); \
     return v;                                                                       \
   }())
 #else

@@ -1,0 +1,32 @@
+// Emits the lowered graph through ModelWriter: tensors are numbered in graph
+// order (inputs, then each op's inputs and outputs), so output is deterministic.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "converter/ir.h"
+#include "converter/regions.h"
+
+namespace edge {
+namespace conv {
+
+struct PipelineFlags {
+  bool any = false;
+  PipelineInfo info;
+  std::map<std::string, std::string> roles;  // input name -> latent|timestep|condition
+};
+
+struct EmitResult {
+  std::map<int, int> tensor_of;  // value id -> tensor index
+  std::vector<int> tensor_values;  // tensor index -> value id
+  int64_t parameters = 0;          // elements of float constants
+  int64_t constant_bytes = 0;
+};
+
+EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
+                const std::string& model_name, ModelWriter* w);
+
+}  // namespace conv
+}  // namespace edge

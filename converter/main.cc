@@ -1,0 +1,368 @@
+// edge-convert: ONNX (as torch.onnx.export writes it) -> edge model file.
+//
+//   edge-convert IN.onnx -o OUT.fb [--input NAME:SHAPE ...] [pipeline flags]
+//                [--block-prefix NAME] [--report] [--json]
+//
+// Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure.
+#include <malloc.h>
+#include <sys/stat.h>
+
+#include <climits>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "converter/emit.h"
+#include "converter/fold.h"
+#include "converter/onnx_import.h"
+#include "converter/passes.h"
+#include "converter/regions.h"
+
+namespace edge {
+namespace conv {
+namespace {
+
+const char kUsage[] =
+    "usage: edge-convert IN.onnx -o OUT.fb [options]\n"
+    "\n"
+    "  -o, --output FILE       the edge model to write (written whole or not at all)\n"
+    "  --input NAME:SHAPE      fix an input's shape, e.g. --input x:2x4x32x32 (repeatable)\n"
+    "  --block-prefix NAME     module list holding the transformer blocks (default: auto)\n"
+    "  --name NAME             model name stored in the file\n"
+    "  --report                print ops before/after fusion, parameters, size, cache regions, dtypes\n"
+    "  --json                  the same report as JSON on stdout\n"
+    "\n"
+    "Pipeline metadata:\n"
+    "  --sampler flow|ddim     --train-steps N      --steps N        --shift S\n"
+    "  --guidance G            --latent CxHxW or FxCxHxW\n"
+    "  --roles x=latent,t=timestep,y=condition\n"
+    "  --num-classes N         --null-class K\n"
+    "  --prediction velocity|epsilon|sample     --output-kind pixels|latent\n"
+    "  --timestep-scale S\n"
+    "\n"
+    "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure.\n";
+
+struct Options {
+  std::string in, out, block_prefix, name;
+  std::map<std::string, Shape> shapes;
+  bool report = false, json = false;
+  PipelineFlags pipe;
+};
+
+Shape ParseDims(const std::string& s, const std::string& flag) {
+  Shape d;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, 'x')) {
+    char* end = nullptr;
+    long long v = std::strtoll(part.c_str(), &end, 10);
+    if (part.empty() || *end || v <= 0) Fail(kExitUsage, flag + ": bad shape '" + s + "' (want e.g. 2x4x32x32)");
+    d.push_back(v);
+  }
+  if (d.empty()) Fail(kExitUsage, flag + ": empty shape");
+  return d;
+}
+
+double ParseNum(const std::string& s, const std::string& flag) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end) Fail(kExitUsage, flag + ": not a number: '" + s + "'");
+  return v;
+}
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  auto need = [&](int& i) -> std::string {
+    if (i + 1 >= argc) Fail(kExitUsage, std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    PipelineInfo& p = o.pipe.info;
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "-o" || a == "--output") {
+      o.out = need(i);
+    } else if (a == "--input") {
+      std::string v = need(i);
+      size_t c = v.rfind(':');
+      if (c == std::string::npos || c == 0) Fail(kExitUsage, "--input wants NAME:SHAPE, got '" + v + "'");
+      o.shapes[v.substr(0, c)] = ParseDims(v.substr(c + 1), "--input");
+    } else if (a == "--block-prefix") {
+      o.block_prefix = need(i);
+    } else if (a == "--name") {
+      o.name = need(i);
+    } else if (a == "--report") {
+      o.report = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--sampler") {
+      std::string v = need(i);
+      if (v == "flow") p.sampler = fb::Sampler::FlowEuler;
+      else if (v == "ddim") p.sampler = fb::Sampler::DDIM;
+      else Fail(kExitUsage, "--sampler: flow or ddim");
+      o.pipe.any = true;
+    } else if (a == "--train-steps") {
+      p.train_steps = static_cast<int>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--steps") {
+      p.default_steps = static_cast<int>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--shift") {
+      p.shift = static_cast<float>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--guidance") {
+      p.guidance_scale = static_cast<float>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--latent") {
+      p.latent_shape = ParseDims(need(i), a);
+      if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4) Fail(kExitUsage, "--latent: CxHxW or FxCxHxW");
+      o.pipe.any = true;
+    } else if (a == "--roles") {
+      std::stringstream ss(need(i));
+      std::string kv;
+      while (std::getline(ss, kv, ',')) {
+        size_t e = kv.find('=');
+        if (e == std::string::npos) Fail(kExitUsage, "--roles wants NAME=ROLE,...");
+        o.pipe.roles[kv.substr(0, e)] = kv.substr(e + 1);
+      }
+      o.pipe.any = true;
+    } else if (a == "--num-classes") {
+      p.num_classes = static_cast<int>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--null-class") {
+      p.null_condition = static_cast<int64_t>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (a == "--prediction") {
+      std::string v = need(i);
+      if (v == "velocity") p.prediction = fb::Prediction::Velocity;
+      else if (v == "epsilon") p.prediction = fb::Prediction::Epsilon;
+      else if (v == "sample") p.prediction = fb::Prediction::Sample;
+      else Fail(kExitUsage, "--prediction: velocity, epsilon or sample");
+      o.pipe.any = true;
+    } else if (a == "--output-kind") {
+      std::string v = need(i);
+      if (v == "pixels") p.output_kind = fb::OutputKind::Pixels;
+      else if (v == "latent") p.output_kind = fb::OutputKind::Latent;
+      else Fail(kExitUsage, "--output-kind: pixels or latent");
+      o.pipe.any = true;
+    } else if (a == "--timestep-scale") {
+      p.timestep_scale = static_cast<float>(ParseNum(need(i), a));
+      o.pipe.any = true;
+    } else if (!a.empty() && a[0] == '-') {
+      Fail(kExitUsage, "unknown option '" + a + "'");
+    } else if (o.in.empty()) {
+      o.in = a;
+    } else {
+      Fail(kExitUsage, "unexpected argument '" + a + "'");
+    }
+  }
+  if (o.in.empty()) Fail(kExitUsage, "no input model given");
+  if (o.out.empty()) Fail(kExitUsage, "no output file given (-o OUT.fb)");
+  return o;
+}
+
+std::map<std::string, int> CountOps(const Graph& g, bool skip_constants) {
+  std::map<std::string, int> c;
+  for (const Node& n : g.nodes)
+    if (!n.dead && !(skip_constants && n.op == "Constant")) ++c[n.edge ? std::string(EdgeOpName(n.etype)) : n.op];
+  return c;
+}
+
+std::string JsonStr(const std::string& s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') { o += '\\'; o += ch; }
+    else if (static_cast<unsigned char>(ch) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", ch); o += b; }
+    else o += ch;
+  }
+  return o + "\"";
+}
+
+std::string JsonCounts(const std::map<std::string, int>& c) {
+  std::string s = "{";
+  bool first = true;
+  for (const auto& kv : c) {
+    s += (first ? "" : ", ") + JsonStr(kv.first) + ": " + std::to_string(kv.second);
+    first = false;
+  }
+  return s + "}";
+}
+
+int Total(const std::map<std::string, int>& c) {
+  int t = 0;
+  for (const auto& kv : c) t += kv.second;
+  return t;
+}
+
+// The edge dtype a value is stored with (see emit.cc).
+const char* DTypeLabel(int t) {
+  if (IsFloatType(t)) return "F32";
+  switch (t) {
+    case kInt64: return "I64";
+    case kInt32: return "I32";
+    case kInt8: return "I8";
+    case kUint8: case kBool: return "U8";
+    default: return ElemTypeName(t);
+  }
+}
+
+int Run(int argc, char** argv) {
+  Options o = Parse(argc, argv);
+  Graph g = ImportOnnx(o.in);
+  std::map<std::string, int> before = CountOps(g, true);
+
+  BindInputShapes(g, o.shapes);
+  std::vector<std::pair<int, std::string>> unsupported;
+  InferAndFold(g, &unsupported);
+  std::set<int> listed;
+  for (const auto& u : unsupported) listed.insert(u.first);
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    if (!g.nodes[k].dead && !MayLower(g.nodes[k].op) && !listed.count(static_cast<int>(k)))
+      unsupported.push_back({static_cast<int>(k), DescribeNode(g, g.nodes[k]) + " (no edge op for this op type)"});
+  if (!unsupported.empty()) {
+    std::sort(unsupported.begin(), unsupported.end());
+    std::string msg = std::to_string(unsupported.size()) + " unsupported node(s):";
+    for (const auto& u : unsupported) msg += "\n  " + u.second;
+    Fail(kExitConvert, msg);
+  }
+  g.RemoveDeadCode();
+  g.Compact();
+  Canonicalize(g);
+  FuseActivations(g);
+  FuseNorms(g);
+  FuseLinear(g);
+  FuseDit(g);
+  FuseAttention(g);
+  Canonicalize(g);
+  FuseLinearActivation(g);
+  std::vector<std::string> bad = Lower(g);
+  if (!bad.empty()) {
+    std::string msg = std::to_string(bad.size()) + " unsupported node(s) (no edge op for these ops or patterns):";
+    for (const std::string& u : bad) msg += "\n  " + u;
+    Fail(kExitConvert, msg);
+  }
+  g.RemoveDeadCode();
+  g.Compact();
+  std::vector<std::string> warnings;
+  std::vector<Region> regions = FindCacheRegions(g, o.block_prefix, &warnings);
+  for (const std::string& wmsg : warnings) std::fprintf(stderr, "edge-convert: note: %s\n", wmsg.c_str());
+
+  ModelWriter w;
+  std::string name = o.name;
+  if (name.empty()) {
+    name = o.in.substr(o.in.find_last_of('/') == std::string::npos ? 0 : o.in.find_last_of('/') + 1);
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".onnx") name.resize(name.size() - 5);
+  }
+  EmitResult er = Emit(g, regions, o.pipe, name, &w);
+  Status st = w.WriteFile(o.out);
+  if (!st.ok()) Fail(kExitConvert, std::string("cannot write '") + o.out + "': " + st.message());
+  struct stat sb;
+  int64_t file_bytes = stat(o.out.c_str(), &sb) == 0 ? static_cast<int64_t>(sb.st_size) : -1;
+  std::map<std::string, int> after = CountOps(g, false);
+
+  if (o.json) {
+    std::ostringstream j;
+    j << "{\n \"input\": " << JsonStr(o.in) << ",\n \"output\": " << JsonStr(o.out)
+      << ",\n \"ops_before\": " << JsonCounts(before) << ",\n \"num_ops_before\": " << Total(before)
+      << ",\n \"ops_after\": " << JsonCounts(after) << ",\n \"num_ops_after\": " << Total(after)
+      << ",\n \"parameters\": " << er.parameters << ",\n \"constant_bytes\": " << er.constant_bytes
+      << ",\n \"file_bytes\": " << file_bytes << ",\n \"cache_regions\": [";
+    for (size_t k = 0; k < regions.size(); ++k) {
+      const Region& r = regions[k];
+      j << (k ? "," : "") << "\n  {\"name\": " << JsonStr(r.name) << ", \"first_op\": " << r.first_op
+        << ", \"last_op\": " << r.last_op << ", \"input\": " << JsonStr(g.values[r.input].name)
+        << ", \"output\": " << JsonStr(g.values[r.output].name) << "}";
+    }
+    j << "],\n \"tensors\": [";
+    for (size_t k = 0; k < er.tensor_values.size(); ++k) {
+      const Value& v = g.values[er.tensor_values[k]];
+      j << (k ? "," : "") << "\n  {\"name\": " << JsonStr(v.name) << ", \"shape\": [";
+      for (size_t d = 0; d < v.shape.size(); ++d) j << (d ? ", " : "") << v.shape[d];
+      j << "], \"dtype\": \"" << DTypeLabel(v.dtype) << "\", \"constant\": "
+        << (v.c ? "true" : "false") << "}";
+    }
+    j << "]\n}\n";
+    std::fputs(j.str().c_str(), stdout);
+  } else if (o.report) {
+    std::printf("edge-convert %s -> %s\n", o.in.c_str(), o.out.c_str());
+    std::printf("ops before fusion: %d\n", Total(before));
+    for (const auto& kv : before) std::printf("  %-22s %d\n", kv.first.c_str(), kv.second);
+    std::printf("ops after fusion: %d\n", Total(after));
+    for (const auto& kv : after) std::printf("  %-22s %d\n", kv.first.c_str(), kv.second);
+    std::printf("parameters: %lld (%lld constant bytes)\n", static_cast<long long>(er.parameters),
+                static_cast<long long>(er.constant_bytes));
+    std::printf("file size: %lld bytes\n", static_cast<long long>(file_bytes));
+    std::printf("cache regions: %zu\n", regions.size());
+    for (const Region& r : regions)
+      std::printf("  %-16s ops %d..%d  in %s  out %s\n", r.name.c_str(), r.first_op, r.last_op,
+                  g.values[r.input].name.c_str(), g.values[r.output].name.c_str());
+    std::printf("ops:\n");
+    int idx = 0;
+    for (const Node& n : g.nodes) {
+      if (n.dead) continue;
+      std::string io;
+      for (int v : n.in) io += v < 0 ? std::string(" -") : " " + ShapeStr(g.values[v].shape) + (g.values[v].c ? "c" : "");
+      io += " ->";
+      for (int v : n.out) io += " " + ShapeStr(g.values[v].shape);
+      std::printf("  %4d %-18s %-48s%s\n", idx++, EdgeOpName(n.etype), n.name.c_str(), io.c_str());
+    }
+    std::printf("tensors: %zu\n", er.tensor_values.size());
+    for (int v : er.tensor_values) {
+      const Value& val = g.values[v];
+      std::printf("  %-5s %-10s %-18s %s\n", DTypeLabel(val.dtype),
+                  val.c ? "constant" : "activation", ShapeStr(val.shape).c_str(), val.name.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace conv
+}  // namespace edge
+
+namespace {
+// Error text can hold names from a hostile file: print it as plain ASCII.
+std::string Printable(const std::string& s) {
+  std::string o;
+  for (unsigned char ch : s) {
+    if (ch == '\n' || (ch >= 0x20 && ch < 0x7f)) {
+      o += static_cast<char>(ch);
+    } else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", ch);
+      o += b;
+    }
+  }
+  return o;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Weights are large and short-lived: keep freed memory in the heap for reuse
+  // instead of returning it to the OS and faulting fresh pages in again.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  try {
+    return edge::conv::Run(argc, argv);
+  } catch (const edge::conv::ConvertError& e) {
+    std::fprintf(stderr, "edge-convert: error: %s\n", Printable(e.what()).c_str());
+    if (e.code == edge::conv::kExitUsage) std::fprintf(stderr, "(run 'edge-convert --help' for usage)\n");
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "edge-convert: error: out of memory\n");
+    return edge::conv::kExitConvert;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edge-convert: error: %s\n", e.what());
+    return edge::conv::kExitConvert;
+  }
+}

@@ -1,0 +1,58 @@
+// Graph passes of edge-convert, in the order the driver runs them:
+// Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
+// (timestep embedding, embedding, RoPE, modulate, gated residual) ->
+// FuseAttention -> FuseLinearActivation -> Lower. Each pass rewrites the
+// graph in place and keeps the node order topological.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "converter/ir.h"
+
+namespace edge {
+namespace conv {
+
+void Canonicalize(Graph& g);
+void FuseActivations(Graph& g);
+void FuseNorms(Graph& g);
+void FuseLinear(Graph& g);
+void FuseDit(Graph& g);
+void FuseAttention(Graph& g);
+void FuseLinearActivation(Graph& g);
+// Maps every remaining ONNX node to an edge op; returns descriptions of the
+// nodes that have none (empty when the whole graph lowered).
+std::vector<std::string> Lower(Graph& g);
+// False for ONNX op types that no pass can fuse or lower (checked up front so
+// one error lists every such node).
+bool MayLower(const std::string& op);
+
+// ---- pattern helpers shared by the passes ----
+// Live ONNX node `op` producing v, or -1.
+int ProducerOp(Graph& g, int v, const char* op);
+// Live edge node of type t producing v, or -1.
+int ProducerEdge(Graph& g, int v, fb::OpType t);
+// True when every user of v is in `nodes` and v is not a graph output.
+bool OnlyUsedBy(Graph& g, int v, const std::set<int>& nodes);
+bool ScalarConst(Graph& g, int v, double* val);
+// The input of binary node n that is not v (or -1).
+int OtherInput(const Node& n, int v);
+// New activation value with the given type/shape.
+int NewValue(Graph& g, const std::string& base, int dtype, const Shape& shape);
+int NewConstF32(Graph& g, const std::string& base, const Shape& shape, std::vector<float> data);
+// Adds an edge node placed just before node `before` (or at the end).
+int AddEdge(Graph& g, fb::OpType t, const std::string& name, const std::vector<int>& in,
+            const std::vector<int>& out, const OpAttrs& a = OpAttrs(), int before = -1);
+// Replaces the nodes of a matched pattern by one edge node that takes the place
+// (and the outputs) of `sink`.
+int ReplaceWithEdge(Graph& g, const std::set<int>& pattern, int sink, fb::OpType t,
+                    const std::vector<int>& in, const OpAttrs& a);
+// A Reshape of v to `shape` (reuses v if the shape already matches).
+int ReshapeTo(Graph& g, int v, const Shape& shape, int before, const std::string& name);
+bool IsLastAxisReduceMean(Graph& g, int node);
+// Axis normalized to [0, rank).
+int NormalizeAxis(int64_t axis, int rank);
+
+}  // namespace conv
+}  // namespace edge
