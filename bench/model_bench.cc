@@ -183,7 +183,7 @@ Status WriteInputs(const Model& m, const InputSet& in, const std::string& dir) {
 
 struct Config {
   std::string precision = "fp32";  // as-stored | fp32 | int8 | nvfp4
-  std::string cache = "none";      // step cache policy
+  std::string cache = "none";      // step cache policy: none | delta[:threshold]
   double density = 1.0;            // attention density (1: dense)
   int threads = 1;
 
@@ -205,11 +205,29 @@ Result<PrecisionOverride> ParsePrecision(const std::string& p) {
   return Status::Error(StatusCode::kInvalidArgument, "unknown precision '%s' (as-stored|fp32|int8|nvfp4)", p.c_str());
 }
 
+// "none" -> threshold 0 (off); "delta" -> 0.1; "delta:T" -> T. False if unknown.
+bool ParseCache(const std::string& c, CacheOptions* out) {
+  *out = CacheOptions();
+  if (c == "none") return true;
+  if (c == "delta") {
+    out->threshold = 0.1f;
+    return true;
+  }
+  if (c.compare(0, 6, "delta:") == 0) {
+    char* end = nullptr;
+    out->threshold = std::strtof(c.c_str() + 6, &end);
+    return end != nullptr && *end == 0 && out->threshold >= 0.f;
+  }
+  return false;
+}
+
 // Reason the runtime cannot run this configuration, or "" if it can. The
-// precision check needs a session (see CheckPrecision).
+// precision and density checks need a session (see SessionUnavailableReason).
 std::string StaticUnavailableReason(const Config& c, const Model& m) {
-  if (c.cache != "none") return "step cache policy '" + c.cache + "' is not implemented in the runtime yet";
-  if (c.density != 1.0) return "sparse attention (density < 1) is not implemented in the runtime yet";
+  CacheOptions co;
+  if (!ParseCache(c.cache, &co)) return "unknown step cache policy '" + c.cache + "' (none | delta[:threshold])";
+  if (co.threshold > 0.f && m.cache_regions().empty()) return "the model has no cache regions";
+  if (!(c.density > 0.0 && c.density <= 1.0)) return "attention density must be in (0, 1]";
   return "";
 }
 
@@ -240,6 +258,7 @@ class Runner {
     SessionOptions so;
     so.num_threads = c.threads;
     so.profile = true;
+    so.attention_density = c.density < 1.0 ? static_cast<float>(c.density) : 0.f;  // 0: dense
     EDGE_ASSIGN_OR_RETURN(so.precision, ParsePrecision(c.precision));
     EDGE_ASSIGN_OR_RETURN(session_, Session::Create(model_, so));
     for (size_t i = 0; i < model_->inputs().size(); ++i)
@@ -283,6 +302,7 @@ class Runner {
   Status Generate(int steps, std::vector<float>* out, double* total_ms) {
     EDGE_ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> p, Pipeline::Create(session_.get()));
     GenerateOptions g;
+    ParseCache(cfg_.cache, &g.cache);
     g.steps = steps;
     g.seed = 7;
     g.num_samples = 1;
@@ -296,14 +316,21 @@ class Runner {
     EDGE_RETURN_IF_ERROR(p->Generate(g, out->data()));
     *total_ms = NowMs() - t0;
     latent_shape_ = p->latent_shape();
+    blocks_computed_ = p->stats().blocks_computed;
+    blocks_skipped_ = p->stats().blocks_skipped;
     return Status();
   }
 
   const Config& config() const { return cfg_; }
+  void set_cache(const std::string& cache) { cfg_.cache = cache; }
   const std::vector<double>& forward_ms() const { return forward_ms_; }
   const std::vector<double>& block_ms() const { return block_ms_; }
   const std::vector<double>& step_ms() const { return step_ms_; }
   const std::vector<int64_t>& latent_shape() const { return latent_shape_; }
+  std::string CacheStatsJson() const {
+    return "\"blocks_computed\":" + std::to_string(blocks_computed_) + ",\"blocks_skipped\":" +
+           std::to_string(blocks_skipped_);
+  }
 
   // Per-op medians/min/max and per-op-type medians, as JSON arrays.
   // `sep` goes between entries (serve replies must stay on one line).
@@ -350,15 +377,27 @@ class Runner {
   std::vector<std::vector<double>> op_ms_;
   std::vector<double> forward_ms_, block_ms_, step_ms_;
   std::vector<int64_t> latent_shape_;
+  int64_t blocks_computed_ = 0, blocks_skipped_ = 0;
 };
 
-// Precision availability: the override must select a quantized kernel for at
-// least one Linear; otherwise the configuration would silently run FP32.
-std::string PrecisionUnavailableReason(Runner* r, const std::string& precision, int* matched, int* linears) {
-  if (precision == "fp32" || precision == "as-stored") return "";
-  CountQuantizedLinears(*r->session(), precision, matched, linears);
+// What the session actually selected must match the configuration: the
+// precision override must give at least one Linear a quantized kernel, and a
+// density < 1 must give the Attention ops a sparse kernel; otherwise the
+// configuration would silently run something else.
+std::string SessionUnavailableReason(Runner* r, const Config& c, int* matched, int* linears) {
+  const Session& s = *r->session();
+  if (c.density < 1.0) {
+    for (int i = 0; i < s.model().num_nodes(); ++i) {
+      if (s.model().node(i).type != fb::OpType::Attention) continue;
+      if (std::strstr(s.kernel_name(i), "sparse") == nullptr)
+        return std::string("attention density < 1 did not select a sparse attention kernel (got ") +
+               s.kernel_name(i) + ")";
+    }
+  }
+  if (c.precision == "fp32" || c.precision == "as-stored") return "";
+  CountQuantizedLinears(s, c.precision, matched, linears);
   if (*matched == 0)
-    return "no Linear runs a " + precision + " kernel under the precision override (" +
+    return "no Linear runs a " + c.precision + " kernel under the precision override (" +
            std::to_string(*linears) + " Linear ops; quantized weights or the override are not available)";
   return "";
 }
@@ -404,7 +443,8 @@ void PrintServeHelp() {
                "  forward N        N timed forwards -> {\"forward_ms\":[..],\"block_ms\":[..]}\n"
                "  warmup N         N untimed forwards\n"
                "  save PATH        last forward's output as .npy\n"
-               "  generate S PATH  S-step sampling run -> {\"total_ms\":..,\"step_ms\":[..]}, latents to PATH\n"
+               "  generate S PATH [CACHE]  S-step sampling run (CACHE: none | delta[:threshold])\n"
+               "                   -> {\"total_ms\":..,\"step_ms\":[..],\"blocks_skipped\":..}, latents to PATH\n"
                "  ops              per-op and per-op-type stats of all timed forwards\n"
                "  quit\n");
 }
@@ -425,7 +465,7 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
   Status st = r.Init(bm, in, c);
   if (!st.ok()) return Fail(st.message());
   int matched = 0, linears = 0;
-  reason = PrecisionUnavailableReason(&r, c.precision, &matched, &linears);
+  reason = SessionUnavailableReason(&r, c, &matched, &linears);
   if (!reason.empty()) {
     std::printf("{\"ready\":false,\"reason\":%s}\n", JsonString(reason).c_str());
     std::fflush(stdout);
@@ -456,15 +496,23 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
       st = WriteNpy(path, fb::DType::F32, r.OutputShape(), out.data());
       reply = "{\"ok\":true}";
     } else if (fields >= 3 && !std::strcmp(cmd, "generate")) {
+      // Optional 4th field: the step cache policy of this run.
+      char cache[64] = {0};
+      if (std::sscanf(line.c_str(), "%31s %ld %4095s %63s", cmd, &n, path, cache) == 4) {
+        CacheOptions co;
+        if (!ParseCache(cache, &co)) st = Status::Error(StatusCode::kInvalidArgument, "bad cache policy %s", cache);
+        else r.set_cache(cache);
+      }
       std::vector<float> out;
       double total = 0;
-      st = r.Generate(static_cast<int>(n), &out, &total);
+      if (st.ok()) st = r.Generate(static_cast<int>(n), &out, &total);
       if (st.ok()) {
         std::vector<int64_t> shape = {1};
         shape.insert(shape.end(), r.latent_shape().begin(), r.latent_shape().end());
         st = WriteNpy(path, fb::DType::F32, shape, out.data());
       }
-      reply = "{\"total_ms\":" + JsonNumber(total) + ",\"step_ms\":" + JsonArray(r.step_ms()) + "}";
+      reply = "{\"total_ms\":" + JsonNumber(total) + ",\"step_ms\":" + JsonArray(r.step_ms()) + "," +
+              r.CacheStatsJson() + "}";
     } else if (fields >= 1 && !std::strcmp(cmd, "ops")) {
       reply = "{\"ops\":" + r.OpsJson(",") + ",\"op_types\":" + r.OpTypesJson() +
               ",\"peak_rss_bytes\":" + std::to_string(PeakRssBytes()) + "}";
@@ -488,7 +536,7 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
 void Usage() {
   std::fprintf(stderr,
                "usage: edge-bench model [--model FILE | --dit b2|s2 [--depth N] [--image S] [--seed S]]\n"
-               "         [--threads 1,2] [--precision fp32,int8,nvfp4] [--cache none] [--density 1]\n"
+               "         [--threads 1,2] [--precision fp32,int8,nvfp4] [--cache none,delta:0.1] [--density 1,0.25]\n"
                "         [--warmup W] [--runs R] [--steps S] [--inputs DIR] [--json] [--out FILE] [--quick]\n"
                "       edge-bench model ... --serve | --export DIR\n"
                "--quick: a 1-block DiT-B at 256 tokens, 2 runs, 2 steps (a smoke run, not a timing)\n");
@@ -532,7 +580,7 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
     if (reason.empty()) {
       Status st = r.Init(bm, in, c);
       if (!st.ok()) return Fail(c.Label() + ": " + st.message());
-      reason = PrecisionUnavailableReason(&r, c.precision, &matched, &linears);
+      reason = SessionUnavailableReason(&r, c, &matched, &linears);
     }
     if (!reason.empty()) {
       std::fprintf(stderr, "%-40s not available: %s\n", c.Label().c_str(), reason.c_str());
@@ -554,7 +602,7 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
          ",\"block_ms\":" + JsonStats(blk);
     if (can_generate)
       e += ",\"steps\":" + std::to_string(steps) + ",\"generate_ms\":" + JsonNumber(gen_ms) +
-           ",\"step_ms\":" + JsonStats(stp);
+           ",\"step_ms\":" + JsonStats(stp) + "," + r.CacheStatsJson();
     e += ",\"arena_bytes\":" + std::to_string(r.session()->arena_bytes()) +
          ",\"peak_rss_bytes_so_far\":" + std::to_string(PeakRssBytes());
     if (c.precision != "fp32" && c.precision != "as-stored")
