@@ -193,10 +193,13 @@ def run_threads(a, work, full, T, result):
         # A sparse configuration is labelled like a precision ("fp32+sparse0.25")
         # so it gets its own row, measured against the dense FP32 one.
         label = precision if density == 1.0 else f"{precision}+sparse{density:g}"
+        # The full model is the exported file (mapped, not rebuilt); the block
+        # model is a one-block build with the same seed (same block weights).
+        src = (["--model", os.path.join(full, "model.fb")] if kind == "full" else
+               ["--dit", "b2", "--depth", str(depth), "--image", str(a.image), "--seed", str(a.seed)])
         w = Worker(f"edge-{kind}-{label}-t{T}",
-                   [a.edge_bench, "model", "--dit", "b2", "--depth", str(depth), "--image", str(a.image),
-                    "--seed", str(a.seed), "--inputs", full, "--serve", "--threads", str(T),
-                    "--precision", precision, "--density", str(density)])
+                   [a.edge_bench, "model"] + src + ["--inputs", full, "--serve", "--threads", str(T),
+                                                    "--precision", precision, "--density", str(density)])
         if not w.hello.get("ready"):
             unavailable.append({"engine": "edge", "kind": kind, "precision": precision,
                                 "attention_density": density, "threads": T,
