@@ -30,7 +30,7 @@ void f32_vbinary__avx512(BinaryOp op, size_t n, const float* a, bool a_scalar, c
                          bool b_scalar, float* out);
 #endif
 
-constexpr int kMaxBroadcastRank = 6;
+constexpr int kMaxBroadcastRank = 8;  // = kMaxRank of the model format
 
 // Collapsed iteration space: out is contiguous with dims[]; a and b are read
 // with element strides a_stride[] / b_stride[] (0 on broadcast axes). The
@@ -44,7 +44,7 @@ struct BroadcastPlan {
 };
 
 // Output shape of broadcasting a with b (right-aligned; each pair of dims
-// equal or one of them 1). Returns false if incompatible or rank > 6.
+// equal or one of them 1). Returns false if incompatible or rank > kMaxBroadcastRank.
 bool BroadcastShape(const int64_t* a_dims, int a_rank, const int64_t* b_dims, int b_rank,
                     int64_t* out_dims, int* out_rank);
 // Fills *plan; false if the shapes do not broadcast.

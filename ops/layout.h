@@ -9,7 +9,7 @@
 
 namespace edge {
 
-constexpr int kMaxCopyRank = 6;
+constexpr int kMaxCopyRank = 8;  // = kMaxRank of the model format
 
 // dst[i0..ir] (contiguous, row-major over dims) = src[offset + sum_k i_k * src_stride[k]].
 // Strides are in elements and may be negative (Slice with negative steps).

@@ -17,7 +17,7 @@
 namespace edge {
 
 constexpr uint32_t kFormatVersion = 1;
-constexpr int kMaxRank = 6;
+constexpr int kMaxRank = 8;
 // Largest number of elements (and of bytes) any tensor may have; keeps all
 // size arithmetic far from overflow on 32-bit targets too.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 31;

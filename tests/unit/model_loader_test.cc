@@ -246,8 +246,8 @@ std::vector<Case> MalformedCases() {
   }
   {
     Base b;
-    b.y_shape = {1, 1, 1, 1, 1, 1, 2, 8};
-    add("rank 8", b.Bytes(), "tensor 3 'y': rank 8 exceeds the maximum 6");
+    b.y_shape = {1, 1, 1, 1, 1, 1, 1, 2, 8};
+    add("rank 9", b.Bytes(), "tensor 3 'y': rank 9 exceeds the maximum 8");
   }
   {
     Base b;

@@ -1,0 +1,162 @@
+#include "bench/bench_common.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/cpu_features.h"
+
+namespace edge {
+namespace bench {
+
+Args::Args(int argc, char** argv) : args_(argv, argv + argc), used_(args_.size(), false) {}
+
+int Args::Find(const char* name) const {
+  const std::string key = std::string("--") + name;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (args_[i] == key) {
+      used_[i] = true;
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+bool Args::Has(const char* name) const { return Find(name) >= 0; }
+long Args::Int(const char* name, long def) const {
+  return std::atol(Str(name, std::to_string(def).c_str()).c_str());
+}
+std::string Args::Str(const char* name, const char* def) const {
+  const int i = Find(name);
+  if (i < 0 || static_cast<size_t>(i) + 1 >= args_.size()) return def;
+  used_[i + 1] = true;
+  return args_[i + 1];
+}
+std::vector<std::string> Args::Unused() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args_.size(); ++i)
+    if (!used_[i]) out.push_back(args_[i]);
+  return out;
+}
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+// The peak loops time themselves with the thread's CPU clock: on a shared
+// machine that counts only the time the loop actually ran.
+static double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+#if defined(__x86_64__)
+// 16 independent accumulator chains hide the instruction latency. Written
+// in assembly so that the compiler cannot keep accumulators in memory.
+#define EDGE_X16(op, acc_prefix) \
+  op " %%zmm16, %%zmm17, %%zmm0\n\t" op " %%zmm16, %%zmm17, %%zmm1\n\t"    \
+  op " %%zmm16, %%zmm17, %%zmm2\n\t" op " %%zmm16, %%zmm17, %%zmm3\n\t"    \
+  op " %%zmm16, %%zmm17, %%zmm4\n\t" op " %%zmm16, %%zmm17, %%zmm5\n\t"    \
+  op " %%zmm16, %%zmm17, %%zmm6\n\t" op " %%zmm16, %%zmm17, %%zmm7\n\t"    \
+  op " %%zmm16, %%zmm17, %%zmm8\n\t" op " %%zmm16, %%zmm17, %%zmm9\n\t"    \
+  op " %%zmm16, %%zmm17, %%zmm10\n\t" op " %%zmm16, %%zmm17, %%zmm11\n\t"  \
+  op " %%zmm16, %%zmm17, %%zmm12\n\t" op " %%zmm16, %%zmm17, %%zmm13\n\t"  \
+  op " %%zmm16, %%zmm17, %%zmm14\n\t" op " %%zmm16, %%zmm17, %%zmm15\n\t"
+#define EDGE_CLOBBER16 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+  "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17"
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static double DotLoop512(long iters) {
+  const double t0 = ThreadCpuSeconds();
+  long n = iters;
+  __asm__ volatile(
+      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+      "1:\n\t" EDGE_X16("vpdpbusd", "") "dec %0\n\t"
+      "jnz 1b\n\t"
+      : "+r"(n)
+      :
+      : EDGE_CLOBBER16, "cc");
+  const double t = ThreadCpuSeconds() - t0;
+  return double(iters) * 16 * 64 * 2 / t * 1e-9;
+}
+__attribute__((target("avx512f"), noinline)) static double FmaLoop512(long iters) {
+  const double t0 = ThreadCpuSeconds();
+  long n = iters;
+  __asm__ volatile(
+      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+      "1:\n\t" EDGE_X16("vfmadd231ps", "") "dec %0\n\t"
+      "jnz 1b\n\t"
+      : "+r"(n)
+      :
+      : EDGE_CLOBBER16, "cc");
+  const double t = ThreadCpuSeconds() - t0;
+  return double(iters) * 16 * 16 * 2 / t * 1e-9;
+}
+__attribute__((target("avx2,fma"), noinline)) static double FmaLoop256(long iters) {
+  const double t0 = ThreadCpuSeconds();
+  long n = iters;
+  __asm__ volatile(
+      "vxorps %%ymm14, %%ymm14, %%ymm14\n\t"
+      "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"
+      "1:\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm1\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm3\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm7\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm9\n\t"
+      "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t"
+      "dec %0\n\t"
+      "jnz 1b\n\t"
+      : "+r"(n)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm14", "xmm15", "cc");
+  const double t = ThreadCpuSeconds() - t0;
+  return double(iters) * 12 * 8 * 2 / t * 1e-9;
+}
+#endif
+
+double MeasureInt8DotPeak() {
+#if defined(__x86_64__)
+  const CpuFeatures& f = DetectCpuFeatures();
+  if (!f.avx512vnni) return 0;
+  double best = 0;
+  for (int i = 0; i < 5; ++i) best = std::max(best, DotLoop512(2000000));
+  return best;
+#else
+  return 0;
+#endif
+}
+
+double MeasureFp32FmaPeak() {
+#if defined(__x86_64__)
+  const CpuFeatures& f = DetectCpuFeatures();
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (f.avx512f) best = std::max(best, FmaLoop512(2000000));
+    else if (f.avx2 && f.fma) best = std::max(best, FmaLoop256(2000000));
+  }
+  return best;
+#else
+  return 0;
+#endif
+}
+
+}  // namespace bench
+}  // namespace edge

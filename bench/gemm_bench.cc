@@ -1,0 +1,206 @@
+// edge-bench gemm: the quantized linear layer (activation quantization
+// included, as the runtime runs it) against XNNPACK's FP32 fully-connected
+// operator on the same shape, runs alternating A B A B so that both see the
+// same machine state. One JSON object per measurement (--json), else a table.
+#include <pthreadpool.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(EDGE_WITH_XNNPACK)
+#include <xnnpack.h>
+#endif
+
+#include "bench/bench_common.h"
+#include "ops/cpu_features.h"
+#include "ops/nvfp4.h"
+#include "ops/quant_gemm.h"
+
+namespace edge {
+namespace bench {
+namespace {
+
+struct Buf {
+  void* p = nullptr;
+  explicit Buf(size_t n) {
+    p = std::aligned_alloc(64, (n + 127) / 64 * 64);
+    std::memset(p, 0, (n + 127) / 64 * 64);  // touch once, outside the timing
+  }
+  ~Buf() { std::free(p); }
+};
+
+// One runnable candidate: a name and a closure-like function.
+struct Candidate {
+  std::string precision, kernel;
+  void (*run)(void* ctx);
+  void* ctx;
+  std::vector<double> times, cpu;
+};
+
+struct QuantCtx {
+  const QGemmKernel* kernel;
+  const float* x;
+  QGemmArgs args;
+  void* scratch;
+  pthreadpool_t pool;
+};
+void RunQuant(void* p) {
+  QuantCtx* c = static_cast<QuantCtx*>(p);
+  QGemmRun(*c->kernel, c->x, c->args.K, c->args, c->scratch, c->pool);
+}
+
+#if defined(EDGE_WITH_XNNPACK)
+struct XnnCtx {
+  xnn_operator_t op;
+};
+void RunXnn(void* p) { xnn_run_operator(static_cast<XnnCtx*>(p)->op, nullptr); }
+#endif
+
+}  // namespace
+
+int GemmMain(const Args& args) {
+  const size_t M = args.Int("m", 1024), K = args.Int("k", 768), N = args.Int("n", 3072);
+  const std::string precision = args.Str("precision", "int8");
+  const int threads = static_cast<int>(args.Int("threads", 1));
+  const int reps = static_cast<int>(args.Int("reps", 20));
+  const bool json = args.Has("json");
+  const bool no_xnn = args.Has("no-xnnpack");
+  const std::string force = args.Str("kernel", "");
+  if (precision != "fp32" && precision != "int8" && precision != "nvfp4") {
+    std::fprintf(stderr, "gemm: --precision must be fp32, int8 or nvfp4\n");
+    return 2;
+  }
+
+  const double peak_i8 = MeasureInt8DotPeak(), peak_f32 = MeasureFp32FmaPeak();
+  if (json) {
+    std::printf("{\"bench\":\"peak\",\"int8_dot_gops_per_core\":%.1f,\"fp32_fma_gflops_per_core\":%.1f}\n",
+                peak_i8, peak_f32);
+  } else {
+    std::printf("peak per core: vpdpbusd %.1f GOP/s, FP32 FMA %.1f GFLOP/s\n", peak_i8, peak_f32);
+  }
+
+  pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> x(M * K), w(N * K), bias(N);
+  for (float& v : x) v = g(rng);
+  for (float& v : w) v = g(rng) * 0.05f;
+  for (float& v : bias) v = g(rng);
+  std::vector<float> y(M * N);
+
+  std::vector<Candidate> cands;
+  const size_t Np = RoundUp(N, 16);
+  std::vector<float> bias_p(Np, 0.0f), sw_p(Np, 0.0f);
+  std::copy(bias.begin(), bias.end(), bias_p.begin());
+  std::vector<int32_t> wcorr(Np, 0);
+  std::vector<uint8_t> packed, packed_sc;
+  QuantCtx qctx;
+  Buf* scratch = nullptr;
+  if (precision != "fp32") {
+    const bool nv = precision == "nvfp4";
+    const QGemmKernel* kern = nv ? Qnvfp4GemmSelect(DetectCpuFeatures()) : Qs8GemmSelect(DetectCpuFeatures());
+    if (!force.empty()) {
+      const QGemmKernel* const* list;
+      const size_t n = nv ? Qnvfp4GemmVariants(&list) : Qs8GemmVariants(&list);
+      kern = nullptr;
+      for (size_t i = 0; i < n; ++i)
+        if (force == list[i]->name) kern = list[i];
+      if (kern == nullptr || !kern->supported(DetectCpuFeatures())) {
+        std::fprintf(stderr, "gemm: kernel '%s' not available\n", force.c_str());
+        return 2;
+      }
+    }
+    QGemmArgs a;
+    a.M = M; a.N = N; a.K = K;
+    if (nv) {
+      std::vector<uint8_t> codes(N * ((K + 1) / 2)), scales(N * ((K + 15) / 16));
+      float ts;
+      Nvfp4Quantize(w.data(), N, K, K, codes.data(), scales.data(), &ts);
+      packed.resize(Nvfp4PackedCodeBytes(N, K));
+      packed_sc.resize(Nvfp4PackedScaleBytes(N, K));
+      Nvfp4PackN16K64(codes.data(), scales.data(), N, K, packed.data(), packed_sc.data());
+      a.w_scales = packed_sc.data();
+      a.tensor_half = 0.5f * ts;
+    } else {
+      std::vector<int8_t> q(N * K);
+      Qs8QuantizePerChannel(w.data(), N, K, K, q.data(), sw_p.data());
+      packed.resize(Qs8PackedBytes(N, K));
+      Qs8PackN16K4(q.data(), N, K, packed.data());
+      Qs8ColumnCorrection(packed.data(), N, K, wcorr.data());
+      a.w_scale = sw_p.data();
+      a.w_corr = wcorr.data();
+    }
+    a.w = packed.data();
+    a.bias = bias_p.data();
+    a.y = y.data();
+    a.ldy = N;
+    scratch = new Buf(QGemmScratchBytes(*kern, M, K));
+    qctx = {kern, x.data(), a, scratch->p, pool};
+    cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
+  }
+
+#if defined(EDGE_WITH_XNNPACK)
+  XnnCtx xctx{nullptr};
+  std::vector<float> y2(M * N);
+  if (!no_xnn) {
+    if (xnn_initialize(nullptr) != xnn_status_success ||
+        xnn_create_fully_connected_nc_f32(K, N, K, N, w.data(), bias.data(), -INFINITY, INFINITY, 0,
+                                          &xctx.op) != xnn_status_success ||
+        xnn_setup_fully_connected_nc_f32(xctx.op, M, x.data(), y2.data(), pool) != xnn_status_success) {
+      std::fprintf(stderr, "gemm: XNNPACK fully-connected setup failed\n");
+      return 1;
+    }
+    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnn, &xctx, {}});
+  }
+#endif
+  if (cands.empty()) {
+    std::fprintf(stderr, "gemm: nothing to run\n");
+    return 2;
+  }
+
+  // Warm up (first touch of outputs and scratch, caches), then alternate.
+  for (Candidate& c : cands)
+    for (int i = 0; i < 2; ++i) c.run(c.ctx);
+  for (int r = 0; r < reps; ++r) {
+    for (Candidate& c : cands) {
+      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
+      c.run(c.ctx);
+      c.times.push_back(NowSeconds() - t0);
+      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
+    }
+  }
+
+  const double ops = 2.0 * M * N * K;
+  for (const Candidate& c : cands) {
+    const double med = Median(c.times), mn = Min(c.times), cpu = Median(c.cpu);
+    const double gops = ops / med * 1e-9;
+    const double peak = (c.precision == "fp32" ? peak_f32 : peak_i8) * threads;
+    const double pct = peak > 0 ? 100.0 * gops / peak : 0.0;
+    if (json) {
+      std::printf("{\"bench\":\"gemm\",\"m\":%zu,\"k\":%zu,\"n\":%zu,\"precision\":\"%s\",\"threads\":%d,"
+                  "\"kernel\":\"%s\",\"reps\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"gops\":%.1f,"
+                  "\"pct_of_peak\":%.1f,\"peak_gops\":%.1f,\"cpu_ms_per_thread\":%.4f}\n",
+                  M, K, N, c.precision.c_str(), threads, c.kernel.c_str(), reps, med * 1e3, mn * 1e3, gops,
+                  pct, peak, cpu * 1e3);
+    } else {
+      std::printf("%-6s %-32s M=%zu K=%zu N=%zu T=%d  median %.3f ms  min %.3f ms  %.1f GOP/s  %.1f%% of peak"
+                  "  (cpu %.3f ms/thread)\n",
+                  c.precision.c_str(), c.kernel.c_str(), M, K, N, threads, med * 1e3, mn * 1e3, gops, pct,
+                  cpu * 1e3);
+    }
+  }
+#if defined(EDGE_WITH_XNNPACK)
+  if (xctx.op) xnn_delete_operator(xctx.op);
+#endif
+  delete scratch;
+  if (pool) pthreadpool_destroy(pool);
+  return 0;
+}
+
+}  // namespace bench
+}  // namespace edge

@@ -1,0 +1,131 @@
+#include "ops/nvfp4.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace edge {
+
+const int8_t kE2M1Times2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+uint8_t E2M1Encode(float x) {
+  if (std::isnan(x)) return 0;
+  const float a = std::fabs(x);
+  // Explicit decision points: "<=" where the tie goes down to the even code,
+  // "<" where it goes up (codes 0,2,4,6 are even: 0, 1.0, 2.0, 4.0).
+  uint8_t c;
+  if (a <= 0.25f) c = 0;
+  else if (a < 0.75f) c = 1;
+  else if (a <= 1.25f) c = 2;
+  else if (a < 1.75f) c = 3;
+  else if (a <= 2.5f) c = 4;
+  else if (a < 3.5f) c = 5;
+  else if (a <= 5.0f) c = 6;
+  else c = 7;
+  if (c != 0 && std::signbit(x)) c |= 8;
+  return c;
+}
+
+float E2M1Decode(uint8_t code) { return 0.5f * kE2M1Times2[code & 15]; }
+
+uint8_t E4M3Encode(float x) {
+  if (std::isnan(x)) return 0x7F;
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  float a = std::fabs(x);
+  if (a >= kE4M3Max) return sign | 0x7E;  // saturate (also +-Inf)
+  if (a < 0.015625f) {                      // below 2^-6: subnormal grid m * 2^-9
+    // Exact scaling by a power of two, then RNE (default rounding mode).
+    const int m = static_cast<int>(std::nearbyint(a * 512.0f));
+    return sign | static_cast<uint8_t>(m);  // m == 8 is the smallest normal, code 0x08
+  }
+  int e2;
+  const float f = std::frexp(a, &e2);  // a = f * 2^e2, f in [0.5, 1)
+  int e = e2 - 1;                      // a = (2f) * 2^e, 2f in [1, 2)
+  int m = static_cast<int>(std::nearbyint((2.0f * f - 1.0f) * 8.0f));  // exact, then RNE
+  if (m == 8) {
+    m = 0;
+    ++e;
+  }
+  const int be = e + 7;
+  if (be > 15 || (be == 15 && m == 7)) return sign | 0x7E;  // rounded past 448
+  return sign | static_cast<uint8_t>((be << 3) | m);
+}
+
+namespace {
+struct E4M3Lut {
+  float v[256];
+  E4M3Lut() {
+    for (int c = 0; c < 256; ++c) {
+      const int e = (c >> 3) & 15, m = c & 7;
+      float a;
+      if (e == 15 && m == 7) a = NAN;
+      else if (e == 0) a = std::ldexp(static_cast<float>(m), -9);
+      else a = std::ldexp(1.0f + m / 8.0f, e - 7);
+      v[c] = (c & 0x80) ? -a : a;
+    }
+  }
+};
+const E4M3Lut& Lut() {
+  static const E4M3Lut lut;
+  return lut;
+}
+}  // namespace
+
+const float* E4M3Table() { return Lut().v; }
+float E4M3Decode(uint8_t code) { return Lut().v[code]; }
+
+void Nvfp4TensorScales(float amax, float* g_enc, float* g_dec) {
+  const float enc = amax > 0.0f ? (kE4M3Max * kE2M1Max) / amax : 1.0f;
+  *g_enc = enc;
+  *g_dec = 1.0f / enc;
+}
+
+bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
+                   uint8_t* scales, float* tensor_scale) {
+  float amax = 0.0f;
+  for (size_t n = 0; n < N; ++n) {
+    for (size_t k = 0; k < K; ++k) {
+      const float v = w[n * ldw + k];
+      if (!std::isfinite(v)) return false;
+      amax = std::fmax(amax, std::fabs(v));
+    }
+  }
+  float g_enc, g_dec;
+  Nvfp4TensorScales(amax, &g_enc, &g_dec);
+  const size_t row_bytes = (K + 1) / 2;
+  const size_t nb = (K + kNvfp4BlockSize - 1) / kNvfp4BlockSize;
+  std::memset(codes, 0, N * row_bytes);
+  for (size_t n = 0; n < N; ++n) {
+    const float* row = w + n * ldw;
+    for (size_t b = 0; b < nb; ++b) {
+      const size_t k0 = b * kNvfp4BlockSize;
+      const size_t k1 = k0 + kNvfp4BlockSize < K ? k0 + kNvfp4BlockSize : K;
+      float amax_b = 0.0f;
+      for (size_t k = k0; k < k1; ++k) amax_b = std::fmax(amax_b, std::fabs(row[k]));
+      const uint8_t sb = E4M3Encode(amax_b / kE2M1Max * g_enc);
+      scales[n * nb + b] = sb;
+      const float denom = E4M3Decode(sb) * g_dec;
+      if (denom == 0.0f) continue;  // codes stay 0
+      for (size_t k = k0; k < k1; ++k) {
+        float q = row[k] / denom;
+        q = std::fmin(std::fmax(q, -kE2M1Max), kE2M1Max);
+        const uint8_t c = E2M1Encode(q);
+        codes[n * row_bytes + k / 2] |= static_cast<uint8_t>((k & 1) ? c << 4 : c);
+      }
+    }
+  }
+  *tensor_scale = g_dec;
+  return true;
+}
+
+void Nvfp4Dequantize(const uint8_t* codes, const uint8_t* scales, float tensor_scale, size_t N,
+                     size_t K, float* w, size_t ldw) {
+  const size_t nb = (K + kNvfp4BlockSize - 1) / kNvfp4BlockSize;
+  for (size_t n = 0; n < N; ++n) {
+    for (size_t k = 0; k < K; ++k) {
+      const float s = E4M3Decode(scales[n * nb + k / kNvfp4BlockSize]);
+      w[n * ldw + k] = (E2M1Decode(Nvfp4CodeAt(codes, K, n, k)) * s) * tensor_scale;
+    }
+  }
+}
+
+}  // namespace edge

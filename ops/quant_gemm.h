@@ -1,0 +1,147 @@
+// Quantized linear layers: y[M, N] = x[M, K] * W^T + bias, FP32 in and out,
+// W quantized offline, x quantized per token (row) at run time.
+//
+//   qs8    : W8A8. W int8 symmetric per output channel (w = q * scale[n]).
+//   qnvfp4 : W4A8. W NVFP4 (ops/nvfp4.h). 2 * e2m1 is an exact integer in
+//            [-12, 12], so each 16-element block is an exact int8 dot product;
+//            its FP32 block scale is applied once per block.
+//
+// Activations (all variants): per row, s_a = amax / 127, q = RNE(x * (127 /
+// amax)) clamped to [-127, 127] (q = 0, s_a = 0 for an all-zero row).
+// Rows with NaN/Inf give unspecified output.
+//
+// Every variant gives the same bits as the scalar reference (Qs8GemmRef /
+// Qnvfp4GemmRef): the integer dot products are exact and the FP32 steps run
+// in the same order:
+//   qs8   : y = fma(float(acc) * s_a[m], s_w[n], bias[n])
+//   nvfp4 : f = 0; for each block b in order: f = fma(float(acc_b), e4m3(s_b[n]), f)
+//           y = fma(f, s_a[m] * (0.5 * g_dec), bias[n])
+//
+// Packed weight layouts (schema WeightLayout), built offline by the converter
+// or at prepare time from row-major weights:
+//   PackedInt8N16K4   : N padded to 16, K padded to 4 (zeros). Panel p holds
+//                       columns 16p..16p+15; inside it, for each group of 4 k:
+//                       64 bytes = 16 columns x 4 consecutive k (int8).
+//                       Byte of (n, k): p*16*Kp + (k/4)*64 + (n%16)*4 + k%4.
+//                       Per-channel scales stay a plain f32 [N] array.
+//   PackedNvfp4N16K64 : N padded to 16, K padded to 16 (codes 0, scales 0).
+//                       Panel p, block b (16 k) = 128 bytes = two 64-byte
+//                       lines; line h holds, at byte (n%16)*4 + j, the code of
+//                       k = 16b + 8h + j in its low nibble and of
+//                       k = 16b + 8h + 4 + j in its high nibble (j < 4): one
+//                       64-byte load decodes to two 16-column x 4-k int8 tiles.
+//                       Scales: panel p, block b, column n%16 at
+//                       (p * Kp/16 + b) * 16 + n%16 (E4M3). Size: Np*Kp/2 code
+//                       bytes + Np*Kp/16 scale bytes (4.5 bits per weight).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <pthreadpool.h>
+
+#include "ops/cpu_features.h"
+
+namespace edge {
+
+// ---------------------------------------------------------------- quantizers
+
+// Symmetric per-channel int8 of w[N, K]: scale[n] = amax_n / 127 (1 for an
+// all-zero row), q = RNE(w / scale) clamped to [-127, 127]. Returns false if
+// any value is NaN or infinite.
+bool Qs8QuantizePerChannel(const float* w, size_t N, size_t K, size_t ldw, int8_t* q,
+                           float* scale);
+
+// How a variant wants its activations: q XOR xor_mask (0x80 turns s8 into the
+// u8 "q + 128" that vpdpbusd wants), rows zero-padded to `k_pad`; if corr_mul
+// != 0, also corr[row][b] = corr_mul * sum of q over 16-block b.
+struct QActFormat {
+  uint8_t xor_mask = 0;
+  int32_t corr_mul = 0;
+};
+
+// Per-token activation quantizer (reference; the variants have vector ones
+// producing the same bytes). q rows are ldq bytes, k_pad (>= K) of them written.
+void QuantizeRowsRef(const float* x, size_t ldx, size_t rows, size_t K, size_t k_pad,
+                     QActFormat fmt, uint8_t* q, size_t ldq, float* scale, int32_t* corr,
+                     size_t ldcorr);
+
+// ---------------------------------------------------------------- packing
+
+inline size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+size_t Qs8PackedBytes(size_t N, size_t K);
+// q: row-major int8 [N, K]. packed: Qs8PackedBytes(N, K) bytes.
+void Qs8PackN16K4(const int8_t* q, size_t N, size_t K, uint8_t* packed);
+
+size_t Nvfp4PackedCodeBytes(size_t N, size_t K);
+size_t Nvfp4PackedScaleBytes(size_t N, size_t K);
+// codes/scales: row-major as in ops/nvfp4.h.
+void Nvfp4PackN16K64(const uint8_t* codes, const uint8_t* scales, size_t N, size_t K,
+                     uint8_t* packed_codes, uint8_t* packed_scales);
+
+// ---------------------------------------------------------------- kernels
+
+// Everything a tile kernel reads. Per-column arrays are padded to Np =
+// RoundUp(N, 16) (bias: zeros when the layer has none).
+struct QGemmArgs {
+  size_t M = 0, N = 0, K = 0;
+  size_t k_pad = 0;             // activation row length (multiple of 4 / 16)
+  const uint8_t* a = nullptr;   // quantized activations, lda bytes per row
+  size_t lda = 0;
+  const float* a_scale = nullptr;
+  const int32_t* a_corr = nullptr;  // [M][ldcorr] block corrections (if corr_mul)
+  size_t ldcorr = 0;
+  const uint8_t* w = nullptr;        // packed weights
+  const uint8_t* w_scales = nullptr; // nvfp4: packed E4M3 block scales
+  const float* w_scale = nullptr;    // qs8: per-channel scale [Np]
+  const int32_t* w_corr = nullptr;   // qs8 u8-activation variants: -128 * sum_k w[n, k]
+  const float* bias = nullptr;       // [Np]
+  float tensor_half = 0.0f;          // nvfp4: 0.5 * g_dec
+  float* y = nullptr;
+  size_t ldy = 0;
+};
+
+struct QGemmKernel {
+  const char* name;
+  bool (*supported)(const CpuFeatures&);
+  QActFormat act;
+  size_t k_align;  // activation rows padded to a multiple of this
+  // Quantizes rows [0, rows) of x into the format above.
+  void (*quantize)(const float* x, size_t ldx, size_t rows, size_t K, size_t k_pad,
+                   QActFormat fmt, uint8_t* q, size_t ldq, float* scale, int32_t* corr,
+                   size_t ldcorr);
+  // Computes y rows [m0, m0+mc) x columns [n0, n0+nc); n0 is a multiple of 16.
+  void (*tile)(const QGemmArgs& args, size_t m0, size_t mc, size_t n0, size_t nc);
+  size_t mr, nr;  // register tile (for picking task sizes)
+  bool needs_w_corr;  // qs8: reads args.w_corr
+};
+
+// All variants compiled into this build (fastest first) and the best one
+// the CPU supports.
+size_t Qs8GemmVariants(const QGemmKernel* const** list);
+size_t Qnvfp4GemmVariants(const QGemmKernel* const** list);
+const QGemmKernel* Qs8GemmSelect(const CpuFeatures& cpu);
+const QGemmKernel* Qnvfp4GemmSelect(const CpuFeatures& cpu);
+
+// -128 * sum_k q[n, k] per column from packed N16K4 weights, padded to Np.
+void Qs8ColumnCorrection(const uint8_t* packed, size_t N, size_t K, int32_t* corr);
+
+// Scratch the driver needs for M rows of K (64-byte aligned pointer).
+size_t QGemmScratchBytes(const QGemmKernel& kernel, size_t M, size_t K);
+
+// Runs the whole layer: quantizes x[M, K] (row stride ldx) into scratch, then
+// the tiles, over pool (may be null). args: weights, scales, bias, y filled
+// in; activation fields are set here.
+void QGemmRun(const QGemmKernel& kernel, const float* x, size_t ldx, QGemmArgs args,
+              void* scratch, pthreadpool_t pool);
+
+// Oracles: straightforward loops on row-major weights, including the
+// activation quantization. bias may be null.
+void Qs8GemmRef(const float* x, size_t M, size_t K, const int8_t* q, const float* w_scale,
+                const float* bias, size_t N, float* y);
+void Qnvfp4GemmRef(const float* x, size_t M, size_t K, const uint8_t* codes,
+                   const uint8_t* scales, float tensor_scale, const float* bias, size_t N,
+                   float* y);
+
+}  // namespace edge

@@ -1,0 +1,274 @@
+#include "runtime/kernels/linear_quant.h"
+
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "ops/nvfp4.h"
+
+namespace edge {
+
+struct QuantLinearState {
+  const QGemmKernel* kernel = nullptr;
+  bool nvfp4 = false;
+  size_t M = 0, N = 0, K = 0;
+  fb::Activation activation = fb::Activation::None;
+  // Packed weights: `w`/`w_scales` point into the model or into `owned_*`.
+  const uint8_t* w = nullptr;
+  const uint8_t* w_scales = nullptr;  // nvfp4
+  uint8_t* owned_w = nullptr;
+  uint8_t* owned_scales = nullptr;
+  float* w_scale = nullptr;  // int8: [Np]
+  int32_t* w_corr = nullptr; // int8 u8-activation kernels: [Np]
+  float* bias = nullptr;     // [Np], zeros when absent
+  float tensor_half = 0.0f;
+  size_t scratch = 0;
+};
+
+void DestroyQuantLinear(QuantLinearState* s) {
+  if (s == nullptr) return;
+  delete[] s->owned_w;
+  delete[] s->owned_scales;
+  delete[] s->w_scale;
+  delete[] s->w_corr;
+  delete[] s->bias;
+  delete s;
+}
+
+namespace {
+
+struct StateDeleter {
+  QuantLinearState* s;
+  ~StateDeleter() { DestroyQuantLinear(s); }
+};
+
+template <typename T>
+T* NewArray(size_t n) {
+  T* p = new (std::nothrow) T[n];
+  if (p != nullptr) std::memset(p, 0, n * sizeof(T));
+  return p;
+}
+
+Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
+  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::Int8PerChannel, StatusCode::kUnsupported,
+                       "int8 weight '%s' needs Int8PerChannel quantization", w.name);
+  EDGE_CHECK_OR_RETURN(w.scale_data != nullptr && w.scale_bytes == N * sizeof(float),
+                       StatusCode::kInvalidModel, "weight '%s': expected %zu per-channel scales",
+                       w.name, N);
+  const size_t Np = RoundUp(N, 16);
+  s->w_scale = NewArray<float>(Np);
+  s->w_corr = NewArray<int32_t>(Np);
+  EDGE_CHECK_OR_RETURN(s->w_scale && s->w_corr, StatusCode::kOutOfMemory, "quantized linear state");
+  std::memcpy(s->w_scale, w.scale_data, N * sizeof(float));
+  for (size_t n = 0; n < N; ++n) {
+    EDGE_CHECK_OR_RETURN(std::isfinite(s->w_scale[n]), StatusCode::kInvalidModel,
+                         "weight '%s': non-finite scale at channel %zu", w.name, n);
+  }
+  const size_t packed_bytes = Qs8PackedBytes(N, K);
+  if (w.layout == fb::WeightLayout::PackedInt8N16K4) {
+    EDGE_CHECK_OR_RETURN(w.bytes >= packed_bytes, StatusCode::kInvalidModel,
+                         "weight '%s': packed int8 needs %zu bytes, has %zu", w.name, packed_bytes,
+                         w.bytes);
+    s->w = w.data;
+  } else {
+    EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
+                         "weight '%s': layout not usable for int8", w.name);
+    EDGE_CHECK_OR_RETURN(w.bytes >= N * K, StatusCode::kInvalidModel, "weight '%s': too small", w.name);
+    s->owned_w = NewArray<uint8_t>(packed_bytes);
+    EDGE_CHECK_OR_RETURN(s->owned_w, StatusCode::kOutOfMemory, "packing weight '%s'", w.name);
+    Qs8PackN16K4(reinterpret_cast<const int8_t*>(w.data), N, K, s->owned_w);
+    s->w = s->owned_w;
+  }
+  Qs8ColumnCorrection(s->w, N, K, s->w_corr);
+  return Status::Ok();
+}
+
+Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
+  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::NVFP4 && w.block_size == kNvfp4BlockSize,
+                       StatusCode::kUnsupported, "NVFP4 weight '%s' needs NVFP4 quantization, block 16",
+                       w.name);
+  EDGE_CHECK_OR_RETURN(std::isfinite(w.tensor_scale), StatusCode::kInvalidModel,
+                       "weight '%s': non-finite tensor scale", w.name);
+  EDGE_CHECK_OR_RETURN(w.scale_data != nullptr, StatusCode::kInvalidModel, "weight '%s': no block scales",
+                       w.name);
+  s->tensor_half = 0.5f * w.tensor_scale;
+  // The kernels decode E4M3 scales arithmetically for 0x00..0x7E; NaN codes
+  // and negative scales (never written by our quantizer) are refused here.
+  for (size_t i = 0; i < w.scale_bytes; ++i) {
+    EDGE_CHECK_OR_RETURN(w.scale_data[i] <= 0x7E, StatusCode::kInvalidModel,
+                         "weight '%s': E4M3 block scale byte 0x%02x (NaN or negative) at %zu", w.name,
+                         w.scale_data[i], i);
+  }
+  const size_t code_bytes = Nvfp4PackedCodeBytes(N, K), scale_bytes = Nvfp4PackedScaleBytes(N, K);
+  if (w.layout == fb::WeightLayout::PackedNvfp4N16K64) {
+    EDGE_CHECK_OR_RETURN(w.bytes >= code_bytes && w.scale_bytes >= scale_bytes, StatusCode::kInvalidModel,
+                         "weight '%s': packed NVFP4 needs %zu + %zu bytes", w.name, code_bytes, scale_bytes);
+    s->w = w.data;
+    s->w_scales = w.scale_data;
+  } else {
+    EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
+                         "weight '%s': layout not usable for NVFP4", w.name);
+    EDGE_CHECK_OR_RETURN(w.bytes >= N * ((K + 1) / 2) && w.scale_bytes >= N * ((K + 15) / 16),
+                         StatusCode::kInvalidModel, "weight '%s': too small", w.name);
+    s->owned_w = NewArray<uint8_t>(code_bytes);
+    s->owned_scales = NewArray<uint8_t>(scale_bytes);
+    EDGE_CHECK_OR_RETURN(s->owned_w && s->owned_scales, StatusCode::kOutOfMemory, "packing weight '%s'",
+                         w.name);
+    Nvfp4PackN16K64(w.data, w.scale_data, N, K, s->owned_w, s->owned_scales);
+    s->w = s->owned_w;
+    s->w_scales = s->owned_scales;
+  }
+  return Status::Ok();
+}
+
+// Activations after the layer: exact formulas, one element at a time.
+void ApplyActivation(fb::Activation act, float* y, size_t n) {
+  switch (act) {
+    case fb::Activation::Gelu:
+      for (size_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
+      break;
+    case fb::Activation::GeluTanh:
+      for (size_t i = 0; i < n; ++i) {
+        const float v = y[i];
+        y[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+      }
+      break;
+    case fb::Activation::SiLU:
+      for (size_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + std::exp(-y[i]));
+      break;
+    default:
+      break;
+  }
+}
+
+struct ActTask {
+  fb::Activation act;
+  float* y;
+  size_t N;
+};
+void ActRows(void* ctx, size_t m0, size_t mc) {
+  const ActTask* t = static_cast<const ActTask*>(ctx);
+  ApplyActivation(t->act, t->y + m0 * t->N, mc * t->N);
+}
+
+}  // namespace
+
+Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
+                         fb::Activation activation, const CpuFeatures& cpu,
+                         QuantLinearState** out) {
+  *out = nullptr;
+  EDGE_CHECK_OR_RETURN(w.rank == 2 && w.dims[0] > 0 && w.dims[1] > 0, StatusCode::kInvalidModel,
+                       "quantized weight '%s' must be [N, K]", w.name);
+  EDGE_CHECK_OR_RETURN(w.data != nullptr, StatusCode::kUnsupported,
+                       "quantized weight '%s' must be a constant", w.name);
+  const size_t N = static_cast<size_t>(w.dims[0]), K = static_cast<size_t>(w.dims[1]);
+  QuantLinearState* s = new (std::nothrow) QuantLinearState();
+  EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "quantized linear state");
+  StateDeleter guard{s};
+  s->M = M;
+  s->N = N;
+  s->K = K;
+  s->activation = activation;
+  if (w.dtype == fb::DType::I8) {
+    EDGE_RETURN_IF_ERROR(SetupInt8(w, N, K, s));
+    s->kernel = Qs8GemmSelect(cpu);
+  } else if (w.dtype == fb::DType::NVFP4) {
+    s->nvfp4 = true;
+    EDGE_RETURN_IF_ERROR(SetupNvfp4(w, N, K, s));
+    s->kernel = Qnvfp4GemmSelect(cpu);
+  } else {
+    return Status::Error(StatusCode::kUnsupported, "weight '%s': dtype %d is not quantized", w.name,
+                         static_cast<int>(w.dtype));
+  }
+  s->bias = NewArray<float>(RoundUp(N, 16));
+  EDGE_CHECK_OR_RETURN(s->bias != nullptr, StatusCode::kOutOfMemory, "quantized linear bias");
+  if (bias != nullptr) {
+    EDGE_CHECK_OR_RETURN(bias->dtype == fb::DType::F32 && bias->num_elements == static_cast<int64_t>(N),
+                         StatusCode::kInvalidModel, "bias '%s' must be f32 [%zu]", bias->name, N);
+    EDGE_CHECK_OR_RETURN(bias->data != nullptr, StatusCode::kUnsupported,
+                         "bias '%s' of a quantized linear must be a constant", bias->name);
+    std::memcpy(s->bias, bias->data, N * sizeof(float));
+  }
+  s->scratch = QGemmScratchBytes(*s->kernel, M, K);
+  guard.s = nullptr;
+  *out = s;
+  return Status::Ok();
+}
+
+size_t QuantLinearScratchBytes(const QuantLinearState* s) { return s->scratch; }
+const char* QuantLinearKernelName(const QuantLinearState* s) { return s->kernel->name; }
+
+void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* scratch,
+                    pthreadpool_t pool) {
+  QGemmArgs a;
+  a.M = s->M;
+  a.N = s->N;
+  a.K = s->K;
+  a.w = s->w;
+  a.w_scales = s->w_scales;
+  a.w_scale = s->w_scale;
+  a.w_corr = s->w_corr;
+  a.bias = s->bias;
+  a.tensor_half = s->tensor_half;
+  a.y = y;
+  a.ldy = s->N;
+  QGemmRun(*s->kernel, x, s->K, a, scratch, pool);
+  if (s->activation != fb::Activation::None) {
+    ActTask t = {s->activation, y, s->N};
+    pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &t, s->M, 8, 0);
+  }
+}
+
+Status PrepareQuantizedLinear(KernelPrepareContext* ctx) {
+  const NodeInfo& node = *ctx->node;
+  EDGE_CHECK_OR_RETURN(node.inputs.size() >= 2 && node.outputs.size() == 1, StatusCode::kInvalidModel,
+                       "Linear needs (x, W, bias?) -> y");
+  const Model& model = *ctx->model;
+  const TensorInfo& x = model.tensor(node.inputs[0]);
+  const TensorInfo& w = model.tensor(node.inputs[1]);
+  const TensorInfo* bias =
+      node.inputs.size() > 2 && node.inputs[2] >= 0 ? &model.tensor(node.inputs[2]) : nullptr;
+  const TensorInfo& y = model.tensor(node.outputs[0]);
+  EDGE_CHECK_OR_RETURN(x.dtype == fb::DType::F32 && y.dtype == fb::DType::F32, StatusCode::kUnsupported,
+                       "quantized Linear takes and gives f32");
+  EDGE_CHECK_OR_RETURN(x.rank >= 1 && w.rank == 2 && x.dim(-1) == w.dims[1], StatusCode::kInvalidModel,
+                       "Linear: x[..., %lld] does not match W[%lld, %lld]",
+                       static_cast<long long>(x.rank ? x.dim(-1) : 0),
+                       static_cast<long long>(w.dims[0]), static_cast<long long>(w.dims[1]));
+  EDGE_CHECK_OR_RETURN(y.num_elements == x.num_elements / w.dims[1] * w.dims[0],
+                       StatusCode::kInvalidModel, "Linear: output shape does not match");
+  const size_t M = static_cast<size_t>(x.num_elements / x.dim(-1));
+  fb::Activation act = fb::Activation::None;
+  if (node.op != nullptr && node.op->options_as_LinearOptions() != nullptr) {
+    act = node.op->options_as_LinearOptions()->activation();
+  }
+  QuantLinearState* s = nullptr;
+  EDGE_RETURN_IF_ERROR(CreateQuantLinear(w, bias, M, act, *ctx->cpu, &s));
+  ctx->state = s;
+  ctx->scratch_bytes = s->scratch;
+  ctx->kernel_name = s->kernel->name;
+  return Status::Ok();
+}
+
+Status EvalQuantizedLinear(KernelEvalContext* ctx) {
+  const QuantLinearState* s = static_cast<const QuantLinearState*>(ctx->state);
+  RunQuantLinear(s, ctx->input<float>(0), ctx->output<float>(0), ctx->scratch, ctx->pool);
+  return Status::Ok();
+}
+
+void DestroyQuantizedLinear(void* state) { DestroyQuantLinear(static_cast<QuantLinearState*>(state)); }
+
+Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {
+  EDGE_CHECK_OR_RETURN(Qs8QuantizePerChannel(w, N, K, K, q, scale), StatusCode::kNumericError,
+                       "int8 quantization: weight has NaN or Inf");
+  return Status::Ok();
+}
+
+Status QuantizeNvfp4(const float* w, size_t N, size_t K, uint8_t* codes, uint8_t* scales,
+                     float* tensor_scale) {
+  EDGE_CHECK_OR_RETURN(Nvfp4Quantize(w, N, K, K, codes, scales, tensor_scale), StatusCode::kNumericError,
+                       "NVFP4 quantization: weight has NaN or Inf");
+  return Status::Ok();
+}
+
+}  // namespace edge
