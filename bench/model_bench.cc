@@ -54,11 +54,17 @@ struct BenchModel {
   long file_bytes = 0;
   int64_t params = 0;
   int tokens = 0, hidden = 0, depth = 0;
+  bool quantized_build = false;  // built with quantized Linear weights (no override needed)
 };
 
-Status BuildDitModel(const Options& o, BenchModel* bm, const std::string& export_dir) {
+// `precision` int8 / nvfp4 stores every Linear weight quantized (the same
+// seeded values, quantized by the runtime's own quantizers).
+Status BuildDitModel(const Options& o, const std::string& precision, BenchModel* bm, const std::string& export_dir) {
   const std::string kind = o.Str("dit", "b2");
   testing::DitConfig cfg = testing::DitB2Config();
+  if (precision == "int8") cfg.linear_weights = testing::LinearWeights::kInt8;
+  if (precision == "nvfp4") cfg.linear_weights = testing::LinearWeights::kNvfp4;
+  bm->quantized_build = cfg.linear_weights != testing::LinearWeights::kF32;
   if (kind == "s2") {  // DiT-S/2 shape: D=384, 6 heads
     cfg.hidden = 384;
     cfg.heads = 6;
@@ -79,7 +85,7 @@ Status BuildDitModel(const Options& o, BenchModel* bm, const std::string& export
   bm->hidden = cfg.hidden;
   bm->depth = cfg.depth;
   for (const auto& nw : weights) bm->params += static_cast<int64_t>(nw.values.size());
-  bm->source = "dit-" + kind + " builder (depth " + std::to_string(cfg.depth) + ", hidden " +
+  bm->source = "dit-" + kind + (bm->quantized_build ? " " + precision : std::string()) + " builder (depth " + std::to_string(cfg.depth) + ", hidden " +
                std::to_string(cfg.hidden) + ", " + std::to_string(bm->tokens) + " tokens, seed " +
                std::to_string(cfg.seed) + ")";
   if (!export_dir.empty()) {
@@ -111,9 +117,11 @@ Status BuildDitModel(const Options& o, BenchModel* bm, const std::string& export
   return Status();
 }
 
-Status LoadBenchModel(const Options& o, BenchModel* bm) {
+// A file is used as stored (precision then comes from the session override);
+// a built DiT is built in the requested precision.
+Status LoadBenchModel(const Options& o, const std::string& precision, BenchModel* bm) {
   const std::string path = o.Str("model", "");
-  if (path.empty()) return BuildDitModel(o, bm, o.Str("export", ""));
+  if (path.empty()) return BuildDitModel(o, precision, bm, precision == "int8" || precision == "nvfp4" ? "" : o.Str("export", ""));
   auto m = Model::LoadFile(path.c_str());
   EDGE_RETURN_IF_ERROR(m.status());
   bm->model = std::move(m.value());
@@ -260,6 +268,7 @@ class Runner {
     so.profile = true;
     so.attention_density = c.density < 1.0 ? static_cast<float>(c.density) : 0.f;  // 0: dense
     EDGE_ASSIGN_OR_RETURN(so.precision, ParsePrecision(c.precision));
+    if (bm.quantized_build) so.precision = PrecisionOverride::kAsStored;
     EDGE_ASSIGN_OR_RETURN(session_, Session::Create(model_, so));
     for (size_t i = 0; i < model_->inputs().size(); ++i)
       EDGE_RETURN_IF_ERROR(session_->SetInput(model_->inputs()[i], in.data[i].data(), in.data[i].size()));
@@ -571,7 +580,19 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
   std::vector<Outputs> refs;
   std::vector<std::string> entries;
   const bool can_generate = bm.model->pipeline() != nullptr && steps > 0;
+  std::map<std::string, std::unique_ptr<BenchModel>> quantized;  // built DiTs per precision
+  const BenchModel& fp32_model = bm;
   for (const Config& c : grid) {
+    const BenchModel* cm = &fp32_model;
+    if (!o.Has("model") && (c.precision == "int8" || c.precision == "nvfp4")) {
+      auto& slot = quantized[c.precision];
+      if (!slot) {
+        slot.reset(new BenchModel());
+        if (Status st = LoadBenchModel(o, c.precision, slot.get()); !st.ok()) return Fail(st.message());
+      }
+      cm = slot.get();
+    }
+    const BenchModel& bm = *cm;
     std::string e = "{\"precision\":" + JsonString(c.precision) + ",\"cache\":" + JsonString(c.cache) +
                     ",\"attention_density\":" + JsonNumber(c.density) + ",\"threads\":" + std::to_string(c.threads);
     std::string reason = StaticUnavailableReason(c, *bm.model);
@@ -603,7 +624,8 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
     if (can_generate)
       e += ",\"steps\":" + std::to_string(steps) + ",\"generate_ms\":" + JsonNumber(gen_ms) +
            ",\"step_ms\":" + JsonStats(stp) + "," + r.CacheStatsJson();
-    e += ",\"arena_bytes\":" + std::to_string(r.session()->arena_bytes()) +
+    e += ",\"model_file_bytes\":" + std::to_string(bm.file_bytes) +
+         ",\"arena_bytes\":" + std::to_string(r.session()->arena_bytes()) +
          ",\"peak_rss_bytes_so_far\":" + std::to_string(PeakRssBytes());
     if (c.precision != "fp32" && c.precision != "as-stored")
       e += ",\"quantized_linears\":" + std::to_string(matched) + ",\"linears\":" + std::to_string(linears);
@@ -665,7 +687,9 @@ int RunModelBench(int argc, char** argv) {
     if (!o.Has("image")) { args.push_back(image); args.push_back(i32); }
     q = Options(static_cast<int>(args.size()), args.data(), {"json", "quick", "serve", "help"});
   }
-  Status st = LoadBenchModel(q, &bm);
+  // A served configuration builds its model in its own precision; the grid
+  // starts from FP32 and builds quantized models as it reaches them.
+  Status st = LoadBenchModel(q, q.Has("serve") ? q.Str("precision", "fp32") : "fp32", &bm);
   if (!st.ok()) return Fail(st.message());
   InputSet in;
   st = MakeInputs(*bm.model, q.Str("inputs", ""), &in);

@@ -213,9 +213,8 @@ def run_threads(a, work, full, T, result):
         for kind in ("full", "block"):
             for prec in a.edge_precisions:
                 edge_worker(kind, prec)
-            for d in a.densities.split(","):
-                if float(d) != 1.0:
-                    edge_worker(kind, a.edge_precisions[0], float(d))
+            for prec, d in sorted({(g[0], g[2]) for g in a.gen if g[2] != 1.0}):
+                edge_worker(kind, prec, d)
         # ONNX Runtime: every variant in one process.
         ins_full = {n: os.path.join(full, n + ".npy") for n in ("x", "t", "y")}
         ins_block = {n: os.path.join(work, f"block_{n}.npy") for n in ("h", "c")}
@@ -310,23 +309,29 @@ def run_threads(a, work, full, T, result):
                 ops = e[4].ask("ops")
                 result["edge_ops"][f"{e[3]}_t{T}"] = {"op_types_ms": ops["op_types"], "ops": ops["ops"],
                                                       "peak_rss_bytes": ops["peak_rss_bytes"]}
+        ref_gen = None
         if a.steps > 0:
-            # Every edge configuration of the full model, without and with the
-            # step cache: the dense FP32 run without cache first (the reference).
-            for e in entries:
-                if not (e[1] == "edge" and e[3] == "full"):
-                    continue
-                for cache in a.cache_policies.split(","):
-                    path = os.path.join(work, f"gen_{e[2]}_{cache.replace(':', '')}_t{T}.npy")
-                    g = e[4].ask(f"generate {a.steps} {path} {cache}")
-                    entry = {"precision": e[2].split("+")[0], "cache": cache, "attention_density": e[5],
-                             "threads": T, "steps": a.steps, "total_ms": g["total_ms"],
-                             "step_ms": stats(g["step_ms"]), "blocks_computed": g.get("blocks_computed"),
-                             "blocks_skipped": g.get("blocks_skipped"), "latents": os.path.basename(path)}
-                    ref = os.path.join(work, f"gen_fp32_none_t{T}.npy")
-                    if os.path.exists(ref):
-                        entry["quality_vs_fp32"] = quality(np.load(ref), np.load(path))
-                    result["edge_generate"].append(entry)
+            # The sampling runs of --gen (precision/cache/density), each on the
+            # edge worker of that precision and density; the first is the reference.
+            for prec, cache, dens in a.gen:
+                label = prec if dens == 1.0 else f"{prec}+sparse{dens:g}"
+                e = next((x for x in entries if x[1] == "edge" and x[3] == "full" and x[2] == label), None)
+                if e is None:
+                    continue  # that worker is listed as unavailable
+                tag = f"{label}_{cache.replace(':', '')}_t{T}"
+                path = os.path.join(work, f"gen_{tag}.npy")
+                g = e[4].ask(f"generate {a.steps} {path} {cache}")
+                entry = {"precision": prec, "cache": cache, "attention_density": dens,
+                         "threads": T, "steps": a.steps, "total_ms": g["total_ms"],
+                         "step_ms": stats(g["step_ms"]), "blocks_computed": g.get("blocks_computed"),
+                         "blocks_skipped": g.get("blocks_skipped"), "latents": os.path.basename(path)}
+                if ref_gen is None:
+                    ref_gen = path
+                else:
+                    entry["quality_vs_fp32"] = quality(np.load(ref_gen), np.load(path))
+                    entry["reference"] = os.path.basename(ref_gen)
+                log(f"  generate {tag}: {g['total_ms']:.0f} ms, skipped {g.get('blocks_skipped')}")
+                result["edge_generate"].append(entry)
         result["unavailable"] += unavailable
     finally:
         for w in workers:
@@ -340,7 +345,7 @@ def main():
     ap.add_argument("--out", default=None, help="JSON report path")
     ap.add_argument("--quick", action="store_true", help="1 block at 256 tokens, 1 thread, 2 rounds, 2 steps")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--block-runs", type=int, default=3, help="block forwards per turn (median taken)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--depth", type=int, default=12)
@@ -348,16 +353,17 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pause", type=float, default=0.2, help="seconds between turns (peers' spinning threads settle)")
     ap.add_argument("--precisions", default="fp32,int8,nvfp4", help="edge precisions to try")
-    ap.add_argument("--cache-policies", default="none,delta:0.3",
-                    help="step cache policies of edge's generation runs (none first)")
-    ap.add_argument("--densities", default="1,0.25", help="edge attention densities (1 = dense)")
+    ap.add_argument("--gen", default="fp32/none/1,int8/none/1,nvfp4/none/1,int8/delta:0.3/1,int8/delta:0.3/0.25,"
+                    "nvfp4/delta:0.3/0.25",
+                    help="edge sampling runs, precision/cache/attention density; the first is the reference")
     ap.add_argument("--reuse", action="store_true", help="reuse the exported model/ONNX in --work")
     ap.add_argument("--python", default="/usr/bin/python3")
     a = ap.parse_args()
     if a.quick:
-        a.depth, a.image, a.threads, a.rounds, a.steps, a.block_runs = 1, 32, "1", 2, 2, 2
+        a.depth, a.image, a.threads, a.rounds, a.steps, a.block_runs = 1, 32, "1", 2, 4, 2
     a.edge_bench = os.path.abspath(os.path.join(a.build_dir, "bench", "edge-bench"))
     a.edge_precisions = [p for p in a.precisions.split(",") if p]
+    a.gen = [(g.split("/")[0], g.split("/")[1], float(g.split("/")[2])) for g in a.gen.split(",") if g]
     t0 = time.time()
     result = {"schema": SCHEMA, "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
               "machine": machine_info(),
