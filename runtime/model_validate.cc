@@ -278,7 +278,7 @@ Status CheckQuantization(const Ctx& c, const Where& w, const fb::Tensor* t, Tens
   const int sb = q->scale_buffer();
   EDGE_RETURN_IF_ERROR(CheckBufferIndex(c, w, "scale_buffer", sb));
   size_t want = 0;
-  if (!QuantScaleBytes(scheme, info->dims, info->rank, block, &want)) {
+  if (!QuantScaleBytes(scheme, info->layout, info->dims, info->rank, block, &want)) {
     return At(w, "scale size overflows");
   }
   uint64_t have = 0;
@@ -804,13 +804,14 @@ bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_
                           size_t* bytes) {
   if (layout == fb::WeightLayout::RowMajor) return StorageBytes(dtype, dims, rank, bytes);
   if (rank != 2 || dims[0] < 0 || dims[1] < 0) return false;
-  uint64_t n = RoundUp(static_cast<uint64_t>(dims[0]), 16), k, total;
+  // The packed layouts are defined by the kernels (ops/quant_gemm.h):
+  // int8 N16K4 is Np*Kp4 bytes; NVFP4 N16K64 is Np*Kp16/2 code bytes.
+  const uint64_t n = RoundUp(static_cast<uint64_t>(dims[0]), 16);
+  uint64_t total;
   if (layout == fb::WeightLayout::PackedInt8N16K4 && dtype == fb::DType::I8) {
-    k = RoundUp(static_cast<uint64_t>(dims[1]), 4);
-    if (!CheckedMul(n, k, &total)) return false;
+    if (!CheckedMul(n, RoundUp(static_cast<uint64_t>(dims[1]), 4), &total)) return false;
   } else if (layout == fb::WeightLayout::PackedNvfp4N16K64 && dtype == fb::DType::NVFP4) {
-    k = RoundUp(static_cast<uint64_t>(dims[1]), 64);
-    if (!CheckedMul(n, k / 2, &total)) return false;
+    if (!CheckedMul(n, RoundUp(static_cast<uint64_t>(dims[1]), 16) / 2, &total)) return false;
   } else {
     return false;
   }
@@ -819,10 +820,21 @@ bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_
   return true;
 }
 
-bool QuantScaleBytes(fb::QuantScheme scheme, const int64_t* dims, int rank, int block_size,
-                     size_t* bytes) {
+bool QuantScaleBytes(fb::QuantScheme scheme, fb::WeightLayout layout, const int64_t* dims, int rank,
+                     int block_size, size_t* bytes) {
   if (rank < 1 || rank > kMaxRank) return false;
   uint64_t total = 0;
+  if (scheme == fb::QuantScheme::NVFP4 && layout == fb::WeightLayout::PackedNvfp4N16K64) {
+    // Packed block scales: Np * Kp16 / 16 bytes (zeros in the padding).
+    if (rank != 2 || dims[0] < 0 || dims[1] < 0 || block_size != 16) return false;
+    if (!CheckedMul(RoundUp(static_cast<uint64_t>(dims[0]), 16), RoundUp(static_cast<uint64_t>(dims[1]), 16) / 16,
+                    &total)) {
+      return false;
+    }
+    if (!FitsSize(total)) return false;
+    *bytes = static_cast<size_t>(total);
+    return true;
+  }
   if (scheme == fb::QuantScheme::Int8PerChannel) {
     if (dims[0] < 0 || !CheckedMul(static_cast<uint64_t>(dims[0]), 4, &total)) return false;
   } else if (scheme == fb::QuantScheme::NVFP4) {

@@ -45,7 +45,8 @@ bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_
 
 // Bytes of the scale buffer a quantized [N, ...K] weight needs: N floats for
 // Int8PerChannel, rows * ceil(K / block_size) E4M3 bytes for NVFP4.
-bool QuantScaleBytes(fb::QuantScheme scheme, const int64_t* dims, int rank, int block_size,
+bool QuantScaleBytes(fb::QuantScheme scheme, fb::WeightLayout layout, const int64_t* dims, int rank,
+                     int block_size,
                      size_t* bytes);
 
 }  // namespace edge

@@ -8,13 +8,20 @@
 // clamp cannot express GELU/SiLU); otherwise the blocked GEMM
 // of ops/f32_gemm.h with W packed once here (or per run into scratch when W
 // is not a constant) and the activation fused into the microkernel.
-// Quantized weights (I8 / NVFP4) are not handled by this binding yet.
+// Quantized weights (I8 per channel / NVFP4) run on the integer kernels of
+// linear_quant.h. SessionOptions::precision overrides what is stored, for
+// A/B runs: fp32 dequantizes quantized weights once at prepare; int8 / nvfp4
+// quantize F32 (or requantize the other format's) weights at prepare.
 #include <cmath>
+#include <cstring>
 #include <new>
 
 #include "ops/f32_gemm.h"
+#include "ops/nvfp4.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/linear_quant.h"
+#include "runtime/session.h"
 
 #if defined(EDGE_WITH_XNNPACK)
 #include <xnnpack.h>
@@ -24,6 +31,10 @@ namespace edge {
 namespace {
 
 struct LinearState {
+  QuantLinearState* quant = nullptr;  // set: integer kernels
+  float* dequantized = nullptr;       // precision override fp32 of a quantized weight
+  uint8_t* owned_w = nullptr;         // weights quantized at prepare (override)
+  uint8_t* owned_scales = nullptr;
   const F32GemmConfig* cfg = nullptr;
   float* packed = nullptr;  // null: W is not constant, packed into scratch per run
   size_t m = 0, n = 0, k = 0;
@@ -40,7 +51,100 @@ void Destroy(void* p) {
   if (s->xnn != nullptr) xnn_delete_operator(s->xnn);
 #endif
   delete[] s->packed;
+  if (s->quant != nullptr) DestroyQuantLinear(s->quant);
+  delete[] s->dequantized;
+  delete[] s->owned_w;
+  delete[] s->owned_scales;
   delete s;
+}
+
+bool IsQuantized(const TensorInfo& w) { return w.dtype == fb::DType::I8 || w.dtype == fb::DType::NVFP4; }
+
+// A quantized [N, K] weight as F32 (row-major); null if out of memory.
+float* Dequantize(const TensorInfo& w) {
+  const size_t n = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.dims[1]);
+  float* out = new (std::nothrow) float[n * k + 1];
+  if (out == nullptr) return nullptr;
+  if (w.dtype == fb::DType::NVFP4) {
+    Nvfp4Dequantize(w.data, w.scale_data, w.tensor_scale, n, k, out, k);
+  } else {
+    const int8_t* q = reinterpret_cast<const int8_t*>(w.data);
+    for (size_t r = 0; r < n; ++r) {
+      float sc;
+      std::memcpy(&sc, w.scale_data + 4 * r, 4);
+      for (size_t c = 0; c < k; ++c) out[r * k + c] = q[r * k + c] * sc;
+    }
+  }
+  return out;
+}
+
+// Quantized path: the stored format, or `target` made at prepare from F32.
+Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
+  const TensorInfo& w = dense::In(ctx, 1);
+  const TensorInfo& x = dense::In(ctx, 0);
+  EDGE_CHECK_OR_RETURN(w.rank == 2 && w.is_constant, StatusCode::kInvalidModel,
+                       "Linear: a quantized weight must be a constant [N, K]");
+  EDGE_CHECK_OR_RETURN(x.dtype == fb::DType::F32 && x.rank >= 1 && x.dim(-1) == w.dims[1],
+                       StatusCode::kInvalidModel, "Linear: x must be F32 [.., K=%lld]",
+                       static_cast<long long>(w.dims[1]));
+  const TensorInfo* bias = dense::HasInput(ctx, 2) ? &dense::In(ctx, 2) : nullptr;
+  fb::Activation act = fb::Activation::None;
+  if (const fb::LinearOptions* o = ctx->node->op->options_as_LinearOptions()) act = o->activation();
+  LinearState* s = new (std::nothrow) LinearState;
+  EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
+  ctx->state = s;
+  const size_t n = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.dims[1]);
+  const size_t m = k > 0 ? static_cast<size_t>(x.num_elements) / k : 0;
+  TensorInfo use = w;
+  if (w.dtype != target) {
+    const float* src = reinterpret_cast<const float*>(w.data);
+    if (IsQuantized(w)) {
+      s->dequantized = Dequantize(w);
+      EDGE_CHECK_OR_RETURN(s->dequantized != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
+      src = s->dequantized;
+    } else {
+      EDGE_CHECK_OR_RETURN(w.dtype == fb::DType::F32, StatusCode::kInvalidModel,
+                           "Linear: weight dtype %s cannot be quantized", DTypeName(w.dtype));
+    }
+    use.layout = fb::WeightLayout::RowMajor;
+    use.dtype = target;
+    if (target == fb::DType::I8) {
+      s->owned_w = new (std::nothrow) uint8_t[n * k + 1];
+      s->owned_scales = new (std::nothrow) uint8_t[n * 4 + 4];
+      EDGE_CHECK_OR_RETURN(s->owned_w != nullptr && s->owned_scales != nullptr, StatusCode::kOutOfMemory,
+                           "Linear: out of memory");
+      EDGE_RETURN_IF_ERROR(QuantizeInt8PerChannel(src, n, k, reinterpret_cast<int8_t*>(s->owned_w),
+                                                  reinterpret_cast<float*>(s->owned_scales)));
+      use.quant = fb::QuantScheme::Int8PerChannel;
+      use.bytes = n * k;
+      use.scale_bytes = n * 4;
+    } else {
+      const size_t cb = n * ((k + 1) / 2), sb = n * ((k + 15) / 16);
+      s->owned_w = new (std::nothrow) uint8_t[cb + 1];
+      s->owned_scales = new (std::nothrow) uint8_t[sb + 1];
+      EDGE_CHECK_OR_RETURN(s->owned_w != nullptr && s->owned_scales != nullptr, StatusCode::kOutOfMemory,
+                           "Linear: out of memory");
+      float ts = 1.f;
+      EDGE_RETURN_IF_ERROR(QuantizeNvfp4(src, n, k, s->owned_w, s->owned_scales, &ts));
+      use.quant = fb::QuantScheme::NVFP4;
+      use.bytes = cb;
+      use.scale_bytes = sb;
+      use.tensor_scale = ts;
+      use.block_size = 16;
+    }
+    use.data = s->owned_w;
+    use.scale_data = s->owned_scales;
+  }
+  // The activation runs after the integer GEMM as the vectorized F32 pass the
+  // XNNPACK path uses (the quantized kernels' own epilogue is scalar).
+  s->cfg = &f32_gemm_config(dense::Isa(ctx));
+  s->act = static_cast<GemmActivation>(act);
+  s->m = m;
+  s->n = n;
+  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, fb::Activation::None, *ctx->cpu, &s->quant));
+  ctx->kernel_name = QuantLinearKernelName(s->quant);
+  ctx->scratch_bytes = QuantLinearScratchBytes(s->quant);
+  return Status::Ok();
 }
 
 #if defined(EDGE_WITH_XNNPACK)
@@ -57,13 +161,26 @@ Status Prepare(KernelPrepareContext* ctx) {
                        "Linear: expected 2 or 3 inputs, got %d", nin);
   EDGE_CHECK_OR_RETURN(dense::HasInput(ctx, 0) && dense::HasInput(ctx, 1),
                        StatusCode::kInvalidModel, "Linear: x and weight are required");
-  const TensorInfo& w = dense::In(ctx, 1);
-  EDGE_CHECK_OR_RETURN(w.dtype != fb::DType::I8 && w.dtype != fb::DType::NVFP4 &&
-                           w.quant == fb::QuantScheme::None,
-                       StatusCode::kUnsupported,
-                       "Linear: quantized weight '%s' (%s) is not supported by this kernel",
-                       w.name, DTypeName(w.dtype));
-  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Linear", 2, 3, kNames));
+  const TensorInfo& w_stored = dense::In(ctx, 1);
+  const PrecisionOverride ov =
+      ctx->options != nullptr ? ctx->options->precision : PrecisionOverride::kAsStored;
+  if (ov == PrecisionOverride::kInt8 && w_stored.is_constant) return PrepareQuantized(ctx, fb::DType::I8);
+  if (ov == PrecisionOverride::kNvfp4 && w_stored.is_constant) return PrepareQuantized(ctx, fb::DType::NVFP4);
+  if (IsQuantized(w_stored) && ov != PrecisionOverride::kFp32) return PrepareQuantized(ctx, w_stored.dtype);
+  // F32 from here on: a quantized weight is dequantized once (fp32 override).
+  TensorInfo w = w_stored;
+  float* dequantized = nullptr;
+  if (IsQuantized(w_stored)) {
+    EDGE_CHECK_OR_RETURN(w_stored.rank == 2, StatusCode::kInvalidModel, "Linear: weight must be [N, K]");
+    dequantized = Dequantize(w_stored);
+    EDGE_CHECK_OR_RETURN(dequantized != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
+    w.dtype = fb::DType::F32;
+    w.quant = fb::QuantScheme::None;
+    w.layout = fb::WeightLayout::RowMajor;
+    w.data = reinterpret_cast<const uint8_t*>(dequantized);
+  } else {
+    EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Linear", 2, 3, kNames));
+  }
   const TensorInfo& x = dense::In(ctx, 0);
   const TensorInfo& y = dense::Out(ctx, 0);
   char b1[96], b2[96];
@@ -99,8 +216,12 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
 
   LinearState* s = new (std::nothrow) LinearState;
-  EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
+  if (s == nullptr) {
+    delete[] dequantized;
+    return Status::Error(StatusCode::kOutOfMemory, "Linear: out of memory");
+  }
   ctx->state = s;
+  s->dequantized = dequantized;
   s->cfg = &f32_gemm_config(dense::Isa(ctx));
   s->m = static_cast<size_t>(x.num_elements) / (k > 0 ? k : 1);
   if (k == 0) s->m = static_cast<size_t>(y.num_elements) / (n > 0 ? n : 1);
@@ -139,7 +260,7 @@ Status Prepare(KernelPrepareContext* ctx) {
 Status Bind(KernelEvalContext* ctx) {
 #if defined(EDGE_WITH_XNNPACK)
   LinearState* s = static_cast<LinearState*>(ctx->state);
-  if (s->xnn != nullptr) {
+  if (s->quant == nullptr && s->xnn != nullptr) {
     const xnn_status st = xnn_setup_fully_connected_nc_f32(
         s->xnn, s->m, ctx->input<float>(0), ctx->output<float>(0), ctx->pool);
     EDGE_CHECK_OR_RETURN(st == xnn_status_success, StatusCode::kInternal,
@@ -162,23 +283,32 @@ void ActTile(void* ctx, size_t start, size_t count) {
   t.fn(count, t.y + start, t.act);
 }
 
+// y[m, n] = act(y) with the vectorized F32 activation, in parallel chunks.
+void ApplyActivation(const LinearState& s, float* y, pthreadpool_t pool) {
+  if (s.act == GemmActivation::kNone) return;
+  ActTask t = {s.cfg->activation, y, static_cast<int>(s.act)};
+  const size_t total = s.m * s.n;
+  if (dense::Threads(pool) > 1) {
+    pthreadpool_parallelize_1d_tile_1d(pool, ActTile, &t, total, 16384, 0);
+  } else {
+    ActTile(&t, 0, total);
+  }
+}
+
 Status Eval(KernelEvalContext* ctx) {
   LinearState* s = static_cast<LinearState*>(ctx->state);
   float* y = ctx->output<float>(0);
+  if (s->quant != nullptr) {
+    RunQuantLinear(s->quant, ctx->input<float>(0), y, ctx->scratch, ctx->pool);
+    ApplyActivation(*s, y, ctx->pool);
+    return Status::Ok();
+  }
 #if defined(EDGE_WITH_XNNPACK)
   if (s->xnn != nullptr) {
     const xnn_status st = xnn_run_operator(s->xnn, ctx->pool);
     EDGE_CHECK_OR_RETURN(st == xnn_status_success, StatusCode::kInternal,
                          "Linear: xnn_run_operator failed (%d)", static_cast<int>(st));
-    if (s->act != GemmActivation::kNone) {
-      ActTask t = {s->cfg->activation, y, static_cast<int>(s->act)};
-      const size_t total = s->m * s->n;
-      if (dense::Threads(ctx->pool) > 1) {
-        pthreadpool_parallelize_1d_tile_1d(ctx->pool, ActTile, &t, total, 16384, 0);
-      } else {
-        ActTile(&t, 0, total);
-      }
-    }
+    ApplyActivation(*s, y, ctx->pool);
     return Status::Ok();
   }
 #endif

@@ -194,7 +194,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
     }
     if (t.quant != fb::QuantScheme::None) {
       const int block = 16;
-      if (!QuantScaleBytes(t.quant, t.shape.data(), rank, block, &want) ||
+      if (!QuantScaleBytes(t.quant, t.layout, t.shape.data(), rank, block, &want) ||
           buffers_[static_cast<size_t>(t.scale_buffer)].size() != want) {
         return Status::Error(StatusCode::kInvalidArgument,
                              "tensor %zu '%s': %zu scale bytes given, shape needs %zu", i,

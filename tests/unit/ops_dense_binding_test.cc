@@ -167,14 +167,13 @@ TEST(DenseBinding, LinearErrors) {
   {
     ModelWriter w;
     const int xi = w.AddActivation("x", {4, 16});
-    std::vector<int8_t> q(8 * 16, 1);
-    const int wi = w.AddInt8PerChannel("w", {8, 16}, q.data(), q.size(),
-                                       std::vector<float>(8, 0.1f));
+    // An int8 weight that is not a constant (no scales to run it with).
+    const int wi = w.AddActivation("w", {8, 16}, fb::DType::I8);
     const int yi = w.AddActivation("y", {4, 8});
     w.AddOp(fb::OpType::Linear, {xi, wi}, {yi});
-    w.SetInputs({xi});
+    w.SetInputs({xi, wi});
     w.SetOutputs({yi});
-    ExpectPrepareError(w, StatusCode::kUnsupported, "Linear");
+    ExpectPrepareError(w, StatusCode::kInvalidModel, "quantized weight must be a constant");
   }
 }
 
@@ -301,11 +300,11 @@ TEST(DenseBinding, AttentionErrors) {
             vi = w.AddActivation("v", {1, 8, 64}), oi = w.AddActivation("o", {1, 8, 64});
   OpAttrs at;
   at.num_heads = 4;
-  at.sparse_density = 0.5f;
+  at.sparse_density = -0.5f;
   w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
   w.SetInputs({qi, ki, vi});
   w.SetOutputs({oi});
-  ExpectPrepareError(w, StatusCode::kUnsupported, "sparse_density");
+  ExpectPrepareError(w, StatusCode::kInvalidModel, "sparse density");
 }
 
 TEST(DenseBinding, RopeBothPairings) {
