@@ -4,7 +4,7 @@
 # attention kernel alone. Writes the JSON, Markdown and plots of the latest run
 # to bench/results/ (with --quick: a small smoke run into BUILD/bench-quick/).
 #
-#   bench/run_all.sh [--quick]
+#   bench/run_all.sh [--quick] [compare.py options, e.g. --reuse --rounds 5]
 # Needs: a configured build (EDGE_BUILD_DIR, default ./build), node + npm,
 # /usr/bin/python3 with torch, onnx, numpy, matplotlib; libtcmalloc-minimal4
 # is preloaded into PyTorch when present (PyTorch at its best).
@@ -17,6 +17,7 @@ OUT=$ROOT/bench/results
 if [ "${1:-}" = "--quick" ]; then
   QUICK=--quick
   OUT=$BUILD/bench-quick
+  shift
 fi
 mkdir -p "$OUT"
 
@@ -31,15 +32,15 @@ ATT=$OUT/model_attention.jsonl
 if [ -n "$QUICK" ]; then
   "$BUILD/bench/edge-bench" attention --quick --json >> "$ATT"
 else
-  for spec in "1024 1" "4096 1" "1024 2" "4096 2"; do
-    set -- $spec
-    "$BUILD/bench/edge-bench" attention --tokens "$1" --heads 12 --dim 64 --threads "$2" --json >> "$ATT"
+  for spec in 1024:1 4096:1 1024:2 4096:2; do
+    "$BUILD/bench/edge-bench" attention --tokens "${spec%:*}" --heads 12 --dim 64 --threads "${spec#*:}" \
+      --json >> "$ATT"
   done
 fi
 
 cd "$ROOT"
-$PY bench/peers/compare.py --build-dir "$BUILD" --work "${TMPDIR:-/tmp}/edge-bench-compare" \
-  --out "$OUT/model.json" $QUICK
+$PY bench/peers/compare.py --build-dir "$BUILD" --work "${TMPDIR:-/tmp}/edge-bench-compare${QUICK:+-quick}" \
+  --out "$OUT/model.json" $QUICK "$@"
 $PY bench/report/report.py "$OUT/model.json" --attention "$ATT" --md "$OUT/model.md" \
   --plots "$OUT/model" --headline "$OUT/model_headline.md"
 echo "results in $OUT"

@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -156,6 +157,9 @@ def prepare(a, work):
         log("reusing", work)
         return full
     os.makedirs(work, exist_ok=True)
+    shutil.rmtree(full, ignore_errors=True)  # no stale weights of another shape
+    if os.path.exists(marker):
+        os.remove(marker)
     run([a.edge_bench, "model", "--dit", "b2", "--depth", str(a.depth), "--image", str(a.image),
          "--seed", str(a.seed), "--export", full])
     py = a.python
@@ -305,10 +309,11 @@ def run_threads(a, work, full, T, result):
 
         # edge extras: per-op breakdown (full and block) and the sampling loop.
         for e in entries:
-            if e[1] == "edge" and e[2] == "fp32":
+            if e[1] == "edge":
                 ops = e[4].ask("ops")
-                result["edge_ops"][f"{e[3]}_t{T}"] = {"op_types_ms": ops["op_types"], "ops": ops["ops"],
-                                                      "peak_rss_bytes": ops["peak_rss_bytes"]}
+                key = f"{e[3]}_t{T}" if e[2] == "fp32" else f"{e[3]}_{e[2]}_t{T}"
+                result["edge_ops"][key] = {"op_types_ms": ops["op_types"], "ops": ops["ops"],
+                                           "peak_rss_bytes": ops["peak_rss_bytes"]}
         ref_gen = None
         if a.steps > 0:
             # The sampling runs of --gen (precision/cache/density), each on the
