@@ -370,7 +370,9 @@ def main():
     a.edge_precisions = [p for p in a.precisions.split(",") if p]
     a.gen = [(g.split("/")[0], g.split("/")[1], float(g.split("/")[2])) for g in a.gen.split(",") if g]
     t0 = time.time()
-    result = {"schema": SCHEMA, "command": " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+    here = os.getcwd() + os.sep
+    argv = [x[len(here):] if x.startswith(here) else x for x in sys.argv]  # repo-relative paths
+    result = {"schema": SCHEMA, "command": " ".join([os.path.relpath(sys.argv[0])] + argv[1:]),
               "machine": machine_info(),
               "model": {"name": "DiT-B/2-like (random weights)", "depth": a.depth, "hidden": 768, "heads": 12,
                         "tokens": (a.image // 2) ** 2, "image": a.image, "seed": a.seed},
