@@ -27,6 +27,8 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
+  # A foreign architecture added for cross builds (scripts/cross-deps.sh) adds
+  # indexes that a mirror mid-sync may fail to serve: do not stop on those.
+  $SUDO apt-get update -qq || echo "warning: apt-get update reported errors; going on" >&2
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -13,6 +13,13 @@ cmake --build build -j"$JOBS"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 
+if [ "${EDGE_SKIP_CROSS:-0}" != 1 ]; then
+  echo "== core binary sizes (x86-64, aarch64, armhf)"
+  bash scripts/size-report.sh
+  echo "== ARM cross builds, tests under qemu-user"
+  bash scripts/cross-test.sh
+fi
+
 echo "== ASan + UBSan build (unit tests)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON \
   -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF

@@ -1,0 +1,41 @@
+# Size-optimized core build (EDGE_CORE_MINSIZE=ON) for small ARM boards:
+# -Os, one section per function/object so the linker can drop what nothing
+# calls (--gc-sections), link-time optimization, stripped binaries. Meant for
+# the core (runtime + ops + edge-run) without XNNPACK, converter, bench, tests:
+#   cmake -S . -B build-core -G Ninja -DCMAKE_BUILD_TYPE=MinSizeRel -DEDGE_CORE_MINSIZE=ON \
+#     -DEDGE_WITH_XNNPACK=OFF -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DEDGE_BUILD_TESTS=OFF
+# scripts/size-report.sh builds it for x86-64, aarch64 and armhf and reports
+# the stripped sizes. Each part can be turned off on its own.
+option(EDGE_CORE_MINSIZE "Size-optimized build: -Os, section GC, LTO, strip" OFF)
+include(CMakeDependentOption)
+cmake_dependent_option(EDGE_MINSIZE_LTO "With EDGE_CORE_MINSIZE: link-time optimization" ON "EDGE_CORE_MINSIZE" OFF)
+cmake_dependent_option(EDGE_MINSIZE_GC_SECTIONS "With EDGE_CORE_MINSIZE: -ffunction-sections -fdata-sections -Wl,--gc-sections" ON "EDGE_CORE_MINSIZE" OFF)
+cmake_dependent_option(EDGE_MINSIZE_STRIP "With EDGE_CORE_MINSIZE: strip binaries at link time (-s)" ON "EDGE_CORE_MINSIZE" OFF)
+
+if(EDGE_CORE_MINSIZE)
+  if(EDGE_WITH_XNNPACK)
+    message(WARNING "EDGE_CORE_MINSIZE with EDGE_WITH_XNNPACK=ON: the binary needs libXNNPACK.so as well")
+  endif()
+  # Later -O flags win: -Os overrides the build type's -O2/-O3.
+  add_compile_options(-Os)
+  # The core has no exceptions, so tables for unwinding through any
+  # instruction are dead weight; code built with exceptions still gets the
+  # tables its exception handling needs.
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-asynchronous-unwind-tables>)
+  if(EDGE_MINSIZE_GC_SECTIONS)
+    add_compile_options(-ffunction-sections -fdata-sections)
+    add_link_options(-Wl,--gc-sections)
+  endif()
+  if(EDGE_MINSIZE_STRIP)
+    add_link_options(-s)
+  endif()
+  if(EDGE_MINSIZE_LTO)
+    include(CheckIPOSupported)
+    check_ipo_supported(RESULT edge_ipo_ok OUTPUT edge_ipo_msg LANGUAGES C CXX)
+    if(edge_ipo_ok)
+      set(CMAKE_INTERPROCEDURAL_OPTIMIZATION ON)
+    else()
+      message(WARNING "LTO not supported by this toolchain: ${edge_ipo_msg}")
+    endif()
+  endif()
+endif()
