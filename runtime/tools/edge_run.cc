@@ -55,7 +55,8 @@ const char kUsage[] =
     "  --out-dir DIR        write each graph output as DIR/<name>.npy\n"
     "\n"
     "Both:\n"
-    "  --threads T          worker threads (default 1; 0 = all cores)\n"
+    "  --threads T          worker threads (default 1; 0 = one per big core)\n"
+    "  --pin                pin the worker threads to the big cores (big.LITTLE boards)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
@@ -84,6 +85,7 @@ struct Args {
   int threads = 1;
   float attention_density = -1.f;
   bool attention_compensation = true;
+  bool pin = false;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -195,6 +197,8 @@ int ParseArgs(int argc, char** argv, Args* a) {
       if (!value(&v) || !ParseFloat(v, &a->attention_density) || a->attention_density < 0 ||
           a->attention_density > 1)
         return Usage("--attention-density needs a number in [0, 1]");
+    } else if (arg == "--pin") {
+      a->pin = true;
     } else if (arg == "--no-attention-compensation") {
       a->attention_compensation = false;
     } else if (arg == "--profile") {
@@ -581,6 +585,7 @@ int main(int argc, char** argv) {
   so.precision = a.precision;
   so.attention_density = a.attention_density;
   so.attention_compensation = a.attention_compensation;
+  so.pin_big_cores = a.pin;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());
