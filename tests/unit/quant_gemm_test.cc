@@ -142,7 +142,11 @@ void CheckAll(bool nvfp4) {
       }
     }
   }
+#if defined(__x86_64__) || defined(__aarch64__)
   EXPECT_GE(ran, 2);  // at least one SIMD variant plus the scalar one on any x86-64/ARM64 CI
+#else
+  EXPECT_GE(ran, 1);  // 32-bit ARM (armhf): no SIMD quantized variants, the scalar one only
+#endif
   pthreadpool_destroy(pool);
 }
 
