@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bench/bench_common.h"
+#include "bench/model_bench.h"
 
 namespace edge {
 namespace bench {
@@ -26,9 +27,44 @@ const Command kCommands[] = {
      "      quantized linear (incl. activation quantization) vs XNNPACK FP32 fully-connected"},
 };
 
+// Subcommands that parse their own argc/argv (bench/model_bench.h).
+struct RawCommand {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* help;
+};
+
+const RawCommand kRawCommands[] = {
+    {"model", edge::bench::RunModelBench,
+     "[--model FILE | --dit b2|s2 --depth N --image S] --threads 1,2 --precision fp32,int8,nvfp4\n"
+     "      --cache none,delta:0.3 --density 1,0.25 --runs R --steps S [--json] [--out FILE] [--quick]\n"
+     "      per-op/block/forward/step latency, generation time, memory, sizes, quality vs FP32"},
+    {"attention", edge::bench::RunAttentionBench,
+     "--tokens N --heads H --dim D --threads T [--json]\n"
+     "      dense tiled FP32 attention vs PyTorch SDPA anchor figures"},
+};
+
 void Usage() {
-  std::fprintf(stderr, "usage: edge-bench <command> [options]\n");
+  std::fprintf(stderr, "usage: edge-bench <command> [options]\n       edge-bench --quick   (smoke run of every command)\n");
   for (const Command& c : kCommands) std::fprintf(stderr, "  %s %s\n", c.name, c.help);
+  for (const RawCommand& c : kRawCommands) std::fprintf(stderr, "  %s %s\n", c.name, c.help);
+}
+
+// --quick: every subcommand once at a small size (CI smoke run, no timing claims).
+int Quick() {
+  static char m[] = "1024", k[] = "768", n[] = "256", reps[] = "2";
+  static char am[] = "--m", ak[] = "--k", an[] = "--n", areps[] = "--reps";
+  for (const char* prec : {"fp32", "int8", "nvfp4"}) {
+    char aprec[] = "--precision";
+    char* argv[] = {am, m, ak, k, an, n, areps, reps, aprec, const_cast<char*>(prec)};
+    edge::bench::Args args(10, argv);
+    if (int rc = edge::bench::GemmMain(args); rc != 0) return rc;
+  }
+  static char quick[] = "--quick";
+  char* qargv[] = {quick};
+  for (const RawCommand& c : kRawCommands)
+    if (int rc = c.run(1, qargv); rc != 0) return rc;
+  return 0;
 }
 
 }  // namespace
@@ -38,6 +74,9 @@ int main(int argc, char** argv) {
     Usage();
     return 2;
   }
+  if (std::strcmp(argv[1], "--quick") == 0) return Quick();
+  for (const RawCommand& c : kRawCommands)
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 2, argv + 2);
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) == 0) {
       edge::bench::Args args(argc - 2, argv + 2);

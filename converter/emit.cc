@@ -20,8 +20,28 @@ fb::DType ToDType(int t, const std::string& name) {
 }  // namespace
 
 EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
-                const std::string& model_name, ModelWriter* w) {
+                const std::string& model_name, ModelWriter* w,
+                const std::map<int, QuantWeightPtr>* quant) {
   EmitResult r;
+  std::map<const QuantWeight*, int> quant_tensor;
+  auto quantized = [&](const QuantWeight& q) -> int {
+    auto it = quant_tensor.find(&q);
+    if (it != quant_tensor.end()) return it->second;
+    int id;
+    if (q.precision == Precision::kInt8) {
+      std::vector<float> scales(static_cast<size_t>(q.N));
+      std::memcpy(scales.data(), q.scales.data(), scales.size() * sizeof(float));
+      id = w->AddInt8PerChannel(q.name, {q.N, q.K}, q.data.data(), q.data.size(), scales,
+                                fb::WeightLayout::PackedInt8N16K4);
+    } else {
+      id = w->AddNvfp4(q.name, {q.N, q.K}, q.data.data(), q.data.size(), q.scales.data(), q.scales.size(),
+                       q.tensor_scale, fb::WeightLayout::PackedNvfp4N16K64);
+    }
+    r.parameters += q.N * q.K;
+    r.constant_bytes += static_cast<int64_t>(q.bytes());
+    quant_tensor[&q] = id;
+    return id;
+  };
   auto tensor = [&](int v) -> int {
     if (v < 0) return -1;
     auto it = r.tensor_of.find(v);
@@ -78,10 +98,16 @@ EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlag
     if (n.dead) continue;
     if (!n.edge) Fail(kExitConvert, "internal: node '" + n.name + "' (" + n.op + ") was not lowered");
     std::vector<int> in, out;
-    for (int v : n.in) in.push_back(tensor(v));
+    const QuantWeight* qw = nullptr;
+    if (quant != nullptr) {
+      auto it = quant->find(static_cast<int>(k));
+      if (it != quant->end()) qw = it->second.get();
+    }
+    for (size_t i = 0; i < n.in.size(); ++i) in.push_back(qw != nullptr && i == 1 ? quantized(*qw) : tensor(n.in[i]));
     for (int v : n.out) out.push_back(tensor(v));
     op_index[k] = w->AddOp(n.etype, in, out, n.ea, n.name);
   }
+  r.op_of_node = op_index;
   for (int v : g.outputs) outs.push_back(tensor(v));
   w->SetInputs(ins);
   w->SetOutputs(outs);

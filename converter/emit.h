@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "converter/ir.h"
+#include "converter/quantize.h"
 #include "converter/regions.h"
 
 namespace edge {
@@ -23,10 +24,14 @@ struct EmitResult {
   std::vector<int> tensor_values;  // tensor index -> value id
   int64_t parameters = 0;          // elements of float constants
   int64_t constant_bytes = 0;
+  std::vector<int> op_of_node;     // node index -> op index in the file (-1: dead)
 };
 
+// `quant` (may be null): node index of a Linear -> its quantized weight, stored
+// in place of the F32 weight (identical QuantWeight pointers share one tensor).
 EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
-                const std::string& model_name, ModelWriter* w);
+                const std::string& model_name, ModelWriter* w,
+                const std::map<int, QuantWeightPtr>* quant = nullptr);
 
 }  // namespace conv
 }  // namespace edge

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "runtime/memory_planner.h"
+#include "runtime/threading.h"
 
 namespace edge {
 namespace {
@@ -38,11 +39,17 @@ Status Session::Init() {
   const int num_ops = m.num_nodes();
   const int num_tensors = m.num_tensors();
 
-  // Threads: 1 runs inline (no pool); 0 lets pthreadpool use every core.
-  if (options_.num_threads != 1) {
-    pool_ = pthreadpool_create(static_cast<size_t>(options_.num_threads));
+  // Threads: 1 runs inline (no pool); 0 means one per big core, so a
+  // big.LITTLE board does not wait on its slow cores at every barrier.
+  const int threads = options_.num_threads == 0 ? DefaultThreadCount() : options_.num_threads;
+  if (threads != 1) {
+    pool_ = pthreadpool_create(static_cast<size_t>(threads));
     EDGE_CHECK_OR_RETURN(pool_ != nullptr, StatusCode::kOutOfMemory,
-                         "Session: cannot create a thread pool of %d threads", options_.num_threads);
+                         "Session: cannot create a thread pool of %d threads", threads);
+  }
+  if (options_.pin_big_cores) {
+    Status st = PinThreadPoolToBigCores(pool_);
+    if (!st.ok() && st.code() != StatusCode::kUnsupported) return st.Prepend("Session: ");
   }
 
   kernels_.assign(num_ops, nullptr);

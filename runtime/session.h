@@ -23,7 +23,8 @@ namespace edge {
 enum class PrecisionOverride : int { kAsStored = 0, kFp32 = 1, kInt8 = 2, kNvfp4 = 3 };
 
 struct SessionOptions {
-  int num_threads = 1;          // 0: all cores
+  int num_threads = 1;          // 0: one per big core (runtime/threading.h)
+  bool pin_big_cores = false;   // restrict the pool's threads to the big cores
   bool profile = false;         // per-op wall time
   PrecisionOverride precision = PrecisionOverride::kAsStored;
   // Block-sparse attention: fraction of 64-key tiles each query block

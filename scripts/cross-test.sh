@@ -13,7 +13,8 @@
 # The converter and bench are not built. Emulation is 10-50x slower than a
 # board and says nothing about speed: no timing is taken here.
 # Env: JOBS (parallel jobs), EDGE_CROSS_GTEST_FILTER (a gtest filter for the
-# unit tests, e.g. to skip slow ones under emulation; default: all).
+# unit tests to run; default: all), EDGE_CROSS_EXCLUDE (a ctest regex of unit
+# tests to skip, e.g. slow ones under emulation).
 # Usage: bash scripts/cross-test.sh [aarch64] [armhf]   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,9 @@ for arch in "${ARCHES[@]}"; do
   if [ -n "${EDGE_CROSS_GTEST_FILTER:-}" ]; then
     # ctest runs one test per gtest name; -R/-E work on those names.
     filter_args=(-R "$(echo "$EDGE_CROSS_GTEST_FILTER" | sed 's/\*/.*/g; s/:/|/g')")
+  fi
+  if [ -n "${EDGE_CROSS_EXCLUDE:-}" ]; then
+    filter_args+=(-E "$EDGE_CROSS_EXCLUDE")  # a ctest regex of test names to skip
   fi
   ctest --test-dir "$dir" --output-on-failure -j"$JOBS" -L unit "${filter_args[@]}"
 

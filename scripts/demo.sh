@@ -10,5 +10,5 @@ cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build build-demo --target edge-run
 mkdir -p out
 MODEL=models/demo/glyph_dit.fb
-./build-demo/runtime/edge-run "$MODEL" --threads "$(nproc)" --seed 0 --out out/glyphs.png "$@"
+./build-demo/runtime/edge-run "$MODEL" --threads "$(nproc)" --seed 0 --png-scale 3 --out out/glyphs.png "$@"
 echo "the picture: $(pwd)/out/glyphs.png"

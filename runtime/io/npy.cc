@@ -1,6 +1,7 @@
 // .npy reader/writer. The header is a Python dict literal; we parse only the
 // subset numpy writes ({'descr': .., 'fortran_order': .., 'shape': (..), })
 // with a small tokenizer, and bound every number before using it.
+#include "runtime/io/file_util.h"
 #include "runtime/io/npy.h"
 
 #include <fcntl.h>
@@ -342,28 +343,7 @@ Status WriteNpy(const std::string& path, fb::DType dtype, const std::vector<int6
                 const void* data) {
   std::vector<uint8_t> bytes;
   EDGE_RETURN_IF_ERROR(EncodeNpy(dtype, shape, data, &bytes));
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Status::Error(StatusCode::kIoError, "cannot create '%s': %s", path.c_str(),
-                         std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::Error(StatusCode::kIoError, "write '%s': %s", path.c_str(),
-                           std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    return Status::Error(StatusCode::kIoError, "close '%s': %s", path.c_str(),
-                         std::strerror(errno));
-  }
-  return Status::Ok();
+  return WriteWholeFile(path, bytes);
 }
 
 }  // namespace edge

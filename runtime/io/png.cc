@@ -1,4 +1,5 @@
 // PNG encoding with stored deflate blocks (RFC 1950/1951, PNG spec 1.2).
+#include "runtime/io/file_util.h"
 #include "runtime/io/png.h"
 
 #include <fcntl.h>
@@ -138,28 +139,7 @@ Status WritePng(const std::string& path, const uint8_t* pixels, int width, int h
                 int channels) {
   std::vector<uint8_t> bytes;
   EDGE_RETURN_IF_ERROR(EncodePng(pixels, width, height, channels, &bytes));
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Status::Error(StatusCode::kIoError, "cannot create '%s': %s", path.c_str(),
-                         std::strerror(errno));
-  }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::Error(StatusCode::kIoError, "write '%s': %s", path.c_str(),
-                           std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    return Status::Error(StatusCode::kIoError, "close '%s': %s", path.c_str(),
-                         std::strerror(errno));
-  }
-  return Status::Ok();
+  return WriteWholeFile(path, bytes);
 }
 
 void PlanarFloatToU8(const float* chw, int channels, int height, int width, float lo, float hi,

@@ -47,6 +47,7 @@ const char kUsage[] =
     "  --cache-warmup N     steps always computed at the start (default 2)\n"
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
+    "  --png-scale K        enlarge the PNG K times (nearest neighbour; default 1)\n"
     "\n"
     "One graph run:\n"
     "  --once               run the graph once\n"
@@ -54,7 +55,8 @@ const char kUsage[] =
     "  --out-dir DIR        write each graph output as DIR/<name>.npy\n"
     "\n"
     "Both:\n"
-    "  --threads T          worker threads (default 1; 0 = all cores)\n"
+    "  --threads T          worker threads (default 1; 0 = one per big core)\n"
+    "  --pin                pin the worker threads to the big cores (big.LITTLE boards)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
@@ -75,6 +77,7 @@ struct Args {
   std::vector<int64_t> classes;
   int num_samples = 0;
   std::string noise, dump_noise, out;
+  int png_scale = 1;
   edge::CacheOptions cache;
   bool once = false;
   std::vector<std::pair<std::string, std::string>> inputs;
@@ -82,6 +85,7 @@ struct Args {
   int threads = 1;
   float attention_density = -1.f;
   bool attention_compensation = true;
+  bool pin = false;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -156,6 +160,9 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--cache-warmup") {
       if (!value(&v) || !ParseInt(v, 0, 10000, &n)) return Usage("--cache-warmup needs an integer in [0, 10000]");
       a->cache.warmup_steps = static_cast<int>(n);
+    } else if (arg == "--png-scale") {
+      if (!value(&v) || !ParseInt(v, 1, 16, &n)) return Usage("--png-scale needs an integer in [1, 16]");
+      a->png_scale = static_cast<int>(n);
     } else if (arg == "--noise") {
       if (!value(&v)) return Usage("--noise needs a file");
       a->noise = v;
@@ -190,6 +197,8 @@ int ParseArgs(int argc, char** argv, Args* a) {
       if (!value(&v) || !ParseFloat(v, &a->attention_density) || a->attention_density < 0 ||
           a->attention_density > 1)
         return Usage("--attention-density needs a number in [0, 1]");
+    } else if (arg == "--pin") {
+      a->pin = true;
     } else if (arg == "--no-attention-compensation") {
       a->attention_compensation = false;
     } else if (arg == "--profile") {
@@ -387,7 +396,8 @@ void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double m
 
 // Maps [-1, 1] to [0, 255] and tiles samples: images in a grid, videos as one
 // row of frames per sample.
-edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x) {
+edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x,
+                             int scale) {
   int frames = 1, C, H, W;
   if (ls.size() == 4) {
     frames = static_cast<int>(ls[0]); C = static_cast<int>(ls[1]); H = static_cast<int>(ls[2]); W = static_cast<int>(ls[3]);
@@ -428,7 +438,16 @@ edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>
       }
     }
   }
-  return edge::WritePng(path, img.data(), GW, GH, C);
+  if (scale <= 1) return edge::WritePng(path, img.data(), GW, GH, C);
+  std::vector<uint8_t> big(size_t(GW) * scale * GH * scale * C);
+  for (int yy = 0; yy < GH * scale; ++yy) {
+    for (int xx = 0; xx < GW * scale; ++xx) {
+      for (int c = 0; c < C; ++c) {
+        big[(size_t(yy) * GW * scale + xx) * C + c] = img[(size_t(yy / scale) * GW + xx / scale) * C + c];
+      }
+    }
+  }
+  return edge::WritePng(path, big.data(), GW * scale, GH * scale, C);
 }
 
 int RunGenerate(const Args& a, edge::Session* s) {
@@ -513,7 +532,7 @@ int RunGenerate(const Args& a, edge::Session* s) {
     std::fprintf(stderr, "edge-run: %s\n", st.message());
     return ExitFor(st);
   }
-  edge::Status ws = EndsWith(out, ".png") ? WriteSamplesPng(out, p.latent_shape(), g.num_samples, result.data())
+  edge::Status ws = EndsWith(out, ".png") ? WriteSamplesPng(out, p.latent_shape(), g.num_samples, result.data(), a.png_scale)
                                           : edge::WriteNpy(out, edge::fb::DType::F32, out_shape, result.data());
   if (!ws.ok()) {
     std::fprintf(stderr, "edge-run: writing %s: %s\n", out.c_str(), ws.message());
@@ -566,6 +585,7 @@ int main(int argc, char** argv) {
   so.precision = a.precision;
   so.attention_density = a.attention_density;
   so.attention_compensation = a.attention_compensation;
+  so.pin_big_cores = a.pin;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <random>
 
+#include "runtime/kernels/linear_quant.h"
+
 namespace edge {
 namespace testing {
 namespace {
@@ -20,6 +22,24 @@ class Builder {
     weights_.push_back({name, shape, v});
     return w_->AddConstantF32(name, shape, v);
   }
+  // The same seeded FP32 values as Weight(), stored quantized.
+  int QuantizedWeight(const std::string& name, int64_t N, int64_t K) {
+    std::normal_distribution<float> dist(0.f, cfg_.weight_std);
+    std::vector<float> v(static_cast<size_t>(N * K));
+    for (float& x : v) x = dist(rng_);
+    weights_.push_back({name, {N, K}, v});
+    if (cfg_.linear_weights == LinearWeights::kInt8) {
+      std::vector<int8_t> q(v.size());
+      std::vector<float> scale(static_cast<size_t>(N));
+      if (!QuantizeInt8PerChannel(v.data(), N, K, q.data(), scale.data()).ok()) return -1;
+      return w_->AddInt8PerChannel(name, {N, K}, q.data(), q.size(), scale);
+    }
+    std::vector<uint8_t> codes(static_cast<size_t>(N * ((K + 1) / 2)));
+    std::vector<uint8_t> scales(static_cast<size_t>(N * ((K + 15) / 16)));
+    float tensor_scale = 1.f;
+    if (!QuantizeNvfp4(v.data(), N, K, codes.data(), scales.data(), &tensor_scale).ok()) return -1;
+    return w_->AddNvfp4(name, {N, K}, codes.data(), codes.size(), scales.data(), scales.size(), tensor_scale);
+  }
   int Act(const std::string& name, const std::vector<int64_t>& shape) {
     return w_->AddActivation(name, shape, fb::DType::F32);
   }
@@ -31,7 +51,8 @@ class Builder {
   int Linear(const std::string& name, int x, std::vector<int64_t> out_shape, int64_t in_f,
              fb::Activation act = fb::Activation::None) {
     const int64_t out_f = out_shape.back();
-    const int wt = Weight(name + ".weight", {out_f, in_f}, cfg_.weight_std);
+    const int wt = cfg_.linear_weights == LinearWeights::kF32 ? Weight(name + ".weight", {out_f, in_f}, cfg_.weight_std)
+                                                               : QuantizedWeight(name + ".weight", out_f, in_f);
     const int b = Weight(name + ".bias", {out_f}, cfg_.weight_std);
     const int y = Act(name + ".out", out_shape);
     OpAttrs a;

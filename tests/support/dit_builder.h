@@ -13,6 +13,9 @@
 namespace edge {
 namespace testing {
 
+// Storage of the Linear weights (the oracle always gets the FP32 values).
+enum class LinearWeights : int { kF32 = 0, kInt8 = 1, kNvfp4 = 2 };
+
 struct DitConfig {
   int batch = 2;
   int in_channels = 4;
@@ -28,6 +31,7 @@ struct DitConfig {
   uint64_t seed = 1;
   float weight_std = 0.05f;
   bool with_pipeline = true;
+  LinearWeights linear_weights = LinearWeights::kF32;  // int8 per-channel / NVFP4 quantized
 };
 
 struct NamedWeight {

@@ -1,0 +1,321 @@
+#include "converter/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "ops/cpu_features.h"
+#include "runtime/kernels/linear_quant.h"
+#include "runtime/model.h"
+#include "runtime/noise.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace edge {
+namespace conv {
+namespace {
+
+void Check(const Status& st, const std::string& what) {
+  if (!st.ok()) Fail(kExitConvert, "calibration: " + what + ": " + st.message());
+}
+
+// Quantized Linear runner over one QuantWeight (packed, as it will be stored).
+struct QuantRunner {
+  QuantLinearState* state = nullptr;
+  std::vector<uint8_t> scratch_mem;
+  void* scratch = nullptr;
+  std::vector<float> y;
+  ~QuantRunner() { DestroyQuantLinear(state); }
+
+  void Init(const QuantWeight& q, const TensorInfo* bias, size_t M, fb::Activation act,
+            const CpuFeatures& cpu) {
+    TensorInfo w;
+    w.name = q.name.c_str();
+    w.rank = 2;
+    w.dims[0] = q.N;
+    w.dims[1] = q.K;
+    w.num_elements = q.N * q.K;
+    w.is_constant = true;
+    w.data = q.data.data();
+    w.bytes = q.data.size();
+    w.scale_data = q.scales.data();
+    w.scale_bytes = q.scales.size();
+    w.block_size = 16;
+    if (q.precision == Precision::kInt8) {
+      w.dtype = fb::DType::I8;
+      w.quant = fb::QuantScheme::Int8PerChannel;
+      w.layout = fb::WeightLayout::PackedInt8N16K4;
+    } else {
+      w.dtype = fb::DType::NVFP4;
+      w.quant = fb::QuantScheme::NVFP4;
+      w.layout = fb::WeightLayout::PackedNvfp4N16K64;
+      w.tensor_scale = q.tensor_scale;
+    }
+    Check(CreateQuantLinear(w, bias, M, act, cpu, &state), "quantized layer '" + q.name + "'");
+    const size_t sb = QuantLinearScratchBytes(state);
+    scratch_mem.assign(sb + 64, 0);
+    uintptr_t p = reinterpret_cast<uintptr_t>(scratch_mem.data());
+    scratch = reinterpret_cast<void*>((p + 63) & ~uintptr_t(63));
+    y.assign(M * static_cast<size_t>(q.N), 0.f);
+  }
+  void Run(const float* x) { RunQuantLinear(state, x, y.data(), scratch, nullptr); }
+};
+
+struct LayerAcc {
+  std::vector<double> e8, e4, y2;  // per step, summed over seeds
+};
+
+double Pearson(const std::vector<double>& a, const std::vector<double>& b) {
+  const size_t n = a.size();
+  if (n < 2) return 0;
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < n; ++i) { ma += a[i]; mb += b[i]; }
+  ma /= n;
+  mb /= n;
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0;
+}
+
+// Average ranks (ties share the mean rank).
+std::vector<double> Ranks(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    for (size_t t = i; t <= j; ++t) r[idx[t]] = 0.5 * double(i + j);
+    i = j + 1;
+  }
+  return r;
+}
+
+double Spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  return Pearson(Ranks(a), Ranks(b));
+}
+
+}  // namespace
+
+CalibResult Calibrate(const std::vector<uint8_t>& image, const std::vector<CalibLayer>& calib,
+                      std::vector<LinearLayer>* layers, const QuantOptions& o) {
+  auto mr = Model::LoadBuffer(image.data(), image.size(), false);
+  Check(mr.status(), "loading the FP32 model");
+  std::unique_ptr<Model> model = std::move(mr.value());
+  const fb::Pipeline* meta = model->pipeline();
+  if (meta == nullptr || meta->latent_input() < 0 || meta->timestep_input() < 0 || meta->output() < 0)
+    Fail(kExitUsage, "--precision mixed calibrates through the sampler: give pipeline metadata "
+                     "(--roles with a latent and a timestep input, --sampler ...)");
+  SessionOptions so;
+  so.num_threads = 1;  // fixed reduction order
+  auto sr = Session::Create(model.get(), so);
+  Check(sr.status(), "creating the session");
+  std::unique_ptr<Session> session = std::move(sr.value());
+  auto smp = Sampler::Create(SamplerConfigFromModel(meta), o.calib_steps);
+  Check(smp.status(), "sampler");
+  const Sampler& sampler = smp.value();
+
+  const int lat_in = meta->latent_input(), t_in = meta->timestep_input(), out_t = meta->output();
+  const int cond_in = meta->condition_input();
+  const TensorInfo& lat = model->tensor(lat_in);
+  const int B = static_cast<int>(lat.dims[0]);
+  const size_t L = static_cast<size_t>(lat.num_elements / B);
+  const TensorInfo& out = model->tensor(out_t);
+  const size_t out_row = static_cast<size_t>(out.num_elements / out.dims[0]);
+  if (model->tensor(t_in).num_elements != B || out.dims[0] != B || out_row < L)
+    Fail(kExitConvert, "calibration: latent/timestep/output shapes do not agree on the batch");
+  const bool class_cond =
+      cond_in >= 0 && (model->tensor(cond_in).dtype == fb::DType::I64 || model->tensor(cond_in).dtype == fb::DType::I32);
+  const int num_classes = meta->num_classes();
+  std::vector<int64_t> classes = o.calib_classes;
+  if (classes.empty() && class_cond)
+    for (int c = 0; c < std::max(1, num_classes); ++c) classes.push_back(c);
+  for (int64_t c : classes)
+    if (num_classes > 0 && (c < 0 || c >= num_classes))
+      Fail(kExitUsage, "--calib-classes: class " + std::to_string(c) + " outside [0, " +
+                           std::to_string(num_classes) + ")");
+  const float guidance = meta->guidance_scale();
+  const bool guided = class_cond && guidance != 1.f && meta->null_condition() >= 0 && B % 2 == 0;
+  const int per_run = guided ? B / 2 : B;
+
+  // Quantized variants of every calibrated layer, sized for this batch.
+  const CpuFeatures cpu = DetectCpuFeatures();
+  std::vector<int> calib_of_op(model->num_nodes(), -1);
+  std::vector<std::unique_ptr<QuantRunner>> r8(calib.size()), r4(calib.size());
+  std::vector<LayerAcc> acc(calib.size());
+  for (size_t i = 0; i < calib.size(); ++i) {
+    const CalibLayer& c = calib[i];
+    const NodeInfo& node = model->node(c.op);
+    calib_of_op[c.op] = static_cast<int>(i);
+    const TensorInfo& x = model->tensor(node.inputs[0]);
+    const size_t M = static_cast<size_t>(x.num_elements / x.dim(-1));
+    const TensorInfo* bias = node.inputs.size() > 2 && node.inputs[2] >= 0 ? &model->tensor(node.inputs[2]) : nullptr;
+    fb::Activation act = fb::Activation::None;
+    if (node.op->options_as_LinearOptions() != nullptr) act = node.op->options_as_LinearOptions()->activation();
+    r8[i].reset(new QuantRunner());
+    r4[i].reset(new QuantRunner());
+    r8[i]->Init(*c.int8, bias, M, act, cpu);
+    r4[i]->Init(*c.nvfp4, bias, M, act, cpu);
+    acc[i].e8.assign(o.calib_steps, 0);
+    acc[i].e4.assign(o.calib_steps, 0);
+    acc[i].y2.assign(o.calib_steps, 0);
+  }
+  const auto& regs = model->cache_regions();
+  CalibResult res;
+  res.steps = o.calib_steps;
+  res.seeds = o.calib_seeds;
+  res.guided = guided;
+  for (const CacheRegionInfo& r : regs) res.regions.push_back(r.name);
+  res.gamma.assign(regs.size(), std::vector<double>(o.calib_steps, 0.0));
+
+  // Extra inputs (neither latent, timestep nor class condition).
+  std::vector<int> extra;
+  for (int t : model->inputs())
+    if (t != lat_in && t != t_in && !(class_cond && t == cond_in)) extra.push_back(t);
+
+  std::vector<float> x(static_cast<size_t>(per_run) * L), pred(L);
+  for (int s = 0; s < o.calib_seeds; ++s) {
+    const uint64_t seed = static_cast<uint64_t>(s);
+    for (int k = 0; k < per_run; ++k) GaussianNoise(seed, static_cast<uint64_t>(k), x.data() + size_t(k) * L, L);
+    for (size_t e = 0; e < extra.size(); ++e) {
+      const TensorInfo& ti = model->tensor(extra[e]);
+      void* d = session->data(extra[e]);
+      if (ti.dtype == fb::DType::F32) {
+        GaussianNoise(seed, 0x10000u + e, static_cast<float*>(d), static_cast<size_t>(ti.num_elements));
+      } else {
+        std::memset(d, 0, ti.bytes);
+      }
+    }
+    for (int i = 0; i < o.calib_steps; ++i) {
+      float* li = static_cast<float*>(session->data(lat_in));
+      float* ti = static_cast<float*>(session->data(t_in));
+      for (int r = 0; r < B; ++r) {
+        std::memcpy(li + size_t(r) * L, x.data() + size_t(r % per_run) * L, L * sizeof(float));
+        ti[r] = sampler.model_timestep(i);
+      }
+      if (class_cond) {
+        void* c = session->data(cond_in);
+        for (int r = 0; r < B; ++r) {
+          int64_t cls = classes[(size_t(s) * per_run + (r % per_run)) % classes.size()];
+          if (guided && r >= per_run) cls = meta->null_condition();
+          if (model->tensor(cond_in).dtype == fb::DType::I64) static_cast<int64_t*>(c)[r] = cls;
+          else static_cast<int32_t*>(c)[r] = static_cast<int32_t>(cls);
+        }
+      }
+      for (int op = 0; op < model->num_nodes(); ++op) {
+        const int ci = calib_of_op[op];
+        if (ci >= 0) {
+          const float* xin = static_cast<const float*>(session->data(model->node(op).inputs[0]));
+          r8[ci]->Run(xin);
+          r4[ci]->Run(xin);
+        }
+        Check(session->InvokeRange(op, op), "running op " + std::to_string(op));
+        if (ci >= 0) {
+          const float* y = static_cast<const float*>(session->data(model->node(op).outputs[0]));
+          double e8 = 0, e4 = 0, y2 = 0;
+          for (size_t j = 0; j < r8[ci]->y.size(); ++j) {
+            const double d8 = double(r8[ci]->y[j]) - y[j], d4 = double(r4[ci]->y[j]) - y[j];
+            e8 += d8 * d8;
+            e4 += d4 * d4;
+            y2 += double(y[j]) * y[j];
+          }
+          acc[ci].e8[i] += e8;
+          acc[ci].e4[i] += e4;
+          acc[ci].y2[i] += y2;
+        }
+        // Block signal: right after a region's last op both its input (kept
+        // live until then) and its output hold this run's values.
+        for (size_t r = 0; r < regs.size(); ++r) {
+          if (regs[r].last_op != op) continue;
+          const float* rin = static_cast<const float*>(session->data(regs[r].input));
+          const float* rout = static_cast<const float*>(session->data(regs[r].output));
+          const size_t n = static_cast<size_t>(model->tensor(regs[r].input).num_elements);
+          double num = 0, den = 0;
+          for (size_t j = 0; j < n; ++j) {
+            num += std::fabs(double(rout[j]) - rin[j]);
+            den += std::fabs(double(rin[j]));
+          }
+          res.gamma[r][i] += (den > 0 ? num / den : 0) / o.calib_seeds;
+        }
+      }
+      res.graph_runs += 1;
+      const float* yout = static_cast<const float*>(session->data(out_t));
+      for (int k = 0; k < per_run; ++k) {
+        const float* pc = yout + size_t(k) * out_row;
+        for (size_t j = 0; j < L; ++j) {
+          float v = pc[j];
+          if (guided) {
+            const float u = yout[size_t(per_run + k) * out_row + j];
+            v = u + guidance * (v - u);
+          }
+          if (!std::isfinite(v))
+            Fail(kExitConvert, "calibration: the FP32 model produced a non-finite value at step " + std::to_string(i));
+          pred[j] = v;
+        }
+        sampler.Step(i, x.data() + size_t(k) * L, pred.data(), L);
+      }
+    }
+  }
+
+  // Per-layer errors (whole calibration set and per step).
+  res.err_int8_step.assign(calib.size(), std::vector<double>(o.calib_steps, 0));
+  res.err_nvfp4_step.assign(calib.size(), std::vector<double>(o.calib_steps, 0));
+  for (size_t i = 0; i < calib.size(); ++i) {
+    double e8 = 0, e4 = 0, y2 = 0;
+    for (int t = 0; t < o.calib_steps; ++t) {
+      e8 += acc[i].e8[t];
+      e4 += acc[i].e4[t];
+      y2 += acc[i].y2[t];
+      const double d = acc[i].y2[t] > 0 ? acc[i].y2[t] : 1;
+      res.err_int8_step[i][t] = std::sqrt(acc[i].e8[t] / d);
+      res.err_nvfp4_step[i][t] = std::sqrt(acc[i].e4[t] / d);
+    }
+    LinearLayer& l = (*layers)[calib[i].layer];
+    l.err_int8 = std::sqrt(e8 / (y2 > 0 ? y2 : 1));
+    l.err_nvfp4 = std::sqrt(e4 / (y2 > 0 ? y2 : 1));
+  }
+
+  // Predictor signal vs measured NVFP4 error, per block.
+  std::vector<double> gb, eb, gs, es, gl, el;
+  for (size_t r = 0; r < regs.size(); ++r) {
+    std::vector<size_t> mine;
+    for (size_t i = 0; i < calib.size(); ++i)
+      if ((*layers)[calib[i].layer].region == static_cast<int>(r)) mine.push_back(i);
+    if (mine.empty()) continue;
+    double g = 0, e = 0;
+    for (int t = 0; t < o.calib_steps; ++t) g += res.gamma[r][t] / o.calib_steps;
+    for (size_t i : mine) e += (*layers)[calib[i].layer].err_nvfp4 / mine.size();
+    gb.push_back(g);
+    eb.push_back(e);
+    for (int t = 0; t < o.calib_steps; ++t) {
+      double et = 0;
+      for (size_t i : mine) et += res.err_nvfp4_step[i][t] / mine.size();
+      gs.push_back(res.gamma[r][t]);
+      es.push_back(et);
+      if (t > 0) {
+        gl.push_back(res.gamma[r][t - 1]);
+        el.push_back(et);
+      }
+    }
+  }
+  res.n_block = static_cast<int>(gb.size());
+  res.pearson_block = Pearson(gb, eb);
+  res.spearman_block = Spearman(gb, eb);
+  res.n_step = static_cast<int>(gs.size());
+  res.pearson_step = Pearson(gs, es);
+  res.spearman_step = Spearman(gs, es);
+  res.n_lag = static_cast<int>(gl.size());
+  res.pearson_lag = Pearson(gl, el);
+  res.spearman_lag = Spearman(gl, el);
+  return res;
+}
+
+}  // namespace conv
+}  // namespace edge

@@ -1,0 +1,104 @@
+// Weight quantization of edge-convert: which Linear layers are stored as INT8
+// or NVFP4, and the packed bytes the runtime kernels use in place.
+//
+// Precision rule (--precision fp32|int8|nvfp4|mixed):
+//   * Only Linear ops with a constant F32 weight [N, K] are candidates; conv
+//     patch embeddings, embedding tables, norms and biases stay F32.
+//   * A Linear stays F32 when K < 16 or N*K < --quant-min-size (default 4096):
+//     quantizing it saves almost nothing and costs accuracy.
+//   * The last Linear in graph order (the DiT final projection to the latent)
+//     stays F32 unless --final-layer quantize: its error lands on the output
+//     unattenuated (dit_s2 fixture: NVFP4 output error 0.044 with it F32, 0.10
+//     with it NVFP4), for 0.3% of the weights.
+//   * int8 / nvfp4 store every other candidate at that precision; mixed
+//     calibrates (calibrate.h) and gives NVFP4 to the least sensitive layers
+//     (by their own relative output error on calibration activations) until
+//     the average bits per weight over the mixed layers is at most
+//     --target-bits (and/or while their NVFP4 error is at most --max-error),
+//     INT8 to the rest.
+//   * --precision-override PATTERN=fp32|int8|nvfp4 (glob on the Linear op name
+//     or its weight name; later overrides win) forces a layer whatever the
+//     rules above say.
+//
+// Storage: INT8 symmetric per output channel, packed PackedInt8N16K4, with
+// FP32 scales [N]; NVFP4 (ops/nvfp4.h reference quantizer: E4M3 block scales,
+// RNE E2M1) packed PackedNvfp4N16K64. Layouts are those of ops/quant_gemm.h.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "converter/ir.h"
+#include "converter/regions.h"
+
+namespace edge {
+namespace conv {
+
+enum class Precision : int { kFp32 = 0, kInt8 = 1, kNvfp4 = 2 };
+const char* PrecisionName(Precision p);
+// "fp32" / "int8" / "nvfp4"; false otherwise.
+bool ParsePrecision(const std::string& s, Precision* p);
+
+struct QuantOptions {
+  std::string mode = "fp32";  // fp32 | int8 | nvfp4 | mixed
+  int64_t min_size = 4096;    // N*K below this stays F32
+  bool quantize_final = false;
+  std::vector<std::pair<std::string, Precision>> overrides;  // in command-line order
+  // mixed
+  double target_bits = 6.0;   // <= 0: no bit budget
+  double max_error = -1.0;    // < 0: no error limit
+  int calib_steps = 8;
+  int calib_seeds = 2;
+  std::vector<int64_t> calib_classes;  // empty: 0..num_classes-1
+};
+
+// One Linear op of the lowered graph.
+struct LinearLayer {
+  int node = -1;           // index in Graph::nodes
+  std::string name;        // op name
+  std::string weight;      // weight value name
+  int weight_value = -1;
+  int64_t N = 0, K = 0;
+  int region = -1;         // cache region holding it (-1: outside every block)
+  bool candidate = false;  // quantizable under the size/final rules
+  bool overridden = false;
+  Precision precision = Precision::kFp32;
+  std::string reason;      // why it has its precision
+  // Filled by calibration (mixed): relative L2 error of the layer output.
+  double err_int8 = -1, err_nvfp4 = -1;
+};
+
+// A weight ready for ModelWriter (packed layout).
+struct QuantWeight {
+  Precision precision = Precision::kFp32;
+  std::string name;
+  int64_t N = 0, K = 0;
+  std::vector<uint8_t> data;    // packed int8 or packed NVFP4 codes
+  std::vector<uint8_t> scales;  // f32 [N] (int8) or packed E4M3 (nvfp4)
+  float tensor_scale = 1.f;     // nvfp4 g_dec
+  size_t bytes() const { return data.size() + scales.size(); }
+};
+using QuantWeightPtr = std::shared_ptr<const QuantWeight>;
+
+// Bits per weight stored for [N, K] at precision p (padding and scales included).
+double StoredBits(Precision p, int64_t N, int64_t K);
+
+// Lists the Linear ops and applies the static rules (size, final layer,
+// overrides; the mode for int8/nvfp4). An override pattern that matches no
+// Linear is a usage error.
+std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& regions, const QuantOptions& o);
+
+// Quantizes (and packs) one weight. NaN/Inf -> ConvertError(kExitConvert)
+// "weight 'NAME' has a NaN/Inf at (n, k)".
+QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p);
+
+// Mixed allocation over the layers with calibration errors (candidate and not
+// overridden): starts from INT8 and moves layers to NVFP4 in order of
+// increasing NVFP4 error (ties: graph order). Returns the average bits.
+double AllocateMixed(std::vector<LinearLayer>* layers, const QuantOptions& o);
+
+}  // namespace conv
+}  // namespace edge
