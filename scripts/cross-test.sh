@@ -6,7 +6,7 @@
 #   2. CPU feature detection / kernel dispatch on several emulated CPUs
 #      (scripts/cross-dispatch-check.sh);
 #   3. if scripts/size-report.sh built it, the size-optimized core edge-run
-#      against the full build on a small DiT (F32, int8, nvfp4);
+#      against the full build on a small DiT (scripts/cross-core-check.sh);
 #   4. the model tests (tests/python/test_*.py) with edge-run and the fixture
 #      tool running under qemu and edge-convert from the host build
 #      (EDGE_CROSS_MODEL_TESTS=0 skips them).
@@ -49,35 +49,8 @@ for arch in "${ARCHES[@]}"; do
   echo "== CPU features / kernel dispatch on emulated CPUs ($arch)"
   bash scripts/cross-dispatch-check.sh "$arch" "$dir"
 
-  core=build-core-$arch/runtime/edge-run
-  if [ -x "$core" ]; then
-    # The size-optimized core (scripts/size-report.sh: -Os, LTO, section GC,
-    # no XNNPACK) must still find every kernel and compute the same graph.
-    echo "== size-optimized core edge-run under $qemu ($arch)"
-    emu_run() { $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu max "$@"; }
-    tmp=$(mktemp -d)
-    emu_run "$dir/tests/make_dit_fixture" "$tmp/fx" --depth 2 --hidden 64 --image 8 >/dev/null
-    for prec in as-stored int8 nvfp4; do
-      for b in full:"$dir/runtime/edge-run" core:"$core"; do
-        emu_run "${b#*:}" "$tmp/fx/model.fb" --once --input x="$tmp/fx/x.npy" --input t="$tmp/fx/t.npy" \
-          --input y="$tmp/fx/y.npy" --precision $prec --out-dir "$tmp/${b%%:*}-$prec" --quiet
-      done
-    done
-    /usr/bin/python3 - "$tmp" <<'PY'
-import glob, os, sys
-import numpy as np
-d = sys.argv[1]
-for prec in ("as-stored", "int8", "nvfp4"):
-    names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "full-" + prec, "*.npy")))
-    assert names, "no outputs"
-    for n in names:
-        a, b = np.load(os.path.join(d, "full-" + prec, n)), np.load(os.path.join(d, "core-" + prec, n))
-        err = float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-30))
-        print(f"core vs full build, --precision {prec}, {n}: max rel err {err:.2e} (limit 1e-4)")
-        assert a.shape == b.shape and err < 1e-4, n
-PY
-    rm -rf "$tmp"
-  fi
+  # If scripts/size-report.sh already built the size-optimized core.
+  bash scripts/cross-core-check.sh "$arch"
 
   if [ "${EDGE_CROSS_MODEL_TESTS:-1}" != 0 ]; then
     echo "== model tests with edge-run under $qemu ($arch)"

@@ -93,3 +93,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "}"
 } > "$OUT/sizes.json"
 cat "$OUT/sizes.md"
+# If scripts/cross-test.sh already built the full cross builds: the cores
+# must compute what they compute.
+for arch in "${ARCHES[@]}"; do
+  case "$arch" in aarch64|armhf) bash scripts/cross-core-check.sh "$arch" ;; esac
+done
