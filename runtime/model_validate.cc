@@ -112,12 +112,13 @@ Arity ArityOf(fb::OpType type) {
   return {0, 0, 0, 0};
 }
 
-// The option table an op type takes, and whether it must be present (ops
-// whose options have no usable default).
-fb::OpOptions OptionsOf(fb::OpType type, bool* required) {
+// The option table an op type takes (NONE: the op has no options). When an
+// op has a table it must be present, even if every field is at its default
+// (the writer always emits it): kernels then read options without null
+// checks.
+fb::OpOptions OptionsOf(fb::OpType type) {
   using T = fb::OpType;
   using O = fb::OpOptions;
-  *required = false;
   switch (type) {
     case T::Linear: return O::LinearOptions;
     case T::MatMul: return O::MatMulOptions;
@@ -127,13 +128,13 @@ fb::OpOptions OptionsOf(fb::OpType type, bool* required) {
     case T::Softmax:
     case T::Concat:
     case T::Split: return O::AxisOptions;
-    case T::Transpose: *required = true; return O::TransposeOptions;
-    case T::Slice: *required = true; return O::SliceOptions;
-    case T::Conv2d: *required = true; return O::ConvOptions;
-    case T::TimestepEmbedding: *required = true; return O::TimestepEmbeddingOptions;
-    case T::Attention: *required = true; return O::AttentionOptions;
-    case T::RoPE: *required = true; return O::RopeOptions;
-    case T::Unary: *required = true; return O::UnaryOptions;
+    case T::Transpose: return O::TransposeOptions;
+    case T::Slice: return O::SliceOptions;
+    case T::Conv2d: return O::ConvOptions;
+    case T::TimestepEmbedding: return O::TimestepEmbeddingOptions;
+    case T::Attention: return O::AttentionOptions;
+    case T::RoPE: return O::RopeOptions;
+    case T::Unary: return O::UnaryOptions;
     default: return O::NONE;
   }
 }
@@ -400,8 +401,7 @@ Status CheckAxis(const Where& w, const char* what, int axis, int rank) {
 // Option tables: presence, type and value ranges.
 Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::OpType type,
                     int in_rank) {
-  bool required = false;
-  const fb::OpOptions want = OptionsOf(type, &required);
+  const fb::OpOptions want = OptionsOf(type);
   const fb::OpOptions have = op->options_type();
   const bool present = have != fb::OpOptions::NONE && op->options() != nullptr;
   if (have != fb::OpOptions::NONE && have != want) {
@@ -410,7 +410,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
               want == fb::OpOptions::NONE ? "none" : fb::EnumNameOpOptions(want));
   }
   if (!present) {
-    if (required) return At(w, "missing %s", fb::EnumNameOpOptions(want));
+    if (want != fb::OpOptions::NONE) return At(w, "missing %s", fb::EnumNameOpOptions(want));
     return Status::Ok();
   }
   using T = fb::OpType;

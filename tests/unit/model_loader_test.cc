@@ -225,7 +225,7 @@ std::vector<Case> MalformedCases() {
       "offset 18446744073709551552, size 128) ends past end");
   add("buffer size UINT64_MAX", PatchBuffer(64, u64max),
       "size 18446744073709551615) ends past end");
-  add("buffer size does not match tensor", RawOneOp(T::Gelu, fb::OpOptions::NONE, false, 12),
+  add("buffer size does not match tensor", RawOneOp(T::SiLU, fb::OpOptions::NONE, false, 12),
       "tensor 2 'W': buffer 0 holds 12 bytes, expected 128");
 
   // --- tensors --------------------------------------------------------------
@@ -297,6 +297,10 @@ std::vector<Case> MalformedCases() {
   }
   add("transpose without options", RawOneOp(T::Transpose, fb::OpOptions::NONE, false),
       "op 0 (Transpose 'raw'): missing TransposeOptions");
+  add("Gelu without options", RawOneOp(T::Gelu, fb::OpOptions::NONE, false),
+      "op 0 (Gelu 'raw'): missing GeluOptions");
+  add("options on an op without any", RawOneOp(T::SiLU, fb::OpOptions::GeluOptions, true),
+      "does not belong to this op (expected none)");
   add("options of another op", RawOneOp(T::Gelu, fb::OpOptions::AxisOptions, true),
       "does not belong to this op (expected GeluOptions)");
   {
@@ -543,6 +547,44 @@ TEST(ModelLoader, EveryBitFlipIsHandled) {
   }
   EXPECT_GT(rejected, 0);
   EXPECT_GT(loaded, 0);  // flips inside constant data are harmless
+}
+
+TEST(ModelLoader, MutationsOfARichModelAreHandled) {
+  // The model with every op type, quantized weights, a cache region and a
+  // pipeline: corrupt each byte, then apply random multi-byte mutations with
+  // values that tend to hit edge cases (0, -1, INT_MAX, small indices).
+  testing_util::AllOps m;
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(m.w.Finish(&bytes).ok());
+  ASSERT_TRUE(LoadBorrowed(bytes).ok());
+  int rejected = 0;
+  std::vector<uint8_t> v = bytes;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (uint8_t x : {uint8_t(0xff), uint8_t(0x80), uint8_t(0x01)}) {
+      v[i] = static_cast<uint8_t>(bytes[i] ^ x);
+      auto r = LoadBorrowed(v);
+      rejected += !r.ok();
+      v[i] = bytes[i];
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  std::mt19937 rng(99);
+  const uint32_t interesting[] = {0u, 1u, 2u, 7u, 0xffffffffu, 0x7fffffffu, 0x80000000u, 64u, 4096u};
+  for (int trial = 0; trial < 3000; ++trial) {
+    v = bytes;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = rng() % (v.size() - 4);
+      if (rng() % 2) {
+        const uint32_t val = interesting[rng() % (sizeof(interesting) / sizeof(interesting[0]))];
+        std::memcpy(v.data() + (pos & ~size_t(3)), &val, 4);
+      } else {
+        v[pos] = static_cast<uint8_t>(rng());
+      }
+    }
+    auto r = LoadBorrowed(v);
+    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidModel);
+  }
 }
 
 TEST(ModelLoader, RandomBytesAreRejected) {
