@@ -103,6 +103,35 @@ inline Status CheckSameShape(const KernelPrepareContext* ctx, const TensorInfo& 
 }
 
 // Product of dims [begin, end).
+// Shared prologue of the single-input layout copies (Slice, Transpose): one
+// input and one output of the same fixed-size, unquantized dtype and rank.
+// `verb` completes "cannot be ..." in the error. Sets *esize (bytes/element).
+inline Status CheckLayoutCopy(KernelPrepareContext* ctx, const char* verb, size_t* esize) {
+  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
+  const TensorInfo& x = In(ctx, 0);
+  const TensorInfo& y = Out(ctx, 0);
+  if (x.dtype != y.dtype)
+    return Invalid(ctx, "input dtype %s differs from output dtype %s", fb::EnumNameDType(x.dtype),
+                   fb::EnumNameDType(y.dtype));
+  *esize = DTypeSize(x.dtype);
+  if (*esize == 0 || x.quant != fb::QuantScheme::None)
+    return Invalid(ctx, "dtype %s (quantized or packed) cannot be %s", fb::EnumNameDType(x.dtype), verb);
+  if (x.rank != y.rank) return Invalid(ctx, "input rank %d differs from output rank %d", x.rank, y.rank);
+  return Status::Ok();
+}
+
+// Shared prologue of the norms over the last axis (LayerNorm, RMSNorm): F32
+// input and output of the same shape, rank >= 1, 1 to max_in inputs.
+inline Status CheckLastAxisNorm(KernelPrepareContext* ctx, int max_in) {
+  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, max_in, 1, 1, 1));
+  const TensorInfo& x = In(ctx, 0);
+  const TensorInfo& y = Out(ctx, 0);
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
+  if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
+  return CheckSameShape(ctx, x, "input", y, "output");
+}
+
 inline int64_t Product(const TensorInfo& t, int begin, int end) {
   int64_t n = 1;
   for (int i = begin; i < end; ++i) n *= t.dims[i];

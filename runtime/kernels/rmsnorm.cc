@@ -16,13 +16,8 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 2, 1, 1, 1));
+  EDGE_RETURN_IF_ERROR(CheckLastAxisNorm(ctx, 2));
   const TensorInfo& x = In(ctx, 0);
-  const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
-  if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
-  EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
   const int64_t d = x.dims[x.rank - 1];
   if (HasInput(ctx, 1)) {
     const TensorInfo& g = In(ctx, 1);

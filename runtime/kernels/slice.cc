@@ -15,16 +15,10 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
+  size_t esize = 0;
+  EDGE_RETURN_IF_ERROR(CheckLayoutCopy(ctx, "sliced", &esize));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  if (x.dtype != y.dtype)
-    return Invalid(ctx, "input dtype %s differs from output dtype %s", fb::EnumNameDType(x.dtype),
-                   fb::EnumNameDType(y.dtype));
-  const size_t esize = DTypeSize(x.dtype);
-  if (esize == 0 || x.quant != fb::QuantScheme::None)
-    return Invalid(ctx, "dtype %s (quantized or packed) cannot be sliced", fb::EnumNameDType(x.dtype));
-  if (x.rank != y.rank) return Invalid(ctx, "input rank %d differs from output rank %d", x.rank, y.rank);
   const fb::SliceOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_SliceOptions() : nullptr;
   if (o == nullptr || o->starts() == nullptr || o->steps() == nullptr)
     return Invalid(ctx, "missing SliceOptions starts/steps");
