@@ -32,6 +32,9 @@ struct SessionOptions {
   float attention_density = -1.f;
   // Skipped tiles enter the softmax through their centroids (mean key/value).
   bool attention_compensation = true;
+  // Attention arithmetic: < 0 as stored in the model (AttentionOptions.
+  // precision), else an AttentionPrecision value (ops/qs8_attention.h).
+  int attention_precision = -1;
 };
 
 struct OpProfile {

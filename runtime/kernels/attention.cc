@@ -6,10 +6,13 @@
 // session's attention_density override) each query block computes only its
 // highest-mass key tiles exactly and the rest through tile centroids
 // (f32_sparse_attention_plan), planned per eval in the op's scratch.
+// Precision: AttentionOptions.precision or the session's override picks FP32
+// or INT8 (ops/qs8_attention.h) for dense attention; block-sparse runs FP32.
 #include <cmath>
 #include <new>
 
 #include "ops/f32_attention.h"
+#include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/session.h"
@@ -19,6 +22,7 @@ namespace {
 
 struct AttentionState {
   const F32AttentionKernel* kernel = nullptr;
+  const Qs8AttentionKernel* q8 = nullptr;  // INT8 dense attention when set
   F32AttentionParams p;  // pointers filled per eval
   float density = 0.f;   // (0, 1): block-sparse
   bool compensate = true;
@@ -100,7 +104,24 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool)) + 63) /
                     64 * 64;
   ctx->scratch_bytes = s->attn_scratch;
-  if (density > 0.f && density < 1.f && p.nk > 64) {
+  int precision = static_cast<int>(o->precision());
+  if (ctx->options != nullptr && ctx->options->attention_precision >= 0) {
+    precision = ctx->options->attention_precision;
+  }
+  EDGE_CHECK_OR_RETURN(precision == static_cast<int>(AttentionPrecision::kFp32) ||
+                           precision == static_cast<int>(AttentionPrecision::kInt8),
+                       StatusCode::kInvalidModel, "Attention: unknown precision %d", precision);
+  const bool sparse = density > 0.f && density < 1.f && p.nk > 64;
+  if (precision == static_cast<int>(AttentionPrecision::kInt8) && !sparse) {
+    EDGE_CHECK_OR_RETURN(p.head_dim <= kQs8AttnMaxHeadDim, StatusCode::kUnsupported,
+                         "Attention: INT8 attention supports head_dim <= %zu, got %zu",
+                         kQs8AttnMaxHeadDim, p.head_dim);
+    s->q8 = &qs8_attention_kernel(dense::Isa(ctx));
+    ctx->kernel_name = s->q8->name;
+    ctx->scratch_bytes = (qs8_attention_scratch_bytes(*s->q8, p, dense::Threads(ctx->pool)) + 63) / 64 * 64;
+    return Status::Ok();
+  }
+  if (sparse) {
     s->density = density;
     s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;
     ctx->scratch_bytes += f32_sparse_attention_workspace_bytes(p, s->kernel->query_block);
@@ -116,6 +137,10 @@ Status Eval(KernelEvalContext* ctx) {
   p.k = ctx->input<float>(1);
   p.v = ctx->input<float>(2);
   p.out = ctx->output<float>(0);
+  if (s->q8 != nullptr) {
+    qs8_attention(*s->q8, p, ctx->scratch, ctx->pool);
+    return Status::Ok();
+  }
   if (s->density > 0.f) {
     f32_sparse_attention_plan(&p, s->kernel->query_block, s->density, s->compensate,
                               static_cast<uint8_t*>(ctx->scratch) + s->attn_scratch, ctx->pool);

@@ -40,6 +40,7 @@ struct OpAttrs {
   float scale = 0.f;  // Attention: 0 means 1/sqrt(head_dim)
   fb::TensorLayout layout = fb::TensorLayout::BSHD;
   float sparse_density = 0.f;
+  fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
   bool interleaved = false;
   // Unary
   fb::UnaryKind unary = fb::UnaryKind::Sigmoid;

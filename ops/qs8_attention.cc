@@ -1,0 +1,216 @@
+// INT8 attention: portable quantization and packing of a head, the scalar
+// tile, ISA selection, the parallel driver and the double reference.
+#include "ops/qs8_attention.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "ops/qs8_attention_tile.h"
+
+namespace edge {
+
+const char* AttentionPrecisionName(AttentionPrecision p) {
+  switch (p) {
+    case AttentionPrecision::kFp32: return "fp32";
+    case AttentionPrecision::kInt8: return "int8";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kScalarMR = 4;
+constexpr size_t kScalarQB = kScalarMR * 16;
+constexpr size_t kAvx2QB = 4 * 16;
+
+size_t Align64(size_t v) { return (v + 63) / 64 * 64; }
+
+}  // namespace
+
+size_t qs8_attention_head_bytes(const F32AttentionParams& p) { return q8_head_layout(p).total; }
+
+Qs8AttentionHead qs8_attention_pack_head__scalar(const F32AttentionParams& p, size_t b, size_t h,
+                                                 void* mem) {
+  return q8_pack_head<QVecScalar>(p, b, h, mem);
+}
+
+void qs8_attention_4x64__scalar(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                                size_t b, size_t h, size_t q0, size_t qn, float* scratch) {
+  qs8_attention_tile<QVecScalar, kScalarMR, 4, 4>(p, head, b, h, q0, qn, scratch);
+}
+
+size_t qs8_attention_scratch_floats__scalar(size_t head_dim) {
+  return q8_attn_scratch_floats<kScalarMR>(head_dim, kScalarQB);
+}
+
+namespace {
+const Qs8AttentionKernel kScalarQ8 = {"qs8_attention_4x64__scalar", qs8_attention_pack_head__scalar,
+                                      qs8_attention_4x64__scalar,
+                                      qs8_attention_scratch_floats__scalar, kScalarQB};
+#if defined(__x86_64__)
+const Qs8AttentionKernel kAvx2Q8 = {"qs8_attention_4x64__avx2", qs8_attention_pack_head__avx2,
+                                    qs8_attention_4x64__avx2,
+                                    qs8_attention_scratch_floats__avx2, kAvx2QB};
+#endif
+
+size_t PoolThreads(pthreadpool_t pool) {
+  const size_t t = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
+  return t == 0 ? 1 : t;
+}
+
+// Heads are packed `slots` at a time (one per thread at most), then all their
+// query blocks run; each thread owns one tile scratch.
+struct Q8Task {
+  const Qs8AttentionKernel* kernel;
+  const F32AttentionParams* p;
+  uint8_t* heads;       // slots x head_bytes
+  size_t head_bytes;
+  Qs8AttentionHead packed[64];
+  size_t bh0;           // first (b, h) of this group
+  float* scratch;       // threads x per_thread floats
+  size_t per_thread;
+  size_t qblocks, items, chunks;
+};
+
+void Q8Pack(void* ctx, size_t s) {
+  Q8Task& a = *static_cast<Q8Task*>(ctx);
+  const size_t bh = a.bh0 + s;
+  a.packed[s] = a.kernel->pack(*a.p, bh / a.p->heads, bh % a.p->heads,
+                                        a.heads + s * a.head_bytes);
+}
+
+void Q8Chunk(void* ctx, size_t t) {
+  const Q8Task& a = *static_cast<const Q8Task*>(ctx);
+  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
+  float* scratch = a.scratch + t * a.per_thread;
+  const size_t qb = a.kernel->query_block;
+  for (size_t it = begin; it < end; ++it) {
+    const size_t s = it / a.qblocks, blk = it % a.qblocks;
+    const size_t bh = a.bh0 + s;
+    const size_t q0 = blk * qb;
+    const size_t qn = a.p->nq - q0 < qb ? a.p->nq - q0 : qb;
+    a.kernel->tile(*a.p, a.packed[s], bh / a.p->heads, bh % a.p->heads, q0, qn, scratch);
+  }
+}
+
+size_t Slots(const F32AttentionParams& p, size_t threads) {
+  size_t s = threads < 64 ? threads : 64;
+  const size_t bh = p.batch * p.heads;
+  return bh < s ? (bh == 0 ? 1 : bh) : s;
+}
+
+}  // namespace
+
+const Qs8AttentionKernel& qs8_attention_kernel(IsaLevel level) {
+#if defined(__x86_64__)
+  if (level == IsaLevel::kAvx2 || level == IsaLevel::kAvx512) return kAvx2Q8;
+#endif
+  (void)level;
+  return kScalarQ8;
+}
+
+size_t qs8_attention_scratch_bytes(const Qs8AttentionKernel& kernel, const F32AttentionParams& p,
+                                   size_t num_threads) {
+  if (num_threads == 0) num_threads = 1;
+  return Slots(p, num_threads) * qs8_attention_head_bytes(p) +
+         Align64(kernel.scratch_floats(p.head_dim) * sizeof(float)) * num_threads;
+}
+
+void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
+                   pthreadpool_t pool) {
+  if (p.batch == 0 || p.heads == 0 || p.nq == 0 || p.head_dim == 0) return;
+  if (p.nk == 0) {  // softmax over nothing: zeros, as the FP32 kernel defines it
+    for (size_t b = 0; b < p.batch; ++b)
+      for (size_t h = 0; h < p.heads; ++h)
+        for (size_t i = 0; i < p.nq; ++i)
+          std::memset(p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts, 0, p.head_dim * sizeof(float));
+    return;
+  }
+  const size_t threads = PoolThreads(pool);
+  const size_t slots = Slots(p, threads);
+  Q8Task a;
+  a.kernel = &kernel;
+  a.p = &p;
+  a.head_bytes = qs8_attention_head_bytes(p);
+  a.heads = static_cast<uint8_t*>(scratch);
+  a.scratch = reinterpret_cast<float*>(a.heads + slots * a.head_bytes);
+  a.per_thread = Align64(kernel.scratch_floats(p.head_dim) * sizeof(float)) / sizeof(float);
+  a.qblocks = (p.nq + kernel.query_block - 1) / kernel.query_block;
+  const size_t bh_total = p.batch * p.heads;
+  for (a.bh0 = 0; a.bh0 < bh_total; a.bh0 += slots) {
+    const size_t n = bh_total - a.bh0 < slots ? bh_total - a.bh0 : slots;
+    if (threads > 1 && n > 1) {
+      pthreadpool_parallelize_1d(pool, Q8Pack, &a, n, 0);
+    } else {
+      for (size_t s = 0; s < n; ++s) Q8Pack(&a, s);
+    }
+    a.items = n * a.qblocks;
+    a.chunks = threads < a.items ? threads : a.items;
+    if (a.chunks <= 1) {
+      a.chunks = 1;
+      Q8Chunk(&a, 0);
+    } else {
+      pthreadpool_parallelize_1d(pool, Q8Chunk, &a, a.chunks, 0);
+    }
+  }
+}
+
+void qs8_attention_ref(const F32AttentionParams& p) {
+  if (p.nk == 0) {
+    F32AttentionParams z = p;
+    qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), z, nullptr, nullptr);
+    return;
+  }
+  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  std::vector<uint8_t> mem(qs8_attention_head_bytes(p) + 64);
+  void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) / 64 * 64);
+  std::vector<double> s(kQ8KT), o(dh);
+  std::vector<double> pq(kQ8KT);
+  for (size_t b = 0; b < p.batch; ++b) {
+    for (size_t h = 0; h < p.heads; ++h) {
+      const Qs8AttentionHead hd = qs8_attention_pack_head__scalar(p, b, h, aligned);
+      for (size_t i = 0; i < p.nq; ++i) {
+        float* dst = p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts;
+        if (hd.bad || std::isnan(hd.qs[i])) {
+          for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
+          continue;
+        }
+        const int16_t* q = hd.q + i * dh2 * 2;
+        double m = -FLT_MAX, l = 0;
+        for (size_t d = 0; d < dh; ++d) o[d] = 0;
+        for (size_t t = 0; t < T; ++t) {
+          const size_t kn = p.nk - t * kQ8KT < kQ8KT ? p.nk - t * kQ8KT : kQ8KT;
+          const int16_t* kt = hd.k + t * dh2 * kQ8KT * 2;
+          const int16_t* vt = hd.v + t * (kQ8KT / 2) * cp * 2;
+          double tmax = -FLT_MAX;
+          for (size_t j = 0; j < kn; ++j) {
+            int64_t acc = 0;
+            for (size_t d = 0; d < dh; ++d) acc += int64_t{q[d]} * kt[((d / 2) * kQ8KT + j) * 2 + (d & 1)];
+            s[j] = static_cast<double>(acc) * hd.qs[i] * hd.ks[t] * p.scale;
+            tmax = s[j] > tmax ? s[j] : tmax;
+          }
+          const double mn = tmax > m ? tmax : m;
+          const double alpha = std::exp(m - mn);
+          double sum = 0;
+          for (size_t j = 0; j < kn; ++j) {
+            pq[j] = std::floor(std::exp(s[j] - mn) * 32767.0 + 0.5);
+            sum += pq[j];
+          }
+          l = l * alpha + sum;
+          for (size_t d = 0; d < dh; ++d) {
+            double acc = 0;
+            for (size_t j = 0; j < kn; ++j) acc += pq[j] * vt[((j / 2) * cp + d) * 2 + (j & 1)];
+            o[d] = o[d] * alpha + acc * hd.vs[d];
+          }
+          m = mn;
+        }
+        for (size_t d = 0; d < dh; ++d) dst[d] = l > 0 ? static_cast<float>(o[d] / l) : 0.f;
+      }
+    }
+  }
+}
+
+}  // namespace edge

@@ -1,0 +1,441 @@
+// The INT8 attention tile (see ops/qs8_attention.h), written once over a
+// vocabulary Q = float ops of ops/f32_vec.h plus int16-pair dot products, and
+// instantiated per ISA file. For one (batch, head) and up to QB queries:
+//
+//   for each 64-key tile t (K and V already quantized and packed):
+//     for each group of MR query rows:
+//       S[MR][64] = (q8 . k8) * s_q * s_k[t] * scale   (int32 dot, then FP32)
+//       per row: m' = max(m, max S); alpha = e^(m - m');
+//                p16 = floor(e^(S - m') * 32767 + 0.5); l = l * alpha + sum p16
+//       O[MR][cp] = alpha * O + (p16 . v8) * s_v        (int32 dot per tile)
+//   out = O / l
+//
+// As in the FP32 tile the running max starts at -FLT_MAX (never -inf) and
+// tail keys are masked to -FLT_MAX, so no exponent overflows and tail keys
+// get p16 = 0 (their packed K and V are zero as well).
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/f32_vec.h"
+#include "ops/qs8_attention.h"
+
+namespace edge {
+namespace {
+
+constexpr size_t kQ8KT = kQs8AttnKeyTile;
+
+// Portable int16-pair vocabulary: one int32 lane.
+struct QVecScalar : VecScalar {
+  using A = int32_t;
+  struct P {
+    int32_t lo, hi;
+  };
+  static A izero() { return 0; }
+  static P pload(const int16_t* p) { return {p[0], p[1]}; }
+  static P pbcast(const int16_t* p) { return {p[0], p[1]}; }
+  static A madd(A acc, P a, P b) { return acc + a.lo * b.lo + a.hi * b.hi; }
+  static V to_float(A a) { return static_cast<float>(a); }
+  // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
+  static V store_p16(int16_t* dst, V x) {
+    const int32_t i = static_cast<int32_t>(x);
+    *dst = static_cast<int16_t>(i);
+    return static_cast<float>(i);
+  }
+  // INT8 quantization of x (already divided by the scale): round half away
+  // from zero, clamp to [-127, 127], store n <= kW values as int16. The same
+  // IEEE operations on every ISA, so every ISA packs the same integers.
+  static void quant_store_n(int16_t* dst, V x, int n) {
+    if (n <= 0) return;
+    int r = static_cast<int>(x + (x >= 0.f ? 0.5f : -0.5f));
+    r = r > 127 ? 127 : r;
+    *dst = static_cast<int16_t>(r < -127 ? -127 : r);
+  }
+};
+
+#if defined(__AVX2__) && defined(__FMA__)
+// AVX2: vpmaddwd multiplies 16 int16 pairs and adds each pair into 8 int32
+// lanes: 16 multiply-adds per instruction.
+struct QVecAvx2 : VecAvx2 {
+  using A = __m256i;
+  using P = __m256i;
+  static A izero() { return _mm256_setzero_si256(); }
+  static P pload(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static P pbcast(const int16_t* p) {
+    int32_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return _mm256_set1_epi32(w);
+  }
+  static A madd(A acc, P a, P b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+  static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
+  static V store_p16(int16_t* dst, V x) {
+    const __m256i i = _mm256_cvttps_epi32(x);
+    // packs works per 128-bit lane: [i0..3 i0..3 | i4..7 i4..7]; gather the
+    // two low quadwords in order.
+    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
+    return _mm256_cvtepi32_ps(i);
+  }
+  static void quant_store_n(int16_t* dst, V x, int n) {
+    // x + copysign(0.5, x) then truncation: round half away from zero (-0
+    // gives +-0.5 -> 0 either way, as the scalar form).
+    const V half = _mm256_or_ps(_mm256_set1_ps(0.5f),
+                                _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN))));
+    __m256i i = _mm256_cvttps_epi32(_mm256_add_ps(x, half));
+    i = _mm256_max_epi32(_mm256_min_epi32(i, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
+    if (n >= 8) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
+    } else {
+      int16_t tmp[8];
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tmp), _mm256_castsi256_si128(pk));
+      std::memcpy(dst, tmp, static_cast<size_t>(n > 0 ? n : 0) * sizeof(int16_t));
+    }
+  }
+};
+#endif
+
+static inline size_t q8_dh2(size_t dh) { return (dh + 1) / 2; }
+static inline size_t q8_cp(size_t dh) { return (dh + 15) / 16 * 16; }
+
+// Byte offsets of a packed head (see Qs8AttentionHead).
+struct Q8HeadLayout {
+  size_t q, qs, k, ks, v, vs, total;
+};
+
+static inline size_t q8_align64(size_t v) { return (v + 63) / 64 * 64; }
+
+static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
+  const size_t dh2 = q8_dh2(p.head_dim), cp = q8_cp(p.head_dim);
+  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  Q8HeadLayout l;
+  size_t off = 0;
+  l.q = off;
+  off = q8_align64(off + p.nq * dh2 * 2 * sizeof(int16_t));
+  l.qs = off;
+  off = q8_align64(off + p.nq * sizeof(float));
+  l.k = off;
+  off = q8_align64(off + T * dh2 * kQ8KT * 2 * sizeof(int16_t));
+  l.ks = off;
+  off = q8_align64(off + T * sizeof(float));
+  l.v = off;
+  off = q8_align64(off + T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
+  l.vs = off;
+  off = q8_align64(off + cp * sizeof(float));
+  l.total = off;
+  return l;
+}
+
+// dst[0, n) = max(dst, |x - sub|) per element (sub may be null); z gathers
+// x * 0 (NaN once any x is NaN/Inf).
+template <class Q>
+static inline void q8_absmax_into(float* dst, const float* x, const float* sub, size_t n,
+                                  typename Q::V* z) {
+  size_t d = 0;
+  for (; d < n; d += Q::kW) {
+    const int m = static_cast<int>(n - d);
+    typename Q::V v = Q::load_n(x + d, m);
+    *z = Q::add(*z, Q::mul(v, Q::zero()));
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    Q::store_n(dst + d, Q::max(Q::load_n(dst + d, m), Q::abs(v)), m);
+  }
+}
+
+// out[0, n) = quant((x - sub) * scale) (sub may be null; scale one value, or
+// per element when scales is set).
+template <class Q>
+static inline void q8_quant_row(int16_t* out, const float* x, const float* sub, float scale,
+                                const float* scales, size_t n) {
+  for (size_t d = 0; d < n; d += Q::kW) {
+    const int m = static_cast<int>(n - d);
+    typename Q::V v = Q::load_n(x + d, m);
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    v = Q::mul(v, scales != nullptr ? Q::load_n(scales + d, m) : Q::set1(scale));
+    Q::quant_store_n(out + d, v, m);
+  }
+}
+
+// Quantizes and packs head (b, h) into mem (see ops/qs8_attention.h). Portable
+// arithmetic on every ISA: mean in token order, max, and one multiply before
+// rounding, so the integers do not depend on the ISA.
+template <class Q>
+static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size_t h, void* mem) {
+  using V = typename Q::V;
+  const Q8HeadLayout l = q8_head_layout(p);
+  uint8_t* base = static_cast<uint8_t*>(mem);
+  Qs8AttentionHead hd;
+  hd.q = reinterpret_cast<int16_t*>(base + l.q);
+  hd.qs = reinterpret_cast<float*>(base + l.qs);
+  hd.k = reinterpret_cast<int16_t*>(base + l.k);
+  hd.ks = reinterpret_cast<float*>(base + l.ks);
+  hd.v = reinterpret_cast<int16_t*>(base + l.v);
+  hd.vs = reinterpret_cast<float*>(base + l.vs);
+  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  float cm[kQs8AttnMaxHeadDim];    // per-channel maxima
+  float km[kQs8AttnMaxHeadDim];    // K mean
+  int16_t row[kQs8AttnMaxHeadDim + 2];
+
+  // Q: one scale per row.
+  for (size_t i = 0; i < p.nq; ++i) {
+    const float* x = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
+    int16_t* dst = hd.q + i * dh2 * 2;
+    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
+    V z = Q::zero();
+    q8_absmax_into<Q>(cm, x, nullptr, dh, &z);
+    float amax = 0.f;
+    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    dst[2 * dh2 - 1] = 0;  // odd head_dim: the pad channel
+    if (Q::reduce_add(z) != 0.f || amax == 0.f) {
+      std::memset(dst, 0, dh2 * 2 * sizeof(int16_t));
+      hd.qs[i] = amax == 0.f && Q::reduce_add(z) == 0.f ? 0.f : NAN;
+      continue;
+    }
+    hd.qs[i] = amax / 127.f;
+    q8_quant_row<Q>(dst, x, nullptr, 127.f / amax, nullptr, dh);
+  }
+
+  // Smoothed K: subtract the mean over tokens (per channel, summed in token
+  // order), one scale per 64-key tile, packed as [tile][dh2][64][2].
+  for (size_t d = 0; d < dh; ++d) km[d] = 0.f;
+  for (size_t j = 0; j < p.nk; ++j) {
+    const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
+    for (size_t d = 0; d < dh; d += Q::kW) {
+      const int m = static_cast<int>(dh - d);
+      Q::store_n(km + d, Q::add(Q::load_n(km + d, m), Q::load_n(x + d, m)), m);
+    }
+  }
+  const float inv_nk = 1.f / static_cast<float>(p.nk);
+  for (size_t d = 0; d < dh; ++d) km[d] *= inv_nk;
+  bool bad = false;
+  std::memset(hd.k, 0, T * dh2 * kQ8KT * 2 * sizeof(int16_t));
+  for (size_t t = 0; t < T && !bad; ++t) {
+    const size_t k0 = t * kQ8KT, kn = p.nk - k0 < kQ8KT ? p.nk - k0 : kQ8KT;
+    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
+    V z = Q::zero();
+    for (size_t j = 0; j < kn; ++j) {
+      q8_absmax_into<Q>(cm, p.k + b * p.k_bs + h * p.k_hs + (k0 + j) * p.k_ts, km, dh, &z);
+    }
+    float amax = 0.f;
+    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    bad = Q::reduce_add(z) != 0.f;
+    hd.ks[t] = amax / 127.f;
+    if (amax == 0.f || bad) continue;
+    int16_t* dst = hd.k + t * dh2 * kQ8KT * 2;
+    row[dh] = 0;
+    for (size_t j = 0; j < kn; ++j) {
+      q8_quant_row<Q>(row, p.k + b * p.k_bs + h * p.k_hs + (k0 + j) * p.k_ts, km, 127.f / amax,
+                      nullptr, dh);
+      for (size_t dp = 0; dp < dh2; ++dp) std::memcpy(dst + (dp * kQ8KT + j) * 2, row + 2 * dp, 4);
+    }
+  }
+
+  // V: one scale per channel over all tokens (the P.V sum runs over tokens),
+  // packed as [tile][32 key pairs][cp][2].
+  for (size_t c = 0; c < cp; ++c) hd.vs[c] = 0.f;
+  V z = Q::zero();
+  for (size_t j = 0; j < p.nk && !bad; ++j) {
+    q8_absmax_into<Q>(hd.vs, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, dh, &z);
+  }
+  bad = bad || Q::reduce_add(z) != 0.f;
+  std::memset(hd.v, 0, T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
+  if (!bad) {
+    for (size_t d = 0; d < dh; ++d) {
+      cm[d] = hd.vs[d] > 0.f ? 127.f / hd.vs[d] : 0.f;
+      hd.vs[d] /= 127.f;
+    }
+    for (size_t j = 0; j < p.nk; ++j) {
+      const size_t t = j / kQ8KT, jj = j % kQ8KT;
+      q8_quant_row<Q>(row, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, 0.f, cm, dh);
+      int16_t* dst = hd.v + t * (kQ8KT / 2) * cp * 2 + (jj >> 1) * cp * 2 + (jj & 1);
+      for (size_t d = 0; d < dh; ++d) dst[2 * d] = row[d];
+    }
+  }
+  hd.bad = bad;
+  return hd;
+}
+
+template <int MR>
+static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
+  const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * q8_cp(dh) + 2 * qb + 16;
+  return (f + 15) / 16 * 16;
+}
+
+// S rows for one chunk of NS vectors of keys.
+template <class Q, int MR, int NS>
+static inline void q8_qk_chunk(const int16_t* const* qrow, size_t dh2, const int16_t* kt,
+                               float* const* srow, const float* rs) {
+  using A = typename Q::A;
+  using P = typename Q::P;
+  A acc[MR][NS];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) acc[i][v] = Q::izero();
+  for (size_t dp = 0; dp < dh2; ++dp) {
+    P b[NS];
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) b[v] = Q::pload(kt + (dp * kQ8KT + v * Q::kW) * 2);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const P a = Q::pbcast(qrow[i] + 2 * dp);
+#pragma GCC unroll 8
+      for (int v = 0; v < NS; ++v) acc[i][v] = Q::madd(acc[i][v], a, b[v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i) {
+    const typename Q::V s = Q::set1(rs[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) Q::store(srow[i] + v * Q::kW, Q::mul(Q::to_float(acc[i][v]), s));
+  }
+}
+
+// O[:, c0 : c0 + NV * kW] = alpha * O + (p16 . v8) * s_v for one channel chunk.
+template <class Q, int MR, int NV>
+static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
+                               const float* alpha, const int16_t* vt, size_t cp,
+                               const float* vs, size_t kpairs) {
+  using A = typename Q::A;
+  using P = typename Q::P;
+  using V = typename Q::V;
+  A acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = Q::izero();
+  for (size_t jp = 0; jp < kpairs; ++jp) {
+    P b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = Q::pload(vt + (jp * cp + v * Q::kW) * 2);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const P a = Q::pbcast(prow[i] + 2 * jp);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = Q::madd(acc[i][v], a, b[v]);
+    }
+  }
+  // All loads before any store: rows past the valid ones alias the last
+  // valid row and must not accumulate into it twice.
+  V res[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const V a = Q::set1(alpha[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const V o = Q::mul(Q::load(orow[i] + v * Q::kW), a);
+      res[i][v] = Q::fmadd(Q::to_float(acc[i][v]), Q::load(vs + v * Q::kW), o);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) Q::store(orow[i] + v * Q::kW, res[i][v]);
+}
+
+template <class Q, int MR, int NS, int NV>
+static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                               size_t b, size_t h, size_t q0, size_t qn, float* scratch) {
+  using V = typename Q::V;
+  constexpr size_t KT = kQ8KT;
+  constexpr size_t kSW = NS * Q::kW;  // keys per S chunk
+  constexpr size_t kCW = NV * Q::kW;  // channels per P.V chunk
+  static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
+  static_assert(16 % kCW == 0, "channel padding must be a multiple of the P.V chunk");
+  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  float* sbuf = scratch;
+  int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * KT);
+  float* obuf = sbuf + MR * KT + MR * KT / 2;
+  float* mrow = obuf + qn * cp;
+  float* lrow = mrow + qn;
+  std::memset(obuf, 0, qn * cp * sizeof(float));
+  for (size_t i = 0; i < qn; ++i) {
+    mrow[i] = -FLT_MAX;
+    lrow[i] = 0.f;
+  }
+  const size_t tiles = (p.nk + KT - 1) / KT;
+  for (size_t t = 0; t < tiles; ++t) {
+    const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
+    const int16_t* kt = head.k + t * dh2 * KT * 2;
+    const int16_t* vt = head.v + t * (KT / 2) * cp * 2;
+    const float kscale = head.ks[t] * p.scale;
+    const size_t s_chunks = (kn + kSW - 1) / kSW;
+    const size_t kvec = (kn + Q::kW - 1) / Q::kW;
+    const size_t kpairs = (kn + 1) / 2;
+    for (size_t r0 = 0; r0 < qn; r0 += MR) {
+      const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
+      const int16_t* qrow[MR];
+      float* srow[MR];
+      const int16_t* prow[MR];
+      float* orow[MR];
+      float rs[MR], alpha[MR];
+      for (int i = 0; i < MR; ++i) {
+        // Rows past mr alias the last valid one (same inputs, same values).
+        const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
+        const size_t qi = q0 + r0 + r;
+        qrow[i] = head.q + qi * dh2 * 2;
+        srow[i] = sbuf + r * KT;
+        prow[i] = pbuf + r * KT;
+        orow[i] = obuf + (r0 + r) * cp;
+        const float qs = head.qs[qi];
+        rs[i] = qs == qs ? qs * kscale : 0.f;  // NaN rows are overwritten at the end
+      }
+      for (size_t c = 0; c < s_chunks; ++c) {
+        float* sc[MR];
+        for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
+        q8_qk_chunk<Q, MR, NS>(qrow, dh2, kt + c * kSW * 2, sc, rs);
+      }
+      for (size_t i = 0; i < mr; ++i) {
+        float* row = sbuf + i * KT;
+        int16_t* prw = pbuf + i * KT;
+        V mx = Q::set1(-FLT_MAX);
+        for (size_t v = 0; v < kvec; ++v) {
+          mx = Q::max(mx, Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX));
+        }
+        const float m_old = mrow[r0 + i];
+        const float tmax = Q::reduce_max(mx);
+        const float m_new = tmax > m_old ? tmax : m_old;
+        const float a = std::exp(m_old - m_new);  // 0 on the first tile
+        const V mv = Q::set1(m_new);
+        const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
+        V sum = Q::zero();
+        for (size_t v = 0; v < kvec; ++v) {
+          const V x = Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
+          const V e = Q::exp(Q::sub(x, mv));
+          sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
+        }
+        if (kvec * Q::kW < kpairs * 2) prw[kvec * Q::kW] = 0;  // odd tail: pair partner
+        lrow[r0 + i] = lrow[r0 + i] * a + Q::reduce_add(sum);
+        mrow[r0 + i] = m_new;
+        alpha[i] = a;
+      }
+      for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
+      for (size_t c0 = 0; c0 < dh; c0 += kCW) {
+        float* oc[MR];
+        for (int i = 0; i < MR; ++i) oc[i] = orow[i] + c0;
+        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, vt + c0 * 2, cp, head.vs + c0, kpairs);
+      }
+    }
+  }
+  float* obase = p.out + b * p.o_bs + h * p.o_hs + q0 * p.o_ts;
+  for (size_t i = 0; i < qn; ++i) {
+    float* dst = obase + i * p.o_ts;
+    const float qs = head.qs[q0 + i];
+    if (head.bad || qs != qs) {
+      for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
+      continue;
+    }
+    const V inv = Q::set1(lrow[i] > 0.f ? 1.f / lrow[i] : 0.f);
+    const float* orw = obuf + i * cp;
+    size_t d = 0;
+    for (; d + Q::kW <= dh; d += Q::kW) Q::store(dst + d, Q::mul(Q::load(orw + d), inv));
+    if (d < dh) Q::store_n(dst + d, Q::mul(Q::load(orw + d), inv), static_cast<int>(dh - d));
+  }
+}
+
+}  // namespace
+}  // namespace edge
