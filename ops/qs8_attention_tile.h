@@ -40,6 +40,7 @@ struct QVecScalar : VecScalar {
   static P pbcast(const int16_t* p) { return {p[0], p[1]}; }
   static A madd(A acc, P a, P b) { return acc + a.lo * b.lo + a.hi * b.hi; }
   static V to_float(A a) { return static_cast<float>(a); }
+  static V exp_nonpositive(V x) { return std::exp(x); }
   // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
   static V store_p16(int16_t* dst, V x) {
     const int32_t i = static_cast<int32_t>(x);
@@ -70,8 +71,35 @@ struct QVecAvx2 : VecAvx2 {
     std::memcpy(&w, p, sizeof(w));
     return _mm256_set1_epi32(w);
   }
-  static A madd(A acc, P a, P b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+  // acc += product, added in place: written as a plain add, GCC 12 puts the
+  // sum into the product's register and copies it back to the accumulator,
+  // one extra move per vpmaddwd in the inner loops.
+  static A madd(A acc, P a, P b) {
+    const __m256i prod = _mm256_madd_epi16(a, b);
+    __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(prod));
+    return acc;
+  }
   static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
+  // e^x for x <= 0 (softmax after subtracting the max), relative error below
+  // 4e-6: enough for P quantized to 15 bits, and 11 instructions instead of
+  // the general exp's 18. x = n ln2 + r, |r| <= ln2 / 2, n from the
+  // round-to-nearest shifter trick; 2^n built in the exponent field; below
+  // -87 the result is 0 (as the clamp sends n to -126 with r pulled down).
+  static V exp_nonpositive(V x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.f));
+    const V shifter = _mm256_set1_ps(12582912.f);  // 1.5 * 2^23
+    const V t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504f), shifter);
+    const V n = _mm256_sub_ps(t, shifter);
+    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    V p = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 120), r, _mm256_set1_ps(1.f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(t), 23);  // (n + bias bits) << 23
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+  }
   static V store_p16(int16_t* dst, V x) {
     const __m256i i = _mm256_cvttps_epi32(x);
     // packs works per 128-bit lane: [i0..3 i0..3 | i4..7 i4..7]; gather the
@@ -392,9 +420,12 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       for (size_t i = 0; i < mr; ++i) {
         float* row = sbuf + i * KT;
         int16_t* prw = pbuf + i * KT;
+        // Full vectors load plainly; only a partial tile's last vector is masked.
+        const size_t kfull = kn / Q::kW;
         V mx = Q::set1(-FLT_MAX);
-        for (size_t v = 0; v < kvec; ++v) {
-          mx = Q::max(mx, Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX));
+        for (size_t v = 0; v < kfull; ++v) mx = Q::max(mx, Q::load(row + v * Q::kW));
+        if (kfull < kvec) {
+          mx = Q::max(mx, Q::load_n_fill(row + kfull * Q::kW, static_cast<int>(kn - kfull * Q::kW), -FLT_MAX));
         }
         const float m_old = mrow[r0 + i];
         const float tmax = Q::reduce_max(mx);
@@ -404,8 +435,9 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
         const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
         V sum = Q::zero();
         for (size_t v = 0; v < kvec; ++v) {
-          const V x = Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
-          const V e = Q::exp(Q::sub(x, mv));
+          const V x = v < kfull ? Q::load(row + v * Q::kW)
+                                : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
+          const V e = Q::exp_nonpositive(Q::sub(x, mv));
           sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
         }
         if (kvec * Q::kW < kpairs * 2) prw[kvec * Q::kW] = 0;  // odd tail: pair partner
