@@ -29,7 +29,11 @@ size_t Align64(size_t v) { return (v + 63) / 64 * 64; }
 
 }  // namespace
 
-size_t qs8_attention_head_bytes(const F32AttentionParams& p) { return q8_head_layout(p).total; }
+// The largest packed head over the kernels (int16 pairs; int8 quads are smaller
+// or equal once 64-byte aligned), so one size serves every kernel.
+size_t qs8_attention_head_bytes(const F32AttentionParams& p) {
+  return q8_head_layout<QVecScalar>(p).total;
+}
 
 Qs8AttentionHead qs8_attention_pack_head__scalar(const F32AttentionParams& p, size_t b, size_t h,
                                                  void* mem) {
@@ -163,7 +167,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
     qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), z, nullptr, nullptr);
     return;
   }
-  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  const size_t dh = p.head_dim, dh2 = q8_dhg<QVecScalar>(dh), cp = q8_cp(dh);
   const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
   std::vector<uint8_t> mem(qs8_attention_head_bytes(p) + 64);
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) / 64 * 64);
@@ -178,13 +182,13 @@ void qs8_attention_ref(const F32AttentionParams& p) {
           for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
           continue;
         }
-        const int16_t* q = hd.q + i * dh2 * 2;
+        const int16_t* q = static_cast<const int16_t*>(hd.q) + i * dh2 * 2;
         double m = -FLT_MAX, l = 0;
         for (size_t d = 0; d < dh; ++d) o[d] = 0;
         for (size_t t = 0; t < T; ++t) {
           const size_t kn = p.nk - t * kQ8KT < kQ8KT ? p.nk - t * kQ8KT : kQ8KT;
-          const int16_t* kt = hd.k + t * dh2 * kQ8KT * 2;
-          const int16_t* vt = hd.v + t * (kQ8KT / 2) * cp * 2;
+          const int16_t* kt = static_cast<const int16_t*>(hd.k) + t * dh2 * kQ8KT * 2;
+          const int16_t* vt = hd.v + t * kQ8KT * cp;
           double tmax = -FLT_MAX;
           for (size_t j = 0; j < kn; ++j) {
             int64_t acc = 0;

@@ -45,18 +45,20 @@ constexpr size_t kQs8AttnKeyTile = 64;
 // Largest head_dim the INT8 path packs (callers check; FP32 has no limit).
 constexpr size_t kQs8AttnMaxHeadDim = 1024;
 
-// One head (batch b, head h) quantized and packed by qs8_attention_pack_head.
-// Layouts (dh2 = ceil(dh / 2) channel pairs, cp = dh rounded up to 16):
-//   q   [nq][2 * dh2] int16     per-row INT8 values (pairs of channels)
-//   qs  [nq]          float     per-row scale (NaN: the row had NaN/Inf)
-//   k   [T][dh2][64][2] int16   smoothed K, per tile: channel pairs x keys
-//   ks  [T]           float     per-tile scale
-//   v   [T][32][cp][2] int16    V per tile: key pairs x channels
-//   vs  [cp]          float     per-channel scale (0 past dh)
+// One head (batch b, head h) quantized and packed by a kernel's pack(). Each
+// kernel fixes a channel group G (2: int16 pairs; 4: int8 quads for sdot) and
+// a key group VG (2 or 1); cp = dh rounded up to 16, dhg = ceil(dh / G):
+//   q   [nq][dhg * G]     KE     per-row INT8 values (int16 or int8 storage)
+//   qs  [nq]              float  per-row scale (NaN: the row had NaN/Inf)
+//   k   [T][dhg][64][G]   KE     smoothed K per 64-key tile: channel groups x keys
+//   ks  [T]               float  per-tile scale
+//   v   [T][64/VG][cp][VG] int16 V per tile: key groups x channels
+//   vs  [cp]              float  per-channel scale (0 past dh)
+// The scalar kernel (and the reference) use G = VG = 2 with int16 storage.
 struct Qs8AttentionHead {
-  int16_t* q = nullptr;
+  void* q = nullptr;
   float* qs = nullptr;
-  int16_t* k = nullptr;
+  void* k = nullptr;
   float* ks = nullptr;
   int16_t* v = nullptr;
   float* vs = nullptr;

@@ -1,6 +1,9 @@
 // The INT8 attention tile (see ops/qs8_attention.h), written once over a
-// vocabulary Q = float ops of ops/f32_vec.h plus int16-pair dot products, and
-// instantiated per ISA file. For one (batch, head) and up to QB queries:
+// vocabulary Q = float ops of ops/f32_vec.h plus the two integer products, and
+// instantiated per ISA file. Q fixes the packed layouts: K and Q rows in
+// groups of kKG channels of type KE (int16 pairs for vpmaddwd, int8 quads for
+// NEON sdot), V in groups of kVG keys of int16 (pairs, or single keys for
+// NEON's multiply-by-lane). The integers are the same for every Q. For one (batch, head) and up to QB queries:
 //
 //   for each 64-key tile t (K and V already quantized and packed):
 //     for each group of MR query rows:
@@ -31,14 +34,26 @@ constexpr size_t kQ8KT = kQs8AttnKeyTile;
 
 // Portable int16-pair vocabulary: one int32 lane.
 struct QVecScalar : VecScalar {
+  using KE = int16_t;
+  static constexpr int kKG = 2, kVG = 2;
   using A = int32_t;
   struct P {
     int32_t lo, hi;
   };
+  using PK = P;
+  using PV = P;
+  using PP = P;
   static A izero() { return 0; }
   static P pload(const int16_t* p) { return {p[0], p[1]}; }
   static P pbcast(const int16_t* p) { return {p[0], p[1]}; }
   static A madd(A acc, P a, P b) { return acc + a.lo * b.lo + a.hi * b.hi; }
+  // Q.K^T and P.V use the same pair product here.
+  static P pload_k(const KE* p) { return pload(p); }
+  static P pbcast_q(const KE* p) { return pbcast(p); }
+  static A madd_qk(A acc, P a, P b) { return madd(acc, a, b); }
+  static P pload_v(const int16_t* p) { return pload(p); }
+  static P pbcast_p(const int16_t* p) { return pbcast(p); }
+  static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return static_cast<float>(a); }
   static V exp_nonpositive(V x) { return std::exp(x); }
   // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
@@ -62,8 +77,13 @@ struct QVecScalar : VecScalar {
 // AVX2: vpmaddwd multiplies 16 int16 pairs and adds each pair into 8 int32
 // lanes: 16 multiply-adds per instruction.
 struct QVecAvx2 : VecAvx2 {
+  using KE = int16_t;
+  static constexpr int kKG = 2, kVG = 2;
   using A = __m256i;
   using P = __m256i;
+  using PK = P;
+  using PV = P;
+  using PP = P;
   static A izero() { return _mm256_setzero_si256(); }
   static P pload(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static P pbcast(const int16_t* p) {
@@ -79,6 +99,12 @@ struct QVecAvx2 : VecAvx2 {
     __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(prod));
     return acc;
   }
+  static P pload_k(const KE* p) { return pload(p); }
+  static P pbcast_q(const KE* p) { return pbcast(p); }
+  static A madd_qk(A acc, P a, P b) { return madd(acc, a, b); }
+  static P pload_v(const int16_t* p) { return pload(p); }
+  static P pbcast_p(const int16_t* p) { return pbcast(p); }
+  static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
   // e^x for x <= 0 (softmax after subtracting the max), relative error below
   // 4e-6: enough for P quantized to 15 bits, and 11 instructions instead of
@@ -127,7 +153,9 @@ struct QVecAvx2 : VecAvx2 {
 };
 #endif
 
-static inline size_t q8_dh2(size_t dh) { return (dh + 1) / 2; }
+// Channel groups of a Q/K row.
+template <class Q>
+static inline size_t q8_dhg(size_t dh) { return (dh + Q::kKG - 1) / Q::kKG; }
 static inline size_t q8_cp(size_t dh) { return (dh + 15) / 16 * 16; }
 
 // Byte offsets of a packed head (see Qs8AttentionHead).
@@ -137,17 +165,19 @@ struct Q8HeadLayout {
 
 static inline size_t q8_align64(size_t v) { return (v + 63) / 64 * 64; }
 
+template <class Q>
 static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
-  const size_t dh2 = q8_dh2(p.head_dim), cp = q8_cp(p.head_dim);
+  using KE = typename Q::KE;
+  const size_t dhg = q8_dhg<Q>(p.head_dim), cp = q8_cp(p.head_dim);
   const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
   Q8HeadLayout l;
   size_t off = 0;
   l.q = off;
-  off = q8_align64(off + p.nq * dh2 * 2 * sizeof(int16_t));
+  off = q8_align64(off + p.nq * dhg * Q::kKG * sizeof(KE));
   l.qs = off;
   off = q8_align64(off + p.nq * sizeof(float));
   l.k = off;
-  off = q8_align64(off + T * dh2 * kQ8KT * 2 * sizeof(int16_t));
+  off = q8_align64(off + T * dhg * kQ8KT * Q::kKG * sizeof(KE));
   l.ks = off;
   off = q8_align64(off + T * sizeof(float));
   l.v = off;
@@ -193,42 +223,46 @@ static inline void q8_quant_row(int16_t* out, const float* x, const float* sub, 
 template <class Q>
 static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size_t h, void* mem) {
   using V = typename Q::V;
-  const Q8HeadLayout l = q8_head_layout(p);
+  using KE = typename Q::KE;
+  constexpr size_t G = Q::kKG, VG = Q::kVG;
+  const Q8HeadLayout l = q8_head_layout<Q>(p);
   uint8_t* base = static_cast<uint8_t*>(mem);
   Qs8AttentionHead hd;
-  hd.q = reinterpret_cast<int16_t*>(base + l.q);
+  KE* const hq = reinterpret_cast<KE*>(base + l.q);
+  KE* const hk = reinterpret_cast<KE*>(base + l.k);
+  hd.q = hq;
   hd.qs = reinterpret_cast<float*>(base + l.qs);
-  hd.k = reinterpret_cast<int16_t*>(base + l.k);
+  hd.k = hk;
   hd.ks = reinterpret_cast<float*>(base + l.ks);
   hd.v = reinterpret_cast<int16_t*>(base + l.v);
   hd.vs = reinterpret_cast<float*>(base + l.vs);
-  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
   const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
   float cm[kQs8AttnMaxHeadDim];    // per-channel maxima
   float km[kQs8AttnMaxHeadDim];    // K mean
-  int16_t row[kQs8AttnMaxHeadDim + 2];
+  int16_t row[kQs8AttnMaxHeadDim + 4];
 
   // Q: one scale per row.
   for (size_t i = 0; i < p.nq; ++i) {
     const float* x = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
-    int16_t* dst = hd.q + i * dh2 * 2;
+    KE* dst = hq + i * dhg * G;
     for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
     V z = Q::zero();
     q8_absmax_into<Q>(cm, x, nullptr, dh, &z);
     float amax = 0.f;
     for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
-    dst[2 * dh2 - 1] = 0;  // odd head_dim: the pad channel
+    std::memset(dst, 0, dhg * G * sizeof(KE));  // pad channels stay 0
     if (Q::reduce_add(z) != 0.f || amax == 0.f) {
-      std::memset(dst, 0, dh2 * 2 * sizeof(int16_t));
       hd.qs[i] = amax == 0.f && Q::reduce_add(z) == 0.f ? 0.f : NAN;
       continue;
     }
     hd.qs[i] = amax / 127.f;
-    q8_quant_row<Q>(dst, x, nullptr, 127.f / amax, nullptr, dh);
+    q8_quant_row<Q>(row, x, nullptr, 127.f / amax, nullptr, dh);
+    for (size_t d = 0; d < dh; ++d) dst[d] = static_cast<KE>(row[d]);
   }
 
   // Smoothed K: subtract the mean over tokens (per channel, summed in token
-  // order), one scale per 64-key tile, packed as [tile][dh2][64][2].
+  // order), one scale per 64-key tile, packed as [tile][dhg][64][G].
   for (size_t d = 0; d < dh; ++d) km[d] = 0.f;
   for (size_t j = 0; j < p.nk; ++j) {
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
@@ -240,7 +274,7 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   const float inv_nk = 1.f / static_cast<float>(p.nk);
   for (size_t d = 0; d < dh; ++d) km[d] *= inv_nk;
   bool bad = false;
-  std::memset(hd.k, 0, T * dh2 * kQ8KT * 2 * sizeof(int16_t));
+  std::memset(hk, 0, T * dhg * kQ8KT * G * sizeof(KE));
   for (size_t t = 0; t < T && !bad; ++t) {
     const size_t k0 = t * kQ8KT, kn = p.nk - k0 < kQ8KT ? p.nk - k0 : kQ8KT;
     for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
@@ -253,24 +287,25 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     bad = Q::reduce_add(z) != 0.f;
     hd.ks[t] = amax / 127.f;
     if (amax == 0.f || bad) continue;
-    int16_t* dst = hd.k + t * dh2 * kQ8KT * 2;
-    row[dh] = 0;
+    KE* dst = hk + t * dhg * kQ8KT * G;
+    for (size_t d = dh; d < dhg * G; ++d) row[d] = 0;
     for (size_t j = 0; j < kn; ++j) {
       q8_quant_row<Q>(row, p.k + b * p.k_bs + h * p.k_hs + (k0 + j) * p.k_ts, km, 127.f / amax,
                       nullptr, dh);
-      for (size_t dp = 0; dp < dh2; ++dp) std::memcpy(dst + (dp * kQ8KT + j) * 2, row + 2 * dp, 4);
+      for (size_t dg = 0; dg < dhg; ++dg)
+        for (size_t e = 0; e < G; ++e) dst[(dg * kQ8KT + j) * G + e] = static_cast<KE>(row[dg * G + e]);
     }
   }
 
   // V: one scale per channel over all tokens (the P.V sum runs over tokens),
-  // packed as [tile][32 key pairs][cp][2].
+  // packed as [tile][64 / VG key groups][cp][VG].
   for (size_t c = 0; c < cp; ++c) hd.vs[c] = 0.f;
   V z = Q::zero();
   for (size_t j = 0; j < p.nk && !bad; ++j) {
     q8_absmax_into<Q>(hd.vs, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, dh, &z);
   }
   bad = bad || Q::reduce_add(z) != 0.f;
-  std::memset(hd.v, 0, T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
+  std::memset(hd.v, 0, T * kQ8KT * cp * sizeof(int16_t));
   if (!bad) {
     for (size_t d = 0; d < dh; ++d) {
       cm[d] = hd.vs[d] > 0.f ? 127.f / hd.vs[d] : 0.f;
@@ -279,8 +314,8 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     for (size_t j = 0; j < p.nk; ++j) {
       const size_t t = j / kQ8KT, jj = j % kQ8KT;
       q8_quant_row<Q>(row, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, 0.f, cm, dh);
-      int16_t* dst = hd.v + t * (kQ8KT / 2) * cp * 2 + (jj >> 1) * cp * 2 + (jj & 1);
-      for (size_t d = 0; d < dh; ++d) dst[2 * d] = row[d];
+      int16_t* dst = hd.v + t * kQ8KT * cp + (jj / VG) * cp * VG + (jj % VG);
+      for (size_t d = 0; d < dh; ++d) dst[VG * d] = row[d];
     }
   }
   hd.bad = bad;
@@ -295,8 +330,8 @@ static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
 
 // S rows for one chunk of NS vectors of keys.
 template <class Q, int MR, int NS>
-static inline void q8_qk_chunk(const int16_t* const* qrow, size_t dh2, const int16_t* kt,
-                               float* const* srow, const float* rs) {
+static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
+                               const typename Q::KE* kt, float* const* srow, const float* rs) {
   using A = typename Q::A;
   using P = typename Q::P;
   A acc[MR][NS];
@@ -304,15 +339,15 @@ static inline void q8_qk_chunk(const int16_t* const* qrow, size_t dh2, const int
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NS; ++v) acc[i][v] = Q::izero();
-  for (size_t dp = 0; dp < dh2; ++dp) {
-    P b[NS];
+  for (size_t dg = 0; dg < dhg; ++dg) {
+    typename Q::PK b[NS];
 #pragma GCC unroll 8
-    for (int v = 0; v < NS; ++v) b[v] = Q::pload(kt + (dp * kQ8KT + v * Q::kW) * 2);
+    for (int v = 0; v < NS; ++v) b[v] = Q::pload_k(kt + (dg * kQ8KT + v * Q::kW) * Q::kKG);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const P a = Q::pbcast(qrow[i] + 2 * dp);
+      const typename Q::PK a = Q::pbcast_q(qrow[i] + Q::kKG * dg);
 #pragma GCC unroll 8
-      for (int v = 0; v < NS; ++v) acc[i][v] = Q::madd(acc[i][v], a, b[v]);
+      for (int v = 0; v < NS; ++v) acc[i][v] = Q::madd_qk(acc[i][v], a, b[v]);
     }
   }
 #pragma GCC unroll 16
@@ -327,7 +362,7 @@ static inline void q8_qk_chunk(const int16_t* const* qrow, size_t dh2, const int
 template <class Q, int MR, int NV>
 static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
                                const float* alpha, const int16_t* vt, size_t cp,
-                               const float* vs, size_t kpairs) {
+                               const float* vs, size_t kgroups) {
   using A = typename Q::A;
   using P = typename Q::P;
   using V = typename Q::V;
@@ -336,15 +371,15 @@ static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = Q::izero();
-  for (size_t jp = 0; jp < kpairs; ++jp) {
-    P b[NV];
+  for (size_t jg = 0; jg < kgroups; ++jg) {
+    typename Q::PV b[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) b[v] = Q::pload(vt + (jp * cp + v * Q::kW) * 2);
+    for (int v = 0; v < NV; ++v) b[v] = Q::pload_v(vt + (jg * cp + v * Q::kW) * Q::kVG);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const P a = Q::pbcast(prow[i] + 2 * jp);
+      const typename Q::PP a = Q::pbcast_p(prow[i] + Q::kVG * jg);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[i][v] = Q::madd(acc[i][v], a, b[v]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = Q::madd_pv(acc[i][v], a, b[v]);
     }
   }
   // All loads before any store: rows past the valid ones alias the last
@@ -374,7 +409,8 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   constexpr size_t kCW = NV * Q::kW;  // channels per P.V chunk
   static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
   static_assert(16 % kCW == 0, "channel padding must be a multiple of the P.V chunk");
-  const size_t dh = p.head_dim, dh2 = q8_dh2(dh), cp = q8_cp(dh);
+  using KE = typename Q::KE;
+  const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
   float* sbuf = scratch;
   int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * KT);
   float* obuf = sbuf + MR * KT + MR * KT / 2;
@@ -388,15 +424,15 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   const size_t tiles = (p.nk + KT - 1) / KT;
   for (size_t t = 0; t < tiles; ++t) {
     const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
-    const int16_t* kt = head.k + t * dh2 * KT * 2;
-    const int16_t* vt = head.v + t * (KT / 2) * cp * 2;
+    const KE* kt = static_cast<const KE*>(head.k) + t * dhg * KT * Q::kKG;
+    const int16_t* vt = head.v + t * KT * cp;
     const float kscale = head.ks[t] * p.scale;
     const size_t s_chunks = (kn + kSW - 1) / kSW;
     const size_t kvec = (kn + Q::kW - 1) / Q::kW;
-    const size_t kpairs = (kn + 1) / 2;
+    const size_t kgroups = (kn + Q::kVG - 1) / Q::kVG;
     for (size_t r0 = 0; r0 < qn; r0 += MR) {
       const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
-      const int16_t* qrow[MR];
+      const KE* qrow[MR];
       float* srow[MR];
       const int16_t* prow[MR];
       float* orow[MR];
@@ -405,7 +441,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
         // Rows past mr alias the last valid one (same inputs, same values).
         const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
         const size_t qi = q0 + r0 + r;
-        qrow[i] = head.q + qi * dh2 * 2;
+        qrow[i] = static_cast<const KE*>(head.q) + qi * dhg * Q::kKG;
         srow[i] = sbuf + r * KT;
         prow[i] = pbuf + r * KT;
         orow[i] = obuf + (r0 + r) * cp;
@@ -415,7 +451,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       for (size_t c = 0; c < s_chunks; ++c) {
         float* sc[MR];
         for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
-        q8_qk_chunk<Q, MR, NS>(qrow, dh2, kt + c * kSW * 2, sc, rs);
+        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt + c * kSW * Q::kKG, sc, rs);
       }
       for (size_t i = 0; i < mr; ++i) {
         float* row = sbuf + i * KT;
@@ -440,7 +476,8 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
           const V e = Q::exp_nonpositive(Q::sub(x, mv));
           sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
         }
-        if (kvec * Q::kW < kpairs * 2) prw[kvec * Q::kW] = 0;  // odd tail: pair partner
+        // Partial key group at the tail: its missing partners weigh 0.
+        for (size_t j = kvec * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
         lrow[r0 + i] = lrow[r0 + i] * a + Q::reduce_add(sum);
         mrow[r0 + i] = m_new;
         alpha[i] = a;
@@ -449,7 +486,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       for (size_t c0 = 0; c0 < dh; c0 += kCW) {
         float* oc[MR];
         for (int i = 0; i < MR; ++i) oc[i] = orow[i] + c0;
-        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, vt + c0 * 2, cp, head.vs + c0, kpairs);
+        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, vt + c0 * Q::kVG, cp, head.vs + c0, kgroups);
       }
     }
   }
