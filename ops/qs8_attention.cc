@@ -53,6 +53,11 @@ namespace {
 const Qs8AttentionKernel kScalarQ8 = {"qs8_attention_4x64__scalar", qs8_attention_pack_head__scalar,
                                       qs8_attention_4x64__scalar,
                                       qs8_attention_scratch_floats__scalar, kScalarQB};
+#if defined(__aarch64__)
+const Qs8AttentionKernel kNeonDotQ8 = {"qs8_attention_4x64__neondot", qs8_attention_pack_head__neondot,
+                                       qs8_attention_4x64__neondot,
+                                       qs8_attention_scratch_floats__neondot, 4 * 16};
+#endif
 #if defined(__x86_64__)
 const Qs8AttentionKernel kAvx2Q8 = {"qs8_attention_4x64__avx2", qs8_attention_pack_head__avx2,
                                     qs8_attention_4x64__avx2,
@@ -113,6 +118,26 @@ const Qs8AttentionKernel& qs8_attention_kernel(IsaLevel level) {
 #endif
   (void)level;
   return kScalarQ8;
+}
+
+const Qs8AttentionKernel& qs8_attention_kernel_for(const CpuFeatures& cpu) {
+#if defined(__aarch64__)
+  if (cpu.dotprod) return kNeonDotQ8;
+#endif
+  return qs8_attention_kernel(BestIsaLevel(cpu));
+}
+
+size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** out, size_t cap) {
+  size_t n = 0;
+  if (n < cap) out[n++] = &kScalarQ8;
+#if defined(__x86_64__)
+  if (IsaLevelSupported(IsaLevel::kAvx2, cpu) && n < cap) out[n++] = &kAvx2Q8;
+#endif
+#if defined(__aarch64__)
+  if (cpu.dotprod && n < cap) out[n++] = &kNeonDotQ8;
+#endif
+  (void)cpu;
+  return n;
 }
 
 size_t qs8_attention_scratch_bytes(const Qs8AttentionKernel& kernel, const F32AttentionParams& p,

@@ -78,7 +78,12 @@ struct Qs8AttentionKernel {
   size_t query_block;
 };
 
+// Best kernel for an x86 ISA level (scalar elsewhere), and the best for a CPU
+// (on AArch64 with dotprod: the sdot kernel). qs8_attention_kernels lists every
+// kernel this build and CPU can run, scalar first (for tests and benchmarks).
 const Qs8AttentionKernel& qs8_attention_kernel(IsaLevel level);
+const Qs8AttentionKernel& qs8_attention_kernel_for(const CpuFeatures& cpu);
+size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** out, size_t cap);
 
 // Scratch for qs8_attention with this many threads (packed heads + tile
 // scratch), 64-byte aligned chunks.
@@ -107,6 +112,11 @@ Qs8AttentionHead qs8_attention_pack_head__scalar(const F32AttentionParams& p, si
                                                  void* mem);
 Qs8AttentionHead qs8_attention_pack_head__avx2(const F32AttentionParams& p, size_t b, size_t h,
                                                void* mem);
+Qs8AttentionHead qs8_attention_pack_head__neondot(const F32AttentionParams& p, size_t b, size_t h,
+                                                  void* mem);
+void qs8_attention_4x64__neondot(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                                 size_t b, size_t h, size_t q0, size_t qn, float* scratch);
+size_t qs8_attention_scratch_floats__neondot(size_t head_dim);
 size_t qs8_attention_scratch_floats__scalar(size_t head_dim);
 size_t qs8_attention_scratch_floats__avx2(size_t head_dim);
 

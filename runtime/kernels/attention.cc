@@ -116,7 +116,7 @@ Status Prepare(KernelPrepareContext* ctx) {
     EDGE_CHECK_OR_RETURN(p.head_dim <= kQs8AttnMaxHeadDim, StatusCode::kUnsupported,
                          "Attention: INT8 attention supports head_dim <= %zu, got %zu",
                          kQs8AttnMaxHeadDim, p.head_dim);
-    s->q8 = &qs8_attention_kernel(dense::Isa(ctx));
+    s->q8 = ctx->cpu != nullptr ? &qs8_attention_kernel_for(*ctx->cpu) : &qs8_attention_kernel(IsaLevel::kScalar);
     ctx->kernel_name = s->q8->name;
     ctx->scratch_bytes = (qs8_attention_scratch_bytes(*s->q8, p, dense::Threads(ctx->pool)) + 63) / 64 * 64;
     return Status::Ok();

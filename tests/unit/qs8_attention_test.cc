@@ -17,12 +17,11 @@
 namespace edge {
 namespace {
 
-std::vector<IsaLevel> Levels() {
-  std::vector<IsaLevel> v;
-  for (IsaLevel l : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
-    if (IsaLevelSupported(l, DetectCpuFeatures())) v.push_back(l);
-  }
-  return v;
+// Every kernel this build and CPU can run (scalar, AVX2, NEON dotprod).
+std::vector<const Qs8AttentionKernel*> Kernels() {
+  const Qs8AttentionKernel* k[8];
+  const size_t n = qs8_attention_kernels(DetectCpuFeatures(), k, 8);
+  return std::vector<const Qs8AttentionKernel*>(k, k + n);
 }
 
 struct Pool {
@@ -129,11 +128,26 @@ const Case kCases[] = {
     {1, 1, 1, 1, 32, AttentionLayout::kBSHD},     // Nk = 1
 };
 
+TEST(Qs8Attention, EveryExpectedKernelRuns) {
+  // The CPU picks a SIMD kernel whenever it has one: a dispatch that fell back
+  // to scalar would leave the SIMD tiles untested.
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  size_t want = 1;
+#if defined(__x86_64__)
+  if (IsaLevelSupported(IsaLevel::kAvx2, cpu)) ++want;
+#endif
+#if defined(__aarch64__)
+  if (cpu.dotprod) ++want;
+#endif
+  EXPECT_EQ(want, Kernels().size());
+  if (want > 1) EXPECT_STRNE(qs8_attention_kernel_for(cpu).name, "qs8_attention_4x64__scalar");
+}
+
 TEST(Qs8Attention, TilesMatchQuantizedReference) {
   Pool pool(2);
   uint32_t seed = 900;
-  for (IsaLevel l : Levels()) {
-    const Qs8AttentionKernel& ker = qs8_attention_kernel(l);
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    const Qs8AttentionKernel& ker = *kp;
     for (const Case& c : kCases) {
       const Inputs in = RandomInputs(c, ++seed);
       const F32AttentionParams p = Params(c, in, nullptr);
@@ -149,8 +163,8 @@ TEST(Qs8Attention, TilesMatchQuantizedReference) {
 
 TEST(Qs8Attention, SameBitsForOneAndTwoThreads) {
   Pool pool(2), pool3(3);
-  for (IsaLevel l : Levels()) {
-    const Qs8AttentionKernel& ker = qs8_attention_kernel(l);
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    const Qs8AttentionKernel& ker = *kp;
     const Case c = {2, 3, 301, 301, 64, AttentionLayout::kBSHD};
     const Inputs in = RandomInputs(c, 77);
     const F32AttentionParams p = Params(c, in, nullptr);
@@ -203,8 +217,8 @@ TEST(Qs8Attention, ReferenceCloseToFp32OnAdversarialInputs) {
 }
 
 TEST(Qs8Attention, NonFiniteInputsGiveNanRowsOrHeads) {
-  for (IsaLevel l : Levels()) {
-    const Qs8AttentionKernel& ker = qs8_attention_kernel(l);
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    const Qs8AttentionKernel& ker = *kp;
     const Case c = {1, 2, 20, 70, 32, AttentionLayout::kBHSD};
     Inputs in = RandomInputs(c, 5);
     in.q[5 * 32 + 3] = NAN;                // head 0, row 5
@@ -225,8 +239,8 @@ TEST(Qs8Attention, NonFiniteInputsGiveNanRowsOrHeads) {
 }
 
 TEST(Qs8Attention, ZeroLogitsGiveMeanOfV) {
-  for (IsaLevel l : Levels()) {
-    const Qs8AttentionKernel& ker = qs8_attention_kernel(l);
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    const Qs8AttentionKernel& ker = *kp;
     const Case c = {1, 1, 3, 70, 16, AttentionLayout::kBSHD};
     Inputs in;
     in.q.assign(3 * 16, 0.f);
