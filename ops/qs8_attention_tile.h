@@ -333,7 +333,6 @@ template <class Q, int MR, int NS>
 static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
                                const typename Q::KE* kt, float* const* srow, const float* rs) {
   using A = typename Q::A;
-  using P = typename Q::P;
   A acc[MR][NS];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -364,7 +363,6 @@ static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
                                const float* alpha, const int16_t* vt, size_t cp,
                                const float* vs, size_t kgroups) {
   using A = typename Q::A;
-  using P = typename Q::P;
   using V = typename Q::V;
   A acc[MR][NV];
 #pragma GCC unroll 16
