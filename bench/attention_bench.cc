@@ -15,6 +15,7 @@
 #include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
+#include "ops/f32_attention_cluster.h"
 
 namespace edge {
 namespace bench {
@@ -28,6 +29,56 @@ double AnchorSdpaMs(long tokens, long heads, long dim, long threads) {
   return 0;
 }
 
+// Relative L2 and cosine of `got` against `ref`.
+struct Err {
+  double rel_l2 = 0, cosine = 1;
+};
+Err Compare(const std::vector<float>& ref, const std::vector<float>& got) {
+  double num = 0, rr = 0, gg = 0, rg = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double r = ref[i], g = got[i];
+    num += (r - g) * (r - g);
+    rr += r * r;
+    gg += g * g;
+    rg += r * g;
+  }
+  Err e;
+  e.rel_l2 = rr > 0 ? std::sqrt(num / rr) : 0;
+  e.cosine = rr > 0 && gg > 0 ? rg / std::sqrt(rr * gg) : 1;
+  return e;
+}
+
+// Token features: "random" i.i.d. normal (no structure: the worst case for
+// any sparse scheme), or "objects": each frame of 256 tokens shows a few
+// regions with their own feature centre, moving a little between frames,
+// plus noise (closer to a video DiT's q/k/v).
+void FillTokens(std::vector<float>* x, size_t n, size_t width, bool objects, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  x->resize(n * width);
+  if (!objects) {
+    for (float& f : *x) f = nd(rng);
+    return;
+  }
+  const size_t kObjects = 12;
+  std::vector<float> centres(kObjects * width);
+  for (float& c : centres) c = nd(rng);
+  for (size_t t = 0; t < n; ++t) {
+    const size_t frame = t / 256, pos = t % 256, row = pos / 16, col = pos % 16;
+    // Regions: a 3 x 4 grid of blocks that shifts by one column per frame.
+    const size_t obj = (row / 6) * 4 + ((col + frame) / 4) % 4;
+    for (size_t c = 0; c < width; ++c)
+      (*x)[t * width + c] = centres[(obj % kObjects) * width + c] + 0.5f * nd(rng);
+  }
+}
+
+struct Variant {
+  std::string name;
+  double density_arg = 1;  // tiles
+  ClusterAttentionConfig cluster;
+  int kind = 0;  // 0 dense, 1 tiles, 2 clusters
+};
+
 }  // namespace
 
 int RunAttentionBench(int argc, char** argv) {
@@ -35,83 +86,149 @@ int RunAttentionBench(int argc, char** argv) {
   if (!o.ok() || o.Has("help")) {
     std::fprintf(stderr,
                  "usage: edge-bench attention [--tokens N] [--heads H] [--dim D] [--threads T]\n"
-                 "                            [--density 1] [--warmup W] [--runs R] [--json] [--quick]\n");
+                 "                            [--density D[,D...]] [--clusters P[,P...]] [--min-frac F]\n"
+                 "                            [--err-tol E] [--cluster-size N] [--data random|objects]\n"
+                 "                            [--warmup W] [--runs R] [--json] [--quick]\n"
+                 "  --density   block-sparse over 64-key tiles at these densities\n"
+                 "  --clusters  cluster-sparse at these top-p values (with --min-frac, --err-tol)\n"
+                 "Every variant reports its time and its error against FP32 dense (relative L2,\n"
+                 "cosine); cluster plans are timed warm (as on denoising steps after the first).\n");
     return o.ok() ? 0 : 2;
   }
   const bool quick = o.Has("quick");
   const long n = o.Int("tokens", quick ? 256 : 1024), h = o.Int("heads", 12), d = o.Int("dim", 64);
   const long threads = o.Int("threads", 1);
   const long warmup = o.Int("warmup", 1), runs = o.Int("runs", quick ? 2 : 5);
-  const double density = o.Double("density", 1.0);
-  if (n < 1 || h < 1 || d < 1 || threads < 1 || runs < 1) {
-    std::fprintf(stderr, "edge-bench attention: sizes, --threads and --runs must be >= 1\n");
+  const std::string data = o.Str("data", "random");
+  if (n < 1 || h < 1 || d < 1 || threads < 1 || runs < 1 || (data != "random" && data != "objects")) {
+    std::fprintf(stderr, "edge-bench attention: sizes, --threads and --runs must be >= 1; --data random|objects\n");
     return 2;
+  }
+  std::vector<Variant> variants(1);
+  variants[0].name = "dense";
+  for (const std::string& s : o.List("density", "1")) {
+    const double den = std::atof(s.c_str());
+    if (!(den > 0 && den <= 1)) {
+      std::fprintf(stderr, "edge-bench attention: --density values must be in (0, 1]\n");
+      return 2;
+    }
+    if (den >= 1) continue;
+    Variant v;
+    v.kind = 1;
+    v.density_arg = den;
+    v.name = "tiles density " + s;
+    variants.push_back(v);
+  }
+  for (const std::string& s : o.List("clusters", "")) {
+    if (s.empty()) continue;
+    Variant v;
+    v.kind = 2;
+    v.cluster.top_p = float(std::atof(s.c_str()));
+    v.cluster.min_frac = float(o.Double("min-frac", v.cluster.min_frac));
+    v.cluster.err_tol = float(o.Double("err-tol", v.cluster.err_tol));
+    const long cs = o.Int("cluster-size", v.cluster.q_tokens_per_cluster);
+    v.cluster.q_tokens_per_cluster = v.cluster.k_tokens_per_cluster = uint32_t(cs > 0 ? cs : 64);
+    v.name = "clusters top-p " + s;
+    variants.push_back(v);
   }
   const std::string head = "{\"schema\":\"edge-bench.attention.v1\",\"command\":" +
                             JsonString("edge-bench attention " + o.command()) + ",\"machine\":" + MachineJson() +
                             ",\"tokens\":" + std::to_string(n) + ",\"heads\":" + std::to_string(h) +
                             ",\"dim\":" + std::to_string(d) + ",\"threads\":" + std::to_string(threads) +
-                            ",\"attention_density\":" + JsonNumber(density);
-  if (density != 1.0) {
-    const char* why = "sparse attention (density < 1) is not implemented in the runtime yet";
-    std::fprintf(stderr, "attention density %g: not available: %s\n", density, why);
-    if (o.Has("json")) std::printf("%s,\"available\":false,\"reason\":\"%s\"}\n", head.c_str(), why);
-    return 0;
-  }
+                            ",\"data\":" + JsonString(data);
 
   const size_t elems = size_t(n) * size_t(h) * size_t(d);
-  std::vector<float> q(elems), k(elems), v(elems), out(elems);
-  std::mt19937 rng(5);
-  std::normal_distribution<float> nd;
-  for (size_t i = 0; i < elems; ++i) {
-    q[i] = nd(rng);
-    k[i] = nd(rng);
-    v[i] = nd(rng);
-  }
-  F32AttentionParams p;
-  p.batch = 1;
-  p.heads = size_t(h);
-  p.nq = p.nk = size_t(n);
-  p.head_dim = size_t(d);
-  p.scale = 1.f / std::sqrt(float(d));
-  p.q = q.data();
-  p.k = k.data();
-  p.v = v.data();
-  p.out = out.data();
-  f32_attention_set_layout(&p, AttentionLayout::kBSHD);
+  std::vector<float> q, k, v, ref(elems), out(elems);
+  FillTokens(&q, size_t(n), size_t(h * d), data == "objects", 5);
+  FillTokens(&k, size_t(n), size_t(h * d), data == "objects", 6);
+  FillTokens(&v, size_t(n), size_t(h * d), data == "objects", 7);
+  F32AttentionParams base;
+  base.batch = 1;
+  base.heads = size_t(h);
+  base.nq = base.nk = size_t(n);
+  base.head_dim = size_t(d);
+  base.scale = 1.f / std::sqrt(float(d));
+  base.q = q.data();
+  base.k = k.data();
+  base.v = v.data();
+  f32_attention_set_layout(&base, AttentionLayout::kBSHD);
 
   const F32AttentionKernel& kernel = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
   pthreadpool_t pool = threads > 1 ? pthreadpool_create(size_t(threads)) : nullptr;
   const size_t scratch_bytes = f32_attention_scratch_bytes(kernel, size_t(d), size_t(threads));
   void* scratch = std::aligned_alloc(64, (scratch_bytes + 63) / 64 * 64 + 64);
-  std::vector<double> ms;
-  for (long r = 0; r < warmup + runs; ++r) {
-    const double t0 = NowMs();
-    f32_attention(kernel, p, scratch, pool);
-    if (r >= warmup) ms.push_back(NowMs() - t0);
+  const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
+  const double anchor = AnchorSdpaMs(n, h, d, threads);
+  std::string rows;
+  double dense_ms = 0;
+  Stats dense_stats;
+  std::vector<double> dense_runs;
+  for (const Variant& var : variants) {
+    std::vector<uint8_t> ws;
+    void* wsa = nullptr;
+    if (var.kind == 1) ws.resize(f32_sparse_attention_workspace_bytes(base, kernel.query_block) + 64);
+    if (var.kind == 2) ws.assign(f32_cluster_attention_state_bytes(base, var.cluster) + 64, 0);
+    if (!ws.empty()) wsa = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63));
+    std::vector<double> ms;
+    ClusterAttentionStats st;
+    double density_used = 1;
+    for (long r = 0; r < warmup + runs; ++r) {
+      F32AttentionParams p = base;
+      p.out = var.kind == 0 ? ref.data() : out.data();
+      ClusterAttentionStats call;
+      const double t0 = NowMs();
+      if (var.kind == 1) {
+        f32_sparse_attention_plan(&p, kernel.query_block, float(var.density_arg), true, wsa, pool);
+      } else if (var.kind == 2) {
+        f32_cluster_attention_plan(&p, var.cluster, wsa, pool, &call);
+      }
+      f32_attention(kernel, p, scratch, pool);
+      if (r >= warmup) ms.push_back(NowMs() - t0);
+      if (var.kind == 1) {
+        size_t kept = 0, all = p.qblocks * p.ktiles * p.batch * p.heads;
+        for (size_t i = 0; i < all; ++i) kept += p.keep[i] != 0;
+        density_used = double(kept) / double(all);
+      } else if (var.kind == 2) {
+        density_used = call.exact_pairs / call.total_pairs;
+      }
+    }
+    const Stats s = Summarize(ms);
+    if (var.kind == 0) {
+      dense_ms = s.median;
+      dense_stats = s;
+      dense_runs = ms;
+    }
+    const std::vector<float>& got = var.kind == 0 ? ref : out;
+    double checksum = 0;
+    for (float x : got) checksum += x;
+    if (!std::isfinite(checksum)) {
+      std::fprintf(stderr, "edge-bench attention: non-finite output (%s)\n", var.name.c_str());
+      return 1;
+    }
+    const Err e = var.kind == 0 ? Err{} : Compare(ref, got);
+    std::fprintf(stderr,
+                 "attention %s [%s]: %ld tokens, %ld heads, d=%ld, %ld thread(s), %s data: %.2f ms (min %.2f, max %.2f),"
+                 " exact fraction %.3f, %.2fx vs dense, rel L2 %.2e, cosine %.6f",
+                 var.name.c_str(), kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max, density_used,
+                 dense_ms / s.median, e.rel_l2, e.cosine);
+    if (var.kind == 0) std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
+    if (var.kind == 0 && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
+    std::fprintf(stderr, "\n");
+    rows += std::string(rows.empty() ? "" : ",") + "{\"variant\":" + JsonString(var.name) + ",\"ms\":" + JsonStats(s) +
+            ",\"runs_ms\":" + JsonArray(ms) + ",\"exact_fraction\":" + JsonNumber(density_used) +
+            ",\"speedup_vs_dense\":" + JsonNumber(dense_ms / s.median) + ",\"rel_l2_vs_dense\":" + JsonNumber(e.rel_l2) +
+            ",\"cosine_vs_dense\":" + JsonNumber(e.cosine) + "}";
   }
   std::free(scratch);
   if (pool != nullptr) pthreadpool_destroy(pool);
-  double checksum = 0;
-  for (float x : out) checksum += x;
-  if (!std::isfinite(checksum)) {
-    std::fprintf(stderr, "edge-bench attention: non-finite output\n");
-    return 1;
-  }
-
-  const Stats s = Summarize(ms);
-  const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
-  const double anchor = AnchorSdpaMs(n, h, d, threads);
-  std::fprintf(stderr, "attention %s: %ld tokens, %ld heads, d=%ld, %ld thread(s): %.2f ms (min %.2f, max %.2f), %.1f GFLOP/s",
-               kernel.name, n, h, d, threads, s.median, s.min, s.max, gflop / (s.median * 1e-3));
-  if (anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
-  std::fprintf(stderr, "\n");
   if (o.Has("json")) {
+    // Top-level figures are the dense run's (as before the variants existed).
     std::printf("%s,\"available\":true,\"kernel\":%s,\"ms\":%s,\"runs_ms\":%s,\"gflops\":%s,"
-                "\"pytorch_sdpa_anchor_ms\":%s,\"speedup_vs_anchor\":%s}\n",
-                head.c_str(), JsonString(kernel.name).c_str(), JsonStats(s).c_str(), JsonArray(ms).c_str(),
-                JsonNumber(gflop / (s.median * 1e-3)).c_str(), anchor > 0 ? JsonNumber(anchor).c_str() : "null",
-                anchor > 0 ? JsonNumber(anchor / s.median).c_str() : "null");
+                "\"pytorch_sdpa_anchor_ms\":%s,\"speedup_vs_anchor\":%s,\"variants\":[%s]}\n",
+                head.c_str(), JsonString(kernel.name).c_str(), JsonStats(dense_stats).c_str(),
+                JsonArray(dense_runs).c_str(), JsonNumber(gflop / (dense_ms * 1e-3)).c_str(),
+                anchor > 0 ? JsonNumber(anchor).c_str() : "null",
+                anchor > 0 ? JsonNumber(anchor / dense_ms).c_str() : "null", rows.c_str());
   }
   return 0;
 }

@@ -91,6 +91,30 @@ void AttnChunk(void* ctx, size_t t) {
   }
 }
 
+// Cluster mode: items are (batch, head, query cluster); a cluster larger than
+// the kernel's query block is cut into near-equal chunks, so a cluster of
+// 100 rows runs as 50 + 50 rather than 96 + 4.
+void ClusterChunk(void* ctx, size_t t) {
+  const AttnTask& a = *static_cast<const AttnTask*>(ctx);
+  const F32AttentionParams& p = *a.p;
+  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
+  float* scratch = a.scratch + t * a.per_thread;
+  const size_t qb = a.kernel->query_block;
+  for (size_t it = begin; it < end; ++it) {
+    const size_t c = it % p.qclusters;
+    const size_t bh = it / p.qclusters;
+    const size_t h = bh % p.heads, b = bh / p.heads;
+    const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
+    const size_t start = off[c], n = off[c + 1] - off[c];
+    if (n == 0) continue;
+    const size_t pieces = (n + qb - 1) / qb;
+    for (size_t k = 0; k < pieces; ++k) {
+      const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
+      a.kernel->tile(p, b, h, s0, s1 - s0, scratch);
+    }
+  }
+}
+
 }  // namespace
 
 void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
@@ -110,31 +134,49 @@ void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p
   a.scratch = static_cast<float*>(scratch);
   a.per_thread = kernel.scratch_floats(p.head_dim);
   a.qblocks = (p.nq + kernel.query_block - 1) / kernel.query_block;
-  a.items = p.batch * p.heads * a.qblocks;
+  const bool clustered = p.q_perm != nullptr;
+  a.items = p.batch * p.heads * (clustered ? p.qclusters : a.qblocks);
+  void (*fn)(void*, size_t) = clustered ? ClusterChunk : AttnChunk;
   const size_t threads = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
   a.chunks = threads < a.items ? threads : a.items;
   if (a.chunks <= 1) {
     a.chunks = 1;
-    AttnChunk(&a, 0);
+    fn(&a, 0);
     return;
   }
-  pthreadpool_parallelize_1d(pool, AttnChunk, &a, a.chunks, 0);
+  pthreadpool_parallelize_1d(pool, fn, &a, a.chunks, 0);
 }
 
 void f32_attention_ref(const F32AttentionParams& p) {
   const size_t kTile = 64;
-  std::vector<double> logits(p.nk + p.ktiles), acc(p.head_dim);
+  const bool clustered = p.q_perm != nullptr;
+  // Key groups: 64-key tiles, or key clusters in cluster mode.
+  const size_t groups = clustered ? p.kclusters : p.ktiles;
+  std::vector<double> logits(p.nk + groups), acc(p.head_dim);
+  std::vector<size_t> qgroup(p.nq), kgroup(p.nk);
   for (size_t b = 0; b < p.batch; ++b) {
     for (size_t h = 0; h < p.heads; ++h) {
       const size_t bh = b * p.heads + h;
+      // Group of each query and key token.
+      for (size_t i = 0; i < p.nq; ++i) qgroup[i] = p.q_block > 0 ? i / p.q_block : 0;
+      for (size_t j = 0; j < p.nk; ++j) kgroup[j] = j / kTile;
+      if (clustered) {
+        const uint32_t* qo = p.q_off + bh * (p.qclusters + 1);
+        const uint32_t* ko = p.k_off + bh * (p.kclusters + 1);
+        for (size_t c = 0; c < p.qclusters; ++c)
+          for (uint32_t r = qo[c]; r < qo[c + 1]; ++r) qgroup[p.q_perm[bh * p.nq + r]] = c;
+        for (size_t c = 0; c < p.kclusters; ++c)
+          for (uint32_t r = ko[c]; r < ko[c + 1]; ++r) kgroup[p.k_perm[bh * p.nk + r]] = c;
+      }
+      const size_t qgroups = clustered ? p.qclusters : p.qblocks;
       for (size_t i = 0; i < p.nq; ++i) {
         const float* q = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
         const uint8_t* keep =
-            p.keep != nullptr ? p.keep + (bh * p.qblocks + i / p.q_block) * p.ktiles : nullptr;
-        // Exact keys of kept tiles, then centroids of skipped ones.
+            p.keep != nullptr ? p.keep + (bh * qgroups + qgroup[i]) * groups : nullptr;
+        // Exact keys of kept groups, then centroids of skipped ones.
         double mx = -HUGE_VAL;
         for (size_t j = 0; j < p.nk; ++j) {
-          if (keep != nullptr && keep[j / kTile] == 0) continue;
+          if (keep != nullptr && keep[kgroup[j]] == 0) continue;
           const float* k = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
           double s = 0;
           for (size_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * k[d];
@@ -142,28 +184,28 @@ void f32_attention_ref(const F32AttentionParams& p) {
           if (logits[j] > mx) mx = logits[j];
         }
         const bool comp = keep != nullptr && p.comp_k != nullptr;
-        for (size_t t = 0; comp && t < p.ktiles; ++t) {
+        for (size_t t = 0; comp && t < groups; ++t) {
           if (keep[t] != 0) continue;
-          const float* k = p.comp_k + (bh * p.ktiles + t) * p.head_dim;
+          const float* k = p.comp_k + (bh * groups + t) * p.head_dim;
           double s = 0;
           for (size_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * k[d];
-          logits[p.nk + t] = s * p.scale + p.comp_logn[bh * p.ktiles + t];
+          logits[p.nk + t] = s * p.scale + p.comp_logn[bh * groups + t];
           if (logits[p.nk + t] > mx) mx = logits[p.nk + t];
         }
         double sum = 0;
         for (size_t d = 0; d < p.head_dim; ++d) acc[d] = 0;
         for (size_t j = 0; j < p.nk; ++j) {
-          if (keep != nullptr && keep[j / kTile] == 0) continue;
+          if (keep != nullptr && keep[kgroup[j]] == 0) continue;
           const double e = std::exp(logits[j] - mx);
           sum += e;
           const float* v = p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts;
           for (size_t d = 0; d < p.head_dim; ++d) acc[d] += e * v[d];
         }
-        for (size_t t = 0; comp && t < p.ktiles; ++t) {
+        for (size_t t = 0; comp && t < groups; ++t) {
           if (keep[t] != 0) continue;
           const double e = std::exp(logits[p.nk + t] - mx);
           sum += e;
-          const float* v = p.comp_v + (bh * p.ktiles + t) * p.head_dim;
+          const float* v = p.comp_v + (bh * groups + t) * p.head_dim;
           for (size_t d = 0; d < p.head_dim; ++d) acc[d] += e * v[d];
         }
         float* o = p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts;

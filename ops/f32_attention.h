@@ -44,6 +44,22 @@ struct F32AttentionParams {
   const float* comp_k = nullptr;
   const float* comp_v = nullptr;
   const float* comp_logn = nullptr;
+
+  // Cluster-sparse attention (q_perm != null): queries and keys of each
+  // (b, h) are grouped by semantic cluster (ops/f32_attention_cluster.h) and
+  // the kernel gathers rows through the permutations, so no permuted copy of
+  // q/k/v exists. Query cluster c of (b, h) holds the tokens
+  // q_perm[bh * nq + q_off[bh * (qclusters + 1) + c] ... + c + 1]; keys
+  // likewise with k_perm/k_off. Then keep is [B*H][qclusters][kclusters]
+  // (key cluster computed exactly or not) and comp_k/comp_v/comp_logn are
+  // per key cluster, [B*H][kclusters][head_dim] and [B*H][kclusters]; the
+  // tile fields above are unused. In this mode the tile's q0 is a position
+  // in q_perm and [q0, q0 + qn) lies inside one query cluster.
+  const uint32_t* q_perm = nullptr;
+  const uint32_t* q_off = nullptr;
+  const uint32_t* k_perm = nullptr;
+  const uint32_t* k_off = nullptr;
+  size_t qclusters = 0, kclusters = 0;
 };
 
 // Fills the strides for q/out with nq tokens and k/v with nk tokens, all in

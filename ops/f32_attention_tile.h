@@ -71,9 +71,11 @@ static inline void attn_qk_chunk(const float* const* qrow, size_t dh, const floa
 }
 
 // O[:, c0 : c0 + ncol] = alpha * O + P . V for one chunk of NV vectors of dh.
+// V rows come through pointers (vrows[j] + c0), so a tile's keys may be
+// gathered from anywhere: contiguous tokens, cluster members or centroids.
 template <class O, int MR, int NV>
 static inline void attn_pv_chunk(float* const* orow, float* const* prow, const float* alpha,
-                                 const float* vbase, size_t v_ts,
+                                 const float* const* vrows, size_t c0,
                                  size_t kn, size_t ncol) {
   using V = typename O::V;
   V acc[MR][NV];
@@ -86,7 +88,7 @@ static inline void attn_pv_chunk(float* const* orow, float* const* prow, const f
   const bool full = ncol == static_cast<size_t>(NV * O::kW);
   const int tail = static_cast<int>(ncol) - (NV - 1) * O::kW;
   for (size_t j = 0; j < kn; ++j) {
-    const float* vr = vbase + j * v_ts;
+    const float* vr = vrows[j] + c0;
     V b[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV - 1; ++v) b[v] = O::load(vr + v * O::kW);
@@ -106,13 +108,13 @@ static inline void attn_pv_chunk(float* const* orow, float* const* prow, const f
 
 template <class O, int MR, int NV>
 static inline void attn_pv(float* const* orow, float* const* prow, const float* alpha,
-                           const float* vbase, size_t v_ts, size_t kn, size_t dh) {
+                           const float* const* vrows, size_t kn, size_t dh) {
   constexpr size_t kCW = NV * O::kW;
   size_t c0 = 0;
   for (; c0 + kCW <= dh; c0 += kCW) {
     float* oref[MR];
     for (int i = 0; i < MR; ++i) oref[i] = orow[i] + c0;
-    attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vbase + c0, v_ts, kn, kCW);
+    attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vrows, c0, kn, kCW);
   }
   if (c0 < dh) {
     const size_t ncol = dh - c0;
@@ -120,10 +122,10 @@ static inline void attn_pv(float* const* orow, float* const* prow, const float* 
     for (int i = 0; i < MR; ++i) oref[i] = orow[i] + c0;
     const size_t nv = (ncol + O::kW - 1) / O::kW;
     // Dispatch on the number of vectors left (1 .. NV-1, or NV with a tail).
-    if (nv >= NV) attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
-    else if (NV > 1 && nv == 1) attn_pv_chunk<O, MR, 1>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
-    else if (NV > 2 && nv == 2) attn_pv_chunk<O, MR, (NV > 2 ? 2 : 1)>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
-    else attn_pv_chunk<O, MR, (NV > 3 ? 3 : 1)>(oref, prow, alpha, vbase + c0, v_ts, kn, ncol);
+    if (nv >= NV) attn_pv_chunk<O, MR, NV>(oref, prow, alpha, vrows, c0, kn, ncol);
+    else if (NV > 1 && nv == 1) attn_pv_chunk<O, MR, 1>(oref, prow, alpha, vrows, c0, kn, ncol);
+    else if (NV > 2 && nv == 2) attn_pv_chunk<O, MR, (NV > 2 ? 2 : 1)>(oref, prow, alpha, vrows, c0, kn, ncol);
+    else attn_pv_chunk<O, MR, (NV > 3 ? 3 : 1)>(oref, prow, alpha, vrows, c0, kn, ncol);
   }
 }
 
@@ -136,16 +138,22 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
   static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
   const size_t dh = p.head_dim;
   const size_t dh_pad = attn_dh_pad<O>(dh);
+  const size_t bh = b * p.heads + h;
   float* kt = scratch;
   float* pbuf = kt + dh * KT;
   float* obuf = pbuf + MR * KT;
   float* mrow = obuf + qn * dh_pad;
   float* lrow = mrow + qn;
 
-  const float* qbase = p.q + b * p.q_bs + h * p.q_hs + q0 * p.q_ts;
+  const float* qhead = p.q + b * p.q_bs + h * p.q_hs;
   const float* kbase = p.k + b * p.k_bs + h * p.k_hs;
   const float* vbase = p.v + b * p.v_bs + h * p.v_hs;
-  float* obase = p.out + b * p.o_bs + h * p.o_hs + q0 * p.o_ts;
+  float* ohead = p.out + b * p.o_bs + h * p.o_hs;
+  // Cluster mode: row i of this block is token q_perm[q0 + i] (a gather);
+  // otherwise token q0 + i.
+  const bool clustered = p.q_perm != nullptr;
+  const uint32_t* qtok = clustered ? p.q_perm + bh * p.nq + q0 : nullptr;
+  auto qtoken = [&](size_t i) -> size_t { return clustered ? qtok[i] : q0 + i; };
 
   std::memset(obuf, 0, qn * dh_pad * sizeof(float));
   for (size_t i = 0; i < qn; ++i) {
@@ -153,11 +161,12 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
     lrow[i] = 0.f;
   }
 
-  float* vgather = lrow + qn;                 // [KT][dh] centroid values
-  float* bias = vgather + KT * dh;            // [KT] centroid logit biases
+  float* bias = lrow + qn + KT * dh;  // [KT] centroid logit biases
+  const float* vrows[KT];             // V row of each key in the packed tile
 
-  // One key tile (already packed as K^T in kt) through the online softmax.
-  auto run_tile = [&](size_t kn, const float* vsrc, size_t vts, const float* tile_bias) {
+  // One key tile (already packed as K^T in kt, V rows in vrows) through the
+  // online softmax.
+  auto run_tile = [&](size_t kn, const float* tile_bias) {
     const size_t s_chunks = (kn + kSW - 1) / kSW;
     const size_t kvec = (kn + O::kW - 1) / O::kW;
     for (size_t r0 = 0; r0 < qn; r0 += MR) {
@@ -169,7 +178,7 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
       for (int i = 0; i < MR; ++i) {
         // Rows past mr alias the last valid one (same inputs, same values).
         const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
-        qrow[i] = qbase + (r0 + r) * p.q_ts;
+        qrow[i] = qhead + qtoken(r0 + r) * p.q_ts;
         prow[i] = pbuf + r * KT;
         orow[i] = obuf + (r0 + r) * dh_pad;
       }
@@ -206,12 +215,12 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
         alpha[i] = a;
       }
       for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
-      attn_pv<O, MR, NV>(orow, prow, alpha, vsrc, vts, kn, dh);
+      attn_pv<O, MR, NV>(orow, prow, alpha, vrows, kn, dh);
     }
   };
   // K^T of `kn` rows (row j at base + rows[j] * ts, or base + j * ts when
   // rows is null), keys past kn zeroed (their logits are masked).
-  auto pack_kt = [&](const float* base, size_t ts, size_t kn, const size_t* rows) {
+  auto pack_kt = [&](const float* base, size_t ts, size_t kn, const uint32_t* rows) {
     for (size_t j = 0; j < kn; ++j) {
       const float* kr = base + (rows != nullptr ? rows[j] : j) * ts;
       for (size_t d = 0; d < dh; ++d) kt[d * KT + j] = kr[d];
@@ -221,35 +230,74 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
     }
   };
 
+  // Keep row of this query block / cluster, and the number of key groups
+  // (tiles or clusters) it indexes.
   const uint8_t* keep = nullptr;
-  if (p.keep != nullptr) {
+  size_t groups = p.ktiles;
+  if (clustered) {
+    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
+    // The query cluster holding position q0: last start <= q0 (clusters are
+    // few, N / 64 or so, and empty ones share their start with the next).
+    size_t lo = 0, hi = p.qclusters;
+    while (hi - lo > 1) {
+      const size_t mid = (lo + hi) / 2;
+      if (qoff[mid] <= q0) lo = mid; else hi = mid;
+    }
+    groups = p.kclusters;
+    keep = p.keep + (bh * p.qclusters + lo) * groups;
+  } else if (p.keep != nullptr) {
     const size_t qb = q0 / p.q_block;
-    keep = p.keep + ((b * p.heads + h) * p.qblocks + qb) * p.ktiles;
+    keep = p.keep + (bh * p.qblocks + qb) * p.ktiles;
   }
-  for (size_t k0 = 0; k0 < p.nk; k0 += KT) {
-    if (keep != nullptr && keep[k0 / KT] == 0) continue;
-    const size_t kn = p.nk - k0 < KT ? p.nk - k0 : KT;
-    pack_kt(kbase + k0 * p.k_ts, p.k_ts, kn, nullptr);
-    run_tile(kn, vbase + k0 * p.v_ts, p.v_ts, nullptr);
+  if (clustered) {
+    // Exact part: members of the kept key clusters, concatenated into full
+    // tiles (the online softmax does not care which keys share a tile).
+    const uint32_t* kperm = p.k_perm + bh * p.nk;
+    const uint32_t* koff = p.k_off + bh * (p.kclusters + 1);
+    uint32_t rows[KT];
+    size_t n = 0;
+    for (size_t c = 0; c < p.kclusters; ++c) {
+      if (keep[c] == 0) continue;
+      for (uint32_t j = koff[c]; j < koff[c + 1]; ++j) {
+        rows[n] = kperm[j];
+        vrows[n] = vbase + static_cast<size_t>(kperm[j]) * p.v_ts;
+        if (++n == KT) {
+          pack_kt(kbase, p.k_ts, n, rows);
+          run_tile(n, nullptr);
+          n = 0;
+        }
+      }
+    }
+    if (n > 0) {
+      pack_kt(kbase, p.k_ts, n, rows);
+      run_tile(n, nullptr);
+    }
+  } else {
+    for (size_t k0 = 0; k0 < p.nk; k0 += KT) {
+      if (keep != nullptr && keep[k0 / KT] == 0) continue;
+      const size_t kn = p.nk - k0 < KT ? p.nk - k0 : KT;
+      for (size_t j = 0; j < kn; ++j) vrows[j] = vbase + (k0 + j) * p.v_ts;
+      pack_kt(kbase + k0 * p.k_ts, p.k_ts, kn, nullptr);
+      run_tile(kn, nullptr);
+    }
   }
   if (keep != nullptr && p.comp_k != nullptr) {
-    // Centroids of the skipped tiles, up to KT of them per pass.
-    const size_t bh = b * p.heads + h;
-    const float* ck = p.comp_k + bh * p.ktiles * dh;
-    const float* cv = p.comp_v + bh * p.ktiles * dh;
-    const float* cl = p.comp_logn + bh * p.ktiles;
-    size_t rows[KT];
+    // Centroids of the skipped tiles / clusters, up to KT of them per pass.
+    const float* ck = p.comp_k + bh * groups * dh;
+    const float* cv = p.comp_v + bh * groups * dh;
+    const float* cl = p.comp_logn + bh * groups;
+    uint32_t rows[KT];
     size_t n = 0;
-    for (size_t t = 0; t <= p.ktiles; ++t) {
-      if (t < p.ktiles && keep[t] == 0) {
-        rows[n] = t;
+    for (size_t t = 0; t <= groups; ++t) {
+      if (t < groups && keep[t] == 0) {
+        rows[n] = static_cast<uint32_t>(t);
         bias[n] = cl[t];
-        std::memcpy(vgather + n * dh, cv + t * dh, dh * sizeof(float));
+        vrows[n] = cv + t * dh;
         ++n;
       }
-      if (n > 0 && (n == KT || t == p.ktiles)) {
+      if (n > 0 && (n == KT || t == groups)) {
         pack_kt(ck, dh, n, rows);
-        run_tile(n, vgather, dh, bias);
+        run_tile(n, bias);
         n = 0;
       }
     }
@@ -257,7 +305,7 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
   for (size_t i = 0; i < qn; ++i) {
     const V inv = O::set1(1.f / lrow[i]);
     const float* orow = obuf + i * dh_pad;
-    float* dst = obase + i * p.o_ts;
+    float* dst = ohead + qtoken(i) * p.o_ts;
     size_t d = 0;
     for (; d + O::kW <= dh; d += O::kW) O::store(dst + d, O::mul(O::load(orow + d), inv));
     if (d < dh) O::store_n(dst + d, O::mul(O::load(orow + d), inv), static_cast<int>(dh - d));

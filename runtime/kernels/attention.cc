@@ -8,10 +8,15 @@
 // (f32_sparse_attention_plan), planned per eval in the op's scratch.
 // Precision: AttentionOptions.precision or the session's override picks FP32
 // or INT8 (ops/qs8_attention.h) for dense attention; block-sparse runs FP32.
+// Cluster-sparse (SessionOptions::attention_sparse.mode 2): the plan of
+// ops/f32_attention_cluster.h, whose centroids persist across evals in a
+// buffer the state allocates at prepare.
 #include <cmath>
+#include <cstring>
 #include <new>
 
 #include "ops/f32_attention.h"
+#include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
@@ -27,9 +32,56 @@ struct AttentionState {
   float density = 0.f;   // (0, 1): block-sparse
   bool compensate = true;
   size_t attn_scratch = 0;  // bytes of the tile scratch; the plan follows it
+  // Cluster-sparse: config, persistent plan state (64-byte aligned inside
+  // cluster_mem), optional measurement sink.
+  bool clustered = false;
+  ClusterAttentionConfig cluster;
+  uint8_t* cluster_mem = nullptr;
+  void* cluster_state = nullptr;
+  AttentionSparseOptions::Stats* stats = nullptr;
+  ~AttentionState() { delete[] cluster_mem; }
 };
 
 void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
+
+// Session overrides on top of the built-in cluster defaults.
+ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
+  ClusterAttentionConfig c;
+  if (o.top_p >= 0.f) c.top_p = o.top_p;
+  if (o.min_frac >= 0.f) c.min_frac = o.min_frac;
+  if (o.err_tol >= 0.f) c.err_tol = o.err_tol;
+  if (o.cluster_tokens > 0) {
+    c.q_tokens_per_cluster = c.k_tokens_per_cluster = static_cast<uint32_t>(o.cluster_tokens);
+  }
+  if (o.kmeans_iters >= 0) c.iters = static_cast<uint32_t>(o.kmeans_iters);
+  if (o.refresh >= 0) c.refresh = static_cast<uint32_t>(o.refresh);
+  return c;
+}
+
+Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
+  const AttentionSparseOptions none;
+  const AttentionSparseOptions& o =
+      ctx->options != nullptr ? ctx->options->attention_sparse : none;
+  s->cluster = ClusterConfig(o);
+  s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
+  const ClusterAttentionConfig& c = s->cluster;
+  EDGE_CHECK_OR_RETURN(std::isfinite(c.top_p) && std::isfinite(c.min_frac) &&
+                           std::isfinite(c.err_tol) && c.min_frac <= 1.f,
+                       StatusCode::kInvalidArgument,
+                       "Attention: cluster-sparse knobs must be finite, min_frac <= 1");
+  const size_t bytes = f32_cluster_attention_state_bytes(s->p, c);
+  s->cluster_mem = new (std::nothrow) uint8_t[bytes + 64];
+  EDGE_CHECK_OR_RETURN(s->cluster_mem != nullptr, StatusCode::kOutOfMemory,
+                       "Attention: out of memory for the cluster plan (%zu bytes)", bytes);
+  uint8_t* aligned = s->cluster_mem + (64 - reinterpret_cast<uintptr_t>(s->cluster_mem) % 64) % 64;
+  std::memset(aligned, 0, bytes);  // zero = nothing clustered yet
+  s->cluster_state = aligned;
+  s->clustered = true;
+  s->stats = o.stats;
+  ctx->kernel_name = c.compensate ? "f32_attention_clustersparse_centroid"
+                                  : "f32_attention_clustersparse";
+  return Status::Ok();
+}
 
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"q", "k", "v"};
@@ -111,8 +163,11 @@ Status Prepare(KernelPrepareContext* ctx) {
   EDGE_CHECK_OR_RETURN(precision == static_cast<int>(AttentionPrecision::kFp32) ||
                            precision == static_cast<int>(AttentionPrecision::kInt8),
                        StatusCode::kInvalidModel, "Attention: unknown precision %d", precision);
-  const bool sparse = density > 0.f && density < 1.f && p.nk > 64;
-  if (precision == static_cast<int>(AttentionPrecision::kInt8) && !sparse) {
+  // Sparse mode: the session's, else tiles when a density applies.
+  const int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
+  if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s);
+  const bool tiles = mode != 0 && density > 0.f && density < 1.f && p.nk > 64;
+  if (precision == static_cast<int>(AttentionPrecision::kInt8) && !tiles) {
     EDGE_CHECK_OR_RETURN(p.head_dim <= kQs8AttnMaxHeadDim, StatusCode::kUnsupported,
                          "Attention: INT8 attention supports head_dim <= %zu, got %zu",
                          kQs8AttnMaxHeadDim, p.head_dim);
@@ -121,7 +176,7 @@ Status Prepare(KernelPrepareContext* ctx) {
     ctx->scratch_bytes = (qs8_attention_scratch_bytes(*s->q8, p, dense::Threads(ctx->pool)) + 63) / 64 * 64;
     return Status::Ok();
   }
-  if (sparse) {
+  if (tiles) {
     s->density = density;
     s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;
     ctx->scratch_bytes += f32_sparse_attention_workspace_bytes(p, s->kernel->query_block);
@@ -141,7 +196,16 @@ Status Eval(KernelEvalContext* ctx) {
     qs8_attention(*s->q8, p, ctx->scratch, ctx->pool);
     return Status::Ok();
   }
-  if (s->density > 0.f) {
+  if (s->clustered) {
+    ClusterAttentionStats st;
+    f32_cluster_attention_plan(&p, s->cluster, s->cluster_state, ctx->pool,
+                               s->stats != nullptr ? &st : nullptr);
+    if (s->stats != nullptr) {
+      s->stats->exact_pairs += st.exact_pairs;
+      s->stats->total_pairs += st.total_pairs;
+      s->stats->plans += static_cast<int64_t>(st.plans);
+    }
+  } else if (s->density > 0.f) {
     f32_sparse_attention_plan(&p, s->kernel->query_block, s->density, s->compensate,
                               static_cast<uint8_t*>(ctx->scratch) + s->attn_scratch, ctx->pool);
   }

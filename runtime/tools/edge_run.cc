@@ -64,6 +64,16 @@ const char kUsage[] =
     "  --no-attention-compensation  skipped key tiles contribute nothing (default: their centroids)\n"
     "  --attention-precision P  as-stored|fp32|int8: arithmetic of dense attention\n"
     "                       (int8: smoothed-K INT8 Q.K^T, 15-bit P, INT8 V; default: the model's)\n"
+    "  --attention-sparse M   off|tiles|clusters: sparse attention over contiguous 64-key\n"
+    "                       tiles (--attention-density) or semantic clusters of queries and\n"
+    "                       keys (k-means per head, reused across steps); default: the model's\n"
+    "  --attention-top-p P    clusters: keep key clusters up to cumulative mass P (default 0.9)\n"
+    "  --attention-min-frac F clusters: and at least this fraction of them (default 0.05)\n"
+    "  --attention-err-tol E  clusters: add clusters with the worst centroid error until the\n"
+    "                       estimate is <= E x value RMS (default 0 = off)\n"
+    "  --attention-cluster-size N  clusters: tokens per cluster (default 64)\n"
+    "  --attention-kmeans-iters N  clusters: k-means iterations per step after the first (default 1)\n"
+    "  --attention-refresh N  clusters: every N-th step iterates fully again (default 0 = never)\n"
     "  --profile            per-op timings (printed as a table; in --json too)\n"
     "  --verbose            print the kernel chosen for each op\n"
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
@@ -89,10 +99,21 @@ struct Args {
   float attention_density = -1.f;
   bool attention_compensation = true;
   int attention_precision = -1;  // as stored
+  edge::AttentionSparseOptions attention_sparse;
   bool pin = false;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
+
+// Exact query-key pairs of cluster-sparse attention, over all its plans.
+edge::AttentionSparseOptions::Stats g_attention_stats;
+
+void JsonAttentionStats(FILE* f) {
+  const auto& st = g_attention_stats;
+  if (st.plans == 0) return;
+  std::fprintf(f, ",\"attention_plans\":%lld,\"attention_exact_fraction\":%.6f",
+               static_cast<long long>(st.plans), st.exact_pairs / st.total_pairs);
+}
 
 int Usage(const char* msg) {
   std::fprintf(stderr, "edge-run: %s\n(run 'edge-run --help' for usage)\n", msg);
@@ -208,6 +229,26 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (ap == "fp32") a->attention_precision = static_cast<int>(edge::AttentionPrecision::kFp32);
       else if (ap == "int8") a->attention_precision = static_cast<int>(edge::AttentionPrecision::kInt8);
       else return Usage("--attention-precision needs as-stored|fp32|int8");
+    } else if (arg == "--attention-sparse") {
+      const std::string m = value(&v) ? v : "";
+      if (m == "off") a->attention_sparse.mode = 0;
+      else if (m == "tiles") a->attention_sparse.mode = 1;
+      else if (m == "clusters") a->attention_sparse.mode = 2;
+      else return Usage("--attention-sparse needs off|tiles|clusters");
+    } else if (arg == "--attention-top-p" || arg == "--attention-min-frac" || arg == "--attention-err-tol") {
+      float f = 0;
+      if (!value(&v) || !ParseFloat(v, &f) || f < 0 || (arg != "--attention-err-tol" && f > 1))
+        return Usage((arg + " needs a number in [0, 1] (err-tol: >= 0)").c_str());
+      if (arg == "--attention-top-p") a->attention_sparse.top_p = f;
+      else if (arg == "--attention-min-frac") a->attention_sparse.min_frac = f;
+      else a->attention_sparse.err_tol = f;
+    } else if (arg == "--attention-cluster-size" || arg == "--attention-kmeans-iters" ||
+               arg == "--attention-refresh") {
+      if (!value(&v) || !ParseInt(v, arg == "--attention-cluster-size" ? 1 : 0, 1 << 20, &n))
+        return Usage((arg + " needs a non-negative integer").c_str());
+      if (arg == "--attention-cluster-size") a->attention_sparse.cluster_tokens = static_cast<int>(n);
+      else if (arg == "--attention-kmeans-iters") a->attention_sparse.kmeans_iters = static_cast<int>(n);
+      else a->attention_sparse.refresh = static_cast<int>(n);
     } else if (arg == "--pin") {
       a->pin = true;
     } else if (arg == "--no-attention-compensation") {
@@ -562,6 +603,7 @@ int RunGenerate(const Args& a, edge::Session* s) {
                 runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes(), a.cache.threshold,
                 static_cast<long long>(p.stats().blocks_computed), static_cast<long long>(p.stats().blocks_skipped));
     JsonString(stdout, out.c_str());
+    JsonAttentionStats(stdout);
     if (a.profile || a.verbose) JsonProfile(stdout, *s);
     std::printf("}\n");
   } else if (!a.quiet) {
@@ -597,6 +639,8 @@ int main(int argc, char** argv) {
   so.attention_density = a.attention_density;
   so.attention_precision = a.attention_precision;
   so.attention_compensation = a.attention_compensation;
+  so.attention_sparse = a.attention_sparse;
+  so.attention_sparse.stats = &g_attention_stats;
   so.pin_big_cores = a.pin;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {

@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""Quality-speed curve of sparse attention on the trained video DiT.
+
+For each class/seed, runs the full 20-step CFG clip with FP32 dense attention
+and with each sparse configuration (edge-run flags), then reports per
+configuration: PSNR of the final clip against the FP32 clip (data range
+[-1, 1], as bench/quality/demo_quality.py), the fraction of query-key pairs
+computed exactly (cluster mode), and the time spent in the Attention ops
+(edge-run --profile) against dense. Times depend on machine load; PSNR and the
+exact fraction are deterministic.
+
+Usage (from the repo root, after building and `bash models/demo/build_fb.sh build`):
+  /usr/bin/python3 bench/quality/sparse_attention_curve.py [--build build] \
+      [--cases 3:0,7:1,12:2] [--configs NAME ...] [--out bench/results/sparse_attention_curve]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+MODEL = "models/demo/glyph_video_dit.fb"
+
+# name -> extra edge-run flags. "tiles" is the previous contiguous-tile scheme.
+CONFIGS = {
+    "tiles d=0.5": ["--attention-sparse", "tiles", "--attention-density", "0.5"],
+    "tiles d=0.25": ["--attention-sparse", "tiles", "--attention-density", "0.25"],
+    "clusters p=0.5": ["--attention-sparse", "clusters", "--attention-top-p", "0.5"],
+    "clusters p=0.7": ["--attention-sparse", "clusters", "--attention-top-p", "0.7"],
+    "clusters p=0.8": ["--attention-sparse", "clusters", "--attention-top-p", "0.8"],
+    "clusters p=0.9": ["--attention-sparse", "clusters", "--attention-top-p", "0.9"],
+    "clusters p=0.95": ["--attention-sparse", "clusters", "--attention-top-p", "0.95"],
+}
+
+
+def psnr(ref, x):
+    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # range [-1, 1]
+
+
+def run(edge_run, cls, seed, flags, out):
+    cmd = [edge_run, MODEL, "--class", str(cls), "--seed", str(seed), "--threads", "1", "--json", "--profile",
+           "--quiet", "--out", out] + flags
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{r.stderr}")
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    attn_ms = sum(op["total_ms"] for op in info.get("ops", []) if op["type"] == "Attention")
+    return np.load(out), info, attn_ms
+
+
+def parse_extra(items):
+    """NAME=FLAGS entries (flags separated by spaces) added to CONFIGS."""
+    for it in items:
+        name, _, flags = it.partition("=")
+        CONFIGS[name] = flags.split()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--cases", default="3:0,7:1,12:2", help="class:seed list")
+    ap.add_argument("--configs", nargs="*", help="subset of configuration names")
+    ap.add_argument("--extra", nargs="*", default=[], help="NAME=FLAGS configurations to add")
+    ap.add_argument("--out", default=None, help="write OUT.json and OUT.md")
+    a = ap.parse_args()
+    parse_extra(a.extra)
+    edge_run = os.path.join(a.build, "runtime", "edge-run")
+    cases = [tuple(int(v) for v in c.split(":")) for c in a.cases.split(",")]
+    names = a.configs if a.configs else list(CONFIGS)
+    tmp = tempfile.mkdtemp()
+    rows = []
+    refs = {}
+    dense_attn = []
+    dense_total = []
+    for cls, seed in cases:
+        path = os.path.join(tmp, f"ref_{cls}_{seed}.npy")
+        refs[(cls, seed)], info, ms = run(edge_run, cls, seed, ["--attention-sparse", "off"], path)
+        dense_attn.append(ms)
+        dense_total.append(info["total_ms"])
+    dense_ms = float(np.mean(dense_attn))
+    print(f"FP32 dense: attention {dense_ms:.0f} ms per clip, total {np.mean(dense_total):.0f} ms "
+          f"(mean over {len(cases)} clips)")
+    print("| configuration | PSNR mean (dB) | PSNR min (dB) | exact pairs | attention ms | attention speed-up | total ms |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        ps, fr, am, tm = [], [], [], []
+        for cls, seed in cases:
+            out = os.path.join(tmp, "x.npy")
+            x, info, ms = run(edge_run, cls, seed, CONFIGS[name], out)
+            ps.append(psnr(refs[(cls, seed)], x))
+            fr.append(info.get("attention_exact_fraction", float("nan")))
+            am.append(ms)
+            tm.append(info["total_ms"])
+        row = dict(config=name, flags=" ".join(CONFIGS[name]), psnr_mean=round(float(np.mean(ps)), 2),
+                   psnr_min=round(float(np.min(ps)), 2), psnr=[round(p, 2) for p in ps],
+                   exact_fraction=round(float(np.mean(fr)), 4), attention_ms=round(float(np.mean(am)), 1),
+                   attention_speedup=round(dense_ms / float(np.mean(am)), 2), total_ms=round(float(np.mean(tm)), 1))
+        rows.append(row)
+        print(f"| {name} | {row['psnr_mean']} | {row['psnr_min']} | {row['exact_fraction']} | {row['attention_ms']} | "
+              f"{row['attention_speedup']}x | {row['total_ms']} |", flush=True)
+    if a.out:
+        cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
+                             text=True).stdout.strip()
+        doc = dict(schema="edge.sparse_attention_curve.v1", model=MODEL, cases=a.cases, machine=cpu,
+                   load=os.getloadavg(), dense_attention_ms=round(dense_ms, 1),
+                   dense_total_ms=round(float(np.mean(dense_total)), 1),
+                   command="/usr/bin/python3 bench/quality/sparse_attention_curve.py " + " ".join(sys.argv[1:]),
+                   results=rows)
+        json.dump(doc, open(a.out + ".json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
