@@ -95,12 +95,25 @@ void Q8Chunk(void* ctx, size_t t) {
   const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
   float* scratch = a.scratch + t * a.per_thread;
   const size_t qb = a.kernel->query_block;
+  const F32AttentionParams& p = *a.p;
   for (size_t it = begin; it < end; ++it) {
     const size_t s = it / a.qblocks, blk = it % a.qblocks;
     const size_t bh = a.bh0 + s;
+    if (p.q_perm != nullptr) {
+      // Cluster plans: item = query cluster, cut into near-equal pieces of at
+      // most one query block (as the FP32 driver does).
+      const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
+      const size_t start = off[blk], n = off[blk + 1] - off[blk];
+      const size_t pieces = (n + qb - 1) / qb;
+      for (size_t k = 0; k < pieces; ++k) {
+        const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
+        a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, s0, s1 - s0, scratch);
+      }
+      continue;
+    }
     const size_t q0 = blk * qb;
-    const size_t qn = a.p->nq - q0 < qb ? a.p->nq - q0 : qb;
-    a.kernel->tile(*a.p, a.packed[s], bh / a.p->heads, bh % a.p->heads, q0, qn, scratch);
+    const size_t qn = p.nq - q0 < qb ? p.nq - q0 : qb;
+    a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, q0, qn, scratch);
   }
 }
 
@@ -166,7 +179,8 @@ void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p
   a.heads = static_cast<uint8_t*>(scratch);
   a.scratch = reinterpret_cast<float*>(a.heads + slots * a.head_bytes);
   a.per_thread = Align64(kernel.scratch_floats(p.head_dim) * sizeof(float)) / sizeof(float);
-  a.qblocks = (p.nq + kernel.query_block - 1) / kernel.query_block;
+  // Work items per head: query blocks, or query clusters of a cluster plan.
+  a.qblocks = p.q_perm != nullptr ? p.qclusters : (p.nq + kernel.query_block - 1) / kernel.query_block;
   const size_t bh_total = p.batch * p.heads;
   for (a.bh0 = 0; a.bh0 < bh_total; a.bh0 += slots) {
     const size_t n = bh_total - a.bh0 < slots ? bh_total - a.bh0 : slots;
@@ -188,53 +202,105 @@ void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p
 
 void qs8_attention_ref(const F32AttentionParams& p) {
   if (p.nk == 0) {
-    F32AttentionParams z = p;
-    qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), z, nullptr, nullptr);
+    qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), p, nullptr, nullptr);
     return;
   }
   const size_t dh = p.head_dim, dh2 = q8_dhg<QVecScalar>(dh), cp = q8_cp(dh);
-  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  const bool clustered = p.q_perm != nullptr;
+  const size_t groups = clustered ? p.kclusters : p.ktiles;
+  const size_t qgroups = clustered ? p.qclusters : p.qblocks;
   std::vector<uint8_t> mem(qs8_attention_head_bytes(p) + 64);
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) / 64 * 64);
-  std::vector<double> s(kQ8KT), o(dh);
-  std::vector<double> pq(kQ8KT);
+  std::vector<double> o(dh), s, pq;
+  std::vector<size_t> qgroup(p.nq), order;
   for (size_t b = 0; b < p.batch; ++b) {
     for (size_t h = 0; h < p.heads; ++h) {
+      const size_t bh = b * p.heads + h;
       const Qs8AttentionHead hd = qs8_attention_pack_head__scalar(p, b, h, aligned);
+      const int16_t* hq = static_cast<const int16_t*>(hd.q);
+      const int16_t* hk = static_cast<const int16_t*>(hd.k);
+      for (size_t i = 0; i < p.nq; ++i) qgroup[i] = p.q_block > 0 ? i / p.q_block : 0;
+      if (clustered) {
+        const uint32_t* qo = p.q_off + bh * (p.qclusters + 1);
+        for (size_t c = 0; c < p.qclusters; ++c)
+          for (uint32_t r = qo[c]; r < qo[c + 1]; ++r) qgroup[p.q_perm[bh * p.nq + r]] = c;
+      }
       for (size_t i = 0; i < p.nq; ++i) {
         float* dst = p.out + b * p.o_bs + h * p.o_hs + i * p.o_ts;
         if (hd.bad || std::isnan(hd.qs[i])) {
           for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
           continue;
         }
-        const int16_t* q = static_cast<const int16_t*>(hd.q) + i * dh2 * 2;
+        const uint8_t* keep = p.keep != nullptr ? p.keep + (bh * qgroups + qgroup[i]) * groups : nullptr;
+        // Exact keys in the tiles' order: all keys; kept 64-key tiles; or the
+        // members of kept key clusters in cluster order.
+        order.clear();
+        if (clustered) {
+          const uint32_t* ko = p.k_off + bh * (p.kclusters + 1);
+          for (size_t c = 0; c < p.kclusters; ++c)
+            if (keep[c] != 0)
+              for (uint32_t r = ko[c]; r < ko[c + 1]; ++r) order.push_back(p.k_perm[bh * p.nk + r]);
+        } else {
+          for (size_t j = 0; j < p.nk; ++j)
+            if (keep == nullptr || keep[j / kQ8KT] != 0) order.push_back(j);
+        }
+        const int16_t* q = hq + i * dh2 * 2;
         double m = -FLT_MAX, l = 0;
         for (size_t d = 0; d < dh; ++d) o[d] = 0;
-        for (size_t t = 0; t < T; ++t) {
-          const size_t kn = p.nk - t * kQ8KT < kQ8KT ? p.nk - t * kQ8KT : kQ8KT;
-          const int16_t* kt = static_cast<const int16_t*>(hd.k) + t * dh2 * kQ8KT * 2;
-          const int16_t* vt = hd.v + t * kQ8KT * cp;
+        // One tile of scores s[0, n) with values value(j, d) through the
+        // online softmax, P quantized against the running max.
+        auto tile = [&](size_t n, auto value) {
           double tmax = -FLT_MAX;
-          for (size_t j = 0; j < kn; ++j) {
-            int64_t acc = 0;
-            for (size_t d = 0; d < dh; ++d) acc += int64_t{q[d]} * kt[((d / 2) * kQ8KT + j) * 2 + (d & 1)];
-            s[j] = static_cast<double>(acc) * hd.qs[i] * hd.ks[t] * p.scale;
-            tmax = s[j] > tmax ? s[j] : tmax;
-          }
+          for (size_t j = 0; j < n; ++j) tmax = s[j] > tmax ? s[j] : tmax;
           const double mn = tmax > m ? tmax : m;
           const double alpha = std::exp(m - mn);
           double sum = 0;
-          for (size_t j = 0; j < kn; ++j) {
+          pq.resize(n);
+          for (size_t j = 0; j < n; ++j) {
             pq[j] = std::floor(std::exp(s[j] - mn) * 32767.0 + 0.5);
             sum += pq[j];
           }
           l = l * alpha + sum;
           for (size_t d = 0; d < dh; ++d) {
             double acc = 0;
-            for (size_t j = 0; j < kn; ++j) acc += pq[j] * vt[((j / 2) * cp + d) * 2 + (j & 1)];
-            o[d] = o[d] * alpha + acc * hd.vs[d];
+            for (size_t j = 0; j < n; ++j) acc += pq[j] * value(j, d);
+            o[d] = o[d] * alpha + acc;
           }
           m = mn;
+        };
+        for (size_t t0 = 0; t0 < order.size(); t0 += kQ8KT) {
+          const size_t n = order.size() - t0 < kQ8KT ? order.size() - t0 : kQ8KT;
+          s.assign(n, 0.0);
+          for (size_t j = 0; j < n; ++j) {
+            const size_t key = order[t0 + j], t = key / kQ8KT, jj = key % kQ8KT;
+            const int16_t* kt = hk + t * dh2 * kQ8KT * 2;
+            int64_t acc = 0;
+            for (size_t d = 0; d < dh; ++d) acc += int64_t{q[d]} * kt[((d / 2) * kQ8KT + jj) * 2 + (d & 1)];
+            s[j] = static_cast<double>(acc) * hd.qs[i] * p.scale * hd.ks[key];
+          }
+          tile(n, [&](size_t j, size_t d) {
+            const size_t key = order[t0 + j], t = key / kQ8KT, jj = key % kQ8KT;
+            return static_cast<double>(hd.v[t * kQ8KT * cp + ((jj / 2) * cp + d) * 2 + (jj & 1)]) * hd.vs[d];
+          });
+        }
+        if (keep != nullptr && p.comp_k != nullptr) {
+          // Centroids of the skipped groups, against the dequantized query.
+          std::vector<size_t> skipped;
+          for (size_t g = 0; g < groups; ++g)
+            if (keep[g] == 0) skipped.push_back(g);
+          for (size_t t0 = 0; t0 < skipped.size(); t0 += kQ8KT) {
+            const size_t n = skipped.size() - t0 < kQ8KT ? skipped.size() - t0 : kQ8KT;
+            s.assign(n, 0.0);
+            for (size_t j = 0; j < n; ++j) {
+              const float* kc = p.comp_k + (bh * groups + skipped[t0 + j]) * dh;
+              double dot = 0;
+              for (size_t d = 0; d < dh; ++d) dot += double(q[d]) * kc[d];
+              s[j] = dot * hd.qs[i] * p.scale + p.comp_logn[bh * groups + skipped[t0 + j]];
+            }
+            tile(n, [&](size_t j, size_t d) {
+              return static_cast<double>(p.comp_v[(bh * groups + skipped[t0 + j]) * dh + d]);
+            });
+          }
         }
         for (size_t d = 0; d < dh; ++d) dst[d] = l > 0 ? static_cast<float>(o[d] / l) : 0.f;
       }

@@ -4,9 +4,10 @@
 //   1. Smooth K per head: k -= mean over tokens (per channel). Every logit of
 //      a query row shifts by the same q . mean(k), so the softmax is unchanged
 //      while the K range (and its quantization step) shrinks.
-//   2. Quantize Q per row and smoothed K per 64-key tile to INT8 (symmetric,
-//      scale = max|x| / 127, round half away from zero); S = (q8 . k8) *
-//      s_q * s_k * scale in int32, then the online softmax in FP32.
+//   2. Quantize Q and smoothed K per token to INT8 (symmetric, scale =
+//      max|x| / 127, round half away from zero); S = (q8 . k8) * s_q * s_k *
+//      scale in int32, then the online softmax in FP32. Per-token K scales
+//      (not per tile) let sparse plans gather any keys into a tile.
 //   3. P = exp(S - m) in [0, 1] is quantized to 15 bits (p16 = round(P *
 //      32767)) and V per channel to INT8; O += p16 . v8 in int32 per tile,
 //      rescaled into an FP32 accumulator, and the row sum uses the same p16,
@@ -51,7 +52,7 @@ constexpr size_t kQs8AttnMaxHeadDim = 1024;
 //   q   [nq][dhg * G]     KE     per-row INT8 values (int16 or int8 storage)
 //   qs  [nq]              float  per-row scale (NaN: the row had NaN/Inf)
 //   k   [T][dhg][64][G]   KE     smoothed K per 64-key tile: channel groups x keys
-//   ks  [T]               float  per-tile scale
+//   ks  [T * 64]          float  per-key scale (0 past nk)
 //   v   [T][64/VG][cp][VG] int16 V per tile: key groups x channels
 //   vs  [cp]              float  per-channel scale (0 past dh)
 // The scalar kernel (and the reference) use G = VG = 2 with int16 storage.
@@ -89,15 +90,19 @@ size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** 
 // scratch), 64-byte aligned chunks.
 size_t qs8_attention_scratch_bytes(const Qs8AttentionKernel& kernel, const F32AttentionParams& p,
                                    size_t num_threads);
-// Dense INT8 attention (p.keep must be null). `scratch` is 64-byte aligned and
+// INT8 attention, dense or along a sparse plan already in p (64-key tiles
+// with p.q_block == kernel.query_block, or clusters; see f32_attention.h):
+// exact keys on the integer products, skipped groups through their FP32
+// centroids in the same online softmax. `scratch` is 64-byte aligned and
 // qs8_attention_scratch_bytes() long for the pool's thread count.
 void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p, void* scratch,
                    pthreadpool_t pool);
 
 // The same quantized algorithm on one thread in double precision, straight
-// from the definition above: quantization by the same portable code, keys in
-// 64-tiles with a running max (P is quantized against the running max, as
-// the tiles do), exp and sums in double. Tests compare the tiles with it.
+// from the definition above: quantization by the same portable code, exact
+// keys in the tiles' order and 64 at a time with a running max (P is
+// quantized against the running max, as the tiles do), then the skipped
+// groups' centroids; exp and sums in double. Tests compare the tiles with it.
 void qs8_attention_ref(const F32AttentionParams& p);
 
 // Bytes of one packed head.

@@ -179,7 +179,7 @@ static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
   l.k = off;
   off = q8_align64(off + T * dhg * kQ8KT * Q::kKG * sizeof(KE));
   l.ks = off;
-  off = q8_align64(off + T * sizeof(float));
+  off = q8_align64(off + T * kQ8KT * sizeof(float));
   l.v = off;
   off = q8_align64(off + T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
   l.vs = off;
@@ -262,7 +262,8 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   }
 
   // Smoothed K: subtract the mean over tokens (per channel, summed in token
-  // order), one scale per 64-key tile, packed as [tile][dhg][64][G].
+  // order), one scale per key, packed as [tile][dhg][64][G]. Per-key scales
+  // let sparse plans gather any keys into a tile.
   for (size_t d = 0; d < dh; ++d) km[d] = 0.f;
   for (size_t j = 0; j < p.nk; ++j) {
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
@@ -275,26 +276,22 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   for (size_t d = 0; d < dh; ++d) km[d] *= inv_nk;
   bool bad = false;
   std::memset(hk, 0, T * dhg * kQ8KT * G * sizeof(KE));
-  for (size_t t = 0; t < T && !bad; ++t) {
-    const size_t k0 = t * kQ8KT, kn = p.nk - k0 < kQ8KT ? p.nk - k0 : kQ8KT;
+  for (size_t j = p.nk; j < T * kQ8KT; ++j) hd.ks[j] = 0.f;  // tail keys
+  for (size_t d = dh; d < dhg * G; ++d) row[d] = 0;
+  for (size_t j = 0; j < p.nk && !bad; ++j) {
+    const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
     for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
     V z = Q::zero();
-    for (size_t j = 0; j < kn; ++j) {
-      q8_absmax_into<Q>(cm, p.k + b * p.k_bs + h * p.k_hs + (k0 + j) * p.k_ts, km, dh, &z);
-    }
+    q8_absmax_into<Q>(cm, x, km, dh, &z);
     float amax = 0.f;
     for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
     bad = Q::reduce_add(z) != 0.f;
-    hd.ks[t] = amax / 127.f;
+    hd.ks[j] = amax / 127.f;
     if (amax == 0.f || bad) continue;
-    KE* dst = hk + t * dhg * kQ8KT * G;
-    for (size_t d = dh; d < dhg * G; ++d) row[d] = 0;
-    for (size_t j = 0; j < kn; ++j) {
-      q8_quant_row<Q>(row, p.k + b * p.k_bs + h * p.k_hs + (k0 + j) * p.k_ts, km, 127.f / amax,
-                      nullptr, dh);
-      for (size_t dg = 0; dg < dhg; ++dg)
-        for (size_t e = 0; e < G; ++e) dst[(dg * kQ8KT + j) * G + e] = static_cast<KE>(row[dg * G + e]);
-    }
+    q8_quant_row<Q>(row, x, km, 127.f / amax, nullptr, dh);
+    KE* dst = hk + (j / kQ8KT) * dhg * kQ8KT * G + (j % kQ8KT) * G;
+    for (size_t dg = 0; dg < dhg; ++dg)
+      for (size_t e = 0; e < G; ++e) dst[dg * kQ8KT * G + e] = static_cast<KE>(row[dg * G + e]);
   }
 
   // V: one scale per channel over all tokens (the P.V sum runs over tokens),
@@ -322,16 +319,23 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   return hd;
 }
 
+// Per thread: S rows, p16 rows, O accumulators, running max and sum, and a
+// gathered tile (K groups, V, key scales; also centroid values and biases)
+// for sparse plans. Sized for int16 K storage, the larger one.
 template <int MR>
 static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
-  const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * q8_cp(dh) + 2 * qb + 16;
+  const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
+  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT * 2 + kQ8KT * cp;
+  const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
 
-// S rows for one chunk of NS vectors of keys.
+// S rows for one chunk of NS vectors of keys: (q8 . k8) * rs[i] * ks[key],
+// rs = the row's scale times the softmax scale, ks the keys' scales.
 template <class Q, int MR, int NS>
 static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
-                               const typename Q::KE* kt, float* const* srow, const float* rs) {
+                               const typename Q::KE* kt, const float* ks, float* const* srow,
+                               const float* rs) {
   using A = typename Q::A;
   A acc[MR][NS];
 #pragma GCC unroll 16
@@ -349,11 +353,14 @@ static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
       for (int v = 0; v < NS; ++v) acc[i][v] = Q::madd_qk(acc[i][v], a, b[v]);
     }
   }
+  typename Q::V ksv[NS];
+#pragma GCC unroll 8
+  for (int v = 0; v < NS; ++v) ksv[v] = Q::load(ks + v * Q::kW);
 #pragma GCC unroll 16
   for (int i = MR - 1; i >= 0; --i) {
     const typename Q::V s = Q::set1(rs[i]);
 #pragma GCC unroll 8
-    for (int v = 0; v < NS; ++v) Q::store(srow[i] + v * Q::kW, Q::mul(Q::to_float(acc[i][v]), s));
+    for (int v = 0; v < NS; ++v) Q::store(srow[i] + v * Q::kW, Q::mul(Q::mul(Q::to_float(acc[i][v]), s), ksv[v]));
   }
 }
 
@@ -398,35 +405,88 @@ static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
     for (int v = 0; v < NV; ++v) Q::store(orow[i] + v * Q::kW, res[i][v]);
 }
 
+// Where the keys of one exact tile come from: the packed head's tile t, or a
+// gathered copy of up to 64 keys (cluster plans) in the same layout.
+template <class Q>
+struct Q8KeyTile {
+  const typename Q::KE* k;
+  const int16_t* v;
+  const float* ks;
+  size_t kn;
+};
+
 template <class Q, int MR, int NS, int NV>
 static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHead& head,
                                size_t b, size_t h, size_t q0, size_t qn, float* scratch) {
   using V = typename Q::V;
+  using KE = typename Q::KE;
   constexpr size_t KT = kQ8KT;
   constexpr size_t kSW = NS * Q::kW;  // keys per S chunk
   constexpr size_t kCW = NV * Q::kW;  // channels per P.V chunk
   static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
   static_assert(16 % kCW == 0, "channel padding must be a multiple of the P.V chunk");
-  using KE = typename Q::KE;
   const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
+  const size_t bh = b * p.heads + h;
   float* sbuf = scratch;
   int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * KT);
   float* obuf = sbuf + MR * KT + MR * KT / 2;
   float* mrow = obuf + qn * cp;
   float* lrow = mrow + qn;
+  // Gather space (64-byte aligned pieces).
+  uint8_t* gbase = reinterpret_cast<uint8_t*>(lrow + qn);
+  gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
+  KE* gk = reinterpret_cast<KE*>(gbase);
+  int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
+  float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
+  float* gbias = gks + KT;   // centroid logit biases
+  float* gcv = gbias + KT;   // centroid values [KT][cp]
+
   std::memset(obuf, 0, qn * cp * sizeof(float));
   for (size_t i = 0; i < qn; ++i) {
     mrow[i] = -FLT_MAX;
     lrow[i] = 0.f;
   }
-  const size_t tiles = (p.nk + KT - 1) / KT;
-  for (size_t t = 0; t < tiles; ++t) {
-    const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
-    const KE* kt = static_cast<const KE*>(head.k) + t * dhg * KT * Q::kKG;
-    const int16_t* vt = head.v + t * KT * cp;
-    const float kscale = head.ks[t] * p.scale;
-    const size_t s_chunks = (kn + kSW - 1) / kSW;
+  // Cluster plans gather rows: row i of this block is token q_perm[q0 + i].
+  const bool clustered = p.q_perm != nullptr;
+  const uint32_t* qtok = clustered ? p.q_perm + bh * p.nq + q0 : nullptr;
+  auto qtoken = [&](size_t i) -> size_t { return clustered ? qtok[i] : q0 + i; };
+  const KE* const hq = static_cast<const KE*>(head.q);
+  const KE* const hk = static_cast<const KE*>(head.k);
+
+  // The online softmax of row ri over `kn` scores in `row` (tail masked):
+  // p16 into prw, running max and sum updated; returns alpha.
+  auto softmax_row = [&](size_t ri, float* row, int16_t* prw, size_t kn, size_t kgroups) -> float {
     const size_t kvec = (kn + Q::kW - 1) / Q::kW;
+    const size_t kfull = kn / Q::kW;  // full vectors load plainly; only the tail is masked
+    V mx = Q::set1(-FLT_MAX);
+    for (size_t v = 0; v < kfull; ++v) mx = Q::max(mx, Q::load(row + v * Q::kW));
+    if (kfull < kvec) {
+      mx = Q::max(mx, Q::load_n_fill(row + kfull * Q::kW, static_cast<int>(kn - kfull * Q::kW), -FLT_MAX));
+    }
+    const float m_old = mrow[ri];
+    const float tmax = Q::reduce_max(mx);
+    const float m_new = tmax > m_old ? tmax : m_old;
+    const float a = std::exp(m_old - m_new);  // 0 on the first tile
+    const V mv = Q::set1(m_new);
+    const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
+    V sum = Q::zero();
+    for (size_t v = 0; v < kvec; ++v) {
+      const V x = v < kfull ? Q::load(row + v * Q::kW)
+                            : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
+      const V e = Q::exp_nonpositive(Q::sub(x, mv));
+      sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
+    }
+    // Partial key group at the tail: its missing partners weigh 0.
+    for (size_t j = kvec * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
+    lrow[ri] = lrow[ri] * a + Q::reduce_add(sum);
+    mrow[ri] = m_new;
+    return a;
+  };
+
+  // One exact tile through QK, the online softmax and P.V for every row.
+  auto run_tile = [&](const Q8KeyTile<Q>& kt) {
+    const size_t kn = kt.kn;
+    const size_t s_chunks = (kn + kSW - 1) / kSW;
     const size_t kgroups = (kn + Q::kVG - 1) / Q::kVG;
     for (size_t r0 = 0; r0 < qn; r0 += MR) {
       const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
@@ -438,60 +498,138 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       for (int i = 0; i < MR; ++i) {
         // Rows past mr alias the last valid one (same inputs, same values).
         const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
-        const size_t qi = q0 + r0 + r;
-        qrow[i] = static_cast<const KE*>(head.q) + qi * dhg * Q::kKG;
+        const size_t qi = qtoken(r0 + r);
+        qrow[i] = hq + qi * dhg * Q::kKG;
         srow[i] = sbuf + r * KT;
         prow[i] = pbuf + r * KT;
         orow[i] = obuf + (r0 + r) * cp;
         const float qs = head.qs[qi];
-        rs[i] = qs == qs ? qs * kscale : 0.f;  // NaN rows are overwritten at the end
+        rs[i] = qs == qs ? qs * p.scale : 0.f;  // NaN rows are overwritten at the end
       }
       for (size_t c = 0; c < s_chunks; ++c) {
         float* sc[MR];
         for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
-        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt + c * kSW * Q::kKG, sc, rs);
+        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt.k + c * kSW * Q::kKG, kt.ks + c * kSW, sc, rs);
       }
-      for (size_t i = 0; i < mr; ++i) {
-        float* row = sbuf + i * KT;
-        int16_t* prw = pbuf + i * KT;
-        // Full vectors load plainly; only a partial tile's last vector is masked.
-        const size_t kfull = kn / Q::kW;
-        V mx = Q::set1(-FLT_MAX);
-        for (size_t v = 0; v < kfull; ++v) mx = Q::max(mx, Q::load(row + v * Q::kW));
-        if (kfull < kvec) {
-          mx = Q::max(mx, Q::load_n_fill(row + kfull * Q::kW, static_cast<int>(kn - kfull * Q::kW), -FLT_MAX));
-        }
-        const float m_old = mrow[r0 + i];
-        const float tmax = Q::reduce_max(mx);
-        const float m_new = tmax > m_old ? tmax : m_old;
-        const float a = std::exp(m_old - m_new);  // 0 on the first tile
-        const V mv = Q::set1(m_new);
-        const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
-        V sum = Q::zero();
-        for (size_t v = 0; v < kvec; ++v) {
-          const V x = v < kfull ? Q::load(row + v * Q::kW)
-                                : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
-          const V e = Q::exp_nonpositive(Q::sub(x, mv));
-          sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
-        }
-        // Partial key group at the tail: its missing partners weigh 0.
-        for (size_t j = kvec * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
-        lrow[r0 + i] = lrow[r0 + i] * a + Q::reduce_add(sum);
-        mrow[r0 + i] = m_new;
-        alpha[i] = a;
-      }
+      for (size_t i = 0; i < mr; ++i) alpha[i] = softmax_row(r0 + i, sbuf + i * KT, pbuf + i * KT, kn, kgroups);
       for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
       for (size_t c0 = 0; c0 < dh; c0 += kCW) {
         float* oc[MR];
         for (int i = 0; i < MR; ++i) oc[i] = orow[i] + c0;
-        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, vt + c0 * Q::kVG, cp, head.vs + c0, kgroups);
+        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, kt.v + c0 * Q::kVG, cp, head.vs + c0, kgroups);
       }
     }
+  };
+
+  // Copies packed key `j` of the head into slot n of the gather tile.
+  auto gather_key = [&](size_t j, size_t n) {
+    const size_t t = j / KT, jj = j % KT;
+    const KE* src = hk + t * dhg * KT * Q::kKG + jj * Q::kKG;
+    KE* dst = gk + n * Q::kKG;
+    for (size_t dg = 0; dg < dhg; ++dg) {
+      std::memcpy(dst + dg * KT * Q::kKG, src + dg * KT * Q::kKG, Q::kKG * sizeof(KE));
+    }
+    const int16_t* vs = head.v + t * KT * cp + (jj / Q::kVG) * cp * Q::kVG + jj % Q::kVG;
+    int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
+    for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = vs[c * Q::kVG];
+    gks[n] = head.ks[j];
+  };
+  auto run_gathered = [&](size_t n) {
+    for (size_t j = n; j < (n + kSW - 1) / kSW * kSW; ++j) gks[j] = 0.f;  // unused S lanes
+    // Unused K slots up to the chunk and V slots up to the key group hold
+    // stale keys: their P is 0 and their scale 0, so they add nothing.
+    if (n % Q::kVG != 0) {
+      int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
+      for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = 0;
+    }
+    run_tile(Q8KeyTile<Q>{gk, gv, gks, n});
+  };
+
+  // Keep row of this query block or cluster, and the groups it indexes.
+  const uint8_t* keep = nullptr;
+  size_t groups = p.ktiles;
+  if (clustered) {
+    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
+    size_t lo = 0, hi = p.qclusters;  // the cluster holding position q0
+    while (hi - lo > 1) {
+      const size_t mid = (lo + hi) / 2;
+      if (qoff[mid] <= q0) lo = mid; else hi = mid;
+    }
+    groups = p.kclusters;
+    keep = p.keep + (bh * p.qclusters + lo) * groups;
+  } else if (p.keep != nullptr) {
+    keep = p.keep + (bh * p.qblocks + q0 / p.q_block) * p.ktiles;
   }
-  float* obase = p.out + b * p.o_bs + h * p.o_hs + q0 * p.o_ts;
+
+  if (clustered) {
+    // Exact part: members of the kept key clusters, gathered into full tiles.
+    // Slots past a partial tile's last key keep earlier keys (weight 0); zero
+    // once so that they never hold garbage.
+    std::memset(gk, 0, dhg * Q::kKG * KT * sizeof(KE));
+    std::memset(gv, 0, KT * cp * sizeof(int16_t));
+    const uint32_t* kperm = p.k_perm + bh * p.nk;
+    const uint32_t* koff = p.k_off + bh * (p.kclusters + 1);
+    size_t n = 0;
+    for (size_t c = 0; c < p.kclusters; ++c) {
+      if (keep[c] == 0) continue;
+      for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
+        gather_key(kperm[r], n);
+        if (++n == KT) {
+          run_gathered(n);
+          n = 0;
+        }
+      }
+    }
+    if (n > 0) run_gathered(n);
+  } else {
+    const size_t tiles = (p.nk + KT - 1) / KT;
+    for (size_t t = 0; t < tiles; ++t) {
+      if (keep != nullptr && keep[t] == 0) continue;
+      const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
+      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + t * KT * cp, head.ks + t * KT, kn});
+    }
+  }
+
+  if (keep != nullptr && p.comp_k != nullptr) {
+    // Skipped groups through their centroids (mean key, mean value, ln n),
+    // in FP32 against the dequantized query: few per row, up to 64 a pass.
+    const float* ck = p.comp_k + bh * groups * dh;
+    const float* cv = p.comp_v + bh * groups * dh;
+    const float* cl = p.comp_logn + bh * groups;
+    uint32_t ids[KT];
+    size_t n = 0;
+    for (size_t g = 0; g <= groups; ++g) {
+      if (g < groups && keep[g] == 0) ids[n++] = static_cast<uint32_t>(g);
+      if (n == 0 || (n < KT && g < groups)) continue;
+      for (size_t i = 0; i < qn; ++i) {
+        const size_t qi = qtoken(i);
+        const KE* qr = hq + qi * dhg * Q::kKG;
+        const float qs = head.qs[qi];
+        const float rs = qs == qs ? qs * p.scale : 0.f;
+        float* row = sbuf;
+        for (size_t c = 0; c < n; ++c) {
+          const float* kc = ck + ids[c] * dh;
+          float dot = 0.f;
+          for (size_t d = 0; d < dh; ++d) dot += static_cast<float>(qr[d]) * kc[d];
+          row[c] = dot * rs + cl[ids[c]];
+        }
+        const float a = softmax_row(i, row, pbuf, n, (n + Q::kVG - 1) / Q::kVG);
+        float* orw = obuf + i * cp;
+        for (size_t d = 0; d < dh; ++d) {
+          float acc = 0.f;
+          for (size_t c = 0; c < n; ++c) acc += static_cast<float>(pbuf[c]) * cv[ids[c] * dh + d];
+          orw[d] = orw[d] * a + acc;
+        }
+      }
+      n = 0;
+    }
+  }
+
+  float* ohead = p.out + b * p.o_bs + h * p.o_hs;
   for (size_t i = 0; i < qn; ++i) {
-    float* dst = obase + i * p.o_ts;
-    const float qs = head.qs[q0 + i];
+    const size_t qi = qtoken(i);
+    float* dst = ohead + qi * p.o_ts;
+    const float qs = head.qs[qi];
     if (head.bad || qs != qs) {
       for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
       continue;

@@ -12,6 +12,7 @@
 
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
+#include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
 
 namespace edge {
@@ -252,6 +253,85 @@ TEST(Qs8Attention, ZeroLogitsGiveMeanOfV) {
     // V's per-channel step is 69/127, so each value is within 0.28 of exact;
     // rounding errors of the mean partly cancel.
     for (float o : RunQ8(ker, p, nullptr)) EXPECT_NEAR(o, 34.5f, 0.05f) << ker.name;
+  }
+}
+
+// 64-byte aligned zeroed bytes.
+struct Aligned {
+  explicit Aligned(size_t n) : buf(n + 64, 0) {}
+  void* get() { return reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) / 64 * 64); }
+  std::vector<uint8_t> buf;
+};
+
+// Video-like tokens: a few feature centres per frame plus noise, so that
+// clusters and tiles have structure to find.
+Inputs ClusteredInputs(const Case& c, uint32_t seed) {
+  Inputs in = RandomInputs(c, seed);
+  std::mt19937 rng(seed + 7);
+  std::normal_distribution<float> n(0.f, 1.f);
+  std::vector<float> centres(6 * c.dh);
+  for (auto& x : centres) x = 2.f * n(rng);
+  auto shape = [&](std::vector<float>* x, size_t tokens) {
+    for (size_t bh = 0; bh < c.batch * c.heads; ++bh)
+      for (size_t t = 0; t < tokens; ++t)
+        for (size_t d = 0; d < c.dh; ++d) (*x)[(bh * tokens + t) * c.dh + d] = centres[((t * 7) % 6) * c.dh + d] + 0.4f * (*x)[(bh * tokens + t) * c.dh + d];
+  };
+  shape(&in.q, c.nq);
+  shape(&in.k, c.nk);
+  return in;
+}
+
+// Exact tiles on the INT8 kernels along both sparse plans (64-key tiles and
+// semantic clusters, with centroid compensation) against the reference that
+// walks the same plan.
+TEST(Qs8Attention, SparsePlansMatchQuantizedReference) {
+  Pool pool(2);
+  const Case cases[] = {{1, 2, 300, 300, 32, AttentionLayout::kBHSD}, {2, 1, 130, 260, 72, AttentionLayout::kBSHD}};
+  uint32_t seed = 2000;
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    for (const Case& c : cases) {
+      const Inputs in = ClusteredInputs(c, ++seed);
+      for (int plan = 0; plan < 2; ++plan) {
+        for (bool comp : {true, false}) {
+          F32AttentionParams p = Params(c, in, nullptr);
+          Aligned ws(plan == 0 ? f32_sparse_attention_workspace_bytes(p, kp->query_block) : 0);
+          ClusterAttentionConfig cc;
+          cc.top_p = 0.5f;
+          cc.min_frac = 0.1f;
+          cc.compensate = comp;
+          Aligned state(plan == 1 ? f32_cluster_attention_state_bytes(p, cc) : 0);
+          if (plan == 0) {
+            f32_sparse_attention_plan(&p, kp->query_block, 0.4f, comp, ws.get(), nullptr);
+          } else {
+            f32_cluster_attention_plan(&p, cc, state.get(), nullptr, nullptr);
+          }
+          ASSERT_NE(p.keep, nullptr);
+          const std::vector<float> ref = RunRef(p);
+          for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.p}) {
+            const std::vector<float> got = RunQ8(*kp, p, tp);
+            EXPECT_LE(MaxRel(got, ref), 2e-4) << kp->name << (plan ? " clusters" : " tiles")
+                                              << (comp ? " +centroids" : "") << " nq" << c.nq << " dh" << c.dh;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A cluster plan that keeps every key cluster computes every key exactly: the
+// same as dense INT8 up to the order of the tiles (rounding of P).
+TEST(Qs8Attention, ClusterPlanAtFullBudgetMatchesDense) {
+  const Case c = {1, 2, 200, 200, 64, AttentionLayout::kBSHD};
+  const Inputs in = ClusteredInputs(c, 31);
+  for (const Qs8AttentionKernel* kp : Kernels()) {
+    F32AttentionParams p = Params(c, in, nullptr);
+    const std::vector<float> dense = RunQ8(*kp, p, nullptr);
+    ClusterAttentionConfig cc;
+    cc.top_p = 1.f;
+    cc.min_frac = 1.f;
+    Aligned state(f32_cluster_attention_state_bytes(p, cc));
+    f32_cluster_attention_plan(&p, cc, state.get(), nullptr, nullptr);
+    EXPECT_LE(MaxRel(RunQ8(*kp, p, nullptr), dense), 1e-3) << kp->name;
   }
 }
 
