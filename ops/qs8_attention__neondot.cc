@@ -15,6 +15,31 @@ namespace {
 struct QVecNeonDot : VecNeon {
   using KE = int8_t;
   static constexpr int kKG = 4, kVG = 1;
+  // P.V over 8 keys at a time: P of a row in one int16x8 register.
+  static constexpr int kPLanes = 8;
+  using PL = int16x8_t;
+  static PL pload_lanes(const int16_t* p) { return vld1q_s16(p); }
+  template <int MR, int NV, int L>
+  static inline void lane(int32x4_t (&acc)[MR][NV], const PL* pl, const int16_t* vrow) {
+    int16x4_t b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = vld1_s16(vrow + v * 4);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = vmlal_laneq_s16(acc[i][v], b[v], pl[i], L);
+  }
+  template <int MR, int NV>
+  static inline void madd_pv_lanes(int32x4_t (&acc)[MR][NV], const PL* pl, const int16_t* vt, size_t cp) {
+    lane<MR, NV, 0>(acc, pl, vt);
+    lane<MR, NV, 1>(acc, pl, vt + cp);
+    lane<MR, NV, 2>(acc, pl, vt + 2 * cp);
+    lane<MR, NV, 3>(acc, pl, vt + 3 * cp);
+    lane<MR, NV, 4>(acc, pl, vt + 4 * cp);
+    lane<MR, NV, 5>(acc, pl, vt + 5 * cp);
+    lane<MR, NV, 6>(acc, pl, vt + 6 * cp);
+    lane<MR, NV, 7>(acc, pl, vt + 7 * cp);
+  }
   using A = int32x4_t;
   using PK = int8x16_t;  // 4 keys x 4 channels, or one Q quad broadcast
   using PV = int16x4_t;  // 4 channels of one key

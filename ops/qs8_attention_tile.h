@@ -36,6 +36,7 @@ constexpr size_t kQ8KT = kQs8AttnKeyTile;
 struct QVecScalar : VecScalar {
   using KE = int16_t;
   static constexpr int kKG = 2, kVG = 2;
+  static constexpr int kPLanes = 0;  // P.V one key group at a time
   using A = int32_t;
   struct P {
     int32_t lo, hi;
@@ -79,6 +80,7 @@ struct QVecScalar : VecScalar {
 struct QVecAvx2 : VecAvx2 {
   using KE = int16_t;
   static constexpr int kKG = 2, kVG = 2;
+  static constexpr int kPLanes = 0;
   using A = __m256i;
   using P = __m256i;
   using PK = P;
@@ -376,7 +378,18 @@ static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = Q::izero();
-  for (size_t jg = 0; jg < kgroups; ++jg) {
+  size_t jg = 0;
+  if constexpr (Q::kPLanes > 1) {
+    // P of kPLanes keys per row in one register, multiplied by lane: no
+    // per-key scalar load and broadcast of P (NEON smlal by element).
+    for (; jg + Q::kPLanes <= kgroups; jg += Q::kPLanes) {
+      typename Q::PL pl[MR];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) pl[i] = Q::pload_lanes(prow[i] + jg);
+      Q::template madd_pv_lanes<MR, NV>(acc, pl, vt + jg * cp, cp);
+    }
+  }
+  for (; jg < kgroups; ++jg) {
     typename Q::PV b[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) b[v] = Q::pload_v(vt + (jg * cp + v * Q::kW) * Q::kVG);
