@@ -131,8 +131,7 @@ struct VecAvx2 {
 #endif
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
-// AArch64 NEON: four lanes. No general exp yet (the FP32 ops run their scalar
-// references on ARM); the INT8 attention brings its own exp for x <= 0.
+// AArch64 NEON: four lanes (the FP32 attention tile and the INT8 attention).
 struct VecNeon {
   using V = float32x4_t;
   static constexpr int kW = 4;
@@ -176,6 +175,7 @@ struct VecNeon {
   static V copysign(V mag, V sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
   }
+  static V exp(V x) { return vexp::exp_neon(x); }
   static float reduce_max(V v) { return vmaxvq_f32(v); }
   static float reduce_add(V v) { return vaddvq_f32(v); }
 };

@@ -322,12 +322,11 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
 }
 
 // Per thread: S rows, p16 rows, O accumulators, running max and sum, and a
-// gathered tile (K groups, V, key scales; also centroid values and biases)
-// for sparse plans. Sized for int16 K storage, the larger one.
+// gathered tile (K groups, V, key scales) for cluster plans. Sized for int16 K storage, the larger one.
 template <int MR>
 static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
   const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
-  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT * 2 + kQ8KT * cp;
+  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT;
   const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
@@ -451,8 +450,6 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   KE* gk = reinterpret_cast<KE*>(gbase);
   int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
   float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
-  float* gbias = gks + KT;   // centroid logit biases
-  float* gcv = gbias + KT;   // centroid values [KT][cp]
 
   std::memset(obuf, 0, qn * cp * sizeof(float));
   for (size_t i = 0; i < qn; ++i) {

@@ -160,7 +160,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   AttentionState* s = new (std::nothrow) AttentionState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Attention: out of memory");
   ctx->state = s;
-  s->kernel = &f32_attention_kernel(dense::Isa(ctx));
+  s->kernel = ctx->cpu != nullptr ? &f32_attention_kernel_for(*ctx->cpu) : &f32_attention_kernel(IsaLevel::kScalar);
   s->p = p;
   ctx->kernel_name = s->kernel->name;
   s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool)) + 63) /
