@@ -25,6 +25,15 @@ echo "== tests"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 stage_results+=("passed: release build, unit + model + converter tests")
 
+# The lower ISA tiers end to end: Session dispatch, the scalar kernels and
+# the XNNPACK Linear path only run where the CPU's best tier is capped.
+for cap in avx2 scalar; do
+  echo "== unit tests and one model test with EDGE_ISA_CAP=$cap"
+  EDGE_ISA_CAP=$cap ctest --test-dir build --output-on-failure -j"$JOBS" -L unit
+  EDGE_ISA_CAP=$cap ctest --test-dir build --output-on-failure -R py_test_dit_end_to_end
+  stage_results+=("passed: unit + DiT model test with EDGE_ISA_CAP=$cap")
+done
+
 echo "== ASan + UBSan build (unit tests)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON \
   -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF
