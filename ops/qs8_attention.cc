@@ -294,7 +294,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
             for (size_t j = 0; j < n; ++j) {
               const float* kc = p.comp_k + (bh * groups + skipped[t0 + j]) * dh;
               double dot = 0;
-              for (size_t d = 0; d < dh; ++d) dot += double(q[d]) * kc[d];
+              for (size_t d = 0; d < dh; ++d) dot += double(q[d]) * (double(kc[d]) - hd.km[d]);
               s[j] = dot * hd.qs[i] * p.scale + p.comp_logn[bh * groups + skipped[t0 + j]];
             }
             tile(n, [&](size_t j, size_t d) {

@@ -55,6 +55,7 @@ constexpr size_t kQs8AttnMaxHeadDim = 1024;
 //   ks  [T * 64]          float  per-key scale (0 past nk)
 //   v   [T][64/VG][cp][VG] int16 V per tile: key groups x channels
 //   vs  [cp]              float  per-channel scale (0 past dh)
+//   km  [dh]              float  K mean over tokens (the smoothing shift)
 // The scalar kernel (and the reference) use G = VG = 2 with int16 storage.
 struct Qs8AttentionHead {
   void* q = nullptr;
@@ -63,6 +64,9 @@ struct Qs8AttentionHead {
   float* ks = nullptr;
   int16_t* v = nullptr;
   float* vs = nullptr;
+  // K's mean over tokens (dh floats): exact logits use K minus it, so the
+  // centroids of a sparse plan's skipped groups must subtract it too.
+  float* km = nullptr;
   bool bad = false;  // K or V held NaN/Inf
 };
 

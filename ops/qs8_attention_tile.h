@@ -162,7 +162,7 @@ static inline size_t q8_cp(size_t dh) { return (dh + 15) / 16 * 16; }
 
 // Byte offsets of a packed head (see Qs8AttentionHead).
 struct Q8HeadLayout {
-  size_t q, qs, k, ks, v, vs, total;
+  size_t q, qs, k, ks, v, vs, km, total;
 };
 
 static inline size_t q8_align64(size_t v) { return (v + 63) / 64 * 64; }
@@ -186,6 +186,8 @@ static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
   off = q8_align64(off + T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
   l.vs = off;
   off = q8_align64(off + cp * sizeof(float));
+  l.km = off;
+  off = q8_align64(off + p.head_dim * sizeof(float));
   l.total = off;
   return l;
 }
@@ -238,6 +240,7 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   hd.ks = reinterpret_cast<float*>(base + l.ks);
   hd.v = reinterpret_cast<int16_t*>(base + l.v);
   hd.vs = reinterpret_cast<float*>(base + l.vs);
+  hd.km = reinterpret_cast<float*>(base + l.km);
   const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
   const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
   float cm[kQs8AttnMaxHeadDim];    // per-channel maxima
@@ -275,7 +278,10 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     }
   }
   const float inv_nk = 1.f / static_cast<float>(p.nk);
-  for (size_t d = 0; d < dh; ++d) km[d] *= inv_nk;
+  for (size_t d = 0; d < dh; ++d) {
+    km[d] *= inv_nk;
+    hd.km[d] = km[d];
+  }
   bool bad = false;
   std::memset(hk, 0, T * dhg * kQ8KT * G * sizeof(KE));
   for (size_t j = p.nk; j < T * kQ8KT; ++j) hd.ks[j] = 0.f;  // tail keys
@@ -603,6 +609,8 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   if (keep != nullptr && p.comp_k != nullptr) {
     // Skipped groups through their centroids (mean key, mean value, ln n),
     // in FP32 against the dequantized query: few per row, up to 64 a pass.
+    // The centroid keys are smoothed like the exact ones (K mean subtracted):
+    // the softmax is invariant only to a shift shared by every logit.
     const float* ck = p.comp_k + bh * groups * dh;
     const float* cv = p.comp_v + bh * groups * dh;
     const float* cl = p.comp_logn + bh * groups;
@@ -620,7 +628,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
         for (size_t c = 0; c < n; ++c) {
           const float* kc = ck + ids[c] * dh;
           float dot = 0.f;
-          for (size_t d = 0; d < dh; ++d) dot += static_cast<float>(qr[d]) * kc[d];
+          for (size_t d = 0; d < dh; ++d) dot += static_cast<float>(qr[d]) * (kc[d] - head.km[d]);
           row[c] = dot * rs + cl[ids[c]];
         }
         const float a = softmax_row(i, row, pbuf, n, (n + Q::kVG - 1) / Q::kVG);

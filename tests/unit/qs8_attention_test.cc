@@ -307,6 +307,13 @@ TEST(Qs8Attention, SparsePlansMatchQuantizedReference) {
           }
           ASSERT_NE(p.keep, nullptr);
           const std::vector<float> ref = RunRef(p);
+          // The quantized algorithm itself stays close to FP32 on the same
+          // plan (a centroid logit shifted differently from the exact ones
+          // would break this, not the tile-vs-reference check below).
+          double l2, cs;
+          RelL2Cos(ref, RunF32(p), &l2, &cs);
+          EXPECT_LE(l2, 3e-2) << (plan ? "clusters" : "tiles") << (comp ? " +centroids" : "");
+          EXPECT_GE(cs, 0.999) << (plan ? "clusters" : "tiles") << (comp ? " +centroids" : "");
           for (pthreadpool_t tp : {static_cast<pthreadpool_t>(nullptr), pool.p}) {
             const std::vector<float> got = RunQ8(*kp, p, tp);
             EXPECT_LE(MaxRel(got, ref), 2e-4) << kp->name << (plan ? " clusters" : " tiles")
