@@ -35,10 +35,16 @@ struct AttentionState {
   uint8_t* cluster_mem = nullptr;
   void* cluster_state = nullptr;
   AttentionSparseOptions::Stats* stats = nullptr;
+  uint32_t dense_calls = 0;  // the first evals run dense (early denoising steps)
+  uint64_t calls = 0;
   ~AttentionState() { delete[] cluster_mem; }
 };
 
 void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
+
+// Early denoising steps set the layout of the whole clip, and an error there
+// is carried through every later step, so they run dense (as in SVG2).
+constexpr uint32_t kDefaultDenseSteps = 0;
 
 // Session overrides on top of the built-in cluster defaults.
 ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
@@ -46,9 +52,8 @@ ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
   if (o.top_p >= 0.f) c.top_p = o.top_p;
   if (o.min_frac >= 0.f) c.min_frac = o.min_frac;
   if (o.err_tol >= 0.f) c.err_tol = o.err_tol;
-  if (o.cluster_tokens > 0) {
-    c.q_tokens_per_cluster = c.k_tokens_per_cluster = static_cast<uint32_t>(o.cluster_tokens);
-  }
+  if (o.cluster_tokens > 0) c.q_tokens_per_cluster = static_cast<uint32_t>(o.cluster_tokens);
+  if (o.k_cluster_tokens > 0) c.k_tokens_per_cluster = static_cast<uint32_t>(o.k_cluster_tokens);
   if (o.kmeans_iters >= 0) c.iters = static_cast<uint32_t>(o.kmeans_iters);
   if (o.refresh >= 0) c.refresh = static_cast<uint32_t>(o.refresh);
   return c;
@@ -60,6 +65,7 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
       ctx->options != nullptr ? ctx->options->attention_sparse : none;
   s->cluster = ClusterConfig(o);
   s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
+  s->cluster.gemm = &f32_gemm_config(dense::Isa(ctx));
   const ClusterAttentionConfig& c = s->cluster;
   EDGE_CHECK_OR_RETURN(std::isfinite(c.top_p) && std::isfinite(c.min_frac) &&
                            std::isfinite(c.err_tol) && c.min_frac <= 1.f,
@@ -74,6 +80,7 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
   s->cluster_state = aligned;
   s->clustered = true;
   s->stats = o.stats;
+  s->dense_calls = o.dense_steps >= 0 ? static_cast<uint32_t>(o.dense_steps) : kDefaultDenseSteps;
   ctx->kernel_name = c.compensate ? "f32_attention_clustersparse_centroid"
                                   : "f32_attention_clustersparse";
   return Status::Ok();
@@ -171,7 +178,14 @@ Status Eval(KernelEvalContext* ctx) {
   p.k = ctx->input<float>(1);
   p.v = ctx->input<float>(2);
   p.out = ctx->output<float>(0);
-  if (s->clustered) {
+  const bool warmup = s->calls++ < s->dense_calls;
+  if (s->clustered && warmup) {
+    if (s->stats != nullptr) {
+      const double pairs = static_cast<double>(p.batch * p.heads) * p.nq * p.nk;
+      s->stats->exact_pairs += pairs;
+      s->stats->total_pairs += pairs;
+    }
+  } else if (s->clustered) {
     ClusterAttentionStats st;
     f32_cluster_attention_plan(&p, s->cluster, s->cluster_state, ctx->pool,
                                s->stats != nullptr ? &st : nullptr);

@@ -169,7 +169,8 @@ TEST(ClusterAttention, FullBudgetIsDense) {
 TEST(ClusterAttention, SameBitsForOneAndTwoThreads) {
   const Case c = MakeCase(2, 3, 211, 211, 32, 17);
   const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
-  const ClusterAttentionConfig cfg = Sparse();
+  ClusterAttentionConfig cfg = Sparse();
+  cfg.gemm = &f32_gemm_select(DetectCpuFeatures());  // the assignment as the runtime runs it
   std::vector<std::vector<float>> outs;
   std::vector<std::vector<uint8_t>> keeps;
   for (size_t threads : {1, 2}) {
