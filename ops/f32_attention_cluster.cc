@@ -65,8 +65,8 @@ StateLayout MakeLayout(const F32AttentionParams& p, size_t cq, size_t ck) {
   // query centroids and one row of qbar . k.
   // The GEMM assignment uses its own region after all of that: packed
   // centroids (panels of up to kMaxNR), biases and one block of kMaxMR rows.
-  l.work_floats = (dh * cmax + cmax + cmax + cmax * dh + cmax + 4 * ck + dh + ck * cq + dh * cq + cq + 15) /
-                  16 * 16;
+  l.work_floats = (dh * cmax + cmax + cmax + cmax * dh + cmax + 4 * ck + dh + ck * cq + dh * cq + cq +
+                   2 * dh * ck + 3 * ck + 15) / 16 * 16;
   l.gemm_floats = (f32_gemm_packed_floats(cmax, dh, kMaxNR) + (cmax + kMaxNR) * (1 + kMaxMR) + 15) / 16 * 16;
   l.work_floats += l.gemm_floats;
   l.work = take(bh * l.work_floats * sizeof(float));
@@ -307,6 +307,31 @@ void PlanHead(void* ctx, size_t bh) {
   float* spread = oest + dh;                                // [ck][cq] mean (qbar . k)^2
   float* qt = spread + ck * cq;                             // [dh][cq]
   float* zrow = qt + dh * cq;                               // [cq]
+  // Transposed key / value centroids, so the per-query-cluster dot products
+  // below run over clusters in the inner loop (vectorized, fixed order).
+  float* kct = zrow + cq;                                   // [dh][ck]
+  float* vct = kct + dh * ck;                               // [dh][ck]
+  float* vnorm = vct + dh * ck;                             // [ck] |vbar|^2
+  float* dot = vnorm + ck;                                  // [ck] qbar . kbar
+  float* vdot = dot + ck;                                   // [ck] vbar . obar
+  for (size_t c = 0; c < ck; ++c) {
+    float n2 = 0;
+    for (size_t d = 0; d < dh; ++d) {
+      kct[d * ck + c] = kcent[c * dh + d];
+      vct[d * ck + c] = vcent[c * dh + d];
+      n2 += vcent[c * dh + d] * vcent[c * dh + d];
+    }
+    vnorm[c] = n2;
+  }
+  // out[c] = sum_d x[d] * t[d][c] for all clusters c.
+  auto dots = [ck, dh](const float* x, const float* tr, float* out) {
+    for (size_t c = 0; c < ck; ++c) out[c] = 0;
+    for (size_t d = 0; d < dh; ++d) {
+      const float xd = x[d];
+      const float* row = tr + d * ck;
+      for (size_t c = 0; c < ck; ++c) out[c] += xd * row[c];
+    }
+  };
   if (cfg.err_tol > 0.f) {
     // One pass over the keys for all query clusters at once (the inner loop
     // runs over query clusters, so it vectorizes without reassociation).
@@ -350,12 +375,11 @@ void PlanHead(void* ctx, size_t bh) {
     for (size_t c = 0; c < ck; ++c) row[c] = koff[c + 1] == koff[c];
     if (ni == 0) continue;
     const float* qm = qcent + i * dh;
+    dots(qm, kct, dot);
     float mx = -FLT_MAX;
     for (size_t c = 0; c < ck; ++c) {
       if (row[c] != 0) continue;
-      double s = 0;
-      for (size_t d = 0; d < dh; ++d) s += static_cast<double>(qm[d]) * kcent[c * dh + d];
-      sc[c] = static_cast<float>(s * p.scale) + logn[c];
+      sc[c] = dot[c] * p.scale + logn[c];
       if (sc[c] > mx) mx = sc[c];
     }
     double total = 0;
@@ -386,18 +410,19 @@ void PlanHead(void* ctx, size_t bh) {
         const size_t c = order[r];
         for (size_t d = 0; d < dh; ++d) oest[d] += sc[c] * vcent[c * dh + d];
       }
+      dots(oest, vct, vdot);
+      float onorm = 0;
+      for (size_t d = 0; d < dh; ++d) onorm += oest[d] * oest[d];
       double residual = 0;
       for (size_t r = kept; r < m; ++r) {
         const size_t c = order[r];
-        double dv = 0;
-        for (size_t d = 0; d < dh; ++d) {
-          const double e = vcent[c * dh + d] - oest[d];
-          dv += e * e;
-        }
+        // |vbar - obar|^2 expanded (an estimate: cancellation only matters
+        // when the cluster sits on the output, where its error is small).
+        const double dv2 = static_cast<double>(vnorm[c]) - 2.0 * vdot[c] + onorm;
+        const double dv = dv2 > 0 ? dv2 : 0;
         // Logit spread of cluster c seen from this query cluster:
         // scale * sqrt(qbar^T Cov_c qbar) = scale * sqrt(E[(qbar.k)^2] - (qbar.kbar)^2).
-        double z = 0;
-        for (size_t d = 0; d < dh; ++d) z += static_cast<double>(qm[d]) * kcent[c * dh + d];
+        const double z = dot[c];
         const double var = spread[c * cq + i] - z * z;
         const double lam = p.scale * std::sqrt(var > 0 ? var : 0);
         const double half = lam * lam * 0.5 < 30 ? lam * lam * 0.5 : 30;

@@ -59,11 +59,12 @@ ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
   return c;
 }
 
-Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
+Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model_err_tol) {
   const AttentionSparseOptions none;
   const AttentionSparseOptions& o =
       ctx->options != nullptr ? ctx->options->attention_sparse : none;
   s->cluster = ClusterConfig(o);
+  if (o.err_tol < 0.f && model_err_tol >= 0.f) s->cluster.err_tol = model_err_tol;
   s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
   s->cluster.gemm = &f32_gemm_config(dense::Isa(ctx));
   const ClusterAttentionConfig& c = s->cluster;
@@ -160,8 +161,9 @@ Status Prepare(KernelPrepareContext* ctx) {
                     64 * 64;
   ctx->scratch_bytes = s->attn_scratch;
   // Sparse mode: the session's, else tiles when a density applies.
-  const int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
-  if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s);
+  int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
+  if (mode < 0 && o->sparse_mode() == 1) mode = 2;  // the model's default
+  if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s, o->sparse_err_tol());
   if (mode != 0 && density > 0.f && density < 1.f && p.nk > 64) {
     s->density = density;
     s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;

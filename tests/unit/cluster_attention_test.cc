@@ -338,5 +338,33 @@ TEST(ClusterAttention, SessionOptionSelectsClusters) {
   }
 }
 
+// The model's AttentionOptions.sparse_mode = 1 turns clusters on without a
+// session override; the session's mode 0 turns them off again.
+TEST(ClusterAttention, ModelDefaultAndSessionOverride) {
+  const int64_t N = 200, D = 64;
+  ModelWriter w;
+  const int qi = w.AddActivation("q", {1, N, D}), ki = w.AddActivation("k", {1, N, D}),
+            vi = w.AddActivation("v", {1, N, D}), oi = w.AddActivation("o", {1, N, D});
+  OpAttrs at;
+  at.num_heads = 2;
+  at.sparse_mode = 1;
+  at.sparse_err_tol = 0.02f;
+  w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
+  w.SetInputs({qi, ki, vi});
+  w.SetOutputs({oi});
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(w.Finish(&bytes).ok());
+  auto m = Model::LoadBuffer(bytes.data(), bytes.size(), /*copy=*/true);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (int mode : {-1, 0}) {
+    SessionOptions so;
+    so.attention_sparse.mode = mode;
+    auto s = Session::Create(m.value().get(), so);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    const std::string name = (*s)->kernel_name(0);
+    EXPECT_EQ(name.find("clustersparse") != std::string::npos, mode == -1) << name;
+  }
+}
+
 }  // namespace
 }  // namespace edge
