@@ -67,6 +67,10 @@ const char kUsage[] =
     "         --calib-classes 0,3,7 (default: 0..num_classes-1)\n"
     "         needs pipeline metadata (--roles latent,timestep; sampler flags)\n"
     "\n"
+    "Attention (stored as the model's default; edge-run --attention-precision overrides):\n"
+    "  --attention-precision fp32|int8   default fp32. int8: smoothed-K INT8 Q.K^T, 15-bit P,\n"
+    "                          INT8 V (ops/qs8_attention.h)\n"
+    "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
     "being quantized).\n";
 
@@ -77,6 +81,7 @@ struct Options {
   PipelineFlags pipe;
   QuantOptions quant;
   bool target_bits_given = false, max_error_given = false;
+  fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
 };
 
 Shape ParseDims(const std::string& s, const std::string& flag) {
@@ -185,6 +190,11 @@ Options Parse(int argc, char** argv) {
       if (v != "fp32" && v != "int8" && v != "nvfp4" && v != "mixed")
         Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
       o.quant.mode = v;
+    } else if (a == "--attention-precision") {
+      std::string v = need(i);
+      if (v == "fp32") o.attention_precision = fb::AttentionPrecision::FP32;
+      else if (v == "int8") o.attention_precision = fb::AttentionPrecision::INT8;
+      else Fail(kExitUsage, "--attention-precision: fp32 or int8 (got '" + v + "')");
     } else if (a == "--precision-override") {
       std::string v = need(i);
       size_t e = v.rfind('=');
@@ -421,6 +431,9 @@ int Run(int argc, char** argv) {
   if (name.empty()) {
     name = o.in.substr(o.in.find_last_of('/') == std::string::npos ? 0 : o.in.find_last_of('/') + 1);
     if (name.size() > 5 && name.substr(name.size() - 5) == ".onnx") name.resize(name.size() - 5);
+  }
+  for (Node& n : g.nodes) {
+    if (!n.dead && n.edge && n.etype == fb::OpType::Attention) n.ea.attention_precision = o.attention_precision;
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.
   std::vector<LinearLayer> layers = PlanLinears(g, regions, o.quant);

@@ -33,6 +33,20 @@ const F32AttentionKernel kAvx512Attn = {"f32_attention_6x64__avx512", f32_attent
 #endif
 }  // namespace
 
+#if defined(__aarch64__)
+namespace {
+const F32AttentionKernel kNeonAttn = {"f32_attention_4x64__neon", f32_attention_4x64__neon,
+                                      f32_attention_scratch_floats__neon, 4 * 16};
+}  // namespace
+#endif
+
+const F32AttentionKernel& f32_attention_kernel_for(const CpuFeatures& cpu) {
+#if defined(__aarch64__)
+  if (cpu.neon) return kNeonAttn;
+#endif
+  return f32_attention_kernel(BestIsaLevel(cpu));
+}
+
 const F32AttentionKernel& f32_attention_kernel(IsaLevel level) {
 #if defined(__x86_64__)
   if (level == IsaLevel::kAvx512) return kAvx512Attn;

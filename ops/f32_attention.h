@@ -76,6 +76,8 @@ struct F32AttentionKernel {
 };
 
 const F32AttentionKernel& f32_attention_kernel(IsaLevel level);
+// The best kernel for this CPU: the x86 level's, or NEON on AArch64.
+const F32AttentionKernel& f32_attention_kernel_for(const CpuFeatures& cpu);
 // Scratch for f32_attention with this many threads (64-byte aligned chunks).
 size_t f32_attention_scratch_bytes(const F32AttentionKernel& kernel, size_t head_dim,
                                    size_t num_threads);
@@ -105,6 +107,9 @@ void f32_attention_6x64__avx2(const F32AttentionParams& p, size_t b, size_t h, s
                               size_t qn, float* scratch);
 void f32_attention_6x64__avx512(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
                                 size_t qn, float* scratch);
+void f32_attention_4x64__neon(const F32AttentionParams& p, size_t b, size_t h, size_t q0,
+                              size_t qn, float* scratch);
+size_t f32_attention_scratch_floats__neon(size_t head_dim);
 size_t f32_attention_scratch_floats__scalar(size_t head_dim);
 size_t f32_attention_scratch_floats__avx2(size_t head_dim);
 size_t f32_attention_scratch_floats__avx512(size_t head_dim);

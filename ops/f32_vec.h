@@ -12,6 +12,10 @@
 
 #include "ops/vec_exp.h"
 
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 namespace edge {
 namespace {
 
@@ -123,6 +127,57 @@ struct VecAvx2 {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+};
+#endif
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+// AArch64 NEON: four lanes (the FP32 attention tile and the INT8 attention).
+struct VecNeon {
+  using V = float32x4_t;
+  static constexpr int kW = 4;
+  static uint32x4_t mask(int n) {
+    static const uint32_t kIdx[4] = {0, 1, 2, 3};
+    return vcltq_u32(vld1q_u32(kIdx), vdupq_n_u32(static_cast<uint32_t>(n > 0 ? n : 0)));
+  }
+  static V zero() { return vdupq_n_f32(0.f); }
+  static V set1(float x) { return vdupq_n_f32(x); }
+  static V load(const float* p) { return vld1q_f32(p); }
+  static V load_n(const float* p, int n) {
+    if (n >= 4) return vld1q_f32(p);
+    float t[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int i = 0; i < n; ++i) t[i] = p[i];
+    return vld1q_f32(t);
+  }
+  static V load_n_fill(const float* p, int n, float fill) {
+    if (n >= 4) return vld1q_f32(p);
+    float t[4] = {fill, fill, fill, fill};
+    for (int i = 0; i < n; ++i) t[i] = p[i];
+    return vld1q_f32(t);
+  }
+  static void store(float* p, V v) { vst1q_f32(p, v); }
+  static void store_n(float* p, V v, int n) {
+    if (n >= 4) {
+      vst1q_f32(p, v);
+      return;
+    }
+    float t[4];
+    vst1q_f32(t, v);
+    for (int i = 0; i < n; ++i) p[i] = t[i];
+  }
+  static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V sub(V a, V b) { return vsubq_f32(a, b); }
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V div(V a, V b) { return vdivq_f32(a, b); }
+  static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static V max(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }  // a > b ? a : b
+  static V min(V a, V b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+  static V abs(V a) { return vabsq_f32(a); }
+  static V copysign(V mag, V sgn) {
+    return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
+  }
+  static V exp(V x) { return vexp::exp_neon(x); }
+  static float reduce_max(V v) { return vmaxvq_f32(v); }
+  static float reduce_add(V v) { return vaddvq_f32(v); }
 };
 #endif
 

@@ -1,4 +1,4 @@
-// Vectorized expf for AVX2 and AVX-512, for softmax and activations.
+// Vectorized expf for AVX2, AVX-512 and AArch64 NEON, for softmax and activations.
 //
 // Algorithm (Cephes expf): x is clamped to [kExpLo, kExpHi], split as
 // x = n*ln2 + r with n = round(x/ln2) and |r| <= ln2/2 (Cody-Waite, ln2 in two
@@ -19,6 +19,9 @@
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
 #endif
 
 #if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
@@ -84,6 +87,25 @@ static inline __m256 exp_avx2(__m256 x) {
   const __m256i e = _mm256_slli_epi32(
       _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+#endif
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+static inline float32x4_t exp_neon(float32x4_t x) {
+  x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(kExpHi)), vdupq_n_f32(kExpLo));
+  const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(kLog2e)));  // to nearest, ties even
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(kLn2Hi));
+  r = vfmsq_f32(r, n, vdupq_n_f32(kLn2Lo));
+  float32x4_t p = vdupq_n_f32(kP0);
+  p = vfmaq_f32(vdupq_n_f32(kP1), p, r);
+  p = vfmaq_f32(vdupq_n_f32(kP2), p, r);
+  p = vfmaq_f32(vdupq_n_f32(kP3), p, r);
+  p = vfmaq_f32(vdupq_n_f32(kP4), p, r);
+  p = vfmaq_f32(vdupq_n_f32(kP5), p, r);
+  const float32x4_t r2 = vmulq_f32(r, r);
+  p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, r2);
+  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vmulq_f32(p, vreinterpretq_f32_s32(e));
 }
 #endif
 

@@ -57,6 +57,8 @@ void edge_session_options_default(edge_session_options* o) {
   o->num_threads = 1;
   o->profile = 0;
   o->precision = 0;
+  o->attention_precision = -1;
+  o->attention_density = -1.f;
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
@@ -71,6 +73,14 @@ edge_status edge_session_create(const edge_model* model, const edge_session_opti
       return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: precision must be 0..3");
     }
     so.precision = static_cast<edge::PrecisionOverride>(options->precision);
+    if (options->attention_precision < -1 || options->attention_precision > 1) {
+      return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: attention_precision must be -1, 0 or 1");
+    }
+    so.attention_precision = options->attention_precision;
+    if (!(options->attention_density <= 1.f)) {  // also refuses NaN
+      return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: attention_density must be <= 1");
+    }
+    so.attention_density = options->attention_density;
   }
   auto r = edge::Session::Create(model->model.get(), so);
   if (!r.ok()) return Report(r.status());

@@ -32,6 +32,8 @@ typedef struct {
   int num_threads; /* 1 by default; 0 = all cores */
   int profile;     /* non-zero: collect per-op timings */
   int precision;   /* 0 as stored, 1 fp32, 2 int8, 3 nvfp4 */
+  int attention_precision; /* -1 as stored, 0 fp32, 1 int8 (INT8 Q.K^T and P.V) */
+  float attention_density; /* < 0 as stored; 0 or 1 dense; (0, 1) block-sparse */
 } edge_session_options;
 
 typedef struct {

@@ -501,6 +501,11 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       const float d = o->sparse_density();
       if (!(d >= 0.f && d <= 1.f)) return At(w, "sparse_density %g not in [0, 1]", d);
+      const int ap = static_cast<int>(o->precision());
+      if (ap < static_cast<int>(fb::AttentionPrecision::MIN) ||
+          ap > static_cast<int>(fb::AttentionPrecision::MAX)) {
+        return At(w, "attention precision %d unknown", ap);
+      }
       if (o->sparse_mode() < 0 || o->sparse_mode() > 1) {
         return At(w, "attention sparse_mode %d not 0 (tiles) or 1 (clusters)", o->sparse_mode());
       }

@@ -51,6 +51,9 @@ struct SessionOptions {
   float attention_density = -1.f;
   // Skipped tiles enter the softmax through their centroids (mean key/value).
   bool attention_compensation = true;
+  // Attention arithmetic: < 0 as stored in the model (AttentionOptions.
+  // precision), else an AttentionPrecision value (ops/qs8_attention.h).
+  int attention_precision = -1;
   // Sparse attention over semantic clusters (ops/f32_attention_cluster.h)
   // instead of tiles. Negative / zero values below mean "as stored in the
   // model, else the built-in default".

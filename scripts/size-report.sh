@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 ARCHES=("$@")
 [ ${#ARCHES[@]} -gt 0 ] || ARCHES=(x86_64 aarch64 armhf)
-OUT=bench/results
+# EDGE_SIZES_OUT redirects the report (the test run writes into its build
+# folder, so running the tests leaves the tracked results untouched).
+OUT=${EDGE_SIZES_OUT:-bench/results}
 mkdir -p "$OUT"
 
 rows=()     # markdown rows

@@ -6,6 +6,9 @@
 // session's attention_density override) each query block computes only its
 // highest-mass key tiles exactly and the rest through tile centroids
 // (f32_sparse_attention_plan), planned per eval in the op's scratch.
+// Precision: AttentionOptions.precision or the session's override picks FP32
+// or INT8 (ops/qs8_attention.h) tiles, for dense attention and for the exact
+// part of either sparse plan.
 // Cluster-sparse (SessionOptions::attention_sparse.mode 2): the plan of
 // ops/f32_attention_cluster.h, whose centroids persist across evals in a
 // buffer the state allocates at prepare.
@@ -15,6 +18,7 @@
 
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/session.h"
@@ -24,6 +28,7 @@ namespace {
 
 struct AttentionState {
   const F32AttentionKernel* kernel = nullptr;
+  const Qs8AttentionKernel* q8 = nullptr;  // INT8 attention (dense or sparse) when set
   F32AttentionParams p;  // pointers filled per eval
   float density = 0.f;   // (0, 1): block-sparse
   bool compensate = true;
@@ -45,6 +50,11 @@ void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
 // Early denoising steps set the layout of the whole clip, and an error there
 // is carried through every later step, so they run dense (as in SVG2).
 constexpr uint32_t kDefaultDenseSteps = 0;
+
+// Query rows per work item of the chosen kernel (tile plans follow it).
+size_t QueryBlock(const AttentionState& s) {
+  return s.q8 != nullptr ? s.q8->query_block : s.kernel->query_block;
+}
 
 // Session overrides on top of the built-in cluster defaults.
 ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
@@ -82,8 +92,12 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model
   s->clustered = true;
   s->stats = o.stats;
   s->dense_calls = o.dense_steps >= 0 ? static_cast<uint32_t>(o.dense_steps) : kDefaultDenseSteps;
-  ctx->kernel_name = c.compensate ? "f32_attention_clustersparse_centroid"
-                                  : "f32_attention_clustersparse";
+  if (s->q8 != nullptr) {
+    ctx->kernel_name = c.compensate ? "qs8_attention_clustersparse_centroid" : "qs8_attention_clustersparse";
+  } else {
+    ctx->kernel_name = c.compensate ? "f32_attention_clustersparse_centroid"
+                                    : "f32_attention_clustersparse";
+  }
   return Status::Ok();
 }
 
@@ -154,21 +168,42 @@ Status Prepare(KernelPrepareContext* ctx) {
   AttentionState* s = new (std::nothrow) AttentionState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Attention: out of memory");
   ctx->state = s;
-  s->kernel = &f32_attention_kernel(dense::Isa(ctx));
+  s->kernel = ctx->cpu != nullptr ? &f32_attention_kernel_for(*ctx->cpu) : &f32_attention_kernel(IsaLevel::kScalar);
   s->p = p;
   ctx->kernel_name = s->kernel->name;
   s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool)) + 63) /
                     64 * 64;
   ctx->scratch_bytes = s->attn_scratch;
-  // Sparse mode: the session's, else tiles when a density applies.
+  int precision = static_cast<int>(o->precision());
+  if (ctx->options != nullptr && ctx->options->attention_precision >= 0) {
+    precision = ctx->options->attention_precision;
+  }
+  EDGE_CHECK_OR_RETURN(precision == static_cast<int>(AttentionPrecision::kFp32) ||
+                           precision == static_cast<int>(AttentionPrecision::kInt8),
+                       StatusCode::kInvalidModel, "Attention: unknown precision %d", precision);
+  if (precision == static_cast<int>(AttentionPrecision::kInt8)) {
+    EDGE_CHECK_OR_RETURN(p.head_dim <= kQs8AttnMaxHeadDim, StatusCode::kUnsupported,
+                         "Attention: INT8 attention supports head_dim <= %zu, got %zu",
+                         kQs8AttnMaxHeadDim, p.head_dim);
+    s->q8 = ctx->cpu != nullptr ? &qs8_attention_kernel_for(*ctx->cpu) : &qs8_attention_kernel(IsaLevel::kScalar);
+    ctx->kernel_name = s->q8->name;
+    s->attn_scratch = (qs8_attention_scratch_bytes(*s->q8, p, dense::Threads(ctx->pool)) + 63) / 64 * 64;
+    ctx->scratch_bytes = s->attn_scratch;
+  }
+  // Sparse mode: the session's, else tiles when a density applies. Either
+  // plan runs on the chosen arithmetic (FP32 or INT8 tiles).
   int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
   if (mode < 0 && o->sparse_mode() == 1) mode = 2;  // the model's default
   if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s, o->sparse_err_tol());
   if (mode != 0 && density > 0.f && density < 1.f && p.nk > 64) {
     s->density = density;
     s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;
-    ctx->scratch_bytes += f32_sparse_attention_workspace_bytes(p, s->kernel->query_block);
-    ctx->kernel_name = s->compensate ? "f32_attention_blocksparse_centroid" : "f32_attention_blocksparse";
+    ctx->scratch_bytes += f32_sparse_attention_workspace_bytes(p, QueryBlock(*s));
+    if (s->q8 != nullptr) {
+      ctx->kernel_name = s->compensate ? "qs8_attention_blocksparse_centroid" : "qs8_attention_blocksparse";
+    } else {
+      ctx->kernel_name = s->compensate ? "f32_attention_blocksparse_centroid" : "f32_attention_blocksparse";
+    }
   }
   return Status::Ok();
 }
@@ -197,10 +232,14 @@ Status Eval(KernelEvalContext* ctx) {
       s->stats->plans += static_cast<int64_t>(st.plans);
     }
   } else if (s->density > 0.f) {
-    f32_sparse_attention_plan(&p, s->kernel->query_block, s->density, s->compensate,
+    f32_sparse_attention_plan(&p, QueryBlock(*s), s->density, s->compensate,
                               static_cast<uint8_t*>(ctx->scratch) + s->attn_scratch, ctx->pool);
   }
-  f32_attention(*s->kernel, p, ctx->scratch, ctx->pool);
+  if (s->q8 != nullptr) {
+    qs8_attention(*s->q8, p, ctx->scratch, ctx->pool);
+  } else {
+    f32_attention(*s->kernel, p, ctx->scratch, ctx->pool);
+  }
   return Status::Ok();
 }
 

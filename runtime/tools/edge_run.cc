@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/qs8_attention.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/png.h"
 #include "runtime/model.h"
@@ -61,6 +62,8 @@ const char kUsage[] =
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
     "  --no-attention-compensation  skipped key tiles contribute nothing (default: their centroids)\n"
+    "  --attention-precision P  as-stored|fp32|int8: arithmetic of dense attention\n"
+    "                       (int8: smoothed-K INT8 Q.K^T, 15-bit P, INT8 V; default: the model's)\n"
     "  --attention-sparse M   off|tiles|clusters: sparse attention over contiguous 64-key\n"
     "                       tiles (--attention-density) or semantic clusters of queries and\n"
     "                       keys (k-means per head, reused across steps); default: the model's\n"
@@ -98,6 +101,7 @@ struct Args {
   int threads = 1;
   float attention_density = -1.f;
   bool attention_compensation = true;
+  int attention_precision = -1;  // as stored
   edge::AttentionSparseOptions attention_sparse;
   bool pin = false;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
@@ -221,6 +225,13 @@ int ParseArgs(int argc, char** argv, Args* a) {
       if (!value(&v) || !ParseFloat(v, &a->attention_density) || a->attention_density < 0 ||
           a->attention_density > 1)
         return Usage("--attention-density needs a number in [0, 1]");
+    } else if (arg == "--attention-precision") {
+      if (!value(&v)) return Usage("--attention-precision needs as-stored|fp32|int8");
+      const std::string ap = v;
+      if (ap == "as-stored") a->attention_precision = -1;
+      else if (ap == "fp32") a->attention_precision = static_cast<int>(edge::AttentionPrecision::kFp32);
+      else if (ap == "int8") a->attention_precision = static_cast<int>(edge::AttentionPrecision::kInt8);
+      else return Usage("--attention-precision needs as-stored|fp32|int8");
     } else if (arg == "--attention-sparse") {
       const std::string m = value(&v) ? v : "";
       if (m == "off") a->attention_sparse.mode = 0;
@@ -633,6 +644,7 @@ int main(int argc, char** argv) {
   so.profile = a.profile;
   so.precision = a.precision;
   so.attention_density = a.attention_density;
+  so.attention_precision = a.attention_precision;
   so.attention_compensation = a.attention_compensation;
   so.attention_sparse = a.attention_sparse;
   so.attention_sparse.stats = &g_attention_stats;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ops/f32_attention.h"
+#include "ops/qs8_attention.h"
 #include "ops/f32_conv2d.h"
 #include "ops/f32_gemm.h"
 #include "ops/f32_matmul.h"
@@ -259,7 +260,8 @@ TEST(DenseBinding, Conv2dPatchEmbedAndGeneral) {
 }
 
 void AttentionCase(fb::TensorLayout layout, int64_t B, int64_t H, int64_t Nq, int64_t Nk,
-                   int64_t dh, float scale) {
+                   int64_t dh, float scale,
+                   fb::AttentionPrecision precision = fb::AttentionPrecision::FP32) {
   const bool bshd = layout == fb::TensorLayout::BSHD;
   const std::vector<int64_t> qs = bshd ? std::vector<int64_t>{B, Nq, H * dh}
                                        : std::vector<int64_t>{B, H, Nq, dh};
@@ -274,6 +276,7 @@ void AttentionCase(fb::TensorLayout layout, int64_t B, int64_t H, int64_t Nq, in
   at.num_heads = int(H);
   at.scale = scale;
   at.layout = layout;
+  at.attention_precision = precision;
   w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
   w.SetInputs({qi, ki, vi});
   w.SetOutputs({oi});
@@ -285,13 +288,54 @@ void AttentionCase(fb::TensorLayout layout, int64_t B, int64_t H, int64_t Nq, in
   f32_attention_set_layout(&p, bshd ? AttentionLayout::kBSHD : AttentionLayout::kBHSD);
   std::vector<float> ref(q.size());
   p.q = q.data(); p.k = k.data(); p.v = v.data(); p.out = ref.data();
-  f32_attention_ref(p);
-  RunAndCompare(*b.model, {{qi, &q}, {ki, &k}, {vi, &v}}, oi, ref, "f32_attention_");
+  if (precision == fb::AttentionPrecision::INT8) {
+    qs8_attention_ref(p);
+    RunAndCompare(*b.model, {{qi, &q}, {ki, &k}, {vi, &v}}, oi, ref, "qs8_attention_", 2e-4);
+  } else {
+    f32_attention_ref(p);
+    RunAndCompare(*b.model, {{qi, &q}, {ki, &k}, {vi, &v}}, oi, ref, "f32_attention_");
+  }
 }
 
 TEST(DenseBinding, AttentionLayoutsSelfAndCross) {
   AttentionCase(fb::TensorLayout::BSHD, 2, 3, 70, 70, 40, 0.f);
   AttentionCase(fb::TensorLayout::BHSD, 1, 4, 33, 129, 72, 0.2f);
+}
+
+TEST(DenseBinding, AttentionInt8StoredInModel) {
+  AttentionCase(fb::TensorLayout::BSHD, 2, 3, 70, 70, 40, 0.f, fb::AttentionPrecision::INT8);
+  AttentionCase(fb::TensorLayout::BHSD, 1, 4, 33, 129, 72, 0.2f, fb::AttentionPrecision::INT8);
+}
+
+// The session override beats the stored precision, both ways.
+TEST(DenseBinding, AttentionPrecisionOverride) {
+  for (fb::AttentionPrecision stored : {fb::AttentionPrecision::FP32, fb::AttentionPrecision::INT8}) {
+    ModelWriter w;
+    const int qi = w.AddActivation("q", {1, 80, 64}), ki = w.AddActivation("k", {1, 80, 64}),
+              vi = w.AddActivation("v", {1, 80, 64}), oi = w.AddActivation("o", {1, 80, 64});
+    OpAttrs at;
+    at.num_heads = 2;
+    at.attention_precision = stored;
+    w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
+    w.SetInputs({qi, ki, vi});
+    w.SetOutputs({oi});
+    Built b;
+    ASSERT_TRUE(Build(w, &b));
+    for (int ov : {-1, 0, 1}) {
+      SessionOptions so;
+      so.attention_precision = ov;
+      auto s = Session::Create(b.model.get(), so);
+      ASSERT_TRUE(s.ok()) << s.status().message();
+      const bool int8 = ov == 1 || (ov < 0 && stored == fb::AttentionPrecision::INT8);
+      EXPECT_EQ(std::string((*s)->kernel_name(0)).rfind(int8 ? "qs8_attention_" : "f32_attention_", 0), 0u)
+          << (*s)->kernel_name(0) << " stored " << int(stored) << " override " << ov;
+    }
+    SessionOptions bad;
+    bad.attention_precision = 7;
+    auto s = Session::Create(b.model.get(), bad);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(std::string(s.status().message()).find("unknown precision"), std::string::npos);
+  }
 }
 
 TEST(DenseBinding, AttentionErrors) {

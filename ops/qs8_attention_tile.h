@@ -1,0 +1,656 @@
+// The INT8 attention tile (see ops/qs8_attention.h), written once over a
+// vocabulary Q = float ops of ops/f32_vec.h plus the two integer products, and
+// instantiated per ISA file. Q fixes the packed layouts: K and Q rows in
+// groups of kKG channels of type KE (int16 pairs for vpmaddwd, int8 quads for
+// NEON sdot), V in groups of kVG keys of int16 (pairs, or single keys for
+// NEON's multiply-by-lane). The integers are the same for every Q. For one (batch, head) and up to QB queries:
+//
+//   for each 64-key tile t (K and V already quantized and packed):
+//     for each group of MR query rows:
+//       S[MR][64] = (q8 . k8) * s_q * s_k[t] * scale   (int32 dot, then FP32)
+//       per row: m' = max(m, max S); alpha = e^(m - m');
+//                p16 = floor(e^(S - m') * 32767 + 0.5); l = l * alpha + sum p16
+//       O[MR][cp] = alpha * O + (p16 . v8) * s_v        (int32 dot per tile)
+//   out = O / l
+//
+// As in the FP32 tile the running max starts at -FLT_MAX (never -inf) and
+// tail keys are masked to -FLT_MAX, so no exponent overflows and tail keys
+// get p16 = 0 (their packed K and V are zero as well).
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/f32_vec.h"
+#include "ops/qs8_attention.h"
+
+namespace edge {
+namespace {
+
+constexpr size_t kQ8KT = kQs8AttnKeyTile;
+
+// Portable int16-pair vocabulary: one int32 lane.
+struct QVecScalar : VecScalar {
+  using KE = int16_t;
+  static constexpr int kKG = 2, kVG = 2;
+  static constexpr int kPLanes = 0;  // P.V one key group at a time
+  using A = int32_t;
+  struct P {
+    int32_t lo, hi;
+  };
+  using PK = P;
+  using PV = P;
+  using PP = P;
+  static A izero() { return 0; }
+  static P pload(const int16_t* p) { return {p[0], p[1]}; }
+  static P pbcast(const int16_t* p) { return {p[0], p[1]}; }
+  static A madd(A acc, P a, P b) { return acc + a.lo * b.lo + a.hi * b.hi; }
+  // Q.K^T and P.V use the same pair product here.
+  static P pload_k(const KE* p) { return pload(p); }
+  static P pbcast_q(const KE* p) { return pbcast(p); }
+  static A madd_qk(A acc, P a, P b) { return madd(acc, a, b); }
+  static P pload_v(const int16_t* p) { return pload(p); }
+  static P pbcast_p(const int16_t* p) { return pbcast(p); }
+  static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
+  static V to_float(A a) { return static_cast<float>(a); }
+  static V exp_nonpositive(V x) { return std::exp(x); }
+  // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
+  static V store_p16(int16_t* dst, V x) {
+    const int32_t i = static_cast<int32_t>(x);
+    *dst = static_cast<int16_t>(i);
+    return static_cast<float>(i);
+  }
+  // INT8 quantization of x (already divided by the scale): round half away
+  // from zero, clamp to [-127, 127], store n <= kW values as int16. The same
+  // IEEE operations on every ISA, so every ISA packs the same integers.
+  static void quant_store_n(int16_t* dst, V x, int n) {
+    if (n <= 0) return;
+    int r = static_cast<int>(x + (x >= 0.f ? 0.5f : -0.5f));
+    r = r > 127 ? 127 : r;
+    *dst = static_cast<int16_t>(r < -127 ? -127 : r);
+  }
+};
+
+#if defined(__AVX2__) && defined(__FMA__)
+// AVX2: vpmaddwd multiplies 16 int16 pairs and adds each pair into 8 int32
+// lanes: 16 multiply-adds per instruction.
+struct QVecAvx2 : VecAvx2 {
+  using KE = int16_t;
+  static constexpr int kKG = 2, kVG = 2;
+  static constexpr int kPLanes = 0;
+  using A = __m256i;
+  using P = __m256i;
+  using PK = P;
+  using PV = P;
+  using PP = P;
+  static A izero() { return _mm256_setzero_si256(); }
+  static P pload(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static P pbcast(const int16_t* p) {
+    int32_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return _mm256_set1_epi32(w);
+  }
+  // acc += product, added in place: written as a plain add, GCC 12 puts the
+  // sum into the product's register and copies it back to the accumulator,
+  // one extra move per vpmaddwd in the inner loops.
+  static A madd(A acc, P a, P b) {
+    const __m256i prod = _mm256_madd_epi16(a, b);
+    __asm__("vpaddd %1, %0, %0" : "+x"(acc) : "x"(prod));
+    return acc;
+  }
+  static P pload_k(const KE* p) { return pload(p); }
+  static P pbcast_q(const KE* p) { return pbcast(p); }
+  static A madd_qk(A acc, P a, P b) { return madd(acc, a, b); }
+  static P pload_v(const int16_t* p) { return pload(p); }
+  static P pbcast_p(const int16_t* p) { return pbcast(p); }
+  static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
+  static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
+  // e^x for x <= 0 (softmax after subtracting the max), relative error below
+  // 4e-6: enough for P quantized to 15 bits, and 11 instructions instead of
+  // the general exp's 18. x = n ln2 + r, |r| <= ln2 / 2, n from the
+  // round-to-nearest shifter trick; 2^n built in the exponent field; below
+  // -87 the result is 0 (as the clamp sends n to -126 with r pulled down).
+  static V exp_nonpositive(V x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.f));
+    const V shifter = _mm256_set1_ps(12582912.f);  // 1.5 * 2^23
+    const V t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504f), shifter);
+    const V n = _mm256_sub_ps(t, shifter);
+    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    V p = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 120), r, _mm256_set1_ps(1.f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(t), 23);  // (n + bias bits) << 23
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+  }
+  static V store_p16(int16_t* dst, V x) {
+    const __m256i i = _mm256_cvttps_epi32(x);
+    // packs works per 128-bit lane: [i0..3 i0..3 | i4..7 i4..7]; gather the
+    // two low quadwords in order.
+    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
+    return _mm256_cvtepi32_ps(i);
+  }
+  static void quant_store_n(int16_t* dst, V x, int n) {
+    // x + copysign(0.5, x) then truncation: round half away from zero (-0
+    // gives +-0.5 -> 0 either way, as the scalar form).
+    const V half = _mm256_or_ps(_mm256_set1_ps(0.5f),
+                                _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN))));
+    __m256i i = _mm256_cvttps_epi32(_mm256_add_ps(x, half));
+    i = _mm256_max_epi32(_mm256_min_epi32(i, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
+    if (n >= 8) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
+    } else {
+      int16_t tmp[8];
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tmp), _mm256_castsi256_si128(pk));
+      std::memcpy(dst, tmp, static_cast<size_t>(n > 0 ? n : 0) * sizeof(int16_t));
+    }
+  }
+};
+#endif
+
+// Channel groups of a Q/K row.
+template <class Q>
+static inline size_t q8_dhg(size_t dh) { return (dh + Q::kKG - 1) / Q::kKG; }
+static inline size_t q8_cp(size_t dh) { return (dh + 15) / 16 * 16; }
+
+// Byte offsets of a packed head (see Qs8AttentionHead).
+struct Q8HeadLayout {
+  size_t q, qs, k, ks, v, vs, total;
+};
+
+static inline size_t q8_align64(size_t v) { return (v + 63) / 64 * 64; }
+
+template <class Q>
+static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
+  using KE = typename Q::KE;
+  const size_t dhg = q8_dhg<Q>(p.head_dim), cp = q8_cp(p.head_dim);
+  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  Q8HeadLayout l;
+  size_t off = 0;
+  l.q = off;
+  off = q8_align64(off + p.nq * dhg * Q::kKG * sizeof(KE));
+  l.qs = off;
+  off = q8_align64(off + p.nq * sizeof(float));
+  l.k = off;
+  off = q8_align64(off + T * dhg * kQ8KT * Q::kKG * sizeof(KE));
+  l.ks = off;
+  off = q8_align64(off + T * kQ8KT * sizeof(float));
+  l.v = off;
+  off = q8_align64(off + T * (kQ8KT / 2) * cp * 2 * sizeof(int16_t));
+  l.vs = off;
+  off = q8_align64(off + cp * sizeof(float));
+  l.total = off;
+  return l;
+}
+
+// dst[0, n) = max(dst, |x - sub|) per element (sub may be null); z gathers
+// x * 0 (NaN once any x is NaN/Inf).
+template <class Q>
+static inline void q8_absmax_into(float* dst, const float* x, const float* sub, size_t n,
+                                  typename Q::V* z) {
+  size_t d = 0;
+  for (; d < n; d += Q::kW) {
+    const int m = static_cast<int>(n - d);
+    typename Q::V v = Q::load_n(x + d, m);
+    *z = Q::add(*z, Q::mul(v, Q::zero()));
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    Q::store_n(dst + d, Q::max(Q::load_n(dst + d, m), Q::abs(v)), m);
+  }
+}
+
+// out[0, n) = quant((x - sub) * scale) (sub may be null; scale one value, or
+// per element when scales is set).
+template <class Q>
+static inline void q8_quant_row(int16_t* out, const float* x, const float* sub, float scale,
+                                const float* scales, size_t n) {
+  for (size_t d = 0; d < n; d += Q::kW) {
+    const int m = static_cast<int>(n - d);
+    typename Q::V v = Q::load_n(x + d, m);
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    v = Q::mul(v, scales != nullptr ? Q::load_n(scales + d, m) : Q::set1(scale));
+    Q::quant_store_n(out + d, v, m);
+  }
+}
+
+// Quantizes and packs head (b, h) into mem (see ops/qs8_attention.h). Portable
+// arithmetic on every ISA: mean in token order, max, and one multiply before
+// rounding, so the integers do not depend on the ISA.
+template <class Q>
+static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size_t h, void* mem) {
+  using V = typename Q::V;
+  using KE = typename Q::KE;
+  constexpr size_t G = Q::kKG, VG = Q::kVG;
+  const Q8HeadLayout l = q8_head_layout<Q>(p);
+  uint8_t* base = static_cast<uint8_t*>(mem);
+  Qs8AttentionHead hd;
+  KE* const hq = reinterpret_cast<KE*>(base + l.q);
+  KE* const hk = reinterpret_cast<KE*>(base + l.k);
+  hd.q = hq;
+  hd.qs = reinterpret_cast<float*>(base + l.qs);
+  hd.k = hk;
+  hd.ks = reinterpret_cast<float*>(base + l.ks);
+  hd.v = reinterpret_cast<int16_t*>(base + l.v);
+  hd.vs = reinterpret_cast<float*>(base + l.vs);
+  const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
+  const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
+  float cm[kQs8AttnMaxHeadDim];    // per-channel maxima
+  float km[kQs8AttnMaxHeadDim];    // K mean
+  int16_t row[kQs8AttnMaxHeadDim + 4];
+
+  // Q: one scale per row.
+  for (size_t i = 0; i < p.nq; ++i) {
+    const float* x = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
+    KE* dst = hq + i * dhg * G;
+    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
+    V z = Q::zero();
+    q8_absmax_into<Q>(cm, x, nullptr, dh, &z);
+    float amax = 0.f;
+    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    std::memset(dst, 0, dhg * G * sizeof(KE));  // pad channels stay 0
+    if (Q::reduce_add(z) != 0.f || amax == 0.f) {
+      hd.qs[i] = amax == 0.f && Q::reduce_add(z) == 0.f ? 0.f : NAN;
+      continue;
+    }
+    hd.qs[i] = amax / 127.f;
+    q8_quant_row<Q>(row, x, nullptr, 127.f / amax, nullptr, dh);
+    for (size_t d = 0; d < dh; ++d) dst[d] = static_cast<KE>(row[d]);
+  }
+
+  // Smoothed K: subtract the mean over tokens (per channel, summed in token
+  // order), one scale per key, packed as [tile][dhg][64][G]. Per-key scales
+  // let sparse plans gather any keys into a tile.
+  for (size_t d = 0; d < dh; ++d) km[d] = 0.f;
+  for (size_t j = 0; j < p.nk; ++j) {
+    const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
+    for (size_t d = 0; d < dh; d += Q::kW) {
+      const int m = static_cast<int>(dh - d);
+      Q::store_n(km + d, Q::add(Q::load_n(km + d, m), Q::load_n(x + d, m)), m);
+    }
+  }
+  const float inv_nk = 1.f / static_cast<float>(p.nk);
+  for (size_t d = 0; d < dh; ++d) km[d] *= inv_nk;
+  bool bad = false;
+  std::memset(hk, 0, T * dhg * kQ8KT * G * sizeof(KE));
+  for (size_t j = p.nk; j < T * kQ8KT; ++j) hd.ks[j] = 0.f;  // tail keys
+  for (size_t d = dh; d < dhg * G; ++d) row[d] = 0;
+  for (size_t j = 0; j < p.nk && !bad; ++j) {
+    const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
+    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
+    V z = Q::zero();
+    q8_absmax_into<Q>(cm, x, km, dh, &z);
+    float amax = 0.f;
+    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    bad = Q::reduce_add(z) != 0.f;
+    hd.ks[j] = amax / 127.f;
+    if (amax == 0.f || bad) continue;
+    q8_quant_row<Q>(row, x, km, 127.f / amax, nullptr, dh);
+    KE* dst = hk + (j / kQ8KT) * dhg * kQ8KT * G + (j % kQ8KT) * G;
+    for (size_t dg = 0; dg < dhg; ++dg)
+      for (size_t e = 0; e < G; ++e) dst[dg * kQ8KT * G + e] = static_cast<KE>(row[dg * G + e]);
+  }
+
+  // V: one scale per channel over all tokens (the P.V sum runs over tokens),
+  // packed as [tile][64 / VG key groups][cp][VG].
+  for (size_t c = 0; c < cp; ++c) hd.vs[c] = 0.f;
+  V z = Q::zero();
+  for (size_t j = 0; j < p.nk && !bad; ++j) {
+    q8_absmax_into<Q>(hd.vs, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, dh, &z);
+  }
+  bad = bad || Q::reduce_add(z) != 0.f;
+  std::memset(hd.v, 0, T * kQ8KT * cp * sizeof(int16_t));
+  if (!bad) {
+    for (size_t d = 0; d < dh; ++d) {
+      cm[d] = hd.vs[d] > 0.f ? 127.f / hd.vs[d] : 0.f;
+      hd.vs[d] /= 127.f;
+    }
+    for (size_t j = 0; j < p.nk; ++j) {
+      const size_t t = j / kQ8KT, jj = j % kQ8KT;
+      q8_quant_row<Q>(row, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, 0.f, cm, dh);
+      int16_t* dst = hd.v + t * kQ8KT * cp + (jj / VG) * cp * VG + (jj % VG);
+      for (size_t d = 0; d < dh; ++d) dst[VG * d] = row[d];
+    }
+  }
+  hd.bad = bad;
+  return hd;
+}
+
+// Per thread: S rows, p16 rows, O accumulators, running max and sum, and a
+// gathered tile (K groups, V, key scales) for cluster plans. Sized for int16 K storage, the larger one.
+template <int MR>
+static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
+  const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
+  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT;
+  const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
+  return (f + 15) / 16 * 16;
+}
+
+// S rows for one chunk of NS vectors of keys: (q8 . k8) * rs[i] * ks[key],
+// rs = the row's scale times the softmax scale, ks the keys' scales.
+template <class Q, int MR, int NS>
+static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
+                               const typename Q::KE* kt, const float* ks, float* const* srow,
+                               const float* rs) {
+  using A = typename Q::A;
+  A acc[MR][NS];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) acc[i][v] = Q::izero();
+  for (size_t dg = 0; dg < dhg; ++dg) {
+    typename Q::PK b[NS];
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) b[v] = Q::pload_k(kt + (dg * kQ8KT + v * Q::kW) * Q::kKG);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const typename Q::PK a = Q::pbcast_q(qrow[i] + Q::kKG * dg);
+#pragma GCC unroll 8
+      for (int v = 0; v < NS; ++v) acc[i][v] = Q::madd_qk(acc[i][v], a, b[v]);
+    }
+  }
+  typename Q::V ksv[NS];
+#pragma GCC unroll 8
+  for (int v = 0; v < NS; ++v) ksv[v] = Q::load(ks + v * Q::kW);
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i) {
+    const typename Q::V s = Q::set1(rs[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NS; ++v) Q::store(srow[i] + v * Q::kW, Q::mul(Q::mul(Q::to_float(acc[i][v]), s), ksv[v]));
+  }
+}
+
+// O[:, c0 : c0 + NV * kW] = alpha * O + (p16 . v8) * s_v for one channel chunk.
+template <class Q, int MR, int NV>
+static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
+                               const float* alpha, const int16_t* vt, size_t cp,
+                               const float* vs, size_t kgroups) {
+  using A = typename Q::A;
+  using V = typename Q::V;
+  A acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = Q::izero();
+  size_t jg = 0;
+  if constexpr (Q::kPLanes > 1) {
+    // P of kPLanes keys per row in one register, multiplied by lane: no
+    // per-key scalar load and broadcast of P (NEON smlal by element).
+    for (; jg + Q::kPLanes <= kgroups; jg += Q::kPLanes) {
+      typename Q::PL pl[MR];
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) pl[i] = Q::pload_lanes(prow[i] + jg);
+      Q::template madd_pv_lanes<MR, NV>(acc, pl, vt + jg * cp, cp);
+    }
+  }
+  for (; jg < kgroups; ++jg) {
+    typename Q::PV b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = Q::pload_v(vt + (jg * cp + v * Q::kW) * Q::kVG);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const typename Q::PP a = Q::pbcast_p(prow[i] + Q::kVG * jg);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = Q::madd_pv(acc[i][v], a, b[v]);
+    }
+  }
+  // All loads before any store: rows past the valid ones alias the last
+  // valid row and must not accumulate into it twice.
+  V res[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const V a = Q::set1(alpha[i]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const V o = Q::mul(Q::load(orow[i] + v * Q::kW), a);
+      res[i][v] = Q::fmadd(Q::to_float(acc[i][v]), Q::load(vs + v * Q::kW), o);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = MR - 1; i >= 0; --i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) Q::store(orow[i] + v * Q::kW, res[i][v]);
+}
+
+// Where the keys of one exact tile come from: the packed head's tile t, or a
+// gathered copy of up to 64 keys (cluster plans) in the same layout.
+template <class Q>
+struct Q8KeyTile {
+  const typename Q::KE* k;
+  const int16_t* v;
+  const float* ks;
+  size_t kn;
+};
+
+template <class Q, int MR, int NS, int NV>
+static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                               size_t b, size_t h, size_t q0, size_t qn, float* scratch) {
+  using V = typename Q::V;
+  using KE = typename Q::KE;
+  constexpr size_t KT = kQ8KT;
+  constexpr size_t kSW = NS * Q::kW;  // keys per S chunk
+  constexpr size_t kCW = NV * Q::kW;  // channels per P.V chunk
+  static_assert(KT % kSW == 0, "key tile must be a multiple of the S chunk");
+  static_assert(16 % kCW == 0, "channel padding must be a multiple of the P.V chunk");
+  const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
+  const size_t bh = b * p.heads + h;
+  float* sbuf = scratch;
+  int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * KT);
+  float* obuf = sbuf + MR * KT + MR * KT / 2;
+  float* mrow = obuf + qn * cp;
+  float* lrow = mrow + qn;
+  // Gather space (64-byte aligned pieces).
+  uint8_t* gbase = reinterpret_cast<uint8_t*>(lrow + qn);
+  gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
+  KE* gk = reinterpret_cast<KE*>(gbase);
+  int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
+  float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
+
+  std::memset(obuf, 0, qn * cp * sizeof(float));
+  for (size_t i = 0; i < qn; ++i) {
+    mrow[i] = -FLT_MAX;
+    lrow[i] = 0.f;
+  }
+  // Cluster plans gather rows: row i of this block is token q_perm[q0 + i].
+  const bool clustered = p.q_perm != nullptr;
+  const uint32_t* qtok = clustered ? p.q_perm + bh * p.nq + q0 : nullptr;
+  auto qtoken = [&](size_t i) -> size_t { return clustered ? qtok[i] : q0 + i; };
+  const KE* const hq = static_cast<const KE*>(head.q);
+  const KE* const hk = static_cast<const KE*>(head.k);
+
+  // The online softmax of row ri over `kn` scores in `row` (tail masked):
+  // p16 into prw, running max and sum updated; returns alpha.
+  auto softmax_row = [&](size_t ri, float* row, int16_t* prw, size_t kn, size_t kgroups) -> float {
+    const size_t kvec = (kn + Q::kW - 1) / Q::kW;
+    const size_t kfull = kn / Q::kW;  // full vectors load plainly; only the tail is masked
+    V mx = Q::set1(-FLT_MAX);
+    for (size_t v = 0; v < kfull; ++v) mx = Q::max(mx, Q::load(row + v * Q::kW));
+    if (kfull < kvec) {
+      mx = Q::max(mx, Q::load_n_fill(row + kfull * Q::kW, static_cast<int>(kn - kfull * Q::kW), -FLT_MAX));
+    }
+    const float m_old = mrow[ri];
+    const float tmax = Q::reduce_max(mx);
+    const float m_new = tmax > m_old ? tmax : m_old;
+    const float a = std::exp(m_old - m_new);  // 0 on the first tile
+    const V mv = Q::set1(m_new);
+    const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
+    V sum = Q::zero();
+    for (size_t v = 0; v < kvec; ++v) {
+      const V x = v < kfull ? Q::load(row + v * Q::kW)
+                            : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
+      const V e = Q::exp_nonpositive(Q::sub(x, mv));
+      sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
+    }
+    // Partial key group at the tail: its missing partners weigh 0.
+    for (size_t j = kvec * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
+    lrow[ri] = lrow[ri] * a + Q::reduce_add(sum);
+    mrow[ri] = m_new;
+    return a;
+  };
+
+  // One exact tile through QK, the online softmax and P.V for every row.
+  auto run_tile = [&](const Q8KeyTile<Q>& kt) {
+    const size_t kn = kt.kn;
+    const size_t s_chunks = (kn + kSW - 1) / kSW;
+    const size_t kgroups = (kn + Q::kVG - 1) / Q::kVG;
+    for (size_t r0 = 0; r0 < qn; r0 += MR) {
+      const size_t mr = qn - r0 < static_cast<size_t>(MR) ? qn - r0 : MR;
+      const KE* qrow[MR];
+      float* srow[MR];
+      const int16_t* prow[MR];
+      float* orow[MR];
+      float rs[MR], alpha[MR];
+      for (int i = 0; i < MR; ++i) {
+        // Rows past mr alias the last valid one (same inputs, same values).
+        const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
+        const size_t qi = qtoken(r0 + r);
+        qrow[i] = hq + qi * dhg * Q::kKG;
+        srow[i] = sbuf + r * KT;
+        prow[i] = pbuf + r * KT;
+        orow[i] = obuf + (r0 + r) * cp;
+        const float qs = head.qs[qi];
+        rs[i] = qs == qs ? qs * p.scale : 0.f;  // NaN rows are overwritten at the end
+      }
+      for (size_t c = 0; c < s_chunks; ++c) {
+        float* sc[MR];
+        for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
+        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt.k + c * kSW * Q::kKG, kt.ks + c * kSW, sc, rs);
+      }
+      for (size_t i = 0; i < mr; ++i) alpha[i] = softmax_row(r0 + i, sbuf + i * KT, pbuf + i * KT, kn, kgroups);
+      for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
+      for (size_t c0 = 0; c0 < dh; c0 += kCW) {
+        float* oc[MR];
+        for (int i = 0; i < MR; ++i) oc[i] = orow[i] + c0;
+        q8_pv_chunk<Q, MR, NV>(oc, prow, alpha, kt.v + c0 * Q::kVG, cp, head.vs + c0, kgroups);
+      }
+    }
+  };
+
+  // Copies packed key `j` of the head into slot n of the gather tile.
+  auto gather_key = [&](size_t j, size_t n) {
+    const size_t t = j / KT, jj = j % KT;
+    const KE* src = hk + t * dhg * KT * Q::kKG + jj * Q::kKG;
+    KE* dst = gk + n * Q::kKG;
+    for (size_t dg = 0; dg < dhg; ++dg) {
+      std::memcpy(dst + dg * KT * Q::kKG, src + dg * KT * Q::kKG, Q::kKG * sizeof(KE));
+    }
+    const int16_t* vs = head.v + t * KT * cp + (jj / Q::kVG) * cp * Q::kVG + jj % Q::kVG;
+    int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
+    for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = vs[c * Q::kVG];
+    gks[n] = head.ks[j];
+  };
+  auto run_gathered = [&](size_t n) {
+    for (size_t j = n; j < (n + kSW - 1) / kSW * kSW; ++j) gks[j] = 0.f;  // unused S lanes
+    // Unused K slots up to the chunk and V slots up to the key group hold
+    // stale keys: their P is 0 and their scale 0, so they add nothing.
+    if (n % Q::kVG != 0) {
+      int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
+      for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = 0;
+    }
+    run_tile(Q8KeyTile<Q>{gk, gv, gks, n});
+  };
+
+  // Keep row of this query block or cluster, and the groups it indexes.
+  const uint8_t* keep = nullptr;
+  size_t groups = p.ktiles;
+  if (clustered) {
+    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
+    size_t lo = 0, hi = p.qclusters;  // the cluster holding position q0
+    while (hi - lo > 1) {
+      const size_t mid = (lo + hi) / 2;
+      if (qoff[mid] <= q0) lo = mid; else hi = mid;
+    }
+    groups = p.kclusters;
+    keep = p.keep + (bh * p.qclusters + lo) * groups;
+  } else if (p.keep != nullptr) {
+    keep = p.keep + (bh * p.qblocks + q0 / p.q_block) * p.ktiles;
+  }
+
+  if (clustered) {
+    // Exact part: members of the kept key clusters, gathered into full tiles.
+    // Slots past a partial tile's last key keep earlier keys (weight 0); zero
+    // once so that they never hold garbage.
+    std::memset(gk, 0, dhg * Q::kKG * KT * sizeof(KE));
+    std::memset(gv, 0, KT * cp * sizeof(int16_t));
+    const uint32_t* kperm = p.k_perm + bh * p.nk;
+    const uint32_t* koff = p.k_off + bh * (p.kclusters + 1);
+    size_t n = 0;
+    for (size_t c = 0; c < p.kclusters; ++c) {
+      if (keep[c] == 0) continue;
+      for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
+        gather_key(kperm[r], n);
+        if (++n == KT) {
+          run_gathered(n);
+          n = 0;
+        }
+      }
+    }
+    if (n > 0) run_gathered(n);
+  } else {
+    const size_t tiles = (p.nk + KT - 1) / KT;
+    for (size_t t = 0; t < tiles; ++t) {
+      if (keep != nullptr && keep[t] == 0) continue;
+      const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
+      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + t * KT * cp, head.ks + t * KT, kn});
+    }
+  }
+
+  if (keep != nullptr && p.comp_k != nullptr) {
+    // Skipped groups through their centroids (mean key, mean value, ln n),
+    // in FP32 against the dequantized query: few per row, up to 64 a pass.
+    const float* ck = p.comp_k + bh * groups * dh;
+    const float* cv = p.comp_v + bh * groups * dh;
+    const float* cl = p.comp_logn + bh * groups;
+    uint32_t ids[KT];
+    size_t n = 0;
+    for (size_t g = 0; g <= groups; ++g) {
+      if (g < groups && keep[g] == 0) ids[n++] = static_cast<uint32_t>(g);
+      if (n == 0 || (n < KT && g < groups)) continue;
+      for (size_t i = 0; i < qn; ++i) {
+        const size_t qi = qtoken(i);
+        const KE* qr = hq + qi * dhg * Q::kKG;
+        const float qs = head.qs[qi];
+        const float rs = qs == qs ? qs * p.scale : 0.f;
+        float* row = sbuf;
+        for (size_t c = 0; c < n; ++c) {
+          const float* kc = ck + ids[c] * dh;
+          float dot = 0.f;
+          for (size_t d = 0; d < dh; ++d) dot += static_cast<float>(qr[d]) * kc[d];
+          row[c] = dot * rs + cl[ids[c]];
+        }
+        const float a = softmax_row(i, row, pbuf, n, (n + Q::kVG - 1) / Q::kVG);
+        float* orw = obuf + i * cp;
+        for (size_t d = 0; d < dh; ++d) {
+          float acc = 0.f;
+          for (size_t c = 0; c < n; ++c) acc += static_cast<float>(pbuf[c]) * cv[ids[c] * dh + d];
+          orw[d] = orw[d] * a + acc;
+        }
+      }
+      n = 0;
+    }
+  }
+
+  float* ohead = p.out + b * p.o_bs + h * p.o_hs;
+  for (size_t i = 0; i < qn; ++i) {
+    const size_t qi = qtoken(i);
+    float* dst = ohead + qi * p.o_ts;
+    const float qs = head.qs[qi];
+    if (head.bad || qs != qs) {
+      for (size_t d = 0; d < dh; ++d) dst[d] = NAN;
+      continue;
+    }
+    const V inv = Q::set1(lrow[i] > 0.f ? 1.f / lrow[i] : 0.f);
+    const float* orw = obuf + i * cp;
+    size_t d = 0;
+    for (; d + Q::kW <= dh; d += Q::kW) Q::store(dst + d, Q::mul(Q::load(orw + d), inv));
+    if (d < dh) Q::store_n(dst + d, Q::mul(Q::load(orw + d), inv), static_cast<int>(dh - d));
+  }
+}
+
+}  // namespace
+}  // namespace edge
