@@ -87,7 +87,8 @@ int RunAttentionBench(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: edge-bench attention [--tokens N] [--heads H] [--dim D] [--threads T]\n"
                  "                            [--density D[,D...]] [--clusters P[,P...]] [--min-frac F]\n"
-                 "                            [--err-tol E] [--cluster-size N] [--data random|objects]\n"
+                 "                            [--err-tol E] [--cluster-size N] [--key-cluster-size N]\n"
+                 "                            [--kmeans-iters N] [--data random|objects]\n"
                  "                            [--warmup W] [--runs R] [--json] [--quick]\n"
                  "  --density   block-sparse over 64-key tiles at these densities\n"
                  "  --clusters  cluster-sparse at these top-p values (with --min-frac, --err-tol)\n"
@@ -127,7 +128,11 @@ int RunAttentionBench(int argc, char** argv) {
     v.cluster.min_frac = float(o.Double("min-frac", v.cluster.min_frac));
     v.cluster.err_tol = float(o.Double("err-tol", v.cluster.err_tol));
     const long cs = o.Int("cluster-size", v.cluster.q_tokens_per_cluster);
-    v.cluster.q_tokens_per_cluster = v.cluster.k_tokens_per_cluster = uint32_t(cs > 0 ? cs : 64);
+    const long ks = o.Int("key-cluster-size", v.cluster.k_tokens_per_cluster);
+    v.cluster.q_tokens_per_cluster = uint32_t(cs > 0 ? cs : 64);
+    v.cluster.k_tokens_per_cluster = uint32_t(ks > 0 ? ks : 64);
+    v.cluster.iters = uint32_t(o.Int("kmeans-iters", v.cluster.iters));
+    v.cluster.gemm = &f32_gemm_select(DetectCpuFeatures());
     v.name = "clusters top-p " + s;
     variants.push_back(v);
   }
@@ -169,7 +174,7 @@ int RunAttentionBench(int argc, char** argv) {
     if (var.kind == 1) ws.resize(f32_sparse_attention_workspace_bytes(base, kernel.query_block) + 64);
     if (var.kind == 2) ws.assign(f32_cluster_attention_state_bytes(base, var.cluster) + 64, 0);
     if (!ws.empty()) wsa = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63));
-    std::vector<double> ms;
+    std::vector<double> ms, plan_ms;
     ClusterAttentionStats st;
     double density_used = 1;
     for (long r = 0; r < warmup + runs; ++r) {
@@ -182,8 +187,12 @@ int RunAttentionBench(int argc, char** argv) {
       } else if (var.kind == 2) {
         f32_cluster_attention_plan(&p, var.cluster, wsa, pool, &call);
       }
+      const double t1 = NowMs();
       f32_attention(kernel, p, scratch, pool);
-      if (r >= warmup) ms.push_back(NowMs() - t0);
+      if (r >= warmup) {
+        ms.push_back(NowMs() - t0);
+        plan_ms.push_back(t1 - t0);
+      }
       if (var.kind == 1) {
         size_t kept = 0, all = p.qblocks * p.ktiles * p.batch * p.heads;
         for (size_t i = 0; i < all; ++i) kept += p.keep[i] != 0;
@@ -208,14 +217,16 @@ int RunAttentionBench(int argc, char** argv) {
     const Err e = var.kind == 0 ? Err{} : Compare(ref, got);
     std::fprintf(stderr,
                  "attention %s [%s]: %ld tokens, %ld heads, d=%ld, %ld thread(s), %s data: %.2f ms (min %.2f, max %.2f),"
-                 " exact fraction %.3f, %.2fx vs dense, rel L2 %.2e, cosine %.6f",
-                 var.name.c_str(), kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max, density_used,
+                 " of which plan %.2f, exact fraction %.3f, %.2fx vs dense, rel L2 %.2e, cosine %.6f",
+                 var.name.c_str(), kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max,
+                 Summarize(plan_ms).median, density_used,
                  dense_ms / s.median, e.rel_l2, e.cosine);
     if (var.kind == 0) std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
     if (var.kind == 0 && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
     std::fprintf(stderr, "\n");
     rows += std::string(rows.empty() ? "" : ",") + "{\"variant\":" + JsonString(var.name) + ",\"ms\":" + JsonStats(s) +
-            ",\"runs_ms\":" + JsonArray(ms) + ",\"exact_fraction\":" + JsonNumber(density_used) +
+            ",\"runs_ms\":" + JsonArray(ms) + ",\"plan_ms\":" + JsonNumber(Summarize(plan_ms).median) +
+            ",\"exact_fraction\":" + JsonNumber(density_used) +
             ",\"speedup_vs_dense\":" + JsonNumber(dense_ms / s.median) + ",\"rel_l2_vs_dense\":" + JsonNumber(e.rel_l2) +
             ",\"cosine_vs_dense\":" + JsonNumber(e.cosine) + "}";
   }

@@ -4,12 +4,16 @@
 
 #include <cfloat>
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 namespace edge {
 namespace {
 
 size_t Align64(size_t v) { return (v + 63) / 64 * 64; }
+
+// Largest GEMM microkernel block among the ISAs (AVX-512: 8 x 32).
+constexpr size_t kMaxMR = 8, kMaxNR = 32;
 
 // Byte offsets into the state. Arrays are indexed [bh][...]; per-head work
 // buffers ([bh] too, so heads plan in parallel without sharing).
@@ -19,9 +23,10 @@ struct StateLayout {
   size_t qassign, kassign;            // u32 [bh][n]
   size_t qperm, kperm, qoff, koff;    // u32
   size_t keep;                        // u8 [bh][Cq][Ck]
-  size_t ksd, vsd, qrms;              // f32 [bh][C]: spreads and query norms
+  size_t vsd;                         // f32 [bh][Ck]: RMS spread of values
   size_t work;                        // f32 per-head work buffer
   size_t work_floats;
+  size_t gemm_floats;  // tail of each head's work buffer
   size_t pairs;                       // f64 [bh] exact pairs of the last plan
   size_t total;
 };
@@ -52,13 +57,18 @@ StateLayout MakeLayout(const F32AttentionParams& p, size_t cq, size_t ck) {
   l.qoff = take(bh * (cq + 1) * sizeof(uint32_t));
   l.koff = take(bh * (ck + 1) * sizeof(uint32_t));
   l.keep = take(bh * cq * ck);
-  l.ksd = take(bh * ck * sizeof(float));
   l.vsd = take(bh * ck * sizeof(float));
-  l.qrms = take(bh * cq * sizeof(float));
   // Transposed centroids [dh][C], |c|^2, distances, sums [C][dh], counts,
   // plus the selection's scores / weights / errors / order over Ck and an
   // estimated output [dh].
-  l.work_floats = (dh * cmax + cmax + cmax + cmax * dh + cmax + 4 * ck + dh + 15) / 16 * 16;
+  // Then E[(qbar_i . k)^2] per (key cluster, query cluster), transposed
+  // query centroids and one row of qbar . k.
+  // The GEMM assignment uses its own region after all of that: packed
+  // centroids (panels of up to kMaxNR), biases and one block of kMaxMR rows.
+  l.work_floats = (dh * cmax + cmax + cmax + cmax * dh + cmax + 4 * ck + dh + ck * cq + dh * cq + cq +
+                   2 * dh * ck + 3 * ck + 15) / 16 * 16;
+  l.gemm_floats = (f32_gemm_packed_floats(cmax, dh, kMaxNR) + (cmax + kMaxNR) * (1 + kMaxMR) + 15) / 16 * 16;
+  l.work_floats += l.gemm_floats;
   l.work = take(bh * l.work_floats * sizeof(float));
   l.pairs = take(bh * sizeof(double));
   l.total = off;
@@ -101,6 +111,43 @@ void Assign(const Rows& x, size_t n, const float* cent, size_t C, size_t dh, flo
       if (dist[c] < dist[best]) best = static_cast<uint32_t>(c);
     }
     assign[t] = best;
+  }
+}
+
+// Assign() on the GEMM microkernel: score(t, c) = x_t . c - |c|^2 / 2
+// (argmax = nearest centroid), MR tokens at a time against all panels.
+void AssignGemm(const F32GemmConfig& g, const Rows& x, size_t n, const float* cent, size_t C,
+                size_t dh, float* work, uint32_t* assign) {
+  const size_t nr = g.nr, mr = g.mr;
+  const size_t panels = (C + nr - 1) / nr;
+  float* packed = work;                                   // panels * dh * nr
+  float* bias = packed + f32_gemm_packed_floats(C, dh, nr);  // panels * nr
+  float* y = bias + panels * nr;                          // [mr][panels * nr]
+  const size_t ys = panels * nr;
+  f32_gemm_pack_nk(C, dh, cent, dh, nr, packed);
+  for (size_t c = 0; c < panels * nr; ++c) {
+    float s = 0;
+    if (c < C) {
+      for (size_t d = 0; d < dh; ++d) s += cent[c * dh + d] * cent[c * dh + d];
+    }
+    bias[c] = -0.5f * s;
+  }
+  for (size_t t0 = 0; t0 < n; t0 += mr) {
+    const size_t m = n - t0 < mr ? n - t0 : mr;
+    for (size_t p = 0; p < panels; ++p) {
+      const size_t nc = C - p * nr < nr ? C - p * nr : nr;
+      g.ukernel(m, nc, dh, x.row(t0), x.ts, packed + p * dh * nr, bias + p * nr, y + p * nr, ys, 0);
+    }
+    for (size_t i = 0; i < m; ++i) {
+      // Max first (a reduction without a loop-carried index), then the
+      // lowest index holding it.
+      const float* yr = y + i * ys;
+      float best = yr[0];
+      for (size_t c = 1; c < C; ++c) best = yr[c] > best ? yr[c] : best;
+      uint32_t at = 0;
+      while (yr[at] != best) ++at;
+      assign[t0 + i] = at;
+    }
   }
 }
 
@@ -180,33 +227,39 @@ void PlanHead(void* ctx, size_t bh) {
   uint32_t* qoff = At<uint32_t>(t, t.l.qoff) + bh * (cq + 1);
   uint32_t* koff = At<uint32_t>(t, t.l.koff) + bh * (ck + 1);
   uint8_t* keep = At<uint8_t>(t, t.l.keep) + bh * cq * ck;
-  float* ksd = At<float>(t, t.l.ksd) + bh * ck;
   float* vsd = At<float>(t, t.l.vsd) + bh * ck;
-  float* qrms = At<float>(t, t.l.qrms) + bh * cq;
   float* work = At<float>(t, t.l.work) + bh * t.l.work_floats;
   double* pairs = At<double>(t, t.l.pairs) + bh;
   const size_t cmax = cq > ck ? cq : ck;
   float* counts = work + dh * cmax + 2 * cmax + cmax * dh;  // [cmax], after Assign/Update use
 
+  float* gemm_work = work + t.l.work_floats - t.l.gemm_floats;
+  auto AssignAny = [&](const Rows& x, size_t n, const float* cent, size_t C, uint32_t* assign) {
+    if (cfg.gemm != nullptr && cfg.gemm->mr <= kMaxMR && cfg.gemm->nr <= kMaxNR) {
+      AssignGemm(*cfg.gemm, x, n, cent, C, dh, gemm_work, assign);
+    } else {
+      Assign(x, n, cent, C, dh, work, assign);
+    }
+  };
   // 1. k-means on Q and on K (the last Update leaves exact means).
   if (t.init) {
     StridedInit(q, p.nq, cq, dh, qcent);
     StridedInit(k, p.nk, ck, dh, kcent);
   }
   for (uint32_t it = 0; it < t.iters; ++it) {
-    Assign(q, p.nq, qcent, cq, dh, work, qassign);
+    AssignAny(q, p.nq, qcent, cq, qassign);
     Update(q, p.nq, qassign, cq, dh, qcent, work, counts);
   }
   if (t.iters == 0) Update(q, p.nq, qassign, cq, dh, qcent, work, counts);
   Permute(qassign, p.nq, cq, qoff, qperm);
   for (uint32_t it = 0; it < t.iters; ++it) {
-    Assign(k, p.nk, kcent, ck, dh, work, kassign);
+    AssignAny(k, p.nk, kcent, ck, kassign);
     Update(k, p.nk, kassign, ck, dh, kcent, work, counts);
   }
   if (t.iters == 0) Update(k, p.nk, kassign, ck, dh, kcent, work, counts);
   Permute(kassign, p.nk, ck, koff, kperm);
 
-  // 2. Per key cluster: mean value, ln count, RMS spread of keys and values.
+  // 2. Per key cluster: mean value, ln count, RMS spread of values.
   double vtotal = 0;  // sum of |v - vbar_all|^2 over all keys, via clusters
   float* vall = work;  // [dh] mean of all values
   std::memset(vall, 0, dh * sizeof(float));
@@ -215,7 +268,7 @@ void PlanHead(void* ctx, size_t bh) {
     float* vm = vcent + c * dh;
     std::memset(vm, 0, dh * sizeof(float));
     logn[c] = n > 0 ? std::log(static_cast<float>(n)) : 0.f;
-    ksd[c] = vsd[c] = 0.f;
+    vsd[c] = 0.f;
     if (n == 0) continue;
     for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
       const float* vr = v.row(kperm[r]);
@@ -223,17 +276,14 @@ void PlanHead(void* ctx, size_t bh) {
     }
     const float inv = 1.f / static_cast<float>(n);
     for (size_t d = 0; d < dh; ++d) vm[d] *= inv;
-    double sk = 0, sv = 0;
+    double sv = 0;
     for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
-      const float* kr = k.row(kperm[r]);
       const float* vr = v.row(kperm[r]);
       for (size_t d = 0; d < dh; ++d) {
-        const double a = kr[d] - kcent[c * dh + d], e = vr[d] - vm[d];
-        sk += a * a;
+        const double e = vr[d] - vm[d];
         sv += e * e;
       }
     }
-    ksd[c] = static_cast<float>(std::sqrt(sk / n));
     vsd[c] = static_cast<float>(std::sqrt(sv / n));
     vtotal += sv;
     for (size_t d = 0; d < dh; ++d) vall[d] += vm[d] * static_cast<float>(n);
@@ -249,27 +299,73 @@ void PlanHead(void* ctx, size_t bh) {
     vtotal += s * n;
   }
   const double vscale = std::sqrt(vtotal / static_cast<double>(p.nk));
-  // RMS query norm per query cluster.
-  for (size_t c = 0; c < cq; ++c) {
-    double s = 0;
-    for (uint32_t r = qoff[c]; r < qoff[c + 1]; ++r) {
-      const float* qr = q.row(qperm[r]);
-      for (size_t d = 0; d < dh; ++d) s += static_cast<double>(qr[d]) * qr[d];
-    }
-    const uint32_t n = qoff[c + 1] - qoff[c];
-    qrms[c] = n > 0 ? static_cast<float>(std::sqrt(s / n)) : 0.f;
-  }
-
   // 3. Selection per query cluster.
   float* sc = work + dh;     // [ck] logits, then masses
   float* err = sc + ck;      // [ck] estimated compensation error
   uint32_t* order = reinterpret_cast<uint32_t*>(err + ck);  // [ck]
   float* oest = reinterpret_cast<float*>(order + ck);      // [dh]
+  float* spread = oest + dh;                                // [ck][cq] mean (qbar . k)^2
+  float* qt = spread + ck * cq;                             // [dh][cq]
+  float* zrow = qt + dh * cq;                               // [cq]
+  // Transposed key / value centroids, so the per-query-cluster dot products
+  // below run over clusters in the inner loop (vectorized, fixed order).
+  float* kct = zrow + cq;                                   // [dh][ck]
+  float* vct = kct + dh * ck;                               // [dh][ck]
+  float* vnorm = vct + dh * ck;                             // [ck] |vbar|^2
+  float* dot = vnorm + ck;                                  // [ck] qbar . kbar
+  float* vdot = dot + ck;                                   // [ck] vbar . obar
+  for (size_t c = 0; c < ck; ++c) {
+    float n2 = 0;
+    for (size_t d = 0; d < dh; ++d) {
+      kct[d * ck + c] = kcent[c * dh + d];
+      vct[d * ck + c] = vcent[c * dh + d];
+      n2 += vcent[c * dh + d] * vcent[c * dh + d];
+    }
+    vnorm[c] = n2;
+  }
+  // out[c] = sum_d x[d] * t[d][c] for all clusters c.
+  auto dots = [ck, dh](const float* x, const float* tr, float* out) {
+    for (size_t c = 0; c < ck; ++c) out[c] = 0;
+    for (size_t d = 0; d < dh; ++d) {
+      const float xd = x[d];
+      const float* row = tr + d * ck;
+      for (size_t c = 0; c < ck; ++c) out[c] += xd * row[c];
+    }
+  };
+  if (cfg.err_tol > 0.f) {
+    // One pass over the keys for all query clusters at once (the inner loop
+    // runs over query clusters, so it vectorizes without reassociation).
+    for (size_t i = 0; i < cq; ++i)
+      for (size_t d = 0; d < dh; ++d) qt[d * cq + i] = qcent[i * dh + d];
+    for (size_t c = 0; c < ck; ++c) {
+      float* sp = spread + c * cq;
+      for (size_t i = 0; i < cq; ++i) sp[i] = 0;
+      for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
+        const float* kr = k.row(kperm[r]);
+        for (size_t i = 0; i < cq; ++i) zrow[i] = 0;
+        for (size_t d = 0; d < dh; ++d) {
+          const float kd = kr[d];
+          const float* qd = qt + d * cq;
+          for (size_t i = 0; i < cq; ++i) zrow[i] += kd * qd[i];
+        }
+        for (size_t i = 0; i < cq; ++i) sp[i] += zrow[i] * zrow[i];
+      }
+      const uint32_t n = koff[c + 1] - koff[c];
+      if (n > 0) {
+        const float inv = 1.f / static_cast<float>(n);
+        for (size_t i = 0; i < cq; ++i) sp[i] *= inv;
+      }
+    }
+  }
+  // Orders: descending key, lower cluster index first on ties (a strict
+  // total order, so std::sort gives the same permutation everywhere).
+  auto by_desc = [](const float* key) {
+    return [key](uint32_t a, uint32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); };
+  };
   size_t nonempty = 0;
   for (size_t c = 0; c < ck; ++c) nonempty += koff[c + 1] > koff[c];
   size_t kmin = static_cast<size_t>(std::ceil(static_cast<double>(cfg.min_frac) * nonempty));
   if (kmin < 1) kmin = 1;
-  const double inv_sqrt_dh = 1.0 / std::sqrt(static_cast<double>(dh));
   double exact = 0;
   for (size_t i = 0; i < cq; ++i) {
     uint8_t* row = keep + i * ck;
@@ -279,12 +375,11 @@ void PlanHead(void* ctx, size_t bh) {
     for (size_t c = 0; c < ck; ++c) row[c] = koff[c + 1] == koff[c];
     if (ni == 0) continue;
     const float* qm = qcent + i * dh;
+    dots(qm, kct, dot);
     float mx = -FLT_MAX;
     for (size_t c = 0; c < ck; ++c) {
       if (row[c] != 0) continue;
-      double s = 0;
-      for (size_t d = 0; d < dh; ++d) s += static_cast<double>(qm[d]) * kcent[c * dh + d];
-      sc[c] = static_cast<float>(s * p.scale) + logn[c];
+      sc[c] = dot[c] * p.scale + logn[c];
       if (sc[c] > mx) mx = sc[c];
     }
     double total = 0;
@@ -293,14 +388,9 @@ void PlanHead(void* ctx, size_t bh) {
       if (row[c] != 0) continue;
       sc[c] = std::exp(sc[c] - mx);
       total += sc[c];
-      // Insertion into `order` by descending mass, lower index first on ties.
-      size_t pos = m++;
-      while (pos > 0 && sc[order[pos - 1]] < sc[c]) {
-        order[pos] = order[pos - 1];
-        --pos;
-      }
-      order[pos] = static_cast<uint32_t>(c);
+      order[m++] = static_cast<uint32_t>(c);
     }
+    std::sort(order, order + m, by_desc(sc));
     for (size_t c = 0; c < ck; ++c) {
       if (row[c] == 0) sc[c] = static_cast<float>(sc[c] / total);
     }
@@ -320,36 +410,34 @@ void PlanHead(void* ctx, size_t bh) {
         const size_t c = order[r];
         for (size_t d = 0; d < dh; ++d) oest[d] += sc[c] * vcent[c * dh + d];
       }
+      dots(oest, vct, vdot);
+      float onorm = 0;
+      for (size_t d = 0; d < dh; ++d) onorm += oest[d] * oest[d];
       double residual = 0;
-      size_t ns = 0;
       for (size_t r = kept; r < m; ++r) {
         const size_t c = order[r];
-        double dv = 0;
-        for (size_t d = 0; d < dh; ++d) {
-          const double e = vcent[c * dh + d] - oest[d];
-          dv += e * e;
-        }
-        const double lam = p.scale * qrms[i] * ksd[c] * inv_sqrt_dh;
+        // |vbar - obar|^2 expanded (an estimate: cancellation only matters
+        // when the cluster sits on the output, where its error is small).
+        const double dv2 = static_cast<double>(vnorm[c]) - 2.0 * vdot[c] + onorm;
+        const double dv = dv2 > 0 ? dv2 : 0;
+        // Logit spread of cluster c seen from this query cluster:
+        // scale * sqrt(qbar^T Cov_c qbar) = scale * sqrt(E[(qbar.k)^2] - (qbar.kbar)^2).
+        const double z = dot[c];
+        const double var = spread[c * cq + i] - z * z;
+        const double lam = p.scale * std::sqrt(var > 0 ? var : 0);
         const double half = lam * lam * 0.5 < 30 ? lam * lam * 0.5 : 30;
         err[c] = static_cast<float>(sc[c] * (std::expm1(half) * std::sqrt(dv) + lam * vsd[c]));
         residual += err[c];
-        // Reuse the tail of `order` for the skipped clusters, sorted by
-        // error per exact key (descending, lower index first on ties).
-        const float key = err[c] / static_cast<float>(koff[c + 1] - koff[c]);
-        size_t pos = kept + ns++;
-        while (pos > kept) {
-          const uint32_t o = order[pos - 1];
-          const float ko = err[o] / static_cast<float>(koff[o + 1] - koff[o]);
-          if (ko > key || (ko == key && o < c)) break;
-          order[pos] = order[pos - 1];
-          --pos;
-        }
-        order[pos] = static_cast<uint32_t>(c);
+        // Error per exact key, sorted below (the tail of `order` holds the
+        // skipped clusters).
+        err[c] /= static_cast<float>(koff[c + 1] - koff[c]);
       }
+      std::sort(order + kept, order + m, by_desc(err));
       const double budget = static_cast<double>(cfg.err_tol) * vscale;
       for (size_t r = kept; r < m && residual > budget; ++r) {
-        row[order[r]] = 1;
-        residual -= err[order[r]];
+        const uint32_t c = order[r];
+        row[c] = 1;
+        residual -= err[c] * static_cast<float>(koff[c + 1] - koff[c]);
       }
     }
     double nk_exact = 0;

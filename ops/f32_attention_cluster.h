@@ -14,9 +14,10 @@
 // (smallest prefix by mass reaching top_p) UNION the error-aware extras:
 // each remaining cluster's compensation error is estimated as
 //   e_ij = w_ij * ((exp(l^2 / 2) - 1) * |vbar_j - obar_i| + l * sv_j),
-//   l = scale * |q|_i * sk_j / sqrt(dh)  (logit spread inside the cluster),
-// with sk_j / sv_j the RMS distances of keys / values to their means and
-// obar_i the estimated output; clusters are added by e_ij / n_j (error
+//   l = scale * sqrt(qbar_i^T Cov(K_j) qbar_i)  (logit spread inside the
+//       cluster, from one pass of qbar_i . k over its keys),
+// with sv_j the RMS distance of values to their mean and obar_i the
+// estimated output; clusters are added by e_ij / n_j (error
 // removed per exact key) until the residual estimate is <= err_tol times
 // the RMS spread of all values. Everything skipped enters the softmax
 // through (kbar_j, vbar_j, ln n_j) (F32AttentionParams cluster fields).
@@ -37,18 +38,25 @@ namespace edge {
 
 struct ClusterAttentionConfig {
   // Cluster counts: ceil(tokens / tokens_per_cluster), at most the tokens.
+  // Defaults from bench/results/sparse_attention_curve.md (video DiT, 2048
+  // tokens): small key clusters keep the centroid stand-ins tight, so the
+  // error-aware budget goes further than mass-only top-p.
   uint32_t q_tokens_per_cluster = 64;
-  uint32_t k_tokens_per_cluster = 64;
+  uint32_t k_tokens_per_cluster = 8;
   uint32_t first_iters = 8;  // k-means iterations of the first plan
   // Warm-started iterations of each later plan; 0 keeps the assignment and
   // only recomputes the means of the current tokens.
   uint32_t iters = 1;
   // Every `refresh`-th plan runs first_iters (warm) instead; 0: never.
   uint32_t refresh = 0;
-  float top_p = 0.9f;
-  float min_frac = 0.05f;
-  float err_tol = 0.f;  // 0: no error-aware extras
+  float top_p = 0.3f;
+  float min_frac = 0.02f;
+  float err_tol = 0.015f;  // 0: no error-aware extras
   bool compensate = true;
+  // GEMM microkernel for the k-means assignment (x . c - |c|^2 / 2 per
+  // token and centroid); null: a portable loop. Either way the result does
+  // not depend on the thread count.
+  const F32GemmConfig* gemm = nullptr;
 };
 
 struct ClusterAttentionStats {

@@ -506,6 +506,10 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
           ap > static_cast<int>(fb::AttentionPrecision::MAX)) {
         return At(w, "attention precision %d unknown", ap);
       }
+      if (o->sparse_mode() < 0 || o->sparse_mode() > 1) {
+        return At(w, "attention sparse_mode %d not 0 (tiles) or 1 (clusters)", o->sparse_mode());
+      }
+      if (!Finite(o->sparse_err_tol())) return At(w, "attention sparse_err_tol is not finite");
       break;
     }
     case T::RoPE: {

@@ -28,9 +28,11 @@ struct AttentionSparseOptions {
   float top_p = -1.f;         // keep key clusters up to this cumulative mass
   float min_frac = -1.f;      // ...and at least this fraction of them (top-k)
   float err_tol = -1.f;       // error-aware extras until residual <= err_tol x value RMS (0: off)
-  int cluster_tokens = 0;     // tokens per cluster (queries and keys)
+  int cluster_tokens = 0;     // tokens per query cluster
+  int k_cluster_tokens = 0;   // tokens per key cluster
   int kmeans_iters = -1;      // warm-started k-means iterations per call (0: reuse assignment)
   int refresh = -1;           // every N-th call re-runs the full iterations (0: never)
+  int dense_steps = -1;       // the op's first N evals (denoising steps) run dense
   // When set, each cluster-sparse plan adds its exact / total query-key
   // pairs here (measurement; not thread-safe across sessions).
   struct Stats {

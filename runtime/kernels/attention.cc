@@ -40,10 +40,16 @@ struct AttentionState {
   uint8_t* cluster_mem = nullptr;
   void* cluster_state = nullptr;
   AttentionSparseOptions::Stats* stats = nullptr;
+  uint32_t dense_calls = 0;  // the first evals run dense (early denoising steps)
+  uint64_t calls = 0;
   ~AttentionState() { delete[] cluster_mem; }
 };
 
 void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
+
+// Early denoising steps set the layout of the whole clip, and an error there
+// is carried through every later step, so they run dense (as in SVG2).
+constexpr uint32_t kDefaultDenseSteps = 0;
 
 // Query rows per work item of the chosen kernel (tile plans follow it).
 size_t QueryBlock(const AttentionState& s) {
@@ -56,20 +62,21 @@ ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
   if (o.top_p >= 0.f) c.top_p = o.top_p;
   if (o.min_frac >= 0.f) c.min_frac = o.min_frac;
   if (o.err_tol >= 0.f) c.err_tol = o.err_tol;
-  if (o.cluster_tokens > 0) {
-    c.q_tokens_per_cluster = c.k_tokens_per_cluster = static_cast<uint32_t>(o.cluster_tokens);
-  }
+  if (o.cluster_tokens > 0) c.q_tokens_per_cluster = static_cast<uint32_t>(o.cluster_tokens);
+  if (o.k_cluster_tokens > 0) c.k_tokens_per_cluster = static_cast<uint32_t>(o.k_cluster_tokens);
   if (o.kmeans_iters >= 0) c.iters = static_cast<uint32_t>(o.kmeans_iters);
   if (o.refresh >= 0) c.refresh = static_cast<uint32_t>(o.refresh);
   return c;
 }
 
-Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
+Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model_err_tol) {
   const AttentionSparseOptions none;
   const AttentionSparseOptions& o =
       ctx->options != nullptr ? ctx->options->attention_sparse : none;
   s->cluster = ClusterConfig(o);
+  if (o.err_tol < 0.f && model_err_tol >= 0.f) s->cluster.err_tol = model_err_tol;
   s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
+  s->cluster.gemm = &f32_gemm_config(dense::Isa(ctx));
   const ClusterAttentionConfig& c = s->cluster;
   EDGE_CHECK_OR_RETURN(std::isfinite(c.top_p) && std::isfinite(c.min_frac) &&
                            std::isfinite(c.err_tol) && c.min_frac <= 1.f,
@@ -84,6 +91,7 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s) {
   s->cluster_state = aligned;
   s->clustered = true;
   s->stats = o.stats;
+  s->dense_calls = o.dense_steps >= 0 ? static_cast<uint32_t>(o.dense_steps) : kDefaultDenseSteps;
   if (s->q8 != nullptr) {
     ctx->kernel_name = c.compensate ? "qs8_attention_clustersparse_centroid" : "qs8_attention_clustersparse";
   } else {
@@ -184,8 +192,9 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
   // Sparse mode: the session's, else tiles when a density applies. Either
   // plan runs on the chosen arithmetic (FP32 or INT8 tiles).
-  const int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
-  if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s);
+  int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
+  if (mode < 0 && o->sparse_mode() == 1) mode = 2;  // the model's default
+  if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s, o->sparse_err_tol());
   if (mode != 0 && density > 0.f && density < 1.f && p.nk > 64) {
     s->density = density;
     s->compensate = ctx->options == nullptr || ctx->options->attention_compensation;
@@ -206,7 +215,14 @@ Status Eval(KernelEvalContext* ctx) {
   p.k = ctx->input<float>(1);
   p.v = ctx->input<float>(2);
   p.out = ctx->output<float>(0);
-  if (s->clustered) {
+  const bool warmup = s->calls++ < s->dense_calls;
+  if (s->clustered && warmup) {
+    if (s->stats != nullptr) {
+      const double pairs = static_cast<double>(p.batch * p.heads) * p.nq * p.nk;
+      s->stats->exact_pairs += pairs;
+      s->stats->total_pairs += pairs;
+    }
+  } else if (s->clustered) {
     ClusterAttentionStats st;
     f32_cluster_attention_plan(&p, s->cluster, s->cluster_state, ctx->pool,
                                s->stats != nullptr ? &st : nullptr);

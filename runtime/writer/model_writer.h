@@ -41,6 +41,8 @@ struct OpAttrs {
   fb::TensorLayout layout = fb::TensorLayout::BSHD;
   float sparse_density = 0.f;
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
+  int8_t sparse_mode = 0;        // Attention: 1 = cluster-sparse by default
+  float sparse_err_tol = -1.f;   // Attention, clusters: < 0 runtime default
   bool interleaved = false;
   // Unary
   fb::UnaryKind unary = fb::UnaryKind::Sigmoid;

@@ -169,7 +169,8 @@ TEST(ClusterAttention, FullBudgetIsDense) {
 TEST(ClusterAttention, SameBitsForOneAndTwoThreads) {
   const Case c = MakeCase(2, 3, 211, 211, 32, 17);
   const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
-  const ClusterAttentionConfig cfg = Sparse();
+  ClusterAttentionConfig cfg = Sparse();
+  cfg.gemm = &f32_gemm_select(DetectCpuFeatures());  // the assignment as the runtime runs it
   std::vector<std::vector<float>> outs;
   std::vector<std::vector<uint8_t>> keeps;
   for (size_t threads : {1, 2}) {
@@ -334,6 +335,34 @@ TEST(ClusterAttention, SessionOptionSelectsClusters) {
       EXPECT_LT(st.exact_pairs, st.total_pairs);
       EXPECT_LE(RelMax(dense, got), 0.3);
     }
+  }
+}
+
+// The model's AttentionOptions.sparse_mode = 1 turns clusters on without a
+// session override; the session's mode 0 turns them off again.
+TEST(ClusterAttention, ModelDefaultAndSessionOverride) {
+  const int64_t N = 200, D = 64;
+  ModelWriter w;
+  const int qi = w.AddActivation("q", {1, N, D}), ki = w.AddActivation("k", {1, N, D}),
+            vi = w.AddActivation("v", {1, N, D}), oi = w.AddActivation("o", {1, N, D});
+  OpAttrs at;
+  at.num_heads = 2;
+  at.sparse_mode = 1;
+  at.sparse_err_tol = 0.02f;
+  w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
+  w.SetInputs({qi, ki, vi});
+  w.SetOutputs({oi});
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(w.Finish(&bytes).ok());
+  auto m = Model::LoadBuffer(bytes.data(), bytes.size(), /*copy=*/true);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (int mode : {-1, 0}) {
+    SessionOptions so;
+    so.attention_sparse.mode = mode;
+    auto s = Session::Create(m.value().get(), so);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    const std::string name = (*s)->kernel_name(0);
+    EXPECT_EQ(name.find("clustersparse") != std::string::npos, mode == -1) << name;
   }
 }
 

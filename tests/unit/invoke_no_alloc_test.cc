@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -97,6 +98,40 @@ TEST(InvokeNoAlloc, DitInvokeAllocatesNothing) {
     g_counting = false;
     ASSERT_TRUE(st.ok()) << st.message();
     EXPECT_EQ(g_allocations.load(), 0) << "allocations inside Invoke() with " << threads << " thread(s)";
+  }
+  // Cluster-sparse attention plans inside Invoke() (k-means, selection):
+  // still nothing allocated (its state is allocated at prepare).
+  {
+    testing::DitConfig c2 = cfg;
+    c2.image_size = 24;  // 144 tokens: enough keys for the sparse path
+    ModelWriter w2;
+    testing::BuildDit(c2, &w2);
+    std::vector<uint8_t> b2;
+    ASSERT_TRUE(w2.Finish(&b2).ok());
+    auto m2 = Model::LoadBuffer(b2.data(), b2.size(), true);
+    ASSERT_TRUE(m2.ok()) << m2.status().message();
+    SessionOptions so;
+    so.num_threads = 2;
+    so.attention_sparse.mode = 2;
+    auto s = Session::Create(m2->get(), so);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    const Model& m = *m2->get();
+    bool clustered = false;
+    for (int i = 0; i < m.num_nodes(); ++i)
+      clustered = clustered || std::string((*s)->kernel_name(i)).find("clustersparse") != std::string::npos;
+    EXPECT_TRUE(clustered);
+    std::vector<std::vector<uint8_t>> zeros;
+    for (int t : m.inputs()) zeros.emplace_back(m.tensor(t).bytes, 0);
+    for (int run = 0; run < 3; ++run) {  // first plan, then warm-started ones
+      for (size_t i = 0; i < zeros.size(); ++i)
+        ASSERT_TRUE((*s)->SetInput(m.inputs()[i], zeros[i].data(), zeros[i].size()).ok());
+      g_allocations = 0;
+      g_counting = true;
+      Status st = (*s)->Invoke();
+      g_counting = false;
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_EQ(g_allocations.load(), 0) << "allocations inside Invoke() with cluster-sparse attention";
+    }
   }
   // The counter works: an allocation while counting is seen.
   g_allocations = 0;
