@@ -2,6 +2,7 @@
 // softmax(q k^T / sqrt(d)) v over [1, N, H*d] (BSHD, the layout the DiT graph
 // uses), against PyTorch's scaled_dot_product_attention figures measured on
 // this machine type (design/anchors.md: 12 heads, d=64, 1 core).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/qs8_attention.h"
 
 namespace edge {
 namespace bench {
@@ -77,21 +79,56 @@ struct Variant {
   double density_arg = 1;  // tiles
   ClusterAttentionConfig cluster;
   int kind = 0;  // 0 dense, 1 tiles, 2 clusters
+  bool int8 = false;  // INT8 tiles (ops/qs8_attention.h) for the exact part
 };
+
+// PyTorch's scaled_dot_product_attention (torch >= 2; before: softmax(q k^T) v
+// with the same math, as its CPU fallback computes) on the same shape and thread count,
+// timed by Debian's python3 in this run (median ms over `runs` after one
+// warm-up call); < 0 when python3 or torch is missing.
+double SdpaMs(long n, long h, long d, long threads, long runs) {
+  const char* py = std::getenv("EDGE_PYTHON");
+  char cmd[1024];
+  std::snprintf(cmd, sizeof(cmd),
+                "%s -c 'import time, torch\n"
+                "torch.set_num_threads(%ld)\n"
+                "q, k, v = (torch.randn(1, %ld, %ld, %ld) for _ in range(3))\n"
+                "F = torch.nn.functional\n"
+                "f = getattr(F, \"scaled_dot_product_attention\", None) or (lambda q, k, v: "
+                "torch.softmax(q @ k.transpose(-1, -2) * %g, -1) @ v)\n"
+                "f(q, k, v)\n"
+                "ts = []\n"
+                "for _ in range(%ld):\n"
+                "    t0 = time.perf_counter(); f(q, k, v); ts.append((time.perf_counter() - t0) * 1e3)\n"
+                "print(sorted(ts)[len(ts) // 2])' 2>/dev/null",
+                py != nullptr ? py : "/usr/bin/python3", threads, h, n, d, 1.0 / std::sqrt(double(d)), runs);
+  FILE* f = popen(cmd, "r");
+  if (f == nullptr) return -1;
+  double ms = -1;
+  if (std::fscanf(f, "%lf", &ms) != 1) ms = -1;
+  pclose(f);
+  return ms;
+}
+
+// The FP32 dense run: the reference of every error and speed-up.
+bool IsRef(const Variant& v) { return v.kind == 0 && !v.int8; }
 
 }  // namespace
 
 int RunAttentionBench(int argc, char** argv) {
-  Options o(argc, argv, {"json", "quick", "help"});
+  Options o(argc, argv, {"json", "quick", "help", "sdpa"});
   if (!o.ok() || o.Has("help")) {
     std::fprintf(stderr,
                  "usage: edge-bench attention [--tokens N] [--heads H] [--dim D] [--threads T]\n"
                  "                            [--density D[,D...]] [--clusters P[,P...]] [--min-frac F]\n"
                  "                            [--err-tol E] [--cluster-size N] [--key-cluster-size N]\n"
                  "                            [--kmeans-iters N] [--data random|objects]\n"
+                 "                            [--precision fp32,int8] [--sdpa]\n"
                  "                            [--warmup W] [--runs R] [--json] [--quick]\n"
                  "  --density   block-sparse over 64-key tiles at these densities\n"
                  "  --clusters  cluster-sparse at these top-p values (with --min-frac, --err-tol)\n"
+                 "  --precision every variant with these tile arithmetics (default fp32)\n"
+                 "  --sdpa      PyTorch scaled_dot_product_attention on the same shape, this run\n"
                  "Every variant reports its time and its error against FP32 dense (relative L2,\n"
                  "cosine); cluster plans are timed warm (as on denoising steps after the first).\n");
     return o.ok() ? 0 : 2;
@@ -136,6 +173,26 @@ int RunAttentionBench(int argc, char** argv) {
     v.name = "clusters top-p " + s;
     variants.push_back(v);
   }
+  bool want_fp32 = false, want_int8 = false;
+  for (const std::string& pr : o.List("precision", "fp32")) {
+    if (pr == "fp32") want_fp32 = true;
+    else if (pr == "int8") want_int8 = true;
+    else {
+      std::fprintf(stderr, "edge-bench attention: --precision takes fp32 and/or int8\n");
+      return 2;
+    }
+  }
+  {
+    // The FP32 dense run stays first: it is the reference of every error.
+    const size_t nv = variants.size();
+    for (size_t i = 0; want_int8 && i < nv; ++i) {
+      Variant w = variants[i];
+      w.int8 = true;
+      w.name += " int8";
+      variants.push_back(w);
+    }
+    if (!want_fp32) variants.erase(variants.begin() + 1, variants.begin() + static_cast<long>(nv));
+  }
   const std::string head = "{\"schema\":\"edge-bench.attention.v1\",\"command\":" +
                             JsonString("edge-bench attention " + o.command()) + ",\"machine\":" + MachineJson() +
                             ",\"tokens\":" + std::to_string(n) + ",\"heads\":" + std::to_string(h) +
@@ -158,9 +215,11 @@ int RunAttentionBench(int argc, char** argv) {
   base.v = v.data();
   f32_attention_set_layout(&base, AttentionLayout::kBSHD);
 
-  const F32AttentionKernel& kernel = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
+  const F32AttentionKernel& kernel = f32_attention_kernel_for(DetectCpuFeatures());
+  const Qs8AttentionKernel& q8 = qs8_attention_kernel_for(DetectCpuFeatures());
   pthreadpool_t pool = threads > 1 ? pthreadpool_create(size_t(threads)) : nullptr;
-  const size_t scratch_bytes = f32_attention_scratch_bytes(kernel, size_t(d), size_t(threads));
+  size_t scratch_bytes = f32_attention_scratch_bytes(kernel, size_t(d), size_t(threads));
+  if (want_int8) scratch_bytes = std::max(scratch_bytes, qs8_attention_scratch_bytes(q8, base, size_t(threads)));
   void* scratch = std::aligned_alloc(64, (scratch_bytes + 63) / 64 * 64 + 64);
   const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
   const double anchor = AnchorSdpaMs(n, h, d, threads);
@@ -171,7 +230,8 @@ int RunAttentionBench(int argc, char** argv) {
   for (const Variant& var : variants) {
     std::vector<uint8_t> ws;
     void* wsa = nullptr;
-    if (var.kind == 1) ws.resize(f32_sparse_attention_workspace_bytes(base, kernel.query_block) + 64);
+    const size_t qblock = var.int8 ? q8.query_block : kernel.query_block;
+    if (var.kind == 1) ws.resize(f32_sparse_attention_workspace_bytes(base, qblock) + 64);
     if (var.kind == 2) ws.assign(f32_cluster_attention_state_bytes(base, var.cluster) + 64, 0);
     if (!ws.empty()) wsa = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63));
     std::vector<double> ms, plan_ms;
@@ -179,16 +239,20 @@ int RunAttentionBench(int argc, char** argv) {
     double density_used = 1;
     for (long r = 0; r < warmup + runs; ++r) {
       F32AttentionParams p = base;
-      p.out = var.kind == 0 ? ref.data() : out.data();
+      p.out = IsRef(var) ? ref.data() : out.data();
       ClusterAttentionStats call;
       const double t0 = NowMs();
       if (var.kind == 1) {
-        f32_sparse_attention_plan(&p, kernel.query_block, float(var.density_arg), true, wsa, pool);
+        f32_sparse_attention_plan(&p, qblock, float(var.density_arg), true, wsa, pool);
       } else if (var.kind == 2) {
         f32_cluster_attention_plan(&p, var.cluster, wsa, pool, &call);
       }
       const double t1 = NowMs();
-      f32_attention(kernel, p, scratch, pool);
+      if (var.int8) {
+        qs8_attention(q8, p, scratch, pool);
+      } else {
+        f32_attention(kernel, p, scratch, pool);
+      }
       if (r >= warmup) {
         ms.push_back(NowMs() - t0);
         plan_ms.push_back(t1 - t0);
@@ -202,29 +266,30 @@ int RunAttentionBench(int argc, char** argv) {
       }
     }
     const Stats s = Summarize(ms);
-    if (var.kind == 0) {
+    if (IsRef(var)) {
       dense_ms = s.median;
       dense_stats = s;
       dense_runs = ms;
     }
-    const std::vector<float>& got = var.kind == 0 ? ref : out;
+    const std::vector<float>& got = IsRef(var) ? ref : out;
     double checksum = 0;
     for (float x : got) checksum += x;
     if (!std::isfinite(checksum)) {
       std::fprintf(stderr, "edge-bench attention: non-finite output (%s)\n", var.name.c_str());
       return 1;
     }
-    const Err e = var.kind == 0 ? Err{} : Compare(ref, got);
+    const Err e = IsRef(var) ? Err{} : Compare(ref, got);
     std::fprintf(stderr,
                  "attention %s [%s]: %ld tokens, %ld heads, d=%ld, %ld thread(s), %s data: %.2f ms (min %.2f, max %.2f),"
                  " of which plan %.2f, exact fraction %.3f, %.2fx vs dense, rel L2 %.2e, cosine %.6f",
-                 var.name.c_str(), kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max,
+                 var.name.c_str(), var.int8 ? q8.name : kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max,
                  Summarize(plan_ms).median, density_used,
                  dense_ms / s.median, e.rel_l2, e.cosine);
     if (var.kind == 0) std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
-    if (var.kind == 0 && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
+    if (IsRef(var) && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
     std::fprintf(stderr, "\n");
-    rows += std::string(rows.empty() ? "" : ",") + "{\"variant\":" + JsonString(var.name) + ",\"ms\":" + JsonStats(s) +
+    rows += std::string(rows.empty() ? "" : ",") + "{\"variant\":" + JsonString(var.name) +
+            ",\"kernel\":" + JsonString(var.int8 ? q8.name : kernel.name) + ",\"ms\":" + JsonStats(s) +
             ",\"runs_ms\":" + JsonArray(ms) + ",\"plan_ms\":" + JsonNumber(Summarize(plan_ms).median) +
             ",\"exact_fraction\":" + JsonNumber(density_used) +
             ",\"speedup_vs_dense\":" + JsonNumber(dense_ms / s.median) + ",\"rel_l2_vs_dense\":" + JsonNumber(e.rel_l2) +
@@ -232,14 +297,24 @@ int RunAttentionBench(int argc, char** argv) {
   }
   std::free(scratch);
   if (pool != nullptr) pthreadpool_destroy(pool);
+  double sdpa = -1;
+  if (o.Has("sdpa")) {
+    sdpa = SdpaMs(n, h, d, threads, runs);
+    if (sdpa > 0) {
+      std::fprintf(stderr, "PyTorch SDPA (this run): %.2f ms -> edge FP32 dense %.2fx faster\n", sdpa, sdpa / dense_ms);
+    } else {
+      std::fprintf(stderr, "PyTorch SDPA: not available (python3 with torch needed)\n");
+    }
+  }
   if (o.Has("json")) {
     // Top-level figures are the dense run's (as before the variants existed).
     std::printf("%s,\"available\":true,\"kernel\":%s,\"ms\":%s,\"runs_ms\":%s,\"gflops\":%s,"
-                "\"pytorch_sdpa_anchor_ms\":%s,\"speedup_vs_anchor\":%s,\"variants\":[%s]}\n",
+                "\"pytorch_sdpa_anchor_ms\":%s,\"speedup_vs_anchor\":%s,\"pytorch_sdpa_ms\":%s,\"variants\":[%s]}\n",
                 head.c_str(), JsonString(kernel.name).c_str(), JsonStats(dense_stats).c_str(),
                 JsonArray(dense_runs).c_str(), JsonNumber(gflop / (dense_ms * 1e-3)).c_str(),
                 anchor > 0 ? JsonNumber(anchor).c_str() : "null",
-                anchor > 0 ? JsonNumber(anchor / dense_ms).c_str() : "null", rows.c_str());
+                anchor > 0 ? JsonNumber(anchor / dense_ms).c_str() : "null",
+                sdpa > 0 ? JsonNumber(sdpa).c_str() : "null", rows.c_str());
   }
   return 0;
 }

@@ -328,11 +328,13 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
 }
 
 // Per thread: S rows, p16 rows, O accumulators, running max and sum, and a
-// gathered tile (K groups, V, key scales) for cluster plans. Sized for int16 K storage, the larger one.
+// gathered tile (K groups, V, key scales) for cluster plans, and the centroid
+// pass (transposed keys, values, biases). Sized for int16 K storage, the larger one.
 template <int MR>
 static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
   const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
-  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT;
+  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT +
+                        dh * kQ8KT + kQ8KT * cp + kQ8KT + 64;  // + centroid pass
   const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
@@ -453,6 +455,11 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   // Gather space (64-byte aligned pieces).
   uint8_t* gbase = reinterpret_cast<uint8_t*>(lrow + qn);
   gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
+  // Centroid pass: transposed keys [dh][64], values [64][cp], biases [64].
+  float* ckt = reinterpret_cast<float*>(gbase);
+  float* cvals = ckt + dh * KT;
+  float* cbias = cvals + KT * cp;
+  gbase = reinterpret_cast<uint8_t*>(cbias + KT);
   KE* gk = reinterpret_cast<KE*>(gbase);
   int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
   float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
@@ -619,24 +626,40 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     for (size_t g = 0; g <= groups; ++g) {
       if (g < groups && keep[g] == 0) ids[n++] = static_cast<uint32_t>(g);
       if (n == 0 || (n < KT && g < groups)) continue;
+      // Centroid keys transposed ([dh][64], smoothed, zero past n), values
+      // padded to cp, biases: shared by every row of the block.
+      const size_t nv = (n + Q::kW - 1) / Q::kW;
+      for (size_t d = 0; d < dh; ++d) {
+        for (size_t c = 0; c < n; ++c) ckt[d * KT + c] = ck[ids[c] * dh + d] - head.km[d];
+        for (size_t c = n; c < nv * Q::kW; ++c) ckt[d * KT + c] = 0.f;
+      }
+      for (size_t c = 0; c < n; ++c) {
+        std::memcpy(cvals + c * cp, cv + ids[c] * dh, dh * sizeof(float));
+        for (size_t d = dh; d < cp; ++d) cvals[c * cp + d] = 0.f;
+        cbias[c] = cl[ids[c]];
+      }
       for (size_t i = 0; i < qn; ++i) {
         const size_t qi = qtoken(i);
         const KE* qr = hq + qi * dhg * Q::kKG;
         const float qs = head.qs[qi];
-        const float rs = qs == qs ? qs * p.scale : 0.f;
+        const V rs = Q::set1(qs == qs ? qs * p.scale : 0.f);
         float* row = sbuf;
-        for (size_t c = 0; c < n; ++c) {
-          const float* kc = ck + ids[c] * dh;
-          float dot = 0.f;
-          for (size_t d = 0; d < dh; ++d) dot += static_cast<float>(qr[d]) * (kc[d] - head.km[d]);
-          row[c] = dot * rs + cl[ids[c]];
+        for (size_t v = 0; v < nv; ++v) {
+          V acc = Q::zero();
+          for (size_t d = 0; d < dh; ++d) {
+            acc = Q::fmadd(Q::set1(static_cast<float>(qr[d])), Q::load(ckt + d * KT + v * Q::kW), acc);
+          }
+          Q::store(row + v * Q::kW, Q::fmadd(acc, rs, Q::load(cbias + v * Q::kW)));
         }
         const float a = softmax_row(i, row, pbuf, n, (n + Q::kVG - 1) / Q::kVG);
         float* orw = obuf + i * cp;
-        for (size_t d = 0; d < dh; ++d) {
-          float acc = 0.f;
-          for (size_t c = 0; c < n; ++c) acc += static_cast<float>(pbuf[c]) * cv[ids[c] * dh + d];
-          orw[d] = orw[d] * a + acc;
+        const V av = Q::set1(a);
+        for (size_t d = 0; d < cp; d += Q::kW) {
+          V acc = Q::mul(Q::load(orw + d), av);
+          for (size_t c = 0; c < n; ++c) {
+            acc = Q::fmadd(Q::set1(static_cast<float>(pbuf[c])), Q::load(cvals + c * cp + d), acc);
+          }
+          Q::store(orw + d, acc);
         }
       }
       n = 0;
