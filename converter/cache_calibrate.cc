@@ -177,40 +177,45 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
   }
   // Grid points are independent generations: each worker owns a session
   // (one thread each), so the results do not depend on the worker count.
-  const int workers = std::max(1, std::min<int>(o.threads, static_cast<int>(jobs.size())));
-  std::atomic<size_t> next{0};
-  std::vector<std::string> errors(workers);
-  auto work = [&](int w) {
-    Runner cand = MakeRunner(model.get(), PrecisionOverride::kAsStored);
-    std::vector<float> out(n);
-    for (size_t j = next++; j < jobs.size(); j = next++) {
-      CacheCalibPoint& pt = jobs[j];
-      const CachePolicy pol = static_cast<CachePolicy>(pt.policy);
-      GenerateOptions c = g;
-      c.cache.policy = pol;
-      c.cache.tea_poly = rep.info.tea_poly;
-      c.cache.mag_ratios = rep.info.mag_ratios;
-      c.cache.max_skips = pt.max_skips >= 0 ? pt.max_skips : 2;
-      if (pol == CachePolicy::kStatic) c.cache.interval = static_cast<int>(pt.threshold);
-      else c.cache.threshold = pt.threshold;
-      Status st = cand.pipeline->Generate(c, out.data());
-      if (!st.ok()) {
-        errors[w] = std::string("policy ") + CachePolicyName(pol) + ": " + st.message();
-        return;
+  const int num_regions = static_cast<int>(model->cache_regions().size());
+  auto run_jobs = [&](std::vector<CacheCalibPoint>* list) {
+    const int workers = std::max(1, std::min<int>(o.threads, static_cast<int>(list->size())));
+    std::atomic<size_t> next{0};
+    std::vector<std::string> errors(workers);
+    auto work = [&](int w) {
+      Runner cand = MakeRunner(model.get(), PrecisionOverride::kAsStored);
+      std::vector<float> out(n);
+      for (size_t j = next++; j < list->size(); j = next++) {
+        CacheCalibPoint& pt = (*list)[j];
+        const CachePolicy pol = static_cast<CachePolicy>(pt.policy);
+        GenerateOptions c = g;
+        c.cache.policy = pol;
+        c.cache.tea_poly = rep.info.tea_poly;
+        c.cache.mag_ratios = rep.info.mag_ratios;
+        c.cache.max_skips = pt.max_skips >= 0 ? pt.max_skips : 2;
+        c.cache.block_thresholds = pt.block_thresholds;
+        if (pol == CachePolicy::kStatic) c.cache.interval = static_cast<int>(pt.threshold);
+        else c.cache.threshold = pt.threshold;
+        Status st = cand.pipeline->Generate(c, out.data());
+        if (!st.ok()) {
+          errors[w] = std::string("policy ") + CachePolicyName(pol) + ": " + st.message();
+          return;
+        }
+        const GenerateStats& gs = cand.pipeline->stats();
+        const double total = double(gs.blocks_computed + gs.blocks_skipped);
+        pt.psnr = static_cast<float>(Psnr(want, out, peak));
+        pt.skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
       }
-      const GenerateStats& gs = cand.pipeline->stats();
-      const double total = double(gs.blocks_computed + gs.blocks_skipped);
-      pt.psnr = static_cast<float>(Psnr(want, out, peak));
-      pt.skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
-    }
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    work(0);
+    for (std::thread& t : pool) t.join();
+    for (const std::string& e : errors)
+      if (!e.empty()) Fail(kExitConvert, "cache calibration: " + e);
+    rep.generations += static_cast<int>(list->size());
   };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (std::thread& t : pool) t.join();
-  for (const std::string& e : errors)
-    if (!e.empty()) Fail(kExitConvert, "cache calibration: " + e);
-  rep.generations += static_cast<int>(jobs.size());
+  run_jobs(&jobs);
   rep.grid = jobs;
   for (CachePolicy pol : policies) {
     std::vector<CacheCalibPoint> pts;
@@ -233,6 +238,49 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
       }
       rep.info.policies.push_back(e);
     }
+  }
+
+  // Per-block thresholds (tdc, taylor): from the chosen global threshold,
+  // try doubling each block's own threshold (all blocks in parallel); keep
+  // the doublings that alone still meet the target and skip more, then check
+  // them together; if the set fails, keep the single best one.
+  for (CachePolicyCalibrationInfo& e : rep.info.policies) {
+    if ((e.policy != static_cast<int>(CachePolicy::kTdc) && e.policy != static_cast<int>(CachePolicy::kTaylor)) ||
+        e.threshold <= 0.f || num_regions < 2)
+      continue;
+    std::vector<CacheCalibPoint> tries;
+    for (int b = 0; b < num_regions; ++b) {
+      CacheCalibPoint pt;
+      pt.policy = e.policy;
+      pt.threshold = e.threshold;
+      pt.max_skips = e.max_skips;
+      pt.block_thresholds.assign(num_regions, e.threshold);
+      pt.block_thresholds[b] *= 2.f;
+      tries.push_back(pt);
+    }
+    run_jobs(&tries);
+    std::vector<float> all(num_regions, e.threshold);
+    int kept = 0, best = -1;
+    for (int b = 0; b < num_regions; ++b) {
+      const CacheCalibPoint& pt = tries[b];
+      if (pt.psnr >= e.target_psnr && pt.skip_fraction > e.skip_fraction) {
+        all[b] *= 2.f;
+        ++kept;
+        if (best < 0 || pt.skip_fraction > tries[best].skip_fraction) best = b;
+      }
+    }
+    if (kept == 0) continue;
+    std::vector<CacheCalibPoint> combined(1);
+    combined[0].policy = e.policy;
+    combined[0].threshold = e.threshold;
+    combined[0].max_skips = e.max_skips;
+    combined[0].block_thresholds = all;
+    if (kept > 1) run_jobs(&combined);
+    const CacheCalibPoint& pick = (kept > 1 && combined[0].psnr >= e.target_psnr) ? combined[0] : tries[best];
+    e.block_thresholds = pick.block_thresholds;
+    e.psnr = pick.psnr;
+    e.skip_fraction = pick.skip_fraction;
+    rep.grid.push_back(pick);
   }
   // Entries ordered by target (the first target first), then policy, so the
   // runtime's default target is the first one given.

@@ -17,6 +17,9 @@
 //    on the model as stored; for each target the grid point with the largest
 //    skip fraction whose PSNR meets the target is kept (ties: the smaller
 //    threshold). A policy that cannot meet a target stores threshold 0 (off).
+// 4. tdc and taylor then get per-block thresholds: each block's threshold is
+//    doubled alone (in parallel); the doublings that keep the target and skip
+//    more are combined (if the combination fails, the best single one stays).
 // Everything runs on one thread with fixed-order sums: the result is
 // bit-reproducible.
 #pragma once
@@ -41,6 +44,7 @@ struct CacheCalibPoint {
   int policy = 0;
   float threshold = 0.f, psnr = 0.f, skip_fraction = 0.f;
   int max_skips = 2;
+  std::vector<float> block_thresholds;  // empty: `threshold` for every block
 };
 
 struct CacheCalibReport {

@@ -522,13 +522,19 @@ int Run(int argc, char** argv) {
       for (float c : cache_rep.info.tea_poly) std::printf(" %.6g", c);
       std::printf("%s\n", cache_rep.info.tea_poly.empty() ? " identity (fit degenerate)" : "");
       for (const CacheCalibPoint& pt : cache_rep.grid)
-        std::printf("  %-6s %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%\n",
+        std::printf("  %-6s %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%%s\n",
                     CachePolicyName(static_cast<CachePolicy>(pt.policy)), pt.threshold, pt.max_skips, pt.psnr,
-                    100.0 * pt.skip_fraction);
-      for (const CachePolicyCalibrationInfo& e : cache_rep.info.policies)
-        std::printf("  target %4.1f dB: %-6s threshold %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%\n",
+                    100.0 * pt.skip_fraction, pt.block_thresholds.empty() ? "" : "  (per-block)");
+      for (const CachePolicyCalibrationInfo& e : cache_rep.info.policies) {
+        std::printf("  target %4.1f dB: %-6s threshold %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%",
                     e.target_psnr, CachePolicyName(static_cast<CachePolicy>(e.policy)), e.threshold, e.max_skips,
                     e.psnr, 100.0 * e.skip_fraction);
+        if (!e.block_thresholds.empty()) {
+          std::printf("  per block:");
+          for (float t : e.block_thresholds) std::printf(" %g", t);
+        }
+        std::printf("\n");
+      }
     }
   }
   Status st = w.WriteFile(o.out);
