@@ -177,7 +177,9 @@ Result<std::unique_ptr<DeltaCache>> DeltaCache::Create(Session* session, const C
       }
     }
     if (!ok) continue;
-    c->regions_.push_back({r.first_op, r.last_op, r.input, r.output, static_cast<size_t>(out.num_elements)});
+    const size_t token = out.rank >= 1 && out.dims[out.rank - 1] > 0 ? static_cast<size_t>(out.dims[out.rank - 1]) : 1;
+    c->regions_.push_back({r.first_op, r.last_op, r.input, r.output, static_cast<size_t>(out.num_elements),
+                           static_cast<size_t>(out.num_elements) % token == 0 ? token : 1});
     prev_last = r.last_op;
   }
   if (!options.block_thresholds.empty()) {
@@ -232,11 +234,24 @@ Result<std::unique_ptr<DeltaCache>> DeltaCache::Create(Session* session, const C
     c->states_.assign(branches, std::vector<RegionState>(c->regions_.size()));
     for (auto& branch : c->states_) {
       for (size_t i = 0; i < branch.size(); ++i) {
-        branch[i].delta.assign(c->regions_[i].elements, 0.f);
-        c->delta_bytes_ += c->regions_[i].elements * sizeof(float);
-        if (forecast) {
-          branch[i].delta_prev.assign(c->regions_[i].elements, 0.f);
-          c->delta_bytes_ += c->regions_[i].elements * sizeof(float);
+        const size_t e = c->regions_[i].elements, tokens = e / c->regions_[i].token;
+        // fb never reuses block 0 and compares its residual directly: kept in FP32.
+        const bool int8 = c->Int8(i);
+        if (int8) {
+          branch[i].q.assign(e, 0);
+          branch[i].scale.assign(tokens, 0.f);
+          c->delta_bytes_ += e + tokens * sizeof(float);
+        } else {
+          branch[i].delta.assign(e, 0.f);
+          c->delta_bytes_ += e * sizeof(float);
+        }
+        if (forecast && int8) {
+          branch[i].q_prev.assign(e, 0);
+          branch[i].scale_prev.assign(tokens, 0.f);
+          c->delta_bytes_ += e + tokens * sizeof(float);
+        } else if (forecast) {
+          branch[i].delta_prev.assign(e, 0.f);
+          c->delta_bytes_ += e * sizeof(float);
         }
       }
     }
@@ -306,15 +321,19 @@ Status DeltaCache::Compute(int index, RegionState* st, int step, int first_op) {
   if (first_op <= r.last_op) EDGE_RETURN_IF_ERROR(session_->InvokeRange(first_op, r.last_op));
   const float* in = static_cast<const float*>(session_->data(r.input));
   const float* out = static_cast<const float*>(session_->data(r.output));
-  float* d = st->delta.data();
-  if (!st->delta_prev.empty() && st->computes >= 1) std::memcpy(st->delta_prev.data(), d, r.elements * sizeof(float));
   // New delta, and how much it moved since the last compute.
   double diff = 0.0, norm = 0.0;
-  for (size_t j = 0; j < r.elements; ++j) {
-    const float nd = out[j] - in[j];
-    diff += std::fabs(double(nd) - double(d[j]));
-    norm += std::fabs(double(d[j]));
-    d[j] = nd;
+  if (!st->q.empty()) {
+    StoreInt8(r, st, in, out, &diff, &norm);
+  } else {
+    float* d = st->delta.data();
+    if (!st->delta_prev.empty() && st->computes >= 1) std::memcpy(st->delta_prev.data(), d, r.elements * sizeof(float));
+    for (size_t j = 0; j < r.elements; ++j) {
+      const float nd = out[j] - in[j];
+      diff += std::fabs(double(nd) - double(d[j]));
+      norm += std::fabs(double(d[j]));
+      d[j] = nd;
+    }
   }
   if (st->computes >= 1) {
     const int gap = std::max(1, step - st->last_compute_step);
@@ -328,6 +347,47 @@ Status DeltaCache::Compute(int index, RegionState* st, int step, int first_op) {
   return Status::Ok();
 }
 
+void DeltaCache::StoreInt8(const Region& r, RegionState* st, const float* in, const float* out, double* diff,
+                           double* norm) {
+  if (!st->q_prev.empty() && st->computes >= 1) {
+    std::memcpy(st->q_prev.data(), st->q.data(), r.elements);
+    std::memcpy(st->scale_prev.data(), st->scale.data(), st->scale.size() * sizeof(float));
+  }
+  const size_t T = r.token;
+  for (size_t t = 0; t < st->scale.size(); ++t) {
+    const float* a = in + t * T;
+    const float* b = out + t * T;
+    int8_t* q = st->q.data() + t * T;
+    const float s_old = st->scale[t];
+    float amax = 0.f;
+    for (size_t j = 0; j < T; ++j) {
+      const float nd = b[j] - a[j];
+      const float od = float(q[j]) * s_old;
+      *diff += std::fabs(double(nd) - double(od));
+      *norm += std::fabs(double(od));
+      amax = std::max(amax, std::fabs(nd));
+    }
+    // Symmetric per-token scale; a zero row keeps scale 0 and codes 0.
+    const float s = amax / 127.f;
+    const float inv = s > 0.f ? 1.f / s : 0.f;
+    for (size_t j = 0; j < T; ++j) {
+      const float v = std::nearbyint((b[j] - a[j]) * inv);
+      q[j] = static_cast<int8_t>(std::max(-127.f, std::min(127.f, v)));
+    }
+    st->scale[t] = s;
+  }
+}
+
+double DeltaCache::DeltaL1(const Region& r, const RegionState& st) const {
+  double a = 0.0;
+  if (!st.q.empty()) {
+    for (size_t j = 0; j < r.elements; ++j) a += std::fabs(double(st.q[j]) * double(st.scale[j / r.token]));
+  } else {
+    for (size_t j = 0; j < r.elements; ++j) a += std::fabs(double(st.delta[j]));
+  }
+  return a;
+}
+
 void DeltaCache::Reuse(int index, RegionState* st, int step) {
   const Region& r = regions_[static_cast<size_t>(index)];
   const float* in = static_cast<const float*>(session_->data(r.input));
@@ -335,6 +395,27 @@ void DeltaCache::Reuse(int index, RegionState* st, int step) {
   const float* d = st->delta.data();
   if (options_.drop_instead_of_reuse) {
     std::memcpy(out, in, r.elements * sizeof(float));
+  } else if (!st->q.empty()) {
+    const size_t T = r.token;
+    const bool fc = !st->q_prev.empty() && st->computes >= 2 && st->prev_compute_step >= 0;
+    const float a = fc ? float(step - st->last_compute_step) /
+                             float(std::max(1, st->last_compute_step - st->prev_compute_step))
+                       : 0.f;
+    for (size_t t = 0; t < st->scale.size(); ++t) {
+      const int8_t* q = st->q.data() + t * T;
+      const float s = st->scale[t];
+      const size_t o = t * T;
+      if (fc) {
+        const int8_t* q0 = st->q_prev.data() + t * T;
+        const float s0 = st->scale_prev[t];
+        for (size_t j = 0; j < T; ++j) {
+          const float d1 = float(q[j]) * s, d0 = float(q0[j]) * s0;
+          out[o + j] = in[o + j] + (d1 + a * (d1 - d0));
+        }
+      } else {
+        for (size_t j = 0; j < T; ++j) out[o + j] = in[o + j] + float(q[j]) * s;
+      }
+    }
   } else if (options_.policy == CachePolicy::kTaylor && st->computes >= 2 && st->prev_compute_step >= 0) {
     // First-order forecast in step index from the last two computations.
     const float a = float(step - st->last_compute_step) /
@@ -455,10 +536,7 @@ Status DeltaCache::RunGlobal(int branch, int step, int steps) {
     } else {
       EDGE_RETURN_IF_ERROR(Compute(static_cast<int>(i), &states[i], step, i == 0 ? r0_done : r.first_op));
       Mark(branch, step, static_cast<int>(i), 'c');
-      double a = 0.0;
-      const float* d = states[i].delta.data();
-      for (size_t j = 0; j < r.elements; ++j) a += std::fabs(double(d[j]));
-      mag += a / double(r.elements);
+      mag += DeltaL1(r, states[i]) / double(r.elements);
       resid_rel += states[i].rate;
     }
     cursor = r.last_op + 1;

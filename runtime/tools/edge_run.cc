@@ -56,6 +56,8 @@ const char kUsage[] =
     "  --cache-steps LIST   static: compute exactly these steps (e.g. 0,1,3,6,19)\n"
     "  --cache-max-skips N  at most N skips in a row (default: calibrated, else 2)\n"
     "  --cache-warmup N     steps always computed at the start (default 2)\n"
+    "  --cache-int8         store residuals as INT8 with a scale per token (~4x less\n"
+    "                       cache memory; cache_bytes in --json)\n"
     "  --cache-drop         ablation: a skipped block outputs its input (no residual)\n"
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
@@ -93,6 +95,7 @@ struct Args {
   edge::CacheRequest cache;
   bool cache_set = false;  // --cache given
   bool cache_drop = false;
+  bool cache_int8 = false;
   bool once = false;
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
@@ -176,6 +179,8 @@ int ParseArgs(int argc, char** argv, Args* a) {
         return Usage("--cache-threshold needs a number >= 0");
     } else if (arg == "--cache-drop") {
       a->cache_drop = true;
+    } else if (arg == "--cache-int8") {
+      a->cache_int8 = true;
     } else if (arg == "--cache-scale") {
       if (!value(&v) || !ParseFloat(v, &a->cache.scale) || a->cache.scale < 0)
         return Usage("--cache-scale needs a number >= 0");
@@ -515,6 +520,7 @@ int RunGenerate(const Args& a, edge::Session* s) {
     if (!a.cache_set && (!q.compute_steps.empty() || q.interval > 0)) q.policy = edge::CachePolicy::kStatic;
     edge::Status cs = edge::ResolveCacheOptions(s->model(), q, &g.cache, nullptr);
     g.cache.drop_instead_of_reuse = a.cache_drop;
+    g.cache.delta_int8 = a.cache_int8;
     if (!cs.ok()) {
       std::fprintf(stderr, "edge-run: %s\n", cs.message());
       return kExitUsage;

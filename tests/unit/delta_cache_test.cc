@@ -475,5 +475,40 @@ TEST(CachePolicies, ResolvesCalibratedThresholdsAndRejectsBadOnes) {
   EXPECT_TRUE(bad([](CacheCalibrationInfo* c) {}));  // the editor itself keeps good files loading
 }
 
+TEST(CachePolicies, Int8ResidualsUsePlannedMemoryAndStayClose) {
+  Fixture f;
+  Make(&f, 3);
+  GenerateOptions g;
+  g.steps = 12;
+  g.num_samples = 2;
+  g.guidance = 3.f;
+  std::vector<float> ref(2 * f.pipeline->latent_elements()), fp(ref.size()), q8(ref.size());
+  ASSERT_TRUE(f.pipeline->Generate(g, ref.data()).ok());
+  for (CachePolicy p : {CachePolicy::kTdc, CachePolicy::kTaylor, CachePolicy::kFirstBlock, CachePolicy::kStatic}) {
+    g.cache = On(p, 0.5f);
+    ASSERT_TRUE(f.pipeline->Generate(g, fp.data()).ok());
+    const size_t fp_bytes = f.pipeline->stats().cache_bytes;
+    const int64_t fp_skipped = f.pipeline->stats().blocks_skipped;
+    g.cache.delta_int8 = true;
+    ASSERT_TRUE(f.pipeline->Generate(g, q8.data()).ok());
+    // Plan: per region and copy, elements bytes + one float per token (hidden 32).
+    const size_t copies = p == CachePolicy::kTaylor ? 2 : 1;
+    const size_t elems = fp_bytes / sizeof(float) / copies;  // every region, fp32 layout
+    const size_t want = copies * (elems + elems / 32 * sizeof(float));
+    // fb keeps block 0 (never reused, its residual is the signal) and its reference in FP32.
+    if (p != CachePolicy::kFirstBlock) EXPECT_EQ(f.pipeline->stats().cache_bytes, want) << CachePolicyName(p);
+    EXPECT_LT(f.pipeline->stats().cache_bytes, fp_bytes) << CachePolicyName(p);
+    EXPECT_GT(fp_skipped, 0);
+    const double e_fp = RelL2(ref, fp), e_q8 = RelL2(ref, q8), e_between = RelL2(fp, q8);
+    std::printf("%s: fp32 residuals %.3e, int8 %.3e (vs each other %.3e), %zu -> %zu bytes\n", CachePolicyName(p), e_fp,
+                e_q8, e_between, fp_bytes, f.pipeline->stats().cache_bytes);
+    EXPECT_LT(e_q8, 2.0 * e_fp + 1e-4) << CachePolicyName(p);
+    g.cache.threshold = 0.f;  // off stays bit-identical
+    g.cache.interval = 0;
+    ASSERT_TRUE(f.pipeline->Generate(g, q8.data()).ok());
+    EXPECT_EQ(ref, q8) << CachePolicyName(p);
+  }
+}
+
 }  // namespace
 }  // namespace edge
