@@ -244,11 +244,15 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
   // try doubling each block's own threshold (all blocks in parallel); keep
   // the doublings that alone still meet the target and skip more, then check
   // them together; if the set fails, keep the single best one.
-  for (CachePolicyCalibrationInfo& e : rep.info.policies) {
+  // All entries' tries run as one batch, then all combinations as another.
+  std::vector<size_t> refined;
+  std::vector<CacheCalibPoint> tries;
+  for (size_t k = 0; k < rep.info.policies.size(); ++k) {
+    const CachePolicyCalibrationInfo& e = rep.info.policies[k];
     if ((e.policy != static_cast<int>(CachePolicy::kTdc) && e.policy != static_cast<int>(CachePolicy::kTaylor)) ||
         e.threshold <= 0.f || num_regions < 2)
       continue;
-    std::vector<CacheCalibPoint> tries;
+    refined.push_back(k);
     for (int b = 0; b < num_regions; ++b) {
       CacheCalibPoint pt;
       pt.policy = e.policy;
@@ -258,29 +262,45 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
       pt.block_thresholds[b] *= 2.f;
       tries.push_back(pt);
     }
-    run_jobs(&tries);
+  }
+  if (!tries.empty()) run_jobs(&tries);
+  std::vector<CacheCalibPoint> combined;
+  std::vector<int> kept(refined.size(), 0), best(refined.size(), -1);
+  for (size_t r = 0; r < refined.size(); ++r) {
+    const CachePolicyCalibrationInfo& e = rep.info.policies[refined[r]];
     std::vector<float> all(num_regions, e.threshold);
-    int kept = 0, best = -1;
     for (int b = 0; b < num_regions; ++b) {
-      const CacheCalibPoint& pt = tries[b];
+      const CacheCalibPoint& pt = tries[r * num_regions + b];
       if (pt.psnr >= e.target_psnr && pt.skip_fraction > e.skip_fraction) {
         all[b] *= 2.f;
-        ++kept;
-        if (best < 0 || pt.skip_fraction > tries[best].skip_fraction) best = b;
+        kept[r] += 1;
+        if (best[r] < 0 || pt.skip_fraction > tries[r * num_regions + best[r]].skip_fraction) best[r] = b;
       }
     }
-    if (kept == 0) continue;
-    std::vector<CacheCalibPoint> combined(1);
-    combined[0].policy = e.policy;
-    combined[0].threshold = e.threshold;
-    combined[0].max_skips = e.max_skips;
-    combined[0].block_thresholds = all;
-    if (kept > 1) run_jobs(&combined);
-    const CacheCalibPoint& pick = (kept > 1 && combined[0].psnr >= e.target_psnr) ? combined[0] : tries[best];
-    e.block_thresholds = pick.block_thresholds;
-    e.psnr = pick.psnr;
-    e.skip_fraction = pick.skip_fraction;
-    rep.grid.push_back(pick);
+    CacheCalibPoint c;
+    c.policy = e.policy;
+    c.threshold = e.threshold;
+    c.max_skips = e.max_skips;
+    c.block_thresholds = all;
+    combined.push_back(c);
+  }
+  std::vector<CacheCalibPoint> to_check;
+  for (size_t r = 0; r < refined.size(); ++r)
+    if (kept[r] > 1) to_check.push_back(combined[r]);
+  if (!to_check.empty()) run_jobs(&to_check);
+  size_t next_check = 0;
+  for (size_t r = 0; r < refined.size(); ++r) {
+    if (kept[r] == 0) continue;
+    CachePolicyCalibrationInfo& e = rep.info.policies[refined[r]];
+    const CacheCalibPoint* pick = &tries[r * num_regions + best[r]];
+    if (kept[r] > 1) {
+      const CacheCalibPoint& c = to_check[next_check++];
+      if (c.psnr >= e.target_psnr && c.skip_fraction >= pick->skip_fraction) pick = &c;
+    }
+    e.block_thresholds = pick->block_thresholds;
+    e.psnr = pick->psnr;
+    e.skip_fraction = pick->skip_fraction;
+    rep.grid.push_back(*pick);
   }
   // Entries ordered by target (the first target first), then policy, so the
   // runtime's default target is the first one given.
