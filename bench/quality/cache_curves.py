@@ -42,9 +42,9 @@ def psnr(ref, x):
     return 99.0 if mse == 0 else 10 * np.log10(4.0 / mse)
 
 
-def configs(calibrated):
+def configs(calibrated, precisions=("fp32", "int8")):
     out = [("fp32", "none", [])]
-    for prec in ("fp32", "int8"):
+    for prec in precisions:
         pf = [] if prec == "fp32" else ["--precision", "int8"]
         if prec == "int8":
             out.append(("int8", "none", pf))
@@ -55,10 +55,11 @@ def configs(calibrated):
             out.append((prec, "static", pf + ["--cache", "static", "--cache-interval", str(k)]))
         out.append((prec, "tdc-drop", pf + ["--cache", "tdc", "--cache-threshold", "0.2", "--cache-drop"]))
         if calibrated:
+            # The calibrated defaults: auto at both stored targets, each policy at 30 dB.
             for target in ("35", "30"):
-                out.append((prec, "auto", pf + ["--cache", "auto", "--cache-target", target]))
-                for pol in POLICIES + ["static"]:
-                    out.append((prec, pol + "-cal", pf + ["--cache", pol, "--cache-target", target]))
+                out.append((prec, "auto@" + target, pf + ["--cache", "auto", "--cache-target", target]))
+            for pol in POLICIES + ["static"]:
+                out.append((prec, pol + "@30", pf + ["--cache", pol, "--cache-target", "30"]))
     return out
 
 
@@ -80,6 +81,7 @@ def main():
     ap.add_argument("--classes", default="", help="override the classes (e.g. 0,10) for a shorter run")
     ap.add_argument("--thresholds", default="", help="override the threshold sweep, e.g. 0.05,0.1")
     ap.add_argument("--intervals", default="", help="override the static intervals, e.g. 2,3")
+    ap.add_argument("--precisions", default="fp32,int8")
     args = ap.parse_args()
     global THRESHOLDS, INTERVALS
     if args.thresholds:
@@ -99,7 +101,7 @@ def main():
                 continue
             model = os.path.join(DEMO, files[0])
             calibrated = files[0].endswith("_cache.fb")
-            todo = configs(calibrated)
+            todo = configs(calibrated, args.precisions.split(","))
             # The reference first; then every row is printed (and appended to
             # cache_curves.jsonl) as soon as it is done, so a cut-off run keeps them.
             ref_info, ref = run(args.edge_run, model, classes, todo[0][2], os.path.join(d, f"{group}_ref.npy"))
