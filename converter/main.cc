@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "converter/cache_calibrate.h"
+#include "runtime/delta_cache.h"
 #include "converter/calibrate.h"
 #include "converter/emit.h"
 #include "converter/fold.h"
@@ -71,6 +73,16 @@ const char kUsage[] =
     "  --attention-precision fp32|int8   default fp32. int8: smoothed-K INT8 Q.K^T, 15-bit P,\n"
     "                          INT8 V (ops/qs8_attention.h)\n"
     "\n"
+    "Step cache:\n"
+    "  --cache-calibrate [DB,DB..]  run calibration generations (FP32 reference vs the model\n"
+    "                          as stored) and store per policy the threshold that skips the most\n"
+    "                          block runs at PSNR >= each target (default 35,30; the first is\n"
+    "                          the runtime's default), the TeaCache rescaling and the MagCache\n"
+    "                          ratios. edge-run --cache POLICY|auto uses them\n"
+    "  --cache-calib-classes 0,3   classes of the calibration set (default 0..7)\n"
+    "  --cache-calib-seeds N   noise seeds per class (default 1)\n"
+    "  --cache-calib-threads N generations run in parallel (default 1; same result for any N)\n"
+    "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
     "being quantized).\n";
 
@@ -82,6 +94,8 @@ struct Options {
   QuantOptions quant;
   bool target_bits_given = false, max_error_given = false;
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
+  bool cache_calibrate = false;
+  CacheCalibOptions cache;
 };
 
 Shape ParseDims(const std::string& s, const std::string& flag) {
@@ -235,6 +249,38 @@ Options Parse(int argc, char** argv) {
         o.quant.calib_classes.push_back(static_cast<int64_t>(v));
       }
       if (o.quant.calib_classes.empty()) Fail(kExitUsage, "--calib-classes: empty list");
+    } else if (a == "--cache-calibrate") {
+      o.cache_calibrate = true;
+      // Optional list of targets: the next argument when it starts with a digit.
+      if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+        std::stringstream ss(need(i));
+        std::string part;
+        o.cache.targets.clear();
+        while (std::getline(ss, part, ',')) {
+          double v = ParseNum(part, a);
+          if (!(v > 0 && v < 200)) Fail(kExitUsage, "--cache-calibrate: PSNR targets in (0, 200) dB");
+          o.cache.targets.push_back(static_cast<float>(v));
+        }
+        if (o.cache.targets.empty()) Fail(kExitUsage, "--cache-calibrate: empty target list");
+      }
+    } else if (a == "--cache-calib-classes") {
+      std::stringstream ss(need(i));
+      std::string part;
+      o.cache.classes.clear();
+      while (std::getline(ss, part, ',')) {
+        double v = ParseNum(part, a);
+        if (v < 0 || v != std::floor(v) || v > 1e9) Fail(kExitUsage, "--cache-calib-classes: class ids >= 0, comma-separated");
+        o.cache.classes.push_back(static_cast<int64_t>(v));
+      }
+      if (o.cache.classes.empty()) Fail(kExitUsage, "--cache-calib-classes: empty list");
+    } else if (a == "--cache-calib-threads") {
+      double v = ParseNum(need(i), a);
+      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-threads: an integer in [1, 256]");
+      o.cache.threads = static_cast<int>(v);
+    } else if (a == "--cache-calib-seeds") {
+      double v = ParseNum(need(i), a);
+      if (!(v >= 1 && v <= 100 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-seeds: an integer in [1, 100]");
+      o.cache.seeds = static_cast<int>(v);
     } else if (!a.empty() && a[0] == '-') {
       Fail(kExitUsage, "unknown option '" + a + "'");
     } else if (o.in.empty()) {
@@ -476,6 +522,34 @@ int Run(int argc, char** argv) {
     if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
   qcache.clear();
   EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap);
+  CacheCalibReport cache_rep;
+  if (o.cache_calibrate) {
+    std::vector<uint8_t> image;
+    Status fst = w.Finish(&image);
+    if (!fst.ok()) Fail(kExitConvert, std::string("cache calibration model: ") + fst.message());
+    cache_rep = CalibrateCache(image, o.cache);
+    w.SetCacheCalibration(cache_rep.info);
+    if (!o.json) {
+      std::printf("cache calibration: %d generations, %d steps\n", cache_rep.generations, cache_rep.info.steps);
+      std::printf("  tea rescaling:");
+      for (float c : cache_rep.info.tea_poly) std::printf(" %.6g", c);
+      std::printf("%s\n", cache_rep.info.tea_poly.empty() ? " identity (fit degenerate)" : "");
+      for (const CacheCalibPoint& pt : cache_rep.grid)
+        std::printf("  %-6s %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%%s\n",
+                    CachePolicyName(static_cast<CachePolicy>(pt.policy)), pt.threshold, pt.max_skips, pt.psnr,
+                    100.0 * pt.skip_fraction, pt.block_thresholds.empty() ? "" : "  (per-block)");
+      for (const CachePolicyCalibrationInfo& e : cache_rep.info.policies) {
+        std::printf("  target %4.1f dB: %-6s threshold %-8g max skips %2d  PSNR %6.2f dB  skipped %5.1f%%",
+                    e.target_psnr, CachePolicyName(static_cast<CachePolicy>(e.policy)), e.threshold, e.max_skips,
+                    e.psnr, 100.0 * e.skip_fraction);
+        if (!e.block_thresholds.empty()) {
+          std::printf("  per block:");
+          for (float t : e.block_thresholds) std::printf(" %g", t);
+        }
+        std::printf("\n");
+      }
+    }
+  }
   Status st = w.WriteFile(o.out);
   if (!st.ok()) Fail(kExitConvert, std::string("cannot write '") + o.out + "': " + st.message());
   struct stat sb;

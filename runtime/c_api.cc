@@ -135,6 +135,8 @@ void edge_generate_options_default(edge_generate_options* o) {
   std::memset(o, 0, sizeof(*o));
   o->guidance = -1.f;
   o->num_samples = 1;
+  o->cache_threshold = 0.f;
+  o->cache_scale = 1.f;
 }
 
 static edge_status EnsurePipeline(edge_session* s) {
@@ -165,7 +167,24 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   g.num_samples = options->num_samples;
   if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
   g.noise = options->noise;
-  g.cache.threshold = options->cache_threshold;
+  edge::CacheRequest q;
+  if (options->cache_policy == 0) {
+    q.policy = options->cache_threshold > 0.f ? edge::CachePolicy::kTdc : edge::CachePolicy::kNone;
+    q.threshold = options->cache_threshold;
+  } else if (options->cache_policy == -1) {
+    q.automatic = true;
+    q.threshold = options->cache_threshold;
+  } else if (options->cache_policy > 0 && options->cache_policy < edge::kNumCachePolicies) {
+    q.policy = static_cast<edge::CachePolicy>(options->cache_policy);
+    q.threshold = options->cache_threshold;
+  } else {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_policy must be in [-1, 6]");
+  }
+  q.scale = options->cache_scale == 0.f ? 1.f : options->cache_scale;
+  if (options->cache_interval < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_interval must be >= 0");
+  q.interval = options->cache_interval;
+  const edge::Status cs = edge::ResolveCacheOptions(s->session->model(), q, &g.cache, nullptr);
+  if (!cs.ok()) return Report(cs);
   return Report(s->pipeline->Generate(g, out));
 }
 

@@ -43,7 +43,15 @@ typedef struct {
   int num_samples;
   const int64_t* classes; /* num_samples ids, or NULL for 0,1,2,... */
   const float* noise;     /* optional initial noise, or NULL */
-  float cache_threshold;  /* temporal delta cache; 0 = off */
+  float cache_threshold;  /* step cache threshold: with cache_policy 0, > 0 runs the
+                             per-block rule (tdc); with a policy, >= 0 overrides the
+                             calibrated threshold and < 0 takes it from the model */
+  /* Step cache policy: 0 none (or tdc when cache_threshold > 0), 1 tdc, 2 fb,
+   * 3 tea, 4 mag, 5 static, 6 taylor, -1 auto (the model's calibrated policy
+   * skipping the most). See edge-run --help. */
+  int cache_policy;
+  float cache_scale;      /* multiplies calibrated thresholds; 0 = 1 */
+  int cache_interval;     /* static: compute every k-th step (0: calibrated) */
 } edge_generate_options;
 
 const char* edge_last_error(void);

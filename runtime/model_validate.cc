@@ -732,6 +732,62 @@ Status CheckCacheRegions(const Ctx& c, std::vector<CacheRegionInfo>* out) {
   return Status::Ok();
 }
 
+// Step-cache calibration: every number is used in decisions at run time, so
+// each must be finite and in range; vector lengths are bounded so a hostile
+// file cannot make the runtime reserve huge per-step tables.
+Status CheckCacheCalibration(const Ctx& c, int num_regions) {
+  const fb::CacheCalibration* cc = c.model->cache_calibration();
+  if (!cc) return Status::Ok();
+  constexpr int kMaxSteps = 100000, kMaxPoly = 16, kMaxEntries = 256;
+  if (cc->steps() < 0 || cc->steps() > kMaxSteps) {
+    return Invalid("cache calibration: steps %d outside [0, %d]", cc->steps(), kMaxSteps);
+  }
+  const int np = VecSize(cc->policies());
+  if (np > kMaxEntries) return Invalid("cache calibration: %d policy entries (at most %d)", np, kMaxEntries);
+  for (int i = 0; i < np; ++i) {
+    const fb::CachePolicyCalibration* e = cc->policies()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (e == nullptr) return Invalid("cache calibration: policy entry %d is null", i);
+    if (e->policy() < 1 || e->policy() > 6) {
+      return Invalid("cache calibration: entry %d has unknown policy %d", i, int(e->policy()));
+    }
+    if (!std::isfinite(e->threshold()) || e->threshold() < 0.f || e->threshold() > 1e6f ||
+        !std::isfinite(e->target_psnr()) || !std::isfinite(e->psnr()) || !std::isfinite(e->skip_fraction()) ||
+        e->skip_fraction() < 0.f || e->skip_fraction() > 1.f) {
+      return Invalid("cache calibration: entry %d has a threshold, PSNR or skip fraction out of range", i);
+    }
+    if (e->max_skips() < -1 || e->max_skips() > 1000) {
+      return Invalid("cache calibration: entry %d max_skips %d outside [-1, 1000]", i, e->max_skips());
+    }
+    const int nb = VecSize(e->block_thresholds());
+    if (nb != 0 && nb != num_regions) {
+      return Invalid("cache calibration: entry %d has %d per-block thresholds for %d cache regions", i, nb,
+                     num_regions);
+    }
+    for (int b = 0; b < nb; ++b) {
+      const float t = e->block_thresholds()->Get(static_cast<flatbuffers::uoffset_t>(b));
+      if (!std::isfinite(t) || t < 0.f || t > 1e6f) {
+        return Invalid("cache calibration: entry %d block threshold %d is %g", i, b, double(t));
+      }
+    }
+  }
+  const int npoly = VecSize(cc->tea_poly());
+  if (npoly > kMaxPoly) return Invalid("cache calibration: rescaling polynomial of %d terms (at most %d)", npoly, kMaxPoly);
+  for (int i = 0; i < npoly; ++i) {
+    if (!std::isfinite(cc->tea_poly()->Get(static_cast<flatbuffers::uoffset_t>(i)))) {
+      return Invalid("cache calibration: rescaling coefficient %d is not finite", i);
+    }
+  }
+  const int nm = VecSize(cc->mag_ratios());
+  if (nm > kMaxSteps) return Invalid("cache calibration: %d magnitude ratios (at most %d)", nm, kMaxSteps);
+  for (int i = 0; i < nm; ++i) {
+    const float r = cc->mag_ratios()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (!std::isfinite(r) || r <= 0.f || r > 1e6f) {
+      return Invalid("cache calibration: magnitude ratio %d is %g", i, double(r));
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckPipeline(const Ctx& c, const std::vector<int>& outputs) {
   const fb::Pipeline* p = c.model->pipeline();
   if (!p) return Status::Ok();
@@ -964,6 +1020,7 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
   std::vector<CacheRegionInfo> regions;
   EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
   EDGE_RETURN_IF_ERROR(CheckPipeline(c, outputs));
+  EDGE_RETURN_IF_ERROR(CheckCacheCalibration(c, static_cast<int>(regions.size())));
 
   out->fb = c.model;
   out->tensors = std::move(tensors);

@@ -146,7 +146,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   const int per_run = samples_per_run(guided);
   const bool paired = guided && batch_ % 2 == 0;
   EDGE_ASSIGN_OR_RETURN(std::unique_ptr<DeltaCache> cache,
-                        DeltaCache::Create(session_, o.cache, guided && !paired ? 2 : 1));
+                        DeltaCache::Create(session_, o.cache, guided && !paired ? 2 : 1, steps));
   const int num_chunks = (o.num_samples + per_run - 1) / per_run;
   const size_t L = latent_elems_;
   const float* pred_src = static_cast<const float*>(session_->data(out_));
@@ -234,6 +234,8 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   }
   stats_.blocks_computed = cache->stats().blocks_computed;
   stats_.blocks_skipped = cache->stats().blocks_skipped;
+  stats_.cache_bytes = cache->delta_bytes();
+  stats_.cache = cache->stats();
   stats_.total_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   return Status::Ok();

@@ -25,7 +25,7 @@ struct GenerateOptions {
   int num_samples = 1;
   std::vector<int64_t> classes;  // one per sample (conditional models); empty: 0,1,2,...
   const float* noise = nullptr;  // optional initial noise, num_samples * latent_elements()
-  CacheOptions cache;            // temporal delta cache (threshold 0: off)
+  CacheOptions cache;            // step cache (threshold 0: off); see delta_cache.h
   // Called after every step of every chunk (may be null).
   void (*on_step)(void* user, int chunk, int num_chunks, int step, int steps, double ms) = nullptr;
   void* user = nullptr;
@@ -36,6 +36,8 @@ struct GenerateStats {
   double total_ms = 0;
   int64_t blocks_computed = 0;  // cache regions run
   int64_t blocks_skipped = 0;   // cache regions reused from the delta cache
+  size_t cache_bytes = 0;       // residual storage the cache planned
+  CacheStats cache;             // per-step decisions (and probe signals)
 };
 
 class Pipeline {

@@ -42,10 +42,24 @@ const char kUsage[] =
     "  --num-samples N      number of samples (default: number of classes given, or all classes up to 16)\n"
     "  --noise FILE.npy     initial noise [N, latent...] instead of the seeded generator\n"
     "  --dump-noise FILE    write the initial noise used as .npy\n"
-    "  --cache-threshold T  temporal delta cache: skip a block while its accumulated\n"
-    "                       delta change stays below T (default 0 = off; try 0.1-0.3)\n"
-    "  --cache-max-skips N  at most N skips in a row per block (default 2)\n"
+    "  --cache POLICY       step cache (default none): tdc (per-block delta change),\n"
+    "                       fb (first block decides), tea (block-0 modulated input,\n"
+    "                       rescaled), mag (residual magnitude ratio), static (every\n"
+    "                       k-th step), taylor (tdc + first-order residual forecast),\n"
+    "                       none, or auto (the model's calibrated policy skipping most).\n"
+    "                       Thresholds come from the model's calibration (edge-convert\n"
+    "                       --cache-calibrate), else built-in fallbacks\n"
+    "  --cache-threshold T  absolute threshold, overriding the calibrated one (static:\n"
+    "                       the interval); 0 = off. Without --cache: tdc with T\n"
+    "  --cache-scale S      multiply the calibrated (or fallback) thresholds (default 1)\n"
+    "  --cache-target DB    use the calibration entries made for this PSNR target\n"
+    "  --cache-interval K   static: compute every K-th step after warm-up\n"
+    "  --cache-steps LIST   static: compute exactly these steps (e.g. 0,1,3,6,19)\n"
+    "  --cache-max-skips N  at most N skips in a row (default: calibrated, else 2)\n"
     "  --cache-warmup N     steps always computed at the start (default 2)\n"
+    "  --cache-int8         store residuals as INT8 with a scale per token (~4x less\n"
+    "                       cache memory; cache_bytes in --json)\n"
+    "  --cache-drop         ablation: a skipped block outputs its input (no residual)\n"
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
     "  --png-scale K        enlarge the PNG K times (nearest neighbour; default 1)\n"
@@ -94,7 +108,10 @@ struct Args {
   int num_samples = 0;
   std::string noise, dump_noise, out;
   int png_scale = 1;
-  edge::CacheOptions cache;
+  edge::CacheRequest cache;
+  bool cache_set = false;  // --cache given
+  bool cache_drop = false;
+  bool cache_int8 = false;
   bool once = false;
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
@@ -179,9 +196,40 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--num-samples") {
       if (!value(&v) || !ParseInt(v, 1, 4096, &n)) return Usage("--num-samples needs an integer in [1, 4096]");
       a->num_samples = static_cast<int>(n);
+    } else if (arg == "--cache") {
+      if (!value(&v)) return Usage("--cache needs none|tdc|fb|tea|mag|static|taylor|auto");
+      a->cache_set = true;
+      a->cache.automatic = std::strcmp(v, "auto") == 0;
+      if (!a->cache.automatic && !edge::ParseCachePolicy(v, &a->cache.policy))
+        return Usage("--cache needs none|tdc|fb|tea|mag|static|taylor|auto");
     } else if (arg == "--cache-threshold") {
       if (!value(&v) || !ParseFloat(v, &a->cache.threshold) || a->cache.threshold < 0)
         return Usage("--cache-threshold needs a number >= 0");
+    } else if (arg == "--cache-drop") {
+      a->cache_drop = true;
+    } else if (arg == "--cache-int8") {
+      a->cache_int8 = true;
+    } else if (arg == "--cache-scale") {
+      if (!value(&v) || !ParseFloat(v, &a->cache.scale) || a->cache.scale < 0)
+        return Usage("--cache-scale needs a number >= 0");
+    } else if (arg == "--cache-target") {
+      if (!value(&v) || !ParseFloat(v, &a->cache.target_psnr) || a->cache.target_psnr <= 0)
+        return Usage("--cache-target needs a PSNR in dB > 0");
+    } else if (arg == "--cache-interval") {
+      if (!value(&v) || !ParseInt(v, 1, 10000, &n)) return Usage("--cache-interval needs an integer in [1, 10000]");
+      a->cache.interval = static_cast<int>(n);
+    } else if (arg == "--cache-steps") {
+      if (!value(&v)) return Usage("--cache-steps needs a list of steps, e.g. 0,1,3");
+      std::string s = v;
+      size_t pos = 0;
+      while (pos <= s.size()) {
+        const size_t comma = s.find(',', pos);
+        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        if (!ParseInt(item.c_str(), 0, 100000, &n)) return Usage("--cache-steps needs non-negative integers, e.g. 0,1,3");
+        a->cache.compute_steps.push_back(static_cast<int>(n));
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
     } else if (arg == "--cache-max-skips") {
       if (!value(&v) || !ParseInt(v, 0, 1000, &n)) return Usage("--cache-max-skips needs an integer in [0, 1000]");
       a->cache.max_skips = static_cast<int>(n);
@@ -524,7 +572,19 @@ int RunGenerate(const Args& a, edge::Session* s) {
   g.seed = a.seed;
   g.guidance = a.guidance;
   g.classes = a.classes;
-  g.cache = a.cache;
+  {
+    // Legacy: --cache-threshold alone selects the per-block rule.
+    edge::CacheRequest q = a.cache;
+    if (!a.cache_set) q.policy = q.threshold > 0.f ? edge::CachePolicy::kTdc : edge::CachePolicy::kNone;
+    if (!a.cache_set && (!q.compute_steps.empty() || q.interval > 0)) q.policy = edge::CachePolicy::kStatic;
+    edge::Status cs = edge::ResolveCacheOptions(s->model(), q, &g.cache, nullptr);
+    g.cache.drop_instead_of_reuse = a.cache_drop;
+    g.cache.delta_int8 = a.cache_int8;
+    if (!cs.ok()) {
+      std::fprintf(stderr, "edge-run: %s\n", cs.message());
+      return kExitUsage;
+    }
+  }
   if (a.num_samples > 0) {
     g.num_samples = a.num_samples;
     if (!g.classes.empty() && static_cast<int>(g.classes.size()) != g.num_samples) {
@@ -605,10 +665,20 @@ int RunGenerate(const Args& a, edge::Session* s) {
     JsonString(stdout, a.model.c_str());
     std::printf(",\"samples\":%d,\"steps\":%d,\"guidance\":%g,\"seed\":%llu,\"threads\":%d,\"graph_runs\":%d,"
                 "\"total_ms\":%.3f,\"ms_per_graph_run\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu,"
-                "\"cache_threshold\":%g,\"blocks_computed\":%lld,\"blocks_skipped\":%lld,\"output\":",
+                "\"cache_threshold\":%g,\"blocks_computed\":%lld,\"blocks_skipped\":%lld,",
                 g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads, runs, total,
-                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes(), a.cache.threshold,
+                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes(), g.cache.threshold,
                 static_cast<long long>(p.stats().blocks_computed), static_cast<long long>(p.stats().blocks_skipped));
+    // Per step: which blocks ran ('c'), were reused ('s') or forecast ('f').
+    const edge::CacheStats& cst = p.stats().cache;
+    std::printf("\"cache_policy\":\"%s\",\"cache_interval\":%d,\"cache_bytes\":%zu,\"cache_steps\":[",
+                edge::CachePolicyName(g.cache.policy), g.cache.interval, p.stats().cache_bytes);
+    for (size_t i = 0; i < cst.step_skipped.size(); ++i) {
+      std::printf("%s{\"step\":%zu,\"skipped\":%lld,\"computed\":%lld,\"blocks\":\"%s\"}", i ? "," : "", i,
+                  static_cast<long long>(cst.step_skipped[i]), static_cast<long long>(cst.step_computed[i]),
+                  cst.step_blocks[i].c_str());
+    }
+    std::printf("],\"output\":");
     JsonString(stdout, out.c_str());
     JsonAttentionStats(stdout);
     if (a.profile || a.verbose) JsonProfile(stdout, *s);
@@ -616,10 +686,12 @@ int RunGenerate(const Args& a, edge::Session* s) {
   } else if (!a.quiet) {
     std::fprintf(stderr, "done: %.1f ms total (%d graph runs, %.1f ms each), peak RSS %.1f MiB\n", total, runs,
                  runs ? total / runs : 0.0, PeakRssKb() / 1024.0);
-    if (a.cache.threshold > 0) {
+    if (g.cache.policy != edge::CachePolicy::kNone) {
       const long long c = p.stats().blocks_computed, k = p.stats().blocks_skipped;
-      std::fprintf(stderr, "delta cache (threshold %g): %lld of %lld block runs skipped (%.1f%%)\n", a.cache.threshold,
-                   k, c + k, c + k > 0 ? 100.0 * k / (c + k) : 0.0);
+      std::fprintf(stderr, "step cache %s (threshold %g%s): %lld of %lld block runs skipped (%.1f%%), %.2f MiB of residuals\n",
+                   edge::CachePolicyName(g.cache.policy), g.cache.threshold,
+                   g.cache.block_thresholds.empty() ? "" : ", per block", k, c + k,
+                   c + k > 0 ? 100.0 * k / (c + k) : 0.0, p.stats().cache_bytes / 1048576.0);
     }
     std::printf("wrote %s\n", out.c_str());
   }

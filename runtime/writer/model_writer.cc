@@ -251,6 +251,21 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
                                   p.beta_schedule, p.beta_start, p.beta_end, p.output_kind);
   }
 
+  flatbuffers::Offset<fb::CacheCalibration> cache_calib;
+  if (has_cache_calib_) {
+    std::vector<flatbuffers::Offset<fb::CachePolicyCalibration>> entries;
+    for (const CachePolicyCalibrationInfo& e : cache_calib_.policies) {
+      auto blocks = e.block_thresholds.empty() ? 0 : b.CreateVector(e.block_thresholds);
+      entries.push_back(fb::CreateCachePolicyCalibration(b, static_cast<int8_t>(e.policy), e.target_psnr,
+                                                         e.threshold, blocks, e.psnr, e.skip_fraction,
+                                                         e.max_skips));
+    }
+    auto entries_vec = b.CreateVector(entries);
+    auto poly = cache_calib_.tea_poly.empty() ? 0 : b.CreateVector(cache_calib_.tea_poly);
+    auto mag = cache_calib_.mag_ratios.empty() ? 0 : b.CreateVector(cache_calib_.mag_ratios);
+    cache_calib = fb::CreateCacheCalibration(b, cache_calib_.steps, entries_vec, poly, mag);
+  }
+
   // Buffers in the order added, each at the next 64-byte boundary.
   std::vector<fb::Buffer> buffer_table;
   buffer_table.reserve(buffers_.size());
@@ -270,7 +285,8 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
   auto buffers_vec = b.CreateVectorOfStructs(buffer_table);
   auto regions_vec = regions.empty() ? 0 : b.CreateVector(regions);
   auto root = fb::CreateModel(b, format_version_, producer, name, tensors_vec, ops_vec,
-                              inputs_vec, outputs_vec, buffers_vec, regions_vec, pipeline);
+                              inputs_vec, outputs_vec, buffers_vec, regions_vec, pipeline,
+                              cache_calib);
   fb::FinishSizePrefixedModelBuffer(b, root);
 
   const uint64_t fb_bytes = b.GetSize();  // includes the u32 size prefix

@@ -65,6 +65,19 @@ struct PipelineInfo {
   fb::OutputKind output_kind = fb::OutputKind::Pixels;
 };
 
+// Step-cache calibration (schema CacheCalibration).
+struct CachePolicyCalibrationInfo {
+  int policy = 1;
+  float target_psnr = 0.f, threshold = 0.f, psnr = 0.f, skip_fraction = 0.f;
+  std::vector<float> block_thresholds;
+  int max_skips = -1;
+};
+struct CacheCalibrationInfo {
+  int steps = 0;
+  std::vector<CachePolicyCalibrationInfo> policies;
+  std::vector<float> tea_poly, mag_ratios;
+};
+
 class ModelWriter {
  public:
   // Activation tensor (planned by the runtime).
@@ -93,6 +106,7 @@ class ModelWriter {
   void SetOutputs(const std::vector<int>& tensors) { outputs_ = tensors; }
   void AddCacheRegion(const std::string& name, int first_op, int last_op, int input, int output);
   void SetPipeline(const PipelineInfo& pipeline) { pipeline_ = pipeline; has_pipeline_ = true; }
+  void SetCacheCalibration(const CacheCalibrationInfo& c) { cache_calib_ = c; has_cache_calib_ = true; }
   void SetName(const std::string& name) { name_ = name; }
   void SetProducer(const std::string& producer) { producer_ = producer; }
   // For tests of the loader: write this version number instead of the current one.
@@ -137,6 +151,8 @@ class ModelWriter {
   std::vector<RegionRec> regions_;
   PipelineInfo pipeline_;
   bool has_pipeline_ = false;
+  CacheCalibrationInfo cache_calib_;
+  bool has_cache_calib_ = false;
   std::string name_, producer_ = "edge";
   uint32_t format_version_ = 1;
 };
