@@ -35,7 +35,17 @@ PRESETS = {
         ("linear int8 + attention int8", "--precision int8 --attention-precision int8"),
     ],
 }
-PRESETS["all"] = PRESETS["attention"]
+PRESETS["all"] = PRESETS["attention"] + [
+    ("clusters", "--attention-sparse clusters"),
+    ("clusters + attention int8", "--attention-sparse clusters --attention-precision int8"),
+    ("cache mag 0.05", "--cache mag --cache-threshold 0.05"),
+    ("cache mag 0.05 + linear int8 + attention int8",
+     "--cache mag --cache-threshold 0.05 --precision int8 --attention-precision int8"),
+    ("cache taylor 0.1 + linear int8 + attention int8",
+     "--cache taylor --cache-threshold 0.1 --precision int8 --attention-precision int8"),
+    ("cache mag 0.05 + int8 + clusters int8",
+     "--cache mag --cache-threshold 0.05 --precision int8 --attention-precision int8 --attention-sparse clusters"),
+]
 
 
 def run(edge_run, model, classes, seed, flags, out):
