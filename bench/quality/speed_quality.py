@@ -29,6 +29,7 @@ sys.path.insert(0, HERE)
 from demo_quality import psnr  # noqa: E402
 
 PRESETS = {
+    "none": [],
     "attention": [
         ("attention int8", "--attention-precision int8"),
         ("linear int8", "--precision int8"),
@@ -38,13 +39,14 @@ PRESETS = {
 PRESETS["all"] = PRESETS["attention"] + [
     ("clusters", "--attention-sparse clusters"),
     ("clusters + attention int8", "--attention-sparse clusters --attention-precision int8"),
-    ("cache mag 0.05", "--cache mag --cache-threshold 0.05"),
-    ("cache mag 0.05 + linear int8 + attention int8",
-     "--cache mag --cache-threshold 0.05 --precision int8 --attention-precision int8"),
-    ("cache taylor 0.1 + linear int8 + attention int8",
-     "--cache taylor --cache-threshold 0.1 --precision int8 --attention-precision int8"),
-    ("cache mag 0.05 + int8 + clusters int8",
-     "--cache mag --cache-threshold 0.05 --precision int8 --attention-precision int8 --attention-sparse clusters"),
+    ("cache auto (35 dB calibration)", "--cache auto"),
+    ("cache auto + attention int8", "--cache auto --attention-precision int8"),
+    ("cache auto + linear int8 + attention int8", "--cache auto --precision int8 --attention-precision int8"),
+    ("cache auto, 30 dB calibration", "--cache auto --cache-target 30"),
+    ("cache auto 30 + linear int8 + attention int8",
+     "--cache auto --cache-target 30 --precision int8 --attention-precision int8"),
+    ("cache auto 30 + int8 + clusters",
+     "--cache auto --cache-target 30 --precision int8 --attention-precision int8 --attention-sparse clusters"),
 ]
 
 
