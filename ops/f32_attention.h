@@ -62,6 +62,30 @@ struct F32AttentionParams {
   size_t qclusters = 0, kclusters = 0;
 };
 
+// The keep row of a sparse plan for the query block (or, with clusters, the
+// query cluster holding permuted position q0) of head bh, and the number of
+// key groups (tiles or clusters) it indexes; null when the plan is dense.
+// Shared by every tile kernel that follows the plan.
+struct AttentionKeepRow {
+  const uint8_t* keep;
+  size_t groups;
+};
+inline AttentionKeepRow attention_keep_row(const F32AttentionParams& p, size_t bh, size_t q0) {
+  if (p.q_perm != nullptr) {
+    // Last cluster start <= q0 (clusters are few, N / 64 or so, and empty
+    // ones share their start with the next).
+    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
+    size_t lo = 0, hi = p.qclusters;
+    while (hi - lo > 1) {
+      const size_t mid = (lo + hi) / 2;
+      if (qoff[mid] <= q0) lo = mid; else hi = mid;
+    }
+    return {p.keep + (bh * p.qclusters + lo) * p.kclusters, p.kclusters};
+  }
+  if (p.keep != nullptr) return {p.keep + (bh * p.qblocks + q0 / p.q_block) * p.ktiles, p.ktiles};
+  return {nullptr, p.ktiles};
+}
+
 // Fills the strides for q/out with nq tokens and k/v with nk tokens, all in
 // `layout` (dense tensors).
 void f32_attention_set_layout(F32AttentionParams* p, AttentionLayout layout);

@@ -230,25 +230,9 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
     }
   };
 
-  // Keep row of this query block / cluster, and the number of key groups
-  // (tiles or clusters) it indexes.
-  const uint8_t* keep = nullptr;
-  size_t groups = p.ktiles;
-  if (clustered) {
-    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
-    // The query cluster holding position q0: last start <= q0 (clusters are
-    // few, N / 64 or so, and empty ones share their start with the next).
-    size_t lo = 0, hi = p.qclusters;
-    while (hi - lo > 1) {
-      const size_t mid = (lo + hi) / 2;
-      if (qoff[mid] <= q0) lo = mid; else hi = mid;
-    }
-    groups = p.kclusters;
-    keep = p.keep + (bh * p.qclusters + lo) * groups;
-  } else if (p.keep != nullptr) {
-    const size_t qb = q0 / p.q_block;
-    keep = p.keep + (bh * p.qblocks + qb) * p.ktiles;
-  }
+  const AttentionKeepRow kr = attention_keep_row(p, bh, q0);
+  const uint8_t* keep = kr.keep;
+  const size_t groups = kr.groups;
   if (clustered) {
     // Exact part: members of the kept key clusters, concatenated into full
     // tiles (the online softmax does not care which keys share a tile).

@@ -568,21 +568,9 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     run_tile(Q8KeyTile<Q>{gk, gv, gks, n});
   };
 
-  // Keep row of this query block or cluster, and the groups it indexes.
-  const uint8_t* keep = nullptr;
-  size_t groups = p.ktiles;
-  if (clustered) {
-    const uint32_t* qoff = p.q_off + bh * (p.qclusters + 1);
-    size_t lo = 0, hi = p.qclusters;  // the cluster holding position q0
-    while (hi - lo > 1) {
-      const size_t mid = (lo + hi) / 2;
-      if (qoff[mid] <= q0) lo = mid; else hi = mid;
-    }
-    groups = p.kclusters;
-    keep = p.keep + (bh * p.qclusters + lo) * groups;
-  } else if (p.keep != nullptr) {
-    keep = p.keep + (bh * p.qblocks + q0 / p.q_block) * p.ktiles;
-  }
+  const AttentionKeepRow kr = attention_keep_row(p, bh, q0);
+  const uint8_t* keep = kr.keep;
+  const size_t groups = kr.groups;
 
   if (clustered) {
     // Exact part: members of the kept key clusters, gathered into full tiles.
