@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "converter/generation.h"
 #include "converter/ir.h"
 #include "runtime/delta_cache.h"
 #include "runtime/model.h"
@@ -16,39 +17,13 @@ namespace edge {
 namespace conv {
 namespace {
 
-void Check(const Status& st, const std::string& what) {
-  if (!st.ok()) Fail(kExitConvert, "cache calibration: " + what + ": " + st.message());
-}
+void Check(const Status& st, const std::string& what) { CheckStatus(st, "cache calibration", what); }
 
-struct Runner {
-  std::unique_ptr<Session> session;
-  std::unique_ptr<Pipeline> pipeline;
-};
-
-Runner MakeRunner(const Model* m, PrecisionOverride p) {
+GenRunner MakeRunner(const Model* m, PrecisionOverride p) {
   SessionOptions so;
   so.num_threads = 1;  // fixed reduction order
   so.precision = p;
-  auto sr = Session::Create(m, so);
-  Check(sr.status(), "creating a session");
-  Runner r;
-  r.session = std::move(sr.value());
-  auto pr = Pipeline::Create(r.session.get());
-  Check(pr.status(), "pipeline");
-  r.pipeline = std::move(pr.value());
-  return r;
-}
-
-// PSNR over the whole calibration set; pixel models span [-1, 1] (peak 2),
-// latent models use the reference's range.
-double Psnr(const std::vector<float>& ref, const std::vector<float>& x, double peak) {
-  double se = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double d = double(ref[i]) - double(x[i]);
-    se += d * d;
-  }
-  const double mse = se / double(ref.size());
-  return mse > 0.0 ? 10.0 * std::log10(peak * peak / mse) : 99.0;
+  return MakeGenRunner(m, so, "cache calibration");
 }
 
 // Least-squares y ~ c0*x^2 + c1*x + c2 (normal equations in double, Gaussian
@@ -85,6 +60,26 @@ std::vector<float> FitQuadratic(const std::vector<double>& x, const std::vector<
 
 }  // namespace
 
+void ProbeCacheSignals(Pipeline* pipeline, const GenerateOptions& g, float* out, CacheCalibrationInfo* info) {
+  GenerateOptions p = g;
+  p.cache.probe = true;
+  Check(pipeline->Generate(p, out), "probe run");
+  const int steps = g.steps;
+  const CacheStats& cs = pipeline->stats().cache;
+  std::vector<double> xs, ys;
+  info->mag_ratios.assign(steps, 1.f);
+  for (int t = 0; t < steps && t < static_cast<int>(cs.probe_count.size()); ++t) {
+    const int cnt = cs.probe_count[t];
+    if (cnt <= 0) continue;
+    info->mag_ratios[t] = static_cast<float>(std::max(1e-6, cs.probe_mag[t] / cnt));
+    if (t >= 1) {
+      xs.push_back(cs.probe_tea_rel[t] / cnt);
+      ys.push_back(cs.probe_resid_rel[t] / cnt);
+    }
+  }
+  info->tea_poly = FitQuadratic(xs, ys);
+}
+
 CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCalibOptions& o) {
   auto mr = Model::LoadBuffer(image.data(), image.size(), false);
   Check(mr.status(), "loading the model");
@@ -97,56 +92,25 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
   if (o.targets.empty()) Fail(kExitUsage, "--cache-calibrate: no PSNR target");
   const int steps = meta->default_steps();
   const int num_classes = meta->num_classes();
-
-  GenerateOptions g;
-  g.steps = steps;
-  g.seed = 1000;
   std::vector<int64_t> classes = o.classes;
   if (classes.empty()) {
     for (int c = 0; c < std::min(std::max(num_classes, 1), 8); ++c) classes.push_back(num_classes > 0 ? c : 0);
   }
-  for (int64_t c : classes)
-    if (num_classes > 0 && (c < 0 || c >= num_classes))
-      Fail(kExitUsage, "--cache-calib-classes: class " + std::to_string(c) + " outside [0, " +
-                           std::to_string(num_classes) + ")");
-  for (int s = 0; s < o.seeds; ++s) g.classes.insert(g.classes.end(), classes.begin(), classes.end());
-  g.num_samples = static_cast<int>(g.classes.size());
-  // Samples of seed s use noise streams s*|classes| + k of seed 1000: one
-  // generation covers all seeds.
+  // Seeds start at 1000 so evaluation seeds 0.. stay unseen.
+  GenerateOptions g = CalibrationSet(*model, classes, o.seeds, 1000, "--cache-calib-classes");
 
   CacheCalibReport rep;
   rep.info.steps = steps;
-  Runner ref = MakeRunner(model.get(), PrecisionOverride::kFp32);
+  GenRunner ref = MakeRunner(model.get(), PrecisionOverride::kFp32);
   const size_t n = size_t(g.num_samples) * ref.pipeline->latent_elements();
   std::vector<float> want(n), got(n);
   Check(ref.pipeline->Generate(g, want.data()), "FP32 reference");
   rep.generations += 1;
-  double peak = 2.0;
-  if (meta->output_kind() != fb::OutputKind::Pixels) {
-    const auto mm = std::minmax_element(want.begin(), want.end());
-    peak = std::max(1e-6, double(*mm.second) - double(*mm.first));
-  }
+  const double peak = PsnrPeak(meta, want);
 
   // Probe: signals with every block computed.
-  {
-    GenerateOptions p = g;
-    p.cache.probe = true;
-    Check(ref.pipeline->Generate(p, got.data()), "probe run");
-    rep.generations += 1;
-    const CacheStats& cs = ref.pipeline->stats().cache;
-    std::vector<double> xs, ys;
-    rep.info.mag_ratios.assign(steps, 1.f);
-    for (int t = 0; t < steps; ++t) {
-      const int cnt = cs.probe_count[t];
-      if (cnt <= 0) continue;
-      rep.info.mag_ratios[t] = static_cast<float>(std::max(1e-6, cs.probe_mag[t] / cnt));
-      if (t >= 1) {
-        xs.push_back(cs.probe_tea_rel[t] / cnt);
-        ys.push_back(cs.probe_resid_rel[t] / cnt);
-      }
-    }
-    rep.info.tea_poly = FitQuadratic(xs, ys);
-  }
+  ProbeCacheSignals(ref.pipeline.get(), g, got.data(), &rep.info);
+  rep.generations += 1;
 
   const CachePolicy policies[] = {CachePolicy::kTdc, CachePolicy::kFirstBlock, CachePolicy::kTeaCache,
                                   CachePolicy::kMagCache, CachePolicy::kStatic, CachePolicy::kTaylor};
@@ -183,7 +147,7 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
     std::atomic<size_t> next{0};
     std::vector<std::string> errors(workers);
     auto work = [&](int w) {
-      Runner cand = MakeRunner(model.get(), PrecisionOverride::kAsStored);
+      GenRunner cand = MakeRunner(model.get(), PrecisionOverride::kAsStored);
       std::vector<float> out(n);
       for (size_t j = next++; j < list->size(); j = next++) {
         CacheCalibPoint& pt = (*list)[j];
@@ -203,7 +167,7 @@ CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCa
         }
         const GenerateStats& gs = cand.pipeline->stats();
         const double total = double(gs.blocks_computed + gs.blocks_skipped);
-        pt.psnr = static_cast<float>(Psnr(want, out, peak));
+        pt.psnr = static_cast<float>(Psnr(want.data(), out.data(), n, peak));
         pt.skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
       }
     };

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/pipeline.h"
 #include "runtime/writer/model_writer.h"
 
 namespace edge {
@@ -52,6 +53,11 @@ struct CacheCalibReport {
   std::vector<CacheCalibPoint> grid;  // every run, in order
   int generations = 0;
 };
+
+// One generation with every block computed that records the signals the
+// tea and mag policies need: fits info->tea_poly and sets info->mag_ratios
+// (g.steps entries). `out` receives the samples.
+void ProbeCacheSignals(Pipeline* pipeline, const GenerateOptions& g, float* out, CacheCalibrationInfo* info);
 
 // `image`: the finished model file. Errors -> ConvertError.
 CacheCalibReport CalibrateCache(const std::vector<uint8_t>& image, const CacheCalibOptions& o);

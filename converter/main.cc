@@ -30,6 +30,8 @@
 #include "converter/passes.h"
 #include "converter/quantize.h"
 #include "converter/regions.h"
+#include "converter/tune.h"
+#include "converter/tune_cost.h"
 
 namespace edge {
 namespace conv {
@@ -83,6 +85,18 @@ const char kUsage[] =
     "  --cache-calib-seeds N   noise seeds per class (default 1)\n"
     "  --cache-calib-threads N generations run in parallel (default 1; same result for any N)\n"
     "\n"
+    "Make my model fast (picks weight precision, attention precision and sparsity, step cache):\n"
+    "  --target-psnr DB        (or --target quality=DBdB) run calibration generations against FP32\n"
+    "                          and store as the model's defaults the configuration with the lowest\n"
+    "                          predicted time whose calibration output keeps DB + margin; then\n"
+    "                          report its PSNR and measured speed-up on held-back classes\n"
+    "  --calib-classes 0,1,2,3 calibration classes (default: the first 4); --calib-seeds N (default 1)\n"
+    "  --holdout-classes LIST|none   held-back classes (default: the first 2 not calibrated on)\n"
+    "  --tune-margin DB        required above the target on calibration (default 1)\n"
+    "  --tune-cache LIST|none  cache policies to try (default tdc,taylor,mag,static)\n"
+    "  --tune-isa NAME         cost-model row: avx2, avx512vnni, neon, neondot (default: this CPU)\n"
+    "  --tune-threads N        generations in parallel (default 1; same result for any N)\n"
+    "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
     "being quantized).\n";
 
@@ -96,6 +110,10 @@ struct Options {
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
   bool cache_calibrate = false;
   CacheCalibOptions cache;
+  bool attention_precision_given = false, precision_given = false;
+  bool calib_classes_given = false, calib_seeds_given = false;
+  TuneOptions tune;  // target_psnr > 0: --target-psnr
+  bool tune_cache_off = false;
 };
 
 Shape ParseDims(const std::string& s, const std::string& flag) {
@@ -117,6 +135,20 @@ double ParseNum(const std::string& s, const std::string& flag) {
   double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end) Fail(kExitUsage, flag + ": not a number: '" + s + "'");
   return v;
+}
+
+// "0,3,7": class ids >= 0.
+std::vector<int64_t> ParseClassList(const std::string& list, const std::string& flag) {
+  std::stringstream ss(list);
+  std::string part;
+  std::vector<int64_t> ids;
+  while (std::getline(ss, part, ',')) {
+    double v = ParseNum(part, flag);
+    if (v < 0 || v != std::floor(v) || v > 1e9) Fail(kExitUsage, flag + ": class ids >= 0, comma-separated");
+    ids.push_back(static_cast<int64_t>(v));
+  }
+  if (ids.empty()) Fail(kExitUsage, flag + ": empty list");
+  return ids;
 }
 
 Options Parse(int argc, char** argv) {
@@ -204,8 +236,10 @@ Options Parse(int argc, char** argv) {
       if (v != "fp32" && v != "int8" && v != "nvfp4" && v != "mixed")
         Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
       o.quant.mode = v;
+      o.precision_given = true;
     } else if (a == "--attention-precision") {
       std::string v = need(i);
+      o.attention_precision_given = true;
       if (v == "fp32") o.attention_precision = fb::AttentionPrecision::FP32;
       else if (v == "int8") o.attention_precision = fb::AttentionPrecision::INT8;
       else Fail(kExitUsage, "--attention-precision: fp32 or int8 (got '" + v + "')");
@@ -239,16 +273,10 @@ Options Parse(int argc, char** argv) {
       double v = ParseNum(need(i), a);
       if (!(v >= 1 && v <= 1000 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [1, 1000]");
       (a == "--calib-steps" ? o.quant.calib_steps : o.quant.calib_seeds) = static_cast<int>(v);
+      if (a == "--calib-seeds") o.calib_seeds_given = true;
     } else if (a == "--calib-classes") {
-      std::stringstream ss(need(i));
-      std::string part;
-      o.quant.calib_classes.clear();
-      while (std::getline(ss, part, ',')) {
-        double v = ParseNum(part, a);
-        if (v < 0 || v != std::floor(v) || v > 1e9) Fail(kExitUsage, "--calib-classes: class ids >= 0, comma-separated");
-        o.quant.calib_classes.push_back(static_cast<int64_t>(v));
-      }
-      if (o.quant.calib_classes.empty()) Fail(kExitUsage, "--calib-classes: empty list");
+      o.quant.calib_classes = ParseClassList(need(i), a);
+      o.calib_classes_given = true;
     } else if (a == "--cache-calibrate") {
       o.cache_calibrate = true;
       // Optional list of targets: the next argument when it starts with a digit.
@@ -264,15 +292,7 @@ Options Parse(int argc, char** argv) {
         if (o.cache.targets.empty()) Fail(kExitUsage, "--cache-calibrate: empty target list");
       }
     } else if (a == "--cache-calib-classes") {
-      std::stringstream ss(need(i));
-      std::string part;
-      o.cache.classes.clear();
-      while (std::getline(ss, part, ',')) {
-        double v = ParseNum(part, a);
-        if (v < 0 || v != std::floor(v) || v > 1e9) Fail(kExitUsage, "--cache-calib-classes: class ids >= 0, comma-separated");
-        o.cache.classes.push_back(static_cast<int64_t>(v));
-      }
-      if (o.cache.classes.empty()) Fail(kExitUsage, "--cache-calib-classes: empty list");
+      o.cache.classes = ParseClassList(need(i), a);
     } else if (a == "--cache-calib-threads") {
       double v = ParseNum(need(i), a);
       if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-threads: an integer in [1, 256]");
@@ -281,6 +301,45 @@ Options Parse(int argc, char** argv) {
       double v = ParseNum(need(i), a);
       if (!(v >= 1 && v <= 100 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-seeds: an integer in [1, 100]");
       o.cache.seeds = static_cast<int>(v);
+    } else if (a == "--target-psnr" || a == "--target") {
+      // --target-psnr 30, or --target quality=30dB
+      std::string v = need(i);
+      if (a == "--target") {
+        if (v.rfind("quality=", 0) != 0) Fail(kExitUsage, "--target wants quality=DB, e.g. quality=30dB");
+        v = v.substr(8);
+        if (v.size() > 2 && v.substr(v.size() - 2) == "dB") v.resize(v.size() - 2);
+      }
+      const double t = ParseNum(v, a);
+      if (!(t > 0 && t <= 98)) Fail(kExitUsage, a + ": a PSNR in dB in (0, 98]");
+      o.tune.target_psnr = static_cast<float>(t);
+    } else if (a == "--tune-margin") {
+      const double t = ParseNum(need(i), a);
+      if (!(t >= 0 && t <= 20)) Fail(kExitUsage, "--tune-margin: dB in [0, 20]");
+      o.tune.margin_db = static_cast<float>(t);
+    } else if (a == "--holdout-classes") {
+      const std::string v = need(i);
+      if (v == "none") o.tune.holdout_off = true;
+      else o.tune.holdout = ParseClassList(v, a);
+    } else if (a == "--tune-threads") {
+      double v = ParseNum(need(i), a);
+      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--tune-threads: an integer in [1, 256]");
+      o.tune.threads = static_cast<int>(v);
+    } else if (a == "--tune-isa") {
+      o.tune.isa = need(i);
+      if (FindThroughput(o.tune.isa) == nullptr)
+        Fail(kExitUsage, "--tune-isa: unknown '" + o.tune.isa + "' (known: " + ThroughputNames() + ")");
+    } else if (a == "--tune-cache") {
+      std::stringstream ss(need(i));
+      std::string part;
+      o.tune.cache_policies.clear();
+      o.tune_cache_off = false;
+      while (std::getline(ss, part, ',')) {
+        CachePolicy p;
+        if (part == "none") o.tune_cache_off = true;
+        else if (ParseCachePolicy(part.c_str(), &p) && p != CachePolicy::kNone) o.tune.cache_policies.push_back(static_cast<int>(p));
+        else Fail(kExitUsage, "--tune-cache: policies from tdc,fb,tea,mag,static,taylor, or none");
+      }
+      if (o.tune_cache_off && !o.tune.cache_policies.empty()) Fail(kExitUsage, "--tune-cache: none with other policies");
     } else if (!a.empty() && a[0] == '-') {
       Fail(kExitUsage, "unknown option '" + a + "'");
     } else if (o.in.empty()) {
@@ -293,6 +352,15 @@ Options Parse(int argc, char** argv) {
   if (o.out.empty()) Fail(kExitUsage, "no output file given (-o OUT.fb)");
   // --max-error alone is a pure error threshold (no bit budget).
   if (o.max_error_given && !o.target_bits_given) o.quant.target_bits = 0;
+  if (o.tune.target_psnr > 0.f) {
+    // The search picks these itself; a fixed choice would be silently lost.
+    if (o.precision_given) Fail(kExitUsage, "--target-psnr picks the weight precision: drop --precision");
+    if (o.attention_precision_given)
+      Fail(kExitUsage, "--target-psnr picks the attention precision: drop --attention-precision");
+    if (o.calib_classes_given) o.tune.classes = o.quant.calib_classes;
+    if (o.calib_seeds_given) o.tune.seeds = o.quant.calib_seeds;
+    if (o.tune_cache_off) o.tune.cache_policies.clear();
+  }
   return o;
 }
 
@@ -431,6 +499,80 @@ void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& lay
   }
 }
 
+// The model image with Linear weights in one precision (0 fp32, 1 int8,
+// 2 nvfp4) under the static rules, as it would be written.
+std::vector<uint8_t> EmitWithWeights(Graph& g, const std::vector<Region>& regions, const Options& o,
+                                     const std::string& name, int weights) {
+  static const char* const kModes[] = {"fp32", "int8", "nvfp4"};
+  QuantOptions q = o.quant;
+  q.mode = kModes[weights];
+  std::vector<LinearLayer> layers = PlanLinears(g, regions, q);
+  std::map<int, QuantWeightPtr> qmap;
+  for (const LinearLayer& l : layers)
+    if (l.precision != Precision::kFp32) qmap[l.node] = QuantizeWeight(g, l, l.precision);
+  ModelWriter w;
+  Emit(g, regions, o.pipe, name, &w, &qmap);
+  std::vector<uint8_t> image;
+  Status st = w.Finish(&image);
+  if (!st.ok()) Fail(kExitConvert, std::string("tuning model: ") + st.message());
+  return image;
+}
+
+TuneReport RunTuning(Graph& g, const std::vector<Region>& regions, const Options& o, const std::string& name) {
+  std::vector<uint8_t> images[3];
+  auto image = [&](int w) -> const std::vector<uint8_t>& {
+    if (images[w].empty()) images[w] = EmitWithWeights(g, regions, o, name, w);
+    return images[w];
+  };
+  return Tune(image, o.tune);
+}
+
+std::string TuneConfigJson(const TuneConfig& c) {
+  std::ostringstream j;
+  j << "{\"config\": " << JsonStr(DescribeConfig(c)) << ", \"weights\": " << c.weights
+    << ", \"attention_precision\": " << c.attention << ", \"cluster_err_tol\": " << Num(c.err_tol)
+    << ", \"cache_policy\": " << JsonStr(CachePolicyName(static_cast<CachePolicy>(c.cache_policy)))
+    << ", \"cache_threshold\": " << Num(c.cache_threshold) << ", \"psnr\": " << Num(c.psnr)
+    << ", \"worst_psnr\": " << Num(c.worst_psnr) << ", \"skip_fraction\": " << Num(c.skip_fraction)
+    << ", \"exact_fraction\": " << Num(c.exact_fraction) << ", \"predicted_s\": " << Num(c.seconds)
+    << ", \"keeps_target\": " << (c.ok ? "true" : "false") << ", \"step\": " << JsonStr(c.step) << "}";
+  return j.str();
+}
+
+std::string TuneJson(const TuneReport& r, const TuneOptions& t) {
+  std::ostringstream j;
+  j << "{\"target_psnr\": " << Num(t.target_psnr) << ", \"margin_db\": " << Num(t.margin_db)
+    << ", \"objective\": \"cost model\", \"isa\": " << JsonStr(r.isa) << ", \"isa_source\": "
+    << JsonStr(r.isa_source) << ", \"improved\": " << (r.improved ? "true" : "false")
+    << ", \"predicted_speedup\": " << Num(r.predicted_speedup) << ", \"holdout_psnr\": " << Num(r.holdout_psnr)
+    << ", \"holdout_worst_psnr\": " << Num(r.holdout_worst) << ", \"holdout_measured_speedup\": "
+    << Num(r.holdout_speedup) << ", \"generations\": " << r.generations << ", \"seconds\": "
+    << Num(r.wall_seconds) << ",\n   \"chosen\": " << TuneConfigJson(r.chosen) << ",\n   \"trace\": [";
+  for (size_t i = 0; i < r.trace.size(); ++i) j << (i ? "," : "") << "\n    " << TuneConfigJson(r.trace[i]);
+  j << "]}";
+  return j.str();
+}
+
+void PrintTuneReport(const TuneReport& r, const TuneOptions& t) {
+  std::printf("tuning for PSNR >= %g dB (+%g dB margin on calibration), cost model %s (%s): %d generations, "
+              "%.0f s\n",
+              t.target_psnr, t.margin_db, r.isa.c_str(), r.isa_source.c_str(), r.generations, r.wall_seconds);
+  for (const TuneConfig& c : r.trace)
+    std::printf("  %-8s %-66s PSNR %6.2f dB (worst %6.2f)  skipped %5.1f%%  exact %5.1f%%  predicted %7.2f s%s\n",
+                c.step.c_str(), DescribeConfig(c).c_str(), c.psnr, c.worst_psnr, 100.0 * c.skip_fraction,
+                100.0 * c.exact_fraction, c.seconds, c.ok ? "" : "  (misses)");
+  if (!r.improved) {
+    std::printf("no approximation keeps %g dB on the calibration set: the model stays FP32\n", t.target_psnr);
+    return;
+  }
+  std::printf("chosen: %s; calibration PSNR %.2f dB, predicted speed-up %.2fx\n", DescribeConfig(r.chosen).c_str(),
+              r.chosen.psnr, r.predicted_speedup);
+  if (r.holdout_psnr >= 0.f)
+    std::printf("held-back classes: PSNR %.2f dB (worst sample %.2f), measured speed-up %.2fx (CPU time)%s\n",
+                r.holdout_psnr, r.holdout_worst, r.holdout_speedup,
+                r.holdout_psnr < t.target_psnr ? "  -- below the target: the calibration set over-fits" : "");
+}
+
 int Run(int argc, char** argv) {
   Options o = Parse(argc, argv);
   Graph g = ImportOnnx(o.in);
@@ -480,6 +622,20 @@ int Run(int argc, char** argv) {
   }
   for (Node& n : g.nodes) {
     if (!n.dead && n.edge && n.etype == fb::OpType::Attention) n.ea.attention_precision = o.attention_precision;
+  }
+  TuneReport tune_rep;
+  const bool tuning = o.tune.target_psnr > 0.f;
+  if (tuning) {
+    tune_rep = RunTuning(g, regions, o, name);
+    const TuneConfig& c = tune_rep.chosen;
+    static const char* const kModes[] = {"fp32", "int8", "nvfp4"};
+    o.quant.mode = kModes[c.weights];
+    for (Node& n : g.nodes) {
+      if (n.dead || !n.edge || n.etype != fb::OpType::Attention) continue;
+      n.ea.attention_precision = static_cast<fb::AttentionPrecision>(c.attention);
+      n.ea.sparse_mode = c.err_tol > 0.f ? 1 : 0;
+      n.ea.sparse_err_tol = c.err_tol > 0.f ? c.err_tol : -1.f;
+    }
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.
   std::vector<LinearLayer> layers = PlanLinears(g, regions, o.quant);
@@ -550,6 +706,29 @@ int Run(int argc, char** argv) {
       }
     }
   }
+  if (tuning) {
+    // The chosen cache setting joins the calibration entries; Tuning names it.
+    TuningInfo ti;
+    const TuneConfig& c = tune_rep.chosen;
+    ti.target_psnr = o.tune.target_psnr;
+    ti.calib_psnr = c.psnr;
+    ti.holdout_psnr = tune_rep.holdout_psnr;
+    ti.predicted_speedup = static_cast<float>(tune_rep.predicted_speedup);
+    ti.weights = c.weights;
+    ti.attention_precision = c.attention;
+    ti.attention_sparse = c.err_tol > 0.f ? 1 : 0;
+    if (!tune_rep.cache_info.policies.empty()) {
+      CacheCalibrationInfo info = o.cache_calibrate ? cache_rep.info : tune_rep.cache_info;
+      if (o.cache_calibrate) info.policies.push_back(tune_rep.cache_info.policies[0]);
+      if (info.tea_poly.empty()) info.tea_poly = tune_rep.cache_info.tea_poly;
+      if (info.mag_ratios.empty()) info.mag_ratios = tune_rep.cache_info.mag_ratios;
+      if (info.steps == 0) info.steps = tune_rep.cache_info.steps;
+      ti.cache_entry = static_cast<int>(info.policies.size()) - 1;
+      w.SetCacheCalibration(info);
+    }
+    w.SetTuning(ti);
+    if (!o.json) PrintTuneReport(tune_rep, o.tune);
+  }
   Status st = w.WriteFile(o.out);
   if (!st.ok()) Fail(kExitConvert, std::string("cannot write '") + o.out + "': " + st.message());
   struct stat sb;
@@ -578,6 +757,7 @@ int Run(int argc, char** argv) {
         << (v.c ? "true" : "false") << "}";
     }
     j << "],\n \"quantization\": " << QuantJson(o.quant, layers, calibrated ? &calib : nullptr, mixed_bits);
+    if (tuning) j << ",\n \"tuning\": " << TuneJson(tune_rep, o.tune);
     j << "\n}\n";
     std::fputs(j.str().c_str(), stdout);
   } else if (o.report) {

@@ -137,6 +137,7 @@ void edge_generate_options_default(edge_generate_options* o) {
   o->num_samples = 1;
   o->cache_threshold = 0.f;
   o->cache_scale = 1.f;
+  o->cache_policy = -2;  // the model's tuned default (none if it has none)
 }
 
 static edge_status EnsurePipeline(edge_session* s) {
@@ -168,7 +169,9 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
   g.noise = options->noise;
   edge::CacheRequest q;
-  if (options->cache_policy == 0) {
+  if (options->cache_policy == -2) {
+    q.model_default = true;
+  } else if (options->cache_policy == 0) {
     q.policy = options->cache_threshold > 0.f ? edge::CachePolicy::kTdc : edge::CachePolicy::kNone;
     q.threshold = options->cache_threshold;
   } else if (options->cache_policy == -1) {
@@ -178,7 +181,7 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
     q.policy = static_cast<edge::CachePolicy>(options->cache_policy);
     q.threshold = options->cache_threshold;
   } else {
-    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_policy must be in [-1, 6]");
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_policy must be in [-2, 6]");
   }
   q.scale = options->cache_scale == 0.f ? 1.f : options->cache_scale;
   if (options->cache_interval < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_interval must be >= 0");

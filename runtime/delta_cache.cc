@@ -76,7 +76,16 @@ Status ResolveCacheOptions(const Model& model, const CacheRequest& q, CacheOptio
   }
   const fb::CachePolicyCalibration* entry = nullptr;
   CachePolicy policy = q.policy;
-  if (cc != nullptr && cc->policies() != nullptr) {
+  if (q.model_default) {
+    // The validator checked that the index names an entry.
+    const fb::Tuning* tu = model.fb()->tuning();
+    policy = CachePolicy::kNone;
+    if (tu != nullptr && tu->cache_entry() >= 0 && cc != nullptr && cc->policies() != nullptr) {
+      entry = cc->policies()->Get(static_cast<flatbuffers::uoffset_t>(tu->cache_entry()));
+      policy = static_cast<CachePolicy>(entry->policy());
+    }
+  }
+  if (cc != nullptr && cc->policies() != nullptr && !q.model_default) {
     for (const fb::CachePolicyCalibration* e : *cc->policies()) {
       if (e->target_psnr() != target) continue;
       if (q.automatic) {
@@ -86,6 +95,8 @@ Status ResolveCacheOptions(const Model& model, const CacheRequest& q, CacheOptio
         break;
       }
     }
+  }
+  if (cc != nullptr) {
     if (cc->tea_poly() != nullptr) o->tea_poly.assign(cc->tea_poly()->begin(), cc->tea_poly()->end());
     if (cc->mag_ratios() != nullptr && static_cast<int>(cc->mag_ratios()->size()) == cc->steps()) {
       o->mag_ratios.assign(cc->mag_ratios()->begin(), cc->mag_ratios()->end());

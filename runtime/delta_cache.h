@@ -95,6 +95,9 @@ struct CacheStats {
 // the model's stored calibration (edge-convert --cache-calibrate).
 struct CacheRequest {
   bool automatic = false;     // the calibrated policy with the most skipping
+  // No cache setting given: the entry edge-convert --target-psnr chose
+  // (Model.tuning.cache_entry) if the model has one, else no cache.
+  bool model_default = false;
   CachePolicy policy = CachePolicy::kNone;
   float threshold = -1.f;     // >= 0: absolute override; < 0: calibrated, else fallback
   float scale = 1.f;          // multiplies calibrated thresholds (not overrides)

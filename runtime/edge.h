@@ -48,7 +48,9 @@ typedef struct {
                              calibrated threshold and < 0 takes it from the model */
   /* Step cache policy: 0 none (or tdc when cache_threshold > 0), 1 tdc, 2 fb,
    * 3 tea, 4 mag, 5 static, 6 taylor, -1 auto (the model's calibrated policy
-   * skipping the most). See edge-run --help. */
+   * skipping the most), -2 the model's tuned default (edge-convert
+   * --target-psnr; none when the model has none; what
+   * edge_generate_options_default sets). See edge-run --help. */
   int cache_policy;
   float cache_scale;      /* multiplies calibrated thresholds; 0 = 1 */
   int cache_interval;     /* static: compute every k-th step (0: calibrated) */

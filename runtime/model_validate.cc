@@ -788,6 +788,28 @@ Status CheckCacheCalibration(const Ctx& c, int num_regions) {
   return Status::Ok();
 }
 
+// Tuned defaults: the runtime reads cache_entry to pick its default cache
+// setting, so it must name an existing entry; the rest is reported.
+Status CheckTuning(const Ctx& c) {
+  const fb::Tuning* t = c.model->tuning();
+  if (!t) return Status::Ok();
+  if (!std::isfinite(t->target_psnr()) || !std::isfinite(t->calib_psnr()) || !std::isfinite(t->holdout_psnr()) ||
+      !std::isfinite(t->predicted_speedup()) || t->predicted_speedup() <= 0.f) {
+    return Invalid("tuning: target, PSNR or predicted speed-up not finite (or speed-up <= 0)");
+  }
+  if (t->weights() < 0 || t->weights() > 2 || t->attention_precision() < 0 || t->attention_precision() > 1 ||
+      t->attention_sparse() < 0 || t->attention_sparse() > 1) {
+    return Invalid("tuning: weights %d, attention precision %d or sparse mode %d out of range", int(t->weights()),
+                   int(t->attention_precision()), int(t->attention_sparse()));
+  }
+  const fb::CacheCalibration* cc = c.model->cache_calibration();
+  const int np = cc != nullptr ? VecSize(cc->policies()) : 0;
+  if (t->cache_entry() < -1 || t->cache_entry() >= np) {
+    return Invalid("tuning: cache entry %d outside [-1, %d)", t->cache_entry(), np);
+  }
+  return Status::Ok();
+}
+
 Status CheckPipeline(const Ctx& c, const std::vector<int>& outputs) {
   const fb::Pipeline* p = c.model->pipeline();
   if (!p) return Status::Ok();
@@ -1021,6 +1043,7 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
   EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
   EDGE_RETURN_IF_ERROR(CheckPipeline(c, outputs));
   EDGE_RETURN_IF_ERROR(CheckCacheCalibration(c, static_cast<int>(regions.size())));
+  EDGE_RETURN_IF_ERROR(CheckTuning(c));
 
   out->fb = c.model;
   out->tensors = std::move(tensors);

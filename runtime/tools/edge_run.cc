@@ -577,6 +577,8 @@ int RunGenerate(const Args& a, edge::Session* s) {
     edge::CacheRequest q = a.cache;
     if (!a.cache_set) q.policy = q.threshold > 0.f ? edge::CachePolicy::kTdc : edge::CachePolicy::kNone;
     if (!a.cache_set && (!q.compute_steps.empty() || q.interval > 0)) q.policy = edge::CachePolicy::kStatic;
+    // No cache flag at all: the setting edge-convert --target-psnr stored, if any.
+    q.model_default = !a.cache_set && q.threshold < 0.f && q.compute_steps.empty() && q.interval <= 0;
     edge::Status cs = edge::ResolveCacheOptions(s->model(), q, &g.cache, nullptr);
     g.cache.drop_instead_of_reuse = a.cache_drop;
     g.cache.delta_int8 = a.cache_int8;
@@ -681,6 +683,18 @@ int RunGenerate(const Args& a, edge::Session* s) {
     std::printf("],\"output\":");
     JsonString(stdout, out.c_str());
     JsonAttentionStats(stdout);
+    // The defaults edge-convert --target-psnr stored (used unless overridden).
+    if (const edge::fb::Tuning* tu = s->model().fb()->tuning()) {
+      static const char* const kWeights[] = {"fp32", "int8", "nvfp4"};
+      std::printf(",\"tuning\":{\"target_psnr\":%g,\"calib_psnr\":%g,\"holdout_psnr\":%g,"
+                  "\"predicted_speedup\":%g,\"weights\":\"%s\",\"attention_precision\":\"%s\","
+                  "\"attention_sparse\":\"%s\",\"cache_entry\":%d,\"cache_default_used\":%s}",
+                  tu->target_psnr(), tu->calib_psnr(), tu->holdout_psnr(), tu->predicted_speedup(),
+                  kWeights[tu->weights()], tu->attention_precision() == 1 ? "int8" : "fp32",
+                  tu->attention_sparse() == 1 ? "clusters" : "off", tu->cache_entry(),
+                  a.cache_set || a.cache.threshold >= 0.f || a.cache.interval > 0 || !a.cache.compute_steps.empty()
+                      ? "false" : "true");
+    }
     if (a.profile || a.verbose) JsonProfile(stdout, *s);
     std::printf("}\n");
   } else if (!a.quiet) {

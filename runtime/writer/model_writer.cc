@@ -266,6 +266,14 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
     cache_calib = fb::CreateCacheCalibration(b, cache_calib_.steps, entries_vec, poly, mag);
   }
 
+  flatbuffers::Offset<fb::Tuning> tuning;
+  if (has_tuning_) {
+    const TuningInfo& t = tuning_;
+    tuning = fb::CreateTuning(b, t.target_psnr, t.calib_psnr, t.holdout_psnr, t.predicted_speedup,
+                              static_cast<int8_t>(t.weights), static_cast<int8_t>(t.attention_precision),
+                              static_cast<int8_t>(t.attention_sparse), t.cache_entry);
+  }
+
   // Buffers in the order added, each at the next 64-byte boundary.
   std::vector<fb::Buffer> buffer_table;
   buffer_table.reserve(buffers_.size());
@@ -286,7 +294,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
   auto regions_vec = regions.empty() ? 0 : b.CreateVector(regions);
   auto root = fb::CreateModel(b, format_version_, producer, name, tensors_vec, ops_vec,
                               inputs_vec, outputs_vec, buffers_vec, regions_vec, pipeline,
-                              cache_calib);
+                              cache_calib, tuning);
   fb::FinishSizePrefixedModelBuffer(b, root);
 
   const uint64_t fb_bytes = b.GetSize();  // includes the u32 size prefix

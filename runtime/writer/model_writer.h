@@ -78,6 +78,13 @@ struct CacheCalibrationInfo {
   std::vector<float> tea_poly, mag_ratios;
 };
 
+// Defaults chosen by edge-convert --target-psnr (schema Tuning).
+struct TuningInfo {
+  float target_psnr = 0.f, calib_psnr = 0.f, holdout_psnr = -1.f, predicted_speedup = 1.f;
+  int weights = 0, attention_precision = 0, attention_sparse = 0;
+  int cache_entry = -1;  // index into the cache calibration's entries
+};
+
 class ModelWriter {
  public:
   // Activation tensor (planned by the runtime).
@@ -107,6 +114,7 @@ class ModelWriter {
   void AddCacheRegion(const std::string& name, int first_op, int last_op, int input, int output);
   void SetPipeline(const PipelineInfo& pipeline) { pipeline_ = pipeline; has_pipeline_ = true; }
   void SetCacheCalibration(const CacheCalibrationInfo& c) { cache_calib_ = c; has_cache_calib_ = true; }
+  void SetTuning(const TuningInfo& t) { tuning_ = t; has_tuning_ = true; }
   void SetName(const std::string& name) { name_ = name; }
   void SetProducer(const std::string& producer) { producer_ = producer; }
   // For tests of the loader: write this version number instead of the current one.
@@ -153,6 +161,8 @@ class ModelWriter {
   bool has_pipeline_ = false;
   CacheCalibrationInfo cache_calib_;
   bool has_cache_calib_ = false;
+  TuningInfo tuning_;
+  bool has_tuning_ = false;
   std::string name_, producer_ = "edge";
   uint32_t format_version_ = 1;
 };

@@ -1,0 +1,393 @@
+#include "converter/tune.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "converter/cache_calibrate.h"
+#include "converter/generation.h"
+#include "converter/ir.h"
+#include "converter/tune_cost.h"
+#include "runtime/delta_cache.h"
+#include "runtime/model.h"
+
+namespace edge {
+namespace conv {
+namespace {
+
+constexpr const char* kContext = "tuning";
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Threshold ladder of the dynamic cache policies, 2^(1/2) apart (the
+// --cache-calibrate grid, one step longer); static: intervals 2..6.
+std::vector<float> CacheLadder(int policy) {
+  std::vector<float> l;
+  if (policy == static_cast<int>(CachePolicy::kStatic)) {
+    for (int k = 2; k <= 6; ++k) l.push_back(static_cast<float>(k));
+  } else {
+    for (int i = 0; i < 10; ++i) l.push_back(static_cast<float>(0.02 * std::pow(2.0, 0.5 * i)));
+  }
+  return l;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const std::function<const std::vector<uint8_t>&(int)>& image, const TuneOptions& o,
+            const IsaThroughput& thr)
+      : image_(image), o_(o), thr_(thr) {}
+
+  const Model& model(int w) {
+    if (!models_[w]) {
+      const std::vector<uint8_t>& img = image_(w);
+      auto mr = Model::LoadBuffer(img.data(), img.size(), false);
+      CheckStatus(mr.status(), kContext, "loading the model");
+      models_[w] = std::move(mr.value());
+      work_[w] = CountWork(*models_[w]);
+    }
+    return *models_[w];
+  }
+  const GraphWork& work(int w) {
+    model(w);
+    return work_[w];
+  }
+
+  // Sets the sample set and computes its FP32 reference (and, for the cache
+  // policies that need them, the probe signals).
+  void SetSet(const GenerateOptions& g, bool probe, CacheCalibrationInfo* signals, double* ref_cpu) {
+    set_ = g;
+    GenRunner r = Runner(TuneConfig());
+    per_sample_ = r.pipeline->latent_elements();
+    ref_.assign(size_t(g.num_samples) * per_sample_, 0.f);
+    const double t0 = ThreadCpuSeconds();
+    CheckStatus(r.pipeline->Generate(g, ref_.data()), kContext, "FP32 reference");
+    if (ref_cpu != nullptr) *ref_cpu = ThreadCpuSeconds() - t0;
+    ++generations_;
+    peak_ = PsnrPeak(model(0).pipeline(), ref_);
+    if (probe) {
+      std::vector<float> tmp(ref_.size());
+      ProbeCacheSignals(r.pipeline.get(), g, tmp.data(), signals);
+      signals->steps = g.steps;
+      ++generations_;
+    }
+    signals_ = signals;
+  }
+
+  // Runs `c` on the set and fills its results; returns the CPU seconds.
+  double Run(TuneConfig* c) {
+    AttentionSparseOptions::Stats st;
+    GenRunner r = Runner(*c, &st);
+    GenerateOptions g = set_;
+    CacheOptions& co = g.cache;
+    co.policy = static_cast<CachePolicy>(c->cache_policy);
+    co.max_skips = c->max_skips;
+    if (signals_ != nullptr) {
+      co.tea_poly = signals_->tea_poly;
+      co.mag_ratios = signals_->mag_ratios;
+    }
+    if (co.policy == CachePolicy::kStatic) co.interval = static_cast<int>(c->cache_threshold);
+    else if (co.policy != CachePolicy::kNone) co.threshold = c->cache_threshold;
+    std::vector<float> out(ref_.size());
+    const double t0 = ThreadCpuSeconds();
+    Status s = r.pipeline->Generate(g, out.data());
+    const double cpu = ThreadCpuSeconds() - t0;
+    CheckStatus(s, kContext, DescribeConfig(*c));
+    const GenerateStats& gs = r.pipeline->stats();
+    c->psnr = static_cast<float>(Psnr(ref_.data(), out.data(), out.size(), peak_));
+    c->worst_psnr = 99.f;
+    for (int i = 0; i < g.num_samples; ++i) {
+      const size_t off = size_t(i) * per_sample_;
+      c->worst_psnr = std::min(c->worst_psnr,
+                               static_cast<float>(Psnr(ref_.data() + off, out.data() + off, per_sample_, peak_)));
+    }
+    const double total = double(gs.blocks_computed + gs.blocks_skipped);
+    c->skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
+    c->exact_fraction = st.total_pairs > 0 ? static_cast<float>(st.exact_pairs / st.total_pairs) : 1.f;
+    RunShape rs;
+    rs.graph_runs = gs.graph_runs;
+    rs.skip_fraction = c->skip_fraction;
+    rs.attention_int8 = c->attention == 1;
+    rs.clusters = c->err_tol > 0.f && st.total_pairs > 0;
+    rs.exact_fraction = c->exact_fraction;
+    c->seconds = PredictSeconds(work(c->weights), thr_, rs);
+    c->ok = c->psnr >= o_.target_psnr + o_.margin_db;
+    ++generations_;
+    return cpu;
+  }
+
+  // Independent runs in parallel, one session (one thread) each: results do
+  // not depend on the worker count.
+  void RunAll(const std::vector<TuneConfig*>& list) {
+    for (TuneConfig* c : list) model(c->weights);  // load on this thread
+    const int workers = std::max(1, std::min<int>(o_.threads, static_cast<int>(list.size())));
+    std::atomic<size_t> next{0};
+    auto work = [&]() {
+      for (size_t j = next++; j < list.size(); j = next++) Run(list[j]);
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+  }
+
+  int generations() const { return generations_; }
+
+ private:
+  GenRunner Runner(const TuneConfig& c, AttentionSparseOptions::Stats* st = nullptr) {
+    SessionOptions so;
+    so.num_threads = 1;
+    so.attention_precision = c.attention;
+    so.attention_sparse.mode = c.err_tol > 0.f ? 2 : 0;
+    so.attention_sparse.err_tol = c.err_tol;
+    so.attention_sparse.stats = st;
+    return MakeGenRunner(&model(c.weights), so, kContext);
+  }
+
+  const std::function<const std::vector<uint8_t>&(int)>& image_;
+  const TuneOptions& o_;
+  const IsaThroughput& thr_;
+  std::unique_ptr<Model> models_[3];
+  GraphWork work_[3];
+  GenerateOptions set_;
+  std::vector<float> ref_;
+  size_t per_sample_ = 0;
+  double peak_ = 2.0;
+  const CacheCalibrationInfo* signals_ = nullptr;
+  std::atomic<int> generations_{0};
+};
+
+bool SameKnobs(const TuneConfig& a, const TuneConfig& b) {
+  return a.weights == b.weights && a.attention == b.attention && a.err_tol == b.err_tol &&
+         a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips;
+}
+
+}  // namespace
+
+std::string DescribeConfig(const TuneConfig& c) {
+  static const char* const kWeights[] = {"fp32", "int8", "nvfp4"};
+  std::string s = std::string(kWeights[std::clamp(c.weights, 0, 2)]) + " weights, " +
+                  (c.attention == 1 ? "int8" : "fp32") + " attention";
+  char b[64];
+  if (c.err_tol > 0.f) {
+    std::snprintf(b, sizeof b, ", clusters err-tol %g", double(c.err_tol));
+    s += b;
+  }
+  if (c.cache_policy != 0) {
+    const CachePolicy p = static_cast<CachePolicy>(c.cache_policy);
+    if (p == CachePolicy::kStatic) std::snprintf(b, sizeof b, ", cache static every %g", double(c.cache_threshold));
+    else std::snprintf(b, sizeof b, ", cache %s %.4g", CachePolicyName(p), double(c.cache_threshold));
+    s += b;
+  }
+  return s;
+}
+
+TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, const TuneOptions& o) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  if (!std::isfinite(o.target_psnr) || o.target_psnr <= 0.f || o.target_psnr > 98.f)
+    Fail(kExitUsage, "--target-psnr needs a PSNR in dB in (0, 98]");
+  if (!std::isfinite(o.margin_db) || o.margin_db < 0.f || o.margin_db > 20.f)
+    Fail(kExitUsage, "--tune-margin needs a number of dB in [0, 20]");
+  const IsaThroughput* thr = FindThroughput(o.isa);
+  if (thr == nullptr) Fail(kExitUsage, "--tune-isa: unknown '" + o.isa + "' (known: " + ThroughputNames() + ")");
+  TuneReport rep;
+  rep.isa = thr->isa;
+  rep.isa_source = thr->source;
+  Evaluator ev(image, o, *thr);
+  const Model& m0 = ev.model(0);
+  const fb::Pipeline* meta = m0.pipeline();
+  if (meta == nullptr)
+    Fail(kExitUsage, "--target-psnr runs the sampler: give pipeline metadata (--roles, --sampler ...)");
+  const int num_classes = meta->num_classes();
+  std::vector<int64_t> classes = o.classes;
+  if (classes.empty()) {
+    for (int c = 0; c < std::min(std::max(num_classes, 1), 4); ++c) classes.push_back(c);
+  }
+  std::vector<int> policies = o.cache_policies;
+  if (policies.empty() && !m0.cache_regions().empty()) {
+    policies = {static_cast<int>(CachePolicy::kTdc), static_cast<int>(CachePolicy::kTaylor),
+                static_cast<int>(CachePolicy::kMagCache), static_cast<int>(CachePolicy::kStatic)};
+  }
+  if (!policies.empty() && m0.cache_regions().empty())
+    Fail(kExitUsage, "--tune-cache: the model has no cache regions (see --block-prefix)");
+  bool probe = false;
+  for (int p : policies)
+    probe = probe || p == static_cast<int>(CachePolicy::kTeaCache) || p == static_cast<int>(CachePolicy::kMagCache);
+
+  // Calibration seeds start at 1000; the held-back set uses seed 0.
+  GenerateOptions calib = CalibrationSet(m0, classes, o.seeds, 1000, "--calib-classes");
+  ev.SetSet(calib, probe, &rep.cache_info, nullptr);
+
+  auto record = [&](TuneConfig* c, const char* step) {
+    c->step = step;
+    rep.trace.push_back(*c);
+  };
+  TuneConfig base;
+  ev.RunAll({&base});
+  record(&base, "baseline");
+  rep.baseline = base;
+
+  // 1. Each approximation alone.
+  struct Knob {
+    int dim;  // 0 weights, 1 attention precision, 2 sparse
+    TuneConfig c;
+  };
+  std::vector<Knob> solo;
+  for (int w : {1, 2}) {
+    Knob k{0, base};
+    k.c.weights = w;
+    solo.push_back(k);
+  }
+  {
+    Knob k{1, base};
+    k.c.attention = 1;
+    solo.push_back(k);
+  }
+  for (float e : {0.03f, 0.015f, 0.008f}) {
+    Knob k{2, base};
+    k.c.err_tol = e;
+    solo.push_back(k);
+  }
+  {
+    std::vector<TuneConfig*> list;
+    for (Knob& k : solo) list.push_back(&k.c);
+    ev.RunAll(list);
+    for (Knob& k : solo) record(&k.c, "alone");
+  }
+
+  // 2. Combine, the dimension that saves the most first.
+  TuneConfig cur = base;
+  std::vector<std::pair<double, int>> dims;  // (best saving, dim)
+  for (int d = 0; d < 3; ++d) {
+    double best = 0;
+    for (const Knob& k : solo)
+      if (k.dim == d && k.c.ok && k.c.seconds < base.seconds) best = std::max(best, base.seconds - k.c.seconds);
+    if (best > 0) dims.push_back({-best, d});
+  }
+  std::sort(dims.begin(), dims.end());
+  for (const auto& dd : dims) {
+    std::vector<const Knob*> vals;
+    for (const Knob& k : solo)
+      if (k.dim == dd.second && k.c.ok && k.c.seconds < base.seconds) vals.push_back(&k);
+    std::stable_sort(vals.begin(), vals.end(),
+                     [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
+    for (const Knob* k : vals) {
+      TuneConfig cand = cur;
+      if (dd.second == 0) cand.weights = k->c.weights;
+      if (dd.second == 1) cand.attention = k->c.attention;
+      if (dd.second == 2) cand.err_tol = k->c.err_tol;
+      if (SameKnobs(cand, cur)) continue;
+      if (SameKnobs(cand, k->c)) {
+        cand = k->c;  // already measured alone
+      } else {
+        ev.RunAll({&cand});
+        record(&cand, "combine");
+      }
+      if (cand.ok && cand.seconds < cur.seconds) {
+        cur = cand;
+        break;
+      }
+    }
+  }
+
+  // 3. Cache on top: per policy, bisection for the most aggressive rung that
+  // keeps the target (all policies advance together, one batch per round).
+  if (!policies.empty()) {
+    struct Search {
+      int policy;
+      std::vector<float> ladder;
+      int lo = -1, hi = 0;  // lo: best rung known to keep the target; hi: first known to fail
+      TuneConfig best;
+      bool found = false;
+    };
+    std::vector<Search> ss;
+    for (int p : policies) {
+      Search s;
+      s.policy = p;
+      s.ladder = CacheLadder(p);
+      s.hi = static_cast<int>(s.ladder.size());
+      ss.push_back(s);
+    }
+    for (;;) {
+      std::vector<TuneConfig> batch;
+      std::vector<int> owner;
+      for (size_t i = 0; i < ss.size(); ++i) {
+        Search& s = ss[i];
+        if (s.hi - s.lo <= 1) continue;
+        TuneConfig c = cur;
+        c.cache_policy = s.policy;
+        c.cache_threshold = s.ladder[(s.lo + s.hi) / 2];
+        batch.push_back(c);
+        owner.push_back(static_cast<int>(i));
+      }
+      if (batch.empty()) break;
+      std::vector<TuneConfig*> list;
+      for (TuneConfig& c : batch) list.push_back(&c);
+      ev.RunAll(list);
+      for (size_t j = 0; j < batch.size(); ++j) {
+        Search& s = ss[owner[j]];
+        record(&batch[j], "cache");
+        const int mid = (s.lo + s.hi) / 2;
+        if (batch[j].ok) {
+          s.lo = mid;
+          s.best = batch[j];
+          s.found = true;
+        } else {
+          s.hi = mid;
+        }
+      }
+    }
+    for (const Search& s : ss)
+      if (s.found && s.best.seconds < cur.seconds) cur = s.best;
+  }
+
+  rep.chosen = cur;
+  rep.improved = !SameKnobs(cur, base);
+  rep.predicted_speedup = cur.seconds > 0 ? base.seconds / cur.seconds : 1.0;
+
+  // Held-back set: classes not calibrated on, seed 0. FP32 reference first,
+  // then the choice, each timed in thread CPU time.
+  std::vector<int64_t> hold = o.holdout;
+  if (hold.empty() && !o.holdout_off && num_classes > 0) {
+    for (int c = 0; c < num_classes && hold.size() < 2; ++c)
+      if (std::find(classes.begin(), classes.end(), c) == classes.end()) hold.push_back(c);
+  }
+  if (!hold.empty() && !o.holdout_off) {
+    GenerateOptions g = CalibrationSet(m0, hold, 1, 0, "--holdout-classes");
+    double ref_cpu = 0;
+    CacheCalibrationInfo signals = rep.cache_info;  // keep the calibration signals
+    ev.SetSet(g, false, &signals, &ref_cpu);
+    TuneConfig c = cur;
+    const double cpu = ev.Run(&c);
+    rep.holdout_psnr = c.psnr;
+    rep.holdout_worst = c.worst_psnr;
+    rep.holdout_speedup = cpu > 0 ? ref_cpu / cpu : 0.0;
+  }
+  if (cur.cache_policy != 0) {
+    CachePolicyCalibrationInfo e;
+    e.policy = cur.cache_policy;
+    e.target_psnr = o.target_psnr;
+    e.threshold = cur.cache_threshold;
+    e.psnr = cur.psnr;
+    e.skip_fraction = cur.skip_fraction;
+    e.max_skips = cur.max_skips;
+    rep.cache_info.policies = {e};
+  } else {
+    rep.cache_info.policies.clear();
+  }
+  rep.generations = ev.generations();
+  rep.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return rep;
+}
+
+}  // namespace conv
+}  // namespace edge

@@ -1,0 +1,115 @@
+#include "converter/tune_cost.h"
+
+#include "ops/cpu_features.h"
+
+namespace edge {
+namespace conv {
+namespace {
+
+// Rows: GFLOP/s of one core for whole layers as the runtime runs them.
+// avx2: measured on an AMD EPYC (Zen 3) core from per-op profiles of the
+//   video demo model (2048 tokens, hidden 256; edge-run --profile with
+//   --precision int8|nvfp4 and --attention-precision int8, alternated) and
+//   edge-bench attention (cluster planning: plan / dense time at 2048 and
+//   4096 tokens, bench/results/attention_variants.md).
+// avx512vnni: the FP32 and INT8 GEMM rows from bench/results/gemm.md (Zen 5,
+//   full-width AVX-512); attention scaled from avx2 by the FMA peak ratio
+//   (225 / 102 GFLOP/s): an estimate.
+// neon / neondot: estimates for a Cortex-A76-class core at 2.4 GHz (2 x
+//   128-bit FMA pipes: 38 GFLOP/s peak; sdot 4x that), at the fractions of
+//   peak the avx2 row reaches; no ARM timing can be taken here.
+const IsaThroughput kRows[] = {
+    {"avx2", "measured (Zen 3, video demo model profile)", 88.0, 61.0, 97.0, 30.0, 38.0, 0.2, 6.0},
+    {"avx512vnni", "GEMM measured (Zen 5, gemm.md); attention estimated", 208.0, 420.0, 380.0, 66.0, 120.0, 0.2,
+     10.0},
+    {"neon", "estimate (A76-class, no dot product)", 30.0, 24.0, 26.0, 11.0, 11.0, 0.2, 4.0},
+    {"neondot", "estimate (A76-class, dot product)", 30.0, 70.0, 65.0, 11.0, 22.0, 0.2, 4.0},
+};
+
+double Elements(const TensorInfo& t) { return static_cast<double>(t.num_elements); }
+
+}  // namespace
+
+const IsaThroughput* FindThroughput(const std::string& isa) {
+  std::string name = isa;
+  if (name.empty()) {
+    const CpuFeatures& f = DetectCpuFeatures();
+    if (f.avx512vnni || f.avx512f) name = "avx512vnni";
+    else if (f.avx2) name = "avx2";
+    else if (f.dotprod) name = "neondot";
+    else if (f.neon) name = "neon";
+    else name = "avx2";  // scalar hosts: the nearest measured row
+  }
+  for (const IsaThroughput& r : kRows)
+    if (name == r.isa) return &r;
+  return nullptr;
+}
+
+std::string ThroughputNames() {
+  std::string s;
+  for (const IsaThroughput& r : kRows) s += (s.empty() ? "" : ", ") + std::string(r.isa);
+  return s;
+}
+
+GraphWork CountWork(const Model& m) {
+  GraphWork w;
+  const auto& regions = m.cache_regions();
+  w.num_regions = static_cast<int>(regions.size());
+  std::vector<char> in_region(m.num_nodes(), 0);
+  for (const CacheRegionInfo& r : regions) {
+    for (int i = r.first_op; i <= r.last_op && i < m.num_nodes(); ++i) in_region[i] = 1;
+    const TensorInfo& out = m.tensor(r.output);
+    w.skip_bytes += 3.0 * 4.0 * Elements(out);  // read input and delta, write output
+  }
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    const NodeInfo& n = m.node(i);
+    const bool in = in_region[i] != 0;
+    if (n.outputs.empty() || n.outputs[0] < 0) continue;
+    const TensorInfo& y = m.tensor(n.outputs[0]);
+    if (n.type == fb::OpType::Linear && n.inputs.size() >= 2 && n.inputs[1] >= 0) {
+      const TensorInfo& wt = m.tensor(n.inputs[1]);
+      const int p = wt.dtype == fb::DType::I8 ? 1 : wt.dtype == fb::DType::NVFP4 ? 2 : 0;
+      // 2 M N K = 2 (output elements) K; K is the weight's last axis.
+      const double flops = 2.0 * Elements(y) * double(wt.rank >= 2 ? wt.dim(-1) : 1);
+      (in ? w.linear_in : w.linear_out)[p] += flops;
+    } else if (n.type == fb::OpType::Conv2d && n.inputs.size() >= 2 && n.inputs[1] >= 0) {
+      const TensorInfo& wt = m.tensor(n.inputs[1]);
+      double per_out = 1.0;
+      for (int d = 1; d < wt.rank; ++d) per_out *= double(wt.dims[d]);
+      (in ? w.linear_in : w.linear_out)[0] += 2.0 * Elements(y) * per_out;
+    } else if (n.type == fb::OpType::Attention && n.inputs.size() >= 2 && n.inputs[1] >= 0) {
+      const fb::AttentionOptions* o = n.op->options_as_AttentionOptions();
+      const TensorInfo& k = m.tensor(n.inputs[1]);
+      const bool bshd = o == nullptr || o->layout() == fb::TensorLayout::BSHD;
+      const double nk = double(k.rank >= 3 ? (bshd ? k.dims[1] : k.dims[2]) : 1);
+      (in ? w.attention_in : w.attention_out) += 4.0 * Elements(y) * nk;
+    } else {
+      (in ? w.other_in : w.other_out) += 4.0 * Elements(y);
+    }
+  }
+  return w;
+}
+
+double PredictSeconds(const GraphWork& w, const IsaThroughput& t, const RunShape& r) {
+  const double lin[3] = {t.linear_f32, t.linear_int8, t.linear_nvfp4};
+  const double attn_rate = r.attention_int8 ? t.attention_int8 : t.attention_f32;
+  // Sparse plans run the exact pairs at the kernel's rate, plus planning
+  // (FP32 work, a fraction of the dense FP32 attention).
+  const double exact = r.clusters ? r.exact_fraction : 1.0;
+  const double plan = r.clusters ? t.cluster_plan / (t.attention_f32 * 1e9) : 0.0;
+  auto part = [&](const double* linear, double attention, double other) {
+    double s = 0;
+    for (int p = 0; p < 3; ++p) s += linear[p] / (lin[p] * 1e9);
+    s += attention * exact / (attn_rate * 1e9) + attention * plan;
+    s += other / (t.other_gbs * 1e9);
+    return s;
+  };
+  const double outside = part(w.linear_out, w.attention_out, w.other_out);
+  const double regions = part(w.linear_in, w.attention_in, w.other_in);
+  const double skipped = w.skip_bytes / (t.other_gbs * 1e9);
+  return double(r.graph_runs) *
+         (outside + (1.0 - r.skip_fraction) * regions + r.skip_fraction * skipped);
+}
+
+}  // namespace conv
+}  // namespace edge

@@ -1,0 +1,106 @@
+"""edge-convert --target-psnr on the dit_s2 fixture (6 flow steps, guidance):
+- deterministic: 1 and 2 tuning threads give byte-identical files;
+- the report names the choice and the trace; the file stores it as defaults:
+  edge-run without flags equals edge-run with the chosen flags spelled out,
+  bit for bit, and --json shows the stored defaults;
+- the choice keeps its target on other classes and seeds (with a margin);
+- a target nothing can meet leaves the model FP32 with a clear message;
+- bad values fail with exit 2.
+"""
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import convert_util as cu  # noqa: E402
+
+COMMON = ["--sampler", "flow", "--steps", "6", "--guidance", "3", "--latent", "4x32x32", "--roles",
+          "x=latent,t=timestep,y=condition", "--num-classes", "10", "--null-class", "10", "--output-kind", "latent"]
+TUNE = ["--calib-classes", "1,2", "--holdout-classes", "5", "--tune-cache", "tdc,static"]
+
+
+def gen(model, out, *flags):
+    r = cu.run([cu.EDGE_RUN, model, "--class", "3,7", "--seed", "5", "--json", "--out", out, "--threads", "1"]
+               + list(flags))
+    return json.loads(r.stdout), np.load(out)
+
+
+def psnr(ref, x):
+    rng = float(ref.max() - ref.min())
+    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(rng * rng / mse)
+
+
+def chosen_flags(ch):
+    flags = ["--attention-precision", "int8" if ch["attention_precision"] == 1 else "fp32"]
+    if ch["cluster_err_tol"] > 0:
+        flags += ["--attention-sparse", "clusters", "--attention-err-tol", str(ch["cluster_err_tol"])]
+    else:
+        flags += ["--attention-sparse", "off"]
+    pol = ch["cache_policy"]
+    if pol == "static":
+        flags += ["--cache", "static", "--cache-interval", str(int(ch["cache_threshold"]))]
+    elif pol != "none":
+        flags += ["--cache", pol, "--cache-threshold", repr(ch["cache_threshold"])]
+    else:
+        flags += ["--cache", "none"]
+    return flags
+
+
+def main():
+    c = cu.Checks()
+    with tempfile.TemporaryDirectory() as w:
+        d = cu.fixture("dit_s2", w)
+        onnx = os.path.join(d, "model.onnx")
+        plain, t1, t2 = (os.path.join(w, n) for n in ("plain.fb", "t1.fb", "t2.fb"))
+        cu.convert(onnx, plain, *COMMON)
+        r1 = cu.convert(onnx, t1, *COMMON, "--target-psnr", "30", *TUNE, "--tune-threads", "1", "--json")
+        cu.convert(onnx, t2, *COMMON, "--target-psnr", "30", *TUNE, "--tune-threads", "2")
+        c.check(open(t1, "rb").read() == open(t2, "rb").read(), "tuning is deterministic (1 and 2 threads)")
+        rep = json.loads(r1.stdout)["tuning"]
+        ch = rep["chosen"]
+        print(json.dumps({k: v for k, v in rep.items() if k != "trace"}, indent=1))
+        c.check(rep["improved"] and ch["keeps_target"] and ch["psnr"] >= 31.0,
+                f"an approximation keeps 30 + 1 dB on calibration: {ch['config']} ({ch['psnr']:.1f} dB)")
+        c.check(len(rep["trace"]) >= 8 and rep["trace"][0]["step"] == "baseline", "the search trace is reported")
+        c.check(rep["predicted_speedup"] > 1.0, f"predicted speed-up {rep['predicted_speedup']:.2f}x > 1")
+        c.check(rep["holdout_psnr"] > 0, "held-back PSNR measured")
+
+        o = os.path.join(w, "o.npy")
+        info_ref, ref = gen(plain, o)
+        info_d, x_default = gen(t1, o)
+        tu = info_d.get("tuning", {})
+        c.check(tu.get("target_psnr") == 30 and tu.get("cache_default_used") is True,
+                f"edge-run --json shows the stored defaults: {tu}")
+        c.check(info_d["cache_policy"] == ch["cache_policy"], f"default cache policy is the tuned one ({ch['cache_policy']})")
+        _, x_explicit = gen(t1, o, *chosen_flags(ch))
+        c.check(np.array_equal(x_default, x_explicit), "defaults == the chosen flags spelled out, bit for bit")
+        p = psnr(ref, x_default)
+        c.check(p >= 27.0, f"other classes and seed: {p:.1f} dB >= 30 - 3 against FP32")
+        info_n, _ = gen(t1, o, "--cache", "none")
+        c.check(info_n["blocks_skipped"] == 0 and info_n["tuning"]["cache_default_used"] is False,
+                "--cache none overrides the tuned cache")
+
+        # Nothing keeps 98 dB (+1 margin): the model stays FP32.
+        t3 = os.path.join(w, "t3.fb")
+        r3 = cu.convert(onnx, t3, *COMMON, "--target-psnr", "98", *TUNE, "--tune-threads", "2")
+        c.check("stays FP32" in r3.stdout, "an unreachable target says the model stays FP32")
+        _, x3 = gen(t3, o)
+        c.check(np.array_equal(x3, ref), "and it runs bit-identical to the plain FP32 file")
+
+        for flags, text in ((["--target-psnr", "0"], "--target-psnr"), (["--target-psnr", "abc"], "not a number"),
+                            (["--target", "speed=2x"], "--target wants quality="),
+                            (["--target-psnr", "30", "--tune-isa", "z80"], "--tune-isa"),
+                            (["--target-psnr", "30", "--precision", "int8"], "drop --precision"),
+                            (["--target-psnr", "30", "--tune-cache", "bogus"], "--tune-cache"),
+                            (["--target-psnr", "30", "--calib-classes", "12"], "outside [0, 10)")):
+            r = cu.convert(onnx, os.path.join(w, "x.fb"), *COMMON, *flags, expect_rc=None)
+            c.check(r.returncode == 2 and text in r.stderr, f"{' '.join(flags)}: exit {r.returncode}, '{text}'")
+    c.done()
+
+
+if __name__ == "__main__":
+    main()
