@@ -96,6 +96,7 @@ const char kUsage[] =
     "  --tune-cache LIST|none  cache policies to try (default tdc,taylor,mag,static)\n"
     "  --tune-isa NAME         cost-model row: avx2, avx512vnni, neon, neondot (default: this CPU)\n"
     "  --tune-threads N        generations in parallel (default 1; same result for any N)\n"
+    "  --tune-grid             also sweep the full grid and report its best point (slow)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
     "being quantized).\n";
@@ -320,6 +321,8 @@ Options Parse(int argc, char** argv) {
       const std::string v = need(i);
       if (v == "none") o.tune.holdout_off = true;
       else o.tune.holdout = ParseClassList(v, a);
+    } else if (a == "--tune-grid") {
+      o.tune.grid = true;
     } else if (a == "--tune-threads") {
       double v = ParseNum(need(i), a);
       if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--tune-threads: an integer in [1, 256]");
@@ -547,7 +550,12 @@ std::string TuneJson(const TuneReport& r, const TuneOptions& t) {
     << ", \"predicted_speedup\": " << Num(r.predicted_speedup) << ", \"holdout_psnr\": " << Num(r.holdout_psnr)
     << ", \"holdout_worst_psnr\": " << Num(r.holdout_worst) << ", \"holdout_measured_speedup\": "
     << Num(r.holdout_speedup) << ", \"generations\": " << r.generations << ", \"seconds\": "
-    << Num(r.wall_seconds) << ",\n   \"chosen\": " << TuneConfigJson(r.chosen) << ",\n   \"trace\": [";
+    << Num(r.wall_seconds) << ",\n   \"chosen\": " << TuneConfigJson(r.chosen);
+  if (r.grid_ran) {
+    j << ",\n   \"grid_points\": " << r.grid_points << ", \"grid_best\": " << TuneConfigJson(r.grid_best)
+      << ", \"greedy_vs_grid_speedup\": " << Num(r.chosen.seconds > 0 ? r.grid_best.seconds / r.chosen.seconds : 0);
+  }
+  j << ",\n   \"trace\": [";
   for (size_t i = 0; i < r.trace.size(); ++i) j << (i ? "," : "") << "\n    " << TuneConfigJson(r.trace[i]);
   j << "]}";
   return j.str();
@@ -567,6 +575,10 @@ void PrintTuneReport(const TuneReport& r, const TuneOptions& t) {
   }
   std::printf("chosen: %s; calibration PSNR %.2f dB, predicted speed-up %.2fx\n", DescribeConfig(r.chosen).c_str(),
               r.chosen.psnr, r.predicted_speedup);
+  if (r.grid_ran)
+    std::printf("full grid (%d points): best %s, predicted %.2f s; the greedy choice reaches %.0f%% of its speed-up\n",
+                r.grid_points, DescribeConfig(r.grid_best).c_str(), r.grid_best.seconds,
+                r.chosen.seconds > 0 ? 100.0 * r.grid_best.seconds / r.chosen.seconds : 100.0);
   if (r.holdout_psnr >= 0.f)
     std::printf("held-back classes: PSNR %.2f dB (worst sample %.2f), measured speed-up %.2fx (CPU time)%s\n",
                 r.holdout_psnr, r.holdout_worst, r.holdout_speedup,

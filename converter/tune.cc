@@ -352,6 +352,33 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
 
   rep.chosen = cur;
   rep.improved = !SameKnobs(cur, base);
+  if (o.grid) {
+    std::vector<TuneConfig> grid;
+    for (int w = 0; w < 3; ++w)
+      for (int a = 0; a < 2; ++a)
+        for (float e : {0.f, 0.03f, 0.015f, 0.008f}) {
+          TuneConfig c;
+          c.weights = w;
+          c.attention = a;
+          c.err_tol = e;
+          grid.push_back(c);
+          for (int p : policies)
+            for (float t : CacheLadder(p)) {
+              c.cache_policy = p;
+              c.cache_threshold = t;
+              grid.push_back(c);
+            }
+        }
+    std::vector<TuneConfig*> list;
+    for (TuneConfig& c : grid) list.push_back(&c);
+    ev.RunAll(list);
+    rep.grid_best = base;
+    for (const TuneConfig& c : grid)
+      if (c.ok && c.seconds < rep.grid_best.seconds) rep.grid_best = c;
+    rep.grid_best.step = "grid";
+    rep.grid_ran = true;
+    rep.grid_points = static_cast<int>(grid.size());
+  }
   rep.predicted_speedup = cur.seconds > 0 ? base.seconds / cur.seconds : 1.0;
 
   // Held-back set: classes not calibrated on, seed 0. FP32 reference first,

@@ -39,6 +39,10 @@ struct TuneOptions {
   int threads = 1;                 // generations in parallel (same result for any N)
   std::string isa;                 // cost-model row (empty: this machine)
   std::vector<int> cache_policies; // CachePolicy values to try (default tdc, taylor, mag, static)
+  // Also run the full grid (every value of every knob, every rung of every
+  // cache policy) and report its best configuration at the target beside the
+  // greedy choice: how much the greedy search leaves (slow: hundreds of runs).
+  bool grid = false;
 };
 
 struct TuneConfig {
@@ -64,6 +68,9 @@ struct TuneReport {
   float holdout_psnr = -1.f, holdout_worst = -1.f;
   double holdout_speedup = 0.0;  // measured: FP32 CPU time / chosen CPU time, held-back set
   double predicted_speedup = 1.0;
+  bool grid_ran = false;
+  TuneConfig grid_best;            // fastest grid point keeping target + margin
+  int grid_points = 0;
   int generations = 0;
   double wall_seconds = 0.0;
   CacheCalibrationInfo cache_info;  // signals + the chosen entry (policies[0]) when a cache is chosen

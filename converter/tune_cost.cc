@@ -7,23 +7,27 @@ namespace conv {
 namespace {
 
 // Rows: GFLOP/s of one core for whole layers as the runtime runs them.
-// avx2: measured on an AMD EPYC (Zen 3) core from per-op profiles of the
-//   video demo model (2048 tokens, hidden 256; edge-run --profile with
-//   --precision int8|nvfp4 and --attention-precision int8, alternated) and
-//   edge-bench attention (cluster planning: plan / dense time at 2048 and
-//   4096 tokens, bench/results/attention_variants.md).
-// avx512vnni: the FP32 and INT8 GEMM rows from bench/results/gemm.md (Zen 5,
-//   full-width AVX-512); attention scaled from avx2 by the FMA peak ratio
-//   (225 / 102 GFLOP/s): an estimate.
-// neon / neondot: estimates for a Cortex-A76-class core at 2.4 GHz (2 x
-//   128-bit FMA pipes: 38 GFLOP/s peak; sdot 4x that), at the fractions of
+// avx2 (measured, AMD EPYC Zen 3): per-op profiles of the video demo model
+//   (2048 tokens, hidden 128, head dim 32; `edge-run --profile` with
+//   --precision int8|nvfp4 and --attention-precision int8, alternated):
+//   Linear 494 / 707 / 449 ms and attention 2067 / 1630 ms for 19.3 and
+//   51.5 GFLOP, scaled to the quiet machine's whole-model rate (53.6 GFLOP/s
+//   at FP32: 17.6 s CPU for 2 samples, bench/results/speed_quality_video.md).
+//   Cluster planning 0.22 of dense attention (edge-bench attention, head dim
+//   32); gathered exact pairs 1.3x the cost of dense ones (fits the measured
+//   1.17x end to end of `--attention-sparse clusters` at 45% exact pairs).
+// avx512vnni (estimate): GEMM rows from bench/results/gemm.md (Zen 5) scaled
+//   down for K = 128..512; FP32 attention from avx2 by the FMA peak ratio
+//   (225 / 102); INT8 attention has no AVX-512 kernel and runs the AVX2 one.
+// neon / neondot (estimates): a Cortex-A76-class core at 2.4 GHz (2 x
+//   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
-    {"avx2", "measured (Zen 3, video demo model profile)", 88.0, 61.0, 97.0, 30.0, 38.0, 0.2, 6.0},
-    {"avx512vnni", "GEMM measured (Zen 5, gemm.md); attention estimated", 208.0, 420.0, 380.0, 66.0, 120.0, 0.2,
-     10.0},
-    {"neon", "estimate (A76-class, no dot product)", 30.0, 24.0, 26.0, 11.0, 11.0, 0.2, 4.0},
-    {"neondot", "estimate (A76-class, dot product)", 30.0, 70.0, 65.0, 11.0, 22.0, 0.2, 4.0},
+    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 9.0},
+    {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
+     0.22, 1.3, 12.0},
+    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 5.0},
+    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 5.0},
 };
 
 double Elements(const TensorInfo& t) { return static_cast<double>(t.num_elements); }
@@ -95,7 +99,7 @@ double PredictSeconds(const GraphWork& w, const IsaThroughput& t, const RunShape
   const double attn_rate = r.attention_int8 ? t.attention_int8 : t.attention_f32;
   // Sparse plans run the exact pairs at the kernel's rate, plus planning
   // (FP32 work, a fraction of the dense FP32 attention).
-  const double exact = r.clusters ? r.exact_fraction : 1.0;
+  const double exact = r.clusters ? r.exact_fraction * t.cluster_gather : 1.0;
   const double plan = r.clusters ? t.cluster_plan / (t.attention_f32 * 1e9) : 0.0;
   auto part = [&](const double* linear, double attention, double other) {
     double s = 0;

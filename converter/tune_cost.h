@@ -25,6 +25,7 @@ struct IsaThroughput {
   // Cluster-sparse attention: planning (k-means, centroid scores, routing)
   // as a fraction of the dense FP32 attention it replaces.
   double cluster_plan;
+  double cluster_gather;  // cost of a gathered exact pair over a dense one
   double other_gbs;
 };
 
