@@ -92,7 +92,7 @@ const char kUsage[] =
     "                          report its PSNR and measured speed-up on held-back classes\n"
     "  --calib-classes 0,1,2,3 calibration classes (default: the first 4); --calib-seeds N (default 1)\n"
     "  --holdout-classes LIST|none   held-back classes (default: the first 2 not calibrated on)\n"
-    "  --tune-margin DB        required above the target on calibration (default 1)\n"
+    "  --tune-margin DB        required above the target on calibration (default 3)\n"
     "  --tune-cache LIST|none  cache policies to try (default tdc,taylor,mag,static)\n"
     "  --tune-isa NAME         cost-model row: avx2, avx512vnni, neon, neondot (default: this CPU)\n"
     "  --tune-threads N        generations in parallel (default 1; same result for any N)\n"

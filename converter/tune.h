@@ -31,7 +31,7 @@ namespace conv {
 
 struct TuneOptions {
   float target_psnr = 0.f;         // dB vs FP32
-  float margin_db = 1.f;           // calibration PSNR must reach target + margin
+  float margin_db = 3.f;           // calibration PSNR must reach target + margin
   std::vector<int64_t> classes;    // calibration classes (default: the first 4)
   std::vector<int64_t> holdout;    // held-back classes (default: 2 not in `classes`)
   bool holdout_off = false;

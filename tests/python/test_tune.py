@@ -63,8 +63,8 @@ def main():
         rep = json.loads(r1.stdout)["tuning"]
         ch = rep["chosen"]
         print(json.dumps({k: v for k, v in rep.items() if k != "trace"}, indent=1))
-        c.check(rep["improved"] and ch["keeps_target"] and ch["psnr"] >= 31.0,
-                f"an approximation keeps 30 + 1 dB on calibration: {ch['config']} ({ch['psnr']:.1f} dB)")
+        c.check(rep["improved"] and ch["keeps_target"] and ch["psnr"] >= 33.0,
+                f"an approximation keeps 30 + 3 dB (margin) on calibration: {ch['config']} ({ch['psnr']:.1f} dB)")
         c.check(len(rep["trace"]) >= 8 and rep["trace"][0]["step"] == "baseline", "the search trace is reported")
         c.check(rep["predicted_speedup"] > 1.0, f"predicted speed-up {rep['predicted_speedup']:.2f}x > 1")
         c.check(rep["holdout_psnr"] > 0, "held-back PSNR measured")
@@ -84,7 +84,7 @@ def main():
         c.check(info_n["blocks_skipped"] == 0 and info_n["tuning"]["cache_default_used"] is False,
                 "--cache none overrides the tuned cache")
 
-        # Nothing keeps 98 dB (+1 margin): the model stays FP32.
+        # Nothing keeps 98 dB (+3 margin): the model stays FP32.
         t3 = os.path.join(w, "t3.fb")
         r3 = cu.convert(onnx, t3, *COMMON, "--target-psnr", "98", *TUNE, "--tune-threads", "2")
         c.check("stays FP32" in r3.stdout, "an unreachable target says the model stays FP32")
