@@ -64,7 +64,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
     EDGE_CHECK_OR_RETURN(std::isfinite(s->w_scale[n]), StatusCode::kInvalidModel,
                          "weight '%s': non-finite scale at channel %zu", w.name, n);
   }
-  const size_t packed_bytes = Qs8PackedBytes(N, K);
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kQs8);
+  const size_t packed_bytes = QuantPackedBytes(f, N, K);
   if (w.layout == fb::WeightLayout::PackedInt8N16K4) {
     EDGE_CHECK_OR_RETURN(w.bytes >= packed_bytes, StatusCode::kInvalidModel,
                          "weight '%s': packed int8 needs %zu bytes, has %zu", w.name, packed_bytes,
@@ -73,7 +74,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
   } else {
     EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
                          "weight '%s': layout not usable for int8", w.name);
-    EDGE_CHECK_OR_RETURN(w.bytes >= N * K, StatusCode::kInvalidModel, "weight '%s': too small", w.name);
+    EDGE_CHECK_OR_RETURN(w.bytes >= QuantRowMajorBytes(f, N, K), StatusCode::kInvalidModel,
+                         "weight '%s': too small", w.name);
     s->owned_w = NewArray<uint8_t>(packed_bytes);
     EDGE_CHECK_OR_RETURN(s->owned_w, StatusCode::kOutOfMemory, "packing weight '%s'", w.name);
     Qs8PackN16K4(reinterpret_cast<const int8_t*>(w.data), N, K, s->owned_w);
@@ -84,7 +86,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
 }
 
 Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
-  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::NVFP4 && w.block_size == kNvfp4BlockSize,
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kNvfp4);
+  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::NVFP4 && w.block_size == static_cast<int>(f.scale_block),
                        StatusCode::kUnsupported, "NVFP4 weight '%s' needs NVFP4 quantization, block 16",
                        w.name);
   EDGE_CHECK_OR_RETURN(std::isfinite(w.tensor_scale), StatusCode::kInvalidModel,
@@ -99,7 +102,7 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
                          "weight '%s': E4M3 block scale byte 0x%02x (NaN or negative) at %zu", w.name,
                          w.scale_data[i], i);
   }
-  const size_t code_bytes = Nvfp4PackedCodeBytes(N, K), scale_bytes = Nvfp4PackedScaleBytes(N, K);
+  const size_t code_bytes = QuantPackedBytes(f, N, K), scale_bytes = QuantPackedScaleBytes(f, N, K);
   if (w.layout == fb::WeightLayout::PackedNvfp4N16K64) {
     EDGE_CHECK_OR_RETURN(w.bytes >= code_bytes && w.scale_bytes >= scale_bytes, StatusCode::kInvalidModel,
                          "weight '%s': packed NVFP4 needs %zu + %zu bytes", w.name, code_bytes, scale_bytes);
@@ -108,13 +111,13 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
   } else {
     EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
                          "weight '%s': layout not usable for NVFP4", w.name);
-    EDGE_CHECK_OR_RETURN(w.bytes >= N * ((K + 1) / 2) && w.scale_bytes >= N * ((K + 15) / 16),
+    EDGE_CHECK_OR_RETURN(w.bytes >= QuantRowMajorBytes(f, N, K) && w.scale_bytes >= QuantRowMajorScaleBytes(f, N, K),
                          StatusCode::kInvalidModel, "weight '%s': too small", w.name);
     s->owned_w = NewArray<uint8_t>(code_bytes);
     s->owned_scales = NewArray<uint8_t>(scale_bytes);
     EDGE_CHECK_OR_RETURN(s->owned_w && s->owned_scales, StatusCode::kOutOfMemory, "packing weight '%s'",
                          w.name);
-    Nvfp4PackN16K64(w.data, w.scale_data, N, K, s->owned_w, s->owned_scales);
+    f.pack(w.data, w.scale_data, N, K, s->owned_w, s->owned_scales);
     s->w = s->owned_w;
     s->w_scales = s->owned_scales;
   }
@@ -259,15 +262,17 @@ Status EvalQuantizedLinear(KernelEvalContext* ctx) {
 void DestroyQuantizedLinear(void* state) { DestroyQuantLinear(static_cast<QuantLinearState*>(state)); }
 
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {
-  EDGE_CHECK_OR_RETURN(Qs8QuantizePerChannel(w, N, K, K, q, scale), StatusCode::kNumericError,
-                       "int8 quantization: weight has NaN or Inf");
+  float unused;
+  EDGE_CHECK_OR_RETURN(QuantFormatOf(QuantFormat::kQs8)
+                           .quantize(w, N, K, reinterpret_cast<uint8_t*>(q), reinterpret_cast<uint8_t*>(scale), &unused),
+                       StatusCode::kNumericError, "int8 quantization: weight has NaN or Inf");
   return Status::Ok();
 }
 
 Status QuantizeNvfp4(const float* w, size_t N, size_t K, uint8_t* codes, uint8_t* scales,
                      float* tensor_scale) {
-  EDGE_CHECK_OR_RETURN(Nvfp4Quantize(w, N, K, K, codes, scales, tensor_scale), StatusCode::kNumericError,
-                       "NVFP4 quantization: weight has NaN or Inf");
+  EDGE_CHECK_OR_RETURN(QuantFormatOf(QuantFormat::kNvfp4).quantize(w, N, K, codes, scales, tensor_scale),
+                       StatusCode::kNumericError, "NVFP4 quantization: weight has NaN or Inf");
   return Status::Ok();
 }
 

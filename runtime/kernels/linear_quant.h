@@ -4,7 +4,7 @@
 //
 // Weights may be RowMajor (packed into the state at prepare) or already in
 // the kernels' layout (WeightLayout::PackedInt8N16K4 / PackedNvfp4N16K64,
-// see ops/quant_gemm.h), used in place. Activations are quantized per token
+// see ops/quant_format.h), used in place. Activations are quantized per token
 // at run time into the scratch memory requested at prepare.
 #pragma once
 
