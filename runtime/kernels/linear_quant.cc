@@ -4,7 +4,6 @@
 #include <cstring>
 #include <new>
 
-#include "ops/nvfp4.h"
 
 namespace edge {
 
@@ -221,45 +220,6 @@ void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* s
     pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &t, s->M, 8, 0);
   }
 }
-
-Status PrepareQuantizedLinear(KernelPrepareContext* ctx) {
-  const NodeInfo& node = *ctx->node;
-  EDGE_CHECK_OR_RETURN(node.inputs.size() >= 2 && node.outputs.size() == 1, StatusCode::kInvalidModel,
-                       "Linear needs (x, W, bias?) -> y");
-  const Model& model = *ctx->model;
-  const TensorInfo& x = model.tensor(node.inputs[0]);
-  const TensorInfo& w = model.tensor(node.inputs[1]);
-  const TensorInfo* bias =
-      node.inputs.size() > 2 && node.inputs[2] >= 0 ? &model.tensor(node.inputs[2]) : nullptr;
-  const TensorInfo& y = model.tensor(node.outputs[0]);
-  EDGE_CHECK_OR_RETURN(x.dtype == fb::DType::F32 && y.dtype == fb::DType::F32, StatusCode::kUnsupported,
-                       "quantized Linear takes and gives f32");
-  EDGE_CHECK_OR_RETURN(x.rank >= 1 && w.rank == 2 && x.dim(-1) == w.dims[1], StatusCode::kInvalidModel,
-                       "Linear: x[..., %lld] does not match W[%lld, %lld]",
-                       static_cast<long long>(x.rank ? x.dim(-1) : 0),
-                       static_cast<long long>(w.dims[0]), static_cast<long long>(w.dims[1]));
-  EDGE_CHECK_OR_RETURN(y.num_elements == x.num_elements / w.dims[1] * w.dims[0],
-                       StatusCode::kInvalidModel, "Linear: output shape does not match");
-  const size_t M = static_cast<size_t>(x.num_elements / x.dim(-1));
-  fb::Activation act = fb::Activation::None;
-  if (node.op != nullptr && node.op->options_as_LinearOptions() != nullptr) {
-    act = node.op->options_as_LinearOptions()->activation();
-  }
-  QuantLinearState* s = nullptr;
-  EDGE_RETURN_IF_ERROR(CreateQuantLinear(w, bias, M, act, *ctx->cpu, &s));
-  ctx->state = s;
-  ctx->scratch_bytes = s->scratch;
-  ctx->kernel_name = s->kernel->name;
-  return Status::Ok();
-}
-
-Status EvalQuantizedLinear(KernelEvalContext* ctx) {
-  const QuantLinearState* s = static_cast<const QuantLinearState*>(ctx->state);
-  RunQuantLinear(s, ctx->input<float>(0), ctx->output<float>(0), ctx->scratch, ctx->pool);
-  return Status::Ok();
-}
-
-void DestroyQuantizedLinear(void* state) { DestroyQuantLinear(static_cast<QuantLinearState*>(state)); }
 
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {
   float unused;

@@ -21,12 +21,6 @@
 
 namespace edge {
 
-// Kernel contract entry points (inputs: x, W, bias?; one output).
-Status PrepareQuantizedLinear(KernelPrepareContext* ctx);
-Status EvalQuantizedLinear(KernelEvalContext* ctx);
-void DestroyQuantizedLinear(void* state);
-
-// The same, without a Model: what Prepare/Eval do once the tensors are known.
 struct QuantLinearState;
 // M = rows of x (product of its leading dims). bias may be null (or must be a
 // constant F32 [N]). On success *out owns everything it needs beyond the
