@@ -161,4 +161,29 @@ void f32_gemm_ref(size_t m, size_t n, size_t k, const float* x, size_t x_stride,
   }
 }
 
+namespace {
+
+struct ActTask {
+  F32ActivationFn fn;
+  float* x;
+  int act;
+};
+void ActTile(void* ctx, size_t start, size_t count) {
+  const ActTask& t = *static_cast<const ActTask*>(ctx);
+  t.fn(count, t.x + start, t.act);
+}
+
+}  // namespace
+
+void f32_activation_parallel(const F32GemmConfig& cfg, size_t n, float* x, GemmActivation act,
+                             pthreadpool_t pool) {
+  if (act == GemmActivation::kNone) return;
+  ActTask t = {cfg.activation, x, static_cast<int>(act)};
+  if (pool != nullptr && pthreadpool_get_threads_count(pool) > 1) {
+    pthreadpool_parallelize_1d_tile_1d(pool, ActTile, &t, n, 16384, 0);
+  } else {
+    ActTile(&t, 0, n);
+  }
+}
+
 }  // namespace edge

@@ -71,6 +71,12 @@ void f32_gemm_packed(const F32GemmConfig& cfg, size_t m, size_t n, size_t k, con
                      size_t x_stride, const float* packed_w, const float* bias, float* y,
                      size_t y_stride, GemmActivation act, pthreadpool_t pool);
 
+// x[0, n) = act(x) in place with cfg's vector activation pass, in parallel
+// chunks over pool (may be null): what Linear runs after a GEMM that cannot
+// fuse the activation (XNNPACK, the quantized kernels).
+void f32_activation_parallel(const F32GemmConfig& cfg, size_t n, float* x, GemmActivation act,
+                             pthreadpool_t pool);
+
 // Reference: plain loops, accumulation in double. W [N,K] row-major.
 void f32_gemm_ref(size_t m, size_t n, size_t k, const float* x, size_t x_stride, const float* w,
                   size_t w_stride, const float* bias, float* y, size_t y_stride,

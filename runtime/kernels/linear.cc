@@ -19,7 +19,7 @@
 #include "ops/f32_gemm.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 #include "runtime/session.h"
 #include "runtime/weight_format.h"
 
@@ -120,13 +120,11 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
     use.data = s->owned_w;
     use.scale_data = s->owned_scales;
   }
-  // The activation runs after the integer GEMM as the vectorized F32 pass the
-  // XNNPACK path uses (the quantized kernels' own epilogue is scalar).
-  s->cfg = &f32_gemm_config(dense::Isa(ctx));
-  s->act = static_cast<GemmActivation>(act);
+  // The quantized layer runs the activation itself (the vector pass of the
+  // F32 GEMM, as after XNNPACK).
   s->m = m;
   s->n = n;
-  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, fb::Activation::None, *ctx->cpu, &s->quant));
+  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, act, *ctx->cpu, &s->quant));
   ctx->kernel_name = QuantLinearKernelName(s->quant);
   ctx->scratch_bytes = QuantLinearScratchBytes(s->quant);
   return Status::Ok();
@@ -258,26 +256,8 @@ Status Bind(KernelEvalContext* ctx) {
   return Status::Ok();
 }
 
-struct ActTask {
-  F32ActivationFn fn;
-  float* y;
-  int act;
-};
-void ActTile(void* ctx, size_t start, size_t count) {
-  const ActTask& t = *static_cast<const ActTask*>(ctx);
-  t.fn(count, t.y + start, t.act);
-}
-
-// y[m, n] = act(y) with the vectorized F32 activation, in parallel chunks.
 void ApplyActivation(const LinearState& s, float* y, pthreadpool_t pool) {
-  if (s.act == GemmActivation::kNone) return;
-  ActTask t = {s.cfg->activation, y, static_cast<int>(s.act)};
-  const size_t total = s.m * s.n;
-  if (dense::Threads(pool) > 1) {
-    pthreadpool_parallelize_1d_tile_1d(pool, ActTile, &t, total, 16384, 0);
-  } else {
-    ActTile(&t, 0, total);
-  }
+  f32_activation_parallel(*s.cfg, s.m * s.n, y, s.act, pool);
 }
 
 Status Eval(KernelEvalContext* ctx) {
@@ -285,7 +265,6 @@ Status Eval(KernelEvalContext* ctx) {
   float* y = ctx->output<float>(0);
   if (s->quant != nullptr) {
     RunQuantLinear(s->quant, ctx->input<float>(0), y, ctx->scratch, ctx->pool);
-    ApplyActivation(*s, y, ctx->pool);
     return Status::Ok();
   }
 #if defined(EDGE_WITH_XNNPACK)

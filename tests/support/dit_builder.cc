@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 
 namespace edge {
 namespace testing {

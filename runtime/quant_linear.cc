@@ -1,9 +1,11 @@
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 
 #include <cmath>
 #include <cstring>
 #include <new>
 
+#include "ops/f32_gemm.h"
+#include "ops/isa.h"
 
 namespace edge {
 
@@ -11,7 +13,10 @@ struct QuantLinearState {
   const QGemmKernel* kernel = nullptr;
   bool nvfp4 = false;
   size_t M = 0, N = 0, K = 0;
-  fb::Activation activation = fb::Activation::None;
+  // Activation: the vector pass of the F32 GEMM for this CPU, so that every
+  // Linear (and the calibrator measuring it) computes the same GELU / SiLU.
+  const F32GemmConfig* act_cfg = nullptr;
+  GemmActivation activation = GemmActivation::kNone;
   // Packed weights: `w`/`w_scales` point into the model or into `owned_*`.
   const uint8_t* w = nullptr;
   const uint8_t* w_scales = nullptr;  // nvfp4
@@ -123,36 +128,6 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
   return Status::Ok();
 }
 
-// Activations after the layer: exact formulas, one element at a time.
-void ApplyActivation(fb::Activation act, float* y, size_t n) {
-  switch (act) {
-    case fb::Activation::Gelu:
-      for (size_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
-      break;
-    case fb::Activation::GeluTanh:
-      for (size_t i = 0; i < n; ++i) {
-        const float v = y[i];
-        y[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-      }
-      break;
-    case fb::Activation::SiLU:
-      for (size_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + std::exp(-y[i]));
-      break;
-    default:
-      break;
-  }
-}
-
-struct ActTask {
-  fb::Activation act;
-  float* y;
-  size_t N;
-};
-void ActRows(void* ctx, size_t m0, size_t mc) {
-  const ActTask* t = static_cast<const ActTask*>(ctx);
-  ApplyActivation(t->act, t->y + m0 * t->N, mc * t->N);
-}
-
 }  // namespace
 
 Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
@@ -170,7 +145,8 @@ Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
   s->M = M;
   s->N = N;
   s->K = K;
-  s->activation = activation;
+  s->activation = static_cast<GemmActivation>(activation);
+  s->act_cfg = &f32_gemm_config(BestIsaLevel(cpu));
   if (w.dtype == fb::DType::I8) {
     EDGE_RETURN_IF_ERROR(SetupInt8(w, N, K, s));
     s->kernel = Qs8GemmSelect(cpu);
@@ -215,10 +191,7 @@ void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* s
   a.y = y;
   a.ldy = s->N;
   QGemmRun(*s->kernel, x, s->K, a, scratch, pool);
-  if (s->activation != fb::Activation::None) {
-    ActTask t = {s->activation, y, s->N};
-    pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &t, s->M, 8, 0);
-  }
+  f32_activation_parallel(*s->act_cfg, s->M * s->N, y, s->activation, pool);
 }
 
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {
