@@ -18,10 +18,6 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t
   gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
-void f32_activation__scalar(size_t n, float* x, int act) {
-  vactivate_inplace<VecScalar>(n, x, act);
-}
-
 namespace {
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
                                      f32_activation__scalar, 4, 4, IsaLevel::kScalar};
@@ -158,31 +154,6 @@ void f32_gemm_ref(size_t m, size_t n, size_t k, const float* x, size_t x_stride,
       }
       y[i * y_stride + j] = f32_activation_ref(static_cast<float>(s), act);
     }
-  }
-}
-
-namespace {
-
-struct ActTask {
-  F32ActivationFn fn;
-  float* x;
-  int act;
-};
-void ActTile(void* ctx, size_t start, size_t count) {
-  const ActTask& t = *static_cast<const ActTask*>(ctx);
-  t.fn(count, t.x + start, t.act);
-}
-
-}  // namespace
-
-void f32_activation_parallel(const F32GemmConfig& cfg, size_t n, float* x, GemmActivation act,
-                             pthreadpool_t pool) {
-  if (act == GemmActivation::kNone) return;
-  ActTask t = {cfg.activation, x, static_cast<int>(act)};
-  if (pool != nullptr && pthreadpool_get_threads_count(pool) > 1) {
-    pthreadpool_parallelize_1d_tile_1d(pool, ActTile, &t, n, 16384, 0);
-  } else {
-    ActTile(&t, 0, n);
   }
 }
 

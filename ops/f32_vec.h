@@ -245,5 +245,16 @@ static void vactivate_inplace(size_t n, float* x, int act) {
   }
 }
 
+// y = exp(x) over n floats (the array form, for tests of the exp).
+template <class O>
+static void vexp_array(size_t n, const float* x, float* y) {
+  size_t i = 0;
+  for (; i + O::kW <= n; i += O::kW) O::store(y + i, O::exp(O::load(x + i)));
+  if (i < n) {
+    const int r = static_cast<int>(n - i);
+    O::store_n(y + i, O::exp(O::load_n(x + i, r)), r);
+  }
+}
+
 }  // namespace
 }  // namespace edge

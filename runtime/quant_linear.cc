@@ -15,7 +15,7 @@ struct QuantLinearState {
   size_t M = 0, N = 0, K = 0;
   // Activation: the vector pass of the F32 GEMM for this CPU, so that every
   // Linear (and the calibrator measuring it) computes the same GELU / SiLU.
-  const F32GemmConfig* act_cfg = nullptr;
+  F32ActivationFn act_fn = nullptr;
   GemmActivation activation = GemmActivation::kNone;
   // Packed weights: `w`/`w_scales` point into the model or into `owned_*`.
   const uint8_t* w = nullptr;
@@ -146,7 +146,7 @@ Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
   s->N = N;
   s->K = K;
   s->activation = static_cast<GemmActivation>(activation);
-  s->act_cfg = &f32_gemm_config(BestIsaLevel(cpu));
+  s->act_fn = f32_gemm_config(BestIsaLevel(cpu)).activation;
   if (w.dtype == fb::DType::I8) {
     EDGE_RETURN_IF_ERROR(SetupInt8(w, N, K, s));
     s->kernel = Qs8GemmSelect(cpu);
@@ -191,7 +191,7 @@ void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* s
   a.y = y;
   a.ldy = s->N;
   QGemmRun(*s->kernel, x, s->K, a, scratch, pool);
-  f32_activation_parallel(*s->act_cfg, s->M * s->N, y, s->activation, pool);
+  f32_activation_parallel(s->act_fn, s->M * s->N, y, s->activation, pool);
 }
 
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {

@@ -257,7 +257,7 @@ Status Bind(KernelEvalContext* ctx) {
 }
 
 void ApplyActivation(const LinearState& s, float* y, pthreadpool_t pool) {
-  f32_activation_parallel(*s.cfg, s.m * s.n, y, s.act, pool);
+  f32_activation_parallel(s.cfg->activation, s.m * s.n, y, s.act, pool);
 }
 
 Status Eval(KernelEvalContext* ctx) {
