@@ -9,7 +9,7 @@
 // of ops/f32_gemm.h with W packed once here (or per run into scratch when W
 // is not a constant) and the activation fused into the microkernel.
 // Quantized weights (I8 per channel / NVFP4) run on the integer kernels of
-// linear_quant.h. SessionOptions::precision overrides what is stored, for
+// runtime/quant_linear.h. KernelSettings::precision overrides what is stored, for
 // A/B runs: fp32 dequantizes quantized weights once at prepare; int8 / nvfp4
 // quantize F32 (or requantize the other format's) weights at prepare.
 #include <cmath>
@@ -20,7 +20,7 @@
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/quant_linear.h"
-#include "runtime/session.h"
+#include "runtime/kernel_settings.h"
 #include "runtime/weight_format.h"
 
 #if defined(EDGE_WITH_XNNPACK)
