@@ -1,4 +1,4 @@
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 #include <cmath>
 #include <random>
