@@ -32,11 +32,6 @@ bool Qs8Quantize(const float* w, size_t N, size_t K, uint8_t* data, uint8_t* sca
                                reinterpret_cast<float*>(scales));
 }
 
-// Byte of (n, k) in PackedInt8N16K4 with K padded to kp.
-inline size_t Qs8PackedAt(size_t n, size_t k, size_t kp) {
-  return (n / 16) * 16 * kp + (k / 4) * 64 + (n % 16) * 4 + k % 4;
-}
-
 void Qs8DequantizeAt(const uint8_t* data, const uint8_t* scales, size_t N, size_t K, bool packed,
                      float* w) {
   const size_t kp = RoundUp(K, 4);
@@ -44,7 +39,7 @@ void Qs8DequantizeAt(const uint8_t* data, const uint8_t* scales, size_t N, size_
   for (size_t r = 0; r < N; ++r) {
     float sc;
     std::memcpy(&sc, scales + 4 * r, 4);
-    for (size_t c = 0; c < K; ++c) w[r * K + c] = q[packed ? Qs8PackedAt(r, c, kp) : r * K + c] * sc;
+    for (size_t c = 0; c < K; ++c) w[r * K + c] = q[packed ? Qs8PackedIndex(r, c, kp) : r * K + c] * sc;
   }
 }
 
@@ -188,7 +183,7 @@ void Qs8PackN16K4(const int8_t* q, size_t N, size_t K, uint8_t* packed) {
   const size_t Kp = RoundUp(K, 4);
   std::memset(packed, 0, Qs8PackedBytes(N, K));
   for (size_t n = 0; n < N; ++n) {
-    for (size_t k = 0; k < K; ++k) packed[Qs8PackedAt(n, k, Kp)] = static_cast<uint8_t>(q[n * K + k]);
+    for (size_t k = 0; k < K; ++k) packed[Qs8PackedIndex(n, k, Kp)] = static_cast<uint8_t>(q[n * K + k]);
   }
 }
 

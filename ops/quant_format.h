@@ -73,6 +73,11 @@ const QuantFormatTraits& QuantFormatOf(QuantFormat format);
 
 inline size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
+// Byte of int8 weight (n, k) in PackedInt8N16K4 whose K is padded to kp.
+inline size_t Qs8PackedIndex(size_t n, size_t k, size_t kp) {
+  return (n / 16) * 16 * kp + (k / 4) * 64 + (n % 16) * 4 + k % 4;
+}
+
 // Byte counts. The uint64 forms return false on overflow (the validator
 // feeds them untrusted shapes); the size_t forms are for shapes already
 // validated.

@@ -69,7 +69,7 @@ void Qs8ColumnCorrection(const uint8_t* packed, size_t N, size_t K, int32_t* cor
   for (size_t n = 0; n < Np; ++n) {
     int32_t s = 0;
     for (size_t k = 0; k < Kp; ++k) {
-      s += static_cast<int8_t>(packed[(n / 16) * 16 * Kp + (k / 4) * 64 + (n % 16) * 4 + k % 4]);
+      s += static_cast<int8_t>(packed[Qs8PackedIndex(n, k, Kp)]);
     }
     corr[n] = -128 * s;
   }

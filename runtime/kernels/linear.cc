@@ -58,7 +58,10 @@ void Destroy(void* p) {
   delete s;
 }
 
-bool IsQuantized(const TensorInfo& w) { return w.dtype == fb::DType::I8 || w.dtype == fb::DType::NVFP4; }
+bool IsQuantized(const TensorInfo& w) {
+  const QuantFormatTraits* f = WeightFormatOfDType(w.dtype);
+  return f != nullptr && f->scale_kind != QuantScaleKind::kNone;
+}
 
 // A quantized [N, K] weight as F32 (row-major); null if out of memory.
 float* Dequantize(const TensorInfo& w) {
