@@ -31,7 +31,7 @@
 #include "runtime/pipeline.h"
 #include "runtime/session.h"
 #include "runtime/writer/model_writer.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 namespace edge {
 namespace bench {

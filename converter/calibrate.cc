@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "ops/cpu_features.h"
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 #include "runtime/model.h"
 #include "runtime/noise.h"
 #include "runtime/sampler.h"

@@ -6,40 +6,41 @@
 #include <cmath>
 #include <cstring>
 
-#include "ops/nvfp4.h"
-#include "ops/quant_gemm.h"
+#include "ops/quant_format.h"
 
 namespace edge {
 namespace conv {
 
-const char* PrecisionName(Precision p) {
-  switch (p) {
-    case Precision::kInt8: return "int8";
-    case Precision::kNvfp4: return "nvfp4";
-    default: return "fp32";
-  }
-}
+namespace {
+
+// Precision values name the rows of the weight-format table.
+const QuantFormatTraits& FormatOf(Precision p) { return QuantFormatOf(static_cast<QuantFormat>(p)); }
+static_assert(static_cast<int>(Precision::kInt8) == static_cast<int>(QuantFormat::kQs8) &&
+                  static_cast<int>(Precision::kNvfp4) == static_cast<int>(QuantFormat::kNvfp4) &&
+                  static_cast<int>(Precision::kFp32) == static_cast<int>(QuantFormat::kF32),
+              "Precision and QuantFormat share their values");
+
+}  // namespace
+
+const char* PrecisionName(Precision p) { return FormatOf(p).name; }
 
 bool ParsePrecision(const std::string& s, Precision* p) {
-  if (s == "fp32") *p = Precision::kFp32;
-  else if (s == "int8") *p = Precision::kInt8;
-  else if (s == "nvfp4") *p = Precision::kNvfp4;
-  else return false;
-  return true;
+  for (int i = 0; i < kQuantFormatCount; ++i) {
+    if (s == QuantFormatOf(static_cast<QuantFormat>(i)).name) {
+      *p = static_cast<Precision>(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 double StoredBits(Precision p, int64_t N, int64_t K) {
   const double elems = static_cast<double>(N) * static_cast<double>(K);
   if (elems <= 0) return 0;
+  const QuantFormatTraits& f = FormatOf(p);
+  if (f.panel_n == 0) return 32.0;
   const size_t n = static_cast<size_t>(N), k = static_cast<size_t>(K);
-  switch (p) {
-    case Precision::kInt8:
-      return 8.0 * static_cast<double>(Qs8PackedBytes(n, k) + 4 * n) / elems;
-    case Precision::kNvfp4:
-      return 8.0 * static_cast<double>(Nvfp4PackedCodeBytes(n, k) + Nvfp4PackedScaleBytes(n, k)) / elems;
-    default:
-      return 32.0;
-  }
+  return 8.0 * static_cast<double>(QuantPackedBytes(f, n, k) + QuantPackedScaleBytes(f, n, k)) / elems;
 }
 
 std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& regions, const QuantOptions& o) {
@@ -108,27 +109,18 @@ QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p)
   q->name = l.weight;
   q->N = l.N;
   q->K = l.K;
-  if (p == Precision::kInt8) {
-    std::vector<int8_t> rows(N * K);
-    std::vector<float> scale(N);
-    if (!Qs8QuantizePerChannel(w, N, K, K, rows.data(), scale.data()))
-      Fail(kExitConvert, "weight '" + l.weight + "': int8 quantization failed");
-    q->data.assign(Qs8PackedBytes(N, K), 0);
-    Qs8PackN16K4(rows.data(), N, K, q->data.data());
-    q->scales.resize(N * sizeof(float));
-    std::memcpy(q->scales.data(), scale.data(), N * sizeof(float));
-  } else if (p == Precision::kNvfp4) {
-    std::vector<uint8_t> codes(N * ((K + 1) / 2)), scales(N * ((K + 15) / 16));
-    float g_dec = 1.f;
-    if (!Nvfp4Quantize(w, N, K, K, codes.data(), scales.data(), &g_dec))
-      Fail(kExitConvert, "weight '" + l.weight + "': NVFP4 quantization failed");
-    q->data.assign(Nvfp4PackedCodeBytes(N, K), 0);
-    q->scales.assign(Nvfp4PackedScaleBytes(N, K), 0);
-    Nvfp4PackN16K64(codes.data(), scales.data(), N, K, q->data.data(), q->scales.data());
-    q->tensor_scale = g_dec;
-  } else {
-    Fail(kExitConvert, "internal: QuantizeWeight at fp32");
-  }
+  if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: QuantizeWeight at fp32");
+  // Quantize row-major, then pack into the layout the kernels read in place.
+  const QuantFormatTraits& f = FormatOf(p);
+  std::vector<uint8_t> rows(QuantRowMajorBytes(f, N, K)), scales(QuantRowMajorScaleBytes(f, N, K));
+  float tensor_scale = 1.f;
+  if (!f.quantize(w, N, K, rows.data(), scales.data(), &tensor_scale))
+    Fail(kExitConvert, "weight '" + l.weight + "': " + (p == Precision::kInt8 ? "int8" : "NVFP4") +
+                           " quantization failed");
+  q->data.assign(QuantPackedBytes(f, N, K), 0);
+  q->scales.assign(QuantPackedScaleBytes(f, N, K), 0);
+  f.pack(rows.data(), scales.data(), N, K, q->data.data(), q->scales.data());
+  q->tensor_scale = tensor_scale;
   return q;
 }
 

@@ -22,7 +22,8 @@
 //
 // Storage: INT8 symmetric per output channel, packed PackedInt8N16K4, with
 // FP32 scales [N]; NVFP4 (ops/nvfp4.h reference quantizer: E4M3 block scales,
-// RNE E2M1) packed PackedNvfp4N16K64. Layouts are those of ops/quant_gemm.h.
+// RNE E2M1) packed PackedNvfp4N16K64. Sizes, layouts and the quantize / pack
+// entry points come from the weight-format table, ops/quant_format.h.
 #pragma once
 
 #include <cstdint>

@@ -18,10 +18,6 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t
   gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
-void f32_activation__scalar(size_t n, float* x, int act) {
-  vactivate_inplace<VecScalar>(n, x, act);
-}
-
 namespace {
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
                                      f32_activation__scalar, 4, 4, IsaLevel::kScalar};

@@ -14,12 +14,10 @@
 #include <pthreadpool.h>
 
 #include "ops/cpu_features.h"
+#include "ops/f32_activation_pass.h"
 #include "ops/isa.h"
 
 namespace edge {
-
-// Activation codes (same values as fb::Activation).
-enum class GemmActivation : int { kNone = 0, kGelu = 1, kGeluTanh = 2, kSiLU = 3 };
 
 
 // Computes an mr x nc block (mr <= MR, nc <= NR) of y:
@@ -28,8 +26,6 @@ enum class GemmActivation : int { kNone = 0, kGelu = 1, kGeluTanh = 2, kSiLU = 3
 typedef void (*F32GemmUkernel)(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                                const float* w, const float* bias, float* c, size_t c_stride,
                                int activation);
-// In-place activation over n floats.
-typedef void (*F32ActivationFn)(size_t n, float* x, int activation);
 
 struct F32GemmConfig {
   const char* name;  // e.g. "f32_gemm_8x32__avx512"
@@ -50,12 +46,6 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a, size_t 
                          const float* w, const float* bias, float* c, size_t c_stride, int act);
 void f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                            const float* w, const float* bias, float* c, size_t c_stride, int act);
-void f32_activation__scalar(size_t n, float* x, int act);
-void f32_activation__avx2(size_t n, float* x, int act);
-void f32_activation__avx512(size_t n, float* x, int act);
-// The vectorized expf of ops/vec_exp.h over an array (exposed for its tests).
-void f32_vexp__avx2(size_t n, const float* x, float* y);
-void f32_vexp__avx512(size_t n, const float* x, float* y);
 
 // Floats needed for the packed weights of an N x K matrix with panels of nr.
 size_t f32_gemm_packed_floats(size_t n, size_t k, size_t nr);

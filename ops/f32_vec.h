@@ -1,12 +1,27 @@
-// A minimal SIMD vocabulary (one struct per ISA) so that the GEMM microkernel,
-// the fused activations and the attention tile are written once as templates
-// and instantiated per ISA file. Everything lives in an anonymous namespace:
-// each *__isa.cc file gets its own copy compiled with its own flags, and no
-// symbol compiled for AVX-512 can be picked by the linker for a scalar caller.
-// For the same reason these templates call no std:: templates.
+// The SIMD vocabulary of every F32 kernel family: one struct per ISA
+// (VecScalar, VecAvx2, VecAvx512, VecNeon for AArch64) so that the GEMM
+// microkernel, the fused activations, the attention tiles, the elementwise /
+// norm / softmax kernels (ops/*_simd.h) and the vector math
+// (ops/vec_math_impl.h) are written once as templates and instantiated per
+// ISA file. Everything lives in an anonymous namespace: each *__isa.cc file
+// gets its own copy compiled with its own flags, and no symbol compiled for
+// AVX-512 can be picked by the linker for a scalar caller. For the same
+// reason these templates call no std:: templates.
+//
+// NaN policy.
+//   * min / max return the second operand when either is NaN (the x86 rule;
+//     the NEON and scalar versions are written to match): pass the data
+//     second to keep NaNs, first to clamp them away.
+//   * vecmath:: functions (Exp, Erf, Tanh, Sigmoid, SiLU, GELU, GELU-tanh of
+//     the elementwise ops): NaN in, NaN out.
+//   * exp() here (Cephes, ops/vec_exp.h) and the activations built on it
+//     below (the GEMM epilogue and the activation pass): NaN gives an
+//     unspecified value. Their inputs are finite by construction (softmax
+//     after subtracting the row max; Linear outputs of finite weights).
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -19,8 +34,24 @@
 namespace edge {
 namespace {
 
+// The elementwise kernels' names for the tail and reduction operations
+// (ops/*_simd.h, ops/vec_math_impl.h), shared by every ISA struct below.
+template <class D>
+struct VecTailNames {
+  static auto load_tail(const float* p, size_t n) { return D::load_n(p, static_cast<int>(n)); }
+  static auto load_tail_fill(const float* p, size_t n, float fill) {
+    return D::load_n_fill(p, static_cast<int>(n), fill);
+  }
+  template <class X>
+  static void store_tail(float* p, X v, size_t n) { D::store_n(p, v, static_cast<int>(n)); }
+  template <class X>
+  static float hsum(X v) { return D::reduce_add(v); }
+  template <class X>
+  static float hmax(X v) { return D::reduce_max(v); }
+};
+
 // Portable fallback: one lane. The compiler may still vectorize loops over it.
-struct VecScalar {
+struct VecScalar : VecTailNames<VecScalar> {
   using V = float;
   static constexpr int kW = 1;
   static V zero() { return 0.f; }
@@ -44,10 +75,33 @@ struct VecScalar {
   static V exp(V x) { return std::exp(x); }
   static float reduce_max(V v) { return v; }
   static float reduce_add(V v) { return v; }
+  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  using T = V;
+  static constexpr int N = kW;
+  using M = bool;
+  static V fma(V a, V b, V c) { return std::fma(a, b, c); }  // exact a*b + c: vecmath needs it
+  static V fnma(V a, V b, V c) { return std::fma(-a, b, c); }
+  static V fms(V a, V b, V c) { return std::fma(a, b, -c); }
+  static V sqrt(V a) { return std::sqrt(a); }
+  static V neg(V a) { return -a; }
+  static V sign_bit(V a) { return std::copysign(0.f, a); }
+  static V xor_(V a, V b) {
+    uint32_t ua, ub;
+    std::memcpy(&ua, &a, 4);
+    std::memcpy(&ub, &b, 4);
+    ua ^= ub;
+    std::memcpy(&a, &ua, 4);
+    return a;
+  }
+  static V round(V a) { return std::nearbyint(a); }
+  static M lt(V a, V b) { return a < b; }
+  static M ge(V a, V b) { return a >= b; }
+  static V select(M m, V if_true, V if_false) { return m ? if_true : if_false; }
+  static V scale_pow2(V p, V n) { return std::ldexp(p, static_cast<int>(n)); }
 };
 
 #if defined(__AVX512F__)
-struct VecAvx512 {
+struct VecAvx512 : VecTailNames<VecAvx512> {
   using V = __m512;
   static constexpr int kW = 16;
   static __mmask16 mask(int n) {
@@ -80,11 +134,34 @@ struct VecAvx512 {
   static V exp(V x) { return vexp::exp_avx512(x); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
+  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  using T = V;
+  static constexpr int N = kW;
+  using M = __mmask16;
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V fnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V fms(V a, V b, V c) { return _mm512_fmsub_ps(a, b, c); }
+  static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+  static V neg(V a) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)));
+  }
+  static V sign_bit(V a) {
+    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)));
+  }
+  static V xor_(V a, V b) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+  }
+  static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static M lt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M ge(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static V select(M m, V if_true, V if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
+  // p * 2^n; vscalefps handles the exponent range (and underflow) exactly.
+  static V scale_pow2(V p, V n) { return _mm512_scalef_ps(p, n); }
 };
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
-struct VecAvx2 {
+struct VecAvx2 : VecTailNames<VecAvx2> {
   using V = __m256;
   static constexpr int kW = 8;
   static __m256i mask(int n) {
@@ -127,12 +204,38 @@ struct VecAvx2 {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  using T = V;
+  static constexpr int N = kW;
+  using M = __m256;  // lane mask (all-ones / all-zeros per lane)
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }    // a*b + c
+  static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a*b
+  static V fms(V a, V b, V c) { return _mm256_fmsub_ps(a, b, c); }    // a*b - c
+  static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  static V neg(V a) { return _mm256_xor_ps(_mm256_set1_ps(-0.0f), a); }
+  static V sign_bit(V a) { return _mm256_and_ps(_mm256_set1_ps(-0.0f), a); }
+  static V xor_(V a, V b) { return _mm256_xor_ps(a, b); }
+  static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static M lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static M ge(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static V select(M m, V if_true, V if_false) { return _mm256_blendv_ps(if_false, if_true, m); }
+  // p * 2^n for integral n in [-152, 130]: two steps so that each factor is
+  // a normal float (2^n alone overflows the exponent field at the ends).
+  static V scale_pow2(V p, V n) {
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i n1 = _mm256_srai_epi32(ni, 1);
+    const __m256i n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    const V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  }
 };
 #endif
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
 // AArch64 NEON: four lanes (the FP32 attention tile and the INT8 attention).
-struct VecNeon {
+struct VecNeon : VecTailNames<VecNeon> {
   using V = float32x4_t;
   static constexpr int kW = 4;
   static uint32x4_t mask(int n) {
@@ -178,6 +281,33 @@ struct VecNeon {
   static V exp(V x) { return vexp::exp_neon(x); }
   static float reduce_max(V v) { return vmaxvq_f32(v); }
   static float reduce_add(V v) { return vaddvq_f32(v); }
+  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  using T = V;
+  static constexpr int N = kW;
+  using M = uint32x4_t;
+  static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+  static V fnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
+  static V fms(V a, V b, V c) { return vnegq_f32(vfmsq_f32(c, a, b)); }
+  static V sqrt(V a) { return vsqrtq_f32(a); }
+  static V neg(V a) { return vnegq_f32(a); }
+  static V sign_bit(V a) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u))); }
+  static V xor_(V a, V b) {
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+  }
+  static V round(V a) { return vrndnq_f32(a); }
+  static M lt(V a, V b) { return vcltq_f32(a, b); }
+  static M ge(V a, V b) { return vcgeq_f32(a, b); }
+  static V select(M m, V if_true, V if_false) { return vbslq_f32(m, if_true, if_false); }
+  // p * 2^n in two normal factors, as VecAvx2::scale_pow2.
+  static V scale_pow2(V p, V n) {
+    const int32x4_t ni = vcvtnq_s32_f32(n);
+    const int32x4_t n1 = vshrq_n_s32(ni, 1);
+    const int32x4_t n2 = vsubq_s32(ni, n1);
+    const int32x4_t bias = vdupq_n_s32(127);
+    const V s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+    const V s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
+    return vmulq_f32(vmulq_f32(p, s1), s2);
+  }
 };
 #endif
 
@@ -242,6 +372,17 @@ static void vactivate_inplace(size_t n, float* x, int act) {
   if (i < n) {
     const int rem = static_cast<int>(n - i);
     O::store_n(x + i, vactivate<O>(O::load_n(x + i, rem), act), rem);
+  }
+}
+
+// y = exp(x) over n floats (the array form, for tests of the exp).
+template <class O>
+static void vexp_array(size_t n, const float* x, float* y) {
+  size_t i = 0;
+  for (; i + O::kW <= n; i += O::kW) O::store(y + i, O::exp(O::load(x + i)));
+  if (i < n) {
+    const int r = static_cast<int>(n - i);
+    O::store_n(y + i, O::exp(O::load_n(x + i, r)), r);
   }
 }
 

@@ -1,4 +1,4 @@
-// Quantizers, packing, scalar kernels, oracles and the threaded driver of the
+// Quantizers, scalar kernels, oracles and the threaded driver of the
 // quantized linear layers. The SIMD tiles live in qs8_gemm__<isa>.cc and
 // qnvfp4_gemm__<isa>.cc.
 #include "ops/quant_gemm.h"
@@ -62,50 +62,14 @@ void QuantizeRowsRef(const float* x, size_t ldx, size_t rows, size_t K, size_t k
   }
 }
 
-// ---------------------------------------------------------------- packing
-
-size_t Qs8PackedBytes(size_t N, size_t K) { return RoundUp(N, 16) * RoundUp(K, 4); }
-
-void Qs8PackN16K4(const int8_t* q, size_t N, size_t K, uint8_t* packed) {
-  const size_t Np = RoundUp(N, 16), Kp = RoundUp(K, 4);
-  std::memset(packed, 0, Np * Kp);
-  for (size_t n = 0; n < N; ++n) {
-    for (size_t k = 0; k < K; ++k) {
-      packed[(n / 16) * 16 * Kp + (k / 4) * 64 + (n % 16) * 4 + k % 4] =
-          static_cast<uint8_t>(q[n * K + k]);
-    }
-  }
-}
-
-size_t Nvfp4PackedCodeBytes(size_t N, size_t K) { return RoundUp(N, 16) * RoundUp(K, 16) / 2; }
-size_t Nvfp4PackedScaleBytes(size_t N, size_t K) {
-  return RoundUp(N, 16) * RoundUp(K, 16) / 16;
-}
-
-void Nvfp4PackN16K64(const uint8_t* codes, const uint8_t* scales, size_t N, size_t K,
-                     uint8_t* packed_codes, uint8_t* packed_scales) {
-  const size_t Np = RoundUp(N, 16), nb = RoundUp(K, 16) / 16;
-  const size_t nb_src = (K + 15) / 16;
-  std::memset(packed_codes, 0, Np * nb * 8);
-  std::memset(packed_scales, 0, Np * nb);
-  for (size_t n = 0; n < N; ++n) {
-    const size_t p = n / 16, c = n % 16;
-    for (size_t b = 0; b < nb_src; ++b) packed_scales[(p * nb + b) * 16 + c] = scales[n * nb_src + b];
-    for (size_t k = 0; k < K; ++k) {
-      const size_t b = k / 16, r = k % 16, h = r / 8, j = r % 8;
-      uint8_t& byte = packed_codes[(p * nb + b) * 128 + h * 64 + c * 4 + (j % 4)];
-      const uint8_t code = Nvfp4CodeAt(codes, K, n, k);
-      byte |= static_cast<uint8_t>(j < 4 ? code : code << 4);
-    }
-  }
-}
+// ---------------------------------------------------------------- packed weights
 
 void Qs8ColumnCorrection(const uint8_t* packed, size_t N, size_t K, int32_t* corr) {
   const size_t Np = RoundUp(N, 16), Kp = RoundUp(K, 4);
   for (size_t n = 0; n < Np; ++n) {
     int32_t s = 0;
     for (size_t k = 0; k < Kp; ++k) {
-      s += static_cast<int8_t>(packed[(n / 16) * 16 * Kp + (k / 4) * 64 + (n % 16) * 4 + k % 4]);
+      s += static_cast<int8_t>(packed[Qs8PackedIndex(n, k, Kp)]);
     }
     corr[n] = -128 * s;
   }

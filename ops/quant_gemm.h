@@ -17,22 +17,8 @@
 //   nvfp4 : f = 0; for each block b in order: f = fma(float(acc_b), e4m3(s_b[n]), f)
 //           y = fma(f, s_a[m] * (0.5 * g_dec), bias[n])
 //
-// Packed weight layouts (schema WeightLayout), built offline by the converter
-// or at prepare time from row-major weights:
-//   PackedInt8N16K4   : N padded to 16, K padded to 4 (zeros). Panel p holds
-//                       columns 16p..16p+15; inside it, for each group of 4 k:
-//                       64 bytes = 16 columns x 4 consecutive k (int8).
-//                       Byte of (n, k): p*16*Kp + (k/4)*64 + (n%16)*4 + k%4.
-//                       Per-channel scales stay a plain f32 [N] array.
-//   PackedNvfp4N16K64 : N padded to 16, K padded to 16 (codes 0, scales 0).
-//                       Panel p, block b (16 k) = 128 bytes = two 64-byte
-//                       lines; line h holds, at byte (n%16)*4 + j, the code of
-//                       k = 16b + 8h + j in its low nibble and of
-//                       k = 16b + 8h + 4 + j in its high nibble (j < 4): one
-//                       64-byte load decodes to two 16-column x 4-k int8 tiles.
-//                       Scales: panel p, block b, column n%16 at
-//                       (p * Kp/16 + b) * 16 + n%16 (E4M3). Size: Np*Kp/2 code
-//                       bytes + Np*Kp/16 scale bytes (4.5 bits per weight).
+// Packed weight layouts (schema WeightLayout), their sizes and the packing
+// entry points: the weight-format traits table, ops/quant_format.h.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +27,7 @@
 #include <pthreadpool.h>
 
 #include "ops/cpu_features.h"
+#include "ops/quant_format.h"
 
 namespace edge {
 
@@ -65,20 +52,6 @@ struct QActFormat {
 void QuantizeRowsRef(const float* x, size_t ldx, size_t rows, size_t K, size_t k_pad,
                      QActFormat fmt, uint8_t* q, size_t ldq, float* scale, int32_t* corr,
                      size_t ldcorr);
-
-// ---------------------------------------------------------------- packing
-
-inline size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-size_t Qs8PackedBytes(size_t N, size_t K);
-// q: row-major int8 [N, K]. packed: Qs8PackedBytes(N, K) bytes.
-void Qs8PackN16K4(const int8_t* q, size_t N, size_t K, uint8_t* packed);
-
-size_t Nvfp4PackedCodeBytes(size_t N, size_t K);
-size_t Nvfp4PackedScaleBytes(size_t N, size_t K);
-// codes/scales: row-major as in ops/nvfp4.h.
-void Nvfp4PackN16K64(const uint8_t* codes, const uint8_t* scales, size_t N, size_t K,
-                     uint8_t* packed_codes, uint8_t* packed_scales);
 
 // ---------------------------------------------------------------- kernels
 

@@ -1,8 +1,9 @@
-// Vector transcendental functions, written once over a vector type V
-// (edge::avx2::V, edge::avx512::V; see vec_math_avx2.h / vec_math_avx512.h).
-// Included only through those headers, in per-ISA translation units; every
-// function is a template on V, so AVX2 and AVX-512 instantiations get
-// different symbols and never mix at link time.
+// Vector transcendental functions, written once over a vector type V of
+// ops/f32_vec.h (VecAvx2 as edge::avx2::V, VecAvx512 as edge::avx512::V; see
+// vec_math_avx2.h / vec_math_avx512.h). Included only through those headers,
+// in per-ISA translation units; the vector types live in an anonymous
+// namespace, so every instantiation is local to its file and AVX2 and
+// AVX-512 code never mix at link time.
 //
 // Accuracy, max relative error against double math (ulp = 2^-23 ~ 1.19e-7),
 // measured on 2M-point grids by tests/unit/ops_elementwise_test.cc, which

@@ -29,7 +29,7 @@ typedef struct edge_model edge_model;
 typedef struct edge_session edge_session;
 
 typedef struct {
-  int num_threads; /* 1 by default; 0 = all cores */
+  int num_threads; /* 1 by default; 0 = one per big core */
   int profile;     /* non-zero: collect per-op timings */
   int precision;   /* 0 as stored, 1 fp32, 2 int8, 3 nvfp4 */
   int attention_precision; /* -1 as stored, 0 fp32, 1 int8 (INT8 Q.K^T and P.V) */

@@ -16,7 +16,7 @@
 
 namespace edge {
 
-struct SessionOptions;
+struct KernelSettings;
 
 struct KernelPrepareContext {
   // Inputs
@@ -24,7 +24,7 @@ struct KernelPrepareContext {
   const NodeInfo* node = nullptr;
   int node_index = 0;
   const CpuFeatures* cpu = nullptr;
-  const SessionOptions* options = nullptr;
+  const KernelSettings* options = nullptr;  // null: the defaults
   pthreadpool_t pool = nullptr;  // null: run on the calling thread
   // Outputs
   size_t scratch_bytes = 0;      // arena scratch, valid only during eval

@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "runtime/model_validate.h"
+#include "runtime/weight_format.h"
 
 namespace edge {
 
@@ -207,12 +208,14 @@ bool StorageBytes(fb::DType dtype, const int64_t* dims, int rank, size_t* bytes)
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(dims[i]), &count)) return false;
   }
   uint64_t total = 0;
-  if (dtype == fb::DType::NVFP4) {
-    // Rows of ceil(K / 2) bytes; a rank-0 value is one row of one element.
+  const QuantFormatTraits* format = WeightFormatOfDType(dtype);
+  if (format != nullptr && format->elems_per_unit > 1) {
+    // Sub-byte codes: whole bytes per row (last axis); a rank-0 value is one
+    // row of one element.
     uint64_t rows = 1;
     for (int i = 0; i + 1 < rank; ++i) rows *= static_cast<uint64_t>(dims[i]);  // <= count
     const uint64_t k = rank > 0 ? static_cast<uint64_t>(dims[rank - 1]) : 1;
-    if (__builtin_mul_overflow(rows, (k + 1) / 2, &total)) return false;
+    if (!QuantRowMajorBytes(*format, rows, k, &total)) return false;
   } else {
     const size_t elem = DTypeSize(dtype);
     if (elem == 0) return false;

@@ -109,9 +109,9 @@ class Model {
   std::vector<CacheRegionInfo> regions_;
 };
 
-// Bytes needed to store `num_elements` of `dtype` in a tensor whose last axis
-// is `last_dim` (NVFP4 packs two per byte per row, rows padded to whole bytes).
-// Returns false on overflow or unknown dtype.
+// Bytes of a row-major tensor of this dtype and shape (sub-byte weight
+// formats such as NVFP4 round each row of the last axis up to whole bytes:
+// ops/quant_format.h). Returns false on overflow or unknown dtype.
 bool StorageBytes(fb::DType dtype, const int64_t* dims, int rank, size_t* bytes);
 size_t DTypeSize(fb::DType dtype);  // 0 for sub-byte types (NVFP4)
 const char* DTypeName(fb::DType dtype);

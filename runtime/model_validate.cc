@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "flatbuffers/flatbuffers.h"
+#include "runtime/weight_format.h"
 
 namespace edge {
 namespace {
@@ -70,8 +71,6 @@ bool Aligned8(const flatbuffers::Vector<T>* v) {
 bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
 }
-
-uint64_t RoundUp(uint64_t v, uint64_t m) { return (v + m - 1) / m * m; }
 
 bool FitsSize(uint64_t v) { return v <= std::numeric_limits<size_t>::max(); }
 
@@ -263,7 +262,8 @@ Status CheckQuantization(const Ctx& c, const Where& w, const fb::Tensor* t, Tens
     if (info->dtype != fb::DType::NVFP4) {
       return At(w, "NVFP4 quantization requires dtype NVFP4, got %s", DTypeName(info->dtype));
     }
-    if (block != 16) return At(w, "NVFP4 block_size %d is not 16", block);
+    const int want_block = static_cast<int>(WeightFormatOfScheme(scheme)->scale_block);
+    if (block != want_block) return At(w, "NVFP4 block_size %d is not %d", block, want_block);
     const float ts = q->tensor_scale();
     if (!Finite(ts) || !(ts > 0.f)) {
       return At(w, "NVFP4 tensor_scale %g must be finite and positive", static_cast<double>(ts));
@@ -632,10 +632,7 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
     const TensorInfo* t = in(static_cast<int>(i));
     if (!t) continue;
     if (node.type == T::Linear && i == 1) {
-      const bool ok = (t->dtype == fb::DType::F32 && t->quant == fb::QuantScheme::None) ||
-                      (t->dtype == fb::DType::I8 && t->quant == fb::QuantScheme::Int8PerChannel) ||
-                      (t->dtype == fb::DType::NVFP4 && t->quant == fb::QuantScheme::NVFP4);
-      if (!ok) {
+      if (!IsWeightFormat(t->dtype, t->quant)) {
         return At(w, "weight '%s' has dtype %s with quantization %s; expected F32, I8 "
                   "(Int8PerChannel) or NVFP4 (NVFP4)",
                   t->name, DTypeName(t->dtype), fb::EnumNameQuantScheme(t->quant));
@@ -891,18 +888,13 @@ bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_
                           size_t* bytes) {
   if (layout == fb::WeightLayout::RowMajor) return StorageBytes(dtype, dims, rank, bytes);
   if (rank != 2 || dims[0] < 0 || dims[1] < 0) return false;
-  // The packed layouts are defined by the kernels (ops/quant_gemm.h):
-  // int8 N16K4 is Np*Kp4 bytes; NVFP4 N16K64 is Np*Kp16/2 code bytes.
-  const uint64_t n = RoundUp(static_cast<uint64_t>(dims[0]), 16);
-  uint64_t total;
-  if (layout == fb::WeightLayout::PackedInt8N16K4 && dtype == fb::DType::I8) {
-    if (!CheckedMul(n, RoundUp(static_cast<uint64_t>(dims[1]), 4), &total)) return false;
-  } else if (layout == fb::WeightLayout::PackedNvfp4N16K64 && dtype == fb::DType::NVFP4) {
-    if (!CheckedMul(n, RoundUp(static_cast<uint64_t>(dims[1]), 16) / 2, &total)) return false;
-  } else {
+  const QuantFormatTraits* f = WeightFormatOfDType(dtype);
+  uint64_t total = 0;
+  if (f == nullptr || PackedLayoutOf(*f) != layout ||
+      !QuantPackedBytes(*f, static_cast<uint64_t>(dims[0]), static_cast<uint64_t>(dims[1]), &total) ||
+      !FitsSize(total)) {
     return false;
   }
-  if (!FitsSize(total)) return false;
   *bytes = static_cast<size_t>(total);
   return true;
 }
@@ -910,32 +902,30 @@ bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_
 bool QuantScaleBytes(fb::QuantScheme scheme, fb::WeightLayout layout, const int64_t* dims, int rank,
                      int block_size, size_t* bytes) {
   if (rank < 1 || rank > kMaxRank) return false;
+  const QuantFormatTraits* f = WeightFormatOfScheme(scheme);
+  if (f == nullptr) return false;
+  if (f->scale_kind == QuantScaleKind::kPerBlock && block_size != static_cast<int>(f->scale_block)) {
+    return false;
+  }
   uint64_t total = 0;
-  if (scheme == fb::QuantScheme::NVFP4 && layout == fb::WeightLayout::PackedNvfp4N16K64) {
-    // Packed block scales: Np * Kp16 / 16 bytes (zeros in the padding).
-    if (rank != 2 || dims[0] < 0 || dims[1] < 0 || block_size != 16) return false;
-    if (!CheckedMul(RoundUp(static_cast<uint64_t>(dims[0]), 16), RoundUp(static_cast<uint64_t>(dims[1]), 16) / 16,
-                    &total)) {
+  if (f->scale_kind == QuantScaleKind::kPerChannel) {
+    // One scale per output channel (axis 0), whatever the layout.
+    if (dims[0] < 0 || !QuantRowMajorScaleBytes(*f, static_cast<uint64_t>(dims[0]), 0, &total)) return false;
+  } else if (layout == PackedLayoutOf(*f)) {
+    if (rank != 2 || dims[0] < 0 || dims[1] < 0 ||
+        !QuantPackedScaleBytes(*f, static_cast<uint64_t>(dims[0]), static_cast<uint64_t>(dims[1]), &total)) {
       return false;
     }
-    if (!FitsSize(total)) return false;
-    *bytes = static_cast<size_t>(total);
-    return true;
-  }
-  if (scheme == fb::QuantScheme::Int8PerChannel) {
-    if (dims[0] < 0 || !CheckedMul(static_cast<uint64_t>(dims[0]), 4, &total)) return false;
-  } else if (scheme == fb::QuantScheme::NVFP4) {
-    if (block_size <= 0) return false;
+  } else {
+    // Block scales: every row of the last axis.
     uint64_t rows = 1;
     for (int i = 0; i < rank - 1; ++i) {
       if (dims[i] < 0 || !CheckedMul(rows, static_cast<uint64_t>(dims[i]), &rows)) return false;
     }
-    if (dims[rank - 1] < 0) return false;
-    const uint64_t k = static_cast<uint64_t>(dims[rank - 1]);
-    const uint64_t blocks = k / block_size + (k % block_size != 0);
-    if (!CheckedMul(rows, blocks, &total)) return false;
-  } else {
-    return false;
+    if (dims[rank - 1] < 0 ||
+        !QuantRowMajorScaleBytes(*f, rows, static_cast<uint64_t>(dims[rank - 1]), &total)) {
+      return false;
+    }
   }
   if (!FitsSize(total)) return false;
   *bytes = static_cast<size_t>(total);

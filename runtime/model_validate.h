@@ -36,15 +36,17 @@ inline uint64_t DataSegmentOffset(uint64_t fb_size) {
 }
 
 // Bytes a constant of this dtype/layout/shape occupies in its buffer. RowMajor
-// is StorageBytes(). The packed layouts pad N to a multiple of 16 and K to a
-// multiple of 4 (int8) or 64 (NVFP4) so that kernels read whole panels.
+// is StorageBytes(); a packed layout is its weight format's packed size
+// (ops/quant_format.h: N padded to 16, K to 4 for int8 and to 16 for NVFP4).
 // Returns false on overflow, an unknown dtype or a layout that does not fit
 // the dtype/rank.
 bool ConstantStorageBytes(fb::DType dtype, fb::WeightLayout layout, const int64_t* dims,
                           int rank, size_t* bytes);
 
-// Bytes of the scale buffer a quantized [N, ...K] weight needs: N floats for
-// Int8PerChannel, rows * ceil(K / block_size) E4M3 bytes for NVFP4.
+// Bytes of the scale buffer a quantized [N, ...K] weight needs, from its
+// weight format (ops/quant_format.h): N floats for Int8PerChannel,
+// rows * ceil(K / 16) E4M3 bytes for NVFP4 (padded with the panels when
+// packed). block_size must be the format's block.
 bool QuantScaleBytes(fb::QuantScheme scheme, fb::WeightLayout layout, const int64_t* dims, int rank,
                      int block_size,
                      size_t* bytes);

@@ -14,50 +14,18 @@
 #include <pthreadpool.h>
 
 #include "runtime/kernel.h"
+#include "runtime/kernel_settings.h"
 #include "runtime/model.h"
 #include "runtime/status.h"
 
 namespace edge {
 
-// Forced precision for quantizable layers (A/B comparisons).
-enum class PrecisionOverride : int { kAsStored = 0, kFp32 = 1, kInt8 = 2, kNvfp4 = 3 };
-
-// Run-time knobs of cluster-sparse attention; see ops/f32_attention_cluster.h.
-struct AttentionSparseOptions {
-  int mode = -1;              // -1: as stored; 0: off; 1: contiguous tiles; 2: clusters
-  float top_p = -1.f;         // keep key clusters up to this cumulative mass
-  float min_frac = -1.f;      // ...and at least this fraction of them (top-k)
-  float err_tol = -1.f;       // error-aware extras until residual <= err_tol x value RMS (0: off)
-  int cluster_tokens = 0;     // tokens per query cluster
-  int k_cluster_tokens = 0;   // tokens per key cluster
-  int kmeans_iters = -1;      // warm-started k-means iterations per call (0: reuse assignment)
-  int refresh = -1;           // every N-th call re-runs the full iterations (0: never)
-  int dense_steps = -1;       // the op's first N evals (denoising steps) run dense
-  // When set, each cluster-sparse plan adds its exact / total query-key
-  // pairs here (measurement; not thread-safe across sessions).
-  struct Stats {
-    double exact_pairs = 0, total_pairs = 0;
-    int64_t plans = 0;
-  }* stats = nullptr;
-};
-
-struct SessionOptions {
+// The op-level knobs (precision, attention) are the KernelSettings the
+// bindings see (runtime/kernel_settings.h); the rest configures the session.
+struct SessionOptions : KernelSettings {
   int num_threads = 1;          // 0: one per big core (runtime/threading.h)
   bool pin_big_cores = false;   // restrict the pool's threads to the big cores
   bool profile = false;         // per-op wall time
-  PrecisionOverride precision = PrecisionOverride::kAsStored;
-  // Block-sparse attention: fraction of 64-key tiles each query block
-  // computes exactly (< 0: as stored in the model; 0 or >= 1: dense).
-  float attention_density = -1.f;
-  // Skipped tiles enter the softmax through their centroids (mean key/value).
-  bool attention_compensation = true;
-  // Attention arithmetic: < 0 as stored in the model (AttentionOptions.
-  // precision), else an AttentionPrecision value (ops/qs8_attention.h).
-  int attention_precision = -1;
-  // Sparse attention over semantic clusters (ops/f32_attention_cluster.h)
-  // instead of tiles. Negative / zero values below mean "as stored in the
-  // model, else the built-in default".
-  AttentionSparseOptions attention_sparse;
 };
 
 struct OpProfile {

@@ -9,7 +9,7 @@
 // Precision: AttentionOptions.precision or the session's override picks FP32
 // or INT8 (ops/qs8_attention.h) tiles, for dense attention and for the exact
 // part of either sparse plan.
-// Cluster-sparse (SessionOptions::attention_sparse.mode 2): the plan of
+// Cluster-sparse (KernelSettings::attention_sparse.mode 2): the plan of
 // ops/f32_attention_cluster.h, whose centroids persist across evals in a
 // buffer the state allocates at prepare.
 #include <cmath>
@@ -21,7 +21,7 @@
 #include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
-#include "runtime/session.h"
+#include "runtime/kernel_settings.h"
 
 namespace edge {
 namespace {

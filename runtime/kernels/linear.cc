@@ -9,7 +9,7 @@
 // of ops/f32_gemm.h with W packed once here (or per run into scratch when W
 // is not a constant) and the activation fused into the microkernel.
 // Quantized weights (I8 per channel / NVFP4) run on the integer kernels of
-// linear_quant.h. SessionOptions::precision overrides what is stored, for
+// runtime/quant_linear.h. KernelSettings::precision overrides what is stored, for
 // A/B runs: fp32 dequantizes quantized weights once at prepare; int8 / nvfp4
 // quantize F32 (or requantize the other format's) weights at prepare.
 #include <cmath>
@@ -17,11 +17,11 @@
 #include <new>
 
 #include "ops/f32_gemm.h"
-#include "ops/nvfp4.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
-#include "runtime/kernels/linear_quant.h"
-#include "runtime/session.h"
+#include "runtime/quant_linear.h"
+#include "runtime/kernel_settings.h"
+#include "runtime/weight_format.h"
 
 #if defined(EDGE_WITH_XNNPACK)
 #include <xnnpack.h>
@@ -58,43 +58,19 @@ void Destroy(void* p) {
   delete s;
 }
 
-bool IsQuantized(const TensorInfo& w) { return w.dtype == fb::DType::I8 || w.dtype == fb::DType::NVFP4; }
+bool IsQuantized(const TensorInfo& w) {
+  const QuantFormatTraits* f = WeightFormatOfDType(w.dtype);
+  return f != nullptr && f->scale_kind != QuantScaleKind::kNone;
+}
 
 // A quantized [N, K] weight as F32 (row-major); null if out of memory.
-// Packed layouts (ops/quant_gemm.h) are read through their index formulas.
 float* Dequantize(const TensorInfo& w) {
   const size_t n = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.dims[1]);
   float* out = new (std::nothrow) float[n * k + 1];
   if (out == nullptr) return nullptr;
-  if (w.dtype == fb::DType::NVFP4 && w.layout == fb::WeightLayout::PackedNvfp4N16K64) {
-    // Panel p = r/16, block b = c/16: 128 code bytes; line h = (c%16)/8 at
-    // byte (r%16)*4 + c%4, high nibble for c%8 >= 4. Scales (p*Kp/16 + b)*16 + r%16.
-    const size_t kb = RoundUp(k, 16) / 16;
-    const float* e4m3 = E4M3Table();
-    for (size_t r = 0; r < n; ++r) {
-      for (size_t c = 0; c < k; ++c) {
-        const size_t p = r / 16, b = c / 16, j = c % 16;
-        const uint8_t byte = w.data[(p * kb + b) * 128 + (j / 8) * 64 + (r % 16) * 4 + j % 4];
-        const uint8_t code = (j % 8) >= 4 ? (byte >> 4) : (byte & 15);
-        const float sc = e4m3[w.scale_data[(p * kb + b) * 16 + r % 16]];
-        out[r * k + c] = (E2M1Decode(code) * sc) * w.tensor_scale;
-      }
-    }
-  } else if (w.dtype == fb::DType::NVFP4) {
-    Nvfp4Dequantize(w.data, w.scale_data, w.tensor_scale, n, k, out, k);
-  } else {
-    const bool packed = w.layout == fb::WeightLayout::PackedInt8N16K4;
-    const size_t kp = RoundUp(k, 4);
-    const int8_t* q = reinterpret_cast<const int8_t*>(w.data);
-    for (size_t r = 0; r < n; ++r) {
-      float sc;
-      std::memcpy(&sc, w.scale_data + 4 * r, 4);
-      for (size_t c = 0; c < k; ++c) {
-        const size_t at = packed ? (r / 16) * 16 * kp + (c / 4) * 64 + (r % 16) * 4 + c % 4 : r * k + c;
-        out[r * k + c] = q[at] * sc;
-      }
-    }
-  }
+  const QuantFormatTraits& f = *WeightFormatOfDType(w.dtype);
+  const bool packed = w.layout != fb::WeightLayout::RowMajor && w.layout == PackedLayoutOf(f);
+  (packed ? f.dequantize_packed : f.dequantize)(w.data, w.scale_data, w.tensor_scale, n, k, out);
   return out;
 }
 
@@ -128,40 +104,30 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
     }
     use.layout = fb::WeightLayout::RowMajor;
     use.dtype = target;
-    if (target == fb::DType::I8) {
-      s->owned_w = new (std::nothrow) uint8_t[n * k + 1];
-      s->owned_scales = new (std::nothrow) uint8_t[n * 4 + 4];
-      EDGE_CHECK_OR_RETURN(s->owned_w != nullptr && s->owned_scales != nullptr, StatusCode::kOutOfMemory,
-                           "Linear: out of memory");
-      EDGE_RETURN_IF_ERROR(QuantizeInt8PerChannel(src, n, k, reinterpret_cast<int8_t*>(s->owned_w),
-                                                  reinterpret_cast<float*>(s->owned_scales)));
-      use.quant = fb::QuantScheme::Int8PerChannel;
-      use.bytes = n * k;
-      use.scale_bytes = n * 4;
-    } else {
-      const size_t cb = n * ((k + 1) / 2), sb = n * ((k + 15) / 16);
-      s->owned_w = new (std::nothrow) uint8_t[cb + 1];
-      s->owned_scales = new (std::nothrow) uint8_t[sb + 1];
-      EDGE_CHECK_OR_RETURN(s->owned_w != nullptr && s->owned_scales != nullptr, StatusCode::kOutOfMemory,
-                           "Linear: out of memory");
-      float ts = 1.f;
-      EDGE_RETURN_IF_ERROR(QuantizeNvfp4(src, n, k, s->owned_w, s->owned_scales, &ts));
-      use.quant = fb::QuantScheme::NVFP4;
-      use.bytes = cb;
-      use.scale_bytes = sb;
-      use.tensor_scale = ts;
-      use.block_size = 16;
-    }
+    const QuantFormatTraits& f = *WeightFormatOfDType(target);
+    const size_t cb = QuantRowMajorBytes(f, n, k), sb = QuantRowMajorScaleBytes(f, n, k);
+    s->owned_w = new (std::nothrow) uint8_t[cb + 1];
+    s->owned_scales = new (std::nothrow) uint8_t[sb + 4];
+    EDGE_CHECK_OR_RETURN(s->owned_w != nullptr && s->owned_scales != nullptr, StatusCode::kOutOfMemory,
+                         "Linear: out of memory");
+    float ts = 1.f;
+    EDGE_RETURN_IF_ERROR(target == fb::DType::I8
+                             ? QuantizeInt8PerChannel(src, n, k, reinterpret_cast<int8_t*>(s->owned_w),
+                                                      reinterpret_cast<float*>(s->owned_scales))
+                             : QuantizeNvfp4(src, n, k, s->owned_w, s->owned_scales, &ts));
+    use.quant = SchemeOf(f);
+    use.bytes = cb;
+    use.scale_bytes = sb;
+    use.tensor_scale = ts;
+    use.block_size = static_cast<int>(f.scale_block);
     use.data = s->owned_w;
     use.scale_data = s->owned_scales;
   }
-  // The activation runs after the integer GEMM as the vectorized F32 pass the
-  // XNNPACK path uses (the quantized kernels' own epilogue is scalar).
-  s->cfg = &f32_gemm_config(dense::Isa(ctx));
-  s->act = static_cast<GemmActivation>(act);
+  // The quantized layer runs the activation itself (the vector pass of the
+  // F32 GEMM, as after XNNPACK).
   s->m = m;
   s->n = n;
-  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, fb::Activation::None, *ctx->cpu, &s->quant));
+  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, act, *ctx->cpu, &s->quant));
   ctx->kernel_name = QuantLinearKernelName(s->quant);
   ctx->scratch_bytes = QuantLinearScratchBytes(s->quant);
   return Status::Ok();
@@ -293,26 +259,8 @@ Status Bind(KernelEvalContext* ctx) {
   return Status::Ok();
 }
 
-struct ActTask {
-  F32ActivationFn fn;
-  float* y;
-  int act;
-};
-void ActTile(void* ctx, size_t start, size_t count) {
-  const ActTask& t = *static_cast<const ActTask*>(ctx);
-  t.fn(count, t.y + start, t.act);
-}
-
-// y[m, n] = act(y) with the vectorized F32 activation, in parallel chunks.
 void ApplyActivation(const LinearState& s, float* y, pthreadpool_t pool) {
-  if (s.act == GemmActivation::kNone) return;
-  ActTask t = {s.cfg->activation, y, static_cast<int>(s.act)};
-  const size_t total = s.m * s.n;
-  if (dense::Threads(pool) > 1) {
-    pthreadpool_parallelize_1d_tile_1d(pool, ActTile, &t, total, 16384, 0);
-  } else {
-    ActTile(&t, 0, total);
-  }
+  f32_activation_parallel(s.cfg->activation, s.m * s.n, y, s.act, pool);
 }
 
 Status Eval(KernelEvalContext* ctx) {
@@ -320,7 +268,6 @@ Status Eval(KernelEvalContext* ctx) {
   float* y = ctx->output<float>(0);
   if (s->quant != nullptr) {
     RunQuantLinear(s->quant, ctx->input<float>(0), y, ctx->scratch, ctx->pool);
-    ApplyActivation(*s, y, ctx->pool);
     return Status::Ok();
   }
 #if defined(EDGE_WITH_XNNPACK)

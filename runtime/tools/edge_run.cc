@@ -502,7 +502,7 @@ void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double m
 }
 
 // Maps [-1, 1] to [0, 255] and tiles samples: images in a grid, videos as one
-// row of frames per sample.
+// row of frames per sample (frames are stored sample-major, so frame t is tile t).
 edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x,
                              int scale) {
   int frames = 1, C, H, W;
@@ -516,34 +516,21 @@ edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>
   if (C != 1 && C != 3) {
     return edge::Status::Error(edge::StatusCode::kUnsupported, "PNG output needs 1 or 3 channels, the model has %d (use --out FILE.npy)", C);
   }
-  const int pad = 2;
-  int cols, rows;
-  if (frames > 1) {
-    cols = frames;
-    rows = n;
-  } else {
-    cols = static_cast<int>(std::ceil(std::sqrt(double(n))));
-    rows = (n + cols - 1) / cols;
-  }
-  const int GW = cols * (W + pad) + pad, GH = rows * (H + pad) + pad;
-  std::vector<uint8_t> img(size_t(GW) * GH * C, 255);
+  // Frames to interleaved u8 ([-1, 1] -> [0, 255]), tiled with 2 white pixels
+  // between them and around the grid.
+  const int pad = 2, tiles = n * frames;
   const size_t frame_elems = size_t(C) * H * W;
-  for (int s = 0; s < n; ++s) {
-    for (int f = 0; f < frames; ++f) {
-      const int tile = frames > 1 ? s * frames + f : s;
-      const int tr = tile / cols, tc = tile % cols;
-      const float* src = x + (size_t(s) * frames + f) * frame_elems;
-      for (int yy = 0; yy < H; ++yy) {
-        for (int xx = 0; xx < W; ++xx) {
-          for (int c = 0; c < C; ++c) {
-            float v = src[(size_t(c) * H + yy) * W + xx];
-            v = std::min(1.f, std::max(-1.f, v));
-            const int gy = pad + tr * (H + pad) + yy, gx = pad + tc * (W + pad) + xx;
-            img[(size_t(gy) * GW + gx) * C + c] = static_cast<uint8_t>(std::lround((v + 1.f) * 127.5f));
-          }
-        }
-      }
-    }
+  std::vector<uint8_t> u8(size_t(tiles) * frame_elems);
+  for (int t = 0; t < tiles; ++t) {
+    edge::PlanarFloatToU8(x + size_t(t) * frame_elems, C, H, W, -1.f, 1.f, u8.data() + size_t(t) * frame_elems);
+  }
+  std::vector<uint8_t> grid;
+  int gw = 0, gh = 0;
+  EDGE_RETURN_IF_ERROR(edge::TileImages(u8.data(), tiles, H, W, C, frames > 1 ? frames : 0, pad, 255, &grid, &gw, &gh));
+  const int GW = gw + 2 * pad, GH = gh + 2 * pad;
+  std::vector<uint8_t> img(size_t(GW) * GH * C, 255);
+  for (int yy = 0; yy < gh; ++yy) {
+    std::memcpy(&img[(size_t(yy + pad) * GW + pad) * C], &grid[size_t(yy) * gw * C], size_t(gw) * C);
   }
   if (scale <= 1) return edge::WritePng(path, img.data(), GW, GH, C);
   std::vector<uint8_t> big(size_t(GW) * scale * GH * scale * C);

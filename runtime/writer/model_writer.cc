@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "flatbuffers/flatbuffers.h"
+#include "ops/quant_format.h"
 #include "runtime/model.h"
 #include "runtime/model_validate.h"
 
@@ -177,6 +178,9 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
   if (!out) return Status::Error(StatusCode::kInvalidArgument, "null output");
   // Constants must fill their buffers exactly; the loader would reject them
   // anyway, but here the error points at the caller.
+  // Quantized tensors are written with the NVFP4 block (Int8PerChannel
+  // ignores it; it is also the schema default, so it costs no bytes).
+  const int quant_block = static_cast<int>(QuantFormatOf(QuantFormat::kNvfp4).scale_block);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const TensorRec& t = tensors_[i];
     if (t.buffer < 0) continue;
@@ -194,8 +198,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
                            t.name.c_str(), buffers_[static_cast<size_t>(t.buffer)].size(), want);
     }
     if (t.quant != fb::QuantScheme::None) {
-      const int block = 16;
-      if (!QuantScaleBytes(t.quant, t.layout, t.shape.data(), rank, block, &want) ||
+      if (!QuantScaleBytes(t.quant, t.layout, t.shape.data(), rank, quant_block, &want) ||
           buffers_[static_cast<size_t>(t.scale_buffer)].size() != want) {
         return Status::Error(StatusCode::kInvalidArgument,
                              "tensor %zu '%s': %zu scale bytes given, shape needs %zu", i,
@@ -218,7 +221,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
     auto shape = b.CreateVector(t.shape);
     flatbuffers::Offset<fb::Quantization> quant;
     if (t.quant != fb::QuantScheme::None) {
-      quant = fb::CreateQuantization(b, t.quant, t.scale_buffer, t.tensor_scale, 16);
+      quant = fb::CreateQuantization(b, t.quant, t.scale_buffer, t.tensor_scale, quant_block);
     }
     tensors.push_back(fb::CreateTensor(b, name, shape, t.dtype, t.buffer, quant, t.layout));
   }

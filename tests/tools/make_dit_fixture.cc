@@ -13,7 +13,7 @@
 #include <string>
 
 #include "runtime/io/npy.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -7,7 +7,7 @@
 
 #include "runtime/pipeline.h"
 #include "runtime/writer/model_writer.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 namespace edge {
 namespace {

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/session.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define EDGE_COUNT_ALLOCS 0

@@ -1,4 +1,4 @@
-// The quantized Linear binding core (runtime/kernels/linear_quant.h) on
+// The quantized Linear binding core (runtime/quant_linear.h) on
 // hand-built tensor descriptions: row-major and packed weights give the
 // oracle's bits; activations; refusals.
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 
 namespace edge {
 namespace {

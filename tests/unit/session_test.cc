@@ -11,7 +11,7 @@
 
 #include "runtime/edge.h"
 #include "runtime/pipeline.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 namespace edge {
 namespace {

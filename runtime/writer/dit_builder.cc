@@ -1,9 +1,9 @@
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 #include <cmath>
 #include <random>
 
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 
 namespace edge {
 namespace testing {

@@ -1,10 +1,11 @@
-#include "runtime/kernels/linear_quant.h"
+#include "runtime/quant_linear.h"
 
 #include <cmath>
 #include <cstring>
 #include <new>
 
-#include "ops/nvfp4.h"
+#include "ops/f32_gemm.h"
+#include "ops/isa.h"
 
 namespace edge {
 
@@ -12,7 +13,10 @@ struct QuantLinearState {
   const QGemmKernel* kernel = nullptr;
   bool nvfp4 = false;
   size_t M = 0, N = 0, K = 0;
-  fb::Activation activation = fb::Activation::None;
+  // Activation: the vector pass of the F32 GEMM for this CPU, so that every
+  // Linear (and the calibrator measuring it) computes the same GELU / SiLU.
+  F32ActivationFn act_fn = nullptr;
+  GemmActivation activation = GemmActivation::kNone;
   // Packed weights: `w`/`w_scales` point into the model or into `owned_*`.
   const uint8_t* w = nullptr;
   const uint8_t* w_scales = nullptr;  // nvfp4
@@ -64,7 +68,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
     EDGE_CHECK_OR_RETURN(std::isfinite(s->w_scale[n]), StatusCode::kInvalidModel,
                          "weight '%s': non-finite scale at channel %zu", w.name, n);
   }
-  const size_t packed_bytes = Qs8PackedBytes(N, K);
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kQs8);
+  const size_t packed_bytes = QuantPackedBytes(f, N, K);
   if (w.layout == fb::WeightLayout::PackedInt8N16K4) {
     EDGE_CHECK_OR_RETURN(w.bytes >= packed_bytes, StatusCode::kInvalidModel,
                          "weight '%s': packed int8 needs %zu bytes, has %zu", w.name, packed_bytes,
@@ -73,7 +78,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
   } else {
     EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
                          "weight '%s': layout not usable for int8", w.name);
-    EDGE_CHECK_OR_RETURN(w.bytes >= N * K, StatusCode::kInvalidModel, "weight '%s': too small", w.name);
+    EDGE_CHECK_OR_RETURN(w.bytes >= QuantRowMajorBytes(f, N, K), StatusCode::kInvalidModel,
+                         "weight '%s': too small", w.name);
     s->owned_w = NewArray<uint8_t>(packed_bytes);
     EDGE_CHECK_OR_RETURN(s->owned_w, StatusCode::kOutOfMemory, "packing weight '%s'", w.name);
     Qs8PackN16K4(reinterpret_cast<const int8_t*>(w.data), N, K, s->owned_w);
@@ -84,7 +90,8 @@ Status SetupInt8(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
 }
 
 Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) {
-  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::NVFP4 && w.block_size == kNvfp4BlockSize,
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kNvfp4);
+  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::NVFP4 && w.block_size == static_cast<int>(f.scale_block),
                        StatusCode::kUnsupported, "NVFP4 weight '%s' needs NVFP4 quantization, block 16",
                        w.name);
   EDGE_CHECK_OR_RETURN(std::isfinite(w.tensor_scale), StatusCode::kInvalidModel,
@@ -99,7 +106,7 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
                          "weight '%s': E4M3 block scale byte 0x%02x (NaN or negative) at %zu", w.name,
                          w.scale_data[i], i);
   }
-  const size_t code_bytes = Nvfp4PackedCodeBytes(N, K), scale_bytes = Nvfp4PackedScaleBytes(N, K);
+  const size_t code_bytes = QuantPackedBytes(f, N, K), scale_bytes = QuantPackedScaleBytes(f, N, K);
   if (w.layout == fb::WeightLayout::PackedNvfp4N16K64) {
     EDGE_CHECK_OR_RETURN(w.bytes >= code_bytes && w.scale_bytes >= scale_bytes, StatusCode::kInvalidModel,
                          "weight '%s': packed NVFP4 needs %zu + %zu bytes", w.name, code_bytes, scale_bytes);
@@ -108,47 +115,17 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
   } else {
     EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
                          "weight '%s': layout not usable for NVFP4", w.name);
-    EDGE_CHECK_OR_RETURN(w.bytes >= N * ((K + 1) / 2) && w.scale_bytes >= N * ((K + 15) / 16),
+    EDGE_CHECK_OR_RETURN(w.bytes >= QuantRowMajorBytes(f, N, K) && w.scale_bytes >= QuantRowMajorScaleBytes(f, N, K),
                          StatusCode::kInvalidModel, "weight '%s': too small", w.name);
     s->owned_w = NewArray<uint8_t>(code_bytes);
     s->owned_scales = NewArray<uint8_t>(scale_bytes);
     EDGE_CHECK_OR_RETURN(s->owned_w && s->owned_scales, StatusCode::kOutOfMemory, "packing weight '%s'",
                          w.name);
-    Nvfp4PackN16K64(w.data, w.scale_data, N, K, s->owned_w, s->owned_scales);
+    f.pack(w.data, w.scale_data, N, K, s->owned_w, s->owned_scales);
     s->w = s->owned_w;
     s->w_scales = s->owned_scales;
   }
   return Status::Ok();
-}
-
-// Activations after the layer: exact formulas, one element at a time.
-void ApplyActivation(fb::Activation act, float* y, size_t n) {
-  switch (act) {
-    case fb::Activation::Gelu:
-      for (size_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + std::erf(y[i] * 0.70710678118654752f));
-      break;
-    case fb::Activation::GeluTanh:
-      for (size_t i = 0; i < n; ++i) {
-        const float v = y[i];
-        y[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-      }
-      break;
-    case fb::Activation::SiLU:
-      for (size_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + std::exp(-y[i]));
-      break;
-    default:
-      break;
-  }
-}
-
-struct ActTask {
-  fb::Activation act;
-  float* y;
-  size_t N;
-};
-void ActRows(void* ctx, size_t m0, size_t mc) {
-  const ActTask* t = static_cast<const ActTask*>(ctx);
-  ApplyActivation(t->act, t->y + m0 * t->N, mc * t->N);
 }
 
 }  // namespace
@@ -168,7 +145,8 @@ Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
   s->M = M;
   s->N = N;
   s->K = K;
-  s->activation = activation;
+  s->activation = static_cast<GemmActivation>(activation);
+  s->act_fn = f32_gemm_config(BestIsaLevel(cpu)).activation;
   if (w.dtype == fb::DType::I8) {
     EDGE_RETURN_IF_ERROR(SetupInt8(w, N, K, s));
     s->kernel = Qs8GemmSelect(cpu);
@@ -213,61 +191,21 @@ void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* s
   a.y = y;
   a.ldy = s->N;
   QGemmRun(*s->kernel, x, s->K, a, scratch, pool);
-  if (s->activation != fb::Activation::None) {
-    ActTask t = {s->activation, y, s->N};
-    pthreadpool_parallelize_1d_tile_1d(pool, ActRows, &t, s->M, 8, 0);
-  }
+  f32_activation_parallel(s->act_fn, s->M * s->N, y, s->activation, pool);
 }
-
-Status PrepareQuantizedLinear(KernelPrepareContext* ctx) {
-  const NodeInfo& node = *ctx->node;
-  EDGE_CHECK_OR_RETURN(node.inputs.size() >= 2 && node.outputs.size() == 1, StatusCode::kInvalidModel,
-                       "Linear needs (x, W, bias?) -> y");
-  const Model& model = *ctx->model;
-  const TensorInfo& x = model.tensor(node.inputs[0]);
-  const TensorInfo& w = model.tensor(node.inputs[1]);
-  const TensorInfo* bias =
-      node.inputs.size() > 2 && node.inputs[2] >= 0 ? &model.tensor(node.inputs[2]) : nullptr;
-  const TensorInfo& y = model.tensor(node.outputs[0]);
-  EDGE_CHECK_OR_RETURN(x.dtype == fb::DType::F32 && y.dtype == fb::DType::F32, StatusCode::kUnsupported,
-                       "quantized Linear takes and gives f32");
-  EDGE_CHECK_OR_RETURN(x.rank >= 1 && w.rank == 2 && x.dim(-1) == w.dims[1], StatusCode::kInvalidModel,
-                       "Linear: x[..., %lld] does not match W[%lld, %lld]",
-                       static_cast<long long>(x.rank ? x.dim(-1) : 0),
-                       static_cast<long long>(w.dims[0]), static_cast<long long>(w.dims[1]));
-  EDGE_CHECK_OR_RETURN(y.num_elements == x.num_elements / w.dims[1] * w.dims[0],
-                       StatusCode::kInvalidModel, "Linear: output shape does not match");
-  const size_t M = static_cast<size_t>(x.num_elements / x.dim(-1));
-  fb::Activation act = fb::Activation::None;
-  if (node.op != nullptr && node.op->options_as_LinearOptions() != nullptr) {
-    act = node.op->options_as_LinearOptions()->activation();
-  }
-  QuantLinearState* s = nullptr;
-  EDGE_RETURN_IF_ERROR(CreateQuantLinear(w, bias, M, act, *ctx->cpu, &s));
-  ctx->state = s;
-  ctx->scratch_bytes = s->scratch;
-  ctx->kernel_name = s->kernel->name;
-  return Status::Ok();
-}
-
-Status EvalQuantizedLinear(KernelEvalContext* ctx) {
-  const QuantLinearState* s = static_cast<const QuantLinearState*>(ctx->state);
-  RunQuantLinear(s, ctx->input<float>(0), ctx->output<float>(0), ctx->scratch, ctx->pool);
-  return Status::Ok();
-}
-
-void DestroyQuantizedLinear(void* state) { DestroyQuantLinear(static_cast<QuantLinearState*>(state)); }
 
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale) {
-  EDGE_CHECK_OR_RETURN(Qs8QuantizePerChannel(w, N, K, K, q, scale), StatusCode::kNumericError,
-                       "int8 quantization: weight has NaN or Inf");
+  float unused;
+  EDGE_CHECK_OR_RETURN(QuantFormatOf(QuantFormat::kQs8)
+                           .quantize(w, N, K, reinterpret_cast<uint8_t*>(q), reinterpret_cast<uint8_t*>(scale), &unused),
+                       StatusCode::kNumericError, "int8 quantization: weight has NaN or Inf");
   return Status::Ok();
 }
 
 Status QuantizeNvfp4(const float* w, size_t N, size_t K, uint8_t* codes, uint8_t* scales,
                      float* tensor_scale) {
-  EDGE_CHECK_OR_RETURN(Nvfp4Quantize(w, N, K, K, codes, scales, tensor_scale), StatusCode::kNumericError,
-                       "NVFP4 quantization: weight has NaN or Inf");
+  EDGE_CHECK_OR_RETURN(QuantFormatOf(QuantFormat::kNvfp4).quantize(w, N, K, codes, scales, tensor_scale),
+                       StatusCode::kNumericError, "NVFP4 quantization: weight has NaN or Inf");
   return Status::Ok();
 }
 

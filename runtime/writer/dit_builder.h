@@ -1,7 +1,9 @@
 // Builds a DiT (adaLN-Zero, patch embedding, class + timestep conditioning)
 // with the ModelWriter and seeded random weights. Used by the end-to-end
 // tests (against a PyTorch oracle that reads the same weights), the memory
-// planner check at DiT-B/2 size, and the benchmarks.
+// planner check at DiT-B/2 size, and the benchmarks. Part of the host-side
+// writer library (never in the runtime core), so that the tests, the fixture
+// tool and edge-bench share it without edge-bench compiling test sources.
 #pragma once
 
 #include <cstdint>

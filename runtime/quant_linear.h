@@ -1,10 +1,13 @@
-// Quantized Linear: y[.., N] = act(x[.., K] * W^T + bias) with W int8
+// The quantized Linear layer, public for the converter's calibrator and for
+// tools: y[.., N] = act(x[.., K] * W^T + bias) with W int8
 // (QuantScheme::Int8PerChannel, dtype I8) or NVFP4 (dtype NVFP4), FP32 x and
-// y. The Linear binding (linear.cc) calls these when its weight is quantized.
+// y, without a Model or a Session. The Linear binding (kernels/linear.cc)
+// runs its quantized weights through it, so the calibrator measures what
+// Linear ships, activation included.
 //
 // Weights may be RowMajor (packed into the state at prepare) or already in
 // the kernels' layout (WeightLayout::PackedInt8N16K4 / PackedNvfp4N16K64,
-// see ops/quant_gemm.h), used in place. Activations are quantized per token
+// see ops/quant_format.h), used in place. Activations are quantized per token
 // at run time into the scratch memory requested at prepare.
 #pragma once
 
@@ -15,18 +18,11 @@
 
 #include "ops/cpu_features.h"
 #include "ops/quant_gemm.h"
-#include "runtime/kernel.h"
 #include "runtime/model.h"
 #include "runtime/status.h"
 
 namespace edge {
 
-// Kernel contract entry points (inputs: x, W, bias?; one output).
-Status PrepareQuantizedLinear(KernelPrepareContext* ctx);
-Status EvalQuantizedLinear(KernelEvalContext* ctx);
-void DestroyQuantizedLinear(void* state);
-
-// The same, without a Model: what Prepare/Eval do once the tensors are known.
 struct QuantLinearState;
 // M = rows of x (product of its leading dims). bias may be null (or must be a
 // constant F32 [N]). On success *out owns everything it needs beyond the
@@ -41,7 +37,8 @@ void RunQuantLinear(const QuantLinearState* s, const float* x, float* y, void* s
                     pthreadpool_t pool);
 void DestroyQuantLinear(QuantLinearState* s);
 
-// Offline quantization for the converter (Status wrappers of ops/).
+// Weight quantization (Status wrappers of the ops/quant_format.h rows), for
+// the converter, the tests and the Linear binding's precision override.
 // NaN or Inf in w -> kNumericError.
 Status QuantizeInt8PerChannel(const float* w, size_t N, size_t K, int8_t* q, float* scale);
 Status QuantizeNvfp4(const float* w, size_t N, size_t K, uint8_t* codes, uint8_t* scales,
