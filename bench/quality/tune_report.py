@@ -11,8 +11,12 @@ import json
 
 def front(points):
     """Configurations no other one beats in both PSNR and speed-up."""
-    keep = []
+    keep, seen = [], set()
     for p in points:
+        key = (round(p["psnr"], 3), round(p["speedup"], 3))
+        if key in seen:
+            continue  # the same outcome under another setting (e.g. a threshold that never triggers)
+        seen.add(key)
         if not any(q["psnr"] >= p["psnr"] and q["speedup"] > p["speedup"] or
                    q["psnr"] > p["psnr"] and q["speedup"] >= p["speedup"] for q in points):
             keep.append(p)

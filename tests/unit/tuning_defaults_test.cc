@@ -9,7 +9,7 @@
 #include "runtime/delta_cache.h"
 #include "runtime/model.h"
 #include "runtime/writer/model_writer.h"
-#include "tests/support/dit_builder.h"
+#include "runtime/writer/dit_builder.h"
 
 namespace edge {
 namespace {
