@@ -81,14 +81,14 @@ TEST(Determinism, ForwardPassSameBitsFor1To3Threads) {
 }
 
 TEST(Determinism, CachedGenerationsSameBitsFor1To3Threads) {
-  // 8 flow steps with guidance and the step cache (tdc).
+  // 6 flow steps with guidance and the step cache (tdc): steps 2-4 may skip.
   for (const Config* cp : kGenerationConfigs) {
     const Config& c = *cp;
     SCOPED_TRACE(c.name);
     auto model = Dit(c.weights);
     ASSERT_NE(model, nullptr);
     GenerateOptions g;
-    g.steps = 8;
+    g.steps = 6;
     g.seed = 7;
     g.num_samples = 1;
     g.guidance = 2.f;
