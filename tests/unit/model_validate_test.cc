@@ -705,7 +705,7 @@ TEST(ModelValidate, EveryRejectionBranchHasACase) {
   std::stringstream ss;
   ss << f.rdbuf();
   const std::vector<Site> sites = RejectionSites(ss.str());
-  // The message helpers (Invalid, At) print "%s"; the rest are branches.
+  // The message formatters (Invalid, At) print "%s"; the rest are branches.
   ASSERT_GE(sites.size(), 100u);
 
   std::vector<std::string> messages;
@@ -720,7 +720,7 @@ TEST(ModelValidate, EveryRejectionBranchHasACase) {
 
   int covered = 0, unreachable = 0, branches = 0;
   for (const Site& s : sites) {
-    if (s.format == "%s" || s.format == "%s%s") continue;  // the helpers themselves
+    if (s.format == "%s" || s.format == "%s%s") continue;  // the formatters themselves
     ++branches;
     bool skip = false;
     for (const auto& u : kUnreachable) skip |= s.format.rfind(u.format_start, 0) == 0;

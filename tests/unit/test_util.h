@@ -1,4 +1,4 @@
-// Helpers shared by the unit tests: aligned scratch, error norms, models
+// Shared by the unit tests: aligned scratch, error norms, models
 // built with the writer, and whole-model runs.
 #pragma once
 
