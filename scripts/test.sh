@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds edge and runs every test: the release build's unit, model and
 # converter tests (ctest); the unit tests again under ASan + UBSan and in a
-# build without XNNPACK; then the ARM cross builds with their tests under
-# qemu-user and the core size report.
+# build without XNNPACK; the converter tests under ASan + UBSan; the threaded
+# unit tests and two generations under TSan; then the ARM cross builds with
+# their tests under qemu-user and the core size report.
 #
 # Emulation is slow, so the ARM stage runs last, skips the two slowest unit
 # tests under emulation (they run natively above), and has a time budget
@@ -48,6 +49,53 @@ cmake -S . -B build-noxnn -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGE_WITH_XNNPAC
 cmake --build build-noxnn -j"$JOBS" --target edge_unit_tests
 ctest --test-dir build-noxnn --output-on-failure -j"$JOBS" -L unit
 stage_results+=("passed: unit tests without XNNPACK")
+
+# The converter reads files from anywhere: its tests (hostile and truncated
+# ONNX, every fixture, every opset, the size report) run once more with
+# edge-convert and edge-run from the ASan + UBSan build.
+echo "== converter tests under ASan + UBSan"
+cmake -S . -B build-asan -DEDGE_BUILD_CONVERTER=ON
+cmake --build build-asan -j"$JOBS" --target edge-convert edge-run
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$JOBS" \
+  -R '^py_test_convert_(errors|models|opsets|report)$'
+stage_results+=("passed: converter tests under ASan + UBSan")
+
+# Races between the tasks of a parallel loop: the unit tests that run threads
+# and whole generations (3 threads, guidance, step cache, sparse and INT8
+# paths) under ThreadSanitizer. Debian's libpthreadpool is not instrumented,
+# so this build links tests/support/tsan_pthreadpool.cc in its place; no
+# XNNPACK (uninstrumented too). Single-threaded reference checks that take
+# minutes under TSan are left to the stages above.
+echo "== TSan build (threaded unit tests, pipeline runs)"
+mkdir -p build-tsan
+c++ -std=c++17 -O2 -g -fsanitize=thread -fPIC -c tests/support/tsan_pthreadpool.cc \
+  -o build-tsan/tsan_pthreadpool.o
+ar rcs build-tsan/libpthreadpool_tsan.a build-tsan/tsan_pthreadpool.o
+tsan_flags=-fsanitize=thread
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGE_WITH_XNNPACK=OFF \
+  -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DCMAKE_C_FLAGS=$tsan_flags \
+  -DCMAKE_CXX_FLAGS=$tsan_flags -DCMAKE_EXE_LINKER_FLAGS=$tsan_flags \
+  -DPTHREADPOOL_LIBRARY="$PWD/build-tsan/libpthreadpool_tsan.a"
+cmake --build build-tsan -j"$JOBS" --target edge_unit_tests edge-run
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+# GCC 12's TSan cannot map its shadow with more than 28 bits of mmap ASLR
+# (newer kernels' default) and can collide with random mappings below that:
+# run without address randomization.
+tsan_run=()
+if command -v setarch >/dev/null; then tsan_run=(setarch "$(uname -m)" -R); fi
+"${tsan_run[@]}" ctest --test-dir build-tsan --output-on-failure -j"$JOBS" -L unit -E \
+  'Session.DitB2Arena|RealActivations.Int8AttentionWithinTarget|OpsUnary.AllVariants|TilesMatch(Reference|AnOracle)|SparsePlansMatchQuantizedReference|F32Attention.SelfAndCross|MutationsOfARichModel|ReferenceCloseToFp32OnAdversarial'
+build/tests/make_dit_fixture build-tsan/dit_fixture --depth 2 --hidden 64 --heads 2 --image 24 >/dev/null
+for attn in "--attention-sparse clusters" \
+            "--attention-density 0.34 --attention-precision int8 --precision int8"; do
+  # shellcheck disable=SC2086
+  "${tsan_run[@]}" build-tsan/runtime/edge-run build-tsan/dit_fixture/model.fb --threads 3 --steps 8 \
+    --num-samples 2 --guidance 2 --seed 1 --cache tdc --cache-threshold 0.3 $attn \
+    --out build-tsan/tsan_sample.npy --quiet
+done
+unset TSAN_OPTIONS
+stage_results+=("passed: TSan threaded unit tests + pipeline runs")
 
 if [ "${EDGE_SKIP_CROSS:-0}" != 1 ]; then
   budget=${EDGE_CROSS_BUDGET_S:-2700}

@@ -1,7 +1,7 @@
 """The benchmark DiT as a PyTorch module, built from the weights that
 `edge-bench model --export DIR` writes (DIR/weights/<name>.npy, DIR/config.json).
 
-The graph mirrors tests/support/dit_builder.cc op for op (patch embedding,
+The graph mirrors runtime/writer/dit_builder.cc op for op (patch embedding,
 timestep + class conditioning with one shared SiLU, adaLN-Zero blocks with
 tanh-GELU MLP, final adaLN layer, unpatchify), so PyTorch, ONNX Runtime (on
 the ONNX exported from this module) and edge all run the same network with

@@ -1,4 +1,4 @@
-"""PyTorch oracle for the DiT that tests/support/dit_builder.cc writes.
+"""PyTorch oracle for the DiT that runtime/writer/dit_builder.cc writes.
 
 It reads the same weights (one .npy per weight) and computes the forward pass
 with torch's own ops, written independently of the runtime's kernels.

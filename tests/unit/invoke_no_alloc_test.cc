@@ -1,7 +1,11 @@
-// Proves that Session::Invoke() performs no heap allocation: every allocation
-// entry point of the process (operator new, malloc, calloc, realloc,
-// posix_memalign, aligned_alloc) is counted while a flag is set. Sanitizer
-// builds replace the allocator themselves, so the test is skipped there.
+// Proves that Session::Invoke() performs no heap allocation, for FP32,
+// INT8 and NVFP4 weights, INT8 attention and tile- and cluster-sparse
+// attention, and that the steps of a cached generation allocate nothing
+// either: every allocation entry point of the process (operator new, malloc,
+// calloc, realloc, posix_memalign, aligned_alloc) is counted while a flag is
+// set. Sanitizer builds (ASan, TSan) replace the allocator themselves, so
+// the test is skipped there.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -10,13 +14,15 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/pipeline.h"
 #include "runtime/session.h"
 #include "runtime/writer/dit_builder.h"
+#include "tests/unit/test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define EDGE_COUNT_ALLOCS 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define EDGE_COUNT_ALLOCS 0
 #endif
 #endif
@@ -60,78 +66,102 @@ void* memalign(size_t align, size_t n) { Note(); return __libc_memalign(align, n
 namespace edge {
 namespace {
 
-TEST(InvokeNoAlloc, DitInvokeAllocatesNothing) {
+#if EDGE_COUNT_ALLOCS
+// Allocations made by the second and later Invoke() of a session on `m`
+// with `options` (the first may still warm up lazily); the kernel names go
+// to `names` so callers can check that the path they meant really ran.
+int InvokeAllocations(const Model& m, const SessionOptions& options, std::string* names) {
+  auto s = Session::Create(&m, options);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return -1;
+  names->clear();
+  for (int i = 0; i < m.num_nodes(); ++i) *names += std::string((*s)->kernel_name(i)) + " ";
+  // Graph inputs hold their value only until their last reader (the planner
+  // reuses the memory after that), so set them before every Invoke: the
+  // class-label ids must be in range for Embedding.
+  const auto in = test_util::DitInputs(m);
+  int worst = 0;
+  for (int run = 0; run < 3; ++run) {  // first plan, then warm-started ones
+    test_util::SetInputs(s->get(), in);
+    g_allocations = 0;
+    g_counting = run > 0;
+    Status st = (*s)->Invoke();
+    g_counting = false;
+    EXPECT_TRUE(st.ok()) << st.message();
+    if (run > 0) worst = std::max(worst, g_allocations.load());
+  }
+  return worst;
+}
+
+struct Case {
+  const char* name;
+  testing::LinearWeights weights;
+  int image_size;
+  SessionOptions options;
+  const char* kernel;  // a kernel name part the case must run
+};
+
+std::vector<Case> Cases() {
+  std::vector<Case> cases;
+  for (int threads : {1, 2}) {
+    Case c{"fp32", testing::LinearWeights::kF32, 8, SessionOptions(), "f32_"};
+    c.options.num_threads = threads;
+    cases.push_back(c);
+    c = {"int8 weights", testing::LinearWeights::kInt8, 8, SessionOptions(), "qs8"};
+    c.options.num_threads = threads;
+    cases.push_back(c);
+    c = {"nvfp4 weights", testing::LinearWeights::kNvfp4, 8, SessionOptions(), "nvfp4"};
+    c.options.num_threads = threads;
+    cases.push_back(c);
+    // 144 tokens: enough keys for the sparse paths.
+    c = {"int8 attention", testing::LinearWeights::kF32, 24, SessionOptions(), "qs8_attention"};
+    c.options.num_threads = threads;
+    c.options.attention_precision = 1;
+    cases.push_back(c);
+    c = {"tile-sparse attention", testing::LinearWeights::kF32, 24, SessionOptions(), "blocksparse"};
+    c.options.num_threads = threads;
+    c.options.attention_density = 0.34f;
+    cases.push_back(c);
+    // Cluster-sparse attention plans inside Invoke() (k-means, selection);
+    // its state is allocated at prepare.
+    c = {"cluster-sparse attention", testing::LinearWeights::kF32, 24, SessionOptions(), "clustersparse"};
+    c.options.num_threads = threads;
+    c.options.attention_sparse.mode = 2;
+    cases.push_back(c);
+    c = {"int8 tile-sparse attention", testing::LinearWeights::kInt8, 24, SessionOptions(), "qs8_attention_blocksparse"};
+    c.options.num_threads = threads;
+    c.options.attention_precision = 1;
+    c.options.attention_density = 0.34f;
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+struct StepCounter {
+  int steps_seen = 0;
+};
+
+// Counting runs from the end of step 0 to the end of the last step: every
+// later step, with its cache decisions, reuse and graph runs, is covered.
+void OnStep(void* user, int, int, int step, int steps, double) {
+  static_cast<StepCounter*>(user)->steps_seen++;
+  g_counting = step < steps - 1;
+}
+#endif
+
+TEST(InvokeNoAlloc, InvokeAllocatesNothing) {
 #if !EDGE_COUNT_ALLOCS
   GTEST_SKIP() << "allocation counting is disabled under sanitizers";
 #else
-  testing::DitConfig cfg;
-  cfg.depth = 2;
-  cfg.hidden = 64;
-  cfg.image_size = 8;
-  ModelWriter w;
-  testing::BuildDit(cfg, &w);
-  std::vector<uint8_t> bytes;
-  ASSERT_TRUE(w.Finish(&bytes).ok());
-  auto model = Model::LoadBuffer(bytes.data(), bytes.size(), true);
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  for (int threads : {1, 2}) {
-    SessionOptions so;
-    so.num_threads = threads;
-    auto s = Session::Create(model->get(), so);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    // Graph inputs hold their value only until their last reader (the planner
-    // reuses the memory after that), so set them before every Invoke: the
-    // class-label ids must be in range for Embedding.
-    const Model& m = *model->get();
-    std::vector<std::vector<uint8_t>> zeros;
-    for (int t : m.inputs()) zeros.emplace_back(m.tensor(t).bytes, 0);
-    auto set_inputs = [&] {
-      for (size_t i = 0; i < zeros.size(); ++i)
-        ASSERT_TRUE((*s)->SetInput(m.inputs()[i], zeros[i].data(), zeros[i].size()).ok());
-    };
-    set_inputs();
-    ASSERT_TRUE((*s)->Invoke().ok());  // warm-up
-    set_inputs();
-    g_allocations = 0;
-    g_counting = true;
-    Status st = (*s)->Invoke();
-    g_counting = false;
-    ASSERT_TRUE(st.ok()) << st.message();
-    EXPECT_EQ(g_allocations.load(), 0) << "allocations inside Invoke() with " << threads << " thread(s)";
-  }
-  // Cluster-sparse attention plans inside Invoke() (k-means, selection):
-  // still nothing allocated (its state is allocated at prepare).
-  {
-    testing::DitConfig c2 = cfg;
-    c2.image_size = 24;  // 144 tokens: enough keys for the sparse path
-    ModelWriter w2;
-    testing::BuildDit(c2, &w2);
-    std::vector<uint8_t> b2;
-    ASSERT_TRUE(w2.Finish(&b2).ok());
-    auto m2 = Model::LoadBuffer(b2.data(), b2.size(), true);
-    ASSERT_TRUE(m2.ok()) << m2.status().message();
-    SessionOptions so;
-    so.num_threads = 2;
-    so.attention_sparse.mode = 2;
-    auto s = Session::Create(m2->get(), so);
-    ASSERT_TRUE(s.ok()) << s.status().message();
-    const Model& m = *m2->get();
-    bool clustered = false;
-    for (int i = 0; i < m.num_nodes(); ++i)
-      clustered = clustered || std::string((*s)->kernel_name(i)).find("clustersparse") != std::string::npos;
-    EXPECT_TRUE(clustered);
-    std::vector<std::vector<uint8_t>> zeros;
-    for (int t : m.inputs()) zeros.emplace_back(m.tensor(t).bytes, 0);
-    for (int run = 0; run < 3; ++run) {  // first plan, then warm-started ones
-      for (size_t i = 0; i < zeros.size(); ++i)
-        ASSERT_TRUE((*s)->SetInput(m.inputs()[i], zeros[i].data(), zeros[i].size()).ok());
-      g_allocations = 0;
-      g_counting = true;
-      Status st = (*s)->Invoke();
-      g_counting = false;
-      ASSERT_TRUE(st.ok()) << st.message();
-      EXPECT_EQ(g_allocations.load(), 0) << "allocations inside Invoke() with cluster-sparse attention";
-    }
+  for (const Case& c : Cases()) {
+    SCOPED_TRACE(std::string(c.name) + ", " + std::to_string(c.options.num_threads) + " thread(s)");
+    testing::DitConfig cfg = test_util::SmallDitConfig(c.image_size);
+    cfg.linear_weights = c.weights;
+    auto model = test_util::BuildDitModel(cfg);
+    ASSERT_NE(model, nullptr);
+    std::string names;
+    EXPECT_EQ(InvokeAllocations(*model, c.options, &names), 0) << "allocations inside Invoke()";
+    EXPECT_NE(names.find(c.kernel), std::string::npos) << names;
   }
   // The counter works: an allocation while counting is seen.
   g_allocations = 0;
@@ -140,6 +170,49 @@ TEST(InvokeNoAlloc, DitInvokeAllocatesNothing) {
   g_counting = false;
   std::free(p);
   EXPECT_EQ(g_allocations.load(), 1);
+#endif
+}
+
+TEST(InvokeNoAlloc, CachedGenerationStepsAllocateNothing) {
+#if !EDGE_COUNT_ALLOCS
+  GTEST_SKIP() << "allocation counting is disabled under sanitizers";
+#else
+  // Steps after the first of a guided generation with the step cache on
+  // (INT8 residuals too), with INT8 weights and sparse attention.
+  testing::DitConfig cfg = test_util::SmallDitConfig(24);
+  cfg.linear_weights = testing::LinearWeights::kInt8;
+  auto model = test_util::BuildDitModel(cfg);
+  ASSERT_NE(model, nullptr);
+  for (bool int8_deltas : {false, true}) {
+    for (int mode : {1, 2}) {
+      SessionOptions so;
+      so.num_threads = 2;
+      so.attention_sparse.mode = mode;
+      if (mode == 1) so.attention_density = 0.34f;
+      auto s = Session::Create(model.get(), so);
+      ASSERT_TRUE(s.ok()) << s.status().message();
+      auto p = Pipeline::Create(s->get());
+      ASSERT_TRUE(p.ok()) << p.status().message();
+      GenerateOptions g;
+      g.steps = 8;
+      g.guidance = 2.f;
+      g.cache.policy = CachePolicy::kTdc;
+      g.cache.threshold = 0.3f;
+      g.cache.delta_int8 = int8_deltas;
+      StepCounter counter;
+      g.on_step = OnStep;
+      g.user = &counter;
+      std::vector<float> out((*p)->latent_elements());
+      g_allocations = 0;
+      Status st = (*p)->Generate(g, out.data());
+      g_counting = false;
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_EQ(counter.steps_seen, 8);
+      EXPECT_GT((*p)->stats().blocks_skipped, 0) << "the cache never skipped";
+      EXPECT_EQ(g_allocations.load(), 0) << "allocations in generation steps 1-7, sparse mode " << mode
+                                         << (int8_deltas ? ", INT8 residuals" : "");
+    }
+  }
 #endif
 }
 

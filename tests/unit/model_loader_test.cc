@@ -161,13 +161,13 @@ std::vector<uint8_t> RawOneOp(T type, fb::OpOptions opt_type, bool with_options,
   return RawFile(b, root, data);
 }
 
-struct Case {
-  std::string what;
-  std::vector<uint8_t> bytes;
-  std::string message;  // expected substring of the error
-};
+using Case = testing_util::MalformedCase;
 
-std::vector<Case> MalformedCases() {
+}  // namespace
+
+namespace testing_util {
+
+std::vector<MalformedCase> LoaderMalformedCases() {
   std::vector<Case> cases;
   auto add = [&](const std::string& what, std::vector<uint8_t> bytes, const std::string& msg) {
     cases.push_back({what, std::move(bytes), msg});
@@ -466,6 +466,10 @@ std::vector<Case> MalformedCases() {
   return cases;
 }
 
+}  // namespace testing_util
+
+namespace {
+
 TEST(ModelLoader, ValidBaseLoads) {
   auto r = LoadBorrowed(ValidFile());
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -478,7 +482,7 @@ TEST(ModelLoader, ValidBaseLoads) {
 }
 
 TEST(ModelLoader, RejectsMalformedFilesWithPreciseMessages) {
-  const std::vector<Case> cases = MalformedCases();
+  const std::vector<Case> cases = testing_util::LoaderMalformedCases();
   std::set<std::string> distinct;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);

@@ -49,6 +49,17 @@ inline Result<std::unique_ptr<Model>> LoadBorrowed(const std::vector<uint8_t>& b
   return LoadBorrowed(bytes, bytes.size());
 }
 
+// A malformed model file and the substring its rejection message must hold.
+struct MalformedCase {
+  std::string what;
+  std::vector<uint8_t> bytes;
+  std::string message;
+};
+// The loader test's cases (model_loader_test.cc) and one case per validator
+// rejection branch they leave out (model_validate_test.cc).
+std::vector<MalformedCase> LoaderMalformedCases();
+std::vector<MalformedCase> ValidatorBranchCases();
+
 inline std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TMPDIR");
   return std::string(dir && dir[0] ? dir : "/tmp") + "/edge_model_test_" +

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,15 +89,15 @@ void RunAndCompare(const Model& model, const std::vector<std::pair<int, const st
 
 // Model build ok, then Session::Create must fail with `code` and a message
 // containing `needle` (the loader may also reject it first as invalid).
-void ExpectPrepareError(ModelWriter& w, StatusCode code, const char* needle) {
+// The model loads (the loader's checks are tested elsewhere); preparing it
+// fails with `code` and a message holding `needle`.
+void ExpectPrepareError(ModelWriter& w, StatusCode code, const char* needle,
+                        const SessionOptions& options = SessionOptions()) {
   std::vector<uint8_t> bytes;
   ASSERT_TRUE(w.Finish(&bytes).ok());
   auto m = Model::LoadBuffer(bytes.data(), bytes.size(), true);
-  if (!m.ok()) {
-    EXPECT_EQ(code, StatusCode::kInvalidModel) << m.status().message();
-    return;
-  }
-  auto s = Session::Create(m->get(), SessionOptions());
+  ASSERT_TRUE(m.ok()) << "rejected at load, prepare never ran: " << m.status().message();
+  auto s = Session::Create(m->get(), options);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), code) << s.status().message();
   EXPECT_NE(std::strstr(s.status().message(), needle), nullptr) << s.status().message();
@@ -168,13 +169,19 @@ TEST(DenseBinding, LinearErrors) {
   {
     ModelWriter w;
     const int xi = w.AddActivation("x", {4, 16});
-    // An int8 weight that is not a constant (no scales to run it with).
+    // An int8 weight that is not a constant (no scales to run it with): the
+    // loader already refuses it, before the kernel's own check could run.
     const int wi = w.AddActivation("w", {8, 16}, fb::DType::I8);
     const int yi = w.AddActivation("y", {4, 8});
     w.AddOp(fb::OpType::Linear, {xi, wi}, {yi});
     w.SetInputs({xi, wi});
     w.SetOutputs({yi});
-    ExpectPrepareError(w, StatusCode::kInvalidModel, "quantized weight must be a constant");
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(w.Finish(&bytes).ok());
+    auto m = Model::LoadBuffer(bytes.data(), bytes.size(), true);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(std::strstr(m.status().message(), "weight 'w' has dtype I8 with quantization None"), nullptr)
+        << m.status().message();
   }
 }
 
@@ -344,11 +351,14 @@ TEST(DenseBinding, AttentionErrors) {
             vi = w.AddActivation("v", {1, 8, 64}), oi = w.AddActivation("o", {1, 8, 64});
   OpAttrs at;
   at.num_heads = 4;
-  at.sparse_density = -0.5f;
   w.AddOp(fb::OpType::Attention, {qi, ki, vi}, {oi}, at, "attn");
   w.SetInputs({qi, ki, vi});
   w.SetOutputs({oi});
-  ExpectPrepareError(w, StatusCode::kInvalidModel, "sparse density");
+  // A density the file cannot hold (the loader bounds it to [0, 1]) comes
+  // from the session's override.
+  SessionOptions so;
+  so.attention_density = std::numeric_limits<float>::infinity();
+  ExpectPrepareError(w, StatusCode::kInvalidModel, "Attention: sparse density inf must be >= 0", so);
 }
 
 TEST(DenseBinding, RopeBothPairings) {
