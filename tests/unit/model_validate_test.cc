@@ -238,6 +238,29 @@ std::vector<uint8_t> WithCalibration(const std::function<void(CacheCalibrationIn
   return s.Bytes();
 }
 
+// The calibrated model above (one entry) with tuned defaults edited by `edit`.
+std::vector<uint8_t> WithTuning(const std::function<void(TuningInfo&)>& edit) {
+  Small s;
+  s.w.AddOp(T::Gelu, {kX}, {kY}, OpAttrs(), "g");
+  s.w.AddOp(T::SiLU, {kY}, {kZ}, OpAttrs(), "s");
+  s.w.SetOutputs({kZ});
+  s.w.AddCacheRegion("blk", 0, 1, kX, kZ);
+  CacheCalibrationInfo c;
+  c.steps = 10;
+  CachePolicyCalibrationInfo e;
+  e.policy = 1;
+  e.target_psnr = 30.f;
+  e.threshold = 0.1f;
+  c.policies = {e};
+  s.w.SetCacheCalibration(c);
+  TuningInfo t;
+  t.target_psnr = 30.f;
+  t.cache_entry = 0;
+  edit(t);
+  s.w.SetTuning(t);
+  return s.Bytes();
+}
+
 std::vector<uint8_t> WithRegion(int first, int last, int in, int out, std::vector<int64_t> z_shape = {2, 8}) {
   ModelWriter w;
   w.AddActivation("x", {2, 8});
@@ -575,6 +598,14 @@ std::vector<MalformedCase> ValidatorBranchCases() {
       "cache calibration: 100001 magnitude ratios (at most 100000)");
   add("calibration ratio 0", WithCalibration([](CacheCalibrationInfo& c) { c.mag_ratios = {1.f, 0.f}; }),
       "cache calibration: magnitude ratio 1 is 0");
+
+  // --- tuned defaults (edge-convert --target-psnr) ----------------------------
+  add("tuning speed-up", WithTuning([](TuningInfo& t) { t.predicted_speedup = kNaN; }),
+      "tuning: target, PSNR or predicted speed-up not finite (or speed-up <= 0)");
+  add("tuning weights", WithTuning([](TuningInfo& t) { t.weights = 3; }),
+      "tuning: weights 3, attention precision 0 or sparse mode 0 out of range");
+  add("tuning cache entry", WithTuning([](TuningInfo& t) { t.cache_entry = 1; }),
+      "tuning: cache entry 1 outside [-1, 1)");
   return cases;
 }
 
