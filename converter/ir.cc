@@ -147,12 +147,13 @@ void Graph::Rebuild() {
 
 int Graph::Producer(int v) {
   if (dirty_ || producer_.size() != values.size()) Rebuild();
-  return v < 0 ? -1 : producer_[v];
+  return Valid(v) ? producer_[v] : -1;
 }
 
 const std::vector<int>& Graph::Users(int v) {
   if (dirty_ || users_.size() != values.size()) Rebuild();
-  return users_[v];
+  static const std::vector<int> kNone;
+  return Valid(v) ? users_[v] : kNone;
 }
 
 void Graph::ReplaceUses(int from, int to) {
