@@ -58,6 +58,10 @@ struct SessionOptions {
   // instead of tiles. Negative / zero values below mean "as stored in the
   // model, else the built-in default".
   AttentionSparseOptions attention_sparse;
+  // Largest activation arena Create() may allocate, in bytes (0: no cap). A
+  // model whose memory plan needs more is refused before anything is
+  // allocated or run (kOutOfMemory).
+  size_t max_arena_bytes = 0;
 };
 
 struct OpProfile {
