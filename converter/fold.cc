@@ -363,7 +363,7 @@ bool Folder::Layout() {
         Unsup("Reshape with a negative dim");
       }
       out[k] = d;
-      known *= d;
+      if (__builtin_mul_overflow(known, d, &known)) Unsup("Reshape target too large");
     }
     if (infer >= 0) {
       if (known == 0 || NumElements(in) % known != 0)

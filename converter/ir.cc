@@ -32,8 +32,11 @@ const char* ElemTypeName(int t) {
 }
 
 int64_t NumElements(const Shape& s) {
+  // Saturates: a hostile file's dims can overflow the product, and every size
+  // check downstream refuses INT64_MAX.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
   return n;
 }
 

@@ -35,7 +35,7 @@ bool IsFloatType(int t);
 const char* ElemTypeName(int t);
 
 using Shape = std::vector<int64_t>;
-int64_t NumElements(const Shape& s);
+int64_t NumElements(const Shape& s);  // INT64_MAX when the product overflows
 std::string ShapeStr(const Shape& s);
 
 // Constant data. Float types are held as float (F16/BF16/F64 converted), every
