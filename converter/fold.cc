@@ -273,7 +273,10 @@ bool Folder::Shapes() {
   if (op == "Constant") {
     std::shared_ptr<Tensor> t;
     if (n_.HasAttr("value")) {
-      t = std::make_shared<Tensor>(*n_.attrs.at("value").t);
+      // The attribute's kind comes from the file: it need not hold a tensor.
+      const TensorPtr& v = n_.attrs.at("value").t;
+      if (!v) Unsup("Constant 'value' is not a tensor");
+      t = std::make_shared<Tensor>(*v);
     } else if (n_.HasAttr("value_float")) {
       t = NewTensor(kFloat, {});
       t->f[0] = n_.AttrFloat("value_float", 0);
@@ -318,10 +321,14 @@ bool Folder::Shapes() {
     int dt = kFloat;
     double val = 0;
     if (n_.HasAttr("value")) {
-      const Tensor& vt = *n_.attrs.at("value").t;
+      const TensorPtr& v = n_.attrs.at("value").t;
+      if (!v) Unsup("ConstantOfShape 'value' is not a tensor");
+      const Tensor& vt = *v;
       dt = vt.dtype;
       if (vt.numel() > 0) val = vt.at(0);
     }
+    for (int64_t d : s)
+      if (d < 0) Unsup("ConstantOfShape with a negative dimension");
     auto t = NewTensor(dt, s);
     for (int64_t k = 0; k < t->numel(); ++k) t->Set(k, val);
     SetConst(0, t);
