@@ -18,7 +18,8 @@ struct Unsupported : std::runtime_error {
 constexpr int64_t kMaxFoldElements = int64_t(1) << 26;
 
 int NormAxis(int64_t axis, int rank) {
-  if (axis < -rank || axis >= std::max(rank, 1)) Unsup("axis " + std::to_string(axis) + " out of range");
+  // Every caller indexes a dim with the result: a scalar (rank 0) has no axis.
+  if (axis < -rank || axis >= rank) Unsup("axis " + std::to_string(axis) + " out of range");
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
