@@ -29,7 +29,8 @@ void ToEdge(Node& n, fb::OpType t) {
 void Canonicalize(Graph& g) {
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& n = g.nodes[k];
-    if (n.dead || n.edge) continue;
+    // Every rewrite below reads in[0] and out[0].
+    if (n.dead || n.edge || !HasArity(n, 1)) continue;
     if (IsIdentity(g, n)) {
       int in = n.in[0], out = n.out[0];
       n.dead = true;
@@ -45,6 +46,8 @@ void Canonicalize(Graph& g) {
       std::vector<int64_t> p = n.AttrInts("perm");
       if (p.empty())
         for (int d = g.rank(n.in[0]) - 1; d >= 0; --d) p.push_back(d);
+      for (int64_t& d : p)
+        if (d < 0) d += g.rank(n.in[0]);  // inference accepted negative axes
       n.ea.perm.assign(p.begin(), p.end());
       n.attrs.clear();
       ToEdge(n, fb::OpType::Transpose);
@@ -88,7 +91,9 @@ void Canonicalize(Graph& g) {
       g.Touch();
     } else if (n.etype == fb::OpType::Transpose) {
       int p = ProducerEdge(g, n.in[0], fb::OpType::Transpose);
-      if (p >= 0) {
+      bool composable = p >= 0 && g.nodes[p].ea.perm.size() == n.ea.perm.size();
+      for (int x : n.ea.perm) composable = composable && x >= 0 && x < static_cast<int>(n.ea.perm.size());
+      if (composable) {
         // out[i] = mid[perm2[i]] = in[perm1[perm2[i]]]
         std::vector<int> composed;
         for (int x : n.ea.perm) composed.push_back(g.nodes[p].ea.perm[x]);

@@ -18,7 +18,8 @@ struct Unsupported : std::runtime_error {
 constexpr int64_t kMaxFoldElements = int64_t(1) << 26;
 
 int NormAxis(int64_t axis, int rank) {
-  if (axis < -rank || axis >= std::max(rank, 1)) Unsup("axis " + std::to_string(axis) + " out of range");
+  // Every caller indexes a dim with the result: a scalar (rank 0) has no axis.
+  if (axis < -rank || axis >= rank) Unsup("axis " + std::to_string(axis) + " out of range");
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
@@ -273,7 +274,10 @@ bool Folder::Shapes() {
   if (op == "Constant") {
     std::shared_ptr<Tensor> t;
     if (n_.HasAttr("value")) {
-      t = std::make_shared<Tensor>(*n_.attrs.at("value").t);
+      // The attribute's kind comes from the file: it need not hold a tensor.
+      const TensorPtr& v = n_.attrs.at("value").t;
+      if (!v) Unsup("Constant 'value' is not a tensor");
+      t = std::make_shared<Tensor>(*v);
     } else if (n_.HasAttr("value_float")) {
       t = NewTensor(kFloat, {});
       t->f[0] = n_.AttrFloat("value_float", 0);
@@ -318,10 +322,14 @@ bool Folder::Shapes() {
     int dt = kFloat;
     double val = 0;
     if (n_.HasAttr("value")) {
-      const Tensor& vt = *n_.attrs.at("value").t;
+      const TensorPtr& v = n_.attrs.at("value").t;
+      if (!v) Unsup("ConstantOfShape 'value' is not a tensor");
+      const Tensor& vt = *v;
       dt = vt.dtype;
       if (vt.numel() > 0) val = vt.at(0);
     }
+    for (int64_t d : s)
+      if (d < 0) Unsup("ConstantOfShape with a negative dimension");
     auto t = NewTensor(dt, s);
     for (int64_t k = 0; k < t->numel(); ++k) t->Set(k, val);
     SetConst(0, t);
@@ -363,7 +371,7 @@ bool Folder::Layout() {
         Unsup("Reshape with a negative dim");
       }
       out[k] = d;
-      known *= d;
+      if (__builtin_mul_overflow(known, d, &known)) Unsup("Reshape target too large");
     }
     if (infer >= 0) {
       if (known == 0 || NumElements(in) % known != 0)
@@ -398,6 +406,7 @@ bool Folder::Layout() {
         } else {
           for (int64_t a : axes) {
             int k = NormAxis(a, r);
+            if (k >= r) Unsup("Squeeze of a scalar");
             if (in[k] != 1) Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_) + ": squeezing a dim of size " + std::to_string(in[k]));
             drop[k] = 1;
           }
@@ -407,7 +416,12 @@ bool Folder::Layout() {
       } else {
         int ro = r + static_cast<int>(axes.size());
         std::vector<char> ins(ro, 0);
-        for (int64_t a : axes) ins[NormAxis(a, ro)] = 1;
+        for (int64_t a : axes) {
+          int k = NormAxis(a, ro);
+          // A repeated axis would leave fewer new dims than `axes` claims.
+          if (ins[k]) Unsup("Unsqueeze with a repeated axis");
+          ins[k] = 1;
+        }
         int src = 0;
         for (int k = 0; k < ro; ++k) out.push_back(ins[k] ? 1 : in[src++]);
       }
@@ -432,6 +446,7 @@ bool Folder::Layout() {
       int p = NormAxis(perm[k], r);
       if (seen[p]) Unsup("Transpose perm is not a permutation");
       seen[p] = 1;
+      perm[k] = p;  // read below (and by Canonicalize) as an index
       out[k] = in[p];
     }
     SetOut(0, V(0).dtype, out);
@@ -539,17 +554,21 @@ bool Folder::Layout() {
       if (step == 0) Unsup("Slice with zero step");
       if (s < 0) s += dim;
       if (e < 0 && e > INT64_MIN / 2) e += dim;
+      // Counts written so that no step (up to INT64_MIN/MAX) overflows.
+      int64_t mag = step > 0 ? step : step == INT64_MIN ? INT64_MAX : -step;
       if (step > 0) {
         s = std::max<int64_t>(0, std::min(s, dim));
         e = std::max<int64_t>(0, std::min(e, dim));
-        out[a] = e > s ? (e - s + step - 1) / step : 0;
+        out[a] = e > s ? (e - s - 1) / mag + 1 : 0;
       } else {
         s = std::max<int64_t>(-1, std::min(s, dim - 1));
         e = std::max<int64_t>(-1, std::min(e, dim - 1));
-        out[a] = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+        out[a] = s > e ? (s - e - 1) / mag + 1 : 0;
       }
       st[a] = s;
-      sp[a] = step;
+      // With at most one element taken the step is irrelevant; a unit step keeps
+      // the strides computed from it (here and in the kernel) in range.
+      sp[a] = out[a] > 1 ? step : 1;
     }
     SetOut(0, V(0).dtype, out);
     // Remember the normalized form for lowering.

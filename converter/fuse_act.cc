@@ -13,7 +13,8 @@ namespace conv {
 namespace {
 
 bool IsElementwise(const Node& n) {
-  if (n.dead || n.edge) return false;
+  // Eval reads in[0] (and in[1] of binary ops): only nodes that have them.
+  if (n.dead || n.edge || !HasArity(n, MinInputs(n))) return false;
   static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh",
                             "Sigmoid", "Neg", "Exp", "Reciprocal"};
   for (const char* s : k)
@@ -138,7 +139,8 @@ void FuseActivations(Graph& g) {
 void FuseLinearActivation(Graph& g) {
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& n = g.nodes[k];
-    if (n.dead || !n.edge || (n.etype != fb::OpType::Gelu && n.etype != fb::OpType::SiLU)) continue;
+    if (n.dead || !n.edge || (n.etype != fb::OpType::Gelu && n.etype != fb::OpType::SiLU) || !HasArity(n, 1))
+      continue;
     int lin = ProducerEdge(g, n.in[0], fb::OpType::Linear);
     if (lin < 0 || g.nodes[lin].ea.activation != fb::Activation::None) continue;
     if (!OnlyUsedBy(g, n.in[0], {static_cast<int>(k)})) continue;

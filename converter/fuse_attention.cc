@@ -33,6 +33,7 @@ View Contiguous(Graph& g, int v) {
 
 // numpy's no-copy reshape: new strides for `nd` over a strided view, if any.
 bool ReshapeView(const View& in, const Shape& nd, View* out) {
+  if (in.shape.size() != in.strides.size()) return false;
   Shape od;
   std::vector<int64_t> os;
   for (size_t k = 0; k < in.shape.size(); ++k)
@@ -73,11 +74,11 @@ bool ReshapeView(const View& in, const Shape& nd, View* out) {
 
 // Scalar factor of a single-use Mul/Div by a constant producing v (0 if not one).
 double ScalarFactor(Graph& g, int p, int v) {
-  if (p < 0 || g.nodes[p].edge || g.Users(v).size() != 1 || g.values[v].graph_output) return 0;
+  if (p < 0 || g.nodes[p].edge || SoleUser(g, v) < 0 || !HasArity(g.nodes[p], 2)) return 0;
   const Node& n = g.nodes[p];
   double c;
-  if (n.op == "Mul" && ScalarConst(g, n.in[1], &c)) return c;
-  if (n.op == "Div" && ScalarConst(g, n.in[1], &c) && c != 0) return 1.0 / c;
+  if (n.op == "Mul" && ScalarConst(g, In(n, 1), &c)) return c;
+  if (n.op == "Div" && ScalarConst(g, In(n, 1), &c) && c != 0) return 1.0 / c;
   return 0;
 }
 
@@ -92,6 +93,9 @@ bool Step(Graph& g, int p, int out, const View& in, View* res) {
   }
   if (n.edge && n.etype == fb::OpType::Reshape) return ReshapeView(in, g.shape(out), res);
   if (n.edge && n.etype == fb::OpType::Transpose) {
+    if (n.ea.perm.size() != in.shape.size()) return false;
+    for (int d : n.ea.perm)
+      if (d < 0 || d >= static_cast<int>(in.shape.size())) return false;
     for (size_t k = 0; k < n.ea.perm.size(); ++k) {
       w.shape[k] = in.shape[n.ea.perm[k]];
       w.strides[k] = in.strides[n.ea.perm[k]];
@@ -102,7 +106,10 @@ bool Step(Graph& g, int p, int out, const View& in, View* res) {
   if (!n.edge && n.op == "Split") {
     int axis = NormalizeAxis(n.AttrInt("axis", 0), static_cast<int>(in.shape.size()));
     int64_t start = 0;
+    // Every output up to this one must have the input's rank (an absent
+    // optional output has none: its extent is unknown).
     for (int o : n.out) {
+      if (g.rank(o) != static_cast<int>(in.shape.size())) return false;
       if (o == out) break;
       start += g.shape(o)[axis];
     }
@@ -113,7 +120,9 @@ bool Step(Graph& g, int p, int out, const View& in, View* res) {
   }
   if (!n.edge && n.op == "Slice") {
     auto st = n.attrs.find("_starts"), sp = n.attrs.find("_steps");
-    if (st == n.attrs.end()) return false;
+    if (st == n.attrs.end() || sp == n.attrs.end() || st->second.ints.size() < in.shape.size() ||
+        sp->second.ints.size() < in.shape.size() || g.rank(out) != static_cast<int>(in.shape.size()))
+      return false;
     for (size_t a = 0; a < in.shape.size(); ++a) {
       w.offset += st->second.ints[a] * in.strides[a];
       w.strides[a] *= sp->second.ints[a];
@@ -123,10 +132,11 @@ bool Step(Graph& g, int p, int out, const View& in, View* res) {
     return true;
   }
   if (!n.edge && n.op == "Gather") {
-    const Tensor* idx = g.Const(n.in[1]);
-    if (!idx || idx->numel() != 1) return false;
+    const Tensor* idx = g.Const(In(n, 1));
+    if (!idx || idx->is_float() || idx->numel() != 1 || idx->i.size() != 1 || in.shape.empty()) return false;
     int axis = NormalizeAxis(n.AttrInt("axis", 0), static_cast<int>(in.shape.size()));
     int64_t i = idx->i[0] < 0 ? idx->i[0] + in.shape[axis] : idx->i[0];
+    if (i < 0 || i >= in.shape[axis]) return false;
     w.offset += i * in.strides[axis];
     if (idx->shape.empty()) {
       w.shape.erase(w.shape.begin() + axis);
@@ -141,12 +151,13 @@ bool Step(Graph& g, int p, int out, const View& in, View* res) {
 }
 
 bool IsViewOp(Graph& g, int p, int out) {
-  if (p < 0) return false;
+  if (p < 0 || g.nodes[p].dead || !HasArity(g.nodes[p], 1) || g.rank(In(g.nodes[p], 0)) < 0) return false;
   if (ScalarFactor(g, p, out) != 0) return true;
   const Node& n = g.nodes[p];
   if (n.edge) return n.etype == fb::OpType::Reshape || n.etype == fb::OpType::Transpose;
   if (n.op == "Split" || n.op == "Slice") return true;
-  return n.op == "Gather" && g.Const(n.in[1]) && g.Const(n.in[1])->numel() == 1 && !g.IsConst(n.in[0]);
+  const Tensor* idx = g.Const(In(n, 1));
+  return n.op == "Gather" && idx && idx->numel() == 1 && !g.IsConst(n.in[0]);
 }
 
 // v as a strided view of the furthest tensor reachable through view ops.
@@ -180,10 +191,10 @@ struct Bshd {
 };
 
 bool AsBshd(Graph& g, const View& w, Bshd* out) {
-  if (w.shape.size() != 4) return false;
+  if (w.shape.size() != 4 || w.strides.size() != 4 || g.rank(w.src) < 1) return false;
   int64_t B = w.shape[0], H = w.shape[1], N = w.shape[2], dh = w.shape[3];
   const int64_t *st = w.strides.data();
-  if (N < 2) return false;
+  if (N < 2 || B < 1 || H < 1 || dh < 1) return false;
   int64_t C = st[2];
   if (dh > 1 && st[3] != 1) return false;
   if (H > 1 && st[1] != dh) return false;
@@ -234,7 +245,7 @@ class AttentionFuser {
 int StripScale(Graph& g, int v, double* scale, std::set<int>* nodes) {
   for (;;) {
     int p = g.Producer(v);
-    if (p < 0 || g.nodes[p].edge || g.Users(v).size() != 1 || g.values[v].graph_output) return v;
+    if (p < 0 || g.nodes[p].edge || SoleUser(g, v) < 0 || !HasArity(g.nodes[p], 2)) return v;
     const Node& n = g.nodes[p];
     double c;
     if (n.op == "Mul") {
@@ -261,7 +272,7 @@ AttentionFuser::Plan AttentionFuser::PlanBshd(const View& w) {
   View c = Contiguous(g_, w.src);
   if (c.strides != w.strides) return p;
   int r = ProducerEdge(g_, w.src, fb::OpType::RoPE);
-  if (r < 0 || g_.nodes[r].ea.layout != fb::TensorLayout::BHSD || g_.Users(w.src).size() != 1) return p;
+  if (r < 0 || g_.nodes[r].ea.layout != fb::TensorLayout::BHSD || SoleUser(g_, w.src) < 0) return p;
   Plan inner;
   if (!AsBshd(g_, Trace(g_, g_.nodes[r].in[0]), &inner.b)) return p;
   inner.ok = true;
@@ -282,16 +293,20 @@ int AttentionFuser::Materialize(const Bshd& b, int before, const std::string& na
   } else {
     int lin = ProducerEdge(g_, b.src, fb::OpType::Linear);
     const Node* ln = lin >= 0 ? &g_.nodes[lin] : nullptr;
-    if (ln && ln->ea.activation == fb::Activation::None && g_.shape(b.src).back() == b.C &&
-        g_.Const(ln->in[1]) && g_.Const(ln->in[1])->is_float()) {
+    const Tensor* wt = ln ? g_.Const(In(*ln, 1)) : nullptr;
+    const Tensor* bt = ln ? g_.Const(In(*ln, 2)) : nullptr;
+    bool bias_ok = !ln || In(*ln, 2) < 0 || (bt && bt->is_float() && bt->numel() >= b.c0 + len);
+    if (ln && ln->ea.activation == fb::Activation::None && g_.shape(b.src).back() == b.C && wt &&
+        wt->is_float() && wt->shape.size() == 2 && wt->shape[0] >= b.c0 + len &&
+        static_cast<int64_t>(wt->f.size()) == wt->numel() && bias_ok) {
       // Split the projection: rows [c0, c0+len) of W[N, K] and of the bias.
-      const Tensor& w = *g_.Const(ln->in[1]);
+      const Tensor& w = *wt;
       int64_t k = w.shape[1];
       std::vector<float> ws(w.f.begin() + b.c0 * k, w.f.begin() + (b.c0 + len) * k);
       int wv = NewConstF32(g_, g_.values[ln->in[1]].name + "/part", {len, k}, ws);
       int bv = -1;
-      if (ln->in.size() > 2 && ln->in[2] >= 0) {
-        const Tensor& bias = *g_.Const(ln->in[2]);
+      if (In(*ln, 2) >= 0) {
+        const Tensor& bias = *bt;
         bv = NewConstF32(g_, g_.values[ln->in[2]].name + "/part", {len},
                          std::vector<float>(bias.f.begin() + b.c0, bias.f.begin() + b.c0 + len));
       }
@@ -330,6 +345,7 @@ int AttentionFuser::Execute(const Plan& p, int before, const std::string& name) 
 
 bool AttentionFuser::TryAt(int sm) {
   const Node smn = g_.nodes[sm];
+  if (!HasArity(smn, 1)) return false;
   int r = g_.rank(smn.in[0]);
   if (r != 3 && r != 4) return false;
   if (NormalizeAxis(smn.AttrInt("axis", -1), r) != r - 1) return false;
@@ -337,18 +353,18 @@ bool AttentionFuser::TryAt(int sm) {
   std::set<int> nodes = {sm};
   int scores = StripScale(g_, smn.in[0], &scale, &nodes);
   int mm1 = ProducerOp(g_, scores, "MatMul");
-  if (mm1 < 0 || g_.Users(scores).size() != 1) return false;
+  if (mm1 < 0 || SoleUser(g_, scores) < 0) return false;
   nodes.insert(mm1);
   int q = StripScale(g_, g_.nodes[mm1].in[0], &scale, &nodes);
   int kt = StripScale(g_, g_.nodes[mm1].in[1], &scale, &nodes);
-  const std::vector<int>& pu = g_.Users(smn.out[0]);
-  if (pu.size() != 1 || g_.values[smn.out[0]].graph_output) return false;
-  int mm2 = pu[0];
+  int mm2 = SoleUser(g_, smn.out[0]);
+  if (mm2 < 0) return false;
   const Node mm2n = g_.nodes[mm2];
-  if (mm2n.edge || mm2n.op != "MatMul" || mm2n.in[0] != smn.out[0]) return false;
+  if (mm2n.edge || mm2n.op != "MatMul" || !HasArity(mm2n, 2) || mm2n.in[0] != smn.out[0]) return false;
   nodes.insert(mm2);
   int v = mm2n.in[1];
-  const Shape &qs = g_.shape(q), &ks = g_.shape(kt), &vs = g_.shape(v);
+  // Copies: the rewrites below add values, which can move g_.values.
+  const Shape qs = g_.shape(q), ks = g_.shape(kt), vs = g_.shape(v);
   if (g_.rank(q) != r || g_.rank(kt) != r || g_.rank(v) != r || g_.IsConst(q) || g_.IsConst(kt) || g_.IsConst(v))
     return false;
   for (int d = 0; d < r - 2; ++d)
@@ -366,12 +382,17 @@ bool AttentionFuser::TryAt(int sm) {
   if (r == 4) {
     // BSHD when all operands and the output are tokens-major column ranges.
     View kv = Trace(g_, kt);
-    std::swap(kv.shape[2], kv.shape[3]);
-    std::swap(kv.strides[2], kv.strides[3]);
-    Plan pq = PlanBshd(Trace(g_, q)), pk = PlanBshd(kv), pv = PlanBshd(Trace(g_, v));
-    const std::vector<int>& ou = g_.Users(out);
-    int tr = ou.size() == 1 && !g_.values[out].graph_output ? ou[0] : -1;
-    bool out_ok = tr >= 0 && g_.nodes[tr].edge && g_.nodes[tr].etype == fb::OpType::Transpose &&
+    Plan pq, pk, pv;
+    if (kv.shape.size() == 4 && kv.strides.size() == 4) {
+      std::swap(kv.shape[2], kv.shape[3]);
+      std::swap(kv.strides[2], kv.strides[3]);
+      pq = PlanBshd(Trace(g_, q));
+      pk = PlanBshd(kv);
+      pv = PlanBshd(Trace(g_, v));
+    }
+    int tr = SoleUser(g_, out);
+    bool out_ok = tr >= 0 && HasArity(g_.nodes[tr], 1) && g_.nodes[tr].edge &&
+                  g_.nodes[tr].etype == fb::OpType::Transpose &&
                   g_.nodes[tr].ea.perm == std::vector<int>({0, 2, 1, 3});
     // A factor on v scales the output, not the scores: not absorbable.
     if (pq.ok && pk.ok && pv.ok && out_ok && pv.b.scale == 1.0 && pq.b.H == qs[1] && pk.b.H == qs[1] && pv.b.H == qs[1]) {
@@ -399,7 +420,7 @@ bool AttentionFuser::TryAt(int sm) {
     std::swap(perm[r - 1], perm[r - 2]);
     int p = ProducerEdge(g_, kt, fb::OpType::Transpose);
     int src = kt;
-    if (p >= 0) {
+    if (p >= 0 && g_.nodes[p].ea.perm.size() == static_cast<size_t>(r)) {
       std::vector<int> composed;
       for (int x : perm) composed.push_back(g_.nodes[p].ea.perm[x]);
       perm = composed;
@@ -439,7 +460,7 @@ void AttentionFuser::Run() {
   size_t n = g_.nodes.size();
   for (size_t k = 0; k < n; ++k) {
     const Node& s = g_.nodes[k];
-    if (s.dead || s.edge || s.op != "Softmax") continue;
+    if (s.dead || s.edge || s.op != "Softmax" || !HasArity(s, 1)) continue;
     TryAt(static_cast<int>(k));
   }
 }

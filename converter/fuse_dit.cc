@@ -12,11 +12,12 @@ namespace {
 // freqs[i] = scale * exp(-ln(P) * i / half): TimestepEmbedding.
 void FuseTimestep(Graph& g, int k) {
   const Node c = g.nodes[k];
-  if (c.op != "Concat" || c.in.size() != 2) return;
+  if (c.op != "Concat" || c.in.size() != 2 || !HasArity(c, 2)) return;
   int r = g.rank(c.out[0]);
   if (r != 2 || NormalizeAxis(c.AttrInt("axis", 0), r) != 1) return;
   int p0 = g.Producer(c.in[0]), p1 = g.Producer(c.in[1]);
   if (p0 < 0 || p1 < 0 || g.nodes[p0].edge || g.nodes[p1].edge) return;
+  if (!HasArity(g.nodes[p0], 1) || !HasArity(g.nodes[p1], 1)) return;
   const std::string &o0 = g.nodes[p0].op, &o1 = g.nodes[p1].op;
   bool cos_first = o0 == "Cos" && o1 == "Sin";
   if (!cos_first && !(o0 == "Sin" && o1 == "Cos")) return;
@@ -31,7 +32,7 @@ void FuseTimestep(Graph& g, int k) {
       u = g.nodes[m].in[1 - s];
     }
   if (u < 0) return;
-  const Shape& us = g.shape(u);
+  const Shape us = g.shape(u);
   const Tensor* ft = g.Const(f);
   int64_t half = ft->numel();
   if (us.size() != 2 || us[1] != 1 || !ft->is_float() || half < 2 || ft->shape.back() != half) return;
@@ -58,7 +59,7 @@ void FuseTimestep(Graph& g, int k) {
 
 void FuseEmbedding(Graph& g, int k) {
   const Node& n = g.nodes[k];
-  if (n.op != "Gather" || n.AttrInt("axis", 0) != 0) return;
+  if (n.op != "Gather" || !HasArity(n, 2) || n.AttrInt("axis", 0) != 0) return;
   const Tensor* table = g.Const(n.in[0]);
   if (!table || !table->is_float() || table->shape.size() != 2 || g.IsConst(n.in[1])) return;
   int dt = g.values[n.in[1]].dtype;
@@ -69,14 +70,17 @@ void FuseEmbedding(Graph& g, int k) {
 // Half of x along the last axis: 0 = first half, 1 = second half, -1 = neither.
 int HalfOf(Graph& g, int v, int x, std::set<int>* nodes) {
   int p = g.Producer(v);
-  if (p < 0 || g.nodes[p].edge || g.nodes[p].in[0] != x) return -1;
+  if (p < 0 || g.nodes[p].edge || In(g.nodes[p], 0) != x) return -1;
   const Node& n = g.nodes[p];
   int r = g.rank(x);
+  if (r < 1 || g.rank(v) != r) return -1;
   int64_t d = g.shape(x).back();
   if (d % 2) return -1;
   if (n.op == "Slice") {
     auto st = n.attrs.find("_starts"), sp = n.attrs.find("_steps");
-    if (st == n.attrs.end()) return -1;
+    if (st == n.attrs.end() || sp == n.attrs.end() || st->second.ints.size() < size_t(r) ||
+        sp->second.ints.size() < size_t(r))
+      return -1;
     for (int a = 0; a < r - 1; ++a)
       if (st->second.ints[a] != 0 || g.shape(v)[a] != g.shape(x)[a]) return -1;
     if (sp->second.ints[r - 1] != 1 || g.shape(v).back() != d / 2) return -1;
@@ -84,7 +88,7 @@ int HalfOf(Graph& g, int v, int x, std::set<int>* nodes) {
     nodes->insert(p);
     return s == 0 ? 0 : s == d / 2 ? 1 : -1;
   }
-  if (n.op == "Split" && n.out.size() == 2 && NormalizeAxis(n.AttrInt("axis", 0), r) == r - 1 &&
+  if (n.op == "Split" && n.out.size() == 2 && HasArity(n, 1, 2) && NormalizeAxis(n.AttrInt("axis", 0), r) == r - 1 &&
       g.shape(n.out[0]).back() == d / 2) {
     nodes->insert(p);
     return n.out[0] == v ? 0 : 1;
@@ -94,7 +98,7 @@ int HalfOf(Graph& g, int v, int x, std::set<int>* nodes) {
 
 void FuseRope(Graph& g, int k) {
   const Node add = g.nodes[k];  // a copy: helpers below add nodes
-  if (add.op != "Add") return;
+  if (add.op != "Add" || !HasArity(add, 2)) return;
   for (int side = 0; side < 2; ++side) {
     int m1 = ProducerOp(g, add.in[side], "Mul"), m2 = ProducerOp(g, add.in[1 - side], "Mul");
     if (m1 < 0 || m2 < 0) continue;
@@ -110,12 +114,12 @@ void FuseRope(Graph& g, int k) {
       }
     }
     if (x < 0 || rot < 0) continue;
-    const Shape& xs = g.shape(x);
+    const Shape xs = g.shape(x);  // a copy: NewConstF32 below may move g.values
     int r = static_cast<int>(xs.size());
     if ((r != 3 && r != 4) || g.shape(add.out[0]) != xs) continue;
     int cat = g.Producer(rot);
     const Node& cn = g.nodes[cat];
-    if (cn.in.size() != 2 || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) continue;
+    if (cn.in.size() != 2 || !HasArity(cn, 2) || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) continue;
     std::set<int> nodes = {k, m1, m2, cat};
     int neg = ProducerOp(g, cn.in[0], "Neg");
     if (neg < 0) continue;
@@ -174,8 +178,8 @@ void FuseRope(Graph& g, int k) {
 // x*(1+scale)+shift with x[B,N,D], shift/scale [B,1,D]: Modulate.
 void FuseModulate(Graph& g, int k) {
   const Node add = g.nodes[k];  // a copy: helpers below add nodes
-  if (add.op != "Add") return;
-  const Shape& ys = g.shape(add.out[0]);
+  if (add.op != "Add" || !HasArity(add, 2)) return;
+  const Shape ys = g.shape(add.out[0]);
   if (ys.size() != 3) return;
   Shape vec = {ys[0], 1, ys[2]};
   for (int side = 0; side < 2; ++side) {
@@ -205,8 +209,8 @@ void FuseModulate(Graph& g, int k) {
 // x + gate*y with x,y [B,N,D], gate [B,1,D]: GatedResidual.
 void FuseGatedResidual(Graph& g, int k) {
   const Node add = g.nodes[k];  // a copy: helpers below add nodes
-  if (add.op != "Add") return;
-  const Shape& ys = g.shape(add.out[0]);
+  if (add.op != "Add" || !HasArity(add, 2)) return;
+  const Shape ys = g.shape(add.out[0]);
   if (ys.size() != 3) return;
   Shape vec = {ys[0], 1, ys[2]};
   for (int side = 0; side < 2; ++side) {

@@ -48,6 +48,7 @@ void FuseLinear(Graph& g) {
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     Node& n = g.nodes[k];
     if (n.dead || n.edge) continue;
+    if (!HasArity(n, 2)) continue;
     if (n.op == "MatMul") {
       const Tensor* w = g.Const(n.in[1]);
       if (!w || !w->is_float() || w->shape.size() != 2 || g.IsConst(n.in[0]) || g.rank(n.in[0]) < 2)
@@ -57,10 +58,9 @@ void FuseLinear(Graph& g) {
       int sink = static_cast<int>(k);
       int bias = -1;
       int y = n.out[0];
-      if (g.Users(y).size() == 1 && !g.values[y].graph_output) {
-        int u = g.Users(y)[0];
+      if (int u = SoleUser(g, y); u >= 0) {
         const Node& a = g.nodes[u];
-        if (!a.edge && a.op == "Add") {
+        if (!a.edge && a.op == "Add" && HasArity(a, 2)) {
           int other = OtherInput(a, y);
           if (other >= 0 && BiasConst(g, other, nout) && g.shape(a.out[0]) == g.shape(y)) {
             bias = FlatBias(g, other, 1.f);
@@ -76,7 +76,8 @@ void FuseLinear(Graph& g) {
       ReplaceWithEdge(g, nodes, sink, fb::OpType::Linear, {n.in[0], wt, bias}, OpAttrs());
     } else if (n.op == "Gemm") {
       const Tensor* w = g.Const(n.in[1]);
-      if (!w || !w->is_float() || n.AttrInt("transA", 0) != 0 || g.IsConst(n.in[0])) continue;
+      if (!w || !w->is_float() || w->shape.size() != 2 || n.AttrInt("transA", 0) != 0 || g.IsConst(n.in[0]))
+        continue;
       float alpha = n.AttrFloat("alpha", 1.f), beta = n.AttrFloat("beta", 1.f);
       TensorPtr wt = n.AttrInt("transB", 0) ? Scaled(*w, alpha) : Scaled(*Transposed2d(*w), alpha);
       int64_t nout = wt->shape[0];

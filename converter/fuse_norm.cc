@@ -65,7 +65,7 @@ int InvSqrtMean(Graph& g, int v, std::set<int>* nodes, double* eps) {
 // The normalized value n = num / sqrt(mean(sq)+eps): returns num and sq.
 bool Normalized(Graph& g, int node, int* num, int* sq, std::set<int>* nodes, double* eps) {
   const Node& n = g.nodes[node];
-  if (n.edge || n.dead) return false;
+  if (n.edge || n.dead || !HasArity(n, 2)) return false;
   if (n.op == "Div") {
     int s = SqrtMeanPlusEps(g, n.in[1], nodes, eps);
     if (s < 0) return false;
@@ -107,12 +107,12 @@ int FlatConst(Graph& g, int v) {
 
 // Absorbs `y * gamma` and then `+ beta` after the normalized value.
 int AbsorbAffine(Graph& g, int y, std::set<int>* nodes, int* gamma, int* beta, bool allow_beta) {
-  int64_t d = g.shape(y).back();
   *gamma = *beta = -1;
-  if (g.Users(y).size() == 1 && !g.values[y].graph_output) {
-    int u = g.Users(y)[0];
+  if (g.rank(y) < 1) return y;
+  int64_t d = g.shape(y).back();
+  if (int u = SoleUser(g, y); u >= 0) {
     const Node& m = g.nodes[u];
-    if (!m.edge && m.op == "Mul") {
+    if (!m.edge && m.op == "Mul" && HasArity(m, 2)) {
       int other = OtherInput(m, y);
       if (other >= 0 && ChannelConst(g, other, d) && g.shape(m.out[0]) == g.shape(y)) {
         *gamma = other;
@@ -121,10 +121,9 @@ int AbsorbAffine(Graph& g, int y, std::set<int>* nodes, int* gamma, int* beta, b
       }
     }
   }
-  if (allow_beta && g.Users(y).size() == 1 && !g.values[y].graph_output) {
-    int u = g.Users(y)[0];
+  if (int u = allow_beta ? SoleUser(g, y) : -1; u >= 0) {
     const Node& a = g.nodes[u];
-    if (!a.edge && a.op == "Add") {
+    if (!a.edge && a.op == "Add" && HasArity(a, 2)) {
       int other = OtherInput(a, y);
       if (other >= 0 && ChannelConst(g, other, d) && g.shape(a.out[0]) == g.shape(y)) {
         *beta = other;

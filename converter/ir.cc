@@ -32,8 +32,11 @@ const char* ElemTypeName(int t) {
 }
 
 int64_t NumElements(const Shape& s) {
+  // Saturates: a hostile file's dims can overflow the product, and every size
+  // check downstream refuses INT64_MAX.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
   return n;
 }
 
@@ -147,12 +150,13 @@ void Graph::Rebuild() {
 
 int Graph::Producer(int v) {
   if (dirty_ || producer_.size() != values.size()) Rebuild();
-  return v < 0 ? -1 : producer_[v];
+  return Valid(v) ? producer_[v] : -1;
 }
 
 const std::vector<int>& Graph::Users(int v) {
   if (dirty_ || users_.size() != values.size()) Rebuild();
-  return users_[v];
+  static const std::vector<int> kNone;
+  return Valid(v) ? users_[v] : kNone;
 }
 
 void Graph::ReplaceUses(int from, int to) {

@@ -35,7 +35,7 @@ bool IsFloatType(int t);
 const char* ElemTypeName(int t);
 
 using Shape = std::vector<int64_t>;
-int64_t NumElements(const Shape& s);
+int64_t NumElements(const Shape& s);  // INT64_MAX when the product overflows
 std::string ShapeStr(const Shape& s);
 
 // Constant data. Float types are held as float (F16/BF16/F64 converted), every
@@ -120,12 +120,16 @@ class Graph {
   int Producer(int v);
   const std::vector<int>& Users(int v);
   void Touch() { dirty_ = true; }
-  bool IsConst(int v) const { return v >= 0 && values[v].c != nullptr; }
-  const Tensor* Const(int v) const { return v >= 0 ? values[v].c.get() : nullptr; }
+  bool IsConst(int v) const { return Valid(v) && values[v].c != nullptr; }
+  const Tensor* Const(int v) const { return Valid(v) ? values[v].c.get() : nullptr; }
   // Scalar value of a constant with one element.
   bool ConstScalar(int v, double* out) const;
-  const Shape& shape(int v) const { return values[v].shape; }
-  int rank(int v) const { return static_cast<int>(values[v].shape.size()); }
+  // By value: a matcher that keeps a shape while it adds values (which may
+  // reallocate `values`) must not hold a reference into the vector. An absent
+  // or out-of-range value has no shape and rank -1, so shape checks fail.
+  Shape shape(int v) const { return Valid(v) ? values[v].shape : Shape(); }
+  int rank(int v) const { return Valid(v) ? static_cast<int>(values[v].shape.size()) : -1; }
+  bool Valid(int v) const { return v >= 0 && v < static_cast<int>(values.size()); }
 
   // Redirects every use of `from` (including graph outputs) to `to`.
   void ReplaceUses(int from, int to);

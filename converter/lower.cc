@@ -40,7 +40,9 @@ void Become(Node& n, fb::OpType t) {
 bool LowerNode(Graph& g, int k) {
   Node& n = g.nodes[k];
   const std::string op = n.op;
-  int r = n.in.empty() || n.in[0] < 0 ? 0 : g.rank(n.in[0]);
+  // A node missing an input its op needs has no edge equivalent (reported).
+  if (!HasArity(n, MinInputs(n))) return false;
+  int r = g.rank(n.in[0]);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
     if (!AllFloat(g, n)) return false;
     Become(n, op == "Add" ? fb::OpType::Add : op == "Sub" ? fb::OpType::Sub : op == "Mul" ? fb::OpType::Mul : fb::OpType::Div);
@@ -93,7 +95,7 @@ bool LowerNode(Graph& g, int k) {
   }
   if (op == "Slice") {
     auto st = n.attrs.find("_starts"), sp = n.attrs.find("_steps");
-    if (st == n.attrs.end()) return false;
+    if (st == n.attrs.end() || sp == n.attrs.end()) return false;
     n.ea.starts = st->second.ints;
     n.ea.steps = sp->second.ints;
     n.in.resize(1);
@@ -103,9 +105,11 @@ bool LowerNode(Graph& g, int k) {
   if (op == "Gather") {
     // A constant index into an activation: a Slice (plus a Reshape for a scalar index).
     const Tensor* idx = g.Const(n.in[1]);
-    if (!idx || idx->numel() != 1 || g.IsConst(n.in[0])) return false;
+    if (!idx || idx->is_float() || idx->numel() != 1 || idx->i.size() != 1 || g.IsConst(n.in[0]) || r < 1)
+      return false;
     int axis = NormalizeAxis(n.AttrInt("axis", 0), r);
     int64_t i = idx->i[0] < 0 ? idx->i[0] + g.shape(n.in[0])[axis] : idx->i[0];
+    if (i < 0 || i >= g.shape(n.in[0])[axis]) return false;
     Shape s = g.shape(n.in[0]);
     s[axis] = 1;
     OpAttrs a;
@@ -132,12 +136,13 @@ bool LowerNode(Graph& g, int k) {
     return true;
   }
   if (op == "Conv") {
-    if (!AllFloat(g, n) || r != 4) return false;
+    if (!AllFloat(g, n) || r != 4 || g.rank(n.in[1]) != 4) return false;
     std::vector<int64_t> k2 = {g.shape(n.in[1])[2], g.shape(n.in[1])[3]};
     std::vector<int64_t> pads = n.AttrInts("pads"), strides = n.AttrInts("strides"), dil = n.AttrInts("dilations");
     if (pads.empty()) pads = {0, 0, 0, 0};
     if (strides.empty()) strides = {1, 1};
     if (dil.empty()) dil = {1, 1};
+    if (pads.size() != 4 || strides.size() != 2 || dil.size() != 2) return false;
     OpAttrs& a = n.ea;
     a.kernel_h = static_cast<int>(k2[0]);
     a.kernel_w = static_cast<int>(k2[1]);

@@ -24,6 +24,7 @@
 #include "converter/cache_calibrate.h"
 #include "runtime/delta_cache.h"
 #include "converter/calibrate.h"
+#include "converter/convert_graph.h"
 #include "converter/emit.h"
 #include "converter/fold.h"
 #include "converter/onnx_import.h"
@@ -590,40 +591,8 @@ int Run(int argc, char** argv) {
   Graph g = ImportOnnx(o.in);
   std::map<std::string, int> before = CountOps(g, true);
 
-  BindInputShapes(g, o.shapes);
-  std::vector<std::pair<int, std::string>> unsupported;
-  InferAndFold(g, &unsupported);
-  std::set<int> listed;
-  for (const auto& u : unsupported) listed.insert(u.first);
-  for (size_t k = 0; k < g.nodes.size(); ++k)
-    if (!g.nodes[k].dead && !MayLower(g.nodes[k].op) && !listed.count(static_cast<int>(k)))
-      unsupported.push_back({static_cast<int>(k), DescribeNode(g, g.nodes[k]) + " (no edge op for this op type)"});
-  if (!unsupported.empty()) {
-    std::sort(unsupported.begin(), unsupported.end());
-    std::string msg = std::to_string(unsupported.size()) + " unsupported node(s):";
-    for (const auto& u : unsupported) msg += "\n  " + u.second;
-    Fail(kExitConvert, msg);
-  }
-  g.RemoveDeadCode();
-  g.Compact();
-  Canonicalize(g);
-  FuseActivations(g);
-  FuseNorms(g);
-  FuseLinear(g);
-  FuseDit(g);
-  FuseAttention(g);
-  Canonicalize(g);
-  FuseLinearActivation(g);
-  std::vector<std::string> bad = Lower(g);
-  if (!bad.empty()) {
-    std::string msg = std::to_string(bad.size()) + " unsupported node(s) (no edge op for these ops or patterns):";
-    for (const std::string& u : bad) msg += "\n  " + u;
-    Fail(kExitConvert, msg);
-  }
-  g.RemoveDeadCode();
-  g.Compact();
   std::vector<std::string> warnings;
-  std::vector<Region> regions = FindCacheRegions(g, o.block_prefix, &warnings);
+  std::vector<Region> regions = PrepareGraph(g, o.shapes, o.block_prefix, &warnings);
   for (const std::string& wmsg : warnings) std::fprintf(stderr, "edge-convert: note: %s\n", wmsg.c_str());
 
   ModelWriter w;

@@ -235,20 +235,20 @@ Attr ConvertAttr(const onnx::AttributeProto& ap, const std::string& model_dir, c
 }  // namespace
 
 Graph ImportOnnx(const std::string& path) {
+  MappedFile file(path);
+  return ImportOnnxBytes(file.data(), file.size(), DirOf(path), path);
+}
+
+Graph ImportOnnxBytes(const void* data, size_t size, const std::string& dir, const std::string& path) {
   onnx::ModelProto mp;
-  {
-    MappedFile file(path);
-    if (file.size() == 0 || file.size() > static_cast<size_t>(INT_MAX) ||
-        !mp.ParseFromArray(file.data(), static_cast<int>(file.size())))
-      Fail(kExitBadModel, "'" + path + "' is not a valid ONNX model (corrupt or truncated protobuf; models over 2 GB "
-                                       "must keep their weights as external data)");
-  }
+  if (size == 0 || size > static_cast<size_t>(INT_MAX) || !mp.ParseFromArray(data, static_cast<int>(size)))
+    Fail(kExitBadModel, "'" + path + "' is not a valid ONNX model (corrupt or truncated protobuf; models over 2 GB "
+                                     "must keep their weights as external data)");
   if (!mp.has_graph() || mp.graph().node_size() == 0)
     Fail(kExitBadModel, "'" + path + "' has no graph (corrupt or truncated ONNX model?)");
   if (mp.ir_version() < 3 || mp.ir_version() > 10)
     Fail(kExitBadModel, "'" + path + "': unsupported ONNX IR version " + std::to_string(mp.ir_version()) +
                             " (3..10 supported)");
-  const std::string dir = DirOf(path);
   Graph g;
   g.ir_version = mp.ir_version();
   for (const auto& op : mp.opset_import())

@@ -28,10 +28,26 @@ std::vector<std::string> Lower(Graph& g);
 // one error lists every such node).
 bool MayLower(const std::string& op);
 
+// ---- checked access: matchers read nodes only through these ----
+// A hostile or cut-down graph can hold a node with fewer inputs than its op
+// needs, an absent optional output, a value with no producer or no shape. A
+// matcher that indexes n.in / n.out or a shape directly reads past the end on
+// such a graph, so every read goes through a check here.
+// Input / output k of n, or -1 when n has fewer (or it is an absent optional one).
+int In(const Node& n, size_t k);
+int Out(const Node& n, size_t k);
+// True when the first `ins` inputs and the first `outs` outputs of n are present.
+bool HasArity(const Node& n, size_t ins, size_t outs = 1);
+// Inputs (all present) an op needs before a matcher may read them: 2 for binary
+// ONNX ops, 3 for RoPE/Modulate/GatedResidual/Attention, 1 otherwise.
+size_t MinInputs(const Node& n);
+// The single node reading v when v is no graph output, else -1.
+int SoleUser(Graph& g, int v);
+
 // ---- pattern helpers shared by the passes ----
-// Live ONNX node `op` producing v, or -1.
+// Live ONNX node `op` producing v with the op's arity (MinInputs), or -1.
 int ProducerOp(Graph& g, int v, const char* op);
-// Live edge node of type t producing v, or -1.
+// Live edge node of type t producing v with the op's arity, or -1.
 int ProducerEdge(Graph& g, int v, fb::OpType t);
 // True when every user of v is in `nodes` and v is not a graph output.
 bool OnlyUsedBy(Graph& g, int v, const std::set<int>& nodes);
@@ -39,7 +55,8 @@ bool ScalarConst(Graph& g, int v, double* val);
 // The input of binary node n that is not v (or -1).
 int OtherInput(const Node& n, int v);
 // New activation value with the given type/shape.
-int NewValue(Graph& g, const std::string& base, int dtype, const Shape& shape);
+// `shape` by value: the caller's may live in g.values, which adding a value moves.
+int NewValue(Graph& g, const std::string& base, int dtype, Shape shape);
 int NewConstF32(Graph& g, const std::string& base, const Shape& shape, std::vector<float> data);
 // Adds an edge node placed just before node `before` (or at the end).
 int AddEdge(Graph& g, fb::OpType t, const std::string& name, const std::vector<int>& in,

@@ -1,5 +1,7 @@
 #include "converter/regions.h"
 
+#include "converter/passes.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -99,7 +101,9 @@ int ResidualInput(Graph& g, int first, int last, int out) {
     int p = g.Producer(v);
     if (p < first || p > last) return -1;
     const Node& n = g.nodes[p];
-    if (n.etype == fb::OpType::GatedResidual) {
+    if (!HasArity(n, MinInputs(n))) {
+      return -1;
+    } else if (n.etype == fb::OpType::GatedResidual) {
       v = n.in[0];
     } else if (n.etype == fb::OpType::Add) {
       int a = n.in[0], b = n.in[1];

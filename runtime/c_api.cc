@@ -59,6 +59,7 @@ void edge_session_options_default(edge_session_options* o) {
   o->precision = 0;
   o->attention_precision = -1;
   o->attention_density = -1.f;
+  o->max_arena_bytes = 0;
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
@@ -81,6 +82,7 @@ edge_status edge_session_create(const edge_model* model, const edge_session_opti
       return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: attention_density must be <= 1");
     }
     so.attention_density = options->attention_density;
+    so.max_arena_bytes = options->max_arena_bytes;
   }
   auto r = edge::Session::Create(model->model.get(), so);
   if (!r.ok()) return Report(r.status());

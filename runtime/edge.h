@@ -34,6 +34,8 @@ typedef struct {
   int precision;   /* 0 as stored, 1 fp32, 2 int8, 3 nvfp4 */
   int attention_precision; /* -1 as stored, 0 fp32, 1 int8 (INT8 Q.K^T and P.V) */
   float attention_density; /* < 0 as stored; 0 or 1 dense; (0, 1) block-sparse */
+  size_t max_arena_bytes;  /* 0: no cap; else a model whose activation arena needs more
+                              is refused by edge_session_create (EDGE_OUT_OF_MEMORY) */
 } edge_session_options;
 
 typedef struct {

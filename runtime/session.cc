@@ -132,6 +132,10 @@ Status Session::Init() {
   EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests, kDataAlignment));
   arena_bytes_ = plan.arena_bytes;
   peak_live_bytes_ = plan.peak_live_bytes;
+  if (options_.max_arena_bytes > 0 && arena_bytes_ > options_.max_arena_bytes)
+    return Status::Error(StatusCode::kOutOfMemory,
+                         "Session: the memory plan needs a %zu-byte arena, over the cap of %zu bytes", arena_bytes_,
+                         options_.max_arena_bytes);
   if (arena_bytes_ > 0) {
     void* p = nullptr;
     if (posix_memalign(&p, kDataAlignment, arena_bytes_) != 0 || p == nullptr) {

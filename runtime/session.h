@@ -26,6 +26,10 @@ struct SessionOptions : KernelSettings {
   int num_threads = 1;          // 0: one per big core (runtime/threading.h)
   bool pin_big_cores = false;   // restrict the pool's threads to the big cores
   bool profile = false;         // per-op wall time
+  // Largest activation arena Create() may allocate, in bytes (0: no cap). A
+  // model whose memory plan needs more is refused before anything is
+  // allocated or run (kOutOfMemory).
+  size_t max_arena_bytes = 0;
 };
 
 struct OpProfile {

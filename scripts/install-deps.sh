@@ -18,6 +18,8 @@ if [ "${1:-}" != "--runtime-only" ]; then
     libonnx-dev libprotobuf-dev protobuf-compiler
     # tests: GoogleTest, and the PyTorch / NumPy oracle
     libgtest-dev python3 python3-numpy python3-torch python3-onnx
+    # fuzzing: clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
+    clang libclang-rt-14-dev
   )
 fi
 

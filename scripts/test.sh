@@ -97,6 +97,23 @@ done
 unset TSAN_OPTIONS
 stage_results+=("passed: TSan threaded unit tests + pipeline runs")
 
+# Hostile inputs (issue #14): each libFuzzer target briefly on its committed
+# seed corpus, then the converter mutation test under ASan + UBSan (the ctest
+# run above covers it in the release build, where a read past a vector may go
+# unnoticed). Long runs: bash scripts/fuzz.sh (1M executions per target).
+# EDGE_SKIP_FUZZ=1 skips the stage (it builds its own clang tree, build-fuzz/).
+if [ "${EDGE_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz smoke and converter mutations (clang, ASan + UBSan)"
+  bash scripts/fuzz.sh 0 "${EDGE_FUZZ_SMOKE_S:-8}"
+  cmake --build build-fuzz -j"$JOBS" --target convert_mutation_asan
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build-fuzz/tests/fuzz/convert_mutation_asan --cases 5000 --seed 1 \
+    tests/models/{single_block,stock_mha,text_block,video_block}/model.onnx
+  stage_results+=("passed: fuzz smoke, converter mutations under ASan + UBSan")
+else
+  stage_results+=("skipped: fuzz smoke and ASan mutations (EDGE_SKIP_FUZZ=1)")
+fi
+
 if [ "${EDGE_SKIP_CROSS:-0}" != 1 ]; then
   budget=${EDGE_CROSS_BUDGET_S:-2700}
   export EDGE_CROSS_MODEL_TESTS=${EDGE_CROSS_MODEL_TESTS:-0}

@@ -32,8 +32,11 @@ Status Prepare(KernelPrepareContext* ctx) {
     const int64_t step = o->steps()->Get(i);
     if (step == 0) return Invalid(ctx, "axis %d: step is 0", i);
     if (start < 0) start += dim;
-    starts[i] = start;
-    steps[i] = step;
+    // An axis that takes no element ignores start and step, one that takes
+    // one element ignores the step: neutral values keep the strides and the
+    // offset the copy plan derives from them in range.
+    starts[i] = ext == 0 ? 0 : start;
+    steps[i] = ext > 1 ? step : 1;
     if (ext == 0) continue;
     if (start < 0 || start >= dim)
       return Invalid(ctx, "axis %d: start %lld is outside [0, %lld)", i,

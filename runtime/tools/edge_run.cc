@@ -72,6 +72,8 @@ const char kUsage[] =
     "Both:\n"
     "  --threads T          worker threads (default 1; 0 = one per big core)\n"
     "  --pin                pin the worker threads to the big cores (big.LITTLE boards)\n"
+    "  --max-memory MB      refuse (exit 4, before running) a model whose activation arena\n"
+    "                       needs more than MB MiB (default 0: no cap)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
@@ -121,6 +123,7 @@ struct Args {
   int attention_precision = -1;  // as stored
   edge::AttentionSparseOptions attention_sparse;
   bool pin = false;
+  long long max_memory_mb = 0;  // 0: no cap on the activation arena
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -306,6 +309,9 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else a->attention_sparse.dense_steps = static_cast<int>(n);
     } else if (arg == "--pin") {
       a->pin = true;
+    } else if (arg == "--max-memory") {
+      if (!value(&v) || !ParseInt(v, 0, 1 << 30, &n)) return Usage("--max-memory needs a size in MiB in [0, 2^30]");
+      a->max_memory_mb = n;
     } else if (arg == "--no-attention-compensation") {
       a->attention_compensation = false;
     } else if (arg == "--profile") {
@@ -722,6 +728,7 @@ int main(int argc, char** argv) {
   so.attention_sparse = a.attention_sparse;
   so.attention_sparse.stats = &g_attention_stats;
   so.pin_big_cores = a.pin;
+  so.max_arena_bytes = static_cast<size_t>(a.max_memory_mb) << 20;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());

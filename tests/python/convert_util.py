@@ -52,6 +52,17 @@ def run_once(model, inputs, out_dir):
     run(cmd)
 
 
+def check_fixture_output(c, model, d, meta, out_dir, label, limit=1e-4):
+    """Runs `model` once on the fixture's inputs and checks it against the saved PyTorch output."""
+    run_once(model, {k: os.path.join(d, k + ".npy") for k in meta["inputs"]}, out_dir)
+    got = np.load(os.path.join(out_dir, meta["output"] + ".npy"))
+    ref = np.load(os.path.join(d, "expected_" + meta["output"] + ".npy"))
+    ok_shape = got.shape == ref.shape
+    e = rel_err(ref, got) if ok_shape else float("inf")
+    c.check(ok_shape and e <= limit, "%s: edge-run vs PyTorch max rel err %.3e (limit %g), shape %s" %
+            (label, e, limit, got.shape))
+
+
 def rel_err(ref, got):
     return float(np.max(np.abs(ref.astype(np.float64) - got)) / max(1e-12, float(np.max(np.abs(ref)))))
 

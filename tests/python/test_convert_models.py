@@ -10,9 +10,7 @@ import json
 import os
 import tempfile
 
-import numpy as np
-
-from convert_util import Checks, convert_json, fixture, rel_err, run_once
+from convert_util import Checks, check_fixture_output, convert_json, fixture
 
 # name -> (extra flags, op counts that must appear, cache regions)
 CASES = {
@@ -58,14 +56,7 @@ def main():
             c.check(weights <= size <= weights * 1.01 + 16384,
                     "%s: file %d bytes vs FP32 weights %d bytes (+%.2f%%)" % (name, size, weights,
                                                                              100.0 * (size - weights) / weights))
-            out_dir = os.path.join(tmp, name + "_out")
-            run_once(fb1, {k: os.path.join(d, k + ".npy") for k in meta["inputs"]}, out_dir)
-            got = np.load(os.path.join(out_dir, meta["output"] + ".npy"))
-            ref = np.load(os.path.join(d, "expected_" + meta["output"] + ".npy"))
-            ok_shape = got.shape == ref.shape
-            e = rel_err(ref, got) if ok_shape else float("inf")
-            c.check(ok_shape and e <= 1e-4, "%s: edge-run vs PyTorch max rel err %.3e (limit 1e-4), shape %s" %
-                    (name, e, got.shape))
+            check_fixture_output(c, fb1, d, meta, os.path.join(tmp, name + "_out"), name)
     c.done()
 
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -145,6 +146,31 @@ TEST(CApi, LoadErrorsAndGenerate) {
   edge_session_free(s);
   edge_model_free(m);
   std::remove(path.c_str());
+}
+
+// SessionOptions::max_arena_bytes: a plan over the cap is refused in Create,
+// before the arena is allocated; a cap it fits under changes nothing.
+TEST(Session, ArenaCapRefusesLargerPlansBeforeAllocating) {
+  std::vector<uint8_t> bytes;
+  auto model = BuildModel(testing::DitConfig(), &bytes);
+  ASSERT_NE(model, nullptr);
+  size_t need = 0;
+  {
+    auto uncapped = Session::Create(model.get(), SessionOptions());
+    ASSERT_TRUE(uncapped.ok()) << uncapped.status().message();
+    need = (*uncapped)->arena_bytes();
+  }
+  ASSERT_GT(need, 0u);
+  SessionOptions so;
+  so.max_arena_bytes = need - 1;
+  auto refused = Session::Create(model.get(), so);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory);
+  EXPECT_NE(std::string(refused.status().message()).find("cap"), std::string::npos) << refused.status().message();
+  so.max_arena_bytes = need;
+  auto fits = Session::Create(model.get(), so);
+  ASSERT_TRUE(fits.ok()) << fits.status().message();
+  EXPECT_EQ((*fits)->arena_bytes(), need);
 }
 
 }  // namespace
