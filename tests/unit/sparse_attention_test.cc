@@ -357,6 +357,10 @@ TEST(SparseAttention, CentroidsReduceErrorOnSmoothInputs) {
 // The tile kernel a Session picked for a dense Attention op (its plans use
 // that kernel's query block).
 const F32AttentionKernel* KernelNamed(const std::string& name) {
+  // The CPU's own choice first: on ARM that is the NEON tile, which has no
+  // IsaLevel of its own.
+  const F32AttentionKernel& own = f32_attention_kernel_for(DetectCpuFeatures());
+  if (name == own.name) return &own;
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
     const F32AttentionKernel& k = f32_attention_kernel(isa);
     if (name == k.name) return &k;
