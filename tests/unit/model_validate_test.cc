@@ -216,7 +216,8 @@ std::vector<uint8_t> WithPipeline(const std::function<void(PipelineInfo&)>& edit
 
 // x -> Gelu -> y -> SiLU -> z, region over both ops, and a cache calibration
 // with one valid entry edited by `edit`.
-std::vector<uint8_t> WithCalibration(const std::function<void(CacheCalibrationInfo&)>& edit) {
+std::vector<uint8_t> Calibrated(const std::function<void(CacheCalibrationInfo&)>& edit,
+                                const std::function<void(TuningInfo&)>* tune) {
   Small s;
   s.w.AddOp(T::Gelu, {kX}, {kY}, OpAttrs(), "g");
   s.w.AddOp(T::SiLU, {kY}, {kZ}, OpAttrs(), "s");
@@ -235,30 +236,23 @@ std::vector<uint8_t> WithCalibration(const std::function<void(CacheCalibrationIn
   c.mag_ratios = {1.f, 0.99f};
   edit(c);
   s.w.SetCacheCalibration(c);
+  if (tune != nullptr) {
+    TuningInfo t;
+    t.target_psnr = 30.f;
+    t.cache_entry = 0;
+    (*tune)(t);
+    s.w.SetTuning(t);
+  }
   return s.Bytes();
+}
+
+std::vector<uint8_t> WithCalibration(const std::function<void(CacheCalibrationInfo&)>& edit) {
+  return Calibrated(edit, nullptr);
 }
 
 // The calibrated model above (one entry) with tuned defaults edited by `edit`.
 std::vector<uint8_t> WithTuning(const std::function<void(TuningInfo&)>& edit) {
-  Small s;
-  s.w.AddOp(T::Gelu, {kX}, {kY}, OpAttrs(), "g");
-  s.w.AddOp(T::SiLU, {kY}, {kZ}, OpAttrs(), "s");
-  s.w.SetOutputs({kZ});
-  s.w.AddCacheRegion("blk", 0, 1, kX, kZ);
-  CacheCalibrationInfo c;
-  c.steps = 10;
-  CachePolicyCalibrationInfo e;
-  e.policy = 1;
-  e.target_psnr = 30.f;
-  e.threshold = 0.1f;
-  c.policies = {e};
-  s.w.SetCacheCalibration(c);
-  TuningInfo t;
-  t.target_psnr = 30.f;
-  t.cache_entry = 0;
-  edit(t);
-  s.w.SetTuning(t);
-  return s.Bytes();
+  return Calibrated([](CacheCalibrationInfo&) {}, &edit);
 }
 
 std::vector<uint8_t> WithRegion(int first, int last, int in, int out, std::vector<int64_t> z_shape = {2, 8}) {
