@@ -48,11 +48,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
                        StatusCode::kInvalidModel, "pipeline: output '%s' must be F32 with batch %d",
                        out.name, p->batch_);
 
-  if (meta->latent_shape() != nullptr) {
-    for (int64_t d : *meta->latent_shape()) p->latent_shape_.push_back(d);
-  } else {
-    for (int i = 1; i < lat.rank; ++i) p->latent_shape_.push_back(lat.dims[i]);
-  }
+  const bool shape_ok = meta->latent_shape() != nullptr
+                            ? p->latent_shape_.Assign(meta->latent_shape()->begin(), meta->latent_shape()->end())
+                            : p->latent_shape_.Assign(lat.dims + 1, lat.dims + lat.rank);
+  EDGE_CHECK_OR_RETURN(shape_ok, StatusCode::kOutOfMemory, "pipeline: out of memory");
   size_t elems = 1;
   for (int64_t d : p->latent_shape_) elems *= static_cast<size_t>(d);
   p->latent_elems_ = elems;
@@ -74,11 +73,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
                          p->batch_);
   }
   const size_t b = static_cast<size_t>(p->batch_);
-  p->x_.resize(b * elems);
-  p->cond_pred_.resize(b * elems);
-  p->uncond_pred_.resize(b * elems);
-  p->row_buf_.resize(b * elems);
-  p->cond_ids_.resize(b);
+  EDGE_CHECK_OR_RETURN(p->x_.Reset(b * elems) && p->cond_pred_.Reset(b * elems) &&
+                           p->uncond_pred_.Reset(b * elems) && p->row_buf_.Reset(b * elems) &&
+                           p->cond_ids_.Reset(b),
+                       StatusCode::kOutOfMemory, "pipeline: out of memory for %zu latent values", b * elems);
   return p;
 }
 

@@ -52,13 +52,12 @@ Status Session::Init() {
     if (!st.ok() && st.code() != StatusCode::kUnsupported) return st.Prepend("Session: ");
   }
 
-  kernels_.assign(num_ops, nullptr);
-  states_.assign(num_ops, nullptr);
-  scratch_bytes_.assign(num_ops, 0);
-  scratch_ptrs_.assign(num_ops, nullptr);
-  kernel_names_.assign(num_ops, "");
-  profile_.assign(num_ops, OpProfile());
-  tensor_data_.assign(num_tensors, nullptr);
+  const size_t ops = static_cast<size_t>(num_ops);
+  if (!kernels_.Reset(ops) || !states_.Reset(ops) || !scratch_bytes_.Reset(ops) ||
+      !scratch_ptrs_.Reset(ops) || !kernel_names_.Reset(ops, "") || !profile_.Reset(ops) ||
+      !tensor_data_.Reset(static_cast<size_t>(num_tensors)) || !eval_ctx_.Reset(ops)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for the op tables");
+  }
 
   // 1. Pick kernels; let each check its op and ask for scratch.
   const CpuFeatures& cpu = DetectCpuFeatures();
@@ -88,7 +87,11 @@ Status Session::Init() {
   // outputs live over the whole run (inputs keep their values across Invoke()
   // calls, so a caller may set them once); a cache region's input is kept
   // until the region ends (a skipped region reads it to rebuild its output).
-  std::vector<int> first(num_tensors, INT32_MAX), last(num_tensors, -2);
+  Array<int> first, last;
+  if (!first.Reset(static_cast<size_t>(num_tensors), INT32_MAX) ||
+      !last.Reset(static_cast<size_t>(num_tensors), -2)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for tensor lifetimes");
+  }
   for (int t : m.inputs()) first[t] = -1;
   for (int i = 0; i < num_ops; ++i) {
     const NodeInfo& node = m.node(i);
@@ -106,30 +109,37 @@ Status Session::Init() {
     last[r.input] = std::max(last[r.input], r.last_op);
   }
 
-  std::vector<PlanRequest> requests;
-  std::vector<int> request_tensor;  // tensor id, or -(op+1) for scratch
+  size_t num_requests = 0;
+  for (int t = 0; t < num_tensors; ++t) {
+    num_requests += !m.tensor(t).is_constant && first[t] != INT32_MAX;
+  }
+  for (int i = 0; i < num_ops; ++i) num_requests += scratch_bytes_[i] != 0;
+  Array<PlanRequest> requests;
+  Array<int> request_tensor;  // tensor id, or -(op+1) for scratch
+  if (!requests.Reset(num_requests) || !request_tensor.Reset(num_requests)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for the memory plan");
+  }
+  size_t k = 0;
   for (int t = 0; t < num_tensors; ++t) {
     const TensorInfo& info = m.tensor(t);
     if (info.is_constant || first[t] == INT32_MAX) continue;
-    PlanRequest r;
+    PlanRequest& r = requests[k];
     r.bytes = info.bytes;
     r.first = first[t];
     r.last = std::max(last[t], first[t]);
-    requests.push_back(r);
-    request_tensor.push_back(t);
+    request_tensor[k++] = t;
     sum_activation_bytes_ += info.bytes;
   }
   for (int i = 0; i < num_ops; ++i) {
     if (scratch_bytes_[i] == 0) continue;
-    PlanRequest r;
+    PlanRequest& r = requests[k];
     r.bytes = scratch_bytes_[i];
     r.first = r.last = i;
-    requests.push_back(r);
-    request_tensor.push_back(-(i + 1));
+    request_tensor[k++] = -(i + 1);
   }
 
   // 3. One arena for everything.
-  EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests, kDataAlignment));
+  EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests.data(), requests.size(), kDataAlignment));
   arena_bytes_ = plan.arena_bytes;
   peak_live_bytes_ = plan.peak_live_bytes;
   if (options_.max_arena_bytes > 0 && arena_bytes_ > options_.max_arena_bytes)
@@ -150,7 +160,7 @@ Status Session::Init() {
     // not land inside the first Invoke().
     std::memset(arena_, 0, arena_bytes_);
   }
-  for (size_t k = 0; k < requests.size(); ++k) {
+  for (k = 0; k < requests.size(); ++k) {
     const int t = request_tensor[k];
     uint8_t* ptr = arena_ + plan.offsets[k];
     if (t >= 0) {
@@ -165,7 +175,6 @@ Status Session::Init() {
   }
 
   // 4. Contexts are built once; bind() sees the final pointers.
-  eval_ctx_.assign(num_ops, KernelEvalContext());
   for (int i = 0; i < num_ops; ++i) {
     KernelEvalContext& c = eval_ctx_[i];
     c.model = model_;
@@ -236,6 +245,8 @@ Status Session::InvokeRange(int first_op, int last_op) {
   return Status::Ok();
 }
 
-void Session::ResetProfile() { profile_.assign(profile_.size(), OpProfile()); }
+void Session::ResetProfile() {
+  for (OpProfile& p : profile_) p = OpProfile();
+}
 
 }  // namespace edge

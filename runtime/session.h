@@ -9,10 +9,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include <pthreadpool.h>
 
+#include "runtime/array.h"
 #include "runtime/kernel.h"
 #include "runtime/kernel_settings.h"
 #include "runtime/model.h"
@@ -59,7 +59,7 @@ class Session {
   Status InvokeRange(int first_op, int last_op);
 
   const char* kernel_name(int op) const { return kernel_names_[op]; }
-  const std::vector<OpProfile>& profile() const { return profile_; }
+  const Array<OpProfile>& profile() const { return profile_; }
   void ResetProfile();
 
   // Memory plan figures (bytes).
@@ -75,14 +75,15 @@ class Session {
   const Model* model_ = nullptr;
   SessionOptions options_;
   pthreadpool_t pool_ = nullptr;
-  std::vector<const OpKernel*> kernels_;
-  std::vector<void*> states_;
-  std::vector<size_t> scratch_bytes_;
-  std::vector<void*> scratch_ptrs_;
-  std::vector<const char*> kernel_names_;
-  std::vector<void*> tensor_data_;
-  std::vector<KernelEvalContext> eval_ctx_;
-  std::vector<OpProfile> profile_;
+  // Arrays, not vectors: building them may fail (kOutOfMemory), see array.h.
+  Array<const OpKernel*> kernels_;
+  Array<void*> states_;
+  Array<size_t> scratch_bytes_;
+  Array<void*> scratch_ptrs_;
+  Array<const char*> kernel_names_;
+  Array<void*> tensor_data_;
+  Array<KernelEvalContext> eval_ctx_;
+  Array<OpProfile> profile_;
   uint8_t* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   size_t sum_activation_bytes_ = 0;

@@ -509,7 +509,7 @@ void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double m
 
 // Maps [-1, 1] to [0, 255] and tiles samples: images in a grid, videos as one
 // row of frames per sample (frames are stored sample-major, so frame t is tile t).
-edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x,
+edge::Status WriteSamplesPng(const std::string& path, const edge::Array<int64_t>& ls, int n, const float* x,
                              int scale) {
   int frames = 1, C, H, W;
   if (ls.size() == 4) {
