@@ -60,7 +60,12 @@ typedef struct {
 
 const char* edge_last_error(void);
 
+/* Maps the file: it must not be truncated or rewritten in place while the
+ * model lives (replace it by rename; in place: SIGBUS on the next read of a
+ * lost page). edge_model_load_in_memory reads it into memory instead, after
+ * which the file is not used. */
 edge_status edge_model_load(const char* path, edge_model** out);
+edge_status edge_model_load_in_memory(const char* path, edge_model** out);
 void edge_model_free(edge_model* model);
 
 void edge_session_options_default(edge_session_options* options);

@@ -57,11 +57,29 @@ struct CacheRegionInfo {
   int output = -1;
 };
 
+// How LoadFile gets the bytes.
+//
+// Mapped (the default) uses the weights in place from the page cache. The
+// mapping stays valid while the file is replaced by rename (the old inode
+// lives on; edge-convert and ModelWriter::WriteFile write that way), but a
+// file truncated or rewritten in place under a running process is outside
+// the contract: reading a page past the new end raises SIGBUS, which no
+// library can turn into an error without owning the process's signal
+// handlers. Where files may change in place, read them into memory: the
+// model then owns a copy and the file is not used after LoadFile returns.
+// (EDGE_NO_MMAP=1 in the environment forces reading too.)
+struct LoadOptions {
+  bool read_into_memory = false;
+};
+
 class Model {
  public:
-  // Maps and validates a file. Errors: kIoError (missing/unreadable),
-  // kInvalidModel (anything wrong with the contents), kOutOfMemory.
+  // Maps (or reads, see LoadOptions) and validates a file. A file shorter
+  // than its contents say (truncated before loading) is kInvalidModel.
+  // Errors: kIoError (missing/unreadable), kInvalidModel (anything wrong with
+  // the contents), kOutOfMemory.
   static Result<std::unique_ptr<Model>> LoadFile(const char* path);
+  static Result<std::unique_ptr<Model>> LoadFile(const char* path, const LoadOptions& options);
   // Validates bytes held by the caller; `copy` makes the model own a copy
   // (otherwise the bytes must outlive the Model; bytes that are not 64-byte
   // aligned are copied anyway, since constants are used in place).

@@ -74,6 +74,9 @@ const char kUsage[] =
     "  --pin                pin the worker threads to the big cores (big.LITTLE boards)\n"
     "  --max-memory MB      refuse (exit 4, before running) a model whose activation arena\n"
     "                       needs more than MB MiB (default 0: no cap)\n"
+    "  --no-mmap            read the model into memory instead of mapping it: the file may\n"
+    "                       then be truncated or rewritten while edge-run runs (a mapped\n"
+    "                       file must only be replaced by rename; in place: SIGBUS)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
@@ -124,6 +127,7 @@ struct Args {
   edge::AttentionSparseOptions attention_sparse;
   bool pin = false;
   long long max_memory_mb = 0;  // 0: no cap on the activation arena
+  bool no_mmap = false;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -312,6 +316,8 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--max-memory") {
       if (!value(&v) || !ParseInt(v, 0, 1 << 30, &n)) return Usage("--max-memory needs a size in MiB in [0, 2^30]");
       a->max_memory_mb = n;
+    } else if (arg == "--no-mmap") {
+      a->no_mmap = true;
     } else if (arg == "--no-attention-compensation") {
       a->attention_compensation = false;
     } else if (arg == "--profile") {
@@ -712,7 +718,9 @@ int main(int argc, char** argv) {
   const int rc = ParseArgs(argc, argv, &a);
   if (rc >= 0) return rc;
 
-  auto mr = edge::Model::LoadFile(a.model.c_str());
+  edge::LoadOptions lo;
+  lo.read_into_memory = a.no_mmap;
+  auto mr = edge::Model::LoadFile(a.model.c_str(), lo);
   if (!mr.ok()) {
     // The loader's messages already name the file.
     std::fprintf(stderr, "edge-run: %s\n", mr.status().message());

@@ -1,7 +1,8 @@
 """edge-run on bad input: a clear message and the documented non-zero exit,
 never a crash (a signal) or a hang.
 
-Exit codes: 2 usage / bad input files, 3 bad or missing model file.
+Exit codes: 2 usage / bad input files, 3 bad or missing model file, 4 runtime
+failure.
 """
 import os
 import subprocess
@@ -41,6 +42,13 @@ with tempfile.TemporaryDirectory() as d:
     check("empty file", [empty], 3, "empty")
     check("random bytes", [rnd], 3, "size prefix")
     check("truncated model", [trunc], 3, "truncated")
+    data = open(model, "rb").read()
+    for frac in (0.25, 0.5, 0.9, 0.999):
+        cut = os.path.join(d, "cut.fb")
+        open(cut, "wb").write(data[:int(len(data) * frac)])
+        check("model truncated at %.1f%%" % (100 * frac), [cut, "--steps", "1"], 3, "past end of file")
+        check("model truncated at %.1f%%, --no-mmap" % (100 * frac), [cut, "--no-mmap", "--steps", "1"], 3,
+              "past end of file")
     check("no arguments", [], 2, "no model file")
     check("unknown option", [model, "--bogus"], 2, "unknown option")
     check("bad steps", [model, "--steps", "0"], 2, "--steps")
@@ -62,6 +70,8 @@ with tempfile.TemporaryDirectory() as d:
     check("missing input file", [model, "--once", "--input", "x=" + os.path.join(d, "none.npy"), "--out-dir",
                                  os.path.join(d, "o")], 2, "input 'x'")
     check("good run", [model, "--steps", "2", "--out", os.path.join(d, "s.npy")], 0, "wrote")
+    check("good run, --no-mmap", [model, "--no-mmap", "--steps", "2", "--out", os.path.join(d, "s.npy")], 0,
+          "wrote")
     check("png of a 4-channel latent", [model, "--steps", "1", "--out", os.path.join(d, "s.png")], 4, "channels")
 
 if failures:
