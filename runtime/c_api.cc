@@ -68,6 +68,7 @@ void edge_session_options_default(edge_session_options* o) {
   o->attention_precision = -1;
   o->attention_density = -1.f;
   o->max_arena_bytes = 0;
+  o->check_finite = 0;
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
@@ -91,6 +92,7 @@ edge_status edge_session_create(const edge_model* model, const edge_session_opti
     }
     so.attention_density = options->attention_density;
     so.max_arena_bytes = options->max_arena_bytes;
+    so.check_finite = options->check_finite != 0;
   }
   auto r = edge::Session::Create(model->model.get(), so);
   if (!r.ok()) return Report(r.status());

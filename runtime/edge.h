@@ -36,6 +36,9 @@ typedef struct {
   float attention_density; /* < 0 as stored; 0 or 1 dense; (0, 1) block-sparse */
   size_t max_arena_bytes;  /* 0: no cap; else a model whose activation arena needs more
                               is refused by edge_session_create (EDGE_OUT_OF_MEMORY) */
+  int check_finite;        /* non-zero: a NaN/Inf in an output of edge_session_invoke (or in the
+                              latents of an edge_generate step) is EDGE_NUMERIC_ERROR naming the op
+                              that first produced one; 0 by default (edge-run: on) */
 } edge_session_options;
 
 typedef struct {

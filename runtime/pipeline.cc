@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/noise.h"
@@ -87,7 +88,9 @@ int Pipeline::samples_per_run(bool guided) const {
 
 Status Pipeline::RunGraph(DeltaCache* cache, int branch, int step, int steps) {
   stats_.graph_runs += 1;
-  return cache->Run(branch, step, steps);
+  Status st = cache->Run(branch, step, steps);
+  if (st.code() == StatusCode::kNumericError) st.Prepend("generate: step %d: ", step);  // check_finite
+  return st;
 }
 
 // Writes `rows` latent rows (from x_rows, which has x_stride_rows rows; rows
@@ -215,12 +218,24 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
         }
         for (size_t j = 0; j < L; ++j) {
           if (!std::isfinite(pk[j])) {
-            return Status::Error(StatusCode::kNumericError,
-                                 "generate: the model produced a non-finite value at step %d (sample %d)",
-                                 i, s0 + k);
+            char what[96];
+            std::snprintf(what, sizeof(what), "generate: the prediction at step %d (sample %d)", i, s0 + k);
+            // With check_finite, name the op (the graph runs again, op by op).
+            if (session_->options().check_finite) return session_->LocateNonFinite(what);
+            return Status::Error(StatusCode::kNumericError, "%s is not finite", what);
           }
         }
-        sampler.Step(i, x_.data() + size_t(k) * L, pk, L);
+        float* xk = x_.data() + size_t(k) * L;
+        sampler.Step(i, xk, pk, L);
+        if (session_->options().check_finite) {
+          // A finite prediction can still overflow the sampler's update.
+          for (size_t j = 0; j < L; ++j) {
+            EDGE_CHECK_OR_RETURN(std::isfinite(xk[j]), StatusCode::kNumericError,
+                                 "generate: the latent after step %d (sample %d) is not finite at element %zu "
+                                 "(the sampler's update overflowed)",
+                                 i, s0 + k, j);
+          }
+        }
       }
       const auto t1 = std::chrono::steady_clock::now();
       if (o.on_step != nullptr) {

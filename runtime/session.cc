@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,6 +18,14 @@ namespace {
 const char* OpName(fb::OpType t) {
   const char* n = fb::EnumNameOpType(t);
   return (n != nullptr && n[0] != '\0') ? n : "?";
+}
+
+// Index of the first NaN or Inf, or -1.
+int64_t FirstNonFinite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return -1;
 }
 
 }  // namespace
@@ -219,7 +229,51 @@ Status Session::SetInput(int tensor, const void* data, size_t bytes) {
 
 Status Session::Invoke() {
   if (model_->num_nodes() == 0) return Status::Ok();
-  return InvokeRange(0, model_->num_nodes() - 1);
+  EDGE_RETURN_IF_ERROR(InvokeRange(0, model_->num_nodes() - 1));
+  if (!options_.check_finite) return Status::Ok();
+  for (int t : model_->outputs()) {
+    const TensorInfo& info = model_->tensor(t);
+    if (info.dtype != fb::DType::F32) continue;
+    if (FirstNonFinite(static_cast<const float*>(tensor_data_[t]), info.num_elements) >= 0) {
+      char what[160];
+      std::snprintf(what, sizeof(what), "graph output '%s'", info.name);
+      return LocateNonFinite(what);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Session::LocateNonFinite(const char* what) {
+  const Model& m = *model_;
+  auto find = [&](int t, int64_t* at) {
+    const TensorInfo& info = m.tensor(t);
+    if (info.dtype != fb::DType::F32 || tensor_data_[t] == nullptr) return false;
+    *at = FirstNonFinite(static_cast<const float*>(tensor_data_[t]), info.num_elements);
+    return *at >= 0;
+  };
+  int64_t at = -1;
+  for (int t : m.inputs()) {
+    if (find(t, &at)) {
+      const float v = static_cast<const float*>(tensor_data_[t])[at];
+      return Status::Error(StatusCode::kNumericError,
+                           "%s is not finite: graph input '%s' holds %s at element %lld", what,
+                           m.tensor(t).name, std::isnan(v) ? "NaN" : "Inf", static_cast<long long>(at));
+    }
+  }
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    EDGE_RETURN_IF_ERROR(InvokeRange(i, i));
+    const NodeInfo& n = m.node(i);
+    for (int t : n.outputs) {
+      if (!find(t, &at)) continue;
+      const float v = static_cast<const float*>(tensor_data_[t])[at];
+      return Status::Error(StatusCode::kNumericError,
+                           "%s is not finite: op %d '%s' (%s) first produced %s, in output '%s' at element %lld",
+                           what, i, n.name, OpName(n.type), std::isnan(v) ? "NaN" : "Inf", m.tensor(t).name,
+                           static_cast<long long>(at));
+    }
+  }
+  return Status::Error(StatusCode::kNumericError,
+                       "%s is not finite (every op was finite when the graph ran again op by op)", what);
 }
 
 Status Session::InvokeRange(int first_op, int last_op) {

@@ -30,6 +30,11 @@ struct SessionOptions : KernelSettings {
   // model whose memory plan needs more is refused before anything is
   // allocated or run (kOutOfMemory).
   size_t max_arena_bytes = 0;
+  // NaN/Inf at run time: Invoke() checks the graph's F32 outputs (and the
+  // pipeline the latents after every step) and returns kNumericError naming
+  // the first op that produced a non-finite value. Off by default (edge-run
+  // turns it on); a clean run costs one read of the outputs.
+  bool check_finite = false;
 };
 
 struct OpProfile {
@@ -55,6 +60,13 @@ class Session {
   void* data(int tensor) const { return tensor_data_[tensor]; }
 
   Status Invoke();
+  // For a run whose result is not finite: runs the graph again, op by op, on
+  // the inputs it still holds and returns kNumericError naming the first op
+  // (or graph input) with a non-finite F32 value; `what` says where the
+  // caller saw it. Always an error (one saying so if the rerun stays
+  // finite). Allocates nothing; kernel state that carries over between
+  // runs (cluster attention's k-means) advances as in any run.
+  Status LocateNonFinite(const char* what);
   // Runs ops [first, last] only (the pipeline's cache uses it to run blocks).
   Status InvokeRange(int first_op, int last_op);
 

@@ -5,7 +5,7 @@
 //                                                 one graph run (for checks)
 //
 // Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file,
-// 4 runtime failure.
+// 4 runtime failure (out of memory included), 5 the model produced NaN/Inf.
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -29,7 +29,7 @@
 
 namespace {
 
-constexpr int kExitOk = 0, kExitUsage = 2, kExitBadModel = 3, kExitRuntime = 4;
+constexpr int kExitOk = 0, kExitUsage = 2, kExitBadModel = 3, kExitRuntime = 4, kExitNonFinite = 5;
 
 const char kUsage[] =
     "usage: edge-run MODEL.fb [options]\n"
@@ -96,13 +96,17 @@ const char kUsage[] =
     "  --attention-kmeans-iters N  clusters: k-means iterations per step after the first (default 1)\n"
     "  --attention-refresh N  clusters: every N-th step iterates fully again (default 0 = never)\n"
     "  --attention-dense-steps N  clusters: the first N steps run dense attention (default 0)\n"
+    "  --check-finite       stop with exit 5 when an output (--once) or the latents after a\n"
+    "                       step hold NaN/Inf, naming the op that first produced one (default on)\n"
+    "  --no-check-finite    skip that check (a non-finite prediction still stops a generation)\n"
     "  --profile            per-op timings (printed as a table; in --json too)\n"
     "  --verbose            print the kernel chosen for each op\n"
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
     "  --quiet              no progress lines\n"
     "  --help               this text\n"
     "\n"
-    "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure.\n";
+    "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure\n"
+    "(out of memory included), 5 the model produced NaN/Inf.\n";
 
 struct Args {
   std::string model;
@@ -128,6 +132,7 @@ struct Args {
   bool pin = false;
   long long max_memory_mb = 0;  // 0: no cap on the activation arena
   bool no_mmap = false;
+  bool check_finite = true;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -316,6 +321,10 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--max-memory") {
       if (!value(&v) || !ParseInt(v, 0, 1 << 30, &n)) return Usage("--max-memory needs a size in MiB in [0, 2^30]");
       a->max_memory_mb = n;
+    } else if (arg == "--check-finite") {
+      a->check_finite = true;
+    } else if (arg == "--no-check-finite") {
+      a->check_finite = false;
     } else if (arg == "--no-mmap") {
       a->no_mmap = true;
     } else if (arg == "--no-attention-compensation") {
@@ -414,6 +423,7 @@ int ExitFor(const edge::Status& s) {
   switch (s.code()) {
     case edge::StatusCode::kInvalidModel: return kExitBadModel;
     case edge::StatusCode::kInvalidArgument: return kExitUsage;
+    case edge::StatusCode::kNumericError: return kExitNonFinite;
     default: return kExitRuntime;
   }
 }
@@ -737,6 +747,7 @@ int main(int argc, char** argv) {
   so.attention_sparse.stats = &g_attention_stats;
   so.pin_big_cores = a.pin;
   so.max_arena_bytes = static_cast<size_t>(a.max_memory_mb) << 20;
+  so.check_finite = a.check_finite;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());

@@ -2,7 +2,8 @@
 never a crash (a signal) or a hang.
 
 Exit codes: 2 usage / bad input files, 3 bad or missing model file, 4 runtime
-failure.
+failure, 5 NaN/Inf produced by the model (--check-finite, on by default).
+The README's table of refusals points at these cases.
 """
 import os
 import subprocess
@@ -72,6 +73,26 @@ with tempfile.TemporaryDirectory() as d:
     check("good run", [model, "--steps", "2", "--out", os.path.join(d, "s.npy")], 0, "wrote")
     check("good run, --no-mmap", [model, "--no-mmap", "--steps", "2", "--out", os.path.join(d, "s.npy")], 0,
           "wrote")
+
+    # NaN/Inf produced inside the network from finite but huge inputs (+-3e38:
+    # the first LayerNorm's variance overflows): exit 5, naming the op that
+    # first produced one; --no-check-finite lets --once write the outputs as
+    # they are.
+    rng = np.random.default_rng(1)
+    huge = os.path.join(d, "x_huge.npy")
+    np.save(huge, (np.sign(rng.standard_normal(x.shape)) * 3e38).astype(np.float32))
+    once_huge = [model, "--once", "--input", "x=" + huge, "--out-dir", os.path.join(d, "o")]
+    for k in ("t", "y"):
+        v = os.path.join(d, k + ".npy")
+        if os.path.exists(v):
+            once_huge += ["--input", "%s=%s" % (k, v)]
+    check("NaN produced inside the network (--once)", once_huge, 5, "first produced")
+    check("NaN produced inside the network, --no-check-finite", once_huge + ["--no-check-finite"], 0, "wrote")
+    noise = os.path.join(d, "noise_huge.npy")
+    np.save(noise, (np.sign(rng.standard_normal((1,) + x.shape[1:])) * 3e38).astype(np.float32))
+    check("NaN produced inside the network (generation)",
+          [model, "--steps", "2", "--num-samples", "1", "--noise", noise, "--out", os.path.join(d, "n.npy")], 5,
+          "first produced")
     check("png of a 4-channel latent", [model, "--steps", "1", "--out", os.path.join(d, "s.png")], 4, "channels")
 
 if failures:
