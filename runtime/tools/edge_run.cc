@@ -734,7 +734,9 @@ int main(int argc, char** argv) {
   if (!mr.ok()) {
     // The loader's messages already name the file.
     std::fprintf(stderr, "edge-run: %s\n", mr.status().message());
-    return kExitBadModel;  // missing, unreadable or malformed: all 'bad model file'
+    // Missing, unreadable or malformed: all 'bad model file'; out of memory
+    // is a runtime failure like any other.
+    return mr.status().code() == edge::StatusCode::kOutOfMemory ? kExitRuntime : kExitBadModel;
   }
   edge::SessionOptions so;
   so.num_threads = a.threads;

@@ -6,6 +6,7 @@ failure, 5 NaN/Inf produced by the model (--check-finite, on by default).
 The README's table of refusals points at these cases.
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,30 @@ with tempfile.TemporaryDirectory() as d:
           [model, "--steps", "2", "--num-samples", "1", "--noise", noise, "--out", os.path.join(d, "n.npy")], 5,
           "first produced")
     check("png of a 4-channel latent", [model, "--steps", "1", "--out", os.path.join(d, "s.png")], 4, "channels")
+
+    # Out of memory for real: address-space limits (RLIMIT_AS) from too small
+    # to enough, on a 45 MB model (32 MiB: the model cannot be mapped or read
+    # into memory; 64-80 MiB: prepare fails). Each run ends in exit 0 or 4 with a
+    # message, never a signal (tests/fault/alloc_failure_test.cc fails every
+    # allocation in turn, in process).
+    big = os.path.join(d, "big")
+    subprocess.run([MAKE_FIXTURE, big, "--depth", "4", "--hidden", "384", "--heads", "6", "--image", "16"],
+                   check=True, stdout=subprocess.DEVNULL)
+    codes = []
+    for mb in (32, 64, 80, 96, 128, 192):
+        def limit(mb=mb):
+            resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
+        r = subprocess.run([EDGE_RUN, os.path.join(big, "model.fb"), "--steps", "1", "--num-samples", "1", "--quiet",
+                            "--out", os.path.join(d, "big.npy")], capture_output=True, text=True, timeout=300,
+                           preexec_fn=limit)
+        codes.append(r.returncode)
+        ok = r.returncode == 0 or (r.returncode == 4 and "cannot allocate" in r.stderr + r.stdout)
+        print(f"{'ok  ' if ok else 'FAIL'} address space {mb} MiB: exit {r.returncode}: {r.stderr.strip()[-160:]}")
+        if not ok:
+            failures.append("address space %d MiB" % mb)
+    if 4 not in codes or codes[-1] != 0:
+        print("FAIL out of memory sweep: want exit 4 under the smallest limits and 0 under the largest:", codes)
+        failures.append("out of memory sweep")
 
 if failures:
     print("FAILED:", ", ".join(failures))
