@@ -20,8 +20,11 @@
 // composes with the step cache (which then sees fewer steps of the
 // unconditional branch) and with every kernel approximation.
 //
-// A model whose graph pairs cond and uncond rows in one batch (even batch)
-// runs them as two separate calls while reuse is on, so one can be left out.
+// A model whose graph pairs cond and uncond rows in one batch (even batch B)
+// runs them as two separate calls of B samples while reuse is on, so one can
+// be left out; the pipeline does so only when that makes fewer graph calls
+// (with fewer than B/2 + 1 samples it does not: the batch would run half
+// empty) and otherwise keeps the paired calls without reuse.
 #pragma once
 
 #include <cstddef>

@@ -154,7 +154,19 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
     gr.order = meta_->guidance_reuse_order();
   }
   EDGE_RETURN_IF_ERROR(ValidateGuidanceReuse(gr));
-  const bool reuse = guided && GuidanceReuseEnabled(gr);
+  bool reuse = guided && GuidanceReuseEnabled(gr);
+  if (reuse && batch_ % 2 == 0) {
+    // A batch that pairs cond and uncond rows runs n samples in
+    // ceil(n / (B/2)) calls per step; apart, ceil(n / B) chunks need two calls
+    // on computed steps and one on reused steps. Reuse only where that is
+    // fewer calls (a half-empty batch would make it slower).
+    int reused = 0;
+    for (int i = 0; i < steps; ++i) reused += GuidanceComputeStep(gr, i, steps) ? 0 : 1;
+    const int64_t half = batch_ / 2;
+    const int64_t paired_calls = (o.num_samples + half - 1) / half * steps;
+    const int64_t apart_calls = (o.num_samples + batch_ - 1) / batch_ * (2 * int64_t(steps) - reused);
+    reuse = apart_calls < paired_calls;
+  }
   const int per_run = samples_per_run(guided, reuse);
   const bool paired = guided && !reuse && batch_ % 2 == 0;
   EDGE_RETURN_IF_ERROR(reuse_.Init(gr, reuse ? per_run : 0, latent_elems_));

@@ -130,23 +130,33 @@ TEST(GuidanceReuse, OffIsBitIdentical) {
   EXPECT_EQ(f.pipeline->stats().graph_runs, 2 * 2 * 8);
 }
 
-TEST(GuidanceReuse, PairedModelRunsApartWithSameResultWhenEveryStepIsComputed) {
-  // Batch 2 pairs cond/uncond rows in one call; with reuse on they run as
-  // two calls of two samples. Rows are independent, so with every step
-  // computed the result must not change.
-  Fixture f;
-  Make(&f, 2);
+TEST(GuidanceReuse, PairedModelRunsApartOnlyWhereThatSavesCalls) {
+  // Batch 2 pairs cond/uncond rows in one call. With reuse, two samples run
+  // as one chunk of cond and uncond calls, the same rows as a batch-1 model
+  // (rows are independent: same bits); one sample would leave half of every
+  // call empty, so it stays paired, without reuse.
+  Fixture paired, single;
+  Make(&paired, 2);
+  Make(&single, 1);
   GenerateOptions g = Guided(6, 2);
-  std::vector<float> paired(2 * f.pipeline->latent_elements()), apart(paired.size());
-  ASSERT_TRUE(f.pipeline->Generate(g, paired.data()).ok());
-  EXPECT_EQ(f.pipeline->stats().graph_runs, 2 * 6);  // two chunks of one sample
-  g.guidance_reuse.interval = 2;
-  g.guidance_reuse.warmup_steps = 6;
-  ASSERT_TRUE(f.pipeline->Generate(g, apart.data()).ok());
-  EXPECT_EQ(f.pipeline->stats().graph_runs, 2 * 6);  // one chunk, cond + uncond
-  EXPECT_EQ(f.pipeline->stats().uncond_runs, 6);
-  EXPECT_EQ(f.pipeline->stats().uncond_reused, 0);
-  EXPECT_EQ(paired, apart);
+  g.guidance_reuse.interval = 2;  // uncond at 0, 1, 2, 4, 5: step 3 reused
+  std::vector<float> a(2 * paired.pipeline->latent_elements()), b(a.size());
+  ASSERT_TRUE(paired.pipeline->Generate(g, a.data()).ok());
+  EXPECT_EQ(paired.pipeline->stats().graph_runs, 6 + 5);  // paired: 2 x 6
+  EXPECT_EQ(paired.pipeline->stats().uncond_reused, 1);
+  ASSERT_TRUE(single.pipeline->Generate(g, b.data()).ok());
+  EXPECT_EQ(a, b);
+
+  GenerateOptions one = Guided(6, 1);
+  one.guidance_reuse.interval = 2;
+  std::vector<float> c(paired.pipeline->latent_elements()), d(c.size());
+  ASSERT_TRUE(paired.pipeline->Generate(one, c.data()).ok());
+  EXPECT_EQ(paired.pipeline->stats().graph_runs, 6);
+  EXPECT_EQ(paired.pipeline->stats().uncond_reused, 0);
+  EXPECT_EQ(paired.pipeline->stats().guidance_reuse.interval, 0);  // not applied
+  one.guidance_reuse.interval = 0;
+  ASSERT_TRUE(paired.pipeline->Generate(one, d.data()).ok());
+  EXPECT_EQ(c, d);
 }
 
 // The denoising loop written out against the Session, with the estimate of
