@@ -76,6 +76,12 @@ const char kUsage[] =
     "  --attention-precision fp32|int8   default fp32. int8: smoothed-K INT8 Q.K^T, 15-bit P,\n"
     "                          INT8 V (ops/qs8_attention.h)\n"
     "\n"
+    "Guidance reuse (stored as the model's default; edge-run --guidance-reuse overrides):\n"
+    "  --guidance-reuse K      run the unconditional pass only on every K-th step after warm-up\n"
+    "                          (and the last step), estimating it on the others from the guidance\n"
+    "                          direction (default 0 = off; runtime/guidance_reuse.h)\n"
+    "  --guidance-reuse-warmup N (default 2)  --guidance-reuse-order 0|1 (default 1: extrapolate)\n"
+    "\n"
     "Step cache:\n"
     "  --cache-calibrate [DB,DB..]  run calibration generations (FP32 reference vs the model\n"
     "                          as stored) and store per policy the threshold that skips the most\n"
@@ -97,6 +103,7 @@ const char kUsage[] =
     "  --tune-cache LIST|none  cache policies to try (default tdc,taylor,mag,static)\n"
     "  --tune-isa NAME         cost-model row: avx2, avx512vnni, neon, neondot (default: this CPU)\n"
     "  --tune-threads N        generations in parallel (default 1; same result for any N)\n"
+    "  --tune-guidance reuse|none  try guidance reuse schedules (default reuse; guided models)\n"
     "  --tune-grid             also sweep the full grid and report its best point (slow)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
@@ -112,7 +119,7 @@ struct Options {
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
   bool cache_calibrate = false;
   CacheCalibOptions cache;
-  bool attention_precision_given = false, precision_given = false;
+  bool attention_precision_given = false, precision_given = false, guidance_reuse_given = false;
   bool calib_classes_given = false, calib_seeds_given = false;
   TuneOptions tune;  // target_psnr > 0: --target-psnr
   bool tune_cache_off = false;
@@ -198,6 +205,22 @@ Options Parse(int argc, char** argv) {
     } else if (a == "--guidance") {
       p.guidance_scale = static_cast<float>(ParseNum(need(i), a));
       o.pipe.any = true;
+    } else if (a == "--guidance-reuse" || a == "--guidance-reuse-warmup") {
+      const double v = ParseNum(need(i), a);
+      if (!(v >= 0 && v <= 10000 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [0, 10000]");
+      (a == "--guidance-reuse" ? p.guidance_reuse_interval : p.guidance_reuse_warmup) = static_cast<int>(v);
+      o.guidance_reuse_given = true;
+      o.pipe.any = true;
+    } else if (a == "--guidance-reuse-order") {
+      const double v = ParseNum(need(i), a);
+      if (v != 0 && v != 1) Fail(kExitUsage, "--guidance-reuse-order: 0 or 1");
+      p.guidance_reuse_order = static_cast<int>(v);
+      o.guidance_reuse_given = true;
+      o.pipe.any = true;
+    } else if (a == "--tune-guidance") {
+      const std::string v = need(i);
+      if (v != "none" && v != "reuse") Fail(kExitUsage, "--tune-guidance: reuse or none");
+      o.tune.guidance_reuse = v == "reuse";
     } else if (a == "--latent") {
       p.latent_shape = ParseDims(need(i), a);
       if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4) Fail(kExitUsage, "--latent: CxHxW or FxCxHxW");
@@ -361,6 +384,8 @@ Options Parse(int argc, char** argv) {
     if (o.precision_given) Fail(kExitUsage, "--target-psnr picks the weight precision: drop --precision");
     if (o.attention_precision_given)
       Fail(kExitUsage, "--target-psnr picks the attention precision: drop --attention-precision");
+    if (o.guidance_reuse_given && o.tune.guidance_reuse)
+      Fail(kExitUsage, "--target-psnr picks guidance reuse: drop --guidance-reuse* (or add --tune-guidance none)");
     if (o.calib_classes_given) o.tune.classes = o.quant.calib_classes;
     if (o.calib_seeds_given) o.tune.seeds = o.quant.calib_seeds;
     if (o.tune_cache_off) o.tune.cache_policies.clear();
@@ -536,7 +561,8 @@ std::string TuneConfigJson(const TuneConfig& c) {
   j << "{\"config\": " << JsonStr(DescribeConfig(c)) << ", \"weights\": " << c.weights
     << ", \"attention_precision\": " << c.attention << ", \"cluster_err_tol\": " << Num(c.err_tol)
     << ", \"cache_policy\": " << JsonStr(CachePolicyName(static_cast<CachePolicy>(c.cache_policy)))
-    << ", \"cache_threshold\": " << Num(c.cache_threshold) << ", \"psnr\": " << Num(c.psnr)
+    << ", \"cache_threshold\": " << Num(c.cache_threshold) << ", \"guidance_reuse_interval\": " << c.guidance_interval
+    << ", \"guidance_reuse_warmup\": " << c.guidance_warmup << ", \"psnr\": " << Num(c.psnr)
     << ", \"worst_psnr\": " << Num(c.worst_psnr) << ", \"skip_fraction\": " << Num(c.skip_fraction)
     << ", \"exact_fraction\": " << Num(c.exact_fraction) << ", \"predicted_s\": " << Num(c.seconds)
     << ", \"keeps_target\": " << (c.ok ? "true" : "false") << ", \"step\": " << JsonStr(c.step) << "}";
@@ -616,6 +642,11 @@ int Run(int argc, char** argv) {
       n.ea.attention_precision = static_cast<fb::AttentionPrecision>(c.attention);
       n.ea.sparse_mode = c.err_tol > 0.f ? 1 : 0;
       n.ea.sparse_err_tol = c.err_tol > 0.f ? c.err_tol : -1.f;
+    }
+    if (c.guidance_interval > 1) {
+      o.pipe.info.guidance_reuse_interval = c.guidance_interval;
+      o.pipe.info.guidance_reuse_warmup = c.guidance_warmup;
+      o.pipe.info.guidance_reuse_order = 1;
     }
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.

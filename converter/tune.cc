@@ -97,6 +97,9 @@ class Evaluator {
     }
     if (co.policy == CachePolicy::kStatic) co.interval = static_cast<int>(c->cache_threshold);
     else if (co.policy != CachePolicy::kNone) co.threshold = c->cache_threshold;
+    g.guidance_reuse.interval = c->guidance_interval;
+    g.guidance_reuse.warmup_steps = c->guidance_warmup;
+    g.guidance_reuse.order = 1;
     std::vector<float> out(ref_.size());
     const double t0 = ThreadCpuSeconds();
     Status s = r.pipeline->Generate(g, out.data());
@@ -168,7 +171,8 @@ class Evaluator {
 
 bool SameKnobs(const TuneConfig& a, const TuneConfig& b) {
   return a.weights == b.weights && a.attention == b.attention && a.err_tol == b.err_tol &&
-         a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips;
+         a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips &&
+         a.guidance_interval == b.guidance_interval && a.guidance_warmup == b.guidance_warmup;
 }
 
 }  // namespace
@@ -180,6 +184,10 @@ std::string DescribeConfig(const TuneConfig& c) {
   char b[64];
   if (c.err_tol > 0.f) {
     std::snprintf(b, sizeof b, ", clusters err-tol %g", double(c.err_tol));
+    s += b;
+  }
+  if (c.guidance_interval > 1) {
+    std::snprintf(b, sizeof b, ", guidance reuse every %d after %d", c.guidance_interval, c.guidance_warmup);
     s += b;
   }
   if (c.cache_policy != 0) {
@@ -238,7 +246,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
 
   // 1. Each approximation alone.
   struct Knob {
-    int dim;  // 0 weights, 1 attention precision, 2 sparse
+    int dim;  // 0 weights, 1 attention precision, 2 sparse, 3 guidance reuse
     TuneConfig c;
   };
   std::vector<Knob> solo;
@@ -257,6 +265,19 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     k.c.err_tol = e;
     solo.push_back(k);
   }
+  // Guidance reuse schedules (warm-up, interval). On the demo video model the
+  // guidance direction moves most in the early steps, and a first-order
+  // forecast holds over one or two skipped steps, not over many
+  // (bench/results/guidance_reuse_video.md): short intervals after a warm-up.
+  const bool guided = meta->condition_input() >= 0 && meta->guidance_scale() != 1.f;
+  if (o.guidance_reuse && guided) {
+    for (const auto& wk : {std::pair<int, int>{2, 2}, {4, 2}, {6, 2}, {4, 3}, {6, 3}, {8, 3}}) {
+      Knob k{3, base};
+      k.c.guidance_warmup = wk.first;
+      k.c.guidance_interval = wk.second;
+      solo.push_back(k);
+    }
+  }
   {
     std::vector<TuneConfig*> list;
     for (Knob& k : solo) list.push_back(&k.c);
@@ -267,7 +288,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
   // 2. Combine, the dimension that saves the most first.
   TuneConfig cur = base;
   std::vector<std::pair<double, int>> dims;  // (best saving, dim)
-  for (int d = 0; d < 3; ++d) {
+  for (int d = 0; d < 4; ++d) {
     double best = 0;
     for (const Knob& k : solo)
       if (k.dim == d && k.c.ok && k.c.seconds < base.seconds) best = std::max(best, base.seconds - k.c.seconds);
@@ -285,6 +306,10 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       if (dd.second == 0) cand.weights = k->c.weights;
       if (dd.second == 1) cand.attention = k->c.attention;
       if (dd.second == 2) cand.err_tol = k->c.err_tol;
+      if (dd.second == 3) {
+        cand.guidance_interval = k->c.guidance_interval;
+        cand.guidance_warmup = k->c.guidance_warmup;
+      }
       if (SameKnobs(cand, cur)) continue;
       if (SameKnobs(cand, k->c)) {
         cand = k->c;  // already measured alone

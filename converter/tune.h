@@ -4,7 +4,8 @@
 // and searches greedily for the configuration with the lowest predicted time
 // (converter/tune_cost.h) whose calibration output keeps the target:
 //  1. each approximation alone: weights int8 / nvfp4, INT8 attention,
-//     cluster-sparse attention at three routing budgets;
+//     cluster-sparse attention at three routing budgets, guidance reuse
+//     (runtime/guidance_reuse.h) at six warm-up/interval schedules;
 //  2. the approximations that kept the target alone are combined in order of
 //     the time they save, each at its cheapest value that still keeps the
 //     target together with those already taken;
@@ -39,6 +40,7 @@ struct TuneOptions {
   int threads = 1;                 // generations in parallel (same result for any N)
   std::string isa;                 // cost-model row (empty: this machine)
   std::vector<int> cache_policies; // CachePolicy values to try (default tdc, taylor, mag, static)
+  bool guidance_reuse = true;      // try guidance reuse (guided models only)
   // Also run the full grid (every value of every knob, every rung of every
   // cache policy) and report its best configuration at the target beside the
   // greedy choice: how much the greedy search leaves (slow: hundreds of runs).
@@ -52,6 +54,8 @@ struct TuneConfig {
   int cache_policy = 0;     // CachePolicy (0: none)
   float cache_threshold = 0.f;  // static: the interval
   int max_skips = 2;
+  int guidance_interval = 0;    // guidance reuse: every k-th step (0: off), order 1
+  int guidance_warmup = 2;
   // Results on the calibration set.
   float psnr = 0.f, worst_psnr = 0.f, skip_fraction = 0.f, exact_fraction = 1.f;
   double seconds = 0.0;     // predicted by the cost model

@@ -150,6 +150,9 @@ void edge_generate_options_default(edge_generate_options* o) {
   o->cache_threshold = 0.f;
   o->cache_scale = 1.f;
   o->cache_policy = -2;  // the model's tuned default (none if it has none)
+  o->guidance_reuse_interval = -1;  // the model's stored setting
+  o->guidance_reuse_warmup = 2;
+  o->guidance_reuse_order = 1;
 }
 
 static edge_status EnsurePipeline(edge_session* s) {
@@ -200,6 +203,9 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   q.interval = options->cache_interval;
   const edge::Status cs = edge::ResolveCacheOptions(s->session->model(), q, &g.cache, nullptr);
   if (!cs.ok()) return Report(cs);
+  g.guidance_reuse.interval = options->guidance_reuse_interval;
+  g.guidance_reuse.warmup_steps = options->guidance_reuse_warmup;
+  g.guidance_reuse.order = options->guidance_reuse_order;
   return Report(s->pipeline->Generate(g, out));
 }
 

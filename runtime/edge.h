@@ -59,6 +59,15 @@ typedef struct {
   int cache_policy;
   float cache_scale;      /* multiplies calibrated thresholds; 0 = 1 */
   int cache_interval;     /* static: compute every k-th step (0: calibrated) */
+  /* Guidance reuse (see edge-run --guidance-reuse): the unconditional pass runs
+   * on the first guidance_reuse_warmup steps, the last step and every
+   * guidance_reuse_interval-th step after warm-up, and is estimated on the
+   * others (order 0: the last guidance direction; 1: extrapolated from the last
+   * two). interval -1: the model's stored setting (what
+   * edge_generate_options_default sets, with warm-up 2 and order 1); 0 or 1: off. */
+  int guidance_reuse_interval;
+  int guidance_reuse_warmup;
+  int guidance_reuse_order;
 } edge_generate_options;
 
 const char* edge_last_error(void);

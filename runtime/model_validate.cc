@@ -838,6 +838,11 @@ Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
   if (!Finite(p->guidance_scale())) return At(w, "guidance_scale is not finite");
   if (!Finite(p->timestep_scale())) return At(w, "timestep_scale is not finite");
   if (p->num_classes() < 0) return At(w, "num_classes %d is negative", p->num_classes());
+  if (p->guidance_reuse_interval() < 0 || p->guidance_reuse_interval() > 10000 || p->guidance_reuse_warmup() < 0 ||
+      p->guidance_reuse_warmup() > 10000 || (p->guidance_reuse_order() != 0 && p->guidance_reuse_order() != 1)) {
+    return At(w, "guidance reuse interval %d, warm-up %d or order %d out of range", p->guidance_reuse_interval(),
+              p->guidance_reuse_warmup(), p->guidance_reuse_order());
+  }
   if (p->sampler() == fb::Sampler::DDIM) {
     const float b0 = p->beta_start(), b1 = p->beta_end();
     if (!(b0 > 0.f && b0 <= b1 && b1 < 1.f)) {

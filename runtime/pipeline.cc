@@ -81,8 +81,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
   return p;
 }
 
-int Pipeline::samples_per_run(bool guided) const {
-  if (guided && batch_ % 2 == 0) return batch_ / 2;
+int Pipeline::samples_per_run(bool guided, bool reuse) const {
+  if (guided && !reuse && batch_ % 2 == 0) return batch_ / 2;
   return batch_;
 }
 
@@ -144,20 +144,48 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   }
   EDGE_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(SamplerConfigFromModel(meta_), steps));
 
-  const int per_run = samples_per_run(guided);
-  const bool paired = guided && batch_ % 2 == 0;
+  // Guidance reuse: interval -1 takes the model's stored default.
+  GuidanceReuseOptions gr = o.guidance_reuse;
+  EDGE_CHECK_OR_RETURN(gr.interval >= -1, StatusCode::kInvalidArgument,
+                       "guidance reuse: interval must be -1 (the model's default) or in [0, 10000], got %d",
+                       gr.interval);
+  if (gr.interval < 0) {
+    gr.interval = meta_->guidance_reuse_interval();
+    gr.warmup_steps = meta_->guidance_reuse_warmup();
+    gr.order = meta_->guidance_reuse_order();
+  }
+  EDGE_RETURN_IF_ERROR(ValidateGuidanceReuse(gr));
+  bool reuse = guided && GuidanceReuseEnabled(gr);
+  if (reuse && batch_ % 2 == 0) {
+    // A batch that pairs cond and uncond rows runs n samples in
+    // ceil(n / (B/2)) calls per step; apart, ceil(n / B) chunks need two calls
+    // on computed steps and one on reused steps. Reuse only where that is
+    // fewer calls (a half-empty batch would make it slower).
+    int reused = 0;
+    for (int i = 0; i < steps; ++i) reused += GuidanceComputeStep(gr, i, steps) ? 0 : 1;
+    const int64_t half = batch_ / 2;
+    const int64_t paired_calls = (o.num_samples + half - 1) / half * steps;
+    const int64_t apart_calls = (o.num_samples + batch_ - 1) / batch_ * (2 * int64_t(steps) - reused);
+    reuse = apart_calls < paired_calls;
+  }
+  const int per_run = samples_per_run(guided, reuse);
+  const bool paired = guided && !reuse && batch_ % 2 == 0;
+  EDGE_RETURN_IF_ERROR(reuse_.Init(gr, reuse ? per_run : 0, latent_elems_));
   EDGE_ASSIGN_OR_RETURN(std::unique_ptr<DeltaCache> cache,
                         DeltaCache::Create(session_, o.cache, guided && !paired ? 2 : 1, steps));
   const int num_chunks = (o.num_samples + per_run - 1) / per_run;
   const size_t L = latent_elems_;
   const float* pred_src = static_cast<const float*>(session_->data(out_));
   stats_ = GenerateStats();
+  stats_.guidance_steps.assign(steps, guided ? 'c' : '-');
+  stats_.guidance_reuse = reuse ? gr : GuidanceReuseOptions();
   const auto t_start = std::chrono::steady_clock::now();
 
   for (int chunk = 0; chunk < num_chunks; ++chunk) {
     const int s0 = chunk * per_run;
     const int n = std::min(per_run, o.num_samples - s0);
     cache->Reset();
+    reuse_.Reset();
     for (int k = 0; k < n; ++k) {
       float* xk = x_.data() + size_t(k) * L;
       if (o.noise != nullptr) {
@@ -201,13 +229,26 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
                       pred_src + size_t(per_run + k) * out_elems_per_row_, L * sizeof(float));
         }
       }
-      if (guided && !paired) {
+      if (guided && !paired && GuidanceComputeStep(gr, i, steps)) {
         for (int r = 0; r < batch_; ++r) cond_ids_[r] = meta_->null_condition();
         EDGE_RETURN_IF_ERROR(FillInputs(x_.data(), batch_, n, cond_ids_.data(), mt));
         EDGE_RETURN_IF_ERROR(RunGraph(cache.get(), 1, i, steps));
+        stats_.uncond_runs += 1;
         for (int k = 0; k < n; ++k) {
           std::memcpy(uncond_pred_.data() + size_t(k) * L, pred_src + size_t(k) * out_elems_per_row_,
                       L * sizeof(float));
+          if (reuse) {
+            reuse_.Record(k, i, cond_pred_.data() + size_t(k) * L, uncond_pred_.data() + size_t(k) * L);
+          }
+        }
+        if (reuse) reuse_.Commit(i);
+      } else if (guided && !paired) {
+        // The unconditional call is left out: estimate it from the guidance
+        // direction of the last computed steps.
+        stats_.uncond_reused += 1;
+        stats_.guidance_steps[i] = 'r';
+        for (int k = 0; k < n; ++k) {
+          reuse_.Estimate(k, i, cond_pred_.data() + size_t(k) * L, uncond_pred_.data() + size_t(k) * L);
         }
       }
       for (int k = 0; k < n; ++k) {

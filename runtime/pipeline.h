@@ -5,7 +5,9 @@
 // With guidance on and an even B, each run carries B/2 samples: rows [0, n)
 // are conditional, rows [n, 2n) the same latents with the null condition.
 // With guidance on and an odd B, the graph runs twice per step. With
-// guidance off, each run carries B samples.
+// guidance off, each run carries B samples. With guidance reuse on (see
+// guidance_reuse.h), cond and uncond always run as separate calls of B
+// samples each, so that the unconditional call can be left out.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "runtime/array.h"
 #include "runtime/delta_cache.h"
+#include "runtime/guidance_reuse.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 
@@ -27,6 +30,8 @@ struct GenerateOptions {
   std::vector<int64_t> classes;  // one per sample (conditional models); empty: 0,1,2,...
   const float* noise = nullptr;  // optional initial noise, num_samples * latent_elements()
   CacheOptions cache;            // step cache (threshold 0: off); see delta_cache.h
+  // interval <= 1: off; -1: the model's stored default; see guidance_reuse.h
+  GuidanceReuseOptions guidance_reuse;
   // Called after every step of every chunk (may be null).
   void (*on_step)(void* user, int chunk, int num_chunks, int step, int steps, double ms) = nullptr;
   void* user = nullptr;
@@ -39,6 +44,10 @@ struct GenerateStats {
   int64_t blocks_skipped = 0;   // cache regions reused from the delta cache
   size_t cache_bytes = 0;       // residual storage the cache planned
   CacheStats cache;             // per-step decisions (and probe signals)
+  GuidanceReuseOptions guidance_reuse;  // as applied (interval 0: off)
+  int uncond_runs = 0;          // unconditional graph calls made (guided, unpaired)
+  int uncond_reused = 0;        // unconditional calls replaced by the guidance estimate
+  std::vector<char> guidance_steps;  // per step: 'c' uncond computed, 'r' reused, '-' n/a
 };
 
 class Pipeline {
@@ -47,7 +56,8 @@ class Pipeline {
 
   const Array<int64_t>& latent_shape() const { return latent_shape_; }
   size_t latent_elements() const { return latent_elems_; }
-  int samples_per_run(bool guided) const;
+  // Samples one graph call carries (guidance reuse runs cond/uncond apart).
+  int samples_per_run(bool guided, bool reuse = false) const;
   const GenerateStats& stats() const { return stats_; }
 
   // Writes num_samples * latent_elements() floats to `out`.
@@ -68,6 +78,7 @@ class Pipeline {
   size_t out_elems_per_row_ = 0;  // model output per batch row (>= latent_elems_)
   GenerateStats stats_;
   Array<float> x_, cond_pred_, uncond_pred_, row_buf_;  // Arrays: see array.h
+  GuidanceReuse reuse_;
   Array<int64_t> cond_ids_;
 };
 

@@ -60,6 +60,14 @@ const char kUsage[] =
     "  --cache-int8         store residuals as INT8 with a scale per token (~4x less\n"
     "                       cache memory; cache_bytes in --json)\n"
     "  --cache-drop         ablation: a skipped block outputs its input (no residual)\n"
+    "  --guidance-reuse K   run the unconditional (null-condition) pass only on every K-th\n"
+    "                       step after warm-up and on the last step; on the others\n"
+    "                       estimate it from the guidance direction cond - uncond of the\n"
+    "                       last computed steps (0 = off; default: the model's setting,\n"
+    "                       stored by edge-convert --guidance-reuse or --target-psnr)\n"
+    "  --guidance-reuse-order O  0: reuse the last direction; 1: extrapolate it linearly\n"
+    "                       from the last two computed steps (default 1)\n"
+    "  --guidance-reuse-warmup N  steps whose unconditional pass always runs (default 2)\n"
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
     "  --png-scale K        enlarge the PNG K times (nearest neighbour; default 1)\n"
@@ -121,6 +129,8 @@ struct Args {
   bool cache_set = false;  // --cache given
   bool cache_drop = false;
   bool cache_int8 = false;
+  edge::GuidanceReuseOptions guidance_reuse{-1, 2, 1};  // interval -1: the model's default
+  bool guidance_reuse_detail = false;                    // --guidance-reuse-order/-warmup given
   bool once = false;
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
@@ -248,6 +258,17 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--cache-warmup") {
       if (!value(&v) || !ParseInt(v, 0, 10000, &n)) return Usage("--cache-warmup needs an integer in [0, 10000]");
       a->cache.warmup_steps = static_cast<int>(n);
+    } else if (arg == "--guidance-reuse") {
+      if (!value(&v) || !ParseInt(v, 0, 10000, &n)) return Usage("--guidance-reuse needs an integer in [0, 10000]");
+      a->guidance_reuse.interval = static_cast<int>(n);
+    } else if (arg == "--guidance-reuse-order") {
+      if (!value(&v) || !ParseInt(v, 0, 1, &n)) return Usage("--guidance-reuse-order needs 0 or 1");
+      a->guidance_reuse.order = static_cast<int>(n);
+      a->guidance_reuse_detail = true;
+    } else if (arg == "--guidance-reuse-warmup") {
+      if (!value(&v) || !ParseInt(v, 0, 10000, &n)) return Usage("--guidance-reuse-warmup needs an integer in [0, 10000]");
+      a->guidance_reuse.warmup_steps = static_cast<int>(n);
+      a->guidance_reuse_detail = true;
     } else if (arg == "--png-scale") {
       if (!value(&v) || !ParseInt(v, 1, 16, &n)) return Usage("--png-scale needs an integer in [1, 16]");
       a->png_scale = static_cast<int>(n);
@@ -346,6 +367,8 @@ int ParseArgs(int argc, char** argv, Args* a) {
     }
   }
   if (a->model.empty()) return Usage("no model file given");
+  if (a->guidance_reuse_detail && a->guidance_reuse.interval < 0)
+    return Usage("--guidance-reuse-order and --guidance-reuse-warmup need --guidance-reuse K");
   if (a->once && a->out_dir.empty()) return Usage("--once needs --out-dir");
   if (!a->once && (!a->inputs.empty() || !a->out_dir.empty())) return Usage("--input/--out-dir need --once");
   return -1;
@@ -591,6 +614,7 @@ int RunGenerate(const Args& a, edge::Session* s) {
     edge::Status cs = edge::ResolveCacheOptions(s->model(), q, &g.cache, nullptr);
     g.cache.drop_instead_of_reuse = a.cache_drop;
     g.cache.delta_int8 = a.cache_int8;
+    g.guidance_reuse = a.guidance_reuse;
     if (!cs.ok()) {
       std::fprintf(stderr, "edge-run: %s\n", cs.message());
       return kExitUsage;
@@ -689,7 +713,13 @@ int RunGenerate(const Args& a, edge::Session* s) {
                   static_cast<long long>(cst.step_skipped[i]), static_cast<long long>(cst.step_computed[i]),
                   cst.step_blocks[i].c_str());
     }
-    std::printf("],\"output\":");
+    const edge::GuidanceReuseOptions& gru = p.stats().guidance_reuse;
+    std::printf("],\"guidance_reuse\":{\"interval\":%d,\"order\":%d,\"warmup\":%d,\"default_used\":%s,"
+                "\"uncond_runs\":%d,\"uncond_reused\":%d,\"steps\":\"%.*s\"}",
+                gru.interval, gru.order, gru.warmup_steps, a.guidance_reuse.interval < 0 ? "true" : "false",
+                p.stats().uncond_runs, p.stats().uncond_reused, static_cast<int>(p.stats().guidance_steps.size()),
+                p.stats().guidance_steps.data());
+    std::printf(",\"output\":");
     JsonString(stdout, out.c_str());
     JsonAttentionStats(stdout);
     // The defaults edge-convert --target-psnr stored (used unless overridden).
@@ -715,6 +745,11 @@ int RunGenerate(const Args& a, edge::Session* s) {
                    edge::CachePolicyName(g.cache.policy), g.cache.threshold,
                    g.cache.block_thresholds.empty() ? "" : ", per block", k, c + k,
                    c + k > 0 ? 100.0 * k / (c + k) : 0.0, p.stats().cache_bytes / 1048576.0);
+    }
+    if (p.stats().uncond_reused > 0) {
+      std::fprintf(stderr, "guidance reuse (every %d-th step, order %d): %d unconditional passes run, %d estimated\n",
+                   p.stats().guidance_reuse.interval, p.stats().guidance_reuse.order, p.stats().uncond_runs,
+                   p.stats().uncond_reused);
     }
     std::printf("wrote %s\n", out.c_str());
   }

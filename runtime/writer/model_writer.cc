@@ -251,7 +251,9 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
                                   p.shift, p.guidance_scale, latent, p.latent_input,
                                   p.timestep_input, p.condition_input, p.output,
                                   p.timestep_scale, p.num_classes, p.null_condition,
-                                  p.beta_schedule, p.beta_start, p.beta_end, p.output_kind);
+                                  p.beta_schedule, p.beta_start, p.beta_end, p.output_kind,
+                                  p.guidance_reuse_interval, p.guidance_reuse_warmup,
+                                  p.guidance_reuse_order);
   }
 
   flatbuffers::Offset<fb::CacheCalibration> cache_calib;

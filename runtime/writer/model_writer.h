@@ -63,6 +63,7 @@ struct PipelineInfo {
   fb::BetaSchedule beta_schedule = fb::BetaSchedule::Linear;
   float beta_start = 1e-4f, beta_end = 0.02f;
   fb::OutputKind output_kind = fb::OutputKind::Pixels;
+  int guidance_reuse_interval = 0, guidance_reuse_warmup = 2, guidance_reuse_order = 1;
 };
 
 // Step-cache calibration (schema CacheCalibration).
@@ -113,6 +114,7 @@ class ModelWriter {
   void SetOutputs(const std::vector<int>& tensors) { outputs_ = tensors; }
   void AddCacheRegion(const std::string& name, int first_op, int last_op, int input, int output);
   void SetPipeline(const PipelineInfo& pipeline) { pipeline_ = pipeline; has_pipeline_ = true; }
+  const PipelineInfo* pipeline() const { return has_pipeline_ ? &pipeline_ : nullptr; }
   void SetCacheCalibration(const CacheCalibrationInfo& c) { cache_calib_ = c; has_cache_calib_ = true; }
   void SetTuning(const TuningInfo& t) { tuning_ = t; has_tuning_ = true; }
   void SetName(const std::string& name) { name_ = name; }

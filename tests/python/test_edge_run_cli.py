@@ -56,6 +56,11 @@ with tempfile.TemporaryDirectory() as d:
     check("bad steps", [model, "--steps", "0"], 2, "--steps")
     check("class out of range", [model, "--class", "999", "--out", os.path.join(d, "o.npy")], 2, "outside")
     check("--once without inputs", [model, "--once", "--out-dir", os.path.join(d, "o")], 2, "not given")
+    check("guidance reuse negative", [model, "--guidance-reuse", "-1"], 2, "--guidance-reuse needs")
+    check("guidance reuse order 2", [model, "--guidance-reuse", "2", "--guidance-reuse-order", "2"], 2, "0 or 1")
+    check("guidance reuse order alone", [model, "--guidance-reuse-order", "0"], 2, "need --guidance-reuse K")
+    check("guidance reuse run", [model, "--steps", "4", "--guidance-reuse", "2", "--out", os.path.join(d, "g.npy")],
+          0, "wrote")
 
     x = np.load(os.path.join(d, "x.npy"))
     bad_shape = os.path.join(d, "x_bad.npy")

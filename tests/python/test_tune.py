@@ -47,6 +47,11 @@ def chosen_flags(ch):
         flags += ["--cache", pol, "--cache-threshold", repr(ch["cache_threshold"])]
     else:
         flags += ["--cache", "none"]
+    if ch["guidance_reuse_interval"] > 1:
+        flags += ["--guidance-reuse", str(ch["guidance_reuse_interval"]), "--guidance-reuse-warmup",
+                  str(ch["guidance_reuse_warmup"]), "--guidance-reuse-order", "1"]
+    else:
+        flags += ["--guidance-reuse", "0"]
     return flags
 
 
@@ -76,6 +81,10 @@ def main():
         c.check(tu.get("target_psnr") == 30 and tu.get("cache_default_used") is True,
                 f"edge-run --json shows the stored defaults: {tu}")
         c.check(info_d["cache_policy"] == ch["cache_policy"], f"default cache policy is the tuned one ({ch['cache_policy']})")
+        gr = info_d["guidance_reuse"]
+        c.check(gr["default_used"] is True and gr["interval"] == (ch["guidance_reuse_interval"]
+                                                                 if ch["guidance_reuse_interval"] > 1 else 0),
+                f"default guidance reuse is the tuned one ({gr})")
         _, x_explicit = gen(t1, o, *chosen_flags(ch))
         c.check(np.array_equal(x_default, x_explicit), "defaults == the chosen flags spelled out, bit for bit")
         p = psnr(ref, x_default)
@@ -96,6 +105,7 @@ def main():
                             (["--target-psnr", "30", "--tune-isa", "z80"], "--tune-isa"),
                             (["--target-psnr", "30", "--precision", "int8"], "drop --precision"),
                             (["--target-psnr", "30", "--tune-cache", "bogus"], "--tune-cache"),
+                            (["--target-psnr", "30", "--guidance-reuse", "2"], "drop --guidance-reuse"),
                             (["--target-psnr", "30", "--calib-classes", "12"], "outside [0, 10)")):
             r = cu.convert(onnx, os.path.join(w, "x.fb"), *COMMON, *flags, expect_rc=None)
             c.check(r.returncode == 2 and text in r.stderr, f"{' '.join(flags)}: exit {r.returncode}, '{text}'")

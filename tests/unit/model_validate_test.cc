@@ -552,6 +552,8 @@ std::vector<MalformedCase> ValidatorBranchCases() {
       "pipeline: timestep_scale is not finite");
   add("negative num_classes", WithPipeline([](PipelineInfo& p) { p.num_classes = -2; }),
       "pipeline: num_classes -2 is negative");
+  add("guidance reuse order 2", WithPipeline([](PipelineInfo& p) { p.guidance_reuse_order = 2; }),
+      "pipeline: guidance reuse interval 0, warm-up 2 or order 2 out of range");
   add("DDIM betas reversed", WithPipeline([](PipelineInfo& p) {
         p.sampler = fb::Sampler::DDIM;
         p.beta_start = 0.02f;
