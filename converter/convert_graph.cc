@@ -66,6 +66,7 @@ std::vector<Region> PrepareGraph(Graph& g, const std::map<std::string, Shape>& i
   }
   g.RemoveDeadCode();
   g.Compact();
+  RewriteOps(g);
   Canonicalize(g);
   FuseActivations(g);
   FuseNorms(g);

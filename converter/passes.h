@@ -1,5 +1,5 @@
 // Graph passes of edge-convert, in the order the driver runs them:
-// Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
+// RewriteOps -> Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
 // (timestep embedding, embedding, RoPE, modulate, gated residual) ->
 // FuseAttention -> FuseLinearActivation -> Lower. Each pass rewrites the
 // graph in place and keeps the node order topological.
@@ -14,6 +14,9 @@
 namespace edge {
 namespace conv {
 
+// Before fusion: ScatterND, InstanceNormalization, Resize and per-frame 3-D
+// Conv into edge ops (converter/rewrite_ops.cc).
+void RewriteOps(Graph& g);
 void Canonicalize(Graph& g);
 void FuseActivations(Graph& g);
 void FuseNorms(Graph& g);
