@@ -96,6 +96,31 @@ int HalfOf(Graph& g, int v, int x, std::set<int>* nodes) {
   return -1;
 }
 
+// True when the `rows` equal leading slices of t are identical.
+bool SameRows(const Tensor& t, int64_t rows) {
+  if (rows < 1 || t.f.size() % rows) return false;
+  size_t len = t.f.size() / rows;
+  for (size_t k = len; k < t.f.size(); ++k)
+    if (t.f[k] != t.f[k % len]) return false;
+  return true;
+}
+
+// rot = Concat(-x[d/2:], x[:d/2]) on the last axis (rotate-half RoPE).
+bool IsRotateHalf(Graph& g, int rot, int x, std::set<int>* nodes) {
+  int cat = ProducerOp(g, rot, "Concat");
+  int r = g.rank(x);
+  if (cat < 0) return false;
+  const Node& cn = g.nodes[cat];
+  if (cn.in.size() != 2 || !HasArity(cn, 2) || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) return false;
+  std::set<int> found = {cat};
+  int neg = ProducerOp(g, cn.in[0], "Neg");
+  if (neg < 0) return false;
+  found.insert(neg);
+  if (HalfOf(g, g.nodes[neg].in[0], x, &found) != 1 || HalfOf(g, cn.in[1], x, &found) != 0) return false;
+  nodes->insert(found.begin(), found.end());
+  return true;
+}
+
 void FuseRope(Graph& g, int k) {
   const Node add = g.nodes[k];  // a copy: helpers below add nodes
   if (add.op != "Add" || !HasArity(add, 2)) return;
@@ -108,7 +133,7 @@ void FuseRope(Graph& g, int k) {
         cosv = g.nodes[m1].in[s];
         x = g.nodes[m1].in[1 - s];
       }
-      if (g.IsConst(g.nodes[m2].in[s]) && ProducerOp(g, g.nodes[m2].in[1 - s], "Concat") >= 0) {
+      if (g.IsConst(g.nodes[m2].in[s]) && !g.IsConst(g.nodes[m2].in[1 - s])) {
         sinv = g.nodes[m2].in[s];
         rot = g.nodes[m2].in[1 - s];
       }
@@ -117,14 +142,9 @@ void FuseRope(Graph& g, int k) {
     const Shape xs = g.shape(x);  // a copy: NewConstF32 below may move g.values
     int r = static_cast<int>(xs.size());
     if ((r != 3 && r != 4) || g.shape(add.out[0]) != xs) continue;
-    int cat = g.Producer(rot);
-    const Node& cn = g.nodes[cat];
-    if (cn.in.size() != 2 || !HasArity(cn, 2) || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) continue;
-    std::set<int> nodes = {k, m1, m2, cat};
-    int neg = ProducerOp(g, cn.in[0], "Neg");
-    if (neg < 0) continue;
-    nodes.insert(neg);
-    if (HalfOf(g, g.nodes[neg].in[0], x, &nodes) != 1 || HalfOf(g, cn.in[1], x, &nodes) != 0) continue;
+    std::set<int> nodes = {k, m1, m2};
+    bool interleaved = IsRotatePairs(g, rot, x, &nodes);
+    if (!interleaved && !IsRotateHalf(g, rot, x, &nodes)) continue;
     // cos/sin must depend on (token, channel) only.
     int64_t dh = xs[r - 1];
     int64_t n_tok = r == 4 ? xs[2] : xs[1];
@@ -134,6 +154,8 @@ void FuseRope(Graph& g, int k) {
     Shape cs = ct->shape;
     while (static_cast<int>(cs.size()) < r) cs.insert(cs.begin(), 1);
     if (static_cast<int>(cs.size()) != r || cs[r - 1] != dh) continue;
+    // A table repeated over the batch (LTX-Video builds one per sample): one copy.
+    if (cs[0] > 1 && cs[0] == xs[0] && SameRows(*ct, cs[0]) && SameRows(*stt, cs[0])) cs[0] = 1;
     if (r == 4) {
       if (cs[0] == 1 && cs[1] == 1 && cs[2] == xs[2]) {
         n_tok = xs[2];
@@ -151,9 +173,14 @@ void FuseRope(Graph& g, int k) {
       for (int o : g.nodes[n].out)
         if (o >= 0 && o != add.out[0] && !OnlyUsedBy(g, o, nodes)) closed = false;
     if (!closed) continue;
-    int cos2 = NewConstF32(g, g.values[cosv].name + "/rope", {n_tok, dh}, ct->f);
-    int sin2 = NewConstF32(g, g.values[sinv].name + "/rope", {n_tok, dh}, stt->f);
+    const size_t table = static_cast<size_t>(n_tok * dh);
+    if (ct->f.size() < table || stt->f.size() < table) continue;
+    int cos2 = NewConstF32(g, g.values[cosv].name + "/rope", {n_tok, dh},
+                           std::vector<float>(ct->f.begin(), ct->f.begin() + table));
+    int sin2 = NewConstF32(g, g.values[sinv].name + "/rope", {n_tok, dh},
+                           std::vector<float>(stt->f.begin(), stt->f.begin() + table));
     OpAttrs a;
+    a.interleaved = interleaved;
     if (r == 4 && !bshd4) {
       a.num_heads = static_cast<int>(xs[1]);
       a.layout = fb::TensorLayout::BHSD;

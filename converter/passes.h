@@ -71,6 +71,9 @@ int ReplaceWithEdge(Graph& g, const std::set<int>& pattern, int sink, fb::OpType
 // A Reshape of v to `shape` (reuses v if the shape already matches).
 int ReshapeTo(Graph& g, int v, const Shape& shape, int before, const std::string& name);
 bool IsLastAxisReduceMean(Graph& g, int node);
+// True when rot is x's interleaved-pair rotation (-x[2i+1], x[2i]) as torch
+// exports it; adds the nodes computing it to `nodes` (converter/rope_pairs.cc).
+bool IsRotatePairs(Graph& g, int rot, int x, std::set<int>* nodes);
 // Axis normalized to [0, rank).
 int NormalizeAxis(int64_t axis, int rank);
 
