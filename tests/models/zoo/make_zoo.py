@@ -201,7 +201,10 @@ def export(wrapper, args, names, path, exporter):
     onnx.checker.check_model(model)
     # ONNX Runtime as a second opinion: a file it cannot run is a broken export.
     import onnxruntime as ort
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as e:  # keep the reason, not this machine's path
+        raise RuntimeError("ONNX Runtime rejects the exported file: " + str(e).split(" failed:", 1)[-1].strip())
     feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)}
     return sess.run(None, feeds)[0], len(model.graph.node)
 
