@@ -258,10 +258,10 @@ void FuseGatedResidual(Graph& g, int k) {
 
 void FuseDit(Graph& g) {
   using Fn = void (*)(Graph&, int);
-  for (Fn fn : {FuseTimestep, FuseEmbedding, FuseRope, FuseModulate, FuseGatedResidual}) {
+  for (Fn fn : {FuseTimestep, FuseEmbedding, FuseRope, FuseRopeSlots, FuseModulate, FuseGatedResidual}) {
     size_t n = g.nodes.size();
     for (size_t k = 0; k < n; ++k)
-      if (!g.nodes[k].dead && !g.nodes[k].edge) fn(g, static_cast<int>(k));
+      if (!g.nodes[k].dead && (!g.nodes[k].edge || fn == FuseRopeSlots)) fn(g, static_cast<int>(k));
     g.Compact();
   }
 }

@@ -74,6 +74,13 @@ bool IsLastAxisReduceMean(Graph& g, int node);
 // True when rot is x's interleaved-pair rotation (-x[2i+1], x[2i]) as torch
 // exports it; adds the nodes computing it to `nodes` (converter/rope_pairs.cc).
 bool IsRotatePairs(Graph& g, int rot, int x, std::set<int>* nodes);
+// v = y[..., which] for y an edge Reshape of some x into [..., 2] pairs that
+// splits only x's last axis: returns x (or -1), sets y and which (0 or 1) and
+// adds the nodes on the way to `nodes`.
+int PairSource(Graph& g, int v, int* y, int* which, std::set<int>* nodes);
+// RoPE computed on pair halves and written to even/odd slots (Wan), at the
+// Concat that interleaves them (converter/fuse_rope_slots.cc).
+void FuseRopeSlots(Graph& g, int k);
 // Axis normalized to [0, rank).
 int NormalizeAxis(int64_t axis, int rank);
 
