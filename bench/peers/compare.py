@@ -16,7 +16,8 @@
    per-op breakdown. Peers' 20-step time is 20 x their forward (the sampler's
    own work is a few vector ops per step).
 
-    /usr/bin/python3 compare.py --build-dir build --out bench/results/model.json [--quick]
+    /usr/bin/python3 compare.py --build-dir build --peer-python VENV/bin/python \
+        --out bench/results/model.json [--quick]       (bench/run_all.sh sets up VENV)
 """
 import argparse
 import json
