@@ -156,6 +156,15 @@ def make_vae_decoder(g):
     return m, ins, {"__call__": lambda mod: mod.decode}
 
 
+def make_vae_encoder(g):
+    # Not one of the eight: the encoder's downsampling pads (0, 1, 0, 1)
+    # before a stride-2 Conv (an ONNX Pad), which the converter refuses. Kept as
+    # the zoo's example of a clean refusal.
+    m, _, _ = make_vae_decoder(g)
+    ins = {"sample": rand(g, 1, 3, 16, 16)}
+    return m, ins, {"__call__": lambda mod: lambda sample, return_dict: (mod._encode(sample),)}
+
+
 MAKERS = {
     "dit": (make_dit, "DiTTransformer2DModel"),
     "pixart": (make_pixart, "PixArtTransformer2DModel"),
@@ -165,6 +174,7 @@ MAKERS = {
     "cogvideox": (make_cogvideox, "CogVideoXTransformer3DModel"),
     "ltx": (make_ltx, "LTXVideoTransformer3DModel"),
     "vae_decoder": (make_vae_decoder, "AutoencoderKL (decoder)"),
+    "vae_encoder": (make_vae_encoder, "AutoencoderKL (encoder)"),
 }
 
 
