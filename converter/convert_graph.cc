@@ -68,6 +68,8 @@ std::vector<Region> PrepareGraph(Graph& g, const std::map<std::string, Shape>& i
   g.Compact();
   RewriteOps(g);
   Canonicalize(g);
+  MergeBatchedTransposes(g);
+  PushConcatsThroughViews(g);
   FuseActivations(g);
   FuseNorms(g);
   FuseLinear(g);

@@ -18,6 +18,12 @@ namespace conv {
 // Conv into edge ops (converter/rewrite_ops.cc).
 void RewriteOps(Graph& g);
 void Canonicalize(Graph& g);
+// Reshape [B,H,..] -> [B*H,..] -> Transpose -> Reshape back: one 4-D Transpose
+// (converter/batched_transpose.cc).
+void MergeBatchedTransposes(Graph& g);
+// Concat of identical Transposes / of Reshapes regrouping the axes after the
+// concat axis: the Concat moves above them (converter/concat_views.cc).
+void PushConcatsThroughViews(Graph& g);
 void FuseActivations(Graph& g);
 void FuseNorms(Graph& g);
 void FuseLinear(Graph& g);
