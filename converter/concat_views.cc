@@ -34,6 +34,8 @@ bool PushOnce(Graph& g, int k) {
   if (!ts.empty()) {
     const std::vector<int> perm = g.nodes[ts[0]].ea.perm;
     if (static_cast<int>(perm.size()) != r) return false;
+    for (int p : perm)
+      if (p < 0 || p >= r) return false;
     for (int p : ts)
       if (g.nodes[p].ea.perm != perm) return false;
     std::vector<int> ins;
@@ -79,6 +81,8 @@ bool PushOnce(Graph& g, int k) {
   Node n = c;
   n.in = ins;
   n.out = {cat};
+  n.attrs["axis"].kind = Attr::kInt;  // normalized: the sources may have another rank
+  n.attrs["axis"].i = axis;
   n.name = c.name + "/unviewed";
   g.nodes[k].dead = true;
   g.AddNode(n, k);

@@ -868,7 +868,7 @@ bool Folder::Rewritten() {
     }
     if (out.size() != x.size()) Unsup("Resize sizes do not match the rank");
     for (size_t k = 0; k < x.size(); ++k)
-      if (x[k] < 1 || out[k] % x[k] != 0 || out[k] / x[k] > 64 || (k < 2 && out[k] != x[k]))
+      if (x[k] < 1 || out[k] < x[k] || out[k] % x[k] != 0 || out[k] / x[k] > 64 || (k < 2 && out[k] != x[k]))
         Unsup("Resize other than integer upsampling of the spatial axes");
     SetOut(0, V(0).dtype, out);
     return false;

@@ -77,7 +77,7 @@ int64_t LastAxisSliceStart(Graph& g, int v, int t) {
 void FuseTimestepFlip(Graph& g, int k) {
   const Node c = g.nodes[k];
   if (c.op != "Concat" || c.in.size() != 2 || !HasArity(c, 2) || g.rank(c.out[0]) != 2 ||
-      NormalizeAxis(c.AttrInt("axis", 0), 2) != 1)
+      g.rank(c.in[0]) != 2 || NormalizeAxis(c.AttrInt("axis", 0), 2) != 1)
     return;
   int s0 = g.Producer(c.in[0]), s1 = g.Producer(c.in[1]);
   if (s0 < 0 || s1 < 0 || g.nodes[s0].dead || g.nodes[s1].dead || !HasArity(g.nodes[s0], 1)) return;

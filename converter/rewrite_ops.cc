@@ -230,7 +230,7 @@ bool RewriteResize(Graph& g, int k) {
   if (x.size() != y.size() || x.size() < 3) return false;
   Shape expanded;
   for (size_t d = 0; d < x.size(); ++d) {
-    if (x[d] < 1 || y[d] % x[d] != 0) return false;
+    if (x[d] < 1 || y[d] < x[d] || y[d] % x[d] != 0 || y[d] / x[d] > 64) return false;
     expanded.push_back(x[d]);
     if (d >= 2) expanded.push_back(1);
   }
