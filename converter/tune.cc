@@ -333,30 +333,44 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
   }
 
   // 3. Cache on top: per policy, bisection for the most aggressive rung that
-  // keeps the target (all policies advance together, one batch per round).
+  // keeps the target (all searches advance together, one batch per round).
+  // Guidance reuse and the cache draw on the same quality budget, and taking
+  // guidance reuse first (it may save the most alone) can leave none for a
+  // cache that would save more. So when step 2 took guidance reuse, the cache
+  // is searched on two bases, with it and without it; without it, guidance
+  // reuse gets another chance after the cache (step 4).
+  TuneConfig no_guidance = cur;
+  no_guidance.guidance_interval = 0;
+  no_guidance.guidance_warmup = 2;
+  no_guidance.guidance_order = 1;
+  const bool two_bases = cur.guidance_interval > 1;
+  TuneConfig best_no_guidance = no_guidance;
   if (!policies.empty()) {
     struct Search {
       int policy;
+      int base;  // 0: cur, 1: cur without guidance reuse
       std::vector<float> ladder;
       int lo = -1, hi = 0;  // lo: best rung known to keep the target; hi: first known to fail
       TuneConfig best;
       bool found = false;
     };
     std::vector<Search> ss;
-    for (int p : policies) {
-      Search s;
-      s.policy = p;
-      s.ladder = CacheLadder(p);
-      s.hi = static_cast<int>(s.ladder.size());
-      ss.push_back(s);
-    }
+    for (int b = 0; b < (two_bases ? 2 : 1); ++b)
+      for (int p : policies) {
+        Search s;
+        s.policy = p;
+        s.base = b;
+        s.ladder = CacheLadder(p);
+        s.hi = static_cast<int>(s.ladder.size());
+        ss.push_back(s);
+      }
     for (;;) {
       std::vector<TuneConfig> batch;
       std::vector<int> owner;
       for (size_t i = 0; i < ss.size(); ++i) {
         Search& s = ss[i];
         if (s.hi - s.lo <= 1) continue;
-        TuneConfig c = cur;
+        TuneConfig c = s.base == 0 ? cur : no_guidance;
         c.cache_policy = s.policy;
         c.cache_threshold = s.ladder[(s.lo + s.hi) / 2];
         batch.push_back(c);
@@ -379,8 +393,35 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
         }
       }
     }
-    for (const Search& s : ss)
-      if (s.found && s.best.seconds < cur.seconds) cur = s.best;
+    for (const Search& s : ss) {
+      if (!s.found) continue;
+      if (s.base == 0 && s.best.seconds < cur.seconds) cur = s.best;
+      if (s.base == 1 && s.best.seconds < best_no_guidance.seconds) best_no_guidance = s.best;
+    }
+  }
+
+  // 4. Guidance reuse after the cache (second base only): the schedules that
+  // kept the target alone, cheapest first; the first that keeps it on top of
+  // the cache is taken if that beats the first base.
+  if (two_bases && best_no_guidance.cache_policy != 0) {
+    std::vector<const Knob*> gs;
+    for (const Knob& k : solo)
+      if (k.dim == 3 && k.c.ok && k.c.seconds < base.seconds) gs.push_back(&k);
+    std::stable_sort(gs.begin(), gs.end(), [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
+    TuneConfig after = best_no_guidance;
+    for (const Knob* k : gs) {
+      TuneConfig cand = best_no_guidance;
+      cand.guidance_interval = k->c.guidance_interval;
+      cand.guidance_warmup = k->c.guidance_warmup;
+      cand.guidance_order = k->c.guidance_order;
+      ev.RunAll({&cand});
+      record(&cand, "guidance");
+      if (cand.ok) {
+        after = cand;
+        break;
+      }
+    }
+    if (after.seconds < cur.seconds) cur = after;
   }
 
   rep.chosen = cur;

@@ -11,7 +11,11 @@
 //     target together with those already taken;
 //  3. on top of that, per cache policy, the largest threshold (static: the
 //     longest interval) that keeps the target, by bisection over a fixed
-//     ladder; the cheapest policy wins when it saves time.
+//     ladder; the cheapest policy wins when it saves time. If step 2 took
+//     guidance reuse, the cache is also searched without it, since both
+//     spend the same quality budget;
+//  4. on that second base, the guidance reuse schedules once more, cheapest
+//     first, on top of its cache; the faster of the two bases wins.
 // Quality is the PSNR of all calibration samples together, and it must reach
 // the target plus a margin (--tune-margin), because a configuration chosen on
 // a few samples does worse on others. The choice is then measured on held-back
