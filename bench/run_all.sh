@@ -1,13 +1,18 @@
 #!/bin/sh
-# The model-level benchmark: edge against ONNX Runtime (npm onnxruntime-node)
-# and PyTorch (Debian python3-torch) on the same DiT-B/2-like network, plus the
+# The model-level benchmark: edge against ONNX Runtime (the `onnxruntime`
+# Python package) and PyTorch 2.x (eager with SDPA, dynamic INT8), both from
+# PyPI in a virtual environment, on the same DiT-B/2-like network, plus the
 # attention kernel alone. Writes the JSON, Markdown and plots of the latest run
-# to bench/results/ (with --quick: a small smoke run into BUILD/bench-quick/).
+# to bench/results/ (with --quick: a small smoke run into BUILD/bench-quick/);
+# the JSON records the peers' versions.
 #
 #   bench/run_all.sh [--quick] [compare.py options, e.g. --reuse --rounds 5]
-# Needs: a configured build (EDGE_BUILD_DIR, default ./build), node + npm,
-# /usr/bin/python3 with torch, onnx, numpy, matplotlib; libtcmalloc-minimal4
-# is preloaded into PyTorch when present (PyTorch at its best).
+# Needs: a configured build (EDGE_BUILD_DIR, default ./build), python3-venv
+# and PyPI (the peers' environment: EDGE_PEER_VENV, default
+# ~/.cache/edge-peers-venv, from bench/peers/requirements.txt; PyPI's torch
+# pulls about 3 GB of CUDA wheels), /usr/bin/python3 with torch, onnx, numpy,
+# matplotlib (Debian's PyTorch exports the ONNX files, as the tests' oracle);
+# libtcmalloc-minimal4 is preloaded into the peers when present.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${EDGE_BUILD_DIR:-$ROOT/build}
@@ -22,10 +27,12 @@ fi
 mkdir -p "$OUT"
 
 cmake --build "$BUILD" --target edge-bench edge-run
-if [ ! -d "$ROOT/bench/peers/node_modules/onnxruntime-node" ]; then
-  # The install script would fetch GPU parts; the CPU library ships in the package.
-  (cd "$ROOT/bench/peers" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund)
+VENV=${EDGE_PEER_VENV:-$HOME/.cache/edge-peers-venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
 fi
+"$VENV/bin/pip" install -q -r "$ROOT/bench/peers/requirements.txt"
 
 ATT=$OUT/model_attention.jsonl
 : > "$ATT"
@@ -39,7 +46,7 @@ else
 fi
 
 cd "$ROOT"
-$PY bench/peers/compare.py --build-dir "$BUILD" --work "${TMPDIR:-/tmp}/edge-bench-compare${QUICK:+-quick}" \
+$PY bench/peers/compare.py --build-dir "$BUILD" --peer-python "$VENV/bin/python" --work "${TMPDIR:-/tmp}/edge-bench-compare${QUICK:+-quick}" \
   --out "$OUT/model.json" $QUICK "$@"
 $PY bench/report/report.py "$OUT/model.json" --attention "$ATT" --md "$OUT/model.md" \
   --plots "$OUT/model" --headline "$OUT/model_headline.md"

@@ -15,6 +15,13 @@ bool IsIdentity(Graph& g, const Node& n) {
   if (n.op == "Identity") return true;
   if (n.op == "Dropout") return n.out.size() < 2 || n.out[1] < 0 || g.Users(n.out[1]).empty();
   if (n.op == "Cast") return g.values[n.in[0]].dtype == g.values[n.out[0]].dtype;
+  // x * 1 and x / 1 (diffusers' rescale_output_factor = 1.0); in[0] is what
+  // the caller keeps, so only that operand order counts.
+  double c;
+  if ((n.op == "Mul" || n.op == "Div") && HasArity(n, 2) && ScalarConst(g, n.in[1], &c) && c == 1.0 &&
+      !g.IsConst(n.in[0]) && g.shape(n.in[0]) == g.shape(n.out[0]) &&
+      g.values[n.in[0]].dtype == g.values[n.out[0]].dtype)
+    return true;
   return false;
 }
 

@@ -185,6 +185,7 @@ class Folder {
   bool Shapes();
   bool Layout();
   bool Nn();
+  bool Rewritten();
 
   Graph& g_;
   Node& n_;
@@ -804,6 +805,110 @@ bool Folder::Nn() {
   return false;
 }
 
+// Ops that converter/rewrite_ops.cc turns into edge ops after inference:
+// shapes here, and only the forms that pass handles (anything else is
+// reported now, with the reason).
+bool Folder::Rewritten() {
+  const std::string& op = n_.op;
+  if (op == "ScatterND") {
+    if (n_.AttrString("reduction", "none") != "none") Unsup("ScatterND with a reduction");
+    const Shape &d = S(0), &i = S(1), &u = S(2);
+    if (!C(1)) Unsup("ScatterND with computed indices");
+    if (i.empty() || i.back() < 1 || i.back() > static_cast<int64_t>(d.size()))
+      Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_));
+    Shape want(i.begin(), i.end() - 1);
+    want.insert(want.end(), d.begin() + i.back(), d.end());
+    if (u != want) Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_) + ": updates do not fit");
+    if (V(0).dtype != V(2).dtype) Fail(kExitConvert, "element type mismatch in " + DescribeNode(g_, n_));
+    SetOut(0, V(0).dtype, d);
+    if (!AllConst()) return false;
+    const Tensor &data = T(0), &idx = T(1), &upd = T(2);
+    auto t = NewTensor(data.dtype, d);
+    for (int64_t e = 0; e < data.numel(); ++e) t->Set(e, data.at(e));
+    int64_t k = i.back(), row = 1, tuples = NumElements(Shape(i.begin(), i.end() - 1));
+    for (size_t x = k; x < d.size(); ++x) row *= d[x];
+    std::vector<int64_t> st = Strides(d);
+    for (int64_t tu = 0; tu < tuples; ++tu) {
+      int64_t base = 0;
+      for (int64_t x = 0; x < k; ++x) {
+        int64_t v = idx.i[tu * k + x];
+        if (v < 0) v += d[x];
+        if (v < 0 || v >= d[x]) Fail(kExitConvert, "index out of range in " + DescribeNode(g_, n_));
+        base += v * st[x];
+      }
+      for (int64_t e = 0; e < row; ++e) t->Set(base + e, upd.at(tu * row + e));
+    }
+    SetConst(0, t);
+    return true;
+  }
+  if (op == "InstanceNormalization") {
+    const Shape& x = S(0);
+    if (x.size() < 3) Unsup("InstanceNormalization of rank < 3");
+    if (!C(1) || !C(2) || T(1).numel() != x[1] || T(2).numel() != x[1] || !T(1).is_float() || !T(2).is_float())
+      Unsup("InstanceNormalization with computed or mis-sized scale/bias");
+    SetOut(0, V(0).dtype, x);
+    return false;
+  }
+  if (op == "Resize") {
+    // Nearest-neighbour upsampling by integer factors (what F.interpolate(
+    // scale_factor=k, mode="nearest") exports): each output pixel copies
+    // input pixel floor(out / k), for both coordinate modes the exporters use.
+    const Shape& x = S(0);
+    std::string mode = n_.AttrString("mode", "nearest");
+    std::string ct = n_.AttrString("coordinate_transformation_mode", "half_pixel");
+    std::string nm = n_.AttrString("nearest_mode", "round_prefer_floor");
+    if (mode != "nearest") Unsup("Resize mode '" + mode + "' (only nearest)");
+    bool floor_ok = (ct == "asymmetric" && nm == "floor") ||
+                    ((ct == "half_pixel" || ct == "pytorch_half_pixel") && nm == "round_prefer_floor");
+    if (!floor_ok) Unsup("Resize nearest with coordinate mode '" + ct + "' / '" + nm + "'");
+    if (n_.AttrInt("antialias", 0) != 0 || n_.HasAttr("axes")) Unsup("Resize with antialias or axes");
+    Shape out;
+    if (In(3) >= 0 && C(3) && T(3).numel() > 0) {
+      out = Ints(3);
+    } else if (In(2) >= 0 && C(2) && T(2).numel() > 0) {
+      const Tensor& sc = T(2);
+      if (sc.numel() != static_cast<int64_t>(x.size())) Unsup("Resize scales do not match the rank");
+      for (size_t k = 0; k < x.size(); ++k) {
+        double f = sc.at(k);
+        if (f < 1 || f > 64 || f != std::floor(f)) Unsup("Resize by a non-integer or shrinking factor");
+        out.push_back(x[k] * static_cast<int64_t>(f));
+      }
+    } else {
+      Unsup("Resize without constant scales or sizes");
+    }
+    if (out.size() != x.size()) Unsup("Resize sizes do not match the rank");
+    for (size_t k = 0; k < x.size(); ++k)
+      if (x[k] < 1 || out[k] < x[k] || out[k] % x[k] != 0 || out[k] / x[k] > 64 || (k < 2 && out[k] != x[k]))
+        Unsup("Resize other than integer upsampling of the spatial axes");
+    SetOut(0, V(0).dtype, out);
+    return false;
+  }
+  // 3-D convolution with a temporal kernel of 1 (Wan's patch embedding): a
+  // 2-D convolution per frame.
+  const Shape &x = S(0), &w = S(1);
+  if (w.size() != 5 || !C(1)) Unsup("3-D convolution with a computed or non-5-D weight");
+  std::string ap = n_.AttrString("auto_pad", "NOTSET");
+  if (ap != "NOTSET" && ap != "VALID") Unsup("Conv auto_pad " + ap);
+  std::vector<int64_t> pads = n_.AttrInts("pads"), strides = n_.AttrInts("strides"), dil = n_.AttrInts("dilations");
+  if (pads.empty()) pads.assign(6, 0);
+  if (strides.empty()) strides.assign(3, 1);
+  if (dil.empty()) dil.assign(3, 1);
+  if (pads.size() != 6 || strides.size() != 3 || dil.size() != 3) Unsup("Conv attributes do not match the rank");
+  if (w[2] != 1 || strides[0] != 1 || pads[0] != 0 || pads[3] != 0 || dil[0] != 1)
+    Unsup("3-D convolution other than a per-frame 2-D one (temporal kernel 1, stride 1, no temporal padding)");
+  int64_t groups = n_.AttrInt("group", 1);
+  if (groups < 1 || x[1] != w[1] * groups) Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_));
+  Shape out = {x[0], w[0], x[2], 0, 0};
+  for (int d = 0; d < 2; ++d) {
+    int64_t span = dil[d + 1] * (w[3 + d] - 1) + 1;
+    int64_t len = x[3 + d] + pads[d + 1] + pads[d + 4] - span;
+    if (len < 0 || strides[d + 1] < 1) Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_));
+    out[3 + d] = len / strides[d + 1] + 1;
+  }
+  SetOut(0, V(0).dtype, out);
+  return false;
+}
+
 bool Folder::Run() {
   if (!n_.domain.empty()) Unsup("custom domain '" + n_.domain + "'");
   for (const auto& kv : n_.attrs)
@@ -817,6 +922,9 @@ bool Folder::Run() {
       op == "Concat" || op == "Split" || op == "Slice" || op == "Gather" || op == "Expand" || op == "Tile" ||
       op.rfind("Reduce", 0) == 0)
     return Layout();
+  if (op == "ScatterND" || op == "InstanceNormalization" || op == "Resize" ||
+      (op == "Conv" && In(0) >= 0 && g_.rank(In(0)) == 5))
+    return Rewritten();
   if (op == "MatMul" || op == "Gemm" || op == "Conv" || op == "Softmax" || op == "Gelu" ||
       op == "LayerNormalization" || op == "Einsum" || op == "LogSoftmax")
     return Nn();

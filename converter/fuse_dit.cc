@@ -57,6 +57,45 @@ void FuseTimestep(Graph& g, int k) {
   ReplaceWithEdge(g, nodes, k, fb::OpType::TimestepEmbedding, {t}, at);
 }
 
+// Start on the last axis of a step-1 Slice of t with every other axis whole, or -1.
+int64_t LastAxisSliceStart(Graph& g, int v, int t) {
+  int p = ProducerOp(g, v, "Slice");
+  if (p < 0 || g.nodes[p].in[0] != t) return -1;
+  const Node& n = g.nodes[p];
+  auto st = n.attrs.find("_starts"), sp = n.attrs.find("_steps");
+  int r = g.rank(t);
+  if (st == n.attrs.end() || sp == n.attrs.end() || st->second.ints.size() != size_t(r) ||
+      sp->second.ints.size() != size_t(r) || sp->second.ints[r - 1] != 1)
+    return -1;
+  for (int a = 0; a + 1 < r; ++a)
+    if (st->second.ints[a] != 0 || g.shape(v)[a] != g.shape(t)[a]) return -1;
+  return st->second.ints[r - 1];
+}
+
+// flip_sin_to_cos: Concat(emb[:, half:], emb[:, :half]) of a TimestepEmbedding
+// is the same embedding with the other half first.
+void FuseTimestepFlip(Graph& g, int k) {
+  const Node c = g.nodes[k];
+  if (c.op != "Concat" || c.in.size() != 2 || !HasArity(c, 2) || g.rank(c.out[0]) != 2 ||
+      g.rank(c.in[0]) != 2 || NormalizeAxis(c.AttrInt("axis", 0), 2) != 1)
+    return;
+  int s0 = g.Producer(c.in[0]), s1 = g.Producer(c.in[1]);
+  if (s0 < 0 || s1 < 0 || g.nodes[s0].dead || g.nodes[s1].dead || !HasArity(g.nodes[s0], 1)) return;
+  int t = g.nodes[s0].in[0];
+  int te = ProducerEdge(g, t, fb::OpType::TimestepEmbedding);
+  const Shape ts = g.shape(t);
+  if (te < 0 || ts.size() != 2 || ts[1] % 2 || g.shape(c.out[0]) != ts) return;
+  int64_t half = ts[1] / 2;
+  if (g.shape(c.in[0])[1] != half || LastAxisSliceStart(g, c.in[0], t) != half ||
+      LastAxisSliceStart(g, c.in[1], t) != 0 || !OnlyUsedBy(g, t, {s0, s1}) || !OnlyUsedBy(g, c.in[0], {k}) ||
+      !OnlyUsedBy(g, c.in[1], {k}) || g.values[t].graph_output)
+    return;
+  g.nodes[te].ea.cos_first = !g.nodes[te].ea.cos_first;
+  g.nodes[k].dead = g.nodes[s0].dead = g.nodes[s1].dead = true;
+  g.ReplaceUses(c.out[0], t);
+  g.Touch();
+}
+
 void FuseEmbedding(Graph& g, int k) {
   const Node& n = g.nodes[k];
   if (n.op != "Gather" || !HasArity(n, 2) || n.AttrInt("axis", 0) != 0) return;
@@ -96,6 +135,31 @@ int HalfOf(Graph& g, int v, int x, std::set<int>* nodes) {
   return -1;
 }
 
+// True when the `rows` equal leading slices of t are identical.
+bool SameRows(const Tensor& t, int64_t rows) {
+  if (rows < 1 || t.f.size() % rows) return false;
+  size_t len = t.f.size() / rows;
+  for (size_t k = len; k < t.f.size(); ++k)
+    if (t.f[k] != t.f[k % len]) return false;
+  return true;
+}
+
+// rot = Concat(-x[d/2:], x[:d/2]) on the last axis (rotate-half RoPE).
+bool IsRotateHalf(Graph& g, int rot, int x, std::set<int>* nodes) {
+  int cat = ProducerOp(g, rot, "Concat");
+  int r = g.rank(x);
+  if (cat < 0) return false;
+  const Node& cn = g.nodes[cat];
+  if (cn.in.size() != 2 || !HasArity(cn, 2) || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) return false;
+  std::set<int> found = {cat};
+  int neg = ProducerOp(g, cn.in[0], "Neg");
+  if (neg < 0) return false;
+  found.insert(neg);
+  if (HalfOf(g, g.nodes[neg].in[0], x, &found) != 1 || HalfOf(g, cn.in[1], x, &found) != 0) return false;
+  nodes->insert(found.begin(), found.end());
+  return true;
+}
+
 void FuseRope(Graph& g, int k) {
   const Node add = g.nodes[k];  // a copy: helpers below add nodes
   if (add.op != "Add" || !HasArity(add, 2)) return;
@@ -108,7 +172,7 @@ void FuseRope(Graph& g, int k) {
         cosv = g.nodes[m1].in[s];
         x = g.nodes[m1].in[1 - s];
       }
-      if (g.IsConst(g.nodes[m2].in[s]) && ProducerOp(g, g.nodes[m2].in[1 - s], "Concat") >= 0) {
+      if (g.IsConst(g.nodes[m2].in[s]) && !g.IsConst(g.nodes[m2].in[1 - s])) {
         sinv = g.nodes[m2].in[s];
         rot = g.nodes[m2].in[1 - s];
       }
@@ -117,14 +181,9 @@ void FuseRope(Graph& g, int k) {
     const Shape xs = g.shape(x);  // a copy: NewConstF32 below may move g.values
     int r = static_cast<int>(xs.size());
     if ((r != 3 && r != 4) || g.shape(add.out[0]) != xs) continue;
-    int cat = g.Producer(rot);
-    const Node& cn = g.nodes[cat];
-    if (cn.in.size() != 2 || !HasArity(cn, 2) || NormalizeAxis(cn.AttrInt("axis", 0), r) != r - 1) continue;
-    std::set<int> nodes = {k, m1, m2, cat};
-    int neg = ProducerOp(g, cn.in[0], "Neg");
-    if (neg < 0) continue;
-    nodes.insert(neg);
-    if (HalfOf(g, g.nodes[neg].in[0], x, &nodes) != 1 || HalfOf(g, cn.in[1], x, &nodes) != 0) continue;
+    std::set<int> nodes = {k, m1, m2};
+    bool interleaved = IsRotatePairs(g, rot, x, &nodes);
+    if (!interleaved && !IsRotateHalf(g, rot, x, &nodes)) continue;
     // cos/sin must depend on (token, channel) only.
     int64_t dh = xs[r - 1];
     int64_t n_tok = r == 4 ? xs[2] : xs[1];
@@ -134,6 +193,8 @@ void FuseRope(Graph& g, int k) {
     Shape cs = ct->shape;
     while (static_cast<int>(cs.size()) < r) cs.insert(cs.begin(), 1);
     if (static_cast<int>(cs.size()) != r || cs[r - 1] != dh) continue;
+    // A table repeated over the batch (LTX-Video builds one per sample): one copy.
+    if (cs[0] > 1 && cs[0] == xs[0] && SameRows(*ct, cs[0]) && SameRows(*stt, cs[0])) cs[0] = 1;
     if (r == 4) {
       if (cs[0] == 1 && cs[1] == 1 && cs[2] == xs[2]) {
         n_tok = xs[2];
@@ -151,9 +212,14 @@ void FuseRope(Graph& g, int k) {
       for (int o : g.nodes[n].out)
         if (o >= 0 && o != add.out[0] && !OnlyUsedBy(g, o, nodes)) closed = false;
     if (!closed) continue;
-    int cos2 = NewConstF32(g, g.values[cosv].name + "/rope", {n_tok, dh}, ct->f);
-    int sin2 = NewConstF32(g, g.values[sinv].name + "/rope", {n_tok, dh}, stt->f);
+    const size_t table = static_cast<size_t>(n_tok * dh);
+    if (ct->f.size() < table || stt->f.size() < table) continue;
+    int cos2 = NewConstF32(g, g.values[cosv].name + "/rope", {n_tok, dh},
+                           std::vector<float>(ct->f.begin(), ct->f.begin() + table));
+    int sin2 = NewConstF32(g, g.values[sinv].name + "/rope", {n_tok, dh},
+                           std::vector<float>(stt->f.begin(), stt->f.begin() + table));
     OpAttrs a;
+    a.interleaved = interleaved;
     if (r == 4 && !bshd4) {
       a.num_heads = static_cast<int>(xs[1]);
       a.layout = fb::TensorLayout::BHSD;
@@ -188,15 +254,30 @@ void FuseModulate(Graph& g, int k) {
     if (mul < 0 || g.shape(shift) != vec) continue;
     for (int ms = 0; ms < 2; ++ms) {
       int x = g.nodes[mul].in[ms];
-      int one_plus = ProducerOp(g, g.nodes[mul].in[1 - ms], "Add");
+      std::set<int> nodes = {k, mul};
+      // 1 + scale on [B, 1, D], or on [B, D] and then viewed as [B, 1, D]
+      // (CogVideoX adds the 1 before unsqueezing).
+      int factor = g.nodes[mul].in[1 - ms];
+      Shape want = vec;
+      int view = ProducerEdge(g, factor, fb::OpType::Reshape);
+      if (view >= 0 && g.shape(factor) == vec && g.shape(g.nodes[view].in[0]) == Shape({ys[0], ys[2]})) {
+        nodes.insert(view);
+        factor = g.nodes[view].in[0];
+        want = {ys[0], ys[2]};
+      }
+      if (g.shape(factor) != want) continue;
+      int one_plus = ProducerOp(g, factor, "Add");
       if (one_plus < 0 || g.shape(x) != ys) continue;
       int scale = -1;
       double one;
       for (int s = 0; s < 2; ++s)
         if (ScalarConst(g, g.nodes[one_plus].in[s], &one) && one == 1.0) scale = g.nodes[one_plus].in[1 - s];
-      if (scale < 0 || g.shape(scale) != vec) continue;
-      std::set<int> nodes = {k, mul, one_plus};
-      if (!OnlyUsedBy(g, g.nodes[mul].out[0], nodes) || !OnlyUsedBy(g, g.nodes[one_plus].out[0], nodes)) continue;
+      if (scale < 0 || g.shape(scale) != want) continue;
+      nodes.insert(one_plus);
+      bool inner = true;
+      for (int n : nodes)
+        if (n != k && !OnlyUsedBy(g, g.nodes[n].out[0], nodes)) inner = false;
+      if (!inner) continue;
       Shape bd = {ys[0], ys[2]};
       int sh = ReshapeTo(g, shift, bd, k, add.name + "/shift");
       int sc = ReshapeTo(g, scale, bd, k, add.name + "/scale");
@@ -231,10 +312,11 @@ void FuseGatedResidual(Graph& g, int k) {
 
 void FuseDit(Graph& g) {
   using Fn = void (*)(Graph&, int);
-  for (Fn fn : {FuseTimestep, FuseEmbedding, FuseRope, FuseModulate, FuseGatedResidual}) {
+  for (Fn fn : {FuseTimestep, FuseTimestepFlip, FuseEmbedding, FuseRope, FuseRopeSlots, FuseModulate,
+                FuseGatedResidual}) {
     size_t n = g.nodes.size();
     for (size_t k = 0; k < n; ++k)
-      if (!g.nodes[k].dead && !g.nodes[k].edge) fn(g, static_cast<int>(k));
+      if (!g.nodes[k].dead && (!g.nodes[k].edge || fn == FuseRopeSlots)) fn(g, static_cast<int>(k));
     g.Compact();
   }
 }

@@ -175,7 +175,9 @@ bool MayLower(const std::string& op) {
                             "Exp", "Reciprocal", "Abs", "Softmax", "Concat", "Split", "Slice", "Gather",
                             "MatMul", "Gemm", "Conv", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
                             "Transpose", "Identity", "Dropout", "Cast", "LayerNormalization", "Gelu",
-                            "ReduceMean", "Cos", "Sin", "Expand", "Einsum"};
+                            "ReduceMean", "Cos", "Sin", "Expand", "Einsum",
+                            // rewritten by RewriteOps (the forms fold.cc accepts)
+                            "ScatterND", "InstanceNormalization", "Resize"};
   for (const char* s : k)
     if (op == s) return true;
   return false;

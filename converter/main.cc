@@ -562,7 +562,8 @@ std::string TuneConfigJson(const TuneConfig& c) {
     << ", \"attention_precision\": " << c.attention << ", \"cluster_err_tol\": " << Num(c.err_tol)
     << ", \"cache_policy\": " << JsonStr(CachePolicyName(static_cast<CachePolicy>(c.cache_policy)))
     << ", \"cache_threshold\": " << Num(c.cache_threshold) << ", \"guidance_reuse_interval\": " << c.guidance_interval
-    << ", \"guidance_reuse_warmup\": " << c.guidance_warmup << ", \"psnr\": " << Num(c.psnr)
+    << ", \"guidance_reuse_warmup\": " << c.guidance_warmup << ", \"guidance_reuse_order\": " << c.guidance_order
+    << ", \"psnr\": " << Num(c.psnr)
     << ", \"worst_psnr\": " << Num(c.worst_psnr) << ", \"skip_fraction\": " << Num(c.skip_fraction)
     << ", \"exact_fraction\": " << Num(c.exact_fraction) << ", \"predicted_s\": " << Num(c.seconds)
     << ", \"keeps_target\": " << (c.ok ? "true" : "false") << ", \"step\": " << JsonStr(c.step) << "}";
@@ -646,7 +647,7 @@ int Run(int argc, char** argv) {
     if (c.guidance_interval > 1) {
       o.pipe.info.guidance_reuse_interval = c.guidance_interval;
       o.pipe.info.guidance_reuse_warmup = c.guidance_warmup;
-      o.pipe.info.guidance_reuse_order = 1;
+      o.pipe.info.guidance_reuse_order = c.guidance_order;
     }
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.

@@ -1,5 +1,5 @@
 // Graph passes of edge-convert, in the order the driver runs them:
-// Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
+// RewriteOps -> Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
 // (timestep embedding, embedding, RoPE, modulate, gated residual) ->
 // FuseAttention -> FuseLinearActivation -> Lower. Each pass rewrites the
 // graph in place and keeps the node order topological.
@@ -14,7 +14,16 @@
 namespace edge {
 namespace conv {
 
+// Before fusion: ScatterND, InstanceNormalization, Resize and per-frame 3-D
+// Conv into edge ops (converter/rewrite_ops.cc).
+void RewriteOps(Graph& g);
 void Canonicalize(Graph& g);
+// Reshape [B,H,..] -> [B*H,..] -> Transpose -> Reshape back: one 4-D Transpose
+// (converter/batched_transpose.cc).
+void MergeBatchedTransposes(Graph& g);
+// Concat of identical Transposes / of Reshapes regrouping the axes after the
+// concat axis: the Concat moves above them (converter/concat_views.cc).
+void PushConcatsThroughViews(Graph& g);
 void FuseActivations(Graph& g);
 void FuseNorms(Graph& g);
 void FuseLinear(Graph& g);
@@ -68,6 +77,16 @@ int ReplaceWithEdge(Graph& g, const std::set<int>& pattern, int sink, fb::OpType
 // A Reshape of v to `shape` (reuses v if the shape already matches).
 int ReshapeTo(Graph& g, int v, const Shape& shape, int before, const std::string& name);
 bool IsLastAxisReduceMean(Graph& g, int node);
+// True when rot is x's interleaved-pair rotation (-x[2i+1], x[2i]) as torch
+// exports it; adds the nodes computing it to `nodes` (converter/rope_pairs.cc).
+bool IsRotatePairs(Graph& g, int rot, int x, std::set<int>* nodes);
+// v = y[..., which] for y an edge Reshape of some x into [..., 2] pairs that
+// splits only x's last axis: returns x (or -1), sets y and which (0 or 1) and
+// adds the nodes on the way to `nodes`.
+int PairSource(Graph& g, int v, int* y, int* which, std::set<int>* nodes);
+// RoPE computed on pair halves and written to even/odd slots (Wan), at the
+// Concat that interleaves them (converter/fuse_rope_slots.cc).
+void FuseRopeSlots(Graph& g, int k);
 // Axis normalized to [0, rank).
 int NormalizeAxis(int64_t axis, int rank);
 

@@ -99,7 +99,7 @@ class Evaluator {
     else if (co.policy != CachePolicy::kNone) co.threshold = c->cache_threshold;
     g.guidance_reuse.interval = c->guidance_interval;
     g.guidance_reuse.warmup_steps = c->guidance_warmup;
-    g.guidance_reuse.order = 1;
+    g.guidance_reuse.order = c->guidance_order;
     std::vector<float> out(ref_.size());
     const double t0 = ThreadCpuSeconds();
     Status s = r.pipeline->Generate(g, out.data());
@@ -172,7 +172,8 @@ class Evaluator {
 bool SameKnobs(const TuneConfig& a, const TuneConfig& b) {
   return a.weights == b.weights && a.attention == b.attention && a.err_tol == b.err_tol &&
          a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips &&
-         a.guidance_interval == b.guidance_interval && a.guidance_warmup == b.guidance_warmup;
+         a.guidance_interval == b.guidance_interval && a.guidance_warmup == b.guidance_warmup &&
+         a.guidance_order == b.guidance_order;
 }
 
 }  // namespace
@@ -187,7 +188,8 @@ std::string DescribeConfig(const TuneConfig& c) {
     s += b;
   }
   if (c.guidance_interval > 1) {
-    std::snprintf(b, sizeof b, ", guidance reuse every %d after %d", c.guidance_interval, c.guidance_warmup);
+    std::snprintf(b, sizeof b, ", guidance reuse every %d after %d, order %d", c.guidance_interval,
+                  c.guidance_warmup, c.guidance_order);
     s += b;
   }
   if (c.cache_policy != 0) {
@@ -265,18 +267,23 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     k.c.err_tol = e;
     solo.push_back(k);
   }
-  // Guidance reuse schedules (warm-up, interval). On the demo video model the
-  // guidance direction moves most in the early steps, and a first-order
-  // forecast holds over one or two skipped steps, not over many
-  // (bench/results/guidance_reuse_video.md): short intervals after a warm-up.
+  // Guidance reuse schedules (warm-up, interval, order). The guidance
+  // direction moves most in the early steps, so a longer warm-up buys quality;
+  // whether reusing it (order 0) or extrapolating it (order 1) is better
+  // differs between models (order 1 on the glyph video model, order 0 on the
+  // testbed: bench/results/guidance_reuse_*.md), so both are tried.
   const bool guided = meta->condition_input() >= 0 && meta->guidance_scale() != 1.f;
   if (o.guidance_reuse && guided) {
-    for (const auto& wk : {std::pair<int, int>{2, 2}, {4, 2}, {6, 2}, {4, 3}, {6, 3}, {8, 3}}) {
-      Knob k{3, base};
-      k.c.guidance_warmup = wk.first;
-      k.c.guidance_interval = wk.second;
-      solo.push_back(k);
-    }
+    for (int w : {2, 6})
+      for (int k : {2, 3, 4})
+        for (int ord : {0, 1}) {
+          if (w == 2 && k == 4) continue;  // too coarse this early (below 25 dB on both models)
+          Knob kn{3, base};
+          kn.c.guidance_warmup = w;
+          kn.c.guidance_interval = k;
+          kn.c.guidance_order = ord;
+          solo.push_back(kn);
+        }
   }
   {
     std::vector<TuneConfig*> list;
@@ -309,6 +316,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       if (dd.second == 3) {
         cand.guidance_interval = k->c.guidance_interval;
         cand.guidance_warmup = k->c.guidance_warmup;
+        cand.guidance_order = k->c.guidance_order;
       }
       if (SameKnobs(cand, cur)) continue;
       if (SameKnobs(cand, k->c)) {
@@ -325,30 +333,44 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
   }
 
   // 3. Cache on top: per policy, bisection for the most aggressive rung that
-  // keeps the target (all policies advance together, one batch per round).
+  // keeps the target (all searches advance together, one batch per round).
+  // Guidance reuse and the cache draw on the same quality budget, and taking
+  // guidance reuse first (it may save the most alone) can leave none for a
+  // cache that would save more. So when step 2 took guidance reuse, the cache
+  // is searched on two bases, with it and without it; without it, guidance
+  // reuse gets another chance after the cache (step 4).
+  TuneConfig no_guidance = cur;
+  no_guidance.guidance_interval = 0;
+  no_guidance.guidance_warmup = 2;
+  no_guidance.guidance_order = 1;
+  const bool two_bases = cur.guidance_interval > 1;
+  TuneConfig best_no_guidance = no_guidance;
   if (!policies.empty()) {
     struct Search {
       int policy;
+      int base;  // 0: cur, 1: cur without guidance reuse
       std::vector<float> ladder;
       int lo = -1, hi = 0;  // lo: best rung known to keep the target; hi: first known to fail
       TuneConfig best;
       bool found = false;
     };
     std::vector<Search> ss;
-    for (int p : policies) {
-      Search s;
-      s.policy = p;
-      s.ladder = CacheLadder(p);
-      s.hi = static_cast<int>(s.ladder.size());
-      ss.push_back(s);
-    }
+    for (int b = 0; b < (two_bases ? 2 : 1); ++b)
+      for (int p : policies) {
+        Search s;
+        s.policy = p;
+        s.base = b;
+        s.ladder = CacheLadder(p);
+        s.hi = static_cast<int>(s.ladder.size());
+        ss.push_back(s);
+      }
     for (;;) {
       std::vector<TuneConfig> batch;
       std::vector<int> owner;
       for (size_t i = 0; i < ss.size(); ++i) {
         Search& s = ss[i];
         if (s.hi - s.lo <= 1) continue;
-        TuneConfig c = cur;
+        TuneConfig c = s.base == 0 ? cur : no_guidance;
         c.cache_policy = s.policy;
         c.cache_threshold = s.ladder[(s.lo + s.hi) / 2];
         batch.push_back(c);
@@ -371,8 +393,35 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
         }
       }
     }
-    for (const Search& s : ss)
-      if (s.found && s.best.seconds < cur.seconds) cur = s.best;
+    for (const Search& s : ss) {
+      if (!s.found) continue;
+      if (s.base == 0 && s.best.seconds < cur.seconds) cur = s.best;
+      if (s.base == 1 && s.best.seconds < best_no_guidance.seconds) best_no_guidance = s.best;
+    }
+  }
+
+  // 4. Guidance reuse after the cache (second base only): the schedules that
+  // kept the target alone, cheapest first; the first that keeps it on top of
+  // the cache is taken if that beats the first base.
+  if (two_bases && best_no_guidance.cache_policy != 0) {
+    std::vector<const Knob*> gs;
+    for (const Knob& k : solo)
+      if (k.dim == 3 && k.c.ok && k.c.seconds < base.seconds) gs.push_back(&k);
+    std::stable_sort(gs.begin(), gs.end(), [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
+    TuneConfig after = best_no_guidance;
+    for (const Knob* k : gs) {
+      TuneConfig cand = best_no_guidance;
+      cand.guidance_interval = k->c.guidance_interval;
+      cand.guidance_warmup = k->c.guidance_warmup;
+      cand.guidance_order = k->c.guidance_order;
+      ev.RunAll({&cand});
+      record(&cand, "guidance");
+      if (cand.ok) {
+        after = cand;
+        break;
+      }
+    }
+    if (after.seconds < cur.seconds) cur = after;
   }
 
   rep.chosen = cur;

@@ -5,13 +5,17 @@
 // (converter/tune_cost.h) whose calibration output keeps the target:
 //  1. each approximation alone: weights int8 / nvfp4, INT8 attention,
 //     cluster-sparse attention at three routing budgets, guidance reuse
-//     (runtime/guidance_reuse.h) at six warm-up/interval schedules;
+//     (runtime/guidance_reuse.h) at ten warm-up/interval/order schedules;
 //  2. the approximations that kept the target alone are combined in order of
 //     the time they save, each at its cheapest value that still keeps the
 //     target together with those already taken;
 //  3. on top of that, per cache policy, the largest threshold (static: the
 //     longest interval) that keeps the target, by bisection over a fixed
-//     ladder; the cheapest policy wins when it saves time.
+//     ladder; the cheapest policy wins when it saves time. If step 2 took
+//     guidance reuse, the cache is also searched without it, since both
+//     spend the same quality budget;
+//  4. on that second base, the guidance reuse schedules once more, cheapest
+//     first, on top of its cache; the faster of the two bases wins.
 // Quality is the PSNR of all calibration samples together, and it must reach
 // the target plus a margin (--tune-margin), because a configuration chosen on
 // a few samples does worse on others. The choice is then measured on held-back
@@ -54,8 +58,9 @@ struct TuneConfig {
   int cache_policy = 0;     // CachePolicy (0: none)
   float cache_threshold = 0.f;  // static: the interval
   int max_skips = 2;
-  int guidance_interval = 0;    // guidance reuse: every k-th step (0: off), order 1
+  int guidance_interval = 0;    // guidance reuse: every k-th step (0: off)
   int guidance_warmup = 2;
+  int guidance_order = 1;
   // Results on the calibration set.
   float psnr = 0.f, worst_psnr = 0.f, skip_fraction = 0.f, exact_fraction = 1.f;
   double seconds = 0.0;     // predicted by the cost model

@@ -4,7 +4,8 @@
    inputs; dit_torch.py rebuilds it in PyTorch and exports the full model and its
    first block to ONNX; onnx_variants.py derives the INT8 and 4-bit ONNX.
 2. One worker process per engine holds every variant loaded (edge-bench model
-   --serve, ort_worker.js, torch_worker.py). For each thread count, rounds go
+   --serve, ort_worker.py, torch_worker.py; the peers run under --peer-python,
+   a virtual environment with onnxruntime and torch 2.x from PyPI). For each thread count, rounds go
    A B C ... A B C ...: one timed forward of every variant per round, so slow
    drift of the shared machine hits all engines alike, and each peer's time is
    divided by edge's time of the same round (pairwise ratios, then the median).
@@ -15,7 +16,8 @@
    per-op breakdown. Peers' 20-step time is 20 x their forward (the sampler's
    own work is a few vector ops per step).
 
-    /usr/bin/python3 compare.py --build-dir build --out bench/results/model.json [--quick]
+    /usr/bin/python3 compare.py --build-dir build --peer-python VENV/bin/python \
+        --out bench/results/model.json [--quick]       (bench/run_all.sh sets up VENV)
 """
 import argparse
 import json
@@ -229,16 +231,19 @@ def run_threads(a, work, full, T, result):
                                                          "inputs": ins_full if kind == "full" else ins_block}
         cfg_path = os.path.join(work, f"ort_t{T}.json")
         json.dump(ort_cfg, open(cfg_path, "w"))
-        ort = Worker(f"ort-t{T}", ["node", os.path.join(HERE, "ort_worker.js"), cfg_path], env=peer_env())
+        ort = Worker(f"ort-t{T}", [a.peer_python, os.path.join(HERE, "ort_worker.py"), cfg_path], env=peer_env())
         workers.append(ort)
+        if not ort.hello.get("ready"):
+            raise RuntimeError("ONNX Runtime worker: " + str(ort.hello.get("error")))
         result.setdefault("versions", {})["onnxruntime"] = ort.hello.get("ort_version")
+        result["versions"]["peer_python"] = ort.hello.get("python")
         torch_cfg = {"threads": T, "export_dir": full, "variants": {}}
         for kind in ("full", "block"):
             for prec in ("fp32", "int8"):
                 torch_cfg["variants"][f"{kind}_{prec}"] = {"kind": kind, "precision": prec}
         cfg_path = os.path.join(work, f"torch_t{T}.json")
         json.dump(torch_cfg, open(cfg_path, "w"))
-        tw = Worker(f"torch-t{T}", [a.python, os.path.join(HERE, "torch_worker.py"), cfg_path], env=peer_env())
+        tw = Worker(f"torch-t{T}", [a.peer_python, os.path.join(HERE, "torch_worker.py"), cfg_path], env=peer_env())
         workers.append(tw)
         result.setdefault("versions", {})["torch"] = tw.hello.get("torch")
         result["peer_settings"] = {
@@ -362,8 +367,14 @@ def main():
                     "nvfp4/delta:0.3/0.25",
                     help="edge sampling runs, precision/cache/attention density; the first is the reference")
     ap.add_argument("--reuse", action="store_true", help="reuse the exported model/ONNX in --work")
-    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--python", default="/usr/bin/python3",
+                    help="Python that exports the ONNX files (Debian's PyTorch, the project's oracle)")
+    ap.add_argument("--peer-python", default=os.environ.get("EDGE_PEER_PYTHON"),
+                    help="Python with onnxruntime and torch 2.x that runs the peers (bench/run_all.sh makes one)")
     a = ap.parse_args()
+    if not a.peer_python:
+        ap.error("--peer-python (or EDGE_PEER_PYTHON) is required: a Python with onnxruntime and torch "
+                 "(bench/run_all.sh sets one up)")
     if a.quick:
         a.depth, a.image, a.threads, a.rounds, a.steps, a.block_runs = 1, 32, "1", 2, 4, 2
     a.edge_bench = os.path.abspath(os.path.join(a.build_dir, "bench", "edge-bench"))

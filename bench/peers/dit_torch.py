@@ -51,8 +51,12 @@ class Attention(nn.Module):
         dh = D // self.heads
         qkv = self.qkv(x).reshape(B, N, 3, self.heads, dh).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(dh)), dim=-1)
-        return self.proj(torch.matmul(a, v).transpose(1, 2).reshape(B, N, D))
+        if hasattr(F, "scaled_dot_product_attention") and not torch.onnx.is_in_onnx_export():
+            o = F.scaled_dot_product_attention(q, k, v)  # torch 2.x eager: its fused attention
+        else:  # Debian's 1.13 (and every ONNX export): the same math spelled out
+            a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(dh)), dim=-1)
+            o = torch.matmul(a, v)
+        return self.proj(o.transpose(1, 2).reshape(B, N, D))
 
 
 class Mlp(nn.Module):

@@ -1,7 +1,8 @@
 """Quantized variants of an FP32 ONNX model for the ONNX Runtime peer.
 
-onnxruntime's quantize_dynamic is Python-only and the Python package is not
-available here, so the two rewrites are done directly with `onnx`:
+The two rewrites are done directly with `onnx` (Debian's python3-onnx, no
+onnxruntime needed to make the files; this predates the peers' move to the
+onnxruntime Python package, whose quantize_dynamic emits the same int8 graph):
 
   int8: every MatMul/Gemm with a constant weight becomes the graph that
         quantize_dynamic emits and ORT fuses into DynamicQuantizeMatMul:

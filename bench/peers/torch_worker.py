@@ -1,6 +1,6 @@
 """PyTorch worker for bench/peers/compare.py.
 
-    /usr/bin/python3 torch_worker.py CONFIG.json
+    PEER_PYTHON torch_worker.py CONFIG.json     (torch 2.x from PyPI; Debian's 1.13 works too)
 CONFIG: {"threads": T, "export_dir": DIR, "variants": {"NAME": {"kind": "full"|"block",
          "precision": "fp32"|"int8"}}}
 
@@ -9,15 +9,23 @@ its first block alone. int8 is torch.ao.quantization.quantize_dynamic over
 every nn.Linear (int8 weights per tensor, activations quantized at run time).
 Run under inference_mode with torch.set_num_threads(T); the driver starts the
 process with tcmalloc preloaded and OPENBLAS_CORETYPE unset (PyTorch at its
-best on this machine type). Protocol: as ort_worker.js (forward/warmup/save/quit).
+best on this machine type). Attention runs through
+F.scaled_dot_product_attention where torch has it (dit_torch.py). Protocol:
+as ort_worker.py (forward/warmup/save/quit).
 """
 import json
 import os
 import sys
 import time
 
+import warnings
+
 import numpy as np
 import torch
+
+# torch.ao.quantization's dynamic INT8 still works in torch 2.x but warns that
+# it moves to torchao; the warning would go to the driver's log each start.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dit_torch  # noqa: E402

@@ -6,8 +6,11 @@ config, ...). Times are the child's CPU time (user + sys) on one thread, which
 stays meaningful when other work shares the machine; wall time is reported too.
 
 usage: /usr/bin/python3 bench/quality/speed_quality.py [--model models/demo/glyph_video_dit.fb]
-           [--preset attention|all] [--config NAME=FLAGS ...] [--classes 0,5,10,15] [--rounds 2]
-           [--name video] [--out bench/results]
+           [--base-model FP32.fb] [--preset attention|all] [--config NAME=FLAGS ...] [--classes 0,5,10,15]
+           [--rounds 2] [--name video] [--out bench/results]
+--base-model: the FP32 reference and baseline runs use this file (default: --model), so that a
+file written by edge-convert --target-psnr runs its stored defaults (--config "tuned=") against
+the plain FP32 conversion of the same model.
 Writes OUT/speed_quality_NAME.{json,md}.
 """
 import argparse
@@ -68,6 +71,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "demo", "glyph_video_dit.fb"))
+    ap.add_argument("--base-model", default=None, help="FP32 file for the reference (default: --model)")
     ap.add_argument("--name", default="video")
     ap.add_argument("--preset", default="attention", choices=sorted(PRESETS))
     ap.add_argument("--config", action="append", default=[], help="NAME=FLAGS (repeatable)")
@@ -84,6 +88,7 @@ def main():
         name, _, flags = c.partition("=")
         configs.append((name, flags))
     classes = [int(c) for c in args.classes.split(",")]
+    base_model = args.base_model or args.model
     results = []
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "s.npy")
@@ -94,7 +99,7 @@ def main():
         outputs, infos = {}, {}
         for rnd in range(args.rounds):
             for name, flags in configs:
-                _, x0, c0, w0 = run(edge_run, args.model, classes, args.seed, "", out)
+                _, x0, c0, w0 = run(edge_run, base_model, classes, args.seed, "", out)
                 if ref is None:
                     ref = x0
                 base_cpu.append(c0)
@@ -120,7 +125,8 @@ def main():
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
                          text=True).stdout.strip()
     cmd = "/usr/bin/python3 bench/quality/speed_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    doc = dict(schema="edge.speed_quality.v1", model=os.path.relpath(args.model, ROOT), classes=classes,
+    doc = dict(schema="edge.speed_quality.v1", model=os.path.relpath(args.model, ROOT),
+               base_model=os.path.relpath(base_model, ROOT), classes=classes,
                seed=args.seed, rounds=args.rounds, machine=dict(cpu=cpu, arch=platform.machine(), threads=1),
                fp32_cpu_s=round(fp32_cpu, 3), command=cmd.strip(), results=results)
     os.makedirs(args.out, exist_ok=True)

@@ -340,8 +340,9 @@ def main():
            "suffer most (a descheduled thread stalls every barrier); compare the pairwise ratios, and the "
            "anchors column for undisturbed figures." if m.get("load_avg_at_start", [0])[0] > 1.5 * m["cores_online"]
            else "") + "\n",
-        f"Command: `{d['command']}` ({d['wall_s']} s). Versions: onnxruntime-node "
-        f"{d.get('versions', {}).get('onnxruntime')}, PyTorch {d.get('versions', {}).get('torch')}.\n",
+        f"Command: `{d['command']}` ({d['wall_s']} s). Versions: ONNX Runtime "
+        f"{d.get('versions', {}).get('onnxruntime')} (Python package), PyTorch {d.get('versions', {}).get('torch')}"
+        f" (peers under Python {d.get('versions', {}).get('peer_python')}).\n",
         "Method: one worker process per engine holds every variant; each round runs one timed forward of every "
         "variant in turn (start rotated), so drift of the shared machine hits all alike, and each peer's time is "
         "divided by edge FP32's time of the same round (median of the per-round ratios; > 1 means edge is faster). "

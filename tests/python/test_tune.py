@@ -49,7 +49,7 @@ def chosen_flags(ch):
         flags += ["--cache", "none"]
     if ch["guidance_reuse_interval"] > 1:
         flags += ["--guidance-reuse", str(ch["guidance_reuse_interval"]), "--guidance-reuse-warmup",
-                  str(ch["guidance_reuse_warmup"]), "--guidance-reuse-order", "1"]
+                  str(ch["guidance_reuse_warmup"]), "--guidance-reuse-order", str(ch["guidance_reuse_order"])]
     else:
         flags += ["--guidance-reuse", "0"]
     return flags
