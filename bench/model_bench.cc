@@ -324,7 +324,7 @@ class Runner {
     const double t0 = NowMs();
     EDGE_RETURN_IF_ERROR(p->Generate(g, out->data()));
     *total_ms = NowMs() - t0;
-    latent_shape_ = p->latent_shape();
+    latent_shape_.assign(p->latent_shape().begin(), p->latent_shape().end());
     blocks_computed_ = p->stats().blocks_computed;
     blocks_skipped_ = p->stats().blocks_skipped;
     return Status();

@@ -742,7 +742,17 @@ bool Folder::Nn() {
     if (pads.empty()) pads = {0, 0, 0, 0};
     if (strides.empty()) strides = {1, 1};
     if (dil.empty()) dil = {1, 1};
+    // Attributes come from the file: lengths and ranges are checked before
+    // they index or divide (fuzz_onnx found a 1-element 'dilations').
+    if (pads.size() != 4 || strides.size() != 2 || dil.size() != 2)
+      mismatch("pads, strides and dilations need 4, 2 and 2 values");
+    for (int d = 0; d < 4; ++d)
+      if (pads[d] < 0 || pads[d] > (int64_t(1) << 20)) mismatch("pad out of range");
+    for (int d = 0; d < 2; ++d)
+      if (strides[d] < 1 || dil[d] < 1 || strides[d] > (int64_t(1) << 20) || dil[d] > (int64_t(1) << 20))
+        mismatch("stride or dilation out of range");
     int64_t groups = n_.AttrInt("group", 1);
+    if (groups < 1 || groups > x[1]) mismatch("group count out of range");
     if (x[1] != w[1] * groups) mismatch("channels do not match the weight");
     Shape out = {x[0], w[0], 0, 0};
     for (int d = 0; d < 2; ++d) {

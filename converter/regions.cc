@@ -84,7 +84,12 @@ std::set<int> ExternalReads(Graph& g, const std::set<int>& nodes, int first) {
   return ext;
 }
 
-// The residual input of a range whose output is `out`.
+// The residual input of a range whose output is `out`: the outside value of
+// out's shape that the residual chain (Add / GatedResidual, back from the
+// output) reaches. Having one such value is not enough: the SiLU of an adaLN
+// Sequential ("adaLN_modulation.0") also maps one [B, D] input to a [B, D]
+// output, yet skipping it as a block would be wrong. Only a range whose
+// output is a residual sum of its input is a transformer block.
 int ResidualInput(Graph& g, int first, int last, int out) {
   std::set<int> all;
   for (int k = first; k <= last; ++k) all.insert(k);
@@ -92,7 +97,6 @@ int ResidualInput(Graph& g, int first, int last, int out) {
   std::vector<int> cands;
   for (int v : ext)
     if (g.shape(v) == g.shape(out)) cands.push_back(v);
-  if (cands.size() == 1) return cands[0];
   if (cands.empty()) return -1;
   // Follow the residual chain back from the output.
   int v = out;
@@ -175,7 +179,7 @@ std::vector<Region> FindCacheRegions(Graph& g, const std::string& prefix, std::v
         if (s > best_size) { best_size = s; out = v; }
       }
       int in = ResidualInput(g, r.first, r.last, out);
-      if (in < 0) { why = "no single residual input"; break; }
+      if (in < 0) { why = "its output is no residual sum of one input (not a transformer block)"; break; }
       if (r.escaping.size() == 1) {
         bool overlap = false;
         for (int k = r.first; k <= r.last; ++k)

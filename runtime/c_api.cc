@@ -32,22 +32,30 @@ edge_status Fail(edge_status code, const char* msg) {
   return code;
 }
 
-}  // namespace
-
-extern "C" {
-
-const char* edge_last_error(void) { return g_last_error; }
-
-edge_status edge_model_load(const char* path, edge_model** out) {
+edge_status LoadModel(const char* path, bool read_into_memory, edge_model** out) {
   if (path == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_model_load: null argument");
   *out = nullptr;
-  auto r = edge::Model::LoadFile(path);
+  edge::LoadOptions options;
+  options.read_into_memory = read_into_memory;
+  auto r = edge::Model::LoadFile(path, options);
   if (!r.ok()) return Report(r.status());
   edge_model* m = new (std::nothrow) edge_model();
   if (m == nullptr) return Fail(EDGE_OUT_OF_MEMORY, "edge_model_load: out of memory");
   m->model = std::move(r.value());
   *out = m;
   return EDGE_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* edge_last_error(void) { return g_last_error; }
+
+edge_status edge_model_load(const char* path, edge_model** out) { return LoadModel(path, false, out); }
+
+edge_status edge_model_load_in_memory(const char* path, edge_model** out) {
+  return LoadModel(path, true, out);
 }
 
 void edge_model_free(edge_model* model) { delete model; }
@@ -60,6 +68,7 @@ void edge_session_options_default(edge_session_options* o) {
   o->attention_precision = -1;
   o->attention_density = -1.f;
   o->max_arena_bytes = 0;
+  o->check_finite = 0;
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
@@ -83,6 +92,7 @@ edge_status edge_session_create(const edge_model* model, const edge_session_opti
     }
     so.attention_density = options->attention_density;
     so.max_arena_bytes = options->max_arena_bytes;
+    so.check_finite = options->check_finite != 0;
   }
   auto r = edge::Session::Create(model->model.get(), so);
   if (!r.ok()) return Report(r.status());

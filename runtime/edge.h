@@ -36,6 +36,9 @@ typedef struct {
   float attention_density; /* < 0 as stored; 0 or 1 dense; (0, 1) block-sparse */
   size_t max_arena_bytes;  /* 0: no cap; else a model whose activation arena needs more
                               is refused by edge_session_create (EDGE_OUT_OF_MEMORY) */
+  int check_finite;        /* non-zero: a NaN/Inf in an output of edge_session_invoke (or in the
+                              latents of an edge_generate step) is EDGE_NUMERIC_ERROR naming the op
+                              that first produced one; 0 by default (edge-run: on) */
 } edge_session_options;
 
 typedef struct {
@@ -69,7 +72,12 @@ typedef struct {
 
 const char* edge_last_error(void);
 
+/* Maps the file: it must not be truncated or rewritten in place while the
+ * model lives (replace it by rename; in place: SIGBUS on the next read of a
+ * lost page). edge_model_load_in_memory reads it into memory instead, after
+ * which the file is not used. */
 edge_status edge_model_load(const char* path, edge_model** out);
+edge_status edge_model_load_in_memory(const char* path, edge_model** out);
 void edge_model_free(edge_model* model);
 
 void edge_session_options_default(edge_session_options* options);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/array.h"
 #include "runtime/status.h"
 
 namespace edge {
@@ -22,12 +23,16 @@ struct PlanRequest {
 };
 
 struct MemoryPlan {
-  std::vector<size_t> offsets;  // one per request
+  Array<size_t> offsets;        // one per request
   size_t arena_bytes = 0;
   size_t peak_live_bytes = 0;   // largest sum of sizes alive at one op
   size_t sum_bytes = 0;         // sum of all request sizes (no reuse at all)
 };
 
-Result<MemoryPlan> PlanMemory(const std::vector<PlanRequest>& requests, size_t alignment);
+// kOutOfMemory when the planner's own tables cannot be allocated.
+Result<MemoryPlan> PlanMemory(const PlanRequest* requests, size_t n, size_t alignment);
+inline Result<MemoryPlan> PlanMemory(const std::vector<PlanRequest>& requests, size_t alignment) {
+  return PlanMemory(requests.data(), requests.size(), alignment);
+}
 
 }  // namespace edge

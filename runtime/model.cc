@@ -66,19 +66,19 @@ class ModelLoader {
     return Status::Ok();
   }
 
-  static Result<std::unique_ptr<Model>> LoadFile(const char* path) {
+  static Result<std::unique_ptr<Model>> LoadFile(const char* path, const LoadOptions& options) {
     if (!path) return Status::Error(StatusCode::kInvalidArgument, "null model path");
     const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       return Status::Error(StatusCode::kIoError, "cannot open '%s': %s", path,
                            std::strerror(errno));
     }
-    Result<std::unique_ptr<Model>> result = LoadFd(fd, path);
+    Result<std::unique_ptr<Model>> result = LoadFd(fd, path, options);
     ::close(fd);
     return result;
   }
 
-  static Result<std::unique_ptr<Model>> LoadFd(int fd, const char* path) {
+  static Result<std::unique_ptr<Model>> LoadFd(int fd, const char* path, const LoadOptions& options) {
     struct stat st;
     if (::fstat(fd, &st) != 0) {
       return Status::Error(StatusCode::kIoError, "stat '%s': %s", path, std::strerror(errno));
@@ -109,7 +109,7 @@ class ModelLoader {
     // undesirable, and tests of that path).
     const char* no_mmap = std::getenv("EDGE_NO_MMAP");
     void* map = MAP_FAILED;
-    if (!(no_mmap && no_mmap[0] && no_mmap[0] != '0')) {
+    if (!options.read_into_memory && !(no_mmap && no_mmap[0] && no_mmap[0] != '0')) {
       map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     }
     if (map != MAP_FAILED) {
@@ -151,7 +151,11 @@ class ModelLoader {
 };
 
 Result<std::unique_ptr<Model>> Model::LoadFile(const char* path) {
-  return ModelLoader::LoadFile(path);
+  return ModelLoader::LoadFile(path, LoadOptions());
+}
+
+Result<std::unique_ptr<Model>> Model::LoadFile(const char* path, const LoadOptions& options) {
+  return ModelLoader::LoadFile(path, options);
 }
 
 Result<std::unique_ptr<Model>> Model::LoadBuffer(const void* data, size_t size, bool copy) {

@@ -9,8 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
-
+#include "runtime/array.h"
 #include "runtime/status.h"
 #include "schema/edge_model_generated.h"
 
@@ -45,8 +44,8 @@ struct TensorInfo {
 struct NodeInfo {
   fb::OpType type = fb::OpType::Linear;
   const fb::Operator* op = nullptr;  // options: op->options_as_LinearOptions() etc.
-  std::vector<int> inputs;           // -1 = absent optional input
-  std::vector<int> outputs;
+  Array<int> inputs;                 // -1 = absent optional input
+  Array<int> outputs;
   const char* name = "";
 };
 
@@ -58,11 +57,29 @@ struct CacheRegionInfo {
   int output = -1;
 };
 
+// How LoadFile gets the bytes.
+//
+// Mapped (the default) uses the weights in place from the page cache. The
+// mapping stays valid while the file is replaced by rename (the old inode
+// lives on; edge-convert and ModelWriter::WriteFile write that way), but a
+// file truncated or rewritten in place under a running process is outside
+// the contract: reading a page past the new end raises SIGBUS, which no
+// library can turn into an error without owning the process's signal
+// handlers. Where files may change in place, read them into memory: the
+// model then owns a copy and the file is not used after LoadFile returns.
+// (EDGE_NO_MMAP=1 in the environment forces reading too.)
+struct LoadOptions {
+  bool read_into_memory = false;
+};
+
 class Model {
  public:
-  // Maps and validates a file. Errors: kIoError (missing/unreadable),
-  // kInvalidModel (anything wrong with the contents).
+  // Maps (or reads, see LoadOptions) and validates a file. A file shorter
+  // than its contents say (truncated before loading) is kInvalidModel.
+  // Errors: kIoError (missing/unreadable), kInvalidModel (anything wrong with
+  // the contents), kOutOfMemory.
   static Result<std::unique_ptr<Model>> LoadFile(const char* path);
+  static Result<std::unique_ptr<Model>> LoadFile(const char* path, const LoadOptions& options);
   // Validates bytes held by the caller; `copy` makes the model own a copy
   // (otherwise the bytes must outlive the Model; bytes that are not 64-byte
   // aligned are copied anyway, since constants are used in place).
@@ -81,9 +98,9 @@ class Model {
   const TensorInfo& tensor(int i) const { return tensors_[i]; }
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   const NodeInfo& node(int i) const { return nodes_[i]; }
-  const std::vector<int>& inputs() const { return inputs_; }
-  const std::vector<int>& outputs() const { return outputs_; }
-  const std::vector<CacheRegionInfo>& cache_regions() const { return regions_; }
+  const Array<int>& inputs() const { return inputs_; }
+  const Array<int>& outputs() const { return outputs_; }
+  const Array<CacheRegionInfo>& cache_regions() const { return regions_; }
   // -1 if no tensor has that name.
   int FindTensor(const char* name) const;
 
@@ -102,11 +119,11 @@ class Model {
   size_t size_ = 0;
 
   const fb::Model* fb_ = nullptr;
-  std::vector<TensorInfo> tensors_;
-  std::vector<NodeInfo> nodes_;
-  std::vector<int> inputs_;
-  std::vector<int> outputs_;
-  std::vector<CacheRegionInfo> regions_;
+  Array<TensorInfo> tensors_;
+  Array<NodeInfo> nodes_;
+  Array<int> inputs_;
+  Array<int> outputs_;
+  Array<CacheRegionInfo> regions_;
 };
 
 // Bytes of a row-major tensor of this dtype and shape (sub-byte weight

@@ -39,6 +39,12 @@ Status Invalid(const char* fmt, ...) {
   return Status::Error(StatusCode::kInvalidModel, "%s", buf);
 }
 
+// Building the views needs memory; without it the model is not refused as
+// malformed but reported as what it is.
+Status OutOfMemory(const char* what) {
+  return Status::Error(StatusCode::kOutOfMemory, "out of memory while loading the model (%s)", what);
+}
+
 // "tensor 12 'blk0.w': " style prefix for messages about one object.
 struct Where {
   char text[160];
@@ -156,9 +162,9 @@ struct Ctx {
   uint64_t data_offset = 0;  // start of the data segment in the file
   uint64_t data_size = 0;    // bytes from there to the end of the file
   int num_buffers = 0;
-  std::vector<TensorInfo>* tensors = nullptr;
-  std::vector<int> producer;     // op index producing each tensor, -1 if none
-  std::vector<char> is_input;    // graph input flags
+  Array<TensorInfo>* tensors = nullptr;
+  Array<int> producer;           // op index producing each tensor, -1 if none
+  Array<char> is_input;          // graph input flags
 };
 
 const uint8_t* BufferData(const Ctx& c, int index, uint64_t* size) {
@@ -687,12 +693,12 @@ bool SameShape(const TensorInfo& a, const TensorInfo& b) {
   return true;
 }
 
-Status CheckCacheRegions(const Ctx& c, std::vector<CacheRegionInfo>* out) {
+Status CheckCacheRegions(const Ctx& c, Array<CacheRegionInfo>* out) {
   const auto* regions = c.model->cache_regions();
   const int n = VecSize(regions);
   const int num_ops = VecSize(c.model->operators());
   const int num_tensors = static_cast<int>(c.tensors->size());
-  out->resize(static_cast<size_t>(n));
+  if (!out->Reset(static_cast<size_t>(n))) return OutOfMemory("cache regions");
   for (int i = 0; i < n; ++i) {
     const fb::CacheRegion* r = regions->Get(static_cast<flatbuffers::uoffset_t>(i));
     Where w;
@@ -807,7 +813,7 @@ Status CheckTuning(const Ctx& c) {
   return Status::Ok();
 }
 
-Status CheckPipeline(const Ctx& c, const std::vector<int>& outputs) {
+Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
   const fb::Pipeline* p = c.model->pipeline();
   if (!p) return Status::Ok();
   Where w;
@@ -975,17 +981,21 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
 
   // Tensors.
   const int num_tensors = VecSize(c.model->tensors());
-  std::vector<TensorInfo> tensors(static_cast<size_t>(num_tensors));
+  Array<TensorInfo> tensors;
+  if (!tensors.Reset(static_cast<size_t>(num_tensors))) return OutOfMemory("tensor table");
   c.tensors = &tensors;
   for (int i = 0; i < num_tensors; ++i) {
     EDGE_RETURN_IF_ERROR(CheckTensor(c, i, &tensors[static_cast<size_t>(i)]));
   }
 
   // Graph inputs (before ops: an op may not produce one).
-  c.producer.assign(static_cast<size_t>(num_tensors), -1);
-  c.is_input.assign(static_cast<size_t>(num_tensors), 0);
+  if (!c.producer.Reset(static_cast<size_t>(num_tensors), -1) ||
+      !c.is_input.Reset(static_cast<size_t>(num_tensors), 0)) {
+    return OutOfMemory("producer table");
+  }
   const auto* gin = c.model->inputs();
-  std::vector<int> inputs;
+  Array<int> inputs;
+  if (!inputs.Reset(static_cast<size_t>(VecSize(gin)))) return OutOfMemory("graph inputs");
   char label[200];
   for (int i = 0; i < VecSize(gin); ++i) {
     const int t = gin->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -994,7 +1004,7 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
     if (tensors[t].is_constant) return Invalid("graph input %d is %s, a constant", i, label);
     if (c.is_input[t]) return Invalid("graph input %d: %s is listed twice", i, label);
     c.is_input[t] = 1;
-    inputs.push_back(t);
+    inputs[static_cast<size_t>(i)] = t;
   }
 
   // Operators, pass 1: structure, options, producers.
@@ -1005,15 +1015,18 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
     EDGE_RETURN_IF_ERROR(
         CheckOpStructure(&c, i, ops->Get(static_cast<flatbuffers::uoffset_t>(i)), &slots));
   }
-  std::vector<NodeInfo> nodes(static_cast<size_t>(num_ops));
+  Array<NodeInfo> nodes;
+  if (!nodes.Reset(static_cast<size_t>(num_ops))) return OutOfMemory("operator table");
   for (int i = 0; i < num_ops; ++i) {
     const fb::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(i));
     NodeInfo& node = nodes[static_cast<size_t>(i)];
     node.type = op->type();
     node.op = op;
     node.name = Str(op->name());
-    node.inputs.assign(op->inputs()->begin(), op->inputs()->end());
-    node.outputs.assign(op->outputs()->begin(), op->outputs()->end());
+    if (!node.inputs.Assign(op->inputs()->begin(), op->inputs()->end()) ||
+        !node.outputs.Assign(op->outputs()->begin(), op->outputs()->end())) {
+      return OutOfMemory("operator arguments");
+    }
   }
   // Pass 2: definition order and dtypes.
   for (int i = 0; i < num_ops; ++i) {
@@ -1022,7 +1035,8 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
 
   // Graph outputs.
   const auto* gout = c.model->outputs();
-  std::vector<int> outputs;
+  Array<int> outputs;
+  if (!outputs.Reset(static_cast<size_t>(VecSize(gout)))) return OutOfMemory("graph outputs");
   for (int i = 0; i < VecSize(gout); ++i) {
     const int t = gout->Get(static_cast<flatbuffers::uoffset_t>(i));
     EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph output", i, t));
@@ -1031,10 +1045,10 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
       return Invalid("graph output %d is %s, which no op produces and is not a graph input", i,
                      label);
     }
-    outputs.push_back(t);
+    outputs[static_cast<size_t>(i)] = t;
   }
 
-  std::vector<CacheRegionInfo> regions;
+  Array<CacheRegionInfo> regions;
   EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
   EDGE_RETURN_IF_ERROR(CheckPipeline(c, outputs));
   EDGE_RETURN_IF_ERROR(CheckCacheCalibration(c, static_cast<int>(regions.size())));

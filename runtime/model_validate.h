@@ -9,8 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
-
+#include "runtime/array.h"
 #include "runtime/model.h"
 #include "runtime/status.h"
 
@@ -19,11 +18,11 @@ namespace edge {
 // What a successful validation produces; Model takes these over.
 struct ValidatedModel {
   const fb::Model* fb = nullptr;
-  std::vector<TensorInfo> tensors;
-  std::vector<NodeInfo> nodes;
-  std::vector<int> inputs;
-  std::vector<int> outputs;
-  std::vector<CacheRegionInfo> regions;
+  Array<TensorInfo> tensors;
+  Array<NodeInfo> nodes;
+  Array<int> inputs;
+  Array<int> outputs;
+  Array<CacheRegionInfo> regions;
 };
 
 // `data` must be 64-byte aligned (so that constants are aligned in place) and

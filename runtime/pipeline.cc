@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/noise.h"
@@ -48,11 +49,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
                        StatusCode::kInvalidModel, "pipeline: output '%s' must be F32 with batch %d",
                        out.name, p->batch_);
 
-  if (meta->latent_shape() != nullptr) {
-    for (int64_t d : *meta->latent_shape()) p->latent_shape_.push_back(d);
-  } else {
-    for (int i = 1; i < lat.rank; ++i) p->latent_shape_.push_back(lat.dims[i]);
-  }
+  const bool shape_ok = meta->latent_shape() != nullptr
+                            ? p->latent_shape_.Assign(meta->latent_shape()->begin(), meta->latent_shape()->end())
+                            : p->latent_shape_.Assign(lat.dims + 1, lat.dims + lat.rank);
+  EDGE_CHECK_OR_RETURN(shape_ok, StatusCode::kOutOfMemory, "pipeline: out of memory");
   size_t elems = 1;
   for (int64_t d : p->latent_shape_) elems *= static_cast<size_t>(d);
   p->latent_elems_ = elems;
@@ -74,11 +74,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
                          p->batch_);
   }
   const size_t b = static_cast<size_t>(p->batch_);
-  p->x_.resize(b * elems);
-  p->cond_pred_.resize(b * elems);
-  p->uncond_pred_.resize(b * elems);
-  p->row_buf_.resize(b * elems);
-  p->cond_ids_.resize(b);
+  EDGE_CHECK_OR_RETURN(p->x_.Reset(b * elems) && p->cond_pred_.Reset(b * elems) &&
+                           p->uncond_pred_.Reset(b * elems) && p->row_buf_.Reset(b * elems) &&
+                           p->cond_ids_.Reset(b),
+                       StatusCode::kOutOfMemory, "pipeline: out of memory for %zu latent values", b * elems);
   return p;
 }
 
@@ -89,7 +88,9 @@ int Pipeline::samples_per_run(bool guided, bool reuse) const {
 
 Status Pipeline::RunGraph(DeltaCache* cache, int branch, int step, int steps) {
   stats_.graph_runs += 1;
-  return cache->Run(branch, step, steps);
+  Status st = cache->Run(branch, step, steps);
+  if (st.code() == StatusCode::kNumericError) st.Prepend("generate: step %d: ", step);  // check_finite
+  return st;
 }
 
 // Writes `rows` latent rows (from x_rows, which has x_stride_rows rows; rows
@@ -258,12 +259,24 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
         }
         for (size_t j = 0; j < L; ++j) {
           if (!std::isfinite(pk[j])) {
-            return Status::Error(StatusCode::kNumericError,
-                                 "generate: the model produced a non-finite value at step %d (sample %d)",
-                                 i, s0 + k);
+            char what[96];
+            std::snprintf(what, sizeof(what), "generate: the prediction at step %d (sample %d)", i, s0 + k);
+            // With check_finite, name the op (the graph runs again, op by op).
+            if (session_->options().check_finite) return session_->LocateNonFinite(what);
+            return Status::Error(StatusCode::kNumericError, "%s is not finite", what);
           }
         }
-        sampler.Step(i, x_.data() + size_t(k) * L, pk, L);
+        float* xk = x_.data() + size_t(k) * L;
+        sampler.Step(i, xk, pk, L);
+        if (session_->options().check_finite) {
+          // A finite prediction can still overflow the sampler's update.
+          for (size_t j = 0; j < L; ++j) {
+            EDGE_CHECK_OR_RETURN(std::isfinite(xk[j]), StatusCode::kNumericError,
+                                 "generate: the latent after step %d (sample %d) is not finite at element %zu "
+                                 "(the sampler's update overflowed)",
+                                 i, s0 + k, j);
+          }
+        }
       }
       const auto t1 = std::chrono::steady_clock::now();
       if (o.on_step != nullptr) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "runtime/array.h"
 #include "runtime/delta_cache.h"
 #include "runtime/guidance_reuse.h"
 #include "runtime/sampler.h"
@@ -53,7 +54,7 @@ class Pipeline {
  public:
   static Result<std::unique_ptr<Pipeline>> Create(Session* session);
 
-  const std::vector<int64_t>& latent_shape() const { return latent_shape_; }
+  const Array<int64_t>& latent_shape() const { return latent_shape_; }
   size_t latent_elements() const { return latent_elems_; }
   // Samples one graph call carries (guidance reuse runs cond/uncond apart).
   int samples_per_run(bool guided, bool reuse = false) const;
@@ -72,13 +73,13 @@ class Pipeline {
   const fb::Pipeline* meta_ = nullptr;
   int latent_in_ = -1, timestep_in_ = -1, cond_in_ = -1, out_ = -1;
   int batch_ = 1;
-  std::vector<int64_t> latent_shape_;
+  Array<int64_t> latent_shape_;
   size_t latent_elems_ = 0;
   size_t out_elems_per_row_ = 0;  // model output per batch row (>= latent_elems_)
   GenerateStats stats_;
-  std::vector<float> x_, cond_pred_, uncond_pred_, row_buf_;
+  Array<float> x_, cond_pred_, uncond_pred_, row_buf_;  // Arrays: see array.h
   GuidanceReuse reuse_;
-  std::vector<int64_t> cond_ids_;
+  Array<int64_t> cond_ids_;
 };
 
 }  // namespace edge

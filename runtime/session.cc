@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,6 +18,14 @@ namespace {
 const char* OpName(fb::OpType t) {
   const char* n = fb::EnumNameOpType(t);
   return (n != nullptr && n[0] != '\0') ? n : "?";
+}
+
+// Index of the first NaN or Inf, or -1.
+int64_t FirstNonFinite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return -1;
 }
 
 }  // namespace
@@ -52,13 +62,12 @@ Status Session::Init() {
     if (!st.ok() && st.code() != StatusCode::kUnsupported) return st.Prepend("Session: ");
   }
 
-  kernels_.assign(num_ops, nullptr);
-  states_.assign(num_ops, nullptr);
-  scratch_bytes_.assign(num_ops, 0);
-  scratch_ptrs_.assign(num_ops, nullptr);
-  kernel_names_.assign(num_ops, "");
-  profile_.assign(num_ops, OpProfile());
-  tensor_data_.assign(num_tensors, nullptr);
+  const size_t ops = static_cast<size_t>(num_ops);
+  if (!kernels_.Reset(ops) || !states_.Reset(ops) || !scratch_bytes_.Reset(ops) ||
+      !scratch_ptrs_.Reset(ops) || !kernel_names_.Reset(ops, "") || !profile_.Reset(ops) ||
+      !tensor_data_.Reset(static_cast<size_t>(num_tensors)) || !eval_ctx_.Reset(ops)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for the op tables");
+  }
 
   // 1. Pick kernels; let each check its op and ask for scratch.
   const CpuFeatures& cpu = DetectCpuFeatures();
@@ -88,7 +97,11 @@ Status Session::Init() {
   // outputs live over the whole run (inputs keep their values across Invoke()
   // calls, so a caller may set them once); a cache region's input is kept
   // until the region ends (a skipped region reads it to rebuild its output).
-  std::vector<int> first(num_tensors, INT32_MAX), last(num_tensors, -2);
+  Array<int> first, last;
+  if (!first.Reset(static_cast<size_t>(num_tensors), INT32_MAX) ||
+      !last.Reset(static_cast<size_t>(num_tensors), -2)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for tensor lifetimes");
+  }
   for (int t : m.inputs()) first[t] = -1;
   for (int i = 0; i < num_ops; ++i) {
     const NodeInfo& node = m.node(i);
@@ -106,30 +119,37 @@ Status Session::Init() {
     last[r.input] = std::max(last[r.input], r.last_op);
   }
 
-  std::vector<PlanRequest> requests;
-  std::vector<int> request_tensor;  // tensor id, or -(op+1) for scratch
+  size_t num_requests = 0;
+  for (int t = 0; t < num_tensors; ++t) {
+    num_requests += !m.tensor(t).is_constant && first[t] != INT32_MAX;
+  }
+  for (int i = 0; i < num_ops; ++i) num_requests += scratch_bytes_[i] != 0;
+  Array<PlanRequest> requests;
+  Array<int> request_tensor;  // tensor id, or -(op+1) for scratch
+  if (!requests.Reset(num_requests) || !request_tensor.Reset(num_requests)) {
+    return Status::Error(StatusCode::kOutOfMemory, "Session: out of memory for the memory plan");
+  }
+  size_t k = 0;
   for (int t = 0; t < num_tensors; ++t) {
     const TensorInfo& info = m.tensor(t);
     if (info.is_constant || first[t] == INT32_MAX) continue;
-    PlanRequest r;
+    PlanRequest& r = requests[k];
     r.bytes = info.bytes;
     r.first = first[t];
     r.last = std::max(last[t], first[t]);
-    requests.push_back(r);
-    request_tensor.push_back(t);
+    request_tensor[k++] = t;
     sum_activation_bytes_ += info.bytes;
   }
   for (int i = 0; i < num_ops; ++i) {
     if (scratch_bytes_[i] == 0) continue;
-    PlanRequest r;
+    PlanRequest& r = requests[k];
     r.bytes = scratch_bytes_[i];
     r.first = r.last = i;
-    requests.push_back(r);
-    request_tensor.push_back(-(i + 1));
+    request_tensor[k++] = -(i + 1);
   }
 
   // 3. One arena for everything.
-  EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests, kDataAlignment));
+  EDGE_ASSIGN_OR_RETURN(MemoryPlan plan, PlanMemory(requests.data(), requests.size(), kDataAlignment));
   arena_bytes_ = plan.arena_bytes;
   peak_live_bytes_ = plan.peak_live_bytes;
   if (options_.max_arena_bytes > 0 && arena_bytes_ > options_.max_arena_bytes)
@@ -150,7 +170,7 @@ Status Session::Init() {
     // not land inside the first Invoke().
     std::memset(arena_, 0, arena_bytes_);
   }
-  for (size_t k = 0; k < requests.size(); ++k) {
+  for (k = 0; k < requests.size(); ++k) {
     const int t = request_tensor[k];
     uint8_t* ptr = arena_ + plan.offsets[k];
     if (t >= 0) {
@@ -165,7 +185,6 @@ Status Session::Init() {
   }
 
   // 4. Contexts are built once; bind() sees the final pointers.
-  eval_ctx_.assign(num_ops, KernelEvalContext());
   for (int i = 0; i < num_ops; ++i) {
     KernelEvalContext& c = eval_ctx_[i];
     c.model = model_;
@@ -210,7 +229,51 @@ Status Session::SetInput(int tensor, const void* data, size_t bytes) {
 
 Status Session::Invoke() {
   if (model_->num_nodes() == 0) return Status::Ok();
-  return InvokeRange(0, model_->num_nodes() - 1);
+  EDGE_RETURN_IF_ERROR(InvokeRange(0, model_->num_nodes() - 1));
+  if (!options_.check_finite) return Status::Ok();
+  for (int t : model_->outputs()) {
+    const TensorInfo& info = model_->tensor(t);
+    if (info.dtype != fb::DType::F32) continue;
+    if (FirstNonFinite(static_cast<const float*>(tensor_data_[t]), info.num_elements) >= 0) {
+      char what[160];
+      std::snprintf(what, sizeof(what), "graph output '%s'", info.name);
+      return LocateNonFinite(what);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Session::LocateNonFinite(const char* what) {
+  const Model& m = *model_;
+  auto find = [&](int t, int64_t* at) {
+    const TensorInfo& info = m.tensor(t);
+    if (info.dtype != fb::DType::F32 || tensor_data_[t] == nullptr) return false;
+    *at = FirstNonFinite(static_cast<const float*>(tensor_data_[t]), info.num_elements);
+    return *at >= 0;
+  };
+  int64_t at = -1;
+  for (int t : m.inputs()) {
+    if (find(t, &at)) {
+      const float v = static_cast<const float*>(tensor_data_[t])[at];
+      return Status::Error(StatusCode::kNumericError,
+                           "%s is not finite: graph input '%s' holds %s at element %lld", what,
+                           m.tensor(t).name, std::isnan(v) ? "NaN" : "Inf", static_cast<long long>(at));
+    }
+  }
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    EDGE_RETURN_IF_ERROR(InvokeRange(i, i));
+    const NodeInfo& n = m.node(i);
+    for (int t : n.outputs) {
+      if (!find(t, &at)) continue;
+      const float v = static_cast<const float*>(tensor_data_[t])[at];
+      return Status::Error(StatusCode::kNumericError,
+                           "%s is not finite: op %d '%s' (%s) first produced %s, in output '%s' at element %lld",
+                           what, i, n.name, OpName(n.type), std::isnan(v) ? "NaN" : "Inf", m.tensor(t).name,
+                           static_cast<long long>(at));
+    }
+  }
+  return Status::Error(StatusCode::kNumericError,
+                       "%s is not finite (every op was finite when the graph ran again op by op)", what);
 }
 
 Status Session::InvokeRange(int first_op, int last_op) {
@@ -236,6 +299,8 @@ Status Session::InvokeRange(int first_op, int last_op) {
   return Status::Ok();
 }
 
-void Session::ResetProfile() { profile_.assign(profile_.size(), OpProfile()); }
+void Session::ResetProfile() {
+  for (OpProfile& p : profile_) p = OpProfile();
+}
 
 }  // namespace edge

@@ -9,10 +9,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include <pthreadpool.h>
 
+#include "runtime/array.h"
 #include "runtime/kernel.h"
 #include "runtime/kernel_settings.h"
 #include "runtime/model.h"
@@ -30,6 +30,11 @@ struct SessionOptions : KernelSettings {
   // model whose memory plan needs more is refused before anything is
   // allocated or run (kOutOfMemory).
   size_t max_arena_bytes = 0;
+  // NaN/Inf at run time: Invoke() checks the graph's F32 outputs (and the
+  // pipeline the latents after every step) and returns kNumericError naming
+  // the first op that produced a non-finite value. Off by default (edge-run
+  // turns it on); a clean run costs one read of the outputs.
+  bool check_finite = false;
 };
 
 struct OpProfile {
@@ -55,11 +60,18 @@ class Session {
   void* data(int tensor) const { return tensor_data_[tensor]; }
 
   Status Invoke();
+  // For a run whose result is not finite: runs the graph again, op by op, on
+  // the inputs it still holds and returns kNumericError naming the first op
+  // (or graph input) with a non-finite F32 value; `what` says where the
+  // caller saw it. Always an error (one saying so if the rerun stays
+  // finite). Allocates nothing; kernel state that carries over between
+  // runs (cluster attention's k-means) advances as in any run.
+  Status LocateNonFinite(const char* what);
   // Runs ops [first, last] only (the pipeline's cache uses it to run blocks).
   Status InvokeRange(int first_op, int last_op);
 
   const char* kernel_name(int op) const { return kernel_names_[op]; }
-  const std::vector<OpProfile>& profile() const { return profile_; }
+  const Array<OpProfile>& profile() const { return profile_; }
   void ResetProfile();
 
   // Memory plan figures (bytes).
@@ -75,14 +87,15 @@ class Session {
   const Model* model_ = nullptr;
   SessionOptions options_;
   pthreadpool_t pool_ = nullptr;
-  std::vector<const OpKernel*> kernels_;
-  std::vector<void*> states_;
-  std::vector<size_t> scratch_bytes_;
-  std::vector<void*> scratch_ptrs_;
-  std::vector<const char*> kernel_names_;
-  std::vector<void*> tensor_data_;
-  std::vector<KernelEvalContext> eval_ctx_;
-  std::vector<OpProfile> profile_;
+  // Arrays, not vectors: building them may fail (kOutOfMemory), see array.h.
+  Array<const OpKernel*> kernels_;
+  Array<void*> states_;
+  Array<size_t> scratch_bytes_;
+  Array<void*> scratch_ptrs_;
+  Array<const char*> kernel_names_;
+  Array<void*> tensor_data_;
+  Array<KernelEvalContext> eval_ctx_;
+  Array<OpProfile> profile_;
   uint8_t* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   size_t sum_activation_bytes_ = 0;

@@ -35,13 +35,13 @@ for cap in avx2 scalar; do
   stage_results+=("passed: unit + DiT model test with EDGE_ISA_CAP=$cap")
 done
 
-echo "== ASan + UBSan build (unit tests)"
+echo "== ASan + UBSan build (unit tests, allocation failures)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGE_SANITIZE=ON \
   -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF
-cmake --build build-asan -j"$JOBS" --target edge_unit_tests
+cmake --build build-asan -j"$JOBS" --target edge_unit_tests alloc_failure_test
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L unit
-stage_results+=("passed: ASan + UBSan unit tests")
+  ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L 'unit|fault'
+stage_results+=("passed: ASan + UBSan unit tests and allocation failures")
 
 echo "== core build without XNNPACK (unit tests)"
 cmake -S . -B build-noxnn -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGE_WITH_XNNPACK=OFF \

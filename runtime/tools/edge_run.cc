@@ -5,7 +5,7 @@
 //                                                 one graph run (for checks)
 //
 // Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file,
-// 4 runtime failure.
+// 4 runtime failure (out of memory included), 5 the model produced NaN/Inf.
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -29,7 +29,7 @@
 
 namespace {
 
-constexpr int kExitOk = 0, kExitUsage = 2, kExitBadModel = 3, kExitRuntime = 4;
+constexpr int kExitOk = 0, kExitUsage = 2, kExitBadModel = 3, kExitRuntime = 4, kExitNonFinite = 5;
 
 const char kUsage[] =
     "usage: edge-run MODEL.fb [options]\n"
@@ -82,6 +82,9 @@ const char kUsage[] =
     "  --pin                pin the worker threads to the big cores (big.LITTLE boards)\n"
     "  --max-memory MB      refuse (exit 4, before running) a model whose activation arena\n"
     "                       needs more than MB MiB (default 0: no cap)\n"
+    "  --no-mmap            read the model into memory instead of mapping it: the file may\n"
+    "                       then be truncated or rewritten while edge-run runs (a mapped\n"
+    "                       file must only be replaced by rename; in place: SIGBUS)\n"
     "  --precision P        as-stored|fp32|int8|nvfp4: force quantizable layers (A/B runs)\n"
     "  --attention-density D  block-sparse attention: fraction of key tiles computed\n"
     "                       exactly per query block (0 or 1 = dense; default: the model's)\n"
@@ -101,13 +104,17 @@ const char kUsage[] =
     "  --attention-kmeans-iters N  clusters: k-means iterations per step after the first (default 1)\n"
     "  --attention-refresh N  clusters: every N-th step iterates fully again (default 0 = never)\n"
     "  --attention-dense-steps N  clusters: the first N steps run dense attention (default 0)\n"
+    "  --check-finite       stop with exit 5 when an output (--once) or the latents after a\n"
+    "                       step hold NaN/Inf, naming the op that first produced one (default on)\n"
+    "  --no-check-finite    skip that check (a non-finite prediction still stops a generation)\n"
     "  --profile            per-op timings (printed as a table; in --json too)\n"
     "  --verbose            print the kernel chosen for each op\n"
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
     "  --quiet              no progress lines\n"
     "  --help               this text\n"
     "\n"
-    "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure.\n";
+    "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure\n"
+    "(out of memory included), 5 the model produced NaN/Inf.\n";
 
 struct Args {
   std::string model;
@@ -134,6 +141,8 @@ struct Args {
   edge::AttentionSparseOptions attention_sparse;
   bool pin = false;
   long long max_memory_mb = 0;  // 0: no cap on the activation arena
+  bool no_mmap = false;
+  bool check_finite = true;
   edge::PrecisionOverride precision = edge::PrecisionOverride::kAsStored;
   bool profile = false, verbose = false, json = false, quiet = false;
 };
@@ -333,6 +342,12 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--max-memory") {
       if (!value(&v) || !ParseInt(v, 0, 1 << 30, &n)) return Usage("--max-memory needs a size in MiB in [0, 2^30]");
       a->max_memory_mb = n;
+    } else if (arg == "--check-finite") {
+      a->check_finite = true;
+    } else if (arg == "--no-check-finite") {
+      a->check_finite = false;
+    } else if (arg == "--no-mmap") {
+      a->no_mmap = true;
     } else if (arg == "--no-attention-compensation") {
       a->attention_compensation = false;
     } else if (arg == "--profile") {
@@ -431,6 +446,7 @@ int ExitFor(const edge::Status& s) {
   switch (s.code()) {
     case edge::StatusCode::kInvalidModel: return kExitBadModel;
     case edge::StatusCode::kInvalidArgument: return kExitUsage;
+    case edge::StatusCode::kNumericError: return kExitNonFinite;
     default: return kExitRuntime;
   }
 }
@@ -532,7 +548,7 @@ void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double m
 
 // Maps [-1, 1] to [0, 255] and tiles samples: images in a grid, videos as one
 // row of frames per sample (frames are stored sample-major, so frame t is tile t).
-edge::Status WriteSamplesPng(const std::string& path, const std::vector<int64_t>& ls, int n, const float* x,
+edge::Status WriteSamplesPng(const std::string& path, const edge::Array<int64_t>& ls, int n, const float* x,
                              int scale) {
   int frames = 1, C, H, W;
   if (ls.size() == 4) {
@@ -747,11 +763,15 @@ int main(int argc, char** argv) {
   const int rc = ParseArgs(argc, argv, &a);
   if (rc >= 0) return rc;
 
-  auto mr = edge::Model::LoadFile(a.model.c_str());
+  edge::LoadOptions lo;
+  lo.read_into_memory = a.no_mmap;
+  auto mr = edge::Model::LoadFile(a.model.c_str(), lo);
   if (!mr.ok()) {
     // The loader's messages already name the file.
     std::fprintf(stderr, "edge-run: %s\n", mr.status().message());
-    return kExitBadModel;  // missing, unreadable or malformed: all 'bad model file'
+    // Missing, unreadable or malformed: all 'bad model file'; out of memory
+    // is a runtime failure like any other.
+    return mr.status().code() == edge::StatusCode::kOutOfMemory ? kExitRuntime : kExitBadModel;
   }
   edge::SessionOptions so;
   so.num_threads = a.threads;
@@ -764,6 +784,7 @@ int main(int argc, char** argv) {
   so.attention_sparse.stats = &g_attention_stats;
   so.pin_big_cores = a.pin;
   so.max_arena_bytes = static_cast<size_t>(a.max_memory_mb) << 20;
+  so.check_finite = a.check_finite;
   auto sr = edge::Session::Create(mr.value().get(), so);
   if (!sr.ok()) {
     std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());

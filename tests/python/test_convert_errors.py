@@ -137,6 +137,20 @@ def main():
         r = convert(p, out, expect_rc=None)
         c.check(r.returncode == 4 and "mm_bad" in r.stderr and "mismatch" in r.stderr,
                 "shape mismatch: exit 4 naming the node (%s)" % r.stderr.strip()[:200])
+
+        # Conv attributes of the wrong length or range (fuzz_onnx found a
+        # 1-value 'dilations' read past its end; a zero stride divided by 0).
+        wc = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "wc")
+        for label, attrs in (("1-value dilations", {"dilations": [2]}), ("zero stride", {"strides": [0, 1]}),
+                             ("negative pad", {"pads": [0, -5, 0, 0]}), ("3 pads", {"pads": [1, 1, 1]}),
+                             ("zero groups", {"group": 0})):
+            p = os.path.join(tmp, "conv_bad.onnx")
+            tiny_model(p, [helper.make_node("Conv", ["x", "wc"], ["y"], name="conv_bad", **attrs)],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [wc])
+            r = convert(p, out, expect_rc=None)
+            c.check(r.returncode == 4 and "conv_bad" in r.stderr,
+                    "Conv with %s: exit 4 naming the node (exit %d: %s)" % (label, r.returncode, r.stderr.strip()[:200]))
     c.done()
 
 

@@ -1,9 +1,12 @@
 """edge-run on bad input: a clear message and the documented non-zero exit,
 never a crash (a signal) or a hang.
 
-Exit codes: 2 usage / bad input files, 3 bad or missing model file.
+Exit codes: 2 usage / bad input files, 3 bad or missing model file, 4 runtime
+failure, 5 NaN/Inf produced by the model (--check-finite, on by default).
+The README's table of refusals points at these cases.
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,13 @@ with tempfile.TemporaryDirectory() as d:
     check("empty file", [empty], 3, "empty")
     check("random bytes", [rnd], 3, "size prefix")
     check("truncated model", [trunc], 3, "truncated")
+    data = open(model, "rb").read()
+    for frac in (0.25, 0.5, 0.9, 0.999):
+        cut = os.path.join(d, "cut.fb")
+        open(cut, "wb").write(data[:int(len(data) * frac)])
+        check("model truncated at %.1f%%" % (100 * frac), [cut, "--steps", "1"], 3, "past end of file")
+        check("model truncated at %.1f%%, --no-mmap" % (100 * frac), [cut, "--no-mmap", "--steps", "1"], 3,
+              "past end of file")
     check("no arguments", [], 2, "no model file")
     check("unknown option", [model, "--bogus"], 2, "unknown option")
     check("bad steps", [model, "--steps", "0"], 2, "--steps")
@@ -67,7 +77,53 @@ with tempfile.TemporaryDirectory() as d:
     check("missing input file", [model, "--once", "--input", "x=" + os.path.join(d, "none.npy"), "--out-dir",
                                  os.path.join(d, "o")], 2, "input 'x'")
     check("good run", [model, "--steps", "2", "--out", os.path.join(d, "s.npy")], 0, "wrote")
+    check("good run, --no-mmap", [model, "--no-mmap", "--steps", "2", "--out", os.path.join(d, "s.npy")], 0,
+          "wrote")
+
+    # NaN/Inf produced inside the network from finite but huge inputs (+-3e38:
+    # the first LayerNorm's variance overflows): exit 5, naming the op that
+    # first produced one; --no-check-finite lets --once write the outputs as
+    # they are.
+    rng = np.random.default_rng(1)
+    huge = os.path.join(d, "x_huge.npy")
+    np.save(huge, (np.sign(rng.standard_normal(x.shape)) * 3e38).astype(np.float32))
+    once_huge = [model, "--once", "--input", "x=" + huge, "--out-dir", os.path.join(d, "o")]
+    for k in ("t", "y"):
+        v = os.path.join(d, k + ".npy")
+        if os.path.exists(v):
+            once_huge += ["--input", "%s=%s" % (k, v)]
+    check("NaN produced inside the network (--once)", once_huge, 5, "first produced")
+    check("NaN produced inside the network, --no-check-finite", once_huge + ["--no-check-finite"], 0, "wrote")
+    noise = os.path.join(d, "noise_huge.npy")
+    np.save(noise, (np.sign(rng.standard_normal((1,) + x.shape[1:])) * 3e38).astype(np.float32))
+    check("NaN produced inside the network (generation)",
+          [model, "--steps", "2", "--num-samples", "1", "--noise", noise, "--out", os.path.join(d, "n.npy")], 5,
+          "first produced")
     check("png of a 4-channel latent", [model, "--steps", "1", "--out", os.path.join(d, "s.png")], 4, "channels")
+
+    # Out of memory for real: address-space limits (RLIMIT_AS) from too small
+    # to enough, on a 45 MB model (32 MiB: the model cannot be mapped or read
+    # into memory; 64-80 MiB: prepare fails). Each run ends in exit 0 or 4 with a
+    # message, never a signal (tests/fault/alloc_failure_test.cc fails every
+    # allocation in turn, in process).
+    big = os.path.join(d, "big")
+    subprocess.run([MAKE_FIXTURE, big, "--depth", "4", "--hidden", "384", "--heads", "6", "--image", "16"],
+                   check=True, stdout=subprocess.DEVNULL)
+    codes = []
+    for mb in (32, 64, 80, 96, 128, 192):
+        def limit(mb=mb):
+            resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
+        r = subprocess.run([EDGE_RUN, os.path.join(big, "model.fb"), "--steps", "1", "--num-samples", "1", "--quiet",
+                            "--out", os.path.join(d, "big.npy")], capture_output=True, text=True, timeout=300,
+                           preexec_fn=limit)
+        codes.append(r.returncode)
+        ok = r.returncode == 0 or (r.returncode == 4 and "cannot allocate" in r.stderr + r.stdout)
+        print(f"{'ok  ' if ok else 'FAIL'} address space {mb} MiB: exit {r.returncode}: {r.stderr.strip()[-160:]}")
+        if not ok:
+            failures.append("address space %d MiB" % mb)
+    if 4 not in codes or codes[-1] != 0:
+        print("FAIL out of memory sweep: want exit 4 under the smallest limits and 0 under the largest:", codes)
+        failures.append("out of memory sweep")
 
 if failures:
     print("FAILED:", ", ".join(failures))

@@ -23,6 +23,8 @@ using testing_util::TempPath;
 using testing_util::AllOps;
 using T = fb::OpType;
 
+std::vector<int> Vec(const Array<int>& a) { return std::vector<int>(a.begin(), a.end()); }
+
 TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   AllOps m;
   std::vector<uint8_t> bytes;
@@ -36,8 +38,8 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   EXPECT_EQ(model.file_size(), bytes.size());
   ASSERT_EQ(model.num_tensors(), m.w.num_tensors());
   ASSERT_EQ(model.num_nodes(), 27);
-  EXPECT_EQ(model.inputs(), (std::vector<int>{m.x, m.t, m.ids}));
-  EXPECT_EQ(model.outputs(), (std::vector<int>{m.acts[26], m.acts[20], m.acts[21], m.acts[19]}));
+  EXPECT_EQ(Vec(model.inputs()), (std::vector<int>{m.x, m.t, m.ids}));
+  EXPECT_EQ(Vec(model.outputs()), (std::vector<int>{m.acts[26], m.acts[20], m.acts[21], m.acts[19]}));
 
   // Every op type appears exactly once, in order of the enum (Linear x3).
   std::vector<int> seen(static_cast<int>(T::MAX) + 1, 0);
@@ -100,10 +102,10 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
 
   // Operators and their options.
   auto node = [&](int i) -> const NodeInfo& { return model.node(i); };
-  EXPECT_EQ(node(0).inputs, (std::vector<int>{m.x, m.W, m.bias}));
-  EXPECT_EQ(node(0).outputs, (std::vector<int>{m.acts[0]}));
+  EXPECT_EQ(Vec(node(0).inputs), (std::vector<int>{m.x, m.W, m.bias}));
+  EXPECT_EQ(Vec(node(0).outputs), (std::vector<int>{m.acts[0]}));
   EXPECT_EQ(node(0).op->options_as_LinearOptions()->activation(), fb::Activation::GeluTanh);
-  EXPECT_EQ(node(1).inputs, (std::vector<int>{m.acts[0], m.Wq, -1}));
+  EXPECT_EQ(Vec(node(1).inputs), (std::vector<int>{m.acts[0], m.Wq, -1}));
   EXPECT_EQ(node(1).op->options_as_LinearOptions()->activation(), fb::Activation::None);
   EXPECT_TRUE(node(3).op->options_as_MatMulOptions()->transpose_b());
   EXPECT_EQ(node(4).op->options_as_NormOptions()->epsilon(), 1e-6f);
@@ -140,7 +142,7 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   EXPECT_FALSE(te->cos_first());
   EXPECT_EQ(te->downscale_freq_shift(), 1.f);
   EXPECT_EQ(te->scale(), 1000.f);
-  EXPECT_EQ(node(22).inputs, (std::vector<int>{m.ids, m.table}));
+  EXPECT_EQ(Vec(node(22).inputs), (std::vector<int>{m.ids, m.table}));
   const auto* at = node(23).op->options_as_AttentionOptions();
   EXPECT_EQ(at->num_heads(), 2);
   EXPECT_EQ(at->scale(), 0.f);
