@@ -279,10 +279,13 @@ def main():
                 fb = os.path.join(tmp, "%s_%s.fb" % (name, p))
                 extra = mixed_flags if p == "mixed" else []
                 reps[p] = convert_json(onnx_path, fb, "--precision", p, *extra, *flags)
-                fb2 = os.path.join(tmp, "%s_%s_2.fb" % (name, p))
-                convert(onnx_path, fb2, "--precision", p, *extra, *flags)
-                c.check(open(fb, "rb").read() == open(fb2, "rb").read(),
-                        "%s %s: two conversions byte-identical" % (name, p))
+                if p == "mixed" and "--mixed-rank" not in extra:
+                    pass  # the output-ranked conversion is repeated with --calib-threads 3 below
+                else:
+                    fb2 = os.path.join(tmp, "%s_%s_2.fb" % (name, p))
+                    convert(onnx_path, fb2, "--precision", p, *extra, *flags)
+                    c.check(open(fb, "rb").read() == open(fb2, "rb").read(),
+                            "%s %s: two conversions byte-identical" % (name, p))
                 sizes[p] = os.path.getsize(fb)
                 od = os.path.join(tmp, "%s_%s_out" % (name, p))
                 run_once(fb, inputs, od)
