@@ -27,6 +27,7 @@
 #include "converter/convert_graph.h"
 #include "converter/emit.h"
 #include "converter/fold.h"
+#include "converter/mixed_rank.h"
 #include "converter/onnx_import.h"
 #include "converter/passes.h"
 #include "converter/quantize.h"
@@ -62,12 +63,19 @@ const char kUsage[] =
     "                          sensitive layers, INT8 for the rest. Weights are stored packed.\n"
     "  --precision-override PATTERN=fp32|int8|nvfp4   force Linear layers whose op or weight\n"
     "                          name matches the glob (repeatable; later ones win)\n"
+    "  --nvfp4-scales mse|amax  NVFP4 block scales: mse (default) the E4M3 scale of least squared\n"
+    "                          error per 16-weight block; amax the reference amax/6 (edge-run's)\n"
     "  --quant-min-size S      layers with N*K < S (default 4096) or K < 16 stay fp32\n"
     "  --final-layer fp32|quantize   the last Linear (projection to the output) stays fp32 by\n"
     "                          default (measured on dit_s2: NVFP4 output error 0.044 vs 0.10)\n"
     "  mixed: --target-bits B  average bits per weight over the mixed layers (default 6.0;\n"
     "                          NVFP4 = 4.5, INT8 = 8 + 32/K); --max-error E: NVFP4 only where the\n"
     "                          layer's relative output error is <= E (alone: no bit budget)\n"
+    "         --mixed-rank output|error  rank layers by what NVFP4 in that layer alone does to\n"
+    "                          full generations (output, default: one generation per layer over\n"
+    "                          --calib-classes (default the first 4) x --calib-seeds from seed\n"
+    "                          1000) or by the layer's own output error (error)\n"
+    "         --calib-threads N  parallel generations of the output ranking (default 1; same result)\n"
     "         --calib-steps N (default 8)  --calib-seeds N (default 2)\n"
     "         --calib-classes 0,3,7 (default: 0..num_classes-1)\n"
     "         needs pipeline metadata (--roles latent,timestep; sampler flags)\n"
@@ -275,6 +283,20 @@ Options Parse(int argc, char** argv) {
       if (e == std::string::npos || e == 0 || !ParsePrecision(v.substr(e + 1), &p))
         Fail(kExitUsage, "--precision-override wants PATTERN=fp32|int8|nvfp4, got '" + v + "'");
       o.quant.overrides.push_back({v.substr(0, e), p});
+    } else if (a == "--mixed-rank") {
+      std::string v = need(i);
+      if (v == "output") o.quant.rank_by_output = true;
+      else if (v == "error") o.quant.rank_by_output = false;
+      else Fail(kExitUsage, "--mixed-rank: output or error (got '" + v + "')");
+    } else if (a == "--calib-threads") {
+      double v = ParseNum(need(i), a);
+      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--calib-threads: an integer in [1, 256]");
+      o.quant.calib_threads = static_cast<int>(v);
+    } else if (a == "--nvfp4-scales") {
+      std::string v = need(i);
+      if (v == "mse") o.quant.scale_search = true;
+      else if (v == "amax") o.quant.scale_search = false;
+      else Fail(kExitUsage, "--nvfp4-scales: mse or amax (got '" + v + "')");
     } else if (a == "--quant-min-size") {
       double v = ParseNum(need(i), a);
       if (v < 0 || v != std::floor(v) || v > 1e15) Fail(kExitUsage, "--quant-min-size: a count >= 0");
@@ -448,7 +470,7 @@ std::string Num(double v) {
 }
 
 std::string QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
-                      double mixed_bits) {
+                      const OutputRankResult* rank, double mixed_bits) {
   std::ostringstream j;
   double f32 = 0, stored = 0;
   for (const LinearLayer& l : layers) {
@@ -459,7 +481,14 @@ std::string QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& lay
     << ", \"linear_weight_bytes\": " << Num(stored);
   if (q.mode == "mixed") {
     j << ", \"target_bits\": " << Num(q.target_bits) << ", \"max_error\": " << Num(q.max_error)
-      << ", \"mixed_average_bits\": " << Num(mixed_bits);
+      << ", \"mixed_average_bits\": " << Num(mixed_bits) << ", \"mixed_rank\": \""
+      << (q.rank_by_output ? "output" : "error") << "\"";
+  }
+  if (q.mode != "fp32") j << ", \"nvfp4_scales\": \"" << (q.scale_search ? "mse" : "amax") << "\"";
+  if (rank != nullptr) {
+    j << ", \"output_ranking\": {\"generations\": " << rank->generations << ", \"samples\": " << rank->samples
+      << ", \"seconds\": " << Num(rank->seconds) << ", \"spearman_vs_error\": " << Num(rank->spearman_vs_error)
+      << "}";
   }
   j << ",\n  \"layers\": [";
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -469,6 +498,7 @@ std::string QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& lay
       << "\", \"reason\": " << JsonStr(l.reason) << ", \"bits\": " << Num(StoredBits(l.precision, l.N, l.K))
       << ", \"region\": " << l.region;
     if (l.err_nvfp4 >= 0) j << ", \"err_int8\": " << Num(l.err_int8) << ", \"err_nvfp4\": " << Num(l.err_nvfp4);
+    if (l.out_mse >= 0) j << ", \"out_mse\": " << Num(l.out_mse) << ", \"out_psnr\": " << Num(l.out_psnr);
     j << "}";
   }
   j << "]";
@@ -492,7 +522,7 @@ std::string QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& lay
 }
 
 void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
-                      double mixed_bits) {
+                      const OutputRankResult* rank, double mixed_bits) {
   double f32 = 0, stored = 0;
   for (const LinearLayer& l : layers) {
     f32 += 4.0 * double(l.N) * double(l.K);
@@ -503,15 +533,21 @@ void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& lay
   if (q.mode == "mixed") {
     std::printf("  mixed: average %.3f bits per weight (target %g", mixed_bits, q.target_bits);
     if (q.max_error >= 0) std::printf(", max error %g", q.max_error);
-    std::printf(")\n");
+    std::printf(", ranked by %s)\n", q.rank_by_output ? "effect on the output" : "own error");
   }
-  std::printf("  %-52s %-11s %-6s %-6s %-10s %-10s %s\n", "layer", "N x K", "prec", "bits", "err_int8",
-              "err_nvfp4", "reason");
+  if (rank != nullptr)
+    std::printf("  output ranking: %d generations of %d samples, %.0f s; rank correlation with the own-error "
+                "order %.3f (spearman)\n",
+                rank->generations, rank->samples, rank->seconds, rank->spearman_vs_error);
+  std::printf("  %-52s %-11s %-6s %-6s %-10s %-10s %-10s %s\n", "layer", "N x K", "prec", "bits", "err_int8",
+              "err_nvfp4", "psnr_alone", "reason");
   for (const LinearLayer& l : layers) {
     std::string nk = std::to_string(l.N) + "x" + std::to_string(l.K);
     std::string e8 = l.err_nvfp4 >= 0 ? Num(l.err_int8) : "-", e4 = l.err_nvfp4 >= 0 ? Num(l.err_nvfp4) : "-";
-    std::printf("  %-52s %-11s %-6s %-6.2f %-10s %-10s %s\n", l.name.c_str(), nk.c_str(), PrecisionName(l.precision),
-                StoredBits(l.precision, l.N, l.K), e8.c_str(), e4.c_str(), l.reason.c_str());
+    std::string op = l.out_mse >= 0 ? Num(l.out_psnr) : "-";
+    std::printf("  %-52s %-11s %-6s %-6.2f %-10s %-10s %-10s %s\n", l.name.c_str(), nk.c_str(),
+                PrecisionName(l.precision), StoredBits(l.precision, l.N, l.K), e8.c_str(), e4.c_str(), op.c_str(),
+                l.reason.c_str());
   }
   if (c != nullptr) {
     std::printf("  calibration: %d seeds x %d steps (%d graph runs%s)\n", c->seeds, c->steps, c->graph_runs,
@@ -538,7 +574,7 @@ std::vector<uint8_t> EmitWithWeights(Graph& g, const std::vector<Region>& region
   std::vector<LinearLayer> layers = PlanLinears(g, regions, q);
   std::map<int, QuantWeightPtr> qmap;
   for (const LinearLayer& l : layers)
-    if (l.precision != Precision::kFp32) qmap[l.node] = QuantizeWeight(g, l, l.precision);
+    if (l.precision != Precision::kFp32) qmap[l.node] = QuantizeWeight(g, l, l.precision, q.scale_search);
   ModelWriter w;
   Emit(g, regions, o.pipe, name, &w, &qmap);
   std::vector<uint8_t> image;
@@ -655,11 +691,13 @@ int Run(int argc, char** argv) {
   std::map<std::pair<int, int>, QuantWeightPtr> qcache;  // (weight value, precision)
   auto quantized = [&](const LinearLayer& l, Precision p) {
     QuantWeightPtr& q = qcache[{l.weight_value, static_cast<int>(p)}];
-    if (!q) q = QuantizeWeight(g, l, p);
+    if (!q) q = QuantizeWeight(g, l, p, o.quant.scale_search);
     return q;
   };
   CalibResult calib;
   bool calibrated = false;
+  OutputRankResult rank;
+  bool ranked = false;
   double mixed_bits = 0;
   if (o.quant.mode == "mixed") {
     std::vector<CalibLayer> cl;
@@ -683,6 +721,22 @@ int Run(int argc, char** argv) {
       }
       calib = Calibrate(image, cl, &layers, o.quant);
       calibrated = true;
+      if (o.quant.rank_by_output) {
+        std::vector<int> listed;
+        for (const CalibLayer& c : cl) listed.push_back(c.layer);
+        auto image_with = [&](int i) {
+          std::map<int, QuantWeightPtr> one;
+          if (i >= 0) one[layers[listed[i]].node] = quantized(layers[listed[i]], Precision::kNvfp4);
+          ModelWriter wi;
+          Emit(g, regions, o.pipe, name, &wi, &one);
+          std::vector<uint8_t> img;
+          Status fst = wi.Finish(&img);
+          if (!fst.ok()) Fail(kExitConvert, std::string("ranking model: ") + fst.message());
+          return img;
+        };
+        rank = RankByOutput(image_with, &layers, listed, o.quant);
+        ranked = true;
+      }
       mixed_bits = AllocateMixed(&layers, o.quant);
     }
   }
@@ -769,7 +823,7 @@ int Run(int argc, char** argv) {
       j << "], \"dtype\": \"" << DTypeLabel(v.dtype) << "\", \"constant\": "
         << (v.c ? "true" : "false") << "}";
     }
-    j << "],\n \"quantization\": " << QuantJson(o.quant, layers, calibrated ? &calib : nullptr, mixed_bits);
+    j << "],\n \"quantization\": " << QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
     if (tuning) j << ",\n \"tuning\": " << TuneJson(tune_rep, o.tune);
     j << "\n}\n";
     std::fputs(j.str().c_str(), stdout);
@@ -796,7 +850,7 @@ int Run(int argc, char** argv) {
       for (int v : n.out) io += " " + ShapeStr(g.values[v].shape);
       std::printf("  %4d %-18s %-48s%s\n", idx++, EdgeOpName(n.etype), n.name.c_str(), io.c_str());
     }
-    PrintQuantReport(o.quant, layers, calibrated ? &calib : nullptr, mixed_bits);
+    PrintQuantReport(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
     std::printf("tensors: %zu\n", er.tensor_values.size());
     for (int v : er.tensor_values) {
       const Value& val = g.values[v];

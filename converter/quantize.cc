@@ -95,7 +95,7 @@ std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& region
   return layers;
 }
 
-QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p) {
+QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
   const Tensor& t = *g.Const(l.weight_value);
   const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
   const float* w = t.f.data();
@@ -114,7 +114,7 @@ QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p)
   const QuantFormatTraits& f = FormatOf(p);
   std::vector<uint8_t> rows(QuantRowMajorBytes(f, N, K)), scales(QuantRowMajorScaleBytes(f, N, K));
   float tensor_scale = 1.f;
-  if (!f.quantize(w, N, K, rows.data(), scales.data(), &tensor_scale))
+  if (!(search ? f.quantize_offline : f.quantize)(w, N, K, rows.data(), scales.data(), &tensor_scale))
     Fail(kExitConvert, "weight '" + l.weight + "': " + (p == Precision::kInt8 ? "int8" : "NVFP4") +
                            " quantization failed");
   q->data.assign(QuantPackedBytes(f, N, K), 0);
@@ -136,13 +136,20 @@ double AllocateMixed(std::vector<LinearLayer>* layers, const QuantOptions& o) {
     bits += StoredBits(Precision::kInt8, l->N, l->K) * double(l->N) * double(l->K);
   }
   if (mix.empty()) return 0;
-  // Stable: equal errors keep graph order.
-  std::stable_sort(mix.begin(), mix.end(),
-                   [](const LinearLayer* a, const LinearLayer* b) { return a->err_nvfp4 < b->err_nvfp4; });
+  // Sensitivity per bit saved: a small layer that hurts a little is not
+  // worth a large one that hurts as much.
+  auto cost = [&](const LinearLayer* l) {
+    if (!o.rank_by_output || l->out_mse < 0) return l->err_nvfp4;
+    const double saved = (StoredBits(Precision::kInt8, l->N, l->K) - StoredBits(Precision::kNvfp4, l->N, l->K)) *
+                         double(l->N) * double(l->K);
+    return saved > 0 ? l->out_mse / saved : l->out_mse;
+  };
+  // Stable: equal costs keep graph order.
+  std::stable_sort(mix.begin(), mix.end(), [&](const LinearLayer* a, const LinearLayer* b) { return cost(a) < cost(b); });
   const bool budget = o.target_bits > 0;
   for (LinearLayer* l : mix) {
     if (budget && bits / elems <= o.target_bits) break;
-    if (o.max_error >= 0 && l->err_nvfp4 > o.max_error) break;
+    if (o.max_error >= 0 && l->err_nvfp4 > o.max_error) continue;
     const double e = double(l->N) * double(l->K);
     bits += (StoredBits(Precision::kNvfp4, l->N, l->K) - StoredBits(Precision::kInt8, l->N, l->K)) * e;
     l->precision = Precision::kNvfp4;

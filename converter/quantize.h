@@ -11,18 +11,23 @@
 //     unattenuated (dit_s2 fixture: NVFP4 output error 0.044 with it F32, 0.10
 //     with it NVFP4), for 0.3% of the weights.
 //   * int8 / nvfp4 store every other candidate at that precision; mixed
-//     calibrates (calibrate.h) and gives NVFP4 to the least sensitive layers
-//     (by their own relative output error on calibration activations) until
-//     the average bits per weight over the mixed layers is at most
-//     --target-bits (and/or while their NVFP4 error is at most --max-error),
-//     INT8 to the rest.
+//     calibrates (calibrate.h: each layer's own relative output error) and
+//     gives NVFP4 to the least sensitive layers until the average bits per
+//     weight over the mixed layers is at most --target-bits (skipping layers
+//     whose own NVFP4 error is above --max-error), INT8 to the rest.
+//     Sensitivity (--mixed-rank): output (default; mixed_rank.h) the squared
+//     error a layer alone in NVFP4 adds to final generations, per stored bit
+//     saved; error: the layer's own NVFP4 error.
 //   * --precision-override PATTERN=fp32|int8|nvfp4 (glob on the Linear op name
 //     or its weight name; later overrides win) forces a layer whatever the
 //     rules above say.
 //
 // Storage: INT8 symmetric per output channel, packed PackedInt8N16K4, with
-// FP32 scales [N]; NVFP4 (ops/nvfp4.h reference quantizer: E4M3 block scales,
-// RNE E2M1) packed PackedNvfp4N16K64. Sizes, layouts and the quantize / pack
+// FP32 scales [N]; NVFP4 (ops/nvfp4.h: E4M3 block scales, RNE E2M1) packed
+// PackedNvfp4N16K64. --nvfp4-scales mse (default) picks each block's E4M3
+// scale of least squared error among candidates around amax/6 (the format
+// row's quantize_offline); amax keeps the reference quantizer's amax/6 (what
+// edge-run --precision nvfp4 does at load time). Both are plain NVFP4. Sizes, layouts and the quantize / pack
 // entry points come from the weight-format table, ops/quant_format.h.
 #pragma once
 
@@ -47,10 +52,13 @@ struct QuantOptions {
   std::string mode = "fp32";  // fp32 | int8 | nvfp4 | mixed
   int64_t min_size = 4096;    // N*K below this stays F32
   bool quantize_final = false;
+  bool scale_search = true;   // --nvfp4-scales mse (true) | amax
   std::vector<std::pair<std::string, Precision>> overrides;  // in command-line order
   // mixed
   double target_bits = 6.0;   // <= 0: no bit budget
   double max_error = -1.0;    // < 0: no error limit
+  bool rank_by_output = true; // --mixed-rank output (true) | error
+  int calib_threads = 1;      // parallel generations of the output ranking
   int calib_steps = 8;
   int calib_seeds = 2;
   std::vector<int64_t> calib_classes;  // empty: 0..num_classes-1
@@ -70,6 +78,9 @@ struct LinearLayer {
   std::string reason;      // why it has its precision
   // Filled by calibration (mixed): relative L2 error of the layer output.
   double err_int8 = -1, err_nvfp4 = -1;
+  // Filled by the output ranking (mixed_rank.h): mean squared error and PSNR
+  // of final generations with only this layer in NVFP4 (-1: not measured).
+  double out_mse = -1, out_psnr = -1;
 };
 
 // A weight ready for ModelWriter (packed layout).
@@ -92,13 +103,15 @@ double StoredBits(Precision p, int64_t N, int64_t K);
 // Linear is a usage error.
 std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& regions, const QuantOptions& o);
 
-// Quantizes (and packs) one weight. NaN/Inf -> ConvertError(kExitConvert)
+// Quantizes (and packs) one weight; `search`: the format's offline quantizer
+// (QuantOptions::scale_search). NaN/Inf -> ConvertError(kExitConvert)
 // "weight 'NAME' has a NaN/Inf at (n, k)".
-QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p);
+QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search);
 
 // Mixed allocation over the layers with calibration errors (candidate and not
 // overridden): starts from INT8 and moves layers to NVFP4 in order of
-// increasing NVFP4 error (ties: graph order). Returns the average bits.
+// increasing sensitivity (o.rank_by_output: out_mse per bit saved; else
+// err_nvfp4; ties: graph order). Returns the average bits.
 double AllocateMixed(std::vector<LinearLayer>* layers, const QuantOptions& o);
 
 }  // namespace conv

@@ -79,16 +79,74 @@ void Nvfp4TensorScales(float amax, float* g_enc, float* g_dec) {
   *g_dec = 1.0f / enc;
 }
 
-bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
-                   uint8_t* scales, float* tensor_scale) {
-  float amax = 0.0f;
+namespace {
+
+// Finite, non-NaN check and the tensor amax; false on NaN/Inf.
+bool TensorAmax(const float* w, size_t N, size_t K, size_t ldw, float* amax) {
+  float a = 0.0f;
   for (size_t n = 0; n < N; ++n) {
     for (size_t k = 0; k < K; ++k) {
       const float v = w[n * ldw + k];
       if (!std::isfinite(v)) return false;
-      amax = std::fmax(amax, std::fabs(v));
+      a = std::fmax(a, std::fabs(v));
     }
   }
+  *amax = a;
+  return true;
+}
+
+float BlockAmax(const float* x, size_t n) {
+  float a = 0.0f;
+  for (size_t k = 0; k < n; ++k) a = std::fmax(a, std::fabs(x[k]));
+  return a;
+}
+
+// E2M1 code of x under the block divisor denom (= e4m3(s_b) * g_dec), as the
+// reference quantizer rounds it; 0 when the divisor is 0.
+uint8_t CodeOf(float x, float denom) {
+  if (denom == 0.0f) return 0;
+  float q = x / denom;
+  q = std::fmin(std::fmax(q, -kE2M1Max), kE2M1Max);
+  return E2M1Encode(q);
+}
+
+// The E4M3 scale code chosen for one block x[0..n).
+using ScaleRule = uint8_t (*)(const float* x, size_t n, float g_enc, float g_dec);
+
+uint8_t AmaxRule(const float* x, size_t n, float g_enc, float) {
+  return E4M3Encode(BlockAmax(x, n) / kE2M1Max * g_enc);
+}
+
+uint8_t SearchRule(const float* x, size_t n, float g_enc, float g_dec) {
+  const float amax = BlockAmax(x, n);
+  const uint8_t ref = E4M3Encode(amax / kE2M1Max * g_enc);
+  if (amax == 0.0f) return ref;  // all zeros: exact with scale 0
+  double best = Nvfp4BlockError(x, n, ref, g_dec);
+  uint8_t best_code = ref;
+  if (best == 0.0) return ref;
+  // Window around the unrounded ideal scale; the smallest subnormal always
+  // qualifies, so a block whose reference scale underflows to 0 may still
+  // keep its largest values.
+  const float ideal = amax / kE2M1Max * g_enc;
+  const float lo = ideal / kNvfp4SearchRange, hi = ideal * kNvfp4SearchRange;
+  // Positive finite codes 0x01..0x7E in increasing order of value.
+  for (int c = 1; c <= 0x7E; ++c) {
+    const float s = E4M3Decode(static_cast<uint8_t>(c));
+    if (c > 1 && s > hi) break;
+    if (c == ref || (c > 1 && s < lo)) continue;
+    const double e = Nvfp4BlockError(x, n, static_cast<uint8_t>(c), g_dec);
+    if (e < best) {
+      best = e;
+      best_code = static_cast<uint8_t>(c);
+    }
+  }
+  return best_code;
+}
+
+bool QuantizeWith(ScaleRule rule, const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
+                  uint8_t* scales, float* tensor_scale) {
+  float amax;
+  if (!TensorAmax(w, N, K, ldw, &amax)) return false;
   float g_enc, g_dec;
   Nvfp4TensorScales(amax, &g_enc, &g_dec);
   const size_t row_bytes = (K + 1) / 2;
@@ -99,22 +157,41 @@ bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* code
     for (size_t b = 0; b < nb; ++b) {
       const size_t k0 = b * kNvfp4BlockSize;
       const size_t k1 = k0 + kNvfp4BlockSize < K ? k0 + kNvfp4BlockSize : K;
-      float amax_b = 0.0f;
-      for (size_t k = k0; k < k1; ++k) amax_b = std::fmax(amax_b, std::fabs(row[k]));
-      const uint8_t sb = E4M3Encode(amax_b / kE2M1Max * g_enc);
+      const uint8_t sb = rule(row + k0, k1 - k0, g_enc, g_dec);
       scales[n * nb + b] = sb;
       const float denom = E4M3Decode(sb) * g_dec;
-      if (denom == 0.0f) continue;  // codes stay 0
       for (size_t k = k0; k < k1; ++k) {
-        float q = row[k] / denom;
-        q = std::fmin(std::fmax(q, -kE2M1Max), kE2M1Max);
-        const uint8_t c = E2M1Encode(q);
+        const uint8_t c = CodeOf(row[k], denom);
         codes[n * row_bytes + k / 2] |= static_cast<uint8_t>((k & 1) ? c << 4 : c);
       }
     }
   }
   *tensor_scale = g_dec;
   return true;
+}
+
+}  // namespace
+
+double Nvfp4BlockError(const float* x, size_t n, uint8_t sb, float g_dec) {
+  const float s = E4M3Decode(sb);
+  const float denom = s * g_dec;
+  double e = 0.0;
+  for (size_t k = 0; k < n; ++k) {
+    const float dec = (E2M1Decode(CodeOf(x[k], denom)) * s) * g_dec;  // Nvfp4Dequantize's order
+    const double d = double(x[k]) - double(dec);
+    e += d * d;
+  }
+  return e;
+}
+
+bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
+                   uint8_t* scales, float* tensor_scale) {
+  return QuantizeWith(AmaxRule, w, N, K, ldw, codes, scales, tensor_scale);
+}
+
+bool Nvfp4QuantizeSearch(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
+                         uint8_t* scales, float* tensor_scale) {
+  return QuantizeWith(SearchRule, w, N, K, ldw, codes, scales, tensor_scale);
 }
 
 void Nvfp4Dequantize(const uint8_t* codes, const uint8_t* scales, float tensor_scale, size_t N,

@@ -51,6 +51,25 @@ void Nvfp4TensorScales(float amax, float* g_enc, float* g_dec);
 bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
                    uint8_t* scales, float* tensor_scale);
 
+// The same encoding (same tensor scale, same layout, read by the same
+// kernels), but each block's E4M3 scale is the one of least squared error
+// among the candidates: the reference scale e4m3(amax_b / 6 * g_enc), every
+// finite E4M3 value within a factor kNvfp4SearchRange of amax_b / 6 * g_enc
+// (both ways) and the smallest subnormal. Smaller scales clip the block's largest values to +-6 to resolve the
+// rest finer; larger ones may land the largest value on a code exactly. The
+// error is measured on the decoded values the runtime computes, in double;
+// a candidate replaces the reference only when strictly better (ties keep
+// the reference, then the smaller scale), so no block's error ever exceeds the reference
+// quantizer's and the result is deterministic. For the converter (offline):
+// about 2 * 8 * log2(range) + 1 candidate encodings per block.
+constexpr float kNvfp4SearchRange = 2.0f;
+bool Nvfp4QuantizeSearch(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
+                         uint8_t* scales, float* tensor_scale);
+
+// Squared error, in double, of one block x[0..n) (n <= 16) encoded with E4M3
+// scale code `sb` under tensor scale g_dec, as the runtime decodes it.
+double Nvfp4BlockError(const float* x, size_t n, uint8_t sb, float g_dec);
+
 // w[n, k] = (e2m1(code) * e4m3(scale)) * tensor_scale, for all N x K.
 void Nvfp4Dequantize(const uint8_t* codes, const uint8_t* scales, float tensor_scale, size_t N,
                      size_t K, float* w, size_t ldw);

@@ -65,6 +65,11 @@ bool Nvfp4QuantizeRows(const float* w, size_t N, size_t K, uint8_t* data, uint8_
   return Nvfp4Quantize(w, N, K, K, data, scales, tensor_scale);
 }
 
+bool Nvfp4QuantizeRowsSearch(const float* w, size_t N, size_t K, uint8_t* data, uint8_t* scales,
+                             float* tensor_scale) {
+  return Nvfp4QuantizeSearch(w, N, K, K, data, scales, tensor_scale);
+}
+
 void Nvfp4DequantizeRows(const uint8_t* data, const uint8_t* scales, float tensor_scale, size_t N,
                          size_t K, float* w) {
   Nvfp4Dequantize(data, scales, tensor_scale, N, K, w, K);
@@ -95,11 +100,11 @@ void Nvfp4Pack(const uint8_t* data, const uint8_t* scales, size_t N, size_t K, u
 //  format              name     elems unit scales                     block            scale panel k_align
 const QuantFormatTraits kFormats[kQuantFormatCount] = {
     {QuantFormat::kF32,   "fp32",  1, 4, QuantScaleKind::kNone,       0,               0, 0,  1,
-     F32Copy, F32Dequantize, nullptr, nullptr},
+     F32Copy, F32Copy, F32Dequantize, nullptr, nullptr},
     {QuantFormat::kQs8,   "int8",  1, 1, QuantScaleKind::kPerChannel, 0,               4, 16, 4,
-     Qs8Quantize, Qs8Dequantize, Qs8Pack, Qs8DequantizePacked},
+     Qs8Quantize, Qs8Quantize, Qs8Dequantize, Qs8Pack, Qs8DequantizePacked},
     {QuantFormat::kNvfp4, "nvfp4", 2, 1, QuantScaleKind::kPerBlock,   kNvfp4BlockSize, 1, 16, kNvfp4BlockSize,
-     Nvfp4QuantizeRows, Nvfp4DequantizeRows, Nvfp4Pack, Nvfp4DequantizePacked},
+     Nvfp4QuantizeRows, Nvfp4QuantizeRowsSearch, Nvfp4DequantizeRows, Nvfp4Pack, Nvfp4DequantizePacked},
 };
 
 bool Mul(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }

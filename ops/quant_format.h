@@ -58,6 +58,12 @@ struct QuantFormatTraits {
   // the FP32 tensor scale (1 where the format has none).
   bool (*quantize)(const float* w, size_t N, size_t K, uint8_t* data, uint8_t* scales,
                    float* tensor_scale);
+  // The converter's (offline) quantizer: the same encoding, read by the same
+  // kernels, but its free choices made by a slower search (NVFP4: each
+  // block's E4M3 scale of least squared error, ops/nvfp4.h; never a larger
+  // error per block than `quantize`). Same contract as `quantize`.
+  bool (*quantize_offline)(const float* w, size_t N, size_t K, uint8_t* data, uint8_t* scales,
+                           float* tensor_scale);
   // Row-major data and scales -> w[N, K] (row stride K).
   void (*dequantize)(const uint8_t* data, const uint8_t* scales, float tensor_scale, size_t N,
                      size_t K, float* w);
