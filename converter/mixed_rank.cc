@@ -9,6 +9,7 @@
 
 #include "converter/generation.h"
 #include "converter/ir.h"
+#include "converter/correlation.h"
 #include "runtime/model.h"
 
 namespace edge {
@@ -35,35 +36,6 @@ void Load(Job* j) {
   auto mr = Model::LoadBuffer(j->image.data(), j->image.size(), false);
   CheckStatus(mr.status(), kContext, "loading the model");
   j->model = std::move(mr.value());
-}
-
-std::vector<double> Ranks(const std::vector<double>& v) {
-  std::vector<size_t> idx(v.size());
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < idx.size();) {
-    size_t j = i;
-    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[idx[k]] = 0.5 * double(i + j);
-    i = j + 1;
-  }
-  return r;
-}
-
-double Pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  const size_t n = a.size();
-  if (n < 2) return 0;
-  double ma = 0, mb = 0;
-  for (size_t i = 0; i < n; ++i) ma += a[i], mb += b[i];
-  ma /= double(n), mb /= double(n);
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < n; ++i) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) * (a[i] - ma);
-    sbb += (b[i] - mb) * (b[i] - mb);
-  }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0;
 }
 
 }  // namespace
@@ -130,7 +102,7 @@ OutputRankResult RankByOutput(const std::function<std::vector<uint8_t>(int)>& im
     cost.push_back((*layers)[i].out_mse);
     own.push_back((*layers)[i].err_nvfp4);
   }
-  res.spearman_vs_error = Pearson(Ranks(cost), Ranks(own));
+  res.spearman_vs_error = Spearman(cost, own);
   res.layers = listed;
   std::stable_sort(res.layers.begin(), res.layers.end(),
                    [&](int a, int b) { return (*layers)[a].out_mse < (*layers)[b].out_mse; });
