@@ -68,6 +68,11 @@ typedef struct {
   int guidance_reuse_interval;
   int guidance_reuse_warmup;
   int guidance_reuse_order;
+  /* Models conditioned on embeddings (an f32 condition input, e.g. text-encoder
+   * hidden states): num_samples embeddings of the model's per-sample size, or
+   * NULL for class-conditional and unconditional models. Guidance uses the
+   * model's stored null embedding. */
+  const float* condition;
 } edge_generate_options;
 
 const char* edge_last_error(void);
@@ -103,6 +108,23 @@ void edge_generate_options_default(edge_generate_options* options);
 size_t edge_latent_elements(edge_session* session);
 edge_status edge_generate(edge_session* session, const edge_generate_options* options, float* out,
                           size_t out_count);
+
+/* Latent models (format 2 files: several graphs, e.g. "denoiser" and
+ * "decoder"). edge_session_create opens graph 0, the denoiser; for a model
+ * with a decoder it also prepares the decoder on one activation arena of the
+ * larger plan (graph inputs set by hand do not survive a decode).
+ * edge_generate still returns latents; edge_generate_decoded returns
+ * num_samples * edge_decoded_elements() pixel values (in [-1, 1] for the
+ * usual VAE), decoding in overlapping tiles when the model's decoder is
+ * smaller than the latent. Graph names: graph 0 is "denoiser". */
+int edge_model_num_graphs(const edge_model* model);
+const char* edge_model_graph_name(const edge_model* model, int graph); /* NULL if out of range */
+/* A session on one graph by name (NULL or "": graph 0), for graph-level use. */
+edge_status edge_session_create_graph(const edge_model* model, const char* graph,
+                                      const edge_session_options* options, edge_session** out);
+size_t edge_decoded_elements(edge_session* session); /* 0 without a decoder */
+edge_status edge_generate_decoded(edge_session* session, const edge_generate_options* options,
+                                  float* out, size_t out_count);
 
 #ifdef __cplusplus
 }
