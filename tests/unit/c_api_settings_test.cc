@@ -4,6 +4,8 @@
 // through Session + Pipeline directly; and each must change the result against
 // its neighbour setting, so a field the C API dropped cannot pass unnoticed.
 // Also the version query, the latent shape and the range checks.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,7 +24,7 @@
 namespace edge {
 namespace {
 
-constexpr int kSteps = 8, kSamples = 2;
+constexpr int kSteps = 6, kSamples = 2;
 constexpr uint64_t kSeed = 5;
 constexpr float kGuidance = 3.f;
 const int64_t kClasses[kSamples] = {1, 2};
@@ -140,14 +142,15 @@ class CApiSettings : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     testing::DitConfig cfg;
-    cfg.depth = 2;
+    cfg.depth = 1;
     cfg.hidden = 32;
     cfg.heads = 2;
     cfg.image_size = 32;  // 256 tokens: four 64-key tiles, several clusters
     cfg.weight_std = 0.2f;
     ModelWriter w;
     testing::BuildDit(cfg, &w);
-    path_ = new std::string(::testing::TempDir() + "/c_api_settings_dit.fb");
+    // One file per process: ctest runs each test of this suite in its own, in parallel.
+    path_ = new std::string(::testing::TempDir() + "/c_api_settings_dit_" + std::to_string(getpid()) + ".fb");
     ASSERT_TRUE(w.WriteFile(*path_).ok());
   }
   static void TearDownTestSuite() {
