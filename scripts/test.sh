@@ -102,7 +102,7 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 tsan_run=()
 if command -v setarch >/dev/null; then tsan_run=(setarch "$(uname -m)" -R); fi
 "${tsan_run[@]}" ctest --test-dir build-tsan --output-on-failure -j"$JOBS" -L unit -E \
-  'Session.DitB2Arena|RealActivations.Int8AttentionWithinTarget|OpsUnary.AllVariants|TilesMatch(Reference|AnOracle)|SparsePlansMatchQuantizedReference|F32Attention.SelfAndCross|MutationsOfARichModel|ReferenceCloseToFp32OnAdversarial'
+  'Session.DitB2Arena|RealActivations.Int8AttentionWithinTarget|OpsUnary.AllVariants|TilesMatch(Reference|AnOracle)|SparsePlansMatchQuantizedReference|F32Attention.SelfAndCross|MutationsOfARichModel|ReferenceCloseToFp32OnAdversarial|CApiSettings.EachSetting'
 build/tests/make_dit_fixture build-tsan/dit_fixture --depth 2 --hidden 64 --heads 2 --image 24 >/dev/null
 for attn in "--attention-sparse clusters" \
             "--attention-density 0.34 --attention-precision int8 --precision int8"; do
