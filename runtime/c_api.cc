@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 
+#include "runtime/c_api_settings.h"
 #include "runtime/decoder.h"
 #include "runtime/model.h"
 #include "runtime/pipeline.h"
@@ -76,6 +77,7 @@ void edge_session_options_default(edge_session_options* o) {
   o->attention_density = -1.f;
   o->max_arena_bytes = 0;
   o->check_finite = 0;
+  edge::DefaultSessionSettings(o);
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
@@ -115,6 +117,7 @@ edge_status edge_session_create_graph(const edge_model* model, const char* graph
     so.attention_density = options->attention_density;
     so.max_arena_bytes = options->max_arena_bytes;
     so.check_finite = options->check_finite != 0;
+    if (const char* bad = edge::ApplySessionSettings(*options, &so)) return Fail(EDGE_INVALID_ARGUMENT, bad);
   }
   // Graph 0 of a latent model also prepares its decoder, on one arena of
   // the larger plan (the decoder runs after the sampling loop).
@@ -190,6 +193,7 @@ void edge_generate_options_default(edge_generate_options* o) {
   o->guidance_reuse_interval = -1;  // the model's stored setting
   o->guidance_reuse_warmup = 2;
   o->guidance_reuse_order = 1;
+  edge::DefaultGenerateSettings(o);
 }
 
 static edge_status EnsurePipeline(edge_session* s) {
@@ -203,6 +207,17 @@ static edge_status EnsurePipeline(edge_session* s) {
 size_t edge_latent_elements(edge_session* s) {
   if (s == nullptr || EnsurePipeline(s) != EDGE_OK) return 0;
   return s->pipeline->latent_elements();
+}
+
+int edge_latent_shape(edge_session* s, int64_t* dims, int max_dims) {
+  if (s == nullptr || (dims == nullptr && max_dims > 0)) {
+    Fail(EDGE_INVALID_ARGUMENT, "edge_latent_shape: null argument");
+    return -1;
+  }
+  if (EnsurePipeline(s) != EDGE_OK) return -1;
+  const auto& shape = s->pipeline->latent_shape();
+  for (int i = 0; i < max_dims && i < static_cast<int>(shape.size()); ++i) dims[i] = shape[i];
+  return static_cast<int>(shape.size());
 }
 
 edge_status edge_generate(edge_session* s, const edge_generate_options* options, float* out, size_t out_count) {
@@ -239,8 +254,10 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   q.scale = options->cache_scale == 0.f ? 1.f : options->cache_scale;
   if (options->cache_interval < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_interval must be >= 0");
   q.interval = options->cache_interval;
+  if (const char* bad = edge::ApplyCacheRequestSettings(*options, &q)) return Fail(EDGE_INVALID_ARGUMENT, bad);
   const edge::Status cs = edge::ResolveCacheOptions(s->session->model(), q, &g.cache, nullptr);
   if (!cs.ok()) return Report(cs);
+  edge::ApplyCacheStorageSettings(*options, &g.cache);
   g.guidance_reuse.interval = options->guidance_reuse_interval;
   g.guidance_reuse.warmup_steps = options->guidance_reuse_warmup;
   g.guidance_reuse.order = options->guidance_reuse_order;
