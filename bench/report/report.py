@@ -337,7 +337,8 @@ def main():
     text = [
         "# edge-bench: DiT-B/2-like model against ONNX Runtime and PyTorch\n",
         f"Machine: {m['cpu_model']} (family {m.get('cpu family')}, model {m.get('model')}), "
-        f"{m['cores_online']} cores, ISA: {', '.join(m['isa'])}; {m.get('os', '')}, kernel {m.get('kernel')}. "
+        f"{m['cores_online']} cores, ISA: {', '.join(m['isa'])}; {m.get('os', '')}, kernel {m.get('kernel')}"
+        + (f", {m['date']}" if m.get("date") else "") + ". "
         f"Load average at start: {', '.join(f'{x:.1f}' for x in m.get('load_avg_at_start', []))}"
         + (" — the machine was shared with other work, so absolute times are inflated and 2-thread runs "
            "suffer most (a descheduled thread stalls every barrier); compare the pairwise ratios, and the "
