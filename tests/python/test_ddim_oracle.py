@@ -9,8 +9,10 @@ The model is a fixed function, so the oracle can evaluate it exactly:
 class 10 the null class). edge-run writes the latents after every step
 (--dump-trajectory) from numpy noise (--noise); each step must match the
 oracle to a relative 1e-5 of that step's largest value (measured: 3.2e-7
-at worst), far below what an off-by-one timestep or a wrong final alpha_bar
-gives (see the planted-bug figures below).
+at worst). Bugs planted in runtime/sampler.cc fail it: model timesteps one
+higher (5.8e-4 at step 0), alpha_bar of the final step taken from ab[0]
+instead of 1 (7.2e-5 to 0.5, at the last step), the sign of the velocity
+term in x0 (2e-2 at step 0), the two beta schedules swapped (all 12 runs).
 """
 import os
 import sys
