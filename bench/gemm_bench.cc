@@ -1,7 +1,9 @@
 // edge-bench gemm: the quantized linear layer (activation quantization
-// included, as the runtime runs it) against XNNPACK's FP32 fully-connected
-// operator on the same shape, runs alternating A B A B so that both see the
-// same machine state. One JSON object per measurement (--json), else a table.
+// included, as the runtime runs it), or with --precision fp32 edge's own FP32
+// GEMM (ops/f32_gemm.h, packed weights as the Linear binding prepares them),
+// against XNNPACK's FP32 fully-connected operator on the same shape, runs
+// alternating A B A B so that both see the same machine state. One JSON
+// object per measurement (--json), else a table.
 #include <pthreadpool.h>
 
 #include <cmath>
@@ -18,6 +20,7 @@
 
 #include "bench/bench_common.h"
 #include "ops/cpu_features.h"
+#include "ops/f32_gemm.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 
@@ -52,6 +55,21 @@ struct QuantCtx {
 void RunQuant(void* p) {
   QuantCtx* c = static_cast<QuantCtx*>(p);
   QGemmRun(*c->kernel, c->x, c->args.K, c->args, c->scratch, c->pool);
+}
+
+struct F32Ctx {
+  const F32GemmConfig* cfg;
+  size_t m, n, k;
+  const float* x;
+  const float* packed_w;
+  const float* bias;
+  float* y;
+  pthreadpool_t pool;
+};
+void RunF32(void* p) {
+  const F32Ctx* c = static_cast<const F32Ctx*>(p);
+  f32_gemm_packed(*c->cfg, c->m, c->n, c->k, c->x, c->k, c->packed_w, c->bias, c->y, c->n, GemmActivation::kNone,
+                  c->pool);
 }
 
 #if defined(EDGE_WITH_XNNPACK)
@@ -142,6 +160,15 @@ int GemmMain(const Args& args) {
     scratch = new Buf(QGemmScratchBytes(*kern, M, K));
     qctx = {kern, x.data(), a, scratch->p, pool};
     cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
+  }
+  F32Ctx fctx{};
+  std::vector<float> packed_f32;
+  if (precision == "fp32") {
+    const F32GemmConfig& cfg = f32_gemm_select(DetectCpuFeatures());
+    packed_f32.resize(f32_gemm_packed_floats(N, K, cfg.nr));
+    f32_gemm_pack_nk(N, K, w.data(), K, cfg.nr, packed_f32.data());
+    fctx = {&cfg, M, N, K, x.data(), packed_f32.data(), bias.data(), y.data(), pool};
+    cands.push_back({"fp32", cfg.name, RunF32, &fctx, {}});
   }
 
 #if defined(EDGE_WITH_XNNPACK)

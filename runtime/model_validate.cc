@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "flatbuffers/flatbuffers.h"
+#include "runtime/sampler.h"
 #include "runtime/weight_format.h"
 
 namespace edge {
@@ -854,7 +855,7 @@ Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
   }
   if (p->sampler() == fb::Sampler::DDIM) {
     const float b0 = p->beta_start(), b1 = p->beta_end();
-    if (!(b0 > 0.f && b0 <= b1 && b1 < 1.f)) {
+    if (!DdimBetasValid(b0, b1)) {
       return At(w, "DDIM betas [%g, %g] must satisfy 0 < start <= end < 1", b0, b1);
     }
   }
