@@ -34,14 +34,6 @@ struct Buf {
   ~Buf() { std::free(p); }
 };
 
-// One runnable candidate: a name and a closure-like function.
-struct Candidate {
-  std::string precision, kernel;
-  void (*run)(void* ctx);
-  void* ctx;
-  std::vector<double> times, cpu;
-};
-
 struct QuantCtx {
   const QGemmKernel* kernel;
   const float* x;
@@ -54,12 +46,6 @@ void RunQuant(void* p) {
   QGemmRun(*c->kernel, c->x, c->args.K, c->args, c->scratch, c->pool);
 }
 
-#if defined(EDGE_WITH_XNNPACK)
-struct XnnCtx {
-  xnn_operator_t op;
-};
-void RunXnn(void* p) { xnn_run_operator(static_cast<XnnCtx*>(p)->op, nullptr); }
-#endif
 
 }  // namespace
 
@@ -141,11 +127,12 @@ int GemmMain(const Args& args) {
     a.ldy = N;
     scratch = new Buf(QGemmScratchBytes(*kern, M, K));
     qctx = {kern, x.data(), a, scratch->p, pool};
-    cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
+    cands.push_back({precision, kern->name, RunQuant, &qctx, {}, {}});
   }
 
 #if defined(EDGE_WITH_XNNPACK)
-  XnnCtx xctx{nullptr};
+  XnnRun xctx;
+  xctx.pool = pool;
   std::vector<float> y2(M * N);
   if (!no_xnn) {
     if (xnn_initialize(nullptr) != xnn_status_success ||
@@ -155,7 +142,7 @@ int GemmMain(const Args& args) {
       std::fprintf(stderr, "gemm: XNNPACK fully-connected setup failed\n");
       return 1;
     }
-    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnn, &xctx, {}});
+    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnnOperator, &xctx, {}, {}});
   }
 #endif
   if (cands.empty()) {
@@ -163,17 +150,7 @@ int GemmMain(const Args& args) {
     return 2;
   }
 
-  // Warm up (first touch of outputs and scratch, caches), then alternate.
-  for (Candidate& c : cands)
-    for (int i = 0; i < 2; ++i) c.run(c.ctx);
-  for (int r = 0; r < reps; ++r) {
-    for (Candidate& c : cands) {
-      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
-      c.run(c.ctx);
-      c.times.push_back(NowSeconds() - t0);
-      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
-    }
-  }
+  RunAlternating(cands, reps, threads);
 
   const double ops = 2.0 * M * N * K;
   for (const Candidate& c : cands) {
