@@ -43,7 +43,8 @@ namespace {
 // Output pixels per im2col chunk. A chunk's packed columns take at most
 // about kChunkBytes, so the GEMM reads them back from cache rather than
 // memory and the scratch stays small however large the image; with several
-// threads there are at least 4 chunks per thread to balance. A whole number
+// threads there are about 16 chunks per thread, claimed one at a time, so
+// that a thread the machine runs late holds little of the work. A whole number
 // of panels: panels then start at the same pixels for any chunking, and each
 // output is one microkernel sum over all of K, so results do not depend on
 // the chunking or the thread count.
