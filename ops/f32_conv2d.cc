@@ -99,6 +99,17 @@ void GatherRow(const F32Conv2dParams& p, const float* xc, long iy, long ix0, siz
   }
 }
 
+// dst[0, nr) = src[0, nr): fixed sizes for the GEMM panel widths, so the
+// copy compiles to a few vector moves instead of a call.
+inline void CopyPanelRow(float* dst, const float* src, size_t nr) {
+  switch (nr) {
+    case 4: std::memcpy(dst, src, 4 * sizeof(float)); break;
+    case 16: std::memcpy(dst, src, 16 * sizeof(float)); break;
+    case 32: std::memcpy(dst, src, 32 * sizeof(float)); break;
+    default: std::memcpy(dst, src, nr * sizeof(float)); break;
+  }
+}
+
 // One panel of nr output pixels: for each k = (c, ky, kx), the nr input
 // values that pixel window position touches (0 outside the image), then the
 // row of ones for the bias. Runs of pixels within one output row read one
@@ -122,13 +133,28 @@ void Im2ColPanel(void* ctx, size_t panel) {
     for (size_t j = 0; j < t.nr; ++j) out[t.kg * t.nr + j] = 1.f;
     return;
   }
+  // Where the panel starts (divisions once per panel, not per k), and
+  // whether it lies in one output row: then a window position inside the
+  // image is one copy of nr values (the common case).
+  const size_t oy0 = p0 / p.out_w, ox0 = p0 % p.out_w;
+  const bool full_row_run = !patch && np == t.nr && ox0 + np <= p.out_w && p.stride_w == 1;
   size_t k = 0;
   for (size_t c = 0; c < p.in_c / p.groups; ++c) {
     const float* xc = t.x + c * p.in_h * p.in_w;
     for (size_t ky = 0; ky < p.kernel_h; ++ky) {
       for (size_t kx = 0; kx < p.kernel_w; ++kx, ++k) {
         float* dst = out + k * t.nr;
-        size_t oy = p0 / p.out_w, ox = p0 % p.out_w;
+        size_t oy = oy0, ox = ox0;
+        if (full_row_run) {
+          const long iy = static_cast<long>(oy * p.stride_h + ky * p.dilation_h) - static_cast<long>(p.pad_top);
+          const long ix = static_cast<long>(ox + kx * p.dilation_w) - static_cast<long>(p.pad_left);
+          if (iy >= 0 && iy < static_cast<long>(p.in_h) && ix >= 0 && ix + static_cast<long>(t.nr) <= static_cast<long>(p.in_w)) {
+            CopyPanelRow(dst, xc + iy * static_cast<long>(p.in_w) + ix, t.nr);
+          } else {
+            GatherRow(p, xc, iy, ix, np, dst);
+          }
+          continue;
+        }
         if (patch) {
           // Non-overlapping windows: always inside, a strided gather.
           for (size_t j = 0; j < np; ++j) {

@@ -30,7 +30,7 @@ def main():
           "processes; min wall and CPU time do not)." % (machine.get("uptime", "?"), machine.get("uptime_after", "?")))
     print("edge: NCHW im2col in chunks + packed GEMM (ops/f32_conv2d.h); XNNPACK: convolution2d_nhwc_f32 "
           "(2022 snapshot) in its own NHWC layout, no layout conversion counted. Stride 1, same padding, "
-          "batch 1. Ratio > 1: edge faster. % of peak from CPU time.\n")
+          "batch 1. Ratio > 1: edge faster. % of peak: GFLOP/s from the median wall time over threads x the per-core peak.\n")
     print("| layer | kernel | edge GEMM | C -> O | H x W | threads | edge ms (min) | XNNPACK ms (min) | edge % peak | "
           "XNNPACK % peak | edge / XNNPACK speed: min wall | median wall | CPU |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -42,7 +42,7 @@ def main():
         role, c, o, h, w, k, t, isa = key
         print("| %s | %dx%d | %s | %d -> %d | %dx%d | %d | %.3f (%.3f) | %.3f (%.3f) | %.0f%% | %.0f%% | %.2fx | %.2fx | %.2fx |"
               % (role, k, k, e["kernel"], c, o, h, w, t, e["median_ms"], e["min_ms"], x["median_ms"], x["min_ms"],
-                 e["pct_of_peak_cpu"], x["pct_of_peak_cpu"], e["edge_speed_vs_xnnpack_min"],
+                 e["pct_of_peak"], x["pct_of_peak"], e["edge_speed_vs_xnnpack_min"],
                  e["edge_speed_vs_xnnpack"], e["edge_speed_vs_xnnpack_cpu"]))
         r = e["edge_speed_vs_xnnpack_min"]
         if isa == "best":

@@ -216,6 +216,7 @@ TEST(F32Conv2d, MatchesDirectLoops) {
       {1, 2, 1, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // single pixel
       {1, 40, 37, 29, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // decoder-like: many chunks, runs over rows
       {2, 9, 23, 31, 5, 3, 3, 1, 1, 2, 0, 0, 2, 1, 1, 1},    // uneven padding, batch 2
+      {1, 8, 9, 70, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // rows wider than any panel: one-copy windows
   };
   uint32_t seed = 300;
   for (IsaLevel l : Levels()) {
