@@ -37,14 +37,6 @@ struct Buf {
   ~Buf() { std::free(p); }
 };
 
-// One runnable candidate: a name and a closure-like function.
-struct Candidate {
-  std::string precision, kernel;
-  void (*run)(void* ctx);
-  void* ctx;
-  std::vector<double> times, cpu;
-};
-
 struct QuantCtx {
   const QGemmKernel* kernel;
   const float* x;
@@ -72,12 +64,6 @@ void RunF32(void* p) {
                   c->pool);
 }
 
-#if defined(EDGE_WITH_XNNPACK)
-struct XnnCtx {
-  xnn_operator_t op;
-};
-void RunXnn(void* p) { xnn_run_operator(static_cast<XnnCtx*>(p)->op, nullptr); }
-#endif
 
 }  // namespace
 
@@ -159,7 +145,7 @@ int GemmMain(const Args& args) {
     a.ldy = N;
     scratch = new Buf(QGemmScratchBytes(*kern, M, K));
     qctx = {kern, x.data(), a, scratch->p, pool};
-    cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
+    cands.push_back({precision, kern->name, RunQuant, &qctx, {}, {}});
   }
   F32Ctx fctx{};
   std::vector<float> packed_f32;
@@ -168,11 +154,12 @@ int GemmMain(const Args& args) {
     packed_f32.resize(f32_gemm_packed_floats(N, K, cfg.nr));
     f32_gemm_pack_nk(N, K, w.data(), K, cfg.nr, packed_f32.data());
     fctx = {&cfg, M, N, K, x.data(), packed_f32.data(), bias.data(), y.data(), pool};
-    cands.push_back({"fp32", cfg.name, RunF32, &fctx, {}});
+    cands.push_back({"fp32", cfg.name, RunF32, &fctx, {}, {}});
   }
 
 #if defined(EDGE_WITH_XNNPACK)
-  XnnCtx xctx{nullptr};
+  XnnRun xctx;
+  xctx.pool = pool;
   std::vector<float> y2(M * N);
   if (!no_xnn) {
     if (xnn_initialize(nullptr) != xnn_status_success ||
@@ -182,7 +169,7 @@ int GemmMain(const Args& args) {
       std::fprintf(stderr, "gemm: XNNPACK fully-connected setup failed\n");
       return 1;
     }
-    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnn, &xctx, {}});
+    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnnOperator, &xctx, {}, {}});
   }
 #endif
   if (cands.empty()) {
@@ -190,17 +177,7 @@ int GemmMain(const Args& args) {
     return 2;
   }
 
-  // Warm up (first touch of outputs and scratch, caches), then alternate.
-  for (Candidate& c : cands)
-    for (int i = 0; i < 2; ++i) c.run(c.ctx);
-  for (int r = 0; r < reps; ++r) {
-    for (Candidate& c : cands) {
-      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
-      c.run(c.ctx);
-      c.times.push_back(NowSeconds() - t0);
-      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
-    }
-  }
+  RunAlternating(cands, reps, threads);
 
   const double ops = 2.0 * M * N * K;
   for (const Candidate& c : cands) {

@@ -133,13 +133,6 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
   return Status::Ok();
 }
 
-#if defined(EDGE_WITH_XNNPACK)
-bool XnnReady() {
-  static const bool ok = xnn_initialize(nullptr) == xnn_status_success;  // thread-safe static
-  return ok;
-}
-#endif
-
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"x", "weight", "bias"};
   const int nin = static_cast<int>(ctx->node->inputs.size());
@@ -217,7 +210,7 @@ Status Prepare(KernelPrepareContext* ctx) {
 
 #if defined(EDGE_WITH_XNNPACK)
   if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant &&
-      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && XnnReady()) {
+      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && dense::XnnReady()) {
     const xnn_status st = xnn_create_fully_connected_nc_f32(
         k, n, k, n, reinterpret_cast<const float*>(w.data),
         bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr, -INFINITY,

@@ -16,7 +16,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
-COARSE = ["Attention", "RMSNorm", "LayerNorm", "Modulate", "GatedResidual", "RoPE", "TimestepEmbedding", "Conv2d"]
+COARSE = ["Attention", "RMSNorm", "LayerNorm", "GroupNorm", "Upsample", "Modulate", "GatedResidual", "RoPE", "TimestepEmbedding", "Conv2d"]
 
 
 def row(name, ex, meta, tmp):
