@@ -42,22 +42,16 @@ def share_constants(model):
     return model
 
 
-def export(ckpt_dir, name, batch=2, out_dir=None, suffix=""):
-    model, cfg = load_model(ckpt_dir, name)
-    share_constants(model)
-    shape = (batch, cfg["frames"], cfg["in_channels"], 32, 32) if cfg["frames"] else (batch, cfg["in_channels"], 32, 32)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(shape, generator=g)
-    t = torch.linspace(700.0, 250.0, batch) if batch > 1 else torch.tensor([700.0])
-    y = torch.arange(batch, dtype=torch.int64) % (cfg["num_classes"] + 1)
-    path = os.path.join(out_dir or ckpt_dir, name + suffix + ".onnx")
+def onnx_export(model, inputs, path, input_names, output_names):
+    """torch.onnx.export (opset 17, TorchScript exporter) of model(*inputs) to path, checked
+    with onnx.checker and, when onnxruntime is installed, against the PyTorch output."""
     kw = {}
     if int(torch.__version__.split(".")[0]) >= 2:
         kw["dynamo"] = False  # the TorchScript exporter, as with torch 1.13
     with torch.no_grad():
-        ref = model(x, t, y)
-        torch.onnx.export(model, (x, t, y), path, opset_version=17, input_names=["x", "t", "y"],
-                          output_names=["v"], do_constant_folding=True, **kw)
+        ref = model(*inputs)
+        torch.onnx.export(model, tuple(inputs), path, opset_version=17, input_names=input_names,
+                          output_names=output_names, do_constant_folding=True, **kw)
     import onnx
     m = onnx.load(path)
     onnx.checker.check_model(m)
@@ -72,10 +66,24 @@ def export(ckpt_dir, name, batch=2, out_dir=None, suffix=""):
         print("  (onnxruntime not installed: numeric check against PyTorch skipped)")
         return
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    out = sess.run(None, {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()})[0]
+    out = sess.run(None, {n: a.numpy() for n, a in zip(input_names, inputs)})[0]
     err = np.abs(out - ref.numpy()).max()
     print(f"  onnxruntime vs torch: max abs diff {err:.2e}")
     assert err < 1e-3
+
+
+def export(ckpt_dir, name, batch=2, out_dir=None, suffix=""):
+    model, cfg = load_model(ckpt_dir, name)
+    share_constants(model)
+    s = cfg["input_size"]
+    shape = (batch, cfg["frames"], cfg["in_channels"], s, s) if cfg["frames"] else (batch, cfg["in_channels"], s, s)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=g)
+    t = torch.linspace(700.0, 250.0, batch) if batch > 1 else torch.tensor([700.0])
+    y = torch.arange(batch, dtype=torch.int64) % (cfg["num_classes"] + 1)
+    path = os.path.join(out_dir or ckpt_dir, name + suffix + ".onnx")
+    onnx_export(model, (x, t, y), path, ["x", "t", "y"], ["v"])
+    return path
 
 
 def main():
