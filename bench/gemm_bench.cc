@@ -1,7 +1,10 @@
 // edge-bench gemm: the quantized linear layer (activation quantization
 // included, as the runtime runs it) against XNNPACK's FP32 fully-connected
 // operator on the same shape, runs alternating A B A B so that both see the
-// same machine state. One JSON object per measurement (--json), else a table.
+// same machine state. With --precision fp32: our F32 GEMM on the weights
+// packed at load (row-major files) and on the stored layout PackedF32N16
+// (read in place), against XNNPACK. One JSON object per measurement
+// (--json), else a table.
 #include <pthreadpool.h>
 
 #include <cmath>
@@ -18,6 +21,7 @@
 
 #include "bench/bench_common.h"
 #include "ops/cpu_features.h"
+#include "ops/f32_gemm.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 
@@ -52,6 +56,19 @@ struct QuantCtx {
 void RunQuant(void* p) {
   QuantCtx* c = static_cast<QuantCtx*>(p);
   QGemmRun(*c->kernel, c->x, c->args.K, c->args, c->scratch, c->pool);
+}
+
+struct F32Ctx {
+  const F32GemmConfig* cfg;
+  size_t m, n, k;
+  const float *x, *w, *bias;
+  float* y;
+  pthreadpool_t pool;
+};
+void RunF32(void* p) {
+  F32Ctx* c = static_cast<F32Ctx*>(p);
+  f32_gemm_packed(*c->cfg, c->m, c->n, c->k, c->x, c->k, c->w, c->bias, c->y, c->n,
+                  GemmActivation::kNone, c->pool);
 }
 
 #if defined(EDGE_WITH_XNNPACK)
@@ -144,6 +161,22 @@ int GemmMain(const Args& args) {
     cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
   }
 
+  // FP32: the layer as a row-major file runs it (native panels packed at
+  // load) and as a packed file does (PackedF32N16 read in place).
+  const IsaLevel isa = BestIsaLevel(DetectCpuFeatures());
+  const F32GemmConfig& native = f32_gemm_config(isa);
+  const F32GemmConfig& p16 = f32_gemm_p16_config(isa);
+  std::vector<float> w_native(f32_gemm_packed_floats(N, K, native.panel) + 1),
+      w_p16(f32_gemm_packed_floats(N, K, p16.panel) + 1), y_native(M * N), y_p16(M * N);
+  F32Ctx f_native{&native, M, N, K, x.data(), w_native.data(), bias.data(), y_native.data(), pool};
+  F32Ctx f_p16{&p16, M, N, K, x.data(), w_p16.data(), bias.data(), y_p16.data(), pool};
+  if (precision == "fp32") {
+    f32_gemm_pack_nk(N, K, w.data(), K, native.panel, w_native.data());
+    f32_gemm_pack_nk(N, K, w.data(), K, p16.panel, w_p16.data());
+    cands.push_back({"fp32", std::string(native.name) + " (row-major file)", RunF32, &f_native, {}});
+    cands.push_back({"fp32", std::string(p16.name) + " (packed file)", RunF32, &f_p16, {}});
+  }
+
 #if defined(EDGE_WITH_XNNPACK)
   XnnCtx xctx{nullptr};
   std::vector<float> y2(M * N);
@@ -175,6 +208,12 @@ int GemmMain(const Args& args) {
     }
   }
 
+  if (precision == "fp32") {
+    // Same register block and order of sums: both layouts give the same bits.
+    const bool same = std::memcmp(y_native.data(), y_p16.data(), M * N * sizeof(float)) == 0;
+    if (json) std::printf("{\"bench\":\"fp32_layouts\",\"same_bits\":%s}\n", same ? "true" : "false");
+    else std::printf("fp32 row-major-file and packed-file outputs: %s\n", same ? "same bits" : "DIFFER");
+  }
   const double ops = 2.0 * M * N * K;
   for (const Candidate& c : cands) {
     const double med = Median(c.times), mn = Min(c.times), cpu = Median(c.cpu);

@@ -63,6 +63,9 @@ const char kUsage[] =
     "                          sensitive layers, INT8 for the rest. Weights are stored packed.\n"
     "  --precision-override PATTERN=fp32|int8|nvfp4   force Linear layers whose op or weight\n"
     "                          name matches the glob (repeatable; later ones win)\n"
+    "  --fp32-layout packed|row-major   FP32 Linear weights: packed (default) in the GEMM's\n"
+    "                          16-column panels, used in place from the mapped file; row-major\n"
+    "                          as older files (the runtime then packs a copy at load)\n"
     "  --nvfp4-scales mse|amax  NVFP4 block scales: mse (default) the E4M3 scale of least squared\n"
     "                          error per 16-weight block; amax the reference amax/6 (edge-run's)\n"
     "  --quant-min-size S      layers with N*K < S (default 4096) or K < 16 stay fp32\n"
@@ -131,6 +134,7 @@ struct Options {
   bool calib_classes_given = false, calib_seeds_given = false;
   TuneOptions tune;  // target_psnr > 0: --target-psnr
   bool tune_cache_off = false;
+  EmitOptions emit;
 };
 
 Shape ParseDims(const std::string& s, const std::string& flag) {
@@ -270,6 +274,11 @@ Options Parse(int argc, char** argv) {
         Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
       o.quant.mode = v;
       o.precision_given = true;
+    } else if (a == "--fp32-layout") {
+      const std::string v = need(i);
+      if (v == "packed") o.emit.fp32_packed = true;
+      else if (v == "row-major") o.emit.fp32_packed = false;
+      else Fail(kExitUsage, "--fp32-layout: packed or row-major (got '" + v + "')");
     } else if (a == "--attention-precision") {
       std::string v = need(i);
       o.attention_precision_given = true;
@@ -744,7 +753,7 @@ int Run(int argc, char** argv) {
   for (const LinearLayer& l : layers)
     if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
   qcache.clear();
-  EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap);
+  EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
   CacheCalibReport cache_rep;
   if (o.cache_calibrate) {
     std::vector<uint8_t> image;

@@ -1,7 +1,10 @@
 // The GEMM microkernel, written once over the vector vocabulary of
 // ops/f32_vec.h and instantiated by each ISA file (see ops/f32_gemm.h for the
-// packed layout). MR rows x NV vectors of accumulators stay in registers for
+// packed layouts). MR rows x NV vectors of accumulators stay in registers for
 // the whole K loop; bias seeds them and the activation runs before the store.
+// PANEL is the width of the packed panels it reads: NR (one panel a call, the
+// native layout) or 16 (PackedF32N16: two panels a call where NR is 32, a
+// slice of one where NR is 4); the K loop steps PANEL floats either way.
 #pragma once
 
 #include <cstddef>
@@ -34,12 +37,22 @@ static inline void gemm_store_block(typename O::V (&acc)[MR][NV], float* const (
   }
 }
 
-template <class O, int MR, int NV>
+template <class O, int MR, int NV, int PANEL = NV * O::kW>
 static inline void gemm_ukernel(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                                 const float* w, const float* bias, float* c, size_t c_stride,
                                 int act) {
   using V = typename O::V;
   constexpr int NR = NV * O::kW;
+  static_assert(NR % PANEL == 0 || PANEL % NR == 0, "panels split or tile the NR columns");
+  // Offset of each panel the block spans (one unless NR > PANEL). A panel
+  // past nc may lie past the packed buffer (N is padded to PANEL only, not to
+  // NR): it re-reads the first panel instead, whose values are never stored.
+  constexpr int kPanels = NR > PANEL ? NR / PANEL : 1;
+  size_t panel_off[kPanels];
+#pragma GCC unroll 8
+  for (int j = 0; j < kPanels; ++j) {
+    panel_off[j] = static_cast<size_t>(j) * PANEL < nc ? static_cast<size_t>(j) * PANEL * k : 0;
+  }
   const float* ap[MR];
   float* cp[MR];
 #pragma GCC unroll 16
@@ -61,8 +74,10 @@ static inline void gemm_ukernel(size_t mr, size_t nc, size_t k, const float* a, 
   for (size_t kk = 0; kk < k; ++kk) {
     V b[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) b[v] = O::load(w + v * O::kW);
-    w += NR;
+    for (int v = 0; v < NV; ++v) {
+      b[v] = O::load(w + panel_off[v * O::kW / PANEL] + (v * O::kW) % PANEL);
+    }
+    w += PANEL;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V ai = O::set1(ap[i][kk]);
