@@ -6,7 +6,8 @@
 // Row-major F32 weights (older files, --fp32-layout row-major): on x86 with
 // AVX2/AVX-512 the same GEMM
 // (measured 208 GFLOP/s on one AVX-512 core vs XNNPACK's 168 for M=1024,
-// K=768, N=3072). Where we have no SIMD GEMM (ARM for now), XNNPACK's
+// K=768, N=3072). Where we have no SIMD GEMM for the native layout (ARM;
+// AArch64's NEON kernel reads only the stored packed layout), XNNPACK's
 // fully-connected operator when the build has it and W (and bias) are
 // constants, with the activation as a separate vectorized pass (XNNPACK's
 // clamp cannot express GELU/SiLU); otherwise the blocked GEMM
