@@ -18,11 +18,13 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t
   gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
+#if !defined(__aarch64__)  // AArch64 reads the stored layout with NEON
 void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                              const float* w, const float* bias, float* c, size_t c_stride,
                              int act) {
   gemm_ukernel<VecScalar, 4, 4, 16>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
+#endif
 
 namespace {
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
@@ -44,6 +46,15 @@ const F32GemmConfig kAvx512P16Config = {"f32_gemm_8x32p16__avx512", f32_gemm_8x3
                                         f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 16};
 #endif
 }  // namespace
+
+bool f32_gemm_p16_is_portable(IsaLevel level) {
+#if defined(__aarch64__)
+  (void)level;
+  return false;
+#else
+  return &f32_gemm_p16_config(level) == &kScalarP16Config;
+#endif
+}
 
 const F32GemmConfig& f32_gemm_p16_config(IsaLevel level) {
 #if defined(__x86_64__)

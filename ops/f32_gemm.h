@@ -49,6 +49,9 @@ const F32GemmConfig& f32_gemm_config(IsaLevel level);
 const F32GemmConfig& f32_gemm_select(const CpuFeatures& cpu);
 // Config reading PackedF32N16 (panel 16) for an ISA level (must be supported).
 const F32GemmConfig& f32_gemm_p16_config(IsaLevel level);
+// True where that config's microkernel is the portable C++ one (x86 at the
+// scalar level, AArch32), not a vector one.
+bool f32_gemm_p16_is_portable(IsaLevel level);
 
 // The microkernels (x86 ones exist only in x86-64 builds).
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
@@ -57,7 +60,8 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a, size_t 
                          const float* w, const float* bias, float* c, size_t c_stride, int act);
 void f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                            const float* w, const float* bias, float* c, size_t c_stride, int act);
-// The same register blocks reading 16-wide panels (PackedF32N16).
+// The same register blocks reading 16-wide panels (PackedF32N16); the
+// portable one is not built on AArch64, which has NEON.
 void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                              const float* w, const float* bias, float* c, size_t c_stride,
                              int act);

@@ -10,7 +10,9 @@ namespace edge {
 
 void f32_gemm_4x16__neon(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                          const float* w, const float* bias, float* c, size_t c_stride, int act) {
-  gemm_ukernel<VecNeon, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+  // Rolled activation epilogue: the fused GELU/SiLU is inlined once, not 16
+  // times, which keeps the core edge-run within its AArch64 size budget.
+  gemm_ukernel<VecNeon, 4, 4, 16, true>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
 }  // namespace edge

@@ -37,7 +37,30 @@ static inline void gemm_store_block(typename O::V (&acc)[MR][NV], float* const (
   }
 }
 
-template <class O, int MR, int NV, int PANEL = NV * O::kW>
+// The same store with the activation rolled: the block goes through a small
+// stack tile and the activation is inlined once instead of MR x NV times
+// (for size-bound builds: the AArch64 core binary). Same results.
+template <class O, int MR, int NV, int ACT>
+static inline void gemm_store_block_rolled(typename O::V (&acc)[MR][NV], float* const (&cp)[MR],
+                                           size_t nc) {
+  alignas(64) float tile[MR][NV * O::kW];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) O::store(tile[i] + v * O::kW, acc[i][v]);
+  }
+  for (int i = MR - 1; i >= 0; --i) {  // last to first, as gemm_store_block
+    for (int v = 0; v < NV && v * O::kW < static_cast<int>(nc); ++v) {
+      typename O::V r = O::load(tile[i] + v * O::kW);
+      if (ACT == 1) r = vgelu_erf<O>(r);
+      if (ACT == 2) r = vgelu_tanh<O>(r);
+      if (ACT == 3) r = vsilu<O>(r);
+      O::store_n(cp[i] + v * O::kW, r, static_cast<int>(nc) - v * O::kW);
+    }
+  }
+}
+
+template <class O, int MR, int NV, int PANEL = NV * O::kW, bool ROLLED_ACT = false>
 static inline void gemm_ukernel(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                                 const float* w, const float* bias, float* c, size_t c_stride,
                                 int act) {
@@ -83,6 +106,14 @@ static inline void gemm_ukernel(size_t mr, size_t nc, size_t k, const float* a, 
       const V ai = O::set1(ap[i][kk]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = O::fmadd(ai, b[v], acc[i][v]);
+    }
+  }
+  if (ROLLED_ACT) {
+    switch (act) {
+      case 1: gemm_store_block_rolled<O, MR, NV, 1>(acc, cp, nc); return;
+      case 2: gemm_store_block_rolled<O, MR, NV, 2>(acc, cp, nc); return;
+      case 3: gemm_store_block_rolled<O, MR, NV, 3>(acc, cp, nc); return;
+      default: break;
     }
   }
   switch (act) {

@@ -230,7 +230,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   // (AArch64 NEON, AVX2, AVX-512). Where it is the portable one (AArch32, x86
   // capped to scalar) XNNPACK's vector kernels win by far: they get a
   // row-major copy to pack from, as row-major weights do.
-  const bool portable = s->cfg->ukernel == f32_gemm_4x4p16__scalar;
+  const bool portable = f32_gemm_p16_is_portable(dense::Isa(ctx));
   if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
       (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && XnnReady()) {
     float* rows = stored_packed ? Dequantize(w) : nullptr;
