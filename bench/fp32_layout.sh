@@ -64,7 +64,12 @@ runs = [r for r in rows if "layout" in r]
 gemm = [r for r in rows if r.get("bench") == "gemm"]
 same = [r["same_bits"] for r in rows if r.get("bench") == "fp32_layouts"]
 summary = {"runs": [], "gemm": []}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
 md = ["# FP32 Linear weights: row-major (packed at load) vs stored packed (in place)", "",
+      f"CPU: {cpu} ({isa}; where the best level is AVX2 both layouts run the same 6x16 kernel, "
+      "AVX-512 runs 8x32 over one 32-column panel or two 16-column ones).", "",
       "DiT-B/2, 1024 tokens, seeded random weights (edge-bench model --dit b2 --export), "
       "`edge-run --class 1 --steps 2`; rounds alternate between the layouts. Peak RSS is getrusage's "
       "maximum resident set; the budget is file size + planned arena.", "",
