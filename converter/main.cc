@@ -34,6 +34,7 @@
 #include "converter/regions.h"
 #include "converter/tune.h"
 #include "converter/tune_cost.h"
+#include "runtime/io/npy.h"
 
 namespace edge {
 namespace conv {
@@ -56,6 +57,17 @@ const char kUsage[] =
     "  --num-classes N         --null-class K\n"
     "  --prediction velocity|epsilon|sample     --output-kind pixels|latent\n"
     "  --timestep-scale S\n"
+    "  --null-cond FILE.npy    models conditioned on embeddings (an f32 condition input, e.g.\n"
+    "                          text-encoder states): the unconditional embedding for guidance,\n"
+    "                          one sample's worth (edge-run --cond gives the conditional one)\n"
+    "\n"
+    "Latent models (one file, several graphs):\n"
+    "  --decoder FILE.onnx     convert a VAE decoder (latent -> pixels) into the same file as\n"
+    "                          graph 'decoder', fed with the sampled latent; edge-run then\n"
+    "                          writes pixels. A decoder exported for a smaller latent than\n"
+    "                          --latent decodes in overlapping tiles of its input size\n"
+    "  --decoder-input NAME:SHAPE  fix the decoder input's shape (repeatable)\n"
+    "  --decode-tile-overlap N latent pixels neighbouring tiles share (default 2)\n"
     "\n"
     "Weight precision (Linear weights only; see converter/quantize.h):\n"
     "  --precision fp32|int8|nvfp4|mixed   default fp32. int8: W8A8 per-channel; nvfp4: E2M1 +\n"
@@ -123,6 +135,9 @@ const char kUsage[] =
 struct Options {
   std::string in, out, block_prefix, name;
   std::map<std::string, Shape> shapes;
+  std::string decoder;                          // --decoder FILE.onnx
+  std::string null_cond;                        // --null-cond FILE.npy
+  std::map<std::string, Shape> decoder_shapes;  // --decoder-input
   bool report = false, json = false;
   PipelineFlags pipe;
   QuantOptions quant;
@@ -186,11 +201,21 @@ Options Parse(int argc, char** argv) {
       std::exit(0);
     } else if (a == "-o" || a == "--output") {
       o.out = need(i);
-    } else if (a == "--input") {
+    } else if (a == "--input" || a == "--decoder-input") {
       std::string v = need(i);
       size_t c = v.rfind(':');
-      if (c == std::string::npos || c == 0) Fail(kExitUsage, "--input wants NAME:SHAPE, got '" + v + "'");
-      o.shapes[v.substr(0, c)] = ParseDims(v.substr(c + 1), "--input");
+      if (c == std::string::npos || c == 0) Fail(kExitUsage, a + " wants NAME:SHAPE, got '" + v + "'");
+      (a == "--input" ? o.shapes : o.decoder_shapes)[v.substr(0, c)] = ParseDims(v.substr(c + 1), a);
+    } else if (a == "--decoder") {
+      o.decoder = need(i);
+    } else if (a == "--null-cond") {
+      o.null_cond = need(i);
+      o.pipe.any = true;
+    } else if (a == "--decode-tile-overlap") {
+      const double v = ParseNum(need(i), a);
+      if (!(v >= 0 && v <= 1024 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [0, 1024]");
+      p.decode_tile_overlap = static_cast<int>(v);
+      o.pipe.any = true;
     } else if (a == "--block-prefix") {
       o.block_prefix = need(i);
     } else if (a == "--name") {
@@ -658,6 +683,69 @@ void PrintTuneReport(const TuneReport& r, const TuneOptions& t) {
                 r.holdout_psnr < t.target_psnr ? "  -- below the target: the calibration set over-fits" : "");
 }
 
+// --null-cond: stores the unconditional embedding as a constant of graph 0
+// and names it in the pipeline.
+void AttachNullCondition(const Options& o, const Graph& g, const EmitResult& er, ModelWriter* w) {
+  const PipelineInfo* p = w->pipeline();
+  if (p == nullptr || p->condition_input < 0) {
+    Fail(kExitUsage, "--null-cond needs a condition input (--roles NAME=condition)");
+  }
+  const Value& cond = g.values[er.tensor_values[p->condition_input]];
+  auto arr = ReadNpy(o.null_cond);
+  if (!arr.ok()) Fail(kExitUsage, "--null-cond: " + std::string(arr.status().message()));
+  if (arr->dtype != fb::DType::F32) Fail(kExitUsage, "--null-cond: " + o.null_cond + " must hold float32 values");
+  for (int64_t i = 0; i < arr->num_elements(); ++i) {
+    if (!std::isfinite(arr->f32()[i])) Fail(kExitUsage, "--null-cond: " + o.null_cond + " holds a NaN or Inf");
+  }
+  int64_t per_sample = 1;
+  for (size_t d = 1; d < cond.shape.size(); ++d) per_sample *= cond.shape[d];
+  if (cond.dtype != kFloat || cond.shape.size() < 2 || arr->num_elements() != per_sample) {
+    Fail(kExitUsage, "--null-cond: " + o.null_cond + " holds " + std::to_string(arr->num_elements()) +
+                         " values; the condition input '" + cond.name + "' " + ShapeStr(cond.shape) +
+                         " takes " + std::to_string(per_sample) + " float32 values per sample");
+  }
+  PipelineInfo q = *p;
+  q.null_condition_tensor = w->AddConstant("null_condition", arr->shape, fb::DType::F32, arr->data.data(),
+                                           arr->data.size());
+  w->SetPipeline(q);
+}
+
+// --decoder: the VAE decoder as graph 1 of the same file, fed by a link with
+// the sampled latent. Its weights share the data segment (equal buffers are
+// stored once). No cache regions: the decoder runs once per sample.
+void AddDecoderGraph(const Options& o, const std::string& name, ModelWriter* w) {
+  const PipelineInfo* p = w->pipeline();
+  if (p == nullptr || p->latent_input < 0) {
+    Fail(kExitUsage, "--decoder needs pipeline metadata with a latent input (--roles x=latent,...)");
+  }
+  Graph d = ImportOnnx(o.decoder);
+  std::vector<std::string> warnings;
+  PrepareGraph(d, o.decoder_shapes, "", &warnings);
+  for (const std::string& wmsg : warnings) std::fprintf(stderr, "edge-convert: note: decoder: %s\n", wmsg.c_str());
+  if (d.inputs.size() != 1 || d.outputs.size() != 1) {
+    Fail(kExitConvert, "--decoder: the decoder must have one input (the latent) and one output (pixels); " +
+                               o.decoder + " has " + std::to_string(d.inputs.size()) + " and " +
+                               std::to_string(d.outputs.size()));
+  }
+  // The sampled latent [C, H, W] feeds a [1, C, H, W] decoder, or tiles of a
+  // smaller one (the loader's rule, checked here to name the files).
+  const Value& z = d.values[d.inputs[0]];
+  bool fits = z.dtype == kFloat && z.shape.size() == p->latent_shape.size() + 1 && z.shape[0] == 1;
+  for (size_t i = 0; fits && i < p->latent_shape.size(); ++i) {
+    const int64_t want = p->latent_shape[i], have = z.shape[i + 1];
+    fits = have == want || (p->latent_shape.size() == 3 && i >= 1 && have > 0 && have < want);
+  }
+  if (!fits) {
+    Fail(kExitUsage, "--decoder: the decoder input '" + z.name + "' " + ShapeStr(z.shape) +
+                         " does not take the latent " + ShapeStr(p->latent_shape) +
+                         " (it must be [1, C, H, W] of the latent, or smaller in H and W for tiles)");
+  }
+  const int graph = w->AddGraph("decoder");
+  EmitResult er = Emit(d, {}, PipelineFlags(), name, w, nullptr, o.emit);
+  w->SelectGraph(0);
+  w->AddLink(0, p->latent_input, graph, er.tensor_of.at(d.inputs[0]));
+}
+
 int Run(int argc, char** argv) {
   Options o = Parse(argc, argv);
   Graph g = ImportOnnx(o.in);
@@ -754,6 +842,7 @@ int Run(int argc, char** argv) {
     if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
   qcache.clear();
   EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
+  if (!o.null_cond.empty()) AttachNullCondition(o, g, er, &w);
   CacheCalibReport cache_rep;
   if (o.cache_calibrate) {
     std::vector<uint8_t> image;
@@ -805,6 +894,7 @@ int Run(int argc, char** argv) {
     w.SetTuning(ti);
     if (!o.json) PrintTuneReport(tune_rep, o.tune);
   }
+  if (!o.decoder.empty()) AddDecoderGraph(o, name, &w);
   Status st = w.WriteFile(o.out);
   if (!st.ok()) Fail(kExitConvert, std::string("cannot write '") + o.out + "': " + st.message());
   struct stat sb;

@@ -4,9 +4,12 @@
 #include <cstring>
 #include <memory>
 
+#include "runtime/c_api_settings.h"
+#include "runtime/decoder.h"
 #include "runtime/model.h"
 #include "runtime/pipeline.h"
 #include "runtime/session.h"
+#include "runtime/shared_arena.h"
 
 struct edge_model {
   std::unique_ptr<edge::Model> model;
@@ -15,6 +18,11 @@ struct edge_model {
 struct edge_session {
   std::unique_ptr<edge::Session> session;
   std::unique_ptr<edge::Pipeline> pipeline;  // created on first generate
+  // A latent model's decoder graph (graph 0 sessions only), on one arena
+  // shared with the denoiser; the Decoder is created on first use.
+  std::unique_ptr<edge::Session> decoder_session;
+  std::unique_ptr<edge::Decoder> decoder;
+  edge::SharedArena arena;
 };
 
 namespace {
@@ -69,12 +77,28 @@ void edge_session_options_default(edge_session_options* o) {
   o->attention_density = -1.f;
   o->max_arena_bytes = 0;
   o->check_finite = 0;
+  edge::DefaultSessionSettings(o);
 }
 
 edge_status edge_session_create(const edge_model* model, const edge_session_options* options,
                                 edge_session** out) {
+  return edge_session_create_graph(model, nullptr, options, out);
+}
+
+int edge_model_num_graphs(const edge_model* model) { return model == nullptr ? 0 : model->model->num_graphs(); }
+
+const char* edge_model_graph_name(const edge_model* model, int graph) {
+  if (model == nullptr || graph < 0 || graph >= model->model->num_graphs()) return nullptr;
+  return model->model->graph(graph)->graph_name();
+}
+
+edge_status edge_session_create_graph(const edge_model* model, const char* graph, const edge_session_options* options,
+                                      edge_session** out) {
   if (model == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create: null argument");
   *out = nullptr;
+  const edge::Model& m = *model->model;
+  const int g = graph == nullptr || graph[0] == '\0' ? 0 : m.FindGraph(graph);
+  if (g < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_session_create_graph: the model has no graph of that name");
   edge::SessionOptions so;
   if (options != nullptr) {
     so.num_threads = options->num_threads;
@@ -93,13 +117,29 @@ edge_status edge_session_create(const edge_model* model, const edge_session_opti
     so.attention_density = options->attention_density;
     so.max_arena_bytes = options->max_arena_bytes;
     so.check_finite = options->check_finite != 0;
+    if (const char* bad = edge::ApplySessionSettings(*options, &so)) return Fail(EDGE_INVALID_ARGUMENT, bad);
   }
-  auto r = edge::Session::Create(model->model.get(), so);
+  // Graph 0 of a latent model also prepares its decoder, on one arena of
+  // the larger plan (the decoder runs after the sampling loop).
+  const edge::GraphLinkInfo* link = g == 0 ? m.decoder_link() : nullptr;
+  so.external_arena = link != nullptr;
+  auto r = edge::Session::Create(m.graph(g), so);
   if (!r.ok()) return Report(r.status());
-  edge_session* s = new (std::nothrow) edge_session();
+  std::unique_ptr<edge_session> s(new (std::nothrow) edge_session());
   if (s == nullptr) return Fail(EDGE_OUT_OF_MEMORY, "edge_session_create: out of memory");
   s->session = std::move(r.value());
-  *out = s;
+  if (link != nullptr) {
+    auto d = edge::Session::Create(m.graph(link->to_graph), so);
+    if (!d.ok()) {
+      edge::Status ds = d.status();
+      return Report(ds.Prepend("decoder: "));
+    }
+    s->decoder_session = std::move(d.value());
+    edge::Session* both[2] = {s->session.get(), s->decoder_session.get()};
+    const edge::Status bs = s->arena.Bind(both, 2, so.max_arena_bytes);
+    if (!bs.ok()) return Report(bs);
+  }
+  *out = s.release();
   return EDGE_OK;
 }
 
@@ -153,6 +193,7 @@ void edge_generate_options_default(edge_generate_options* o) {
   o->guidance_reuse_interval = -1;  // the model's stored setting
   o->guidance_reuse_warmup = 2;
   o->guidance_reuse_order = 1;
+  edge::DefaultGenerateSettings(o);
 }
 
 static edge_status EnsurePipeline(edge_session* s) {
@@ -166,6 +207,17 @@ static edge_status EnsurePipeline(edge_session* s) {
 size_t edge_latent_elements(edge_session* s) {
   if (s == nullptr || EnsurePipeline(s) != EDGE_OK) return 0;
   return s->pipeline->latent_elements();
+}
+
+int edge_latent_shape(edge_session* s, int64_t* dims, int max_dims) {
+  if (s == nullptr || (dims == nullptr && max_dims > 0)) {
+    Fail(EDGE_INVALID_ARGUMENT, "edge_latent_shape: null argument");
+    return -1;
+  }
+  if (EnsurePipeline(s) != EDGE_OK) return -1;
+  const auto& shape = s->pipeline->latent_shape();
+  for (int i = 0; i < max_dims && i < static_cast<int>(shape.size()); ++i) dims[i] = shape[i];
+  return static_cast<int>(shape.size());
 }
 
 edge_status edge_generate(edge_session* s, const edge_generate_options* options, float* out, size_t out_count) {
@@ -183,6 +235,7 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   g.num_samples = options->num_samples;
   if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
   g.noise = options->noise;
+  g.condition = options->condition;
   edge::CacheRequest q;
   if (options->cache_policy == -2) {
     q.model_default = true;
@@ -201,12 +254,53 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   q.scale = options->cache_scale == 0.f ? 1.f : options->cache_scale;
   if (options->cache_interval < 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: cache_interval must be >= 0");
   q.interval = options->cache_interval;
+  if (const char* bad = edge::ApplyCacheRequestSettings(*options, &q)) return Fail(EDGE_INVALID_ARGUMENT, bad);
   const edge::Status cs = edge::ResolveCacheOptions(s->session->model(), q, &g.cache, nullptr);
   if (!cs.ok()) return Report(cs);
+  edge::ApplyCacheStorageSettings(*options, &g.cache);
   g.guidance_reuse.interval = options->guidance_reuse_interval;
   g.guidance_reuse.warmup_steps = options->guidance_reuse_warmup;
   g.guidance_reuse.order = options->guidance_reuse_order;
   return Report(s->pipeline->Generate(g, out));
+}
+
+static edge_status EnsureDecoder(edge_session* s) {
+  if (s->decoder != nullptr) return EDGE_OK;
+  if (s->decoder_session == nullptr) return Fail(EDGE_UNSUPPORTED, "the model has no decoder graph");
+  const edge_status st = EnsurePipeline(s);
+  if (st != EDGE_OK) return st;
+  const edge::Model& m = s->session->model();
+  auto r = edge::Decoder::Create(m, s->decoder_session.get(), *m.decoder_link(), s->pipeline->latent_shape(), -1);
+  if (!r.ok()) return Report(r.status());
+  s->decoder = std::move(r.value());
+  return EDGE_OK;
+}
+
+size_t edge_decoded_elements(edge_session* s) {
+  if (s == nullptr || EnsureDecoder(s) != EDGE_OK) return 0;
+  return s->decoder->output_elements();
+}
+
+edge_status edge_generate_decoded(edge_session* s, const edge_generate_options* options, float* out,
+                                  size_t out_count) {
+  if (s == nullptr || options == nullptr || out == nullptr) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate_decoded: null argument");
+  }
+  edge_status st = EnsureDecoder(s);
+  if (st != EDGE_OK) return st;
+  const size_t L = s->pipeline->latent_elements(), P = s->decoder->output_elements();
+  if (options->num_samples < 1 || out_count < size_t(options->num_samples) * P) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate_decoded: output buffer too small for num_samples images");
+  }
+  std::unique_ptr<float[]> latents(new (std::nothrow) float[size_t(options->num_samples) * L]);
+  if (!latents) return Fail(EDGE_OUT_OF_MEMORY, "edge_generate_decoded: out of memory for the latents");
+  st = edge_generate(s, options, latents.get(), size_t(options->num_samples) * L);
+  if (st != EDGE_OK) return st;
+  for (int k = 0; k < options->num_samples; ++k) {
+    st = Report(s->decoder->Decode(latents.get() + size_t(k) * L, out + size_t(k) * P));
+    if (st != EDGE_OK) return st;
+  }
+  return EDGE_OK;
 }
 
 }  // extern "C"

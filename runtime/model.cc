@@ -40,13 +40,33 @@ class ModelLoader {
     ValidatedModel v;
     EDGE_RETURN_IF_ERROR(ValidateModel(model->base_, model->size_, &v));
     model->fb_ = v.fb;
-    model->tensors_ = std::move(v.tensors);
-    model->nodes_ = std::move(v.nodes);
-    model->inputs_ = std::move(v.inputs);
-    model->outputs_ = std::move(v.outputs);
-    model->regions_ = std::move(v.regions);
+    TakeGraph(model.get(), &v.main);
+    if (!model->graphs_.Reset(v.extra.size())) {
+      return Status::Error(StatusCode::kOutOfMemory, "cannot allocate the graph table");
+    }
+    for (size_t g = 0; g < v.extra.size(); ++g) {
+      std::unique_ptr<Model> view(new (std::nothrow) Model());
+      if (!view) return Status::Error(StatusCode::kOutOfMemory, "cannot allocate a graph view");
+      view->owner_ = model.get();
+      view->fb_ = v.fb;
+      view->base_ = model->base_;
+      view->size_ = model->size_;
+      view->graph_ = v.fb->graphs()->Get(static_cast<flatbuffers::uoffset_t>(g));
+      TakeGraph(view.get(), &v.extra[g]);
+      model->graphs_[g] = std::move(view);
+    }
+    model->links_ = std::move(v.links);
     Result<std::unique_ptr<Model>> result(std::move(model));
     return result;
+  }
+
+  static void TakeGraph(Model* model, ValidatedGraph* g) {
+    model->graph_name_ = g->name;
+    model->tensors_ = std::move(g->tensors);
+    model->nodes_ = std::move(g->nodes);
+    model->inputs_ = std::move(g->inputs);
+    model->outputs_ = std::move(g->outputs);
+    model->regions_ = std::move(g->regions);
   }
 
   static Status ReadAll(int fd, const char* path, uint8_t* dst, size_t size) {
@@ -184,6 +204,27 @@ int Model::FindTensor(const char* name) const {
   return -1;
 }
 
+const Model* Model::graph(int index) const {
+  if (index == 0) return this;
+  if (index < 0 || index >= num_graphs()) return nullptr;
+  return graphs_[static_cast<size_t>(index - 1)].get();
+}
+
+int Model::FindGraph(const char* name) const {
+  if (!name) return -1;
+  for (int g = 0; g < num_graphs(); ++g) {
+    if (std::strcmp(graph(g)->graph_name(), name) == 0) return g;
+  }
+  return -1;
+}
+
+const GraphLinkInfo* Model::decoder_link() const {
+  for (const GraphLinkInfo& l : links_) {
+    if (l.sampled_latent) return &l;
+  }
+  return nullptr;
+}
+
 // Bytes of distinct buffers referenced by constants (data and scales); two
 // tensors sharing one buffer count it once.
 size_t Model::constant_bytes() const {
@@ -191,7 +232,7 @@ size_t Model::constant_bytes() const {
   const auto* buffers = fb_->buffers();
   std::vector<char> used(buffers->size(), 0);
   size_t total = 0;
-  const auto* tensors = fb_->tensors();
+  const auto* tensors = graph_ != nullptr ? graph_->tensors() : fb_->tensors();
   for (flatbuffers::uoffset_t i = 0; tensors && i < tensors->size(); ++i) {
     const fb::Tensor* t = tensors->Get(i);
     int ids[2] = {t->buffer(), t->quant() ? t->quant()->scale_buffer() : -1};

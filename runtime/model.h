@@ -15,7 +15,11 @@
 
 namespace edge {
 
-constexpr uint32_t kFormatVersion = 1;
+// The newest format this runtime reads (it reads every older one too).
+// Version 2 added further graphs and links between them; a file with one
+// graph is still written as version 1, so older runtimes keep reading it.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kSingleGraphFormatVersion = 1;
 constexpr int kMaxRank = 8;
 // Largest number of elements (and of bytes) any tensor may have; keeps all
 // size arithmetic far from overflow on 32-bit targets too.
@@ -57,6 +61,17 @@ struct CacheRegionInfo {
   int output = -1;
 };
 
+// One link between graphs (schema GraphLink), validated.
+struct GraphLinkInfo {
+  int from_graph = 0;
+  int from_tensor = -1;
+  int to_graph = 0;
+  int to_tensor = -1;
+  // The source is the sampler's final latent (graph 0's pipeline latent
+  // input), not a graph output.
+  bool sampled_latent = false;
+};
+
 // How LoadFile gets the bytes.
 //
 // Mapped (the default) uses the weights in place from the page cache. The
@@ -90,7 +105,8 @@ class Model {
   Model& operator=(const Model&) = delete;
 
   const fb::Model* fb() const { return fb_; }
-  const fb::Pipeline* pipeline() const { return fb_->pipeline(); }  // may be null
+  // May be null; always null for a graph view (see graph()).
+  const fb::Pipeline* pipeline() const { return owner_ == nullptr ? fb_->pipeline() : nullptr; }
   const char* name() const;
   const char* producer() const;
 
@@ -105,7 +121,23 @@ class Model {
   int FindTensor(const char* name) const;
 
   size_t file_size() const { return size_; }
+  // Bytes of distinct constant buffers this graph reads.
   size_t constant_bytes() const;
+
+  // Graphs. 0 is the file's main graph (the denoiser: this Model itself);
+  // a multi-graph file (format 2) holds more, e.g. "decoder", each a Model
+  // view that shares this one's bytes and lives as long as it. A view has
+  // its own tensors, nodes, inputs and outputs, no pipeline, and can be
+  // given to Session::Create like any model.
+  int num_graphs() const { return 1 + static_cast<int>(graphs_.size()); }
+  const Model* graph(int index) const;   // null when out of range
+  int FindGraph(const char* name) const;  // -1 when no graph has that name
+  const char* graph_name() const { return graph_name_; }
+  // Links between the graphs (schema GraphLink); empty for one graph.
+  const Array<GraphLinkInfo>& links() const { return links_; }
+  // The link that feeds the sampled latent into another graph (the
+  // decoder), or null.
+  const GraphLinkInfo* decoder_link() const;
 
  private:
   Model() = default;
@@ -119,6 +151,11 @@ class Model {
   size_t size_ = 0;
 
   const fb::Model* fb_ = nullptr;
+  const Model* owner_ = nullptr;  // set on graph views: the model holding them
+  const fb::Graph* graph_ = nullptr;  // a view's table
+  const char* graph_name_ = "denoiser";
+  Array<std::unique_ptr<Model>> graphs_;
+  Array<GraphLinkInfo> links_;
   Array<TensorInfo> tensors_;
   Array<NodeInfo> nodes_;
   Array<int> inputs_;

@@ -162,6 +162,12 @@ struct Ctx {
   uint64_t data_offset = 0;  // start of the data segment in the file
   uint64_t data_size = 0;    // bytes from there to the end of the file
   int num_buffers = 0;
+  // The graph being checked: the Model's own tables (graph 0) or a Graph's.
+  const flatbuffers::Vector<flatbuffers::Offset<fb::Tensor>>* graph_tensors = nullptr;
+  const flatbuffers::Vector<flatbuffers::Offset<fb::Operator>>* graph_ops = nullptr;
+  const flatbuffers::Vector<int32_t>* graph_inputs = nullptr;
+  const flatbuffers::Vector<int32_t>* graph_outputs = nullptr;
+  const flatbuffers::Vector<flatbuffers::Offset<fb::CacheRegion>>* graph_regions = nullptr;
   Array<TensorInfo>* tensors = nullptr;
   Array<int> producer;           // op index producing each tensor, -1 if none
   Array<char> is_input;          // graph input flags
@@ -178,13 +184,13 @@ const uint8_t* BufferData(const Ctx& c, int index, uint64_t* size) {
 }
 
 void TensorWhere(const Ctx& c, int index, Where* w) {
-  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const fb::Tensor* t = c.graph_tensors->Get(static_cast<flatbuffers::uoffset_t>(index));
   std::snprintf(w->text, sizeof(w->text), "tensor %d '%s': ", index, Str(t->name()));
 }
 
 // "tensor 3 'x'" for messages about op operands.
 void TensorLabel(const Ctx& c, int index, char* buf, size_t n) {
-  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const fb::Tensor* t = c.graph_tensors->Get(static_cast<flatbuffers::uoffset_t>(index));
   std::snprintf(buf, n, "tensor %d '%s'", index, Str(t->name()));
 }
 
@@ -312,7 +318,7 @@ Status CheckQuantization(const Ctx& c, const Where& w, const fb::Tensor* t, Tens
 }
 
 Status CheckTensor(const Ctx& c, int index, TensorInfo* info) {
-  const fb::Tensor* t = c.model->tensors()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const fb::Tensor* t = c.graph_tensors->Get(static_cast<flatbuffers::uoffset_t>(index));
   Where w;
   TensorWhere(c, index, &w);
   info->name = Str(t->name());
@@ -700,9 +706,9 @@ bool SameShape(const TensorInfo& a, const TensorInfo& b) {
 }
 
 Status CheckCacheRegions(const Ctx& c, Array<CacheRegionInfo>* out) {
-  const auto* regions = c.model->cache_regions();
+  const auto* regions = c.graph_regions;
   const int n = VecSize(regions);
-  const int num_ops = VecSize(c.model->operators());
+  const int num_ops = VecSize(c.graph_ops);
   const int num_tensors = static_cast<int>(c.tensors->size());
   if (!out->Reset(static_cast<size_t>(n))) return OutOfMemory("cache regions");
   for (int i = 0; i < n; ++i) {
@@ -849,6 +855,9 @@ Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
     return At(w, "guidance reuse interval %d, warm-up %d or order %d out of range", p->guidance_reuse_interval(),
               p->guidance_reuse_warmup(), p->guidance_reuse_order());
   }
+  if (p->decode_tile_overlap() < 0 || p->decode_tile_overlap() > 1024) {
+    return At(w, "decode_tile_overlap %d out of range [0, 1024]", p->decode_tile_overlap());
+  }
   if (p->sampler() == fb::Sampler::DDIM) {
     const float b0 = p->beta_start(), b1 = p->beta_end();
     if (!(b0 > 0.f && b0 <= b1 && b1 < 1.f)) {
@@ -894,6 +903,19 @@ Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
         return At(w, "output tensor %d '%s' is not a graph output", r.index,
                   (*c.tensors)[r.index].name);
       }
+    }
+  }
+  // The unconditional embedding: an F32 constant of one sample's condition.
+  const int nc = p->null_condition_tensor();
+  if (nc != -1) {
+    if (nc < -1 || nc >= n) return At(w, "null_condition_tensor %d out of range (%d tensors)", nc, n);
+    const TensorInfo& t = (*c.tensors)[nc];
+    const int ci = p->condition_input();
+    const TensorInfo* cond = ci >= 0 ? &(*c.tensors)[ci] : nullptr;
+    if (!t.is_constant || t.dtype != fb::DType::F32 || cond == nullptr || cond->dtype != fb::DType::F32 ||
+        cond->rank < 1 || cond->dims[0] < 1 || t.num_elements * cond->dims[0] != cond->num_elements) {
+      return At(w, "null_condition_tensor '%s' must be an F32 constant of one sample of an F32 condition input",
+                t.name);
     }
   }
   return Status::Ok();
@@ -949,6 +971,180 @@ bool QuantScaleBytes(fb::QuantScheme scheme, fb::WeightLayout layout, const int6
   return true;
 }
 
+namespace {
+
+// Tensors, inputs, operators, outputs and cache regions of the graph that
+// `c` points at (c->graph_*), into `out`.
+Status ValidateGraph(Ctx& c, ValidatedGraph* out) {
+  // Tensors.
+  const int num_tensors = VecSize(c.graph_tensors);
+  Array<TensorInfo> tensors;
+  if (!tensors.Reset(static_cast<size_t>(num_tensors))) return OutOfMemory("tensor table");
+  c.tensors = &tensors;
+  for (int i = 0; i < num_tensors; ++i) {
+    EDGE_RETURN_IF_ERROR(CheckTensor(c, i, &tensors[static_cast<size_t>(i)]));
+  }
+
+  // Graph inputs (before ops: an op may not produce one).
+  if (!c.producer.Reset(static_cast<size_t>(num_tensors), -1) ||
+      !c.is_input.Reset(static_cast<size_t>(num_tensors), 0)) {
+    return OutOfMemory("producer table");
+  }
+  const auto* gin = c.graph_inputs;
+  Array<int> inputs;
+  if (!inputs.Reset(static_cast<size_t>(VecSize(gin)))) return OutOfMemory("graph inputs");
+  char label[200];
+  for (int i = 0; i < VecSize(gin); ++i) {
+    const int t = gin->Get(static_cast<flatbuffers::uoffset_t>(i));
+    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph input", i, t));
+    TensorLabel(c, t, label, sizeof(label));
+    if (tensors[t].is_constant) return Invalid("graph input %d is %s, a constant", i, label);
+    if (c.is_input[t]) return Invalid("graph input %d: %s is listed twice", i, label);
+    c.is_input[t] = 1;
+    inputs[static_cast<size_t>(i)] = t;
+  }
+
+  // Operators, pass 1: structure, options, producers.
+  const auto* ops = c.graph_ops;
+  const int num_ops = VecSize(ops);
+  uint64_t slots = 0;
+  for (int i = 0; i < num_ops; ++i) {
+    EDGE_RETURN_IF_ERROR(
+        CheckOpStructure(&c, i, ops->Get(static_cast<flatbuffers::uoffset_t>(i)), &slots));
+  }
+  Array<NodeInfo> nodes;
+  if (!nodes.Reset(static_cast<size_t>(num_ops))) return OutOfMemory("operator table");
+  for (int i = 0; i < num_ops; ++i) {
+    const fb::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(i));
+    NodeInfo& node = nodes[static_cast<size_t>(i)];
+    node.type = op->type();
+    node.op = op;
+    node.name = Str(op->name());
+    if (!node.inputs.Assign(op->inputs()->begin(), op->inputs()->end()) ||
+        !node.outputs.Assign(op->outputs()->begin(), op->outputs()->end())) {
+      return OutOfMemory("operator arguments");
+    }
+  }
+  // Pass 2: definition order and dtypes.
+  for (int i = 0; i < num_ops; ++i) {
+    EDGE_RETURN_IF_ERROR(CheckOpOrder(c, i, nodes[static_cast<size_t>(i)]));
+  }
+
+  // Graph outputs.
+  const auto* gout = c.graph_outputs;
+  Array<int> outputs;
+  if (!outputs.Reset(static_cast<size_t>(VecSize(gout)))) return OutOfMemory("graph outputs");
+  for (int i = 0; i < VecSize(gout); ++i) {
+    const int t = gout->Get(static_cast<flatbuffers::uoffset_t>(i));
+    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph output", i, t));
+    if (c.producer[t] < 0 && !c.is_input[t]) {
+      TensorLabel(c, t, label, sizeof(label));
+      return Invalid("graph output %d is %s, which no op produces and is not a graph input", i,
+                     label);
+    }
+    outputs[static_cast<size_t>(i)] = t;
+  }
+
+  Array<CacheRegionInfo> regions;
+  EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
+  out->tensors = std::move(tensors);
+  out->nodes = std::move(nodes);
+  out->inputs = std::move(inputs);
+  out->outputs = std::move(outputs);
+  out->regions = std::move(regions);
+  return Status::Ok();
+}
+
+bool Contains(const Array<int>& v, int x) {
+  for (int e : v) {
+    if (e == x) return true;
+  }
+  return false;
+}
+
+// Links between graphs: indices in range, sources and destinations that
+// are graph outputs / inputs, per-sample shapes that agree (or a decoder
+// tiling a larger latent), each input fed once, and no cycle.
+constexpr int kMaxGraphs = 16;  // further graphs a file may hold
+
+Status CheckLinks(const fb::Model* model, const ValidatedModel& v, Array<GraphLinkInfo>* out) {
+  const auto* links = model->links();
+  const int n = VecSize(links);
+  const int num_graphs = 1 + static_cast<int>(v.extra.size());
+  constexpr int kMaxLinks = 64;
+  if (n > kMaxLinks) return Invalid("links: %d links, at most %d", n, kMaxLinks);
+  if (!out->Reset(static_cast<size_t>(n))) return OutOfMemory("graph links");
+  auto graph = [&](int g) -> const ValidatedGraph& { return g == 0 ? v.main : v.extra[static_cast<size_t>(g - 1)]; };
+  const fb::Pipeline* p = model->pipeline();
+  for (int i = 0; i < n; ++i) {
+    const fb::GraphLink* l = links->Get(static_cast<flatbuffers::uoffset_t>(i));
+    Where w;
+    std::snprintf(w.text, sizeof(w.text), "link %d: ", i);
+    const int fg = l->from_graph(), tg = l->to_graph();
+    if (fg < 0 || fg >= num_graphs || tg < 0 || tg >= num_graphs) {
+      return At(w, "graph index %d or %d out of range (%d graphs)", fg, tg, num_graphs);
+    }
+    if (fg == tg) return At(w, "links graph %d to itself", fg);
+    const ValidatedGraph& from = graph(fg);
+    const ValidatedGraph& to = graph(tg);
+    const int ft = l->from_tensor(), tt = l->to_tensor();
+    if (ft < 0 || ft >= static_cast<int>(from.tensors.size()) || tt < 0 ||
+        tt >= static_cast<int>(to.tensors.size())) {
+      return At(w, "tensor index %d or %d out of range", ft, tt);
+    }
+    const bool sampled_latent = fg == 0 && p != nullptr && ft == p->latent_input();
+    if (!sampled_latent && !Contains(from.outputs, ft)) {
+      return At(w, "source tensor %d '%s' of graph %d is not a graph output", ft, from.tensors[ft].name, fg);
+    }
+    if (!Contains(to.inputs, tt)) {
+      return At(w, "destination tensor %d '%s' of graph %d is not a graph input", tt, to.tensors[tt].name, tg);
+    }
+    for (int j = 0; j < i; ++j) {
+      if ((*out)[static_cast<size_t>(j)].to_graph == tg && (*out)[static_cast<size_t>(j)].to_tensor == tt) {
+        return At(w, "input '%s' of graph %d is fed twice", to.tensors[tt].name, tg);
+      }
+    }
+    const TensorInfo& a = from.tensors[ft];
+    const TensorInfo& b = to.tensors[tt];
+    // Per-sample shapes: all axes after the batch axis. A decoder of rank-4
+    // [1, C, h, w] input may tile an [B, C, H, W] latent with h <= H, w <= W.
+    bool match = a.dtype == b.dtype && a.rank == b.rank && a.rank >= 2;
+    bool tiled = false;
+    for (int d = 1; match && d < a.rank; ++d) {
+      if (a.dims[d] == b.dims[d]) continue;
+      tiled = sampled_latent && a.rank == 4 && d >= 2 && b.dims[d] > 0 && b.dims[d] < a.dims[d];
+      match = tiled;
+    }
+    if (!match) {
+      return At(w, "shape mismatch at the graph boundary: '%s' of graph %d (%s, rank %d) cannot feed '%s' of graph %d (%s, rank %d)",
+                a.name, fg, DTypeName(a.dtype), a.rank, b.name, tg, DTypeName(b.dtype), b.rank);
+    }
+    GraphLinkInfo& info = (*out)[static_cast<size_t>(i)];
+    info.from_graph = fg;
+    info.from_tensor = ft;
+    info.to_graph = tg;
+    info.to_tensor = tt;
+    info.sampled_latent = sampled_latent;
+  }
+  // Cycles: repeatedly remove graphs with no incoming link from a remaining
+  // graph (Kahn); whatever remains lies on a cycle.
+  bool removed[1 + kMaxGraphs] = {false};
+  for (int round = 0; round < num_graphs; ++round) {
+    for (int g = 0; g < num_graphs; ++g) {
+      if (removed[g]) continue;
+      bool fed = false;
+      for (const GraphLinkInfo& l : *out) fed |= l.to_graph == g && !removed[l.from_graph];
+      if (!fed) removed[g] = true;
+    }
+  }
+  for (int g = 0; g < num_graphs; ++g) {
+    if (!removed[g]) return Invalid("links: graph %d lies on a cycle of links", g);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
   if (!data) return Invalid("no data");
   if (reinterpret_cast<uintptr_t>(data) % kDataAlignment != 0) {
@@ -977,95 +1173,51 @@ Status ValidateModel(const uint8_t* data, size_t size, ValidatedModel* out) {
     return Invalid("model format version %u is newer than this runtime supports (%u)", version,
                    kFormatVersion);
   }
-  if (version != kFormatVersion) {
-    return Invalid("model format version %u is not supported (expected %u)", version,
-                   kFormatVersion);
+  const int num_extra = VecSize(c.model->graphs());
+  if (version < kFormatVersion && (num_extra > 0 || VecSize(c.model->links()) > 0)) {
+    return Invalid("format version %u holds one graph, but the file has %d more graphs and %d links "
+                   "(several graphs need version %u)",
+                   version, num_extra, VecSize(c.model->links()), kFormatVersion);
   }
   c.data_offset = DataSegmentOffset(fb_size);
   c.data_size = c.data_offset <= size ? size - c.data_offset : 0;
   EDGE_RETURN_IF_ERROR(CheckBuffers(&c));
 
-  // Tensors.
-  const int num_tensors = VecSize(c.model->tensors());
-  Array<TensorInfo> tensors;
-  if (!tensors.Reset(static_cast<size_t>(num_tensors))) return OutOfMemory("tensor table");
-  c.tensors = &tensors;
-  for (int i = 0; i < num_tensors; ++i) {
-    EDGE_RETURN_IF_ERROR(CheckTensor(c, i, &tensors[static_cast<size_t>(i)]));
-  }
-
-  // Graph inputs (before ops: an op may not produce one).
-  if (!c.producer.Reset(static_cast<size_t>(num_tensors), -1) ||
-      !c.is_input.Reset(static_cast<size_t>(num_tensors), 0)) {
-    return OutOfMemory("producer table");
-  }
-  const auto* gin = c.model->inputs();
-  Array<int> inputs;
-  if (!inputs.Reset(static_cast<size_t>(VecSize(gin)))) return OutOfMemory("graph inputs");
-  char label[200];
-  for (int i = 0; i < VecSize(gin); ++i) {
-    const int t = gin->Get(static_cast<flatbuffers::uoffset_t>(i));
-    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph input", i, t));
-    TensorLabel(c, t, label, sizeof(label));
-    if (tensors[t].is_constant) return Invalid("graph input %d is %s, a constant", i, label);
-    if (c.is_input[t]) return Invalid("graph input %d: %s is listed twice", i, label);
-    c.is_input[t] = 1;
-    inputs[static_cast<size_t>(i)] = t;
-  }
-
-  // Operators, pass 1: structure, options, producers.
-  const auto* ops = c.model->operators();
-  const int num_ops = VecSize(ops);
-  uint64_t slots = 0;
-  for (int i = 0; i < num_ops; ++i) {
-    EDGE_RETURN_IF_ERROR(
-        CheckOpStructure(&c, i, ops->Get(static_cast<flatbuffers::uoffset_t>(i)), &slots));
-  }
-  Array<NodeInfo> nodes;
-  if (!nodes.Reset(static_cast<size_t>(num_ops))) return OutOfMemory("operator table");
-  for (int i = 0; i < num_ops; ++i) {
-    const fb::Operator* op = ops->Get(static_cast<flatbuffers::uoffset_t>(i));
-    NodeInfo& node = nodes[static_cast<size_t>(i)];
-    node.type = op->type();
-    node.op = op;
-    node.name = Str(op->name());
-    if (!node.inputs.Assign(op->inputs()->begin(), op->inputs()->end()) ||
-        !node.outputs.Assign(op->outputs()->begin(), op->outputs()->end())) {
-      return OutOfMemory("operator arguments");
-    }
-  }
-  // Pass 2: definition order and dtypes.
-  for (int i = 0; i < num_ops; ++i) {
-    EDGE_RETURN_IF_ERROR(CheckOpOrder(c, i, nodes[static_cast<size_t>(i)]));
-  }
-
-  // Graph outputs.
-  const auto* gout = c.model->outputs();
-  Array<int> outputs;
-  if (!outputs.Reset(static_cast<size_t>(VecSize(gout)))) return OutOfMemory("graph outputs");
-  for (int i = 0; i < VecSize(gout); ++i) {
-    const int t = gout->Get(static_cast<flatbuffers::uoffset_t>(i));
-    EDGE_RETURN_IF_ERROR(CheckGraphIndex(c, "graph output", i, t));
-    if (c.producer[t] < 0 && !c.is_input[t]) {
-      TensorLabel(c, t, label, sizeof(label));
-      return Invalid("graph output %d is %s, which no op produces and is not a graph input", i,
-                     label);
-    }
-    outputs[static_cast<size_t>(i)] = t;
-  }
-
-  Array<CacheRegionInfo> regions;
-  EDGE_RETURN_IF_ERROR(CheckCacheRegions(c, &regions));
-  EDGE_RETURN_IF_ERROR(CheckPipeline(c, outputs));
-  EDGE_RETURN_IF_ERROR(CheckCacheCalibration(c, static_cast<int>(regions.size())));
+  // Graph 0, the main graph: the Model's own tables.
+  c.graph_tensors = c.model->tensors();
+  c.graph_ops = c.model->operators();
+  c.graph_inputs = c.model->inputs();
+  c.graph_outputs = c.model->outputs();
+  c.graph_regions = c.model->cache_regions();
+  EDGE_RETURN_IF_ERROR(ValidateGraph(c, &out->main));
+  c.tensors = &out->main.tensors;  // ValidateGraph's table now lives there
+  out->main.name = "denoiser";
+  EDGE_RETURN_IF_ERROR(CheckPipeline(c, out->main.outputs));
+  EDGE_RETURN_IF_ERROR(CheckCacheCalibration(c, static_cast<int>(out->main.regions.size())));
   EDGE_RETURN_IF_ERROR(CheckTuning(c));
 
+  // Further graphs (format 2).
+  if (num_extra > kMaxGraphs) return Invalid("graphs: %d further graphs, at most %d", num_extra, kMaxGraphs);
+  if (!out->extra.Reset(static_cast<size_t>(num_extra))) return OutOfMemory("graph table");
+  for (int g = 0; g < num_extra; ++g) {
+    const fb::Graph* gr = c.model->graphs()->Get(static_cast<flatbuffers::uoffset_t>(g));
+    const char* name = Str(gr->name());
+    if (name[0] == 0) return Invalid("graph %d has no name", g + 1);
+    bool dup = std::strcmp(name, out->main.name) == 0;
+    for (int h = 0; h < g; ++h) dup |= std::strcmp(name, out->extra[static_cast<size_t>(h)].name) == 0;
+    if (dup) return Invalid("graph %d: the name '%s' is used twice", g + 1, name);
+    c.graph_tensors = gr->tensors();
+    c.graph_ops = gr->operators();
+    c.graph_inputs = gr->inputs();
+    c.graph_outputs = gr->outputs();
+    c.graph_regions = gr->cache_regions();
+    ValidatedGraph& vg = out->extra[static_cast<size_t>(g)];
+    vg.name = name;
+    Status st = ValidateGraph(c, &vg);
+    if (!st.ok()) return st.Prepend("graph %d '%s': ", g + 1, name);
+  }
+  EDGE_RETURN_IF_ERROR(CheckLinks(c.model, *out, &out->links));
   out->fb = c.model;
-  out->tensors = std::move(tensors);
-  out->nodes = std::move(nodes);
-  out->inputs = std::move(inputs);
-  out->outputs = std::move(outputs);
-  out->regions = std::move(regions);
   return Status::Ok();
 }
 

@@ -16,13 +16,20 @@
 namespace edge {
 
 // What a successful validation produces; Model takes these over.
-struct ValidatedModel {
-  const fb::Model* fb = nullptr;
+struct ValidatedGraph {
+  const char* name = "";
   Array<TensorInfo> tensors;
   Array<NodeInfo> nodes;
   Array<int> inputs;
   Array<int> outputs;
   Array<CacheRegionInfo> regions;
+};
+
+struct ValidatedModel {
+  const fb::Model* fb = nullptr;
+  ValidatedGraph main;           // graph 0
+  Array<ValidatedGraph> extra;   // graphs 1.. (format 2)
+  Array<GraphLinkInfo> links;
 };
 
 // `data` must be 64-byte aligned (so that constants are aligned in place) and

@@ -67,11 +67,17 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(Session* session) {
 
   if (p->cond_in_ >= 0) {
     const TensorInfo& c = m.tensor(p->cond_in_);
-    EDGE_CHECK_OR_RETURN((c.dtype == fb::DType::I64 || c.dtype == fb::DType::I32) &&
-                             c.num_elements == p->batch_,
-                         StatusCode::kUnsupported,
-                         "pipeline: condition input '%s' must be class ids (I32/I64 [%d])", c.name,
-                         p->batch_);
+    const bool ids = (c.dtype == fb::DType::I64 || c.dtype == fb::DType::I32) && c.num_elements == p->batch_;
+    const bool embedding = c.dtype == fb::DType::F32 && c.rank >= 2 && c.dims[0] == p->batch_;
+    EDGE_CHECK_OR_RETURN(ids || embedding, StatusCode::kUnsupported,
+                         "pipeline: condition input '%s' must be class ids (I32/I64 [%d]) or embeddings (F32 [%d, ...])",
+                         c.name, p->batch_, p->batch_);
+    if (embedding) {
+      p->cond_elems_ = static_cast<size_t>(c.num_elements / p->batch_);
+      if (meta->null_condition_tensor() >= 0) {
+        p->null_embedding_ = reinterpret_cast<const float*>(m.tensor(meta->null_condition_tensor()).data);
+      }
+    }
   }
   const size_t b = static_cast<size_t>(p->batch_);
   EDGE_CHECK_OR_RETURN(p->x_.Reset(b * elems) && p->cond_pred_.Reset(b * elems) &&
@@ -106,7 +112,14 @@ Status Pipeline::FillInputs(const float* x_rows, int rows, int x_stride_rows, co
   }
   float* t = static_cast<float*>(session_->data(timestep_in_));
   for (int r = 0; r < rows; ++r) t[r] = model_t;
-  if (cond_in_ >= 0) {
+  if (cond_in_ >= 0 && cond_elems_ > 0) {
+    // Embeddings: the row's sample, or the null embedding.
+    float* c = static_cast<float*>(session_->data(cond_in_));
+    for (int r = 0; r < rows; ++r) {
+      const float* src = conds[r] < 0 ? null_embedding_ : cond_src_ + size_t(conds[r]) * cond_elems_;
+      std::memcpy(c + size_t(r) * cond_elems_, src, cond_elems_ * sizeof(float));
+    }
+  } else if (cond_in_ >= 0) {
     void* c = session_->data(cond_in_);
     const bool i64 = m.tensor(cond_in_).dtype == fb::DType::I64;
     for (int r = 0; r < rows; ++r) {
@@ -138,10 +151,27 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
                          StatusCode::kInvalidArgument, "generate: class %lld outside [0, %d)",
                          static_cast<long long>(c), num_classes);
   }
-  if (guided) {
-    EDGE_CHECK_OR_RETURN(meta_->null_condition() >= 0, StatusCode::kInvalidModel,
-                         "generate: guidance needs the model's null condition id");
+  const bool embedding = cond_elems_ > 0;
+  if (embedding) {
+    EDGE_CHECK_OR_RETURN(o.condition != nullptr, StatusCode::kInvalidArgument,
+                         "generate: the model is conditioned on embeddings of %zu values per sample "
+                         "(edge-run --cond FILE.npy)",
+                         cond_elems_);
+    EDGE_CHECK_OR_RETURN(o.classes.empty(), StatusCode::kInvalidArgument,
+                         "generate: the model takes condition embeddings, not class ids");
+    for (size_t j = 0; j < size_t(o.num_samples) * cond_elems_; ++j) {
+      EDGE_CHECK_OR_RETURN(std::isfinite(o.condition[j]), StatusCode::kInvalidArgument,
+                           "generate: condition embedding of sample %zu is not finite at element %zu", j / cond_elems_,
+                           j % cond_elems_);
+    }
   }
+  if (guided) {
+    EDGE_CHECK_OR_RETURN(embedding ? null_embedding_ != nullptr : meta_->null_condition() >= 0,
+                         StatusCode::kInvalidModel, "generate: guidance needs the model's %s",
+                         embedding ? "null embedding (edge-convert --null-cond)" : "null condition id");
+  }
+  cond_src_ = o.condition;
+  const int64_t null_id = embedding ? -1 : meta_->null_condition();
   EDGE_ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(SamplerConfigFromModel(meta_), steps));
 
   // Guidance reuse: interval -1 takes the model's stored default.
@@ -206,9 +236,10 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
         const int k = paired ? (r % per_run) : r;
         int64_t cls = 0;
         const int sample = s0 + std::min(k, n - 1);
-        if (!o.classes.empty()) cls = o.classes[sample];
+        if (embedding) cls = sample;
+        else if (!o.classes.empty()) cls = o.classes[sample];
         else if (num_classes > 0) cls = sample % num_classes;
-        cond_ids_[r] = (paired && r >= per_run) ? meta_->null_condition() : cls;
+        cond_ids_[r] = (paired && r >= per_run) ? null_id : cls;
       }
       if (paired) {
         // rows [0, n) and [per_run, per_run + n) both hold the current latents
@@ -230,7 +261,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
         }
       }
       if (guided && !paired && GuidanceComputeStep(gr, i, steps)) {
-        for (int r = 0; r < batch_; ++r) cond_ids_[r] = meta_->null_condition();
+        for (int r = 0; r < batch_; ++r) cond_ids_[r] = null_id;
         EDGE_RETURN_IF_ERROR(FillInputs(x_.data(), batch_, n, cond_ids_.data(), mt));
         EDGE_RETURN_IF_ERROR(RunGraph(cache.get(), 1, i, steps));
         stats_.uncond_runs += 1;

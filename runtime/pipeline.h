@@ -27,7 +27,11 @@ struct GenerateOptions {
   uint64_t seed = 0;
   float guidance = -1.f;         // < 0: the model's default; 1: off
   int num_samples = 1;
-  std::vector<int64_t> classes;  // one per sample (conditional models); empty: 0,1,2,...
+  std::vector<int64_t> classes;  // one per sample (class-conditional models); empty: 0,1,2,...
+  // Embedding-conditioned models (an F32 condition input, e.g. text-encoder
+  // hidden states): num_samples * condition_elements() floats, one
+  // embedding per sample. Guidance uses the model's stored null embedding.
+  const float* condition = nullptr;
   const float* noise = nullptr;  // optional initial noise, num_samples * latent_elements()
   CacheOptions cache;            // step cache (threshold 0: off); see delta_cache.h
   // interval <= 1: off; -1: the model's stored default; see guidance_reuse.h
@@ -56,6 +60,8 @@ class Pipeline {
 
   const Array<int64_t>& latent_shape() const { return latent_shape_; }
   size_t latent_elements() const { return latent_elems_; }
+  // Floats of one sample's condition embedding; 0 for class ids or none.
+  size_t condition_elements() const { return cond_elems_; }
   // Samples one graph call carries (guidance reuse runs cond/uncond apart).
   int samples_per_run(bool guided, bool reuse = false) const;
   const GenerateStats& stats() const { return stats_; }
@@ -79,7 +85,10 @@ class Pipeline {
   GenerateStats stats_;
   Array<float> x_, cond_pred_, uncond_pred_, row_buf_;  // Arrays: see array.h
   GuidanceReuse reuse_;
-  Array<int64_t> cond_ids_;
+  Array<int64_t> cond_ids_;        // per batch row: class id, or (embeddings) sample index / -1 for null
+  size_t cond_elems_ = 0;          // embedding-conditioned: floats per sample
+  const float* null_embedding_ = nullptr;
+  const float* cond_src_ = nullptr;  // GenerateOptions::condition of the running generation
 };
 
 }  // namespace edge

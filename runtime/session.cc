@@ -156,23 +156,49 @@ Status Session::Init() {
     return Status::Error(StatusCode::kOutOfMemory,
                          "Session: the memory plan needs a %zu-byte arena, over the cap of %zu bytes", arena_bytes_,
                          options_.max_arena_bytes);
+  plan_offsets_ = std::move(plan.offsets);
+  plan_tensor_ = std::move(request_tensor);
+  if (options_.external_arena) return Status::Ok();  // UseArena() binds
   if (arena_bytes_ > 0) {
     void* p = nullptr;
     if (posix_memalign(&p, kDataAlignment, arena_bytes_) != 0 || p == nullptr) {
       return Status::Error(StatusCode::kOutOfMemory, "Session: cannot allocate a %zu-byte arena",
                            arena_bytes_);
     }
-    arena_ = static_cast<uint8_t*>(p);
+    owned_arena_ = static_cast<uint8_t*>(p);
 #ifdef MADV_HUGEPAGE
-    if (arena_bytes_ >= (size_t(2) << 20)) madvise(arena_, arena_bytes_, MADV_HUGEPAGE);
+    if (arena_bytes_ >= (size_t(2) << 20)) madvise(owned_arena_, arena_bytes_, MADV_HUGEPAGE);
 #endif
     // Touch every page now: first touch of fresh pages is slow here and must
     // not land inside the first Invoke().
-    std::memset(arena_, 0, arena_bytes_);
+    std::memset(owned_arena_, 0, arena_bytes_);
   }
-  for (k = 0; k < requests.size(); ++k) {
-    const int t = request_tensor[k];
-    uint8_t* ptr = arena_ + plan.offsets[k];
+  return BindArena(owned_arena_);
+}
+
+Status Session::UseArena(void* arena, size_t bytes) {
+  EDGE_CHECK_OR_RETURN(options_.external_arena, StatusCode::kInvalidArgument,
+                       "UseArena: the session was created with its own arena");
+  EDGE_CHECK_OR_RETURN(arena_ == nullptr, StatusCode::kInvalidArgument, "UseArena: an arena is already bound");
+  EDGE_CHECK_OR_RETURN(bytes >= arena_bytes_ && (arena != nullptr || arena_bytes_ == 0),
+                       StatusCode::kInvalidArgument, "UseArena: %zu bytes given, the plan needs %zu", bytes,
+                       arena_bytes_);
+  EDGE_CHECK_OR_RETURN(reinterpret_cast<uintptr_t>(arena) % kDataAlignment == 0, StatusCode::kInvalidArgument,
+                       "UseArena: the arena must be %zu-byte aligned", kDataAlignment);
+  return BindArena(static_cast<uint8_t*>(arena));
+}
+
+Status Session::BindArena(uint8_t* arena) {
+  const Model& m = *model_;
+  const int num_ops = m.num_nodes();
+  const int num_tensors = m.num_tensors();
+  // A zero-byte plan still needs distinct non-null pointers for the bind()s
+  // that check them; any aligned address serves, nothing is read or written.
+  static uint64_t empty_arena[8] __attribute__((aligned(64)));
+  arena_ = arena != nullptr ? arena : reinterpret_cast<uint8_t*>(empty_arena);
+  for (size_t k = 0; k < plan_tensor_.size(); ++k) {
+    const int t = plan_tensor_[k];
+    uint8_t* ptr = arena_ + plan_offsets_[k];
     if (t >= 0) {
       tensor_data_[t] = ptr;
     } else {
@@ -207,7 +233,7 @@ Session::~Session() {
       kernels_[i]->destroy(states_[i]);
     }
   }
-  std::free(arena_);
+  std::free(owned_arena_);
   if (pool_ != nullptr) pthreadpool_destroy(pool_);
 }
 
@@ -229,6 +255,8 @@ Status Session::SetInput(int tensor, const void* data, size_t bytes) {
 
 Status Session::Invoke() {
   if (model_->num_nodes() == 0) return Status::Ok();
+  EDGE_CHECK_OR_RETURN(arena_ != nullptr, StatusCode::kInvalidArgument,
+                       "Invoke: no arena is bound (the session was created with external_arena; call UseArena)");
   EDGE_RETURN_IF_ERROR(InvokeRange(0, model_->num_nodes() - 1));
   if (!options_.check_finite) return Status::Ok();
   for (int t : model_->outputs()) {

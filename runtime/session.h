@@ -35,6 +35,12 @@ struct SessionOptions : KernelSettings {
   // the first op that produced a non-finite value. Off by default (edge-run
   // turns it on); a clean run costs one read of the outputs.
   bool check_finite = false;
+  // Create() plans the arena but does not allocate it: the caller binds one
+  // with UseArena(). Sessions that never run at the same time (the graphs
+  // of one model: condition encoder, denoiser, decoder) can so share one
+  // arena of the largest plan. Graph inputs then keep their values only
+  // until another session on the same arena runs.
+  bool external_arena = false;
 };
 
 struct OpProfile {
@@ -58,6 +64,11 @@ class Session {
   // Only graph inputs/outputs and cache-region boundaries are guaranteed to
   // hold their value after Invoke(); other intermediates share memory.
   void* data(int tensor) const { return tensor_data_[tensor]; }
+
+  // With SessionOptions::external_arena: binds `arena` (64-byte aligned, at
+  // least arena_bytes() long, owned by the caller and outliving the
+  // session). Once only; Invoke() before it is an error.
+  Status UseArena(void* arena, size_t bytes);
 
   Status Invoke();
   // For a run whose result is not finite: runs the graph again, op by op, on
@@ -83,6 +94,7 @@ class Session {
  private:
   Session() = default;
   Status Init();
+  Status BindArena(uint8_t* arena);
 
   const Model* model_ = nullptr;
   SessionOptions options_;
@@ -96,7 +108,10 @@ class Session {
   Array<void*> tensor_data_;
   Array<KernelEvalContext> eval_ctx_;
   Array<OpProfile> profile_;
-  uint8_t* arena_ = nullptr;
+  uint8_t* arena_ = nullptr;        // bound arena (owned or the caller's)
+  uint8_t* owned_arena_ = nullptr;
+  Array<size_t> plan_offsets_;      // arena offset of each planned request
+  Array<int> plan_tensor_;          // its tensor, or -(op + 1) for scratch
   size_t arena_bytes_ = 0;
   size_t sum_activation_bytes_ = 0;
   size_t peak_live_bytes_ = 0;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything edge needs to build and test on a fresh Debian (bookworm)
-# machine. Safe to run again. Uses sudo when not root.
+# Installs everything edge needs to build, test, benchmark and embed (every
+# command the README documents) on a fresh Debian (bookworm) machine. The ARM
+# cross builds install their own (scripts/cross-deps.sh). Safe to run again.
+# Uses sudo when not root.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -20,6 +22,10 @@ if [ "${1:-}" != "--runtime-only" ]; then
     libgtest-dev python3 python3-numpy python3-torch python3-onnx
     # fuzzing: clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
     clang libclang-rt-14-dev
+    # bench/run_all.sh and tests/models/zoo/make_zoo.sh: the peers' virtual
+    # environment (PyPI), the plots and pictures of bench/report/report.py and
+    # bench/quality/, and the allocator the peers run with
+    python3-venv python3-matplotlib python3-pil libtcmalloc-minimal4
   )
 fi
 

@@ -3,7 +3,10 @@
 # converter tests (ctest); the unit tests again under ASan + UBSan and in a
 # build without XNNPACK; the converter tests under ASan + UBSan; the threaded
 # unit tests and two generations under TSan; then the ARM cross builds with
-# their tests under qemu-user and the core size report.
+# their tests under qemu-user, the core size report and the examples built
+# against an installed aarch64 package. After the release build's tests: the
+# examples against the installed x86-64 package (static; and shared, in the
+# build without XNNPACK) and the benchmark's quick run.
 #
 # Emulation is slow, so the ARM stage runs last, skips the two slowest unit
 # tests under emulation (they run natively above), and has a time budget
@@ -26,6 +29,18 @@ echo "== tests"
 ctest --test-dir build --output-on-failure -j"$JOBS"
 stage_results+=("passed: release build, unit + model + converter tests")
 
+# Embedding: cmake --install into a temporary prefix, examples/ built against
+# that package (find_package and pkg-config) and checked against edge-run.
+echo "== examples from the installed package (static libedge)"
+bash scripts/examples-check.sh x86_64 build
+stage_results+=("passed: examples built against the installed static package")
+
+# The benchmark as a newcomer runs it (smoke run: one small block, 2 steps;
+# the peers' virtual environment comes from PyPI once, then is reused).
+echo "== bench/run_all.sh --quick"
+bash bench/run_all.sh --quick
+stage_results+=("passed: bench/run_all.sh --quick")
+
 # The lower ISA tiers end to end: Session dispatch, the scalar kernels and
 # the XNNPACK Linear path only run where the CPU's best tier is capped.
 for cap in avx2 scalar; do
@@ -43,12 +58,14 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L 'unit|fault'
 stage_results+=("passed: ASan + UBSan unit tests and allocation failures")
 
-echo "== core build without XNNPACK (unit tests)"
+# Also the shared libedge: installed from this build, the examples run on it.
+echo "== core build without XNNPACK (unit tests, shared libedge with the examples)"
 cmake -S . -B build-noxnn -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGE_WITH_XNNPACK=OFF \
-  -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF
+  -DEDGE_BUILD_CONVERTER=OFF -DEDGE_BUILD_BENCH=OFF -DBUILD_SHARED_LIBS=ON
 cmake --build build-noxnn -j"$JOBS" --target edge_unit_tests
 ctest --test-dir build-noxnn --output-on-failure -j"$JOBS" -L unit
-stage_results+=("passed: unit tests without XNNPACK")
+bash scripts/examples-check.sh x86_64 build-noxnn
+stage_results+=("passed: unit tests without XNNPACK, examples on the shared libedge")
 
 # The converter reads files from anywhere: its tests (hostile and truncated
 # ONNX, every fixture, every opset, the size report, the model zoo) run once more with
@@ -85,7 +102,7 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 tsan_run=()
 if command -v setarch >/dev/null; then tsan_run=(setarch "$(uname -m)" -R); fi
 "${tsan_run[@]}" ctest --test-dir build-tsan --output-on-failure -j"$JOBS" -L unit -E \
-  'Session.DitB2Arena|RealActivations.Int8AttentionWithinTarget|OpsUnary.AllVariants|TilesMatch(Reference|AnOracle)|SparsePlansMatchQuantizedReference|F32Attention.SelfAndCross|MutationsOfARichModel|ReferenceCloseToFp32OnAdversarial'
+  'Session.DitB2Arena|RealActivations.Int8AttentionWithinTarget|OpsUnary.AllVariants|TilesMatch(Reference|AnOracle)|SparsePlansMatchQuantizedReference|F32Attention.SelfAndCross|MutationsOfARichModel|ReferenceCloseToFp32OnAdversarial|CApiSettings.EachSetting'
 build/tests/make_dit_fixture build-tsan/dit_fixture --depth 2 --hidden 64 --heads 2 --image 24 >/dev/null
 for attn in "--attention-sparse clusters" \
             "--attention-density 0.34 --attention-precision int8 --precision int8"; do
@@ -140,6 +157,8 @@ if [ "${EDGE_SKIP_CROSS:-0}" != 1 ]; then
   }
   cross_stage "ARM cross builds, unit tests under qemu-user" bash scripts/cross-test.sh
   cross_stage "core binary sizes (x86-64, aarch64, armhf)" bash scripts/size-report.sh
+  cross_stage "examples from the installed package (aarch64, qemu-user)" \
+    bash scripts/examples-check.sh aarch64 build-aarch64
 else
   stage_results+=("skipped: ARM cross stages (EDGE_SKIP_CROSS=1)")
 fi

@@ -24,7 +24,9 @@
 #include "runtime/io/png.h"
 #include "runtime/model.h"
 #include "runtime/noise.h"
+#include "runtime/decoder.h"
 #include "runtime/pipeline.h"
+#include "runtime/shared_arena.h"
 #include "runtime/session.h"
 
 namespace {
@@ -71,9 +73,17 @@ const char kUsage[] =
     "  --out FILE           .png (a grid; video: one row of frames per sample) or .npy\n"
     "                       (default sample.png for pixel models, sample.npy otherwise)\n"
     "  --png-scale K        enlarge the PNG K times (nearest neighbour; default 1)\n"
+    "  --cond FILE.npy      models conditioned on embeddings (e.g. text-encoder hidden states):\n"
+    "                       one embedding per sample, [N, ...] or a single [...] for all\n"
+    "                       samples; guidance uses the model's stored null embedding\n"
+    "  --no-decode          latent models with a decoder graph: write the latents, skip decoding\n"
+    "  --decode-tile-overlap N  latent pixels neighbouring decoder tiles share (default: the\n"
+    "                       model's; tiles apply when the decoder's input is smaller than\n"
+    "                       the latent)\n"
     "\n"
     "One graph run:\n"
     "  --once               run the graph once\n"
+    "  --graph NAME         which graph of a multi-graph model (default: the denoiser)\n"
     "  --input NAME=FILE    a graph input from .npy (repeatable)\n"
     "  --out-dir DIR        write each graph output as DIR/<name>.npy\n"
     "\n"
@@ -132,6 +142,10 @@ struct Args {
   edge::GuidanceReuseOptions guidance_reuse{-1, 2, 1};  // interval -1: the model's default
   bool guidance_reuse_detail = false;                    // --guidance-reuse-order/-warmup given
   bool once = false;
+  std::string graph;             // --once: a graph by name (empty: graph 0)
+  bool no_decode = false;
+  std::string cond;              // --cond FILE.npy
+  int decode_overlap = -1;       // -1: the model's
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
   int threads = 1;
@@ -337,6 +351,17 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (arg == "--attention-kmeans-iters") a->attention_sparse.kmeans_iters = static_cast<int>(n);
       else if (arg == "--attention-refresh") a->attention_sparse.refresh = static_cast<int>(n);
       else a->attention_sparse.dense_steps = static_cast<int>(n);
+    } else if (arg == "--graph") {
+      if (!value(&v) || v[0] == '\0') return Usage("--graph needs a graph name");
+      a->graph = v;
+    } else if (arg == "--cond") {
+      if (!value(&v)) return Usage("--cond needs a file");
+      a->cond = v;
+    } else if (arg == "--no-decode") {
+      a->no_decode = true;
+    } else if (arg == "--decode-tile-overlap") {
+      if (!value(&v) || !ParseInt(v, 0, 1024, &n)) return Usage("--decode-tile-overlap needs an integer in [0, 1024]");
+      a->decode_overlap = static_cast<int>(n);
     } else if (arg == "--pin") {
       a->pin = true;
     } else if (arg == "--max-memory") {
@@ -371,6 +396,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
     return Usage("--guidance-reuse-order and --guidance-reuse-warmup need --guidance-reuse K");
   if (a->once && a->out_dir.empty()) return Usage("--once needs --out-dir");
   if (!a->once && (!a->inputs.empty() || !a->out_dir.empty())) return Usage("--input/--out-dir need --once");
+  if (!a->once && !a->graph.empty()) return Usage("--graph needs --once (a generation runs every graph)");
   return -1;
 }
 
@@ -589,7 +615,7 @@ edge::Status WriteSamplesPng(const std::string& path, const edge::Array<int64_t>
   return edge::WritePng(path, big.data(), GW * scale, GH * scale, C);
 }
 
-int RunGenerate(const Args& a, edge::Session* s) {
+int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session, size_t shared_arena_bytes) {
   auto pr = edge::Pipeline::Create(s);
   if (!pr.ok()) {
     std::fprintf(stderr, "edge-run: %s\n", pr.status().message());
@@ -637,6 +663,42 @@ int RunGenerate(const Args& a, edge::Session* s) {
       return kExitUsage;
     }
   }
+  // Condition embeddings (--cond): one per sample, or one for all.
+  std::vector<float> cond;
+  const size_t E = p.condition_elements();
+  if (E == 0 && !a.cond.empty()) return Usage("--cond: this model takes no condition embedding");
+  if (E > 0) {
+    if (a.cond.empty()) {
+      std::fprintf(stderr, "edge-run: the model is conditioned on embeddings of %zu values per sample: give --cond FILE.npy\n", E);
+      return kExitUsage;
+    }
+    if (!a.classes.empty()) return Usage("--class: this model takes condition embeddings (--cond), not classes");
+    auto arr = edge::ReadNpy(a.cond);
+    if (!arr.ok()) {
+      std::fprintf(stderr, "edge-run: --cond: %s\n", arr.status().message());
+      return kExitUsage;
+    }
+    const size_t n = static_cast<size_t>(arr->num_elements());
+    if (arr->dtype != edge::fb::DType::F32 || n == 0 || n % E != 0) {
+      std::fprintf(stderr, "edge-run: --cond must hold float32 embeddings of %zu values each, %s has %zu values\n", E,
+                   a.cond.c_str(), n);
+      return kExitUsage;
+    }
+    const int given = static_cast<int>(n / E);
+    if (a.num_samples == 0) g.num_samples = given;
+    if (given != 1 && given != g.num_samples) {
+      std::fprintf(stderr, "edge-run: --cond holds %d embeddings for %d samples\n", given, g.num_samples);
+      return kExitUsage;
+    }
+    for (int k = 0; k < g.num_samples; ++k) cond.insert(cond.end(), arr->f32() + (given == 1 ? 0 : k * E), arr->f32() + (given == 1 ? E : (k + 1) * E));
+    for (float x : cond) {
+      if (!std::isfinite(x)) {
+        std::fprintf(stderr, "edge-run: --cond: %s holds a NaN or Inf\n", a.cond.c_str());
+        return kExitUsage;
+      }
+    }
+    g.condition = cond.data();
+  }
   const size_t L = p.latent_elements();
   std::vector<float> noise;
   if (!a.noise.empty()) {
@@ -667,7 +729,17 @@ int RunGenerate(const Args& a, edge::Session* s) {
     }
   }
 
-  const bool pixels = meta->output_kind() == edge::fb::OutputKind::Pixels;
+  std::unique_ptr<edge::Decoder> decoder;
+  if (decoder_session != nullptr) {
+    auto dr = edge::Decoder::Create(s->model(), decoder_session, *s->model().decoder_link(), p.latent_shape(),
+                                    a.decode_overlap);
+    if (!dr.ok()) {
+      std::fprintf(stderr, "edge-run: %s\n", dr.status().message());
+      return dr.status().code() == edge::StatusCode::kInvalidArgument ? kExitUsage : ExitFor(dr.status());
+    }
+    decoder = std::move(dr.value());
+  }
+  const bool pixels = decoder != nullptr || meta->output_kind() == edge::fb::OutputKind::Pixels;
   std::string out = a.out.empty() ? (pixels ? "sample.png" : "sample.npy") : a.out;
   if (!EndsWith(out, ".png") && !EndsWith(out, ".npy")) return Usage("--out must end in .png or .npy");
 
@@ -686,7 +758,24 @@ int RunGenerate(const Args& a, edge::Session* s) {
     std::fprintf(stderr, "edge-run: %s\n", st.message());
     return ExitFor(st);
   }
-  edge::Status ws = EndsWith(out, ".png") ? WriteSamplesPng(out, p.latent_shape(), g.num_samples, result.data(), a.png_scale)
+  const edge::Array<int64_t>* sample_shape = &p.latent_shape();
+  if (decoder != nullptr) {
+    // Decode each sample's latent into pixels.
+    const size_t P = decoder->output_elements();
+    std::vector<float> pixels_out(size_t(g.num_samples) * P);
+    for (int k = 0; k < g.num_samples; ++k) {
+      edge::Status ds = decoder->Decode(result.data() + size_t(k) * L, pixels_out.data() + size_t(k) * P);
+      if (!ds.ok()) {
+        std::fprintf(stderr, "edge-run: sample %d: %s\n", k, ds.message());
+        return ExitFor(ds);
+      }
+    }
+    result.swap(pixels_out);
+    sample_shape = &decoder->output_shape();
+    out_shape.assign(1, g.num_samples);
+    for (int64_t d : *sample_shape) out_shape.push_back(d);
+  }
+  edge::Status ws = EndsWith(out, ".png") ? WriteSamplesPng(out, *sample_shape, g.num_samples, result.data(), a.png_scale)
                                           : edge::WriteNpy(out, edge::fb::DType::F32, out_shape, result.data());
   if (!ws.ok()) {
     std::fprintf(stderr, "edge-run: writing %s: %s\n", out.c_str(), ws.message());
@@ -734,6 +823,13 @@ int RunGenerate(const Args& a, edge::Session* s) {
                   a.cache_set || a.cache.threshold >= 0.f || a.cache.interval > 0 || !a.cache.compute_steps.empty()
                       ? "false" : "true");
     }
+    if (decoder != nullptr) {
+      const edge::DecodeStats& ds = decoder->stats();
+      std::printf(",\"decoder\":{\"tiles\":%d,\"tiles_h\":%d,\"tiles_w\":%d,\"overlap\":%d,\"total_ms\":%.3f,"
+                  "\"arena_bytes\":%zu,\"shared_arena_bytes\":%zu}",
+                  ds.tiles, ds.tiles_h, ds.tiles_w, decoder->overlap(), ds.total_ms, decoder_session->arena_bytes(),
+                  shared_arena_bytes);
+    }
     if (a.profile || a.verbose) JsonProfile(stdout, *s);
     std::printf("}\n");
   } else if (!a.quiet) {
@@ -750,6 +846,11 @@ int RunGenerate(const Args& a, edge::Session* s) {
       std::fprintf(stderr, "guidance reuse (every %d-th step, order %d): %d unconditional passes run, %d estimated\n",
                    p.stats().guidance_reuse.interval, p.stats().guidance_reuse.order, p.stats().uncond_runs,
                    p.stats().uncond_reused);
+    }
+    if (decoder != nullptr) {
+      const edge::DecodeStats& ds = decoder->stats();
+      std::fprintf(stderr, "decoded %d sample(s): %d tile(s) of %d x %d each, %.1f ms; shared arena %.2f MiB\n",
+                   g.num_samples, ds.tiles, ds.tiles_h, ds.tiles_w, ds.total_ms, shared_arena_bytes / 1048576.0);
     }
     std::printf("wrote %s\n", out.c_str());
   }
@@ -785,17 +886,46 @@ int main(int argc, char** argv) {
   so.pin_big_cores = a.pin;
   so.max_arena_bytes = static_cast<size_t>(a.max_memory_mb) << 20;
   so.check_finite = a.check_finite;
-  auto sr = edge::Session::Create(mr.value().get(), so);
-  if (!sr.ok()) {
-    std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), sr.status().message());
-    return sr.status().code() == edge::StatusCode::kInvalidModel ? kExitBadModel : kExitRuntime;
+  const edge::Model& model = *mr.value();
+  int graph = 0;
+  if (!a.graph.empty()) {
+    graph = model.FindGraph(a.graph.c_str());
+    if (graph < 0) {
+      std::fprintf(stderr, "edge-run: %s has no graph named '%s' (it has:", a.model.c_str(), a.graph.c_str());
+      for (int g = 0; g < model.num_graphs(); ++g) std::fprintf(stderr, " %s", model.graph(g)->graph_name());
+      std::fprintf(stderr, ")\n");
+      return kExitUsage;
+    }
   }
+  // A generation of a latent model with a decoder runs two graphs, one after
+  // the other, on one arena of the larger plan.
+  const edge::GraphLinkInfo* dlink = a.once || a.no_decode ? nullptr : model.decoder_link();
+  so.external_arena = dlink != nullptr;
+  auto prepare_failed = [&](const edge::Status& st) {
+    std::fprintf(stderr, "edge-run: cannot prepare %s: %s\n", a.model.c_str(), st.message());
+    return st.code() == edge::StatusCode::kInvalidModel ? kExitBadModel : kExitRuntime;
+  };
+  auto sr = edge::Session::Create(model.graph(graph), so);
+  if (!sr.ok()) return prepare_failed(sr.status());
   edge::Session& s = *sr.value();
+  std::unique_ptr<edge::Session> decoder_session;
+  edge::SharedArena shared;
+  if (dlink != nullptr) {
+    auto dr = edge::Session::Create(model.graph(dlink->to_graph), so);
+    if (!dr.ok()) {
+      edge::Status ds = dr.status();
+      return prepare_failed(ds.Prepend("decoder: "));
+    }
+    decoder_session = std::move(dr.value());
+    edge::Session* both[2] = {&s, decoder_session.get()};
+    edge::Status bs = shared.Bind(both, 2, so.max_arena_bytes);
+    if (!bs.ok()) return prepare_failed(bs);
+  }
   if (a.verbose) {
     std::fprintf(stderr, "%s: %d ops, %d tensors, arena %.2f MiB (all activations %.2f MiB, peak live %.2f MiB)\n",
                  a.model.c_str(), s.model().num_nodes(), s.model().num_tensors(), s.arena_bytes() / 1048576.0,
                  s.sum_activation_bytes() / 1048576.0, s.peak_live_bytes() / 1048576.0);
     PrintKernels(s);
   }
-  return a.once ? RunOnce(a, &s) : RunGenerate(a, &s);
+  return a.once ? RunOnce(a, &s) : RunGenerate(a, &s, decoder_session.get(), shared.bytes());
 }

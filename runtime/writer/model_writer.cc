@@ -96,8 +96,31 @@ flatbuffers::Offset<void> BuildOptions(flatbuffers::FlatBufferBuilder& b, fb::Op
 
 int ModelWriter::AddBuffer(const void* data, size_t bytes) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  buffers_.emplace_back(p, p + (p ? bytes : 0));
-  return static_cast<int>(buffers_.size()) - 1;
+  if (!p) bytes = 0;
+  // FNV-1a over the bytes; equal contents share one buffer.
+  uint64_t h = 1469598103934665603ull ^ bytes;
+  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  auto range = buffer_index_.equal_range(h);
+  for (auto it = range.first; it != range.second; ++it) {
+    const std::vector<uint8_t>& have = buffers_[static_cast<size_t>(it->second)];
+    if (have.size() == bytes && (bytes == 0 || std::memcmp(have.data(), p, bytes) == 0)) return it->second;
+  }
+  buffers_.emplace_back(p, p + bytes);
+  const int index = static_cast<int>(buffers_.size()) - 1;
+  buffer_index_.emplace(h, index);
+  return index;
+}
+
+int ModelWriter::AddTensor(TensorRec t) {
+  G().tensors.push_back(std::move(t));
+  return static_cast<int>(G().tensors.size()) - 1;
+}
+
+int ModelWriter::AddGraph(const std::string& name) {
+  graphs_.emplace_back();
+  graphs_.back().name = name;
+  cur_ = graphs_.size() - 1;
+  return static_cast<int>(cur_);
 }
 
 int ModelWriter::AddActivation(const std::string& name, const std::vector<int64_t>& shape,
@@ -106,8 +129,7 @@ int ModelWriter::AddActivation(const std::string& name, const std::vector<int64_
   t.name = name;
   t.shape = shape;
   t.dtype = dtype;
-  tensors_.push_back(std::move(t));
-  return static_cast<int>(tensors_.size()) - 1;
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddConstant(const std::string& name, const std::vector<int64_t>& shape,
@@ -117,8 +139,7 @@ int ModelWriter::AddConstant(const std::string& name, const std::vector<int64_t>
   t.shape = shape;
   t.dtype = dtype;
   t.buffer = AddBuffer(data, bytes);
-  tensors_.push_back(std::move(t));
-  return static_cast<int>(tensors_.size()) - 1;
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddConstantF32(const std::string& name, const std::vector<int64_t>& shape,
@@ -154,8 +175,7 @@ int ModelWriter::AddInt8PerChannel(const std::string& name, const std::vector<in
   t.quant = fb::QuantScheme::Int8PerChannel;
   t.scale_buffer = AddBuffer(scales.data(), scales.size() * sizeof(float));
   t.layout = layout;
-  tensors_.push_back(std::move(t));
-  return static_cast<int>(tensors_.size()) - 1;
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddNvfp4(const std::string& name, const std::vector<int64_t>& shape,
@@ -170,8 +190,7 @@ int ModelWriter::AddNvfp4(const std::string& name, const std::vector<int64_t>& s
   t.scale_buffer = AddBuffer(block_scales, scale_bytes);
   t.tensor_scale = tensor_scale;
   t.layout = layout;
-  tensors_.push_back(std::move(t));
-  return static_cast<int>(tensors_.size()) - 1;
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddOp(fb::OpType type, const std::vector<int>& inputs,
@@ -183,14 +202,22 @@ int ModelWriter::AddOp(fb::OpType type, const std::vector<int>& inputs,
   op.outputs = outputs;
   op.attrs = attrs;
   op.name = name;
-  ops_.push_back(std::move(op));
-  return static_cast<int>(ops_.size()) - 1;
+  G().ops.push_back(std::move(op));
+  return static_cast<int>(G().ops.size()) - 1;
 }
 
 void ModelWriter::AddCacheRegion(const std::string& name, int first_op, int last_op, int input,
                                  int output) {
-  regions_.push_back({name, first_op, last_op, input, output});
+  G().regions.push_back({name, first_op, last_op, input, output});
 }
+
+// A graph's tables: tensors, ops, inputs, outputs, cache regions.
+struct GraphOffsets {
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Tensor>>> tensors;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Operator>>> ops;
+  flatbuffers::Offset<flatbuffers::Vector<int32_t>> inputs, outputs;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::CacheRegion>>> regions;
+};
 
 Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
   if (!out) return Status::Error(StatusCode::kInvalidArgument, "null output");
@@ -199,29 +226,26 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
   // Quantized tensors are written with the NVFP4 block (Int8PerChannel
   // ignores it; it is also the schema default, so it costs no bytes).
   const int quant_block = static_cast<int>(QuantFormatOf(QuantFormat::kNvfp4).scale_block);
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    const TensorRec& t = tensors_[i];
-    if (t.buffer < 0) continue;
-    size_t want = 0;
-    const int rank = static_cast<int>(t.shape.size());
-    if (rank > kMaxRank ||
-        !ConstantStorageBytes(t.dtype, t.layout, t.shape.data(), rank, &want)) {
-      return Status::Error(StatusCode::kInvalidArgument,
-                           "tensor %zu '%s': invalid shape/dtype/layout for a constant", i,
-                           t.name.c_str());
-    }
-    if (buffers_[static_cast<size_t>(t.buffer)].size() != want) {
-      return Status::Error(StatusCode::kInvalidArgument,
-                           "tensor %zu '%s': %zu data bytes given, shape needs %zu", i,
-                           t.name.c_str(), buffers_[static_cast<size_t>(t.buffer)].size(), want);
-    }
-    if (t.quant != fb::QuantScheme::None) {
-      if (!QuantScaleBytes(t.quant, t.layout, t.shape.data(), rank, quant_block, &want) ||
-          buffers_[static_cast<size_t>(t.scale_buffer)].size() != want) {
+  for (const GraphRec& g : graphs_) {
+    for (size_t i = 0; i < g.tensors.size(); ++i) {
+      const TensorRec& t = g.tensors[i];
+      if (t.buffer < 0) continue;
+      size_t want = 0;
+      const int rank = static_cast<int>(t.shape.size());
+      if (rank > kMaxRank || !ConstantStorageBytes(t.dtype, t.layout, t.shape.data(), rank, &want)) {
         return Status::Error(StatusCode::kInvalidArgument,
-                             "tensor %zu '%s': %zu scale bytes given, shape needs %zu", i,
-                             t.name.c_str(),
-                             buffers_[static_cast<size_t>(t.scale_buffer)].size(), want);
+                             "tensor %zu '%s': invalid shape/dtype/layout for a constant", i, t.name.c_str());
+      }
+      if (buffers_[static_cast<size_t>(t.buffer)].size() != want) {
+        return Status::Error(StatusCode::kInvalidArgument, "tensor %zu '%s': %zu data bytes given, shape needs %zu",
+                             i, t.name.c_str(), buffers_[static_cast<size_t>(t.buffer)].size(), want);
+      }
+      if (t.quant != fb::QuantScheme::None) {
+        if (!QuantScaleBytes(t.quant, t.layout, t.shape.data(), rank, quant_block, &want) ||
+            buffers_[static_cast<size_t>(t.scale_buffer)].size() != want) {
+          return Status::Error(StatusCode::kInvalidArgument, "tensor %zu '%s': %zu scale bytes given, shape needs %zu",
+                               i, t.name.c_str(), buffers_[static_cast<size_t>(t.scale_buffer)].size(), want);
+        }
       }
     }
   }
@@ -232,33 +256,52 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
     return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(s);
   };
 
-  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
-  tensors.reserve(tensors_.size());
-  for (const TensorRec& t : tensors_) {
-    auto name = opt_string(t.name);
-    auto shape = b.CreateVector(t.shape);
-    flatbuffers::Offset<fb::Quantization> quant;
-    if (t.quant != fb::QuantScheme::None) {
-      quant = fb::CreateQuantization(b, t.quant, t.scale_buffer, t.tensor_scale, quant_block);
+  auto build_graph = [&](const GraphRec& g) {
+    std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+    tensors.reserve(g.tensors.size());
+    for (const TensorRec& t : g.tensors) {
+      auto name = opt_string(t.name);
+      auto shape = b.CreateVector(t.shape);
+      flatbuffers::Offset<fb::Quantization> quant;
+      if (t.quant != fb::QuantScheme::None) {
+        quant = fb::CreateQuantization(b, t.quant, t.scale_buffer, t.tensor_scale, quant_block);
+      }
+      tensors.push_back(fb::CreateTensor(b, name, shape, t.dtype, t.buffer, quant, t.layout));
     }
-    tensors.push_back(fb::CreateTensor(b, name, shape, t.dtype, t.buffer, quant, t.layout));
-  }
+    std::vector<flatbuffers::Offset<fb::Operator>> ops;
+    ops.reserve(g.ops.size());
+    for (const OpRec& op : g.ops) {
+      auto inputs = b.CreateVector(op.inputs);
+      auto outputs = b.CreateVector(op.outputs);
+      fb::OpOptions kind = fb::OpOptions::NONE;
+      auto options = BuildOptions(b, op.type, op.attrs, &kind);
+      auto name = opt_string(op.name);
+      ops.push_back(fb::CreateOperator(b, op.type, inputs, outputs, kind, options, name));
+    }
+    std::vector<flatbuffers::Offset<fb::CacheRegion>> regions;
+    for (const RegionRec& r : g.regions) {
+      auto name = opt_string(r.name);
+      regions.push_back(fb::CreateCacheRegion(b, name, r.first_op, r.last_op, r.input, r.output));
+    }
+    GraphOffsets o;
+    o.tensors = b.CreateVector(tensors);
+    o.ops = b.CreateVector(ops);
+    o.inputs = b.CreateVector(g.inputs);
+    o.outputs = b.CreateVector(g.outputs);
+    if (!regions.empty()) o.regions = b.CreateVector(regions);
+    return o;
+  };
 
-  std::vector<flatbuffers::Offset<fb::Operator>> ops;
-  ops.reserve(ops_.size());
-  for (const OpRec& op : ops_) {
-    auto inputs = b.CreateVector(op.inputs);
-    auto outputs = b.CreateVector(op.outputs);
-    fb::OpOptions kind = fb::OpOptions::NONE;
-    auto options = BuildOptions(b, op.type, op.attrs, &kind);
-    auto name = opt_string(op.name);
-    ops.push_back(fb::CreateOperator(b, op.type, inputs, outputs, kind, options, name));
+  const GraphOffsets main = build_graph(graphs_[0]);
+  std::vector<flatbuffers::Offset<fb::Graph>> extra;
+  for (size_t g = 1; g < graphs_.size(); ++g) {
+    const GraphOffsets o = build_graph(graphs_[g]);
+    auto name = opt_string(graphs_[g].name);
+    extra.push_back(fb::CreateGraph(b, name, o.tensors, o.ops, o.inputs, o.outputs, o.regions));
   }
-
-  std::vector<flatbuffers::Offset<fb::CacheRegion>> regions;
-  for (const RegionRec& r : regions_) {
-    auto name = opt_string(r.name);
-    regions.push_back(fb::CreateCacheRegion(b, name, r.first_op, r.last_op, r.input, r.output));
+  std::vector<flatbuffers::Offset<fb::GraphLink>> links;
+  for (const LinkRec& l : links_) {
+    links.push_back(fb::CreateGraphLink(b, l.from_graph, l.from_tensor, l.to_graph, l.to_tensor));
   }
 
   flatbuffers::Offset<fb::Pipeline> pipeline;
@@ -271,7 +314,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
                                   p.timestep_scale, p.num_classes, p.null_condition,
                                   p.beta_schedule, p.beta_start, p.beta_end, p.output_kind,
                                   p.guidance_reuse_interval, p.guidance_reuse_warmup,
-                                  p.guidance_reuse_order);
+                                  p.guidance_reuse_order, p.decode_tile_overlap, p.null_condition_tensor);
   }
 
   flatbuffers::Offset<fb::CacheCalibration> cache_calib;
@@ -309,15 +352,16 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
 
   auto producer = opt_string(producer_);
   auto name = opt_string(name_);
-  auto tensors_vec = b.CreateVector(tensors);
-  auto ops_vec = b.CreateVector(ops);
-  auto inputs_vec = b.CreateVector(inputs_);
-  auto outputs_vec = b.CreateVector(outputs_);
   auto buffers_vec = b.CreateVectorOfStructs(buffer_table);
-  auto regions_vec = regions.empty() ? 0 : b.CreateVector(regions);
-  auto root = fb::CreateModel(b, format_version_, producer, name, tensors_vec, ops_vec,
-                              inputs_vec, outputs_vec, buffers_vec, regions_vec, pipeline,
-                              cache_calib, tuning);
+  auto graphs_vec = extra.empty() ? 0 : b.CreateVector(extra);
+  auto links_vec = links.empty() ? 0 : b.CreateVector(links);
+  // One graph: version 1, which older runtimes read too.
+  const uint32_t version = format_version_ >= 0 ? static_cast<uint32_t>(format_version_)
+                           : graphs_.size() > 1 || !links_.empty() ? kFormatVersion
+                                                                   : kSingleGraphFormatVersion;
+  auto root = fb::CreateModel(b, version, producer, name, main.tensors, main.ops, main.inputs,
+                              main.outputs, buffers_vec, main.regions, pipeline, cache_calib, tuning,
+                              graphs_vec, links_vec);
   fb::FinishSizePrefixedModelBuffer(b, root);
 
   const uint64_t fb_bytes = b.GetSize();  // includes the u32 size prefix

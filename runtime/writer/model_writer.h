@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,8 @@ struct PipelineInfo {
   float beta_start = 1e-4f, beta_end = 0.02f;
   fb::OutputKind output_kind = fb::OutputKind::Pixels;
   int guidance_reuse_interval = 0, guidance_reuse_warmup = 2, guidance_reuse_order = 1;
+  int decode_tile_overlap = 2;  // latent rows/columns neighbouring decoder tiles share
+  int null_condition_tensor = -1;  // embedding-conditioned models: the unconditional embedding
 };
 
 // Step-cache calibration (schema CacheCalibration).
@@ -114,8 +117,22 @@ class ModelWriter {
   int AddOp(fb::OpType type, const std::vector<int>& inputs, const std::vector<int>& outputs,
             const OpAttrs& attrs = OpAttrs(), const std::string& name = "");
 
-  void SetInputs(const std::vector<int>& tensors) { inputs_ = tensors; }
-  void SetOutputs(const std::vector<int>& tensors) { outputs_ = tensors; }
+  void SetInputs(const std::vector<int>& tensors) { G().inputs = tensors; }
+  void SetOutputs(const std::vector<int>& tensors) { G().outputs = tensors; }
+
+  // Several graphs in one file (format 2). Tensors, ops, inputs, outputs and
+  // cache regions go to the current graph: graph 0 (the main graph, the
+  // denoiser) until AddGraph() starts another and makes it current. All
+  // graphs share the buffers, and a buffer whose bytes equal an earlier
+  // one's is stored once (tied weights). Returns the new graph's index.
+  int AddGraph(const std::string& name);
+  void SelectGraph(int index) { cur_ = static_cast<size_t>(index); }
+  int num_graphs() const { return static_cast<int>(graphs_.size()); }
+  // Feeds graph from_graph's tensor from_tensor (a graph output, or graph
+  // 0's pipeline latent input: the sampled latent) into to_graph's input.
+  void AddLink(int from_graph, int from_tensor, int to_graph, int to_tensor) {
+    links_.push_back({from_graph, from_tensor, to_graph, to_tensor});
+  }
   void AddCacheRegion(const std::string& name, int first_op, int last_op, int input, int output);
   void SetPipeline(const PipelineInfo& pipeline) { pipeline_ = pipeline; has_pipeline_ = true; }
   const PipelineInfo* pipeline() const { return has_pipeline_ ? &pipeline_ : nullptr; }
@@ -126,8 +143,8 @@ class ModelWriter {
   // For tests of the loader: write this version number instead of the current one.
   void SetFormatVersionForTesting(uint32_t v) { format_version_ = v; }
 
-  int num_tensors() const { return static_cast<int>(tensors_.size()); }
-  int num_ops() const { return static_cast<int>(ops_.size()); }
+  int num_tensors() const { return static_cast<int>(G().tensors.size()); }
+  int num_ops() const { return static_cast<int>(G().ops.size()); }
 
   // Serializes the whole file (FlatBuffer + aligned data segment).
   Status Finish(std::vector<uint8_t>* out) const;
@@ -156,13 +173,26 @@ class ModelWriter {
     std::string name;
     int first_op, last_op, input, output;
   };
+  struct GraphRec {
+    std::string name;
+    std::vector<TensorRec> tensors;
+    std::vector<OpRec> ops;
+    std::vector<int> inputs, outputs;
+    std::vector<RegionRec> regions;
+  };
+  struct LinkRec {
+    int from_graph, from_tensor, to_graph, to_tensor;
+  };
   int AddBuffer(const void* data, size_t bytes);
+  int AddTensor(TensorRec t);
+  GraphRec& G() { return graphs_[cur_]; }
+  const GraphRec& G() const { return graphs_[cur_]; }
 
-  std::vector<TensorRec> tensors_;
-  std::vector<OpRec> ops_;
+  std::vector<GraphRec> graphs_ = std::vector<GraphRec>(1);
+  size_t cur_ = 0;
+  std::vector<LinkRec> links_;
   std::vector<std::vector<uint8_t>> buffers_;
-  std::vector<int> inputs_, outputs_;
-  std::vector<RegionRec> regions_;
+  std::multimap<uint64_t, int> buffer_index_;  // content hash -> buffer
   PipelineInfo pipeline_;
   bool has_pipeline_ = false;
   CacheCalibrationInfo cache_calib_;
@@ -170,7 +200,7 @@ class ModelWriter {
   TuningInfo tuning_;
   bool has_tuning_ = false;
   std::string name_, producer_ = "edge";
-  uint32_t format_version_ = 1;
+  int64_t format_version_ = -1;  // -1: by the number of graphs
 };
 
 }  // namespace edge

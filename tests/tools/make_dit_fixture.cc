@@ -3,7 +3,7 @@
 // OUT/{x,t,y}.npy (inputs) and OUT/config.json.
 //
 // usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H]
-//                                 [--image S] [--batch B] [--seed S]
+//                                 [--image S] [--channels C] [--batch B] [--seed S]
 //                                 [--fp32-layout row-major|packed] [--no-weights 1]
 // --fp32-layout: the Linear weights' storage (default row-major; packed is
 // what edge-convert writes by default). --no-weights 1: no weights/*.npy
@@ -21,7 +21,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H] [--image S] [--batch B] [--seed S]\n"
+    std::fprintf(stderr, "usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H] [--image S] [--channels C] [--batch B] [--seed S]\n"
                          "                        [--fp32-layout row-major|packed] [--no-weights 1]\n");
     return 2;
   }
@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--hidden")) cfg.hidden = v;
     else if (!std::strcmp(argv[i], "--heads")) cfg.heads = v;
     else if (!std::strcmp(argv[i], "--image")) cfg.image_size = v;
+    else if (!std::strcmp(argv[i], "--channels")) cfg.in_channels = v;
     else if (!std::strcmp(argv[i], "--batch")) cfg.batch = v;
     else if (!std::strcmp(argv[i], "--seed")) cfg.seed = static_cast<uint64_t>(v);
     else { std::fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }

@@ -204,9 +204,9 @@ std::vector<MalformedCase> LoaderMalformedCases() {
   }
   {
     Base b;
-    b.w.SetFormatVersionForTesting(2);
+    b.w.SetFormatVersionForTesting(kFormatVersion + 1);
     add("future version", b.Bytes(),
-        "model format version 2 is newer than this runtime supports (1)");
+        "model format version 3 is newer than this runtime supports (2)");
   }
   {
     Base b;

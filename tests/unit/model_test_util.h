@@ -59,6 +59,8 @@ struct MalformedCase {
 // rejection branch they leave out (model_validate_test.cc).
 std::vector<MalformedCase> LoaderMalformedCases();
 std::vector<MalformedCase> ValidatorBranchCases();
+// Graph tables and links of multi-graph files (multi_graph_test.cc).
+std::vector<MalformedCase> MultiGraphMalformedCases();
 
 inline std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TMPDIR");

@@ -748,8 +748,6 @@ const struct {
      "QuantScaleBytes only fails for shapes, schemes and block sizes rejected before it"},
     {"cache calibration: policy entry %d is null",
      "a verified vector of tables never yields a null entry"},
-    {"model format version %u is not supported",
-     "only version 0 (its own message) is below the current version 1"},
 };
 
 TEST(ModelValidate, EveryRejectionBranchHasACase) {
@@ -762,7 +760,8 @@ TEST(ModelValidate, EveryRejectionBranchHasACase) {
   ASSERT_GE(sites.size(), 100u);
 
   std::vector<std::string> messages;
-  for (auto* list : {&testing_util::LoaderMalformedCases, &testing_util::ValidatorBranchCases}) {
+  for (auto* list : {&testing_util::LoaderMalformedCases, &testing_util::ValidatorBranchCases,
+                     &testing_util::MultiGraphMalformedCases}) {
     for (const MalformedCase& c : (*list)()) {
       auto r = LoadBorrowed(c.bytes);
       if (!r.ok()) messages.push_back(r.status().message());

@@ -34,7 +34,7 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   const Model& model = **r;
   EXPECT_STREQ(model.name(), "all-ops");
   EXPECT_STREQ(model.producer(), "model_writer_test 1.0");
-  EXPECT_EQ(model.fb()->format_version(), kFormatVersion);
+  EXPECT_EQ(model.fb()->format_version(), kSingleGraphFormatVersion);
   EXPECT_EQ(model.file_size(), bytes.size());
   ASSERT_EQ(model.num_tensors(), m.w.num_tensors());
   ASSERT_EQ(model.num_nodes(), 27);
