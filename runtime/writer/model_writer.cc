@@ -159,9 +159,13 @@ int ModelWriter::AddConstantF32Packed(const std::string& name, const std::vector
     packed.resize(QuantPackedBytes(f, n, k));
     f.pack(reinterpret_cast<const uint8_t*>(values.data()), nullptr, n, k, packed.data(), nullptr);
   }
-  const int id = AddConstant(name, shape, fb::DType::F32, packed.data(), packed.size());
-  tensors_.back().layout = PackedLayoutOf(f);
-  return id;
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = fb::DType::F32;
+  t.buffer = AddBuffer(packed.data(), packed.size());
+  t.layout = PackedLayoutOf(f);
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddInt8PerChannel(const std::string& name, const std::vector<int64_t>& shape,
