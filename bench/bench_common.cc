@@ -158,5 +158,25 @@ double MeasureFp32FmaPeak() {
 #endif
 }
 
+void RunAlternating(std::vector<Candidate>& cands, int reps, int threads) {
+  for (Candidate& c : cands)
+    for (int i = 0; i < 2; ++i) c.run(c.ctx);
+  for (int r = 0; r < reps; ++r) {
+    for (Candidate& c : cands) {
+      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
+      c.run(c.ctx);
+      c.times.push_back(NowSeconds() - t0);
+      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
+    }
+  }
+}
+
+#if defined(EDGE_WITH_XNNPACK)
+void RunXnnOperator(void* ctx) {
+  XnnRun* r = static_cast<XnnRun*>(ctx);
+  xnn_run_operator(r->op, r->pool);
+}
+#endif
+
 }  // namespace bench
 }  // namespace edge

@@ -5,6 +5,11 @@
 #include <string>
 #include <vector>
 
+#if defined(EDGE_WITH_XNNPACK)
+#include <pthreadpool.h>
+#include <xnnpack.h>
+#endif
+
 namespace edge {
 namespace bench {
 
@@ -36,6 +41,30 @@ double Min(const std::vector<double>& v);
 // G op/s. 0 when the CPU lacks the instruction.
 double MeasureInt8DotPeak();
 double MeasureFp32FmaPeak();
+
+// One runnable candidate of an A/B benchmark: a name, a function on a
+// context, and the wall / per-thread CPU times of its runs.
+struct Candidate {
+  std::string precision, kernel;
+  void (*run)(void* ctx);
+  void* ctx;
+  std::vector<double> times, cpu;
+};
+
+// Two warm-up runs of each candidate (first touch of outputs and scratch,
+// caches), then `reps` rounds running every candidate once in turn, so that
+// all of them see the same machine state.
+void RunAlternating(std::vector<Candidate>& cands, int reps, int threads);
+
+#if defined(EDGE_WITH_XNNPACK)
+// An XNNPACK operator as a Candidate's context: RunXnnOperator runs it on
+// `pool` (the 2022 API takes the pool at run time; setup ignores it).
+struct XnnRun {
+  xnn_operator_t op = nullptr;
+  pthreadpool_t pool = nullptr;
+};
+void RunXnnOperator(void* ctx);
+#endif
 
 }  // namespace bench
 }  // namespace edge

@@ -10,6 +10,7 @@
 namespace edge {
 namespace bench {
 int GemmMain(const Args& args);
+int ConvMain(const Args& args);
 }  // namespace bench
 }  // namespace edge
 
@@ -25,6 +26,9 @@ const Command kCommands[] = {
     {"gemm", edge::bench::GemmMain,
      "--m M --k K --n N --precision fp32|int8|nvfp4 --threads T --reps R [--json]\n"
      "      quantized linear (incl. activation quantization) vs XNNPACK FP32 fully-connected"},
+    {"conv", edge::bench::ConvMain,
+     "[--shape C,O,H,W,K] --threads 1,2 [--reps R] [--isa best|scalar] [--json] [--no-xnnpack]\n"
+     "      F32 Conv2d on VAE decoder shapes (stride 1, same padding) vs XNNPACK's NHWC convolution"},
 };
 
 // Subcommands that parse their own argc/argv (bench/model_bench.h).
@@ -59,6 +63,12 @@ int Quick() {
     char* argv[] = {am, m, ak, k, an, n, areps, reps, aprec, const_cast<char*>(prec)};
     edge::bench::Args args(10, argv);
     if (int rc = edge::bench::GemmMain(args); rc != 0) return rc;
+  }
+  {
+    static char ashape[] = "--shape", shape[] = "16,16,16,16,3", athreads[] = "--threads", one[] = "1";
+    char* argv[] = {ashape, shape, athreads, one, areps, reps};
+    edge::bench::Args args(6, argv);
+    if (int rc = edge::bench::ConvMain(args); rc != 0) return rc;
   }
   static char quick[] = "--quick";
   char* qargv[] = {quick};

@@ -1,10 +1,10 @@
 // edge-bench gemm: the quantized linear layer (activation quantization
-// included, as the runtime runs it) against XNNPACK's FP32 fully-connected
-// operator on the same shape, runs alternating A B A B so that both see the
-// same machine state. With --precision fp32: our F32 GEMM on the weights
-// packed at load (row-major files) and on the stored layout PackedF32N16
-// (read in place), against XNNPACK. One JSON object per measurement
-// (--json), else a table.
+// included, as the runtime runs it), or with --precision fp32 edge's own FP32
+// GEMM (ops/f32_gemm.h, packed weights as the Linear binding prepares them
+// for a row-major file, and the stored layout PackedF32N16 a packed file
+// holds, read in place), against XNNPACK's FP32 fully-connected operator on
+// the same shape, runs alternating A B A B so that both see the same machine
+// state. One JSON object per measurement (--json), else a table.
 #include <pthreadpool.h>
 
 #include <cmath>
@@ -38,14 +38,6 @@ struct Buf {
   ~Buf() { std::free(p); }
 };
 
-// One runnable candidate: a name and a closure-like function.
-struct Candidate {
-  std::string precision, kernel;
-  void (*run)(void* ctx);
-  void* ctx;
-  std::vector<double> times, cpu;
-};
-
 struct QuantCtx {
   const QGemmKernel* kernel;
   const float* x;
@@ -61,22 +53,18 @@ void RunQuant(void* p) {
 struct F32Ctx {
   const F32GemmConfig* cfg;
   size_t m, n, k;
-  const float *x, *w, *bias;
+  const float* x;
+  const float* packed_w;
+  const float* bias;
   float* y;
   pthreadpool_t pool;
 };
 void RunF32(void* p) {
-  F32Ctx* c = static_cast<F32Ctx*>(p);
-  f32_gemm_packed(*c->cfg, c->m, c->n, c->k, c->x, c->k, c->w, c->bias, c->y, c->n,
-                  GemmActivation::kNone, c->pool);
+  const F32Ctx* c = static_cast<const F32Ctx*>(p);
+  f32_gemm_packed(*c->cfg, c->m, c->n, c->k, c->x, c->k, c->packed_w, c->bias, c->y, c->n, GemmActivation::kNone,
+                  c->pool);
 }
 
-#if defined(EDGE_WITH_XNNPACK)
-struct XnnCtx {
-  xnn_operator_t op;
-};
-void RunXnn(void* p) { xnn_run_operator(static_cast<XnnCtx*>(p)->op, nullptr); }
-#endif
 
 }  // namespace
 
@@ -158,27 +146,33 @@ int GemmMain(const Args& args) {
     a.ldy = N;
     scratch = new Buf(QGemmScratchBytes(*kern, M, K));
     qctx = {kern, x.data(), a, scratch->p, pool};
-    cands.push_back({precision, kern->name, RunQuant, &qctx, {}});
+    cands.push_back({precision, kern->name, RunQuant, &qctx, {}, {}});
+  }
+  F32Ctx fctx{};
+  std::vector<float> packed_f32;
+  if (precision == "fp32") {
+    const F32GemmConfig& cfg = f32_gemm_select(DetectCpuFeatures());
+    packed_f32.resize(f32_gemm_packed_floats(N, K, cfg.nr));
+    f32_gemm_pack_nk(N, K, w.data(), K, cfg.nr, packed_f32.data());
+    fctx = {&cfg, M, N, K, x.data(), packed_f32.data(), bias.data(), y.data(), pool};
+    cands.push_back({"fp32", cfg.name, RunF32, &fctx, {}, {}});
   }
 
-  // FP32: the layer as a row-major file runs it (native panels packed at
-  // load) and as a packed file does (PackedF32N16 read in place).
-  const IsaLevel isa = BestIsaLevel(DetectCpuFeatures());
-  const F32GemmConfig& native = f32_gemm_config(isa);
-  const F32GemmConfig& p16 = f32_gemm_p16_config(isa);
-  std::vector<float> w_native(f32_gemm_packed_floats(N, K, native.panel) + 1),
-      w_p16(f32_gemm_packed_floats(N, K, p16.panel) + 1), y_native(M * N), y_p16(M * N);
-  F32Ctx f_native{&native, M, N, K, x.data(), w_native.data(), bias.data(), y_native.data(), pool};
-  F32Ctx f_p16{&p16, M, N, K, x.data(), w_p16.data(), bias.data(), y_p16.data(), pool};
+  // The same layer as a packed file runs it (PackedF32N16 read in place);
+  // the candidate above is the row-major file's (native panels packed at load).
+  const F32GemmConfig& p16 = f32_gemm_p16_config(BestIsaLevel(DetectCpuFeatures()));
+  std::vector<float> w_p16, y_p16(M * N);
+  F32Ctx f_p16{};
   if (precision == "fp32") {
-    f32_gemm_pack_nk(N, K, w.data(), K, native.panel, w_native.data());
+    w_p16.resize(f32_gemm_packed_floats(N, K, p16.panel));
     f32_gemm_pack_nk(N, K, w.data(), K, p16.panel, w_p16.data());
-    cands.push_back({"fp32", std::string(native.name) + " (row-major file)", RunF32, &f_native, {}});
-    cands.push_back({"fp32", std::string(p16.name) + " (packed file)", RunF32, &f_p16, {}});
+    f_p16 = {&p16, M, N, K, x.data(), w_p16.data(), bias.data(), y_p16.data(), pool};
+    cands.push_back({"fp32", std::string(p16.name) + " (packed file)", RunF32, &f_p16, {}, {}});
   }
 
 #if defined(EDGE_WITH_XNNPACK)
-  XnnCtx xctx{nullptr};
+  XnnRun xctx;
+  xctx.pool = pool;
   std::vector<float> y2(M * N);
   if (!no_xnn) {
     if (xnn_initialize(nullptr) != xnn_status_success ||
@@ -188,7 +182,7 @@ int GemmMain(const Args& args) {
       std::fprintf(stderr, "gemm: XNNPACK fully-connected setup failed\n");
       return 1;
     }
-    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnn, &xctx, {}});
+    cands.push_back({"fp32", "xnnpack_fully_connected_nc_f32", RunXnnOperator, &xctx, {}, {}});
   }
 #endif
   if (cands.empty()) {
@@ -196,21 +190,11 @@ int GemmMain(const Args& args) {
     return 2;
   }
 
-  // Warm up (first touch of outputs and scratch, caches), then alternate.
-  for (Candidate& c : cands)
-    for (int i = 0; i < 2; ++i) c.run(c.ctx);
-  for (int r = 0; r < reps; ++r) {
-    for (Candidate& c : cands) {
-      const double c0 = ProcessCpuSeconds(), t0 = NowSeconds();
-      c.run(c.ctx);
-      c.times.push_back(NowSeconds() - t0);
-      c.cpu.push_back((ProcessCpuSeconds() - c0) / threads);
-    }
-  }
+  RunAlternating(cands, reps, threads);
 
   if (precision == "fp32") {
     // Same register block and order of sums: both layouts give the same bits.
-    const bool same = std::memcmp(y_native.data(), y_p16.data(), M * N * sizeof(float)) == 0;
+    const bool same = std::memcmp(y.data(), y_p16.data(), M * N * sizeof(float)) == 0;
     if (json) std::printf("{\"bench\":\"fp32_layouts\",\"same_bits\":%s}\n", same ? "true" : "false");
     else std::printf("fp32 row-major-file and packed-file outputs: %s\n", same ? "same bits" : "DIFFER");
   }

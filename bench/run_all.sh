@@ -35,15 +35,7 @@ fi
 "$VENV/bin/pip" install -q -r "$ROOT/bench/peers/requirements.txt"
 
 ATT=$OUT/model_attention.jsonl
-: > "$ATT"
-if [ -n "$QUICK" ]; then
-  "$BUILD/bench/edge-bench" attention --quick --json >> "$ATT"
-else
-  for spec in 1024:1 4096:1 1024:2 4096:2; do
-    "$BUILD/bench/edge-bench" attention --tokens "${spec%:*}" --heads 12 --dim 64 --threads "${spec#*:}" \
-      --json >> "$ATT"
-  done
-fi
+sh "$ROOT/bench/run_attention.sh" "$BUILD" $QUICK > "$ATT"
 
 cd "$ROOT"
 $PY bench/peers/compare.py --build-dir "$BUILD" --peer-python "$VENV/bin/python" --work "${TMPDIR:-/tmp}/edge-bench-compare${QUICK:+-quick}" \

@@ -22,6 +22,12 @@ if(EDGE_CORE_MINSIZE)
   # instruction are dead weight; code built with exceptions still gets the
   # tables its exception handling needs.
   add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-asynchronous-unwind-tables>)
+  # Nothing in the core throws or catches (edge-run and the file helpers
+  # included), so no target needs exception or unwind tables either: about
+  # 28 KiB on aarch64 (.eh_frame, .gcc_except_table, landing pads), which
+  # also decides whether the RW segment fits below a 64 KiB boundary or is
+  # padded to the next one (scripts/size-report.sh's padding column).
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions> $<$<COMPILE_LANGUAGE:CXX>:-fno-unwind-tables>)
   if(EDGE_MINSIZE_GC_SECTIONS)
     add_compile_options(-ffunction-sections -fdata-sections)
     add_link_options(-Wl,--gc-sections)

@@ -72,6 +72,7 @@ std::vector<Region> PrepareGraph(Graph& g, const std::map<std::string, Shape>& i
   PushConcatsThroughViews(g);
   FuseActivations(g);
   FuseNorms(g);
+  FuseGroupNorm(g);
   FuseLinear(g);
   FuseDit(g);
   FuseAttention(g);

@@ -849,6 +849,22 @@ bool Folder::Rewritten() {
     SetOut(0, V(0).dtype, x);
     return false;
   }
+  if (op == "Pad") {
+    // No edge op: inferred only so that the nodes after it are checked too
+    // (a causal Conv3d after its frame padding gets its own reason), then
+    // listed as having no edge op.
+    const Shape& x = S(0);
+    if (In(1) < 0 || !C(1) || In(3) >= 0) Unsup("Pad with computed pads or with axes");
+    std::vector<int64_t> pads = Ints(1);
+    if (pads.size() != 2 * x.size()) Unsup("Pad pads do not match the rank");
+    Shape out = x;
+    for (size_t k = 0; k < x.size(); ++k) {
+      if (pads[k] < 0 || pads[k + x.size()] < 0) Unsup("Pad with negative pads (cropping)");
+      out[k] += pads[k] + pads[k + x.size()];
+    }
+    SetOut(0, V(0).dtype, out);
+    return false;
+  }
   if (op == "Resize") {
     // Nearest-neighbour upsampling by integer factors (what F.interpolate(
     // scale_factor=k, mode="nearest") exports): each output pixel copies
@@ -894,8 +910,11 @@ bool Folder::Rewritten() {
   if (strides.empty()) strides.assign(3, 1);
   if (dil.empty()) dil.assign(3, 1);
   if (pads.size() != 6 || strides.size() != 3 || dil.size() != 3) Unsup("Conv attributes do not match the rank");
+  // A video VAE's causal Conv3d (temporal kernel 3 after a front Pad of the
+  // frames) needs a 3-D convolution kernel, which edge does not have.
   if (w[2] != 1 || strides[0] != 1 || pads[0] != 0 || pads[3] != 0 || dil[0] != 1)
-    Unsup("3-D convolution other than a per-frame 2-D one (temporal kernel 1, stride 1, no temporal padding)");
+    Unsup("temporal kernel " + std::to_string(w[2]) + ": edge has no 3-D convolution; only a per-frame 2-D one "
+          "runs (temporal kernel 1, stride 1, no temporal padding)");
   int64_t groups = n_.AttrInt("group", 1);
   if (groups < 1 || x[1] != w[1] * groups) Fail(kExitConvert, "shape mismatch in " + DescribeNode(g_, n_));
   Shape out = {x[0], w[0], x[2], 0, 0};
@@ -922,7 +941,7 @@ bool Folder::Run() {
       op == "Concat" || op == "Split" || op == "Slice" || op == "Gather" || op == "Expand" || op == "Tile" ||
       op.rfind("Reduce", 0) == 0)
     return Layout();
-  if (op == "ScatterND" || op == "InstanceNormalization" || op == "Resize" ||
+  if (op == "ScatterND" || op == "InstanceNormalization" || op == "Resize" || op == "Pad" ||
       (op == "Conv" && In(0) >= 0 && g_.rank(In(0)) == 5))
     return Rewritten();
   if (op == "MatMul" || op == "Gemm" || op == "Conv" || op == "Softmax" || op == "Gelu" ||

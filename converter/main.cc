@@ -23,6 +23,7 @@
 
 #include "converter/cache_calibrate.h"
 #include "runtime/delta_cache.h"
+#include "runtime/sampler.h"
 #include "converter/calibrate.h"
 #include "converter/convert_graph.h"
 #include "converter/emit.h"
@@ -57,6 +58,8 @@ const char kUsage[] =
     "  --num-classes N         --null-class K\n"
     "  --prediction velocity|epsilon|sample     --output-kind pixels|latent\n"
     "  --timestep-scale S\n"
+    "  --beta-schedule linear|scaled-linear   --beta-start B   --beta-end B   (DDIM's training\n"
+    "                          noise schedule; default linear 0.0001 .. 0.02)\n"
     "  --null-cond FILE.npy    models conditioned on embeddings (an f32 condition input, e.g.\n"
     "                          text-encoder states): the unconditional embedding for guidance,\n"
     "                          one sample's worth (edge-run --cond gives the conditional one)\n"
@@ -229,6 +232,15 @@ Options Parse(int argc, char** argv) {
       if (v == "flow") p.sampler = fb::Sampler::FlowEuler;
       else if (v == "ddim") p.sampler = fb::Sampler::DDIM;
       else Fail(kExitUsage, "--sampler: flow or ddim");
+      o.pipe.any = true;
+    } else if (a == "--beta-schedule") {
+      std::string v = need(i);
+      if (v == "linear") p.beta_schedule = fb::BetaSchedule::Linear;
+      else if (v == "scaled-linear") p.beta_schedule = fb::BetaSchedule::ScaledLinear;
+      else Fail(kExitUsage, "--beta-schedule: linear or scaled-linear");
+      o.pipe.any = true;
+    } else if (a == "--beta-start" || a == "--beta-end") {
+      (a == "--beta-start" ? p.beta_start : p.beta_end) = static_cast<float>(ParseNum(need(i), a));
       o.pipe.any = true;
     } else if (a == "--train-steps") {
       p.train_steps = static_cast<int>(ParseNum(need(i), a));
@@ -433,6 +445,10 @@ Options Parse(int argc, char** argv) {
   }
   if (o.in.empty()) Fail(kExitUsage, "no input model given");
   if (o.out.empty()) Fail(kExitUsage, "no output file given (-o OUT.fb)");
+  if (o.pipe.info.sampler == fb::Sampler::DDIM && !DdimBetasValid(o.pipe.info.beta_start, o.pipe.info.beta_end)) {
+    Fail(kExitUsage, "--beta-start " + std::to_string(o.pipe.info.beta_start) + " and --beta-end " +
+                         std::to_string(o.pipe.info.beta_end) + ": DDIM needs 0 < start <= end < 1");
+  }
   // --max-error alone is a pure error threshold (no bit budget).
   if (o.max_error_given && !o.target_bits_given) o.quant.target_bits = 0;
   if (o.tune.target_psnr > 0.f) {

@@ -1,5 +1,5 @@
 // Graph passes of edge-convert, in the order the driver runs them:
-// RewriteOps -> Canonicalize -> FuseActivations -> FuseNorms -> FuseLinear -> FuseDit
+// RewriteOps -> Canonicalize -> FuseActivations -> FuseNorms -> FuseGroupNorm -> FuseLinear -> FuseDit
 // (timestep embedding, embedding, RoPE, modulate, gated residual) ->
 // FuseAttention -> FuseLinearActivation -> Lower. Each pass rewrites the
 // graph in place and keeps the node order topological.
@@ -26,6 +26,9 @@ void MergeBatchedTransposes(Graph& g);
 void PushConcatsThroughViews(Graph& g);
 void FuseActivations(Graph& g);
 void FuseNorms(Graph& g);
+// GroupNorm's per-channel affine and a following SiLU into the GroupNorm
+// (converter/fuse_groupnorm.cc).
+void FuseGroupNorm(Graph& g);
 void FuseLinear(Graph& g);
 void FuseDit(Graph& g);
 void FuseAttention(Graph& g);

@@ -3,9 +3,10 @@
 //  - ScatterND with constant indices that write a strided range of one axis
 //    (how torch exports `y[..., a:b] = u` and `y[..., 0::2] = u`, e.g. RoPE
 //    written back into a token range or into interleaved pairs): Slice/Concat.
-//  - InstanceNormalization (how GroupNorm is exported: over [N, G, L]): a
-//    LayerNorm over the last axis, then the per-channel scale and bias.
-//  - Resize, nearest, by integer factors: copies along new unit axes (Concat).
+//  - InstanceNormalization (how GroupNorm is exported: over [N, G, L]): an
+//    edge GroupNorm, on the tensor before the [N, G, L] view when there is one.
+//  - Resize, nearest, by integer factors: Upsample (images) or copies along
+//    new unit axes (Concat) when frames grow too.
 //  - 3-D Conv with a temporal kernel of 1: a 2-D Conv over frames as batch.
 // fold.cc's Folder::Rewritten accepts exactly these forms; a node a rule here
 // does not take is left in place and reported by Lower.
@@ -182,61 +183,74 @@ bool ScatterRewriter::Rewrite(int k) {
   return true;
 }
 
-// InstanceNormalization over x[N, C, ...]: LayerNorm of [N, C, L] rows, then
-// scale/bias per channel unless they are ones/zeros (GroupNorm exports them
-// so and applies its own affine afterwards).
+bool AllEqual(const std::vector<float>& v, float x) {
+  return std::all_of(v.begin(), v.end(), [x](float f) { return f == x; });
+}
+
+// InstanceNormalization over v[N, G, ...] is GroupNorm with one channel per
+// group. GroupNorm exports it over a view of x[N, C, ...] as [N, G, L] with
+// unit scale and zero bias: then the GroupNorm runs on x itself (groups of
+// C/G consecutive channels are the same contiguous runs), and its per-channel
+// affine, applied after the view back, is fused later (FuseGroupNorm).
 bool RewriteInstanceNorm(Graph& g, int k) {
   const Node n = g.nodes[k];
   if (!HasArity(n, 3)) return false;
-  const Shape x = g.shape(n.in[0]);
+  const Shape v = g.shape(n.in[0]);
   const Tensor *sc = g.Const(n.in[1]), *bi = g.Const(n.in[2]);
-  if (x.size() < 3 || !sc || !bi || !sc->is_float() || !bi->is_float() || sc->numel() != x[1] ||
-      bi->numel() != x[1] || !IsFloatType(g.values[n.in[0]].dtype))
+  if (v.size() < 3 || !sc || !bi || !sc->is_float() || !bi->is_float() || sc->numel() != v[1] ||
+      bi->numel() != v[1] || !IsFloatType(g.values[n.in[0]].dtype))
     return false;
-  int64_t len = NumElements(Shape(x.begin() + 2, x.end()));
-  Shape x3 = {x[0], x[1], len};
   std::string name = n.name;
   int out = n.out[0];
-  OpAttrs la;
-  la.epsilon = n.AttrFloat("epsilon", 1e-5f);
-  std::vector<float> scale = sc->f, bias = bi->f;
-  g.nodes[k].dead = true;
-  int v = ReshapeTo(g, n.in[0], x3, k, name + "/rows");
-  int y = NewValue(g, name + "/norm", kFloat, x3);
-  AddEdge(g, fb::OpType::LayerNorm, name, {v, -1, -1}, {y}, la, k);
-  if (std::any_of(scale.begin(), scale.end(), [](float f) { return f != 1.f; })) {
-    int c = NewConstF32(g, name + "/scale", {x[1], 1}, scale);
-    int m = NewValue(g, name + "/scaled", kFloat, x3);
-    AddEdge(g, fb::OpType::Mul, name + "/scale", {y, c}, {m}, OpAttrs(), k);
-    y = m;
+  OpAttrs a;
+  a.epsilon = n.AttrFloat("epsilon", 1e-5f);
+  a.groups = static_cast<int>(v[1]);
+  const bool plain = AllEqual(sc->f, 1.f) && AllEqual(bi->f, 0.f);
+  const int view = ProducerOp(g, n.in[0], "Reshape");
+  const int x = view >= 0 ? g.nodes[view].in[0] : -1;
+  const Shape xs = x >= 0 ? g.shape(x) : Shape();
+  if (plain && xs.size() >= 3 && xs[0] == v[0] && xs[1] % v[1] == 0 && NumElements(xs) == NumElements(v) &&
+      IsFloatType(g.values[x].dtype)) {
+    g.nodes[k].dead = true;
+    int y = NewValue(g, name + "/norm", kFloat, xs);
+    AddEdge(g, fb::OpType::GroupNorm, name, {x, -1, -1}, {y}, a, k);
+    AddEdge(g, fb::OpType::Reshape, name + "/view", {y}, {out}, OpAttrs(), k);
+  } else {
+    int gamma = AllEqual(sc->f, 1.f) ? -1 : NewConstF32(g, name + "/scale", {v[1]}, sc->f);
+    int beta = AllEqual(bi->f, 0.f) ? -1 : NewConstF32(g, name + "/bias", {v[1]}, bi->f);
+    g.nodes[k].dead = true;
+    AddEdge(g, fb::OpType::GroupNorm, name, {n.in[0], gamma, beta}, {out}, a, k);
   }
-  if (std::any_of(bias.begin(), bias.end(), [](float f) { return f != 0.f; })) {
-    int c = NewConstF32(g, name + "/bias", {x[1], 1}, bias);
-    int m = NewValue(g, name + "/shifted", kFloat, x3);
-    AddEdge(g, fb::OpType::Add, name + "/bias", {y, c}, {m}, OpAttrs(), k);
-    y = m;
-  }
-  AddEdge(g, fb::OpType::Reshape, name + "/view", {y}, {out}, OpAttrs(), k);
   g.Touch();
   return true;
 }
 
-// Nearest upsampling by integer factors: x viewed with a unit axis after each
-// spatial axis, that axis filled by Concat of copies, viewed back.
+// Nearest upsampling by integer factors: the edge Upsample op when only the
+// last two axes grow (images); otherwise (frames too) x viewed with a unit
+// axis after each spatial axis, that axis filled by Concat of copies, viewed
+// back.
 bool RewriteResize(Graph& g, int k) {
   const Node n = g.nodes[k];
   if (!HasArity(n, 1) || !g.values[n.out[0]].known || !IsFloatType(g.values[n.in[0]].dtype)) return false;
   const Shape x = g.shape(n.in[0]), y = g.shape(n.out[0]);
   if (x.size() != y.size() || x.size() < 3) return false;
   Shape expanded;
+  bool last_two = true;
   for (size_t d = 0; d < x.size(); ++d) {
     if (x[d] < 1 || y[d] < x[d] || y[d] % x[d] != 0 || y[d] / x[d] > 64) return false;
+    if (d + 2 < x.size() && y[d] != x[d]) last_two = false;
     expanded.push_back(x[d]);
     if (d >= 2) expanded.push_back(1);
   }
-  if (expanded.size() > 8) return false;  // the runtime's largest rank
   std::string name = n.name;
   int out = n.out[0];
+  if (last_two) {
+    g.nodes[k].dead = true;
+    AddEdge(g, fb::OpType::Upsample, name, {n.in[0]}, {out}, OpAttrs(), k);
+    g.Touch();
+    return true;
+  }
+  if (expanded.size() > 8) return false;  // the runtime's largest rank
   g.nodes[k].dead = true;
   int v = ReshapeTo(g, n.in[0], expanded, k, name + "/units");
   for (size_t d = 2; d < x.size(); ++d) {

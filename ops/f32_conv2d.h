@@ -2,8 +2,9 @@
 // (image, group): y[Og, P] = Wb[Og, Kg+1] . col[Kg+1, P] where P = out_h*out_w
 // pixels, Kg = (C/groups)*kh*kw, and the extra row of ones in `col` meets the
 // bias column appended to the weights (so the bias costs nothing extra).
-// col is written by im2col straight into the GEMM's packed panel layout and
-// y lands in NCHW order with no transpose. When stride == kernel with no
+// col is written by im2col straight into the GEMM's packed panel layout, one
+// chunk of output pixels at a time per thread (so it stays in cache), and y
+// lands in NCHW order with no transpose. When stride == kernel with no
 // padding or dilation (PatchEmbed), patches do not overlap: the packing is a
 // plain gather that reads every input value once.
 #pragma once
@@ -33,9 +34,13 @@ bool f32_conv2d_is_patchify(const F32Conv2dParams& p);
 size_t f32_conv2d_packed_weight_floats(const F32Conv2dParams& p);
 void f32_conv2d_pack_weights(const F32Conv2dParams& p, const float* w, const float* bias,
                              float* packed);
-size_t f32_conv2d_scratch_floats(const F32GemmConfig& cfg, const F32Conv2dParams& p);
+// Scratch for `threads` threads: per thread, the packed columns of one chunk
+// of output pixels (at most about 2 MB), not of the whole image.
+size_t f32_conv2d_scratch_floats(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threads);
 
-void f32_conv2d(const F32GemmConfig& cfg, const F32Conv2dParams& p, const float* x,
+// `threads`: what the scratch was sized for (uses at most that many of the
+// pool's threads). Results are the same bits for any thread count.
+void f32_conv2d(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threads, const float* x,
                 const float* packed_w, float* y, float* scratch, pthreadpool_t pool);
 
 // Reference: direct loops, accumulation in double. bias may be null.

@@ -86,6 +86,21 @@ inline void RowCenteredSums(size_t n, const float* x, float m, float* sum_d, flo
   *sum_d2 = V::hsum(V::add(q0, q1));
 }
 
+// Statistics of a row of n > 0 values (see the numerics above): the float
+// mean m1, the correction c and 1 / sqrt(var + eps).
+template <class V>
+inline void RowMeanRstd(size_t n, const float* x, float eps, float* m1, float* c, float* rstd) {
+  const double inv_n = 1.0 / static_cast<double>(n);
+  *m1 = static_cast<float>(RowSum<V>(n, x) * inv_n);
+  float sd = 0, sd2 = 0;
+  RowCenteredSums<V>(n, x, *m1, &sd, &sd2);
+  const double cd = sd * inv_n;
+  double var = sd2 * inv_n - cd * cd;
+  if (var < 0) var = 0;
+  *c = static_cast<float>(cd);
+  *rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+}
+
 template <class V, bool kGamma, bool kBeta>
 inline void LayerNormApply(size_t n, const float* x, const float* gamma, const float* beta,
                            float m1, float c, float rstd, float* y) {
@@ -107,18 +122,11 @@ void LayerNorm(size_t rows, size_t cols, const float* x, const float* gamma, con
                float eps, float* y, pthreadpool_t pool) {
   if (cols == 0) return;
   ParallelFor(pool, rows, RowGrain(cols), [&](size_t r0, size_t r1) {
-    const double inv_n = 1.0 / static_cast<double>(cols);
     for (size_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;
       float* yr = y + r * cols;
-      const float m1 = static_cast<float>(RowSum<V>(cols, xr) * inv_n);
-      float sd = 0, sd2 = 0;
-      RowCenteredSums<V>(cols, xr, m1, &sd, &sd2);
-      const double c = sd * inv_n;
-      double var = sd2 * inv_n - c * c;
-      if (var < 0) var = 0;
-      const float rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-      const float cf = static_cast<float>(c);
+      float m1, cf, rstd;
+      RowMeanRstd<V>(cols, xr, eps, &m1, &cf, &rstd);
       if (gamma != nullptr && beta != nullptr) {
         LayerNormApply<V, true, true>(cols, xr, gamma, beta, m1, cf, rstd, yr);
       } else if (gamma != nullptr) {

@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "flatbuffers/flatbuffers.h"
+#include "runtime/sampler.h"
 #include "runtime/weight_format.h"
 
 namespace edge {
@@ -113,6 +114,8 @@ Arity ArityOf(fb::OpType type) {
     case T::Embedding: return {2, 2, 1, 1};
     case T::Attention: return {3, 3, 1, 1};
     case T::RoPE: return {3, 3, 1, 1};
+    case T::GroupNorm: return {1, 3, 1, 1};
+    case T::Upsample: return {1, 1, 1, 1};
   }
   return {0, 0, 0, 0};
 }
@@ -140,6 +143,7 @@ fb::OpOptions OptionsOf(fb::OpType type) {
     case T::Attention: return O::AttentionOptions;
     case T::RoPE: return O::RopeOptions;
     case T::Unary: return O::UnaryOptions;
+    case T::GroupNorm: return O::GroupNormOptions;
     default: return O::NONE;
   }
 }
@@ -438,6 +442,17 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
     case T::RMSNorm: {
       const float eps = op->options_as_NormOptions()->epsilon();
       if (!Finite(eps) || eps < 0.f) return At(w, "epsilon %g must be finite and >= 0", eps);
+      break;
+    }
+    case T::GroupNorm: {
+      const fb::GroupNormOptions* o = op->options_as_GroupNormOptions();
+      if (!Finite(o->epsilon()) || o->epsilon() < 0.f) {
+        return At(w, "epsilon %g must be finite and >= 0", o->epsilon());
+      }
+      if (o->groups() < 1) return At(w, "groups %d must be >= 1", o->groups());
+      if (o->activation() != fb::Activation::None && o->activation() != fb::Activation::SiLU) {
+        return At(w, "fused activation %d is not None or SiLU", static_cast<int>(o->activation()));
+      }
       break;
     }
     case T::Softmax:
@@ -860,7 +875,7 @@ Status CheckPipeline(const Ctx& c, const Array<int>& outputs) {
   }
   if (p->sampler() == fb::Sampler::DDIM) {
     const float b0 = p->beta_start(), b1 = p->beta_end();
-    if (!(b0 > 0.f && b0 <= b1 && b1 < 1.f)) {
+    if (!DdimBetasValid(b0, b1)) {
       return At(w, "DDIM betas [%g, %g] must satisfy 0 < start <= end < 1", b0, b1);
     }
   }

@@ -214,6 +214,8 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   for (int chunk = 0; chunk < num_chunks; ++chunk) {
     const int s0 = chunk * per_run;
     const int n = std::min(per_run, o.num_samples - s0);
+    chunk_first_ = s0;
+    chunk_count_ = n;
     cache->Reset();
     reuse_.Reset();
     for (int k = 0; k < n; ++k) {

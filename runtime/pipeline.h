@@ -69,6 +69,14 @@ class Pipeline {
   // Writes num_samples * latent_elements() floats to `out`.
   Status Generate(const GenerateOptions& options, float* out);
 
+  // Valid inside GenerateOptions::on_step: the latents after that step of the
+  // chunk being generated, chunk_samples() rows of latent_elements() floats,
+  // the first row being sample chunk_first_sample(). Lets a caller record the
+  // whole trajectory (edge-run --dump-trajectory) without a copy per step here.
+  const float* step_latents() const { return x_.data(); }
+  int chunk_first_sample() const { return chunk_first_; }
+  int chunk_samples() const { return chunk_count_; }
+
  private:
   Pipeline() = default;
   Status RunGraph(DeltaCache* cache, int branch, int step, int steps);
@@ -79,6 +87,7 @@ class Pipeline {
   const fb::Pipeline* meta_ = nullptr;
   int latent_in_ = -1, timestep_in_ = -1, cond_in_ = -1, out_ = -1;
   int batch_ = 1;
+  int chunk_first_ = 0, chunk_count_ = 0;  // the chunk Generate is on
   Array<int64_t> latent_shape_;
   size_t latent_elems_ = 0;
   size_t out_elems_per_row_ = 0;  // model output per batch row (>= latent_elems_)

@@ -29,6 +29,10 @@ struct SamplerConfig {
 
 SamplerConfig SamplerConfigFromModel(const fb::Pipeline* p);
 
+// The training betas DDIM accepts (the validator's rule and the converter's):
+// 0 < start <= end < 1.
+inline bool DdimBetasValid(float start, float end) { return start > 0.f && start <= end && end < 1.f; }
+
 class Sampler {
  public:
   // Allocates the schedule (call before generation, not per step).

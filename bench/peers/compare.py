@@ -112,6 +112,7 @@ def machine_info():
         info["os"] = "Debian " + open("/etc/debian_version").read().strip()
     except OSError:
         pass
+    info["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         info["load_avg_at_start"] = os.getloadavg()
     except OSError:

@@ -1,9 +1,18 @@
 // Conv2d (NCHW) as im2col-into-packed-panels + GEMM per (image, group); the
 // weights get the bias appended as an extra K column once, here. PatchEmbed
 // (stride == kernel, no padding) takes the gather path of the same packer.
+//
+// On x86 (AVX2 / AVX-512) this path beats XNNPACK's convolution on every
+// decoder shape measured (bench/results/conv_decoder.md). Where we have no
+// SIMD GEMM (ARM for now) and the build has XNNPACK, its NHWC convolution
+// runs instead, as for Linear, between two layout transposes in scratch.
+// Either way each output is one sum in a fixed order: the same bits for any
+// thread count.
+#include <cmath>
 #include <new>
 
 #include "ops/f32_conv2d.h"
+#include "ops/layout.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/dense_util.h"
 
@@ -13,15 +22,60 @@ namespace {
 struct ConvState {
   const F32GemmConfig* cfg = nullptr;
   F32Conv2dParams p;
+  size_t threads = 1;  // the scratch is sized for this many
   float* packed = nullptr;
+#if defined(EDGE_WITH_XNNPACK)
+  xnn_operator_t xnn = nullptr;
+  StridedCopyPlan to_nhwc, to_nchw;  // x -> scratch, scratch -> y
+  size_t x_floats = 0;               // the NHWC input's part of the scratch
+#endif
 };
 
 void Destroy(void* p) {
   ConvState* s = static_cast<ConvState*>(p);
   if (s == nullptr) return;
+#if defined(EDGE_WITH_XNNPACK)
+  if (s->xnn != nullptr) xnn_delete_operator(s->xnn);
+#endif
   delete[] s->packed;
   delete s;
 }
+
+#if defined(EDGE_WITH_XNNPACK)
+// XNNPACK's NHWC convolution with the weights in its OHWI layout (packed by
+// XNNPACK at creation, so the OHWI copy is freed here); false: not taken.
+bool PrepareXnn(KernelPrepareContext* ctx, ConvState* s, const float* w, const float* bias) {
+  const F32Conv2dParams& p = s->p;
+  if (!dense::XnnReady()) return false;
+  const size_t cg = p.in_c / p.groups, og = p.out_c / p.groups, taps = p.kernel_h * p.kernel_w;
+  float* ohwi = new (std::nothrow) float[p.out_c * cg * taps + 1];
+  if (ohwi == nullptr) return false;
+  for (size_t o = 0; o < p.out_c; ++o)
+    for (size_t c = 0; c < cg; ++c)
+      for (size_t t = 0; t < taps; ++t) ohwi[(o * taps + t) * cg + c] = w[(o * cg + c) * taps + t];
+  const fb::ConvOptions* o = ctx->node->op->options_as_ConvOptions();
+  const xnn_status st = xnn_create_convolution2d_nhwc_f32(
+      o->pad_top(), o->pad_right(), o->pad_bottom(), o->pad_left(), o->kernel_h(), o->kernel_w(), o->stride_h(),
+      o->stride_w(), o->dilation_h(), o->dilation_w(), o->groups(), cg, og, p.in_c, p.out_c, ohwi, bias,
+      -INFINITY, INFINITY, 0, &s->xnn);
+  delete[] ohwi;
+  if (st != xnn_status_success) {
+    s->xnn = nullptr;
+    return false;
+  }
+  const int64_t in_dims[3] = {static_cast<int64_t>(p.batch), static_cast<int64_t>(p.in_c),
+                              static_cast<int64_t>(p.in_h * p.in_w)};
+  const int64_t out_dims[3] = {static_cast<int64_t>(p.batch), static_cast<int64_t>(p.out_h * p.out_w),
+                               static_cast<int64_t>(p.out_c)};
+  const int perm[3] = {0, 2, 1};
+  PlanTranspose(3, in_dims, perm, sizeof(float), &s->to_nhwc);
+  PlanTranspose(3, out_dims, perm, sizeof(float), &s->to_nchw);
+  s->x_floats = p.batch * p.in_c * p.in_h * p.in_w;
+  ctx->scratch_bytes = (s->x_floats + p.batch * p.out_c * p.out_h * p.out_w) * sizeof(float);
+  ctx->kernel_name = "xnnpack_convolution2d_nhwc_f32";
+  return true;
+}
+#endif
 
 const char* Name(IsaLevel l, bool patch) {
   switch (l) {
@@ -97,20 +151,57 @@ Status Prepare(KernelPrepareContext* ctx) {
   const IsaLevel isa = dense::Isa(ctx);
   s->cfg = &f32_gemm_config(isa);
   s->p = p;
+  s->threads = dense::Threads(ctx->pool);
+#if defined(EDGE_WITH_XNNPACK)
+  if (isa == IsaLevel::kScalar &&
+      PrepareXnn(ctx, s, reinterpret_cast<const float*>(w.data),
+                 bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr)) {
+    return Status::Ok();
+  }
+#endif
   s->packed = new (std::nothrow) float[f32_conv2d_packed_weight_floats(p) + 1];
   EDGE_CHECK_OR_RETURN(s->packed != nullptr, StatusCode::kOutOfMemory,
                        "Conv2d: cannot allocate packed weights");
   f32_conv2d_pack_weights(p, reinterpret_cast<const float*>(w.data),
                           bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr,
                           s->packed);
-  ctx->scratch_bytes = f32_conv2d_scratch_floats(*s->cfg, p) * sizeof(float);
+  ctx->scratch_bytes = f32_conv2d_scratch_floats(*s->cfg, p, s->threads) * sizeof(float);
   ctx->kernel_name = Name(isa, f32_conv2d_is_patchify(p));
+  return Status::Ok();
+}
+
+// The XNNPACK operator reads and writes the scratch, whose address is
+// fixed once the arena is: set up once here, not per run.
+Status Bind(KernelEvalContext* ctx) {
+#if defined(EDGE_WITH_XNNPACK)
+  ConvState* s = static_cast<ConvState*>(ctx->state);
+  if (s->xnn != nullptr) {
+    float* x_nhwc = static_cast<float*>(ctx->scratch);
+    const xnn_status st = xnn_setup_convolution2d_nhwc_f32(s->xnn, s->p.batch, s->p.in_h, s->p.in_w, x_nhwc,
+                                                           x_nhwc + s->x_floats, ctx->pool);
+    EDGE_CHECK_OR_RETURN(st == xnn_status_success, StatusCode::kInternal,
+                         "Conv2d: xnn_setup_convolution2d_nhwc_f32 failed (%d)", static_cast<int>(st));
+  }
+#else
+  (void)ctx;
+#endif
   return Status::Ok();
 }
 
 Status Eval(KernelEvalContext* ctx) {
   ConvState* s = static_cast<ConvState*>(ctx->state);
-  f32_conv2d(*s->cfg, s->p, ctx->input<float>(0), s->packed, ctx->output<float>(0),
+#if defined(EDGE_WITH_XNNPACK)
+  if (s->xnn != nullptr) {
+    float* x_nhwc = static_cast<float*>(ctx->scratch);
+    StridedCopy(s->to_nhwc, ctx->input<float>(0), x_nhwc, ctx->pool);
+    const xnn_status st = xnn_run_operator(s->xnn, ctx->pool);
+    EDGE_CHECK_OR_RETURN(st == xnn_status_success, StatusCode::kInternal,
+                         "Conv2d: xnn_run_operator failed (%d)", static_cast<int>(st));
+    StridedCopy(s->to_nchw, x_nhwc + s->x_floats, ctx->output<float>(0), ctx->pool);
+    return Status::Ok();
+  }
+#endif
+  f32_conv2d(*s->cfg, s->p, s->threads, ctx->input<float>(0), s->packed, ctx->output<float>(0),
              static_cast<float*>(ctx->scratch), ctx->pool);
   return Status::Ok();
 }
@@ -118,6 +209,6 @@ Status Eval(KernelEvalContext* ctx) {
 }  // namespace
 
 extern const OpKernel kConv2dKernel;
-const OpKernel kConv2dKernel = {Prepare, nullptr, Eval, Destroy};
+const OpKernel kConv2dKernel = {Prepare, Bind, Eval, Destroy};
 
 }  // namespace edge

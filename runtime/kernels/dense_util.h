@@ -9,12 +9,24 @@
 #include "ops/f32_gemm.h"
 #include "runtime/kernel.h"
 
+#if defined(EDGE_WITH_XNNPACK)
+#include <xnnpack.h>
+#endif
+
 namespace edge {
 namespace dense {
 
 inline size_t Threads(pthreadpool_t pool) {
   return pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
 }
+
+#if defined(EDGE_WITH_XNNPACK)
+// XNNPACK initialized once (thread-safe static); false if it cannot run here.
+inline bool XnnReady() {
+  static const bool ok = xnn_initialize(nullptr) == xnn_status_success;
+  return ok;
+}
+#endif
 
 inline IsaLevel Isa(const KernelPrepareContext* ctx) {
   return ctx->cpu != nullptr ? BestIsaLevel(*ctx->cpu) : IsaLevel::kScalar;

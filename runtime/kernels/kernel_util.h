@@ -120,14 +120,20 @@ inline Status CheckLayoutCopy(KernelPrepareContext* ctx, const char* verb, size_
   return Status::Ok();
 }
 
-// Shared prologue of the norms over the last axis (LayerNorm, RMSNorm): F32
-// input and output of the same shape, rank >= 1, 1 to max_in inputs.
-inline Status CheckLastAxisNorm(KernelPrepareContext* ctx, int max_in) {
+// 1 to max_in inputs (the first present), one output; input 0 and the
+// output are plain F32.
+inline Status CheckF32InOut(KernelPrepareContext* ctx, int max_in) {
   EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, max_in, 1, 1, 1));
+  EDGE_RETURN_IF_ERROR(CheckDType(ctx, In(ctx, 0), "input", fb::DType::F32));
+  return CheckDType(ctx, Out(ctx, 0), "output", fb::DType::F32);
+}
+
+// Shared prologue of the norms (LayerNorm, RMSNorm, GroupNorm): F32 input
+// and output of the same shape, rank >= 1, 1 to max_in inputs.
+inline Status CheckLastAxisNorm(KernelPrepareContext* ctx, int max_in) {
+  EDGE_RETURN_IF_ERROR(CheckF32InOut(ctx, max_in));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
   if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
   return CheckSameShape(ctx, x, "input", y, "output");
 }

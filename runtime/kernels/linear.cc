@@ -140,13 +140,6 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
   return Status::Ok();
 }
 
-#if defined(EDGE_WITH_XNNPACK)
-bool XnnReady() {
-  static const bool ok = xnn_initialize(nullptr) == xnn_status_success;  // thread-safe static
-  return ok;
-}
-#endif
-
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"x", "weight", "bias"};
   const int nin = static_cast<int>(ctx->node->inputs.size());
@@ -232,7 +225,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   // row-major copy to pack from, as row-major weights do.
   const bool portable = f32_gemm_p16_is_portable(dense::Isa(ctx));
   if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
-      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && XnnReady()) {
+      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && dense::XnnReady()) {
     float* rows = stored_packed ? Dequantize(w) : nullptr;
     EDGE_CHECK_OR_RETURN(!stored_packed || rows != nullptr, StatusCode::kOutOfMemory,
                          "Linear: out of memory");

@@ -32,6 +32,8 @@ EDGE_KERNEL(kAttentionKernel)
 EDGE_KERNEL(kRoPEKernel)
 EDGE_KERNEL(kUnaryKernel)
 EDGE_KERNEL(kCopyKernel)
+EDGE_KERNEL(kGroupNormKernel)
+EDGE_KERNEL(kUpsampleKernel)
 #undef EDGE_KERNEL
 
 const OpKernel* GetOpKernel(fb::OpType type) {
@@ -61,6 +63,8 @@ const OpKernel* GetOpKernel(fb::OpType type) {
     case fb::OpType::RoPE: return &kRoPEKernel;
     case fb::OpType::Unary: return &kUnaryKernel;
     case fb::OpType::Copy: return &kCopyKernel;
+    case fb::OpType::GroupNorm: return &kGroupNormKernel;
+    case fb::OpType::Upsample: return &kUpsampleKernel;
   }
   return nullptr;
 }

@@ -13,11 +13,9 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
+  EDGE_RETURN_IF_ERROR(CheckF32InOut(ctx, 1));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
   EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
   if (x.rank < 1) return Invalid(ctx, "input '%s' is a scalar; need rank >= 1", x.name);
   const fb::AxisOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_AxisOptions() : nullptr;

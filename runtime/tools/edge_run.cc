@@ -44,6 +44,7 @@ const char kUsage[] =
     "  --num-samples N      number of samples (default: number of classes given, or all classes up to 16)\n"
     "  --noise FILE.npy     initial noise [N, latent...] instead of the seeded generator\n"
     "  --dump-noise FILE    write the initial noise used as .npy\n"
+    "  --dump-trajectory FILE  write the latents after every step as .npy [steps, N, latent...]\n"
     "  --cache POLICY       step cache (default none): tdc (per-block delta change),\n"
     "                       fb (first block decides), tea (block-0 modulated input,\n"
     "                       rescaled), mag (residual magnitude ratio), static (every\n"
@@ -133,7 +134,7 @@ struct Args {
   float guidance = -1.f;
   std::vector<int64_t> classes;
   int num_samples = 0;
-  std::string noise, dump_noise, out;
+  std::string noise, dump_noise, dump_trajectory, out;
   int png_scale = 1;
   edge::CacheRequest cache;
   bool cache_set = false;  // --cache given
@@ -292,6 +293,9 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--dump-noise") {
       if (!value(&v)) return Usage("--dump-noise needs a file");
       a->dump_noise = v;
+    } else if (arg == "--dump-trajectory") {
+      if (!value(&v)) return Usage("--dump-trajectory needs a file");
+      a->dump_trajectory = v;
     } else if (arg == "--out") {
       if (!value(&v)) return Usage("--out needs a file");
       a->out = v;
@@ -559,11 +563,19 @@ int RunOnce(const Args& a, edge::Session* s) {
 
 struct Progress {
   bool quiet;
-  const edge::Sampler* sampler;
+  const edge::Pipeline* pipeline;
+  // --dump-trajectory: [steps, num_samples, latent] floats, else null.
+  float* trajectory;
+  int num_samples;
 };
 
 void OnStep(void* user, int chunk, int num_chunks, int step, int steps, double ms) {
   const Progress* p = static_cast<const Progress*>(user);
+  if (p->trajectory != nullptr) {
+    const size_t L = p->pipeline->latent_elements();
+    std::memcpy(p->trajectory + (size_t(step) * p->num_samples + p->pipeline->chunk_first_sample()) * L,
+                p->pipeline->step_latents(), size_t(p->pipeline->chunk_samples()) * L * sizeof(float));
+  }
   if (p->quiet) return;
   if (num_chunks > 1) {
     std::fprintf(stderr, "batch %d/%d  step %2d/%d  %8.1f ms\n", chunk + 1, num_chunks, step + 1, steps, ms);
@@ -743,11 +755,16 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
   std::string out = a.out.empty() ? (pixels ? "sample.png" : "sample.npy") : a.out;
   if (!EndsWith(out, ".png") && !EndsWith(out, ".npy")) return Usage("--out must end in .png or .npy");
 
-  Progress prog{a.quiet || a.json, nullptr};
-  g.on_step = OnStep;
-  g.user = &prog;
   const float guidance = a.guidance >= 0 ? a.guidance : meta->guidance_scale();
   const int steps = a.steps > 0 ? a.steps : meta->default_steps();
+  std::vector<float> trajectory;
+  if (!a.dump_trajectory.empty()) {
+    if (!EndsWith(a.dump_trajectory, ".npy")) return Usage("--dump-trajectory must end in .npy");
+    trajectory.resize(size_t(steps) * g.num_samples * L);
+  }
+  Progress prog{a.quiet || a.json, &p, trajectory.empty() ? nullptr : trajectory.data(), g.num_samples};
+  g.on_step = OnStep;
+  g.user = &prog;
   if (!prog.quiet) {
     std::fprintf(stderr, "%s: %d sample(s), %d steps, guidance %.2f, seed %llu, %d thread(s)\n", a.model.c_str(),
                  g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads);
@@ -780,6 +797,15 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
   if (!ws.ok()) {
     std::fprintf(stderr, "edge-run: writing %s: %s\n", out.c_str(), ws.message());
     return kExitRuntime;
+  }
+  if (!trajectory.empty()) {
+    std::vector<int64_t> tshape = {steps};
+    tshape.insert(tshape.end(), out_shape.begin(), out_shape.end());
+    ws = edge::WriteNpy(a.dump_trajectory, edge::fb::DType::F32, tshape, trajectory.data());
+    if (!ws.ok()) {
+      std::fprintf(stderr, "edge-run: writing %s: %s\n", a.dump_trajectory.c_str(), ws.message());
+      return kExitRuntime;
+    }
   }
   const double total = p.stats().total_ms;
   const int runs = p.stats().graph_runs;

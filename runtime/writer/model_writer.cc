@@ -86,6 +86,9 @@ flatbuffers::Offset<void> BuildOptions(flatbuffers::FlatBufferBuilder& b, fb::Op
     case T::Unary:
       *kind = fb::OpOptions::UnaryOptions;
       return fb::CreateUnaryOptions(b, a.unary).Union();
+    case T::GroupNorm:
+      *kind = fb::OpOptions::GroupNormOptions;
+      return fb::CreateGroupNormOptions(b, a.groups, a.epsilon, a.activation).Union();
     default:
       *kind = fb::OpOptions::NONE;
       return 0;

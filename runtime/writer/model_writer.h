@@ -19,9 +19,9 @@ namespace edge {
 // Every option any op can carry; AddOp() copies the fields that belong to the
 // op type into its typed option table and ignores the rest.
 struct OpAttrs {
-  fb::Activation activation = fb::Activation::None;  // Linear
+  fb::Activation activation = fb::Activation::None;  // Linear, GroupNorm
   bool transpose_b = false;                           // MatMul
-  float epsilon = 1e-5f;                              // LayerNorm, RMSNorm
+  float epsilon = 1e-5f;                              // LayerNorm, RMSNorm, GroupNorm
   bool approximate_tanh = false;                      // Gelu
   int axis = -1;                                      // Softmax, Concat, Split
   std::vector<int> perm;                              // Transpose
@@ -29,7 +29,7 @@ struct OpAttrs {
   // Conv2d
   int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  int dilation_h = 1, dilation_w = 1, groups = 1;
+  int dilation_h = 1, dilation_w = 1, groups = 1;  // groups: also GroupNorm
   // TimestepEmbedding
   int dim = 0;
   float max_period = 10000.f;

@@ -114,6 +114,11 @@ def main():
         c.check(r.returncode == 2, "bad --input shape: exit 2")
         r = convert(src, out, "--input", "nosuch:1x2", expect_rc=None)
         c.check(r.returncode == 2, "--input for a missing input: exit 2")
+        r = convert(src, out, "--sampler", "ddim", "--beta-start", "0.02", "--beta-end", "0.01", expect_rc=None)
+        c.check(r.returncode == 2 and "0 < start <= end < 1" in r.stderr, "reversed DDIM betas: exit 2 (%s)" %
+                r.stderr.strip()[:200])
+        r = convert(src, out, "--beta-schedule", "cosine", expect_rc=None)
+        c.check(r.returncode == 2 and "linear or scaled-linear" in r.stderr, "unknown beta schedule: exit 2")
 
         # Dynamic dims need --input; a contradicting shape is refused.
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16, 8])

@@ -5,10 +5,12 @@ each form it does not take is refused with exit 4 and a message naming it.
 
   ScatterND: a token range (step 1), even/odd slots (step 2, chained), and
              indices that are no strided range (refused)
-  Resize:    nearest by integer factors (two coordinate modes); linear (refused)
-  InstanceNormalization with a per-channel scale and bias (GroupNorm's export)
+  Resize:    nearest by integer factors (two coordinate modes): Upsample; with
+             frames too: Concat copies; linear (refused)
+  InstanceNormalization with a per-channel scale and bias; GroupNorm's export
+             (view, InstanceNormalization, view back, affine, SiLU): one GroupNorm
   Conv:      3-D with a temporal kernel of 1, padded and strided; temporal
-             kernel 2 (refused)
+             kernel 2 and a causal video-VAE Conv3d (refused)
   int64 input only cast to float: declared f32; used otherwise: kept int64
 """
 import json
@@ -114,9 +116,19 @@ def main():
         ref = x.repeat(3, axis=2).repeat(2, axis=3)
         scales = numpy_helper.from_array(np.array([1, 1, 3, 2], np.float32), "s")
         for ct, nm in (("asymmetric", "floor"), ("half_pixel", "round_prefer_floor")):
-            matches(c, tmp, "resize_" + ct, [helper.make_node(
+            rep = matches(c, tmp, "resize_" + ct, [helper.make_node(
                 "Resize", ["x", "", "s"], ["y"], mode="nearest", coordinate_transformation_mode=ct, nearest_mode=nm)],
                 {"x": x}, ref, [scales])
+            if rep:
+                c.check(rep["ops_after"] == {"Upsample": 1}, "resize_%s: one Upsample op (%s)" % (ct, rep["ops_after"]))
+        # Frames too (a video VAE's 3-D upsampling): copies along unit axes.
+        x = rng.standard_normal((1, 2, 2, 3, 2)).astype(np.float32)
+        ref = x.repeat(2, axis=2).repeat(2, axis=3).repeat(3, axis=4)
+        rep = matches(c, tmp, "resize_frames", [helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")],
+                      {"x": x}, ref, [numpy_helper.from_array(np.array([1, 1, 2, 2, 3], np.float32), "s")])
+        if rep:
+            c.check("Upsample" not in rep["ops_after"] and rep["ops_after"].get("Concat", 0) == 3,
+                    "resize_frames: Concat copies, no Upsample (%s)" % rep["ops_after"])
         refused(c, tmp, "resize_linear", [helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear")],
                 [vi("x", (1, 2, 3, 4))], [vi("y", (1, 2, 9, 8))], [scales], "Resize mode 'linear'")
 
@@ -131,6 +143,32 @@ def main():
                                                            epsilon=1e-5)],
                 {"x": x}, ref, [numpy_helper.from_array(sc, "sc"), numpy_helper.from_array(bi, "bi")])
 
+        # GroupNorm as torch exports it: a [N, G, L] view, InstanceNormalization
+        # with unit scale and zero bias, the view back, the per-channel affine,
+        # SiLU (x * sigmoid(x)): one GroupNorm op with everything fused.
+        x = rng.standard_normal((2, 12, 5, 3)).astype(np.float32) * 2 + 1
+        gam = rng.standard_normal((12, 1, 1)).astype(np.float32)
+        bet = rng.standard_normal((12, 1, 1)).astype(np.float32)
+        gn = torch.nn.functional.group_norm(torch.from_numpy(x), 4, torch.from_numpy(gam.ravel()),
+                                            torch.from_numpy(bet.ravel()), eps=1e-6)
+        gn_nodes = [helper.make_node("Reshape", ["x", "gshape"], ["xg"]),
+                    helper.make_node("InstanceNormalization", ["xg", "ones", "zeros"], ["n"], epsilon=1e-6),
+                    helper.make_node("Reshape", ["n", "xshape"], ["nx"]),
+                    helper.make_node("Mul", ["nx", "gam"], ["s"]), helper.make_node("Add", ["s", "bet"], ["a"])]
+        gn_inits = [numpy_helper.from_array(np.array([2, 4, -1], np.int64), "gshape"),
+                    numpy_helper.from_array(np.array(x.shape, np.int64), "xshape"),
+                    numpy_helper.from_array(np.ones(4, np.float32), "ones"),
+                    numpy_helper.from_array(np.zeros(4, np.float32), "zeros"),
+                    numpy_helper.from_array(gam, "gam"), numpy_helper.from_array(bet, "bet")]
+        for silu in (False, True):
+            tail = [helper.make_node("Sigmoid", ["a"], ["sg"]), helper.make_node("Mul", ["a", "sg"], ["y"])] if silu \
+                else [helper.make_node("Identity", ["a"], ["y"])]
+            ref = (torch.nn.functional.silu(gn) if silu else gn).numpy()
+            label = "group_norm_silu" if silu else "group_norm"
+            rep = matches(c, tmp, label, gn_nodes + tail, {"x": x}, ref, gn_inits)
+            if rep:
+                c.check(rep["ops_after"] == {"GroupNorm": 1}, "%s: one GroupNorm op (%s)" % (label, rep["ops_after"]))
+
         # 3-D Conv, temporal kernel 1, spatial kernel 3x2, pads and strides.
         x = rng.standard_normal((1, 4, 3, 7, 6)).astype(np.float32)
         w = rng.standard_normal((5, 4, 1, 3, 2)).astype(np.float32)
@@ -143,6 +181,16 @@ def main():
         w2 = numpy_helper.from_array(np.ones((5, 4, 2, 1, 1), np.float32), "w")
         refused(c, tmp, "conv3d_temporal", [helper.make_node("Conv", ["x", "w"], ["y"], name="c3")],
                 [vi("x", (1, 4, 3, 7, 6))], [vi("y", (1, 5, 2, 7, 6))], [w2], "temporal kernel 1")
+        # A video VAE's causal Conv3d: frames padded in front by kt - 1 (Pad),
+        # then a 3x3x3 Conv. Refused (exit 4) with one message naming the Conv,
+        # the reason and the Pad.
+        w3 = numpy_helper.from_array(np.ones((5, 4, 3, 3, 3), np.float32), "w")
+        pads = numpy_helper.from_array(np.array([0, 0, 2, 0, 0, 0, 0, 0, 0, 0], np.int64), "p")
+        for want in ("Conv 'causal_conv'", "temporal kernel 3", "no 3-D convolution", "Pad 'causal_pad'"):
+            refused(c, tmp, "conv3d_causal", [helper.make_node("Pad", ["x", "p"], ["xp"], name="causal_pad"),
+                                              helper.make_node("Conv", ["xp", "w"], ["y"], name="causal_conv",
+                                                               pads=[0, 1, 1, 0, 1, 1])],
+                    [vi("x", (1, 4, 3, 7, 6))], [vi("y", (1, 5, 3, 7, 6))], [w3, pads], want)
 
         # An int64 timestep only cast to float becomes an f32 input (given as f32).
         t = np.array([17, 803], np.int64)

@@ -197,9 +197,16 @@ struct AllOps {
     w.AddOp(T::Unary, {acts[24]}, {act("a25", {1, 4, 8})}, a, "op25");
     a = OpAttrs();
     w.AddOp(T::Copy, {acts[25]}, {act("a26", {1, 4, 8})}, a, "op26");
+    a = OpAttrs();
+    a.groups = 2;
+    a.epsilon = 2e-6f;
+    a.activation = fb::Activation::SiLU;
+    w.AddOp(T::GroupNorm, {acts[26]}, {act("a27", {1, 4, 8})}, a, "op27");
+    a = OpAttrs();
+    w.AddOp(T::Upsample, {acts[27]}, {act("a28", {1, 8, 16})}, a, "op28");
 
     w.SetInputs({x, t, ids});
-    w.SetOutputs({acts[26], acts[20], acts[21], acts[19]});
+    w.SetOutputs({acts[26], acts[20], acts[21], acts[19], acts[28]});
     w.AddCacheRegion("blk0", 4, 7, acts[3], acts[7]);
     PipelineInfo p;
     p.sampler = fb::Sampler::DDIM;

@@ -490,6 +490,10 @@ std::vector<MalformedCase> ValidatorBranchCases() {
       "op 0 (Linear 'bad'): unknown fused activation 9");
   add("negative epsilon", WithAttrs(T::LayerNorm, {kX}, [](OpAttrs& a) { a.epsilon = -1e-5f; }),
       "op 0 (LayerNorm 'bad'): epsilon -1e-05 must be finite and >= 0");
+  add("groupnorm zero groups", WithAttrs(T::GroupNorm, {kX}, [](OpAttrs& a) { a.groups = 0; }),
+      "op 0 (GroupNorm 'bad'): groups 0 must be >= 1");
+  add("groupnorm gelu", WithAttrs(T::GroupNorm, {kX}, [](OpAttrs& a) { a.activation = fb::Activation::Gelu; }),
+      "op 0 (GroupNorm 'bad'): fused activation 1 is not None or SiLU");
   add("slice starts of rank 1", WithAttrs(T::Slice, {kX}, [](OpAttrs& a) {
         a.starts = {0};
         a.steps = {1};

@@ -37,9 +37,10 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   EXPECT_EQ(model.fb()->format_version(), kSingleGraphFormatVersion);
   EXPECT_EQ(model.file_size(), bytes.size());
   ASSERT_EQ(model.num_tensors(), m.w.num_tensors());
-  ASSERT_EQ(model.num_nodes(), 27);
+  ASSERT_EQ(model.num_nodes(), 29);
   EXPECT_EQ(Vec(model.inputs()), (std::vector<int>{m.x, m.t, m.ids}));
-  EXPECT_EQ(Vec(model.outputs()), (std::vector<int>{m.acts[26], m.acts[20], m.acts[21], m.acts[19]}));
+  EXPECT_EQ(Vec(model.outputs()),
+            (std::vector<int>{m.acts[26], m.acts[20], m.acts[21], m.acts[19], m.acts[28]}));
 
   // Every op type appears exactly once, in order of the enum (Linear x3).
   std::vector<int> seen(static_cast<int>(T::MAX) + 1, 0);
@@ -154,6 +155,11 @@ TEST(ModelWriter, RoundTripsEveryOpTypeAndField) {
   EXPECT_EQ(ro->layout(), fb::TensorLayout::BSHD);
   EXPECT_EQ(node(25).op->options_as_UnaryOptions()->kind(), fb::UnaryKind::Erf);
   EXPECT_EQ(node(26).op->options_type(), fb::OpOptions::NONE);
+  const auto* gn = node(27).op->options_as_GroupNormOptions();
+  EXPECT_EQ(gn->groups(), 2);
+  EXPECT_EQ(gn->epsilon(), 2e-6f);
+  EXPECT_EQ(gn->activation(), fb::Activation::SiLU);
+  EXPECT_EQ(node(28).op->options_type(), fb::OpOptions::NONE);
 
   // Cache region and pipeline.
   ASSERT_EQ(model.cache_regions().size(), 1u);
@@ -298,7 +304,7 @@ TEST(ModelWriter, WriteFileIsAtomicAndLoads) {
   auto r = Model::LoadFile(path.c_str());
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ((*r)->file_size(), bytes.size());
-  EXPECT_EQ((*r)->num_nodes(), 27);
+  EXPECT_EQ((*r)->num_nodes(), 29);
   const std::string dir = path.substr(0, path.rfind('/'));
   const std::string stem = path.substr(path.rfind('/') + 1);
   EXPECT_FALSE(TempFilesLeft(dir, stem));

@@ -258,12 +258,34 @@ void ConvCase(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int k, int 
   p.dilation_h = p.dilation_w = dil; p.groups = g;
   std::vector<float> ref(B * O * OH * OW);
   f32_conv2d_ref(p, x.data(), wv.data(), bv.data(), ref.data());
+  // Our im2col + GEMM where we have a SIMD GEMM; XNNPACK where we would be
+  // scalar (run with EDGE_ISA_CAP=scalar to cover that path).
+#if defined(EDGE_WITH_XNNPACK)
+  if (BestIsaLevel(DetectCpuFeatures()) == IsaLevel::kScalar) prefix = "xnnpack_convolution2d_nhwc_f32";
+#endif
   RunAndCompare(*b.model, {{xi, &x}}, yi, ref, prefix);
+  // 1, 2 and 3 threads give the same bits (tests/unit/determinism_test.cc's
+  // rule, here for either path).
+  std::vector<float> first;
+  for (int threads : {1, 2, 3}) {
+    SessionOptions so;
+    so.num_threads = threads;
+    auto sess = Session::Create(b.model.get(), so);
+    ASSERT_TRUE(sess.ok()) << sess.status().message();
+    ASSERT_TRUE((*sess)->SetInput(xi, x.data(), x.size() * sizeof(float)).ok());
+    ASSERT_TRUE((*sess)->Invoke().ok());
+    const float* y = static_cast<const float*>((*sess)->data(yi));
+    if (threads == 1) first.assign(y, y + ref.size());
+    EXPECT_EQ(0, std::memcmp(first.data(), y, ref.size() * sizeof(float))) << prefix << " threads " << threads;
+  }
 }
 
 TEST(DenseBinding, Conv2dPatchEmbedAndGeneral) {
   ConvCase(2, 4, 16, 16, 48, 2, 2, 0, 1, 1, "f32_conv2d_patchify_gemm_");
   ConvCase(1, 6, 11, 9, 10, 3, 2, 1, 2, 2, "f32_conv2d_im2col_gemm_");
+  // A decoder's 3x3 (same padding, several chunks) and 1x1 shortcut.
+  ConvCase(1, 24, 40, 36, 20, 3, 1, 1, 1, 1, "f32_conv2d_im2col_gemm_");
+  ConvCase(2, 32, 20, 24, 16, 1, 1, 0, 1, 1, "f32_conv2d_patchify_gemm_");
 }
 
 void AttentionCase(fb::TensorLayout layout, int64_t B, int64_t H, int64_t Nq, int64_t Nk,

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -285,7 +286,6 @@ TEST(F32MatMul, BroadcastAndTranspose) {
 }
 
 TEST(F32Conv2d, MatchesDirectLoops) {
-  Pool pool(2);
   struct Case {
     size_t b, c, h, w, o, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g;
   };
@@ -297,6 +297,9 @@ TEST(F32Conv2d, MatchesDirectLoops) {
       {1, 8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},      // depthwise
       {1, 33, 5, 6, 17, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1
       {1, 2, 1, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // single pixel
+      {1, 40, 37, 29, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // decoder-like: many chunks, runs over rows
+      {2, 9, 23, 31, 5, 3, 3, 1, 1, 2, 0, 0, 2, 1, 1, 1},    // uneven padding, batch 2
+      {1, 8, 9, 70, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // rows wider than any panel: one-copy windows
   };
   uint32_t seed = 300;
   for (IsaLevel l : Levels()) {
@@ -315,11 +318,20 @@ TEST(F32Conv2d, MatchesDirectLoops) {
                          bias = Random(c.o, -1, 1, ++seed);
       std::vector<float> packed(f32_conv2d_packed_weight_floats(p));
       f32_conv2d_pack_weights(p, w.data(), bias.data(), packed.data());
-      std::vector<float> scratch(f32_conv2d_scratch_floats(cfg, p));
       std::vector<float> got(c.b * c.o * p.out_h * p.out_w), ref(got.size());
-      f32_conv2d(cfg, p, x.data(), packed.data(), got.data(), scratch.data(), pool.p);
       f32_conv2d_ref(p, x.data(), w.data(), bias.data(), ref.data());
-      EXPECT_LE(RelErr(got, ref), 1e-5) << cfg.name << " conv k" << c.kh << " g" << c.g;
+      // One thread first, then 2 and 3 (other chunkings): the same bits.
+      std::vector<float> first;
+      for (size_t threads : {1, 2, 3}) {
+        Pool tp(threads);
+        std::vector<float> scratch(f32_conv2d_scratch_floats(cfg, p, threads));
+        std::fill(got.begin(), got.end(), 0.f);
+        f32_conv2d(cfg, p, threads, x.data(), packed.data(), got.data(), scratch.data(), threads > 1 ? tp.p : nullptr);
+        EXPECT_LE(RelErr(got, ref), 1e-5) << cfg.name << " conv k" << c.kh << " g" << c.g << " threads " << threads;
+        if (threads == 1) first = got;
+        EXPECT_EQ(0, std::memcmp(first.data(), got.data(), got.size() * sizeof(float)))
+            << cfg.name << " conv k" << c.kh << " threads " << threads;
+      }
     }
   }
 }

@@ -144,6 +144,52 @@ TEST(ElementwiseBinding, LayerNormAndRMSNorm) {
   }
 }
 
+// GroupNorm with its fused affine and SiLU, rank 4 and rank 3 (the decoder's
+// attention block normalizes [N, C, H*W]); Upsample by 2x2 and 3x1.
+TEST(ElementwiseBinding, GroupNormAndUpsample) {
+  for (int threads : {1, 2}) {
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{2, 32, 9, 7}, std::vector<int64_t>{1, 16, 20}}) {
+      const size_t c = static_cast<size_t>(shape[1]), l = Count(shape) / c / static_cast<size_t>(shape[0]);
+      const std::vector<float> x = Rand(Count(shape), -2, 3, 5);
+      const std::vector<float> g = Rand(c, 0.5, 1.5, 6), b = Rand(c, -1, 1, 7);
+      OneOp op;
+      const int xi = op.Input(shape);
+      const int gi = op.Const({static_cast<int64_t>(c)}, g), bi = op.Const({static_cast<int64_t>(c)}, b);
+      op.Output(shape);
+      OpAttrs a;
+      a.groups = 4;
+      a.epsilon = 1e-6f;
+      a.activation = fb::Activation::SiLU;
+      ASSERT_BUILD(op, fb::OpType::GroupNorm, {xi, gi, bi}, a, threads);
+      EXPECT_EQ(std::string(op.session->kernel_name(0)).rfind("f32_groupnorm", 0), 0u);
+      // Per group: the rows of LayerNormRef are whole groups; then affine, SiLU.
+      const size_t glen = c / 4 * l;
+      std::vector<double> ref = LayerNormRef(x, glen, nullptr, nullptr, 1e-6, false);
+      for (size_t i = 0; i < ref.size(); ++i) {
+        const size_t ch = i / l % c;
+        const double v = ref[i] * g[ch] + b[ch];
+        ref[i] = v / (1 + std::exp(-v));
+      }
+      ExpectClose(op.Run({x}), ref, 1e-5, "groupnorm");
+    }
+    for (int64_t fh : {2, 3}) {
+      const int64_t fw = fh == 2 ? 2 : 1;
+      const std::vector<int64_t> in = {1, 3, 5, 7}, out = {1, 3, 5 * fh, 7 * fw};
+      const std::vector<float> x = Rand(Count(in), -1, 1, 8);
+      OneOp op;
+      const int xi = op.Input(in);
+      op.Output(out);
+      ASSERT_BUILD(op, fb::OpType::Upsample, {xi}, OpAttrs(), threads);
+      std::vector<double> ref(Count(out));
+      for (size_t i = 0; i < ref.size(); ++i) {
+        const size_t ow = 7 * fw, oh = 5 * fh, xw = i % ow, yh = i / ow % oh, ch = i / ow / oh;
+        ref[i] = x[(ch * 5 + yh / fh) * 7 + xw / fw];
+      }
+      ExpectClose(op.Run({x}), ref, 0, "upsample");
+    }
+  }
+}
+
 TEST(ElementwiseBinding, ModulateAndGatedResidual) {
   const int64_t B = 2, N = 17, D = 33;
   for (bool three_d : {false, true}) {
@@ -438,6 +484,35 @@ TEST(ElementwiseBinding, PrepareRejectsBadShapes) {
     const int g = op.Const({7}, std::vector<float>(7, 1.f));
     op.Output({4, 8});
     expect_invalid(op, fb::OpType::LayerNorm, {x, g, -1}, OpAttrs(), "gamma");
+  }
+  {
+    OneOp op;
+    const int x = op.Input({1, 6, 4, 4});
+    op.Output({1, 6, 4, 4});
+    OpAttrs a;
+    a.groups = 4;
+    expect_invalid(op, fb::OpType::GroupNorm, {x}, a, "do not split into 4 groups");
+  }
+  {
+    OneOp op;
+    const int x = op.Input({1, 6, 4, 4});
+    const int g = op.Const({3}, std::vector<float>(3, 1.f));
+    op.Output({1, 6, 4, 4});
+    OpAttrs a;
+    a.groups = 3;
+    expect_invalid(op, fb::OpType::GroupNorm, {x, g}, a, "gamma");
+  }
+  {
+    OneOp op;
+    const int x = op.Input({1, 2, 3, 4});
+    op.Output({1, 2, 6, 7});
+    expect_invalid(op, fb::OpType::Upsample, {x}, OpAttrs(), "integer factors");
+  }
+  {
+    OneOp op;
+    const int x = op.Input({1, 2, 3, 4});
+    op.Output({1, 4, 6, 8});
+    expect_invalid(op, fb::OpType::Upsample, {x}, OpAttrs(), "integer factors");
   }
   {
     OneOp op;

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Prints the zoo coverage table (markdown) for the README: per architecture
 and exporter, whether edge-convert takes the file, the FP32 error of edge-run
-against PyTorch, and the op counts before and after fusion.
+against PyTorch, and the op counts before and after fusion. The README's
+table is bench/results/zoo_coverage.md:
 
-  EDGE_BUILD_DIR=build /usr/bin/python3 tests/models/zoo/coverage.py
+  EDGE_BUILD_DIR=build /usr/bin/python3 tests/models/zoo/coverage.py > bench/results/zoo_coverage.md
 """
 import json
 import os
@@ -15,7 +16,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
-COARSE = ["Attention", "RMSNorm", "LayerNorm", "Modulate", "GatedResidual", "RoPE", "TimestepEmbedding", "Conv2d"]
+COARSE = ["Attention", "RMSNorm", "LayerNorm", "GroupNorm", "Upsample", "Modulate", "GatedResidual", "RoPE", "TimestepEmbedding", "Conv2d"]
 
 
 def row(name, ex, meta, tmp):

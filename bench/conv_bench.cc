@@ -1,0 +1,230 @@
+// edge-bench conv: F32 Conv2d of a VAE decoder's shapes, edge's NCHW
+// convolution (ops/f32_conv2d.h, what the Conv2d binding runs) against
+// XNNPACK's F32 convolution in its own NHWC layout on the same shapes, run
+// alternating A B A B so that both see the same machine state. Reports
+// median times, GFLOP/s, % of the FP32 FMA peak measured in the same run,
+// the speed ratio edge / XNNPACK, and the max difference of the two outputs.
+#include <pthreadpool.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(EDGE_WITH_XNNPACK)
+#include <xnnpack.h>
+#endif
+
+#include "bench/bench_common.h"
+#include "ops/cpu_features.h"
+#include "ops/f32_conv2d.h"
+
+namespace edge {
+namespace bench {
+namespace {
+
+struct ConvShape {
+  const char* role;
+  size_t c, o, h, w, k;
+};
+
+// A 256x256-pixel decode of an SD-style AutoencoderKL (channels 128, 256,
+// 512, 512; latent 32x32) and tile-sized versions of its later stages.
+const ConvShape kDecoderShapes[] = {
+    {"conv_in", 4, 512, 32, 32, 3},        {"mid", 512, 512, 32, 32, 3},
+    {"up_256", 256, 256, 64, 64, 3},       {"up_128", 128, 128, 64, 64, 3},
+    {"up_128_tile", 128, 128, 128, 128, 3}, {"small_64", 64, 64, 64, 64, 3},
+    {"small_32", 32, 32, 64, 64, 3},       {"small_32_tile", 32, 32, 32, 32, 3},
+    {"shortcut_512", 512, 256, 64, 64, 1}, {"shortcut_256", 256, 128, 128, 128, 1},
+    {"conv_out", 128, 3, 128, 128, 3},
+};
+
+struct EdgeCtx {
+  const F32GemmConfig* cfg;
+  F32Conv2dParams p;
+  size_t threads;
+  const float* x;
+  const float* w;
+  float* y;
+  float* scratch;
+  pthreadpool_t pool;
+};
+void RunEdge(void* p) {
+  EdgeCtx* c = static_cast<EdgeCtx*>(p);
+  f32_conv2d(*c->cfg, c->p, c->threads, c->x, c->w, c->y, c->scratch, c->pool);
+}
+
+// "C,O,H,W,K" -> one shape; false if malformed.
+bool ParseShape(const std::string& s, ConvShape* out) {
+  unsigned long v[5];
+  if (std::sscanf(s.c_str(), "%lu,%lu,%lu,%lu,%lu", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) return false;
+  for (unsigned long x : v)
+    if (x == 0 || x > 4096) return false;
+  *out = {"custom", v[0], v[1], v[2], v[3], v[4]};
+  return true;
+}
+
+int RunShape(const ConvShape& s, int threads, int reps_arg, bool json, bool no_xnn, bool scalar, double peak) {
+  pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
+  const size_t pad = s.k / 2, pixels = s.h * s.w;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<float> x(s.c * pixels), w(s.o * s.c * s.k * s.k), bias(s.o);
+  for (float& v : x) v = g(rng);
+  for (float& v : w) v = g(rng) * 0.05f;
+  for (float& v : bias) v = g(rng);
+  const double flops = 2.0 * s.o * s.c * s.k * s.k * pixels;
+  const int reps = reps_arg > 0 ? reps_arg : static_cast<int>(std::max(3.0, std::min(20.0, 3e9 / flops)));
+
+  std::vector<Candidate> cands;
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  EdgeCtx ectx;
+  ectx.cfg = scalar ? &f32_gemm_config(IsaLevel::kScalar) : &f32_gemm_select(cpu);
+  F32Conv2dParams& p = ectx.p;
+  p.in_c = s.c;
+  p.in_h = s.h;
+  p.in_w = s.w;
+  p.out_c = s.o;
+  p.out_h = s.h;
+  p.out_w = s.w;
+  p.kernel_h = p.kernel_w = s.k;
+  p.pad_top = p.pad_left = pad;
+  std::vector<float> packed(f32_conv2d_packed_weight_floats(p) + 1), y(s.o * pixels);
+  ectx.threads = static_cast<size_t>(threads);
+  std::vector<float> scratch(f32_conv2d_scratch_floats(*ectx.cfg, p, ectx.threads) + 1);
+  f32_conv2d_pack_weights(p, w.data(), bias.data(), packed.data());
+  ectx.x = x.data();
+  ectx.w = packed.data();
+  ectx.y = y.data();
+  ectx.scratch = scratch.data();
+  ectx.pool = pool;
+  cands.push_back({"fp32", ectx.cfg->name, RunEdge, &ectx, {}, {}});
+
+#if defined(EDGE_WITH_XNNPACK)
+  XnnRun xctx;
+  xctx.pool = pool;
+  std::vector<float> x_nhwc(x.size()), w_ohwi(w.size()), y_nhwc(y.size());
+  if (!no_xnn) {
+    for (size_t c = 0; c < s.c; ++c)
+      for (size_t i = 0; i < pixels; ++i) x_nhwc[i * s.c + c] = x[c * pixels + i];
+    const size_t kk = s.k * s.k;
+    for (size_t o = 0; o < s.o; ++o)
+      for (size_t c = 0; c < s.c; ++c)
+        for (size_t t = 0; t < kk; ++t) w_ohwi[(o * kk + t) * s.c + c] = w[(o * s.c + c) * kk + t];
+    const uint32_t pd = static_cast<uint32_t>(pad), kd = static_cast<uint32_t>(s.k);
+    if (xnn_initialize(nullptr) != xnn_status_success ||
+        xnn_create_convolution2d_nhwc_f32(pd, pd, pd, pd, kd, kd, 1, 1, 1, 1, 1, s.c, s.o, s.c, s.o, w_ohwi.data(),
+                                          bias.data(), -INFINITY, INFINITY, 0, &xctx.op) != xnn_status_success ||
+        xnn_setup_convolution2d_nhwc_f32(xctx.op, 1, s.h, s.w, x_nhwc.data(), y_nhwc.data(), pool) !=
+            xnn_status_success) {
+      std::fprintf(stderr, "conv: XNNPACK convolution setup failed\n");
+      return 1;
+    }
+    cands.push_back({"fp32", "xnnpack_convolution2d_nhwc_f32", RunXnnOperator, &xctx, {}, {}});
+  }
+#endif
+
+  RunAlternating(cands, reps, threads);
+
+  // Both compute the same convolution: the largest difference, relative to
+  // the largest output.
+  double diff = 0, big = 0;
+#if defined(EDGE_WITH_XNNPACK)
+  if (!no_xnn) {
+    for (size_t o = 0; o < s.o; ++o)
+      for (size_t i = 0; i < pixels; ++i) {
+        diff = std::max(diff, static_cast<double>(std::fabs(y[o * pixels + i] - y_nhwc[i * s.o + o])));
+        big = std::max(big, static_cast<double>(std::fabs(y[o * pixels + i])));
+      }
+  }
+#endif
+  const double rel = big > 0 ? diff / big : 0;
+  // Wall time and CPU time (per thread) of each run: on a loaded machine
+  // the wall time includes time the scheduler gave to others, the CPU time
+  // does not (the peak is measured in CPU time too).
+  const double edge_wall = Median(cands[0].times), edge_cpu = Median(cands[0].cpu);
+  const bool has_xnn = cands.size() > 1;
+  const double wall_ratio = has_xnn ? Median(cands[1].times) / edge_wall : 0.0;
+  const double cpu_ratio = has_xnn ? Median(cands[1].cpu) / edge_cpu : 0.0;
+  const double min_ratio = has_xnn ? Min(cands[1].times) / Min(cands[0].times) : 0.0;
+  for (const Candidate& c : cands) {
+    const double med = Median(c.times), cpu_med = Median(c.cpu);
+    const double gflops = flops / med * 1e-9, gflops_cpu = flops / cpu_med * 1e-9;
+    const double pct = peak > 0 ? 100.0 * gflops / (peak * threads) : 0.0;
+    const double pct_cpu = peak > 0 ? 100.0 * gflops_cpu / (peak * threads) : 0.0;
+    if (json) {
+      std::printf("{\"bench\":\"conv\",\"role\":\"%s\",\"c\":%zu,\"o\":%zu,\"h\":%zu,\"w\":%zu,\"k\":%zu,\"threads\":%d,"
+                  "\"isa\":\"%s\",\"kernel\":\"%s\",\"reps\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"cpu_ms_per_thread\":%.4f,"
+                  "\"gflops\":%.1f,\"pct_of_peak\":%.1f,\"pct_of_peak_cpu\":%.1f,"
+                  "\"edge_speed_vs_xnnpack\":%.3f,\"edge_speed_vs_xnnpack_min\":%.3f,\"edge_speed_vs_xnnpack_cpu\":%.3f,"
+                  "\"max_rel_diff\":%.2e}\n",
+                  s.role, s.c, s.o, s.h, s.w, s.k, threads, scalar ? "scalar" : "best", c.kernel.c_str(), reps, med * 1e3, Min(c.times) * 1e3,
+                  cpu_med * 1e3, gflops, pct, pct_cpu, wall_ratio, min_ratio, cpu_ratio, rel);
+    } else {
+      std::printf("%-14s %zux%zu %4zu->%-4zu %4zux%-4zu T=%d %-31s median %8.3f ms (cpu %8.3f) %5.1f%% of peak (cpu %5.1f%%)\n",
+                  s.role, s.k, s.k, s.c, s.o, s.h, s.w, threads, c.kernel.c_str(), med * 1e3, cpu_med * 1e3, pct,
+                  pct_cpu);
+    }
+  }
+  if (!json && has_xnn)
+    std::printf("%-14s edge speed / XNNPACK speed = %.2fx median wall, %.2fx min wall, %.2fx cpu (max rel diff %.1e)\n",
+                s.role, wall_ratio, min_ratio, cpu_ratio, rel);
+#if defined(EDGE_WITH_XNNPACK)
+  if (xctx.op) xnn_delete_operator(xctx.op);
+#endif
+  if (pool) pthreadpool_destroy(pool);
+  return rel > 1e-4 ? 1 : 0;  // the two disagree: a broken kernel, not a timing
+}
+
+}  // namespace
+
+int ConvMain(const Args& args) {
+  const std::string threads_arg = args.Str("threads", "1,2");
+  const int reps = static_cast<int>(args.Int("reps", 0));
+  const bool json = args.Has("json");
+  const bool no_xnn = args.Has("no-xnnpack");
+  // --isa scalar: edge's portable GEMM, what runs where we have no SIMD GEMM.
+  const std::string isa = args.Str("isa", "best");
+  if (isa != "best" && isa != "scalar") {
+    std::fprintf(stderr, "conv: --isa wants best or scalar\n");
+    return 2;
+  }
+  std::vector<ConvShape> shapes;
+  const std::string shape = args.Str("shape", "");
+  if (!shape.empty()) {
+    ConvShape s;
+    if (!ParseShape(shape, &s)) {
+      std::fprintf(stderr, "conv: --shape wants C,O,H,W,K (positive, <= 4096)\n");
+      return 2;
+    }
+    shapes.push_back(s);
+  } else {
+    shapes.assign(std::begin(kDecoderShapes), std::end(kDecoderShapes));
+  }
+  std::vector<int> threads;
+  for (const char* p = threads_arg.c_str(); *p;) {
+    char* end = nullptr;
+    const long t = std::strtol(p, &end, 10);
+    if (end == p || t < 1 || t > 256) {
+      std::fprintf(stderr, "conv: --threads wants a comma list of counts in 1..256\n");
+      return 2;
+    }
+    threads.push_back(static_cast<int>(t));
+    p = *end == ',' ? end + 1 : end;
+  }
+  const double peak = MeasureFp32FmaPeak();
+  if (json) {
+    std::printf("{\"bench\":\"peak\",\"fp32_fma_gflops_per_core\":%.1f}\n", peak);
+  } else {
+    std::printf("peak per core: FP32 FMA %.1f GFLOP/s\n", peak);
+  }
+  int rc = 0;
+  for (const ConvShape& s : shapes)
+    for (int t : threads) rc |= RunShape(s, t, reps, json, no_xnn, isa == "scalar", peak);
+  return rc;
+}
+
+}  // namespace bench
+}  // namespace edge
