@@ -1,9 +1,10 @@
 // edge-bench gemm: the quantized linear layer (activation quantization
 // included, as the runtime runs it), or with --precision fp32 edge's own FP32
-// GEMM (ops/f32_gemm.h, packed weights as the Linear binding prepares them),
-// against XNNPACK's FP32 fully-connected operator on the same shape, runs
-// alternating A B A B so that both see the same machine state. One JSON
-// object per measurement (--json), else a table.
+// GEMM (ops/f32_gemm.h, packed weights as the Linear binding prepares them
+// for a row-major file, and the stored layout PackedF32N16 a packed file
+// holds, read in place), against XNNPACK's FP32 fully-connected operator on
+// the same shape, runs alternating A B A B so that both see the same machine
+// state. One JSON object per measurement (--json), else a table.
 #include <pthreadpool.h>
 
 #include <cmath>
@@ -157,6 +158,18 @@ int GemmMain(const Args& args) {
     cands.push_back({"fp32", cfg.name, RunF32, &fctx, {}, {}});
   }
 
+  // The same layer as a packed file runs it (PackedF32N16 read in place);
+  // the candidate above is the row-major file's (native panels packed at load).
+  const F32GemmConfig& p16 = f32_gemm_p16_config(BestIsaLevel(DetectCpuFeatures()));
+  std::vector<float> w_p16, y_p16(M * N);
+  F32Ctx f_p16{};
+  if (precision == "fp32") {
+    w_p16.resize(f32_gemm_packed_floats(N, K, p16.panel));
+    f32_gemm_pack_nk(N, K, w.data(), K, p16.panel, w_p16.data());
+    f_p16 = {&p16, M, N, K, x.data(), w_p16.data(), bias.data(), y_p16.data(), pool};
+    cands.push_back({"fp32", std::string(p16.name) + " (packed file)", RunF32, &f_p16, {}, {}});
+  }
+
 #if defined(EDGE_WITH_XNNPACK)
   XnnRun xctx;
   xctx.pool = pool;
@@ -179,6 +192,12 @@ int GemmMain(const Args& args) {
 
   RunAlternating(cands, reps, threads);
 
+  if (precision == "fp32") {
+    // Same register block and order of sums: both layouts give the same bits.
+    const bool same = std::memcmp(y.data(), y_p16.data(), M * N * sizeof(float)) == 0;
+    if (json) std::printf("{\"bench\":\"fp32_layouts\",\"same_bits\":%s}\n", same ? "true" : "false");
+    else std::printf("fp32 row-major-file and packed-file outputs: %s\n", same ? "same bits" : "DIFFER");
+  }
   const double ops = 2.0 * M * N * K;
   for (const Candidate& c : cands) {
     const double med = Median(c.times), mn = Min(c.times), cpu = Median(c.cpu);

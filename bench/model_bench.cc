@@ -65,6 +65,12 @@ Status BuildDitModel(const Options& o, const std::string& precision, BenchModel*
   if (precision == "int8") cfg.linear_weights = testing::LinearWeights::kInt8;
   if (precision == "nvfp4") cfg.linear_weights = testing::LinearWeights::kNvfp4;
   bm->quantized_build = cfg.linear_weights != testing::LinearWeights::kF32;
+  // FP32 Linear weights as edge-convert stores them by default (packed, read
+  // in place) or row-major (packed at load, as older files).
+  const std::string fp32_layout = o.Str("fp32-layout", "packed");
+  if (fp32_layout != "packed" && fp32_layout != "row-major")
+    return Status::Error(StatusCode::kInvalidArgument, "%s", "--fp32-layout must be packed or row-major");
+  if (!bm->quantized_build && fp32_layout == "packed") cfg.linear_weights = testing::LinearWeights::kF32Packed;
   if (kind == "s2") {  // DiT-S/2 shape: D=384, 6 heads
     cfg.hidden = 384;
     cfg.heads = 6;
@@ -544,7 +550,8 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: edge-bench model [--model FILE | --dit b2|s2 [--depth N] [--image S] [--seed S]]\n"
+               "usage: edge-bench model [--model FILE | --dit b2|s2 [--depth N] [--image S] [--seed S]\n"
+               "                         [--fp32-layout packed|row-major]]\n"
                "         [--threads 1,2] [--precision fp32,int8,nvfp4] [--cache none,delta:0.1] [--density 1,0.25]\n"
                "         [--warmup W] [--runs R] [--steps S] [--inputs DIR] [--json] [--out FILE] [--quick]\n"
                "       edge-bench model ... --serve | --export DIR\n"

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ops/quant_format.h"
+
 namespace edge {
 namespace conv {
 namespace {
@@ -17,12 +19,34 @@ fb::DType ToDType(int t, const std::string& name) {
   }
 }
 
+// Per value: a float constant [N, K] read only as the weight of Linear ops
+// (the one consumer that reads a packed layout; see the validator's rule).
+std::vector<char> LinearOnlyWeights(const Graph& g) {
+  std::vector<char> weight(g.values.size(), 0), other(g.values.size(), 0);
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (size_t i = 0; i < n.in.size(); ++i) {
+      const int v = n.in[i];
+      if (v < 0) continue;
+      (n.etype == fb::OpType::Linear && i == 1 ? weight : other)[static_cast<size_t>(v)] = 1;
+    }
+  }
+  for (int v : g.outputs) other[static_cast<size_t>(v)] = 1;
+  for (size_t v = 0; v < weight.size(); ++v) {
+    const Value& val = g.values[v];
+    weight[v] = weight[v] && !other[v] && val.c && val.c->is_float() && val.c->shape.size() == 2;
+  }
+  return weight;
+}
+
 }  // namespace
 
 EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
                 const std::string& model_name, ModelWriter* w,
-                const std::map<int, QuantWeightPtr>* quant) {
+                const std::map<int, QuantWeightPtr>* quant, const EmitOptions& options) {
   EmitResult r;
+  const std::vector<char> linear_weight = LinearOnlyWeights(g);
+  auto packed = [&](int v) { return options.fp32_packed && linear_weight[static_cast<size_t>(v)] != 0; };
   std::map<const QuantWeight*, int> quant_tensor;
   auto quantized = [&](const QuantWeight& q) -> int {
     auto it = quant_tensor.find(&q);
@@ -54,13 +78,18 @@ EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlag
       for (const auto& kv : r.tensor_of) {
         const Value& o = g.values[kv.first];
         if (o.c && o.c->dtype == val.c->dtype && o.c->shape == val.c->shape && o.c->f == val.c->f &&
-            o.c->i == val.c->i) {
+            o.c->i == val.c->i && packed(kv.first) == packed(v)) {
           r.tensor_of[v] = kv.second;
           return kv.second;
         }
       }
       const Tensor& t = *val.c;
-      if (dt == fb::DType::F32) {
+      if (dt == fb::DType::F32 && packed(v)) {
+        id = w->AddConstantF32Packed(val.name, t.shape, t.f);
+        r.parameters += t.numel();
+        r.constant_bytes += static_cast<int64_t>(QuantPackedBytes(
+            QuantFormatOf(QuantFormat::kF32), static_cast<size_t>(t.shape[0]), static_cast<size_t>(t.shape[1])));
+      } else if (dt == fb::DType::F32) {
         id = w->AddConstantF32(val.name, t.shape, t.f);
         r.parameters += t.numel();
         r.constant_bytes += t.numel() * 4;

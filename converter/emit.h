@@ -27,11 +27,19 @@ struct EmitResult {
   std::vector<int> op_of_node;     // node index -> op index in the file (-1: dead)
 };
 
+struct EmitOptions {
+  // F32 constants read only as Linear weights are stored in the GEMM's layout
+  // (WeightLayout PackedF32N16) so that the runtime uses them in place;
+  // false keeps them row-major (packed at load, as older files).
+  bool fp32_packed = true;
+};
+
 // `quant` (may be null): node index of a Linear -> its quantized weight, stored
 // in place of the F32 weight (identical QuantWeight pointers share one tensor).
 EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
                 const std::string& model_name, ModelWriter* w,
-                const std::map<int, QuantWeightPtr>* quant = nullptr);
+                const std::map<int, QuantWeightPtr>* quant = nullptr,
+                const EmitOptions& options = EmitOptions());
 
 }  // namespace conv
 }  // namespace edge

@@ -78,6 +78,9 @@ const char kUsage[] =
     "                          sensitive layers, INT8 for the rest. Weights are stored packed.\n"
     "  --precision-override PATTERN=fp32|int8|nvfp4   force Linear layers whose op or weight\n"
     "                          name matches the glob (repeatable; later ones win)\n"
+    "  --fp32-layout packed|row-major   FP32 Linear weights: packed (default) in the GEMM's\n"
+    "                          16-column panels, used in place from the mapped file; row-major\n"
+    "                          as older files (the runtime then packs a copy at load)\n"
     "  --nvfp4-scales mse|amax  NVFP4 block scales: mse (default) the E4M3 scale of least squared\n"
     "                          error per 16-weight block; amax the reference amax/6 (edge-run's)\n"
     "  --quant-min-size S      layers with N*K < S (default 4096) or K < 16 stay fp32\n"
@@ -149,6 +152,7 @@ struct Options {
   bool calib_classes_given = false, calib_seeds_given = false;
   TuneOptions tune;  // target_psnr > 0: --target-psnr
   bool tune_cache_off = false;
+  EmitOptions emit;
 };
 
 Shape ParseDims(const std::string& s, const std::string& flag) {
@@ -307,6 +311,11 @@ Options Parse(int argc, char** argv) {
         Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
       o.quant.mode = v;
       o.precision_given = true;
+    } else if (a == "--fp32-layout") {
+      const std::string v = need(i);
+      if (v == "packed") o.emit.fp32_packed = true;
+      else if (v == "row-major") o.emit.fp32_packed = false;
+      else Fail(kExitUsage, "--fp32-layout: packed or row-major (got '" + v + "')");
     } else if (a == "--attention-precision") {
       std::string v = need(i);
       o.attention_precision_given = true;
@@ -748,7 +757,7 @@ void AddDecoderGraph(const Options& o, const std::string& name, ModelWriter* w) 
                          " (it must be [1, C, H, W] of the latent, or smaller in H and W for tiles)");
   }
   const int graph = w->AddGraph("decoder");
-  EmitResult er = Emit(d, {}, PipelineFlags(), name, w);
+  EmitResult er = Emit(d, {}, PipelineFlags(), name, w, nullptr, o.emit);
   w->SelectGraph(0);
   w->AddLink(0, p->latent_input, graph, er.tensor_of.at(d.inputs[0]));
 }
@@ -848,7 +857,7 @@ int Run(int argc, char** argv) {
   for (const LinearLayer& l : layers)
     if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
   qcache.clear();
-  EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap);
+  EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
   if (!o.null_cond.empty()) AttachNullCondition(o, g, er, &w);
   CacheCalibReport cache_rep;
   if (o.cache_calibrate) {

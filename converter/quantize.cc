@@ -38,7 +38,7 @@ double StoredBits(Precision p, int64_t N, int64_t K) {
   const double elems = static_cast<double>(N) * static_cast<double>(K);
   if (elems <= 0) return 0;
   const QuantFormatTraits& f = FormatOf(p);
-  if (f.panel_n == 0) return 32.0;
+  if (f.scale_kind == QuantScaleKind::kNone) return 32.0;  // FP32: the row-major count
   const size_t n = static_cast<size_t>(N), k = static_cast<size_t>(K);
   return 8.0 * static_cast<double>(QuantPackedBytes(f, n, k) + QuantPackedScaleBytes(f, n, k)) / elems;
 }

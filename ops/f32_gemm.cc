@@ -18,16 +18,52 @@ void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t
   gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
+#if !defined(__aarch64__)  // AArch64 reads the stored layout with NEON
+void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                             const float* w, const float* bias, float* c, size_t c_stride,
+                             int act) {
+  gemm_ukernel<VecScalar, 4, 4, 16>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+}
+#endif
+
 namespace {
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
-                                     f32_activation__scalar, 4, 4, IsaLevel::kScalar};
+                                     f32_activation__scalar, 4, 4, IsaLevel::kScalar, 4};
+#if defined(__aarch64__)
+// NEON is baseline on AArch64: the stored layout gets a vector kernel there.
+const F32GemmConfig kScalarP16Config = {"f32_gemm_4x16__neon", f32_gemm_4x16__neon,
+                                        f32_activation__scalar, 4, 16, IsaLevel::kScalar, 16};
+#else
+const F32GemmConfig kScalarP16Config = {"f32_gemm_4x4p16__scalar", f32_gemm_4x4p16__scalar,
+                                        f32_activation__scalar, 4, 4, IsaLevel::kScalar, 16};
+#endif
 #if defined(__x86_64__)
 const F32GemmConfig kAvx2Config = {"f32_gemm_6x16__avx2", f32_gemm_6x16__avx2,
-                                   f32_activation__avx2, 6, 16, IsaLevel::kAvx2};
+                                   f32_activation__avx2, 6, 16, IsaLevel::kAvx2, 16};
 const F32GemmConfig kAvx512Config = {"f32_gemm_8x32__avx512", f32_gemm_8x32__avx512,
-                                     f32_activation__avx512, 8, 32, IsaLevel::kAvx512};
+                                     f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 32};
+const F32GemmConfig kAvx512P16Config = {"f32_gemm_8x32p16__avx512", f32_gemm_8x32p16__avx512,
+                                        f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 16};
 #endif
 }  // namespace
+
+bool f32_gemm_p16_is_portable(IsaLevel level) {
+#if defined(__aarch64__)
+  (void)level;
+  return false;
+#else
+  return &f32_gemm_p16_config(level) == &kScalarP16Config;
+#endif
+}
+
+const F32GemmConfig& f32_gemm_p16_config(IsaLevel level) {
+#if defined(__x86_64__)
+  if (level == IsaLevel::kAvx512) return kAvx512P16Config;
+  if (level == IsaLevel::kAvx2) return kAvx2Config;  // its panel is 16 already
+#endif
+  (void)level;
+  return kScalarP16Config;
+}
 
 const F32GemmConfig& f32_gemm_config(IsaLevel level) {
 #if defined(__x86_64__)
@@ -94,7 +130,9 @@ void GemmTile(void* ctx, size_t m0, size_t n0, size_t mm, size_t nn) {
   const size_t mr = t.cfg->mr, nr = t.cfg->nr;
   for (size_t n = n0; n < n0 + nn; n += nr) {
     const size_t nc = std::min(nr, t.n - n);
-    const float* panel = t.w + n * t.k;
+    // Column n's first float; n * k where the panel is nr wide (n % nr == 0).
+    const size_t p = t.cfg->panel;
+    const float* panel = t.w + (n / p) * p * t.k + n % p;
     const float* bias = t.bias != nullptr ? t.bias + n : nullptr;
     for (size_t m = m0; m < m0 + mm; m += mr) {
       t.cfg->ukernel(std::min(mr, m0 + mm - m), nc, t.k, t.x + m * t.x_stride, t.x_stride, panel,

@@ -7,6 +7,14 @@
 // x (read in place, any row stride) and one panel, adding bias and applying
 // the activation while the block is still in registers. The driver tiles M
 // and N and runs the tiles on a pthreadpool (may be null).
+//
+// Two packed layouts, one driver. The native one (f32_gemm_config) has
+// panels of the config's NR, packed at prepare or per run. The stored one,
+// PackedF32N16 of ops/quant_format.h, has panels of 16 whatever the ISA, so
+// that a file can hold it and every ISA read it in place: f32_gemm_p16_config
+// gives a microkernel of the same register block that reads 16-wide panels
+// (AVX2's 6x16 reads both layouts; AVX-512's 8x32 reads two panels a step).
+// f32_gemm_pack_nk with nr = 16 writes PackedF32N16.
 #pragma once
 
 #include <cstddef>
@@ -33,11 +41,17 @@ struct F32GemmConfig {
   F32ActivationFn activation;
   size_t mr, nr;
   IsaLevel isa;
+  size_t panel;  // width of the packed panels the ukernel reads: nr, or 16 (PackedF32N16)
 };
 
 // Config for an ISA level (must be supported) / the best for this CPU.
 const F32GemmConfig& f32_gemm_config(IsaLevel level);
 const F32GemmConfig& f32_gemm_select(const CpuFeatures& cpu);
+// Config reading PackedF32N16 (panel 16) for an ISA level (must be supported).
+const F32GemmConfig& f32_gemm_p16_config(IsaLevel level);
+// True where that config's microkernel is the portable C++ one (x86 at the
+// scalar level, AArch32), not a vector one.
+bool f32_gemm_p16_is_portable(IsaLevel level);
 
 // The microkernels (x86 ones exist only in x86-64 builds).
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
@@ -46,6 +60,18 @@ void f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t k, const float* a, size_t 
                          const float* w, const float* bias, float* c, size_t c_stride, int act);
 void f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                            const float* w, const float* bias, float* c, size_t c_stride, int act);
+// The same register blocks reading 16-wide panels (PackedF32N16); the
+// portable one is not built on AArch64, which has NEON.
+void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                             const float* w, const float* bias, float* c, size_t c_stride,
+                             int act);
+void f32_gemm_8x32p16__avx512(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                              const float* w, const float* bias, float* c, size_t c_stride,
+                              int act);
+// AArch64 only: 4 rows x 16 columns (16 q-register accumulators); its panel
+// is 16, so it reads PackedF32N16 natively.
+void f32_gemm_4x16__neon(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
+                         const float* w, const float* bias, float* c, size_t c_stride, int act);
 
 // Floats needed for the packed weights of an N x K matrix with panels of nr.
 size_t f32_gemm_packed_floats(size_t n, size_t k, size_t nr);
@@ -55,8 +81,9 @@ void f32_gemm_pack_nk(size_t n, size_t k, const float* w, size_t ldw, size_t nr,
 // with W = B^T, for MatMul without transpose_b.
 void f32_gemm_pack_kn(size_t n, size_t k, const float* b, size_t ldb, size_t nr, float* packed);
 
-// y = act(x . W^T + bias) with packed W. x rows have stride x_stride, y rows
-// y_stride (floats). bias may be null.
+// y = act(x . W^T + bias) with W packed in cfg's layout (panels of
+// cfg.panel). x rows have stride x_stride, y rows y_stride (floats). bias may
+// be null.
 void f32_gemm_packed(const F32GemmConfig& cfg, size_t m, size_t n, size_t k, const float* x,
                      size_t x_stride, const float* packed_w, const float* bias, float* y,
                      size_t y_stride, GemmActivation act, pthreadpool_t pool);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "ops/f32_gemm.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 
@@ -21,6 +22,20 @@ bool F32Copy(const float* w, size_t N, size_t K, uint8_t* data, uint8_t*, float*
 
 void F32Dequantize(const uint8_t* data, const uint8_t*, float, size_t N, size_t K, float* w) {
   std::memcpy(w, data, N * K * sizeof(float));
+}
+
+void F32Pack(const uint8_t* data, const uint8_t*, size_t N, size_t K, uint8_t* packed, uint8_t*) {
+  // The GEMM's own packing with 16-column panels is this layout.
+  f32_gemm_pack_nk(N, K, reinterpret_cast<const float*>(data), K, 16,
+                   reinterpret_cast<float*>(packed));
+}
+
+void F32DequantizePacked(const uint8_t* packed, const uint8_t*, float, size_t N, size_t K,
+                         float* w) {
+  const float* p = reinterpret_cast<const float*>(packed);
+  for (size_t r = 0; r < N; ++r) {
+    for (size_t c = 0; c < K; ++c) w[r * K + c] = p[F32PackedIndex(r, c, K)];
+  }
 }
 
 // ---------------------------------------------------------------- INT8 per channel
@@ -99,8 +114,8 @@ void Nvfp4Pack(const uint8_t* data, const uint8_t* scales, size_t N, size_t K, u
 
 //  format              name     elems unit scales                     block            scale panel k_align
 const QuantFormatTraits kFormats[kQuantFormatCount] = {
-    {QuantFormat::kF32,   "fp32",  1, 4, QuantScaleKind::kNone,       0,               0, 0,  1,
-     F32Copy, F32Copy, F32Dequantize, nullptr, nullptr},
+    {QuantFormat::kF32,   "fp32",  1, 4, QuantScaleKind::kNone,       0,               0, 16, 1,
+     F32Copy, F32Copy, F32Dequantize, F32Pack, F32DequantizePacked},
     {QuantFormat::kQs8,   "int8",  1, 1, QuantScaleKind::kPerChannel, 0,               4, 16, 4,
      Qs8Quantize, Qs8Quantize, Qs8Dequantize, Qs8Pack, Qs8DequantizePacked},
     {QuantFormat::kNvfp4, "nvfp4", 2, 1, QuantScaleKind::kPerBlock,   kNvfp4BlockSize, 1, 16, kNvfp4BlockSize,

@@ -14,6 +14,12 @@
 //
 // Packed layouts (the kernels' own, built by the converter or at prepare):
 // N padded to panel_n (16), K padded to k_align, zeros in the padding.
+//   PackedF32N16      : k_align 1. Panel p holds columns 16p..16p+15; inside
+//                       it, for each k, the 16 floats of those columns.
+//                       Float of (n, k): (n/16)*16*K + k*16 + n%16. The F32
+//                       GEMM of every ISA reads it in place (ops/f32_gemm.h:
+//                       its p16 microkernels), so a converted file's FP32
+//                       Linear weights are used straight from the mapping.
 //   PackedInt8N16K4   : k_align 4. Panel p holds columns 16p..16p+15; inside
 //                       it, for each group of 4 k: 64 bytes = 16 columns x 4
 //                       consecutive k (int8).
@@ -78,6 +84,11 @@ struct QuantFormatTraits {
 const QuantFormatTraits& QuantFormatOf(QuantFormat format);
 
 inline size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Float of weight (n, k) in PackedF32N16 (K not padded).
+inline size_t F32PackedIndex(size_t n, size_t k, size_t K) {
+  return (n / 16) * 16 * K + k * 16 + n % 16;
+}
 
 // Byte of int8 weight (n, k) in PackedInt8N16K4 whose K is padded to kp.
 inline size_t Qs8PackedIndex(size_t n, size_t k, size_t kp) {

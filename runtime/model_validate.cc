@@ -633,6 +633,12 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
         !(node.type == T::Linear && i == 1)) {
       return At(w, "input %zu ('%s') is quantized; only a Linear weight may be", i, t->name);
     }
+    // Packed layouts are read by the Linear kernels alone; any other op
+    // would index them as row-major.
+    if (t && t->layout != fb::WeightLayout::RowMajor && !(node.type == T::Linear && i == 1)) {
+      return At(w, "input %zu ('%s') has packed layout %s; only a Linear weight may be", i,
+                t->name, fb::EnumNameWeightLayout(t->layout));
+    }
   }
   if (IsDataMovement(node.type)) {
     const fb::DType dt = ts[node.inputs[0]].dtype;

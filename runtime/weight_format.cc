@@ -11,7 +11,7 @@ struct SchemaTags {
 
 // Indexed by QuantFormat.
 const SchemaTags kTags[kQuantFormatCount] = {
-    {fb::DType::F32, fb::QuantScheme::None, fb::WeightLayout::RowMajor},
+    {fb::DType::F32, fb::QuantScheme::None, fb::WeightLayout::PackedF32N16},
     {fb::DType::I8, fb::QuantScheme::Int8PerChannel, fb::WeightLayout::PackedInt8N16K4},
     {fb::DType::NVFP4, fb::QuantScheme::NVFP4, fb::WeightLayout::PackedNvfp4N16K64},
 };

@@ -17,7 +17,7 @@ const QuantFormatTraits* WeightFormatOfScheme(fb::QuantScheme scheme);
 bool IsWeightFormat(fb::DType dtype, fb::QuantScheme scheme);
 // The quantization scheme of a format (None for F32).
 fb::QuantScheme SchemeOf(const QuantFormatTraits& format);
-// The packed layout of a format (RowMajor where it has none).
+// The packed layout of a format (PackedF32N16 for F32).
 fb::WeightLayout PackedLayoutOf(const QuantFormatTraits& format);
 
 }  // namespace edge

@@ -1,8 +1,13 @@
 // Linear: y[.., N] = act(x[.., K] . W[N, K]^T + bias[N]).
 //
-// F32 weights: on x86 with AVX2/AVX-512 the blocked GEMM of ops/f32_gemm.h
+// F32 weights stored packed (WeightLayout PackedF32N16, what edge-convert
+// writes): the blocked GEMM of ops/f32_gemm.h reads them in place from the
+// mapped file on every ISA (f32_gemm_p16_config), so loading copies nothing.
+// Row-major F32 weights (older files, --fp32-layout row-major): on x86 with
+// AVX2/AVX-512 the same GEMM
 // (measured 208 GFLOP/s on one AVX-512 core vs XNNPACK's 168 for M=1024,
-// K=768, N=3072). Where we have no SIMD GEMM (ARM for now), XNNPACK's
+// K=768, N=3072). Where we have no SIMD GEMM for the native layout (ARM;
+// AArch64's NEON kernel reads only the stored packed layout), XNNPACK's
 // fully-connected operator when the build has it and W (and bias) are
 // constants, with the activation as a separate vectorized pass (XNNPACK's
 // clamp cannot express GELU/SiLU); otherwise the blocked GEMM
@@ -36,7 +41,9 @@ struct LinearState {
   uint8_t* owned_w = nullptr;         // weights quantized at prepare (override)
   uint8_t* owned_scales = nullptr;
   const F32GemmConfig* cfg = nullptr;
-  float* packed = nullptr;  // null: W is not constant, packed into scratch per run
+  float* packed = nullptr;         // W packed here at prepare (row-major constant W)
+  const float* weights = nullptr;  // what Eval reads: `packed` or the stored packed W;
+                                   // null: W is not constant, packed into scratch per run
   size_t m = 0, n = 0, k = 0;
   GemmActivation act = GemmActivation::kNone;
 #if defined(EDGE_WITH_XNNPACK)
@@ -63,7 +70,7 @@ bool IsQuantized(const TensorInfo& w) {
   return f != nullptr && f->scale_kind != QuantScaleKind::kNone;
 }
 
-// A quantized [N, K] weight as F32 (row-major); null if out of memory.
+// A quantized or packed [N, K] weight as F32 (row-major); null if out of memory.
 float* Dequantize(const TensorInfo& w) {
   const size_t n = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.dims[1]);
   float* out = new (std::nothrow) float[n * k + 1];
@@ -94,7 +101,7 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
   TensorInfo use = w;
   if (w.dtype != target) {
     const float* src = reinterpret_cast<const float*>(w.data);
-    if (IsQuantized(w)) {
+    if (IsQuantized(w) || w.layout != fb::WeightLayout::RowMajor) {
       s->dequantized = Dequantize(w);
       EDGE_CHECK_OR_RETURN(s->dequantized != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
       src = s->dequantized;
@@ -165,8 +172,11 @@ Status Prepare(KernelPrepareContext* ctx) {
   char b1[96], b2[96];
   EDGE_CHECK_OR_RETURN(w.rank == 2, StatusCode::kInvalidModel,
                        "Linear: weight must be [N, K], got %s", dense::ShapeStr(w, b1));
-  EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor, StatusCode::kUnsupported,
-                       "Linear: F32 weight must be RowMajor");
+  const bool stored_packed = w.layout == fb::WeightLayout::PackedF32N16;
+  EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor || (stored_packed && w.is_constant),
+                       StatusCode::kUnsupported,
+                       "Linear: F32 weight layout %s is not RowMajor or a constant PackedF32N16",
+                       fb::EnumNameWeightLayout(w.layout));
   const size_t n = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.dims[1]);
   EDGE_CHECK_OR_RETURN(x.rank >= 1, StatusCode::kInvalidModel, "Linear: x is a scalar");
   EDGE_CHECK_OR_RETURN(x.dim(-1) == w.dims[1], StatusCode::kInvalidModel,
@@ -201,7 +211,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
   ctx->state = s;
   s->dequantized = dequantized;
-  s->cfg = &f32_gemm_config(dense::Isa(ctx));
+  s->cfg = stored_packed ? &f32_gemm_p16_config(dense::Isa(ctx)) : &f32_gemm_config(dense::Isa(ctx));
   s->m = static_cast<size_t>(x.num_elements) / (k > 0 ? k : 1);
   if (k == 0) s->m = static_cast<size_t>(y.num_elements) / (n > 0 ? n : 1);
   s->n = n;
@@ -209,12 +219,21 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->act = act;
 
 #if defined(EDGE_WITH_XNNPACK)
-  if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant &&
+  // A stored packed weight stays in place wherever its kernel is a vector one
+  // (AArch64 NEON, AVX2, AVX-512). Where it is the portable one (AArch32, x86
+  // capped to scalar) XNNPACK's vector kernels win by far: they get a
+  // row-major copy to pack from, as row-major weights do.
+  const bool portable = f32_gemm_p16_is_portable(dense::Isa(ctx));
+  if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
       (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && dense::XnnReady()) {
+    float* rows = stored_packed ? Dequantize(w) : nullptr;
+    EDGE_CHECK_OR_RETURN(!stored_packed || rows != nullptr, StatusCode::kOutOfMemory,
+                         "Linear: out of memory");
     const xnn_status st = xnn_create_fully_connected_nc_f32(
-        k, n, k, n, reinterpret_cast<const float*>(w.data),
+        k, n, k, n, stored_packed ? rows : reinterpret_cast<const float*>(w.data),
         bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr, -INFINITY,
         INFINITY, 0, &s->xnn);
+    delete[] rows;  // XNNPACK packed its own copy
     if (st == xnn_status_success) {
       ctx->kernel_name = "xnnpack_fully_connected_f32";
       return Status::Ok();
@@ -223,6 +242,10 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
 #endif
   ctx->kernel_name = s->cfg->name;
+  if (stored_packed) {
+    s->weights = reinterpret_cast<const float*>(w.data);  // validated: Np * K floats
+    return Status::Ok();
+  }
   const size_t packed_floats = f32_gemm_packed_floats(n, k, s->cfg->nr);
   if (w.is_constant) {
     s->packed = new (std::nothrow) float[packed_floats + 1];
@@ -230,6 +253,7 @@ Status Prepare(KernelPrepareContext* ctx) {
                          "Linear: cannot allocate %zu bytes of packed weights",
                          packed_floats * sizeof(float));
     f32_gemm_pack_nk(n, k, reinterpret_cast<const float*>(w.data), k, s->cfg->nr, s->packed);
+    s->weights = s->packed;
   } else {
     ctx->scratch_bytes = packed_floats * sizeof(float);
   }
@@ -272,7 +296,7 @@ Status Eval(KernelEvalContext* ctx) {
     return Status::Ok();
   }
 #endif
-  const float* packed = s->packed;
+  const float* packed = s->weights;
   if (packed == nullptr) {
     float* scratch = static_cast<float*>(ctx->scratch);
     f32_gemm_pack_nk(s->n, s->k, ctx->input<float>(1), s->k, s->cfg->nr, scratch);

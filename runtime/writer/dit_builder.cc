@@ -13,14 +13,15 @@ class Builder {
  public:
   Builder(const DitConfig& cfg, ModelWriter* w) : cfg_(cfg), w_(w), rng_(cfg.seed) {}
 
-  int Weight(const std::string& name, const std::vector<int64_t>& shape, float std, float mean = 0.f) {
+  int Weight(const std::string& name, const std::vector<int64_t>& shape, float std, float mean = 0.f,
+             bool packed = false) {
     size_t n = 1;
     for (int64_t d : shape) n *= static_cast<size_t>(d);
     std::normal_distribution<float> dist(mean, std);
     std::vector<float> v(n);
     for (float& x : v) x = dist(rng_);
     weights_.push_back({name, shape, v});
-    return w_->AddConstantF32(name, shape, v);
+    return packed ? w_->AddConstantF32Packed(name, shape, v) : w_->AddConstantF32(name, shape, v);
   }
   // The same seeded FP32 values as Weight(), stored quantized.
   int QuantizedWeight(const std::string& name, int64_t N, int64_t K) {
@@ -51,8 +52,10 @@ class Builder {
   int Linear(const std::string& name, int x, std::vector<int64_t> out_shape, int64_t in_f,
              fb::Activation act = fb::Activation::None) {
     const int64_t out_f = out_shape.back();
-    const int wt = cfg_.linear_weights == LinearWeights::kF32 ? Weight(name + ".weight", {out_f, in_f}, cfg_.weight_std)
-                                                               : QuantizedWeight(name + ".weight", out_f, in_f);
+    const bool packed = cfg_.linear_weights == LinearWeights::kF32Packed;
+    const int wt = cfg_.linear_weights == LinearWeights::kF32 || packed
+                       ? Weight(name + ".weight", {out_f, in_f}, cfg_.weight_std, 0.f, packed)
+                       : QuantizedWeight(name + ".weight", out_f, in_f);
     const int b = Weight(name + ".bias", {out_f}, cfg_.weight_std);
     const int y = Act(name + ".out", out_shape);
     OpAttrs a;

@@ -16,7 +16,9 @@ namespace edge {
 namespace testing {
 
 // Storage of the Linear weights (the oracle always gets the FP32 values).
-enum class LinearWeights : int { kF32 = 0, kInt8 = 1, kNvfp4 = 2 };
+// kF32 is row-major (packed at load); kF32Packed is WeightLayout PackedF32N16,
+// as edge-convert writes by default (read in place).
+enum class LinearWeights : int { kF32 = 0, kInt8 = 1, kNvfp4 = 2, kF32Packed = 3 };
 
 struct DitConfig {
   int batch = 2;
@@ -33,7 +35,7 @@ struct DitConfig {
   uint64_t seed = 1;
   float weight_std = 0.05f;
   bool with_pipeline = true;
-  LinearWeights linear_weights = LinearWeights::kF32;  // int8 per-channel / NVFP4 quantized
+  LinearWeights linear_weights = LinearWeights::kF32;  // FP32 row-major / packed, INT8, NVFP4
 };
 
 struct NamedWeight {

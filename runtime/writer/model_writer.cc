@@ -21,6 +21,7 @@
 #include "ops/quant_format.h"
 #include "runtime/model.h"
 #include "runtime/model_validate.h"
+#include "runtime/weight_format.h"
 
 namespace edge {
 namespace {
@@ -147,6 +148,27 @@ int ModelWriter::AddConstant(const std::string& name, const std::vector<int64_t>
 int ModelWriter::AddConstantF32(const std::string& name, const std::vector<int64_t>& shape,
                                 const std::vector<float>& values) {
   return AddConstant(name, shape, fb::DType::F32, values.data(), values.size() * sizeof(float));
+}
+
+int ModelWriter::AddConstantF32Packed(const std::string& name, const std::vector<int64_t>& shape,
+                                      const std::vector<float>& values) {
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kF32);
+  std::vector<uint8_t> packed;
+  // A shape that is not [N, K] matching `values` gets no bytes: Finish()
+  // then names the tensor.
+  if (shape.size() == 2 && shape[0] >= 0 && shape[1] >= 0 &&
+      static_cast<uint64_t>(shape[0]) * static_cast<uint64_t>(shape[1]) == values.size()) {
+    const size_t n = static_cast<size_t>(shape[0]), k = static_cast<size_t>(shape[1]);
+    packed.resize(QuantPackedBytes(f, n, k));
+    f.pack(reinterpret_cast<const uint8_t*>(values.data()), nullptr, n, k, packed.data(), nullptr);
+  }
+  TensorRec t;
+  t.name = name;
+  t.shape = shape;
+  t.dtype = fb::DType::F32;
+  t.buffer = AddBuffer(packed.data(), packed.size());
+  t.layout = PackedLayoutOf(f);
+  return AddTensor(std::move(t));
 }
 
 int ModelWriter::AddInt8PerChannel(const std::string& name, const std::vector<int64_t>& shape,

@@ -99,6 +99,10 @@ class ModelWriter {
                   const void* data, size_t bytes);
   int AddConstantF32(const std::string& name, const std::vector<int64_t>& shape,
                      const std::vector<float>& values);
+  // F32 Linear weight [N, K] given row-major, stored in the GEMM's own
+  // layout (WeightLayout PackedF32N16), which the runtime reads in place.
+  int AddConstantF32Packed(const std::string& name, const std::vector<int64_t>& shape,
+                           const std::vector<float>& values);
   // INT8 weight [N, K] (or packed per `layout`), symmetric per-channel scales[N].
   int AddInt8PerChannel(const std::string& name, const std::vector<int64_t>& shape,
                         const void* q, size_t q_bytes, const std::vector<float>& scales,

@@ -17,6 +17,9 @@ mixed between the two. Also:
     rest of this tiny model);
   * conversions are byte-identical when repeated (mixed included, also with
     --calib-threads 3);
+  * --fp32-layout: the default stores every FP32 Linear weight (and nothing
+    else) as PackedF32N16, exactly the row-major conversion's values in
+    16-column panels (numpy reference); both forms give the same output;
   * mixed: allocation follows the output ranking (each layer's effect on full
     generations per bit saved; --mixed-rank error: its own NVFP4 error) and
     the bit budget;
@@ -245,6 +248,39 @@ def check_stored_weights(c, name, fp32_path, q_path, report, tmp, nvfp4_ref=nvfp
     c.check(not others, "%s: only Linear weights quantized (others: %s)" % (name, others[:3]))
 
 
+def pack_f32(w):
+    """PackedF32N16 (ops/quant_format.h): 16-column panels, the 16 values of one k contiguous."""
+    n, k = w.shape
+    npad = -(-n // 16) * 16
+    p = np.zeros((npad, k), np.float32)
+    p[:n] = w
+    return p.reshape(npad // 16, 16, k).transpose(0, 2, 1).reshape(-1).tobytes()
+
+
+def check_fp32_layouts(c, name, packed_path, rows_path, tmp):
+    """The packed conversion holds the row-major one's Linear weights in panels, the rest unchanged."""
+    mp, dp = read_model(packed_path, tmp)
+    mr, dr = read_model(rows_path, tmp)
+    linear_w = {op["inputs"][1] for op in mp["operators"] if op.get("type", "Linear") == "Linear"}
+    bad, packed = [], 0
+    for i, (tp, tr) in enumerate(zip(mp["tensors"], mr["tensors"])):
+        if "buffer" not in tp or tp.get("dtype", "F32") != "F32":
+            continue
+        rows = buffer(mr, dr, tr["buffer"])
+        if tr.get("layout", "RowMajor") != "RowMajor":
+            bad.append(tr["name"] + " (row-major conversion)")
+        elif i in linear_w:
+            packed += 1
+            w = np.frombuffer(rows, np.float32).reshape(tr["shape"])
+            if tp.get("layout") != "PackedF32N16" or buffer(mp, dp, tp["buffer"]) != pack_f32(w):
+                bad.append(tp["name"])
+        elif tp.get("layout", "RowMajor") != "RowMajor" or buffer(mp, dp, tp["buffer"]) != rows:
+            bad.append(tp["name"])
+    c.check(packed > 0 and not bad and len(mp["tensors"]) == len(mr["tensors"]),
+            "%s: %d FP32 Linear weights stored PackedF32N16 = numpy panels of the row-major conversion, "
+            "other tensors unchanged (mismatches: %s)" % (name, packed, bad[:3]))
+
+
 def stored_bits(n, k, precision):
     """Bits per weight of the packed layouts, scales included (converter/quantize.cc StoredBits)."""
     np16 = -(-n // 16) * 16
@@ -291,6 +327,15 @@ def main():
                 run_once(fb, inputs, od)
                 outs[p] = np.load(os.path.join(od, meta["output"] + ".npy"))
             ref = outs["fp32"]
+            # The same FP32 weights stored row-major (older files; packed at load).
+            fb_rows = os.path.join(tmp, "%s_fp32_rows.fb" % name)
+            convert(onnx_path, fb_rows, "--fp32-layout", "row-major", *flags)
+            check_fp32_layouts(c, name, os.path.join(tmp, "%s_fp32.fb" % name), fb_rows, tmp)
+            od = os.path.join(tmp, "%s_fp32_rows_out" % name)
+            run_once(fb_rows, inputs, od)
+            rows_out = np.load(os.path.join(od, meta["output"] + ".npy"))
+            c.check(rel_l2(ref, rows_out) <= 1e-6, "%s fp32: row-major vs packed weights rel L2 %.2e" %
+                    (name, rel_l2(ref, rows_out)))
             torch_ref = np.load(os.path.join(d, "expected_" + meta["output"] + ".npy"))
             c.check(rel_l2(torch_ref, ref) <= 1e-5, "%s fp32: edge vs PyTorch rel L2 %.2e" % (name, rel_l2(torch_ref, ref)))
             errs = {p: rel_l2(ref, outs[p]) for p in ["int8", "nvfp4", "mixed"]}
@@ -302,13 +347,13 @@ def main():
                     (name, errs["mixed"], errs["int8"], errs["nvfp4"], sizes["mixed"], sizes["mixed"] / sizes["fp32"]))
             c.check(sizes["nvfp4"] < sizes["mixed"] < sizes["int8"] < sizes["fp32"], "%s: file sizes ordered" % name)
             for p in ["int8", "nvfp4"]:
-                check_stored_weights(c, "%s %s" % (name, p), os.path.join(tmp, "%s_fp32.fb" % name),
+                check_stored_weights(c, "%s %s" % (name, p), fb_rows,
                                      os.path.join(tmp, "%s_%s.fb" % (name, p)), reps[p], tmp)
             if name == "dit_s2":
                 # --nvfp4-scales amax: exactly the reference quantizer (amax/6 block scales).
                 fb_a = os.path.join(tmp, "%s_nvfp4_amax.fb" % name)
                 ra = convert_json(onnx_path, fb_a, "--precision", "nvfp4", "--nvfp4-scales", "amax", *flags)
-                check_stored_weights(c, "%s nvfp4 --nvfp4-scales amax" % name, os.path.join(tmp, "%s_fp32.fb" % name),
+                check_stored_weights(c, "%s nvfp4 --nvfp4-scales amax" % name, fb_rows,
                                      fb_a, ra, tmp, nvfp4_ref=nvfp4_reference)
                 od = os.path.join(tmp, "%s_nvfp4_amax_out" % name)
                 run_once(fb_a, inputs, od)
@@ -396,7 +441,7 @@ def main():
                     ["--precision-override", "/no/such/*=int8"], ["--target-bits", "-1"], ["--max-error", "nan"],
                     ["--calib-steps", "0"], ["--calib-seeds", "1.5"], ["--calib-classes", "0,x"],
                     ["--final-layer", "maybe"], ["--quant-min-size", "-3"], ["--nvfp4-scales", "max"],
-                    ["--mixed-rank", "layer"], ["--calib-threads", "0"]):
+                    ["--mixed-rank", "layer"], ["--calib-threads", "0"], ["--fp32-layout", "columns"]):
             r = convert(onnx_path, fb, *(DIT + bad), expect_rc=None)
             c.check(r.returncode == 2, "bad flag %s -> exit 2 (got %d)" % (" ".join(bad), r.returncode))
         r = convert(onnx_path, fb, "--precision", "mixed", "--calib-classes", "12", *DIT, expect_rc=None)

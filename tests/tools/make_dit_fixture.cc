@@ -4,6 +4,10 @@
 //
 // usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H]
 //                                 [--image S] [--channels C] [--batch B] [--seed S]
+//                                 [--fp32-layout row-major|packed] [--no-weights 1]
+// --fp32-layout: the Linear weights' storage (default row-major; packed is
+// what edge-convert writes by default). --no-weights 1: no weights/*.npy
+// (the memory benchmark needs only the model).
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -17,14 +21,21 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H] [--image S] [--channels C] [--batch B] [--seed S]\n");
+    std::fprintf(stderr, "usage: make_dit_fixture OUT_DIR [--depth N] [--hidden D] [--heads H] [--image S] [--channels C] [--batch B] [--seed S]\n"
+                         "                        [--fp32-layout row-major|packed] [--no-weights 1]\n");
     return 2;
   }
   const std::string dir = argv[1];
   edge::testing::DitConfig cfg;
+  bool write_weights = true;
   for (int i = 2; i + 1 < argc; i += 2) {
     const int v = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--depth")) cfg.depth = v;
+    if (!std::strcmp(argv[i], "--fp32-layout")) {
+      if (!std::strcmp(argv[i + 1], "packed")) cfg.linear_weights = edge::testing::LinearWeights::kF32Packed;
+      else if (std::strcmp(argv[i + 1], "row-major")) { std::fprintf(stderr, "--fp32-layout: row-major or packed\n"); return 2; }
+    }
+    else if (!std::strcmp(argv[i], "--no-weights")) write_weights = v == 0;
+    else if (!std::strcmp(argv[i], "--depth")) cfg.depth = v;
     else if (!std::strcmp(argv[i], "--hidden")) cfg.hidden = v;
     else if (!std::strcmp(argv[i], "--heads")) cfg.heads = v;
     else if (!std::strcmp(argv[i], "--image")) cfg.image_size = v;
@@ -40,6 +51,7 @@ int main(int argc, char** argv) {
   edge::Status st = w.WriteFile(dir + "/model.fb");
   if (!st.ok()) { std::fprintf(stderr, "%s\n", st.message()); return 1; }
   for (const auto& nw : weights) {
+    if (!write_weights) break;
     st = edge::WriteNpy(dir + "/weights/" + nw.name + ".npy", edge::fb::DType::F32, nw.shape, nw.values.data());
     if (!st.ok()) { std::fprintf(stderr, "%s\n", st.message()); return 1; }
   }

@@ -38,6 +38,7 @@ const Config kConfigs[] = {
     {"cluster-sparse attention", LinearWeights::kF32, -1, -1.f, 2},
     {"int8 weights, int8 cluster-sparse attention", LinearWeights::kInt8, 1, -1.f, 2},
     {"nvfp4 weights, tile-sparse attention", LinearWeights::kNvfp4, -1, 0.5f, 1},
+    {"fp32 packed weights", LinearWeights::kF32Packed, -1, -1.f, -1},
 };
 // Whole generations: FP32, and the two combinations of every approximation.
 const Config* const kGenerationConfigs[] = {&kConfigs[0], &kConfigs[6], &kConfigs[7]};

@@ -395,6 +395,12 @@ std::vector<MalformedCase> LoaderMalformedCases() {
         w.SetInputs({kX});
       }),
       "input 1 ('q') is quantized; only a Linear weight may be");
+  add("packed F32 weight into MatMul", WithGraph([](ModelWriter& w) {
+        const int pw = w.AddConstantF32Packed("p", {8, 8}, std::vector<float>(64, 1.f));
+        w.AddOp(T::MatMul, {kX, pw}, {kY});
+        w.SetInputs({kX});
+      }),
+      "input 1 ('p') has packed layout PackedF32N16; only a Linear weight may be");
   add("reshape changes dtype", WithGraph([](ModelWriter& w) {
         const int ii = w.AddActivation("i", {16}, fb::DType::I32);
         w.AddOp(T::Reshape, {kX}, {ii});

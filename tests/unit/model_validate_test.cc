@@ -372,6 +372,32 @@ std::vector<MalformedCase> ValidatorBranchCases() {
         "tensor 0 'c': buffer 0 holds 200 bytes, expected 384");
   }
   {
+    // Packed F32 [20, 10] is N 32 x K 10 floats = 1280 bytes, not 800.
+    RawTensor t = Tensor({20, 10});
+    t.layout = L::PackedF32N16;
+    add("packed F32 size", OneConstant(t, 800).Bytes(),
+        "tensor 0 'c': buffer 0 holds 800 bytes, expected 1280");
+  }
+  {
+    RawTensor t = Tensor({16, 4, 16});
+    t.layout = L::PackedF32N16;
+    add("packed F32 of rank 3", OneConstant(t, 4096).Bytes(),
+        "tensor 0 'c': layout PackedF32N16 does not fit dtype F32 and rank 3");
+  }
+  {
+    RawTensor t = Tensor({16, 16}, fb::DType::I8);
+    t.layout = L::PackedF32N16;
+    add("packed F32 layout on I8", OneConstant(t, 256).Bytes(),
+        "tensor 0 'c': layout PackedF32N16 does not fit dtype I8 and rank 2");
+  }
+  {
+    RawModel m;
+    RawTensor t = Tensor({16, 16});
+    t.layout = L::PackedF32N16;
+    m.tensors = {t};
+    add("packed F32 activation", m.Bytes(), "tensor 0 'a': an activation must have layout RowMajor");
+  }
+  {
     // Packed NVFP4 [20, 40] is N 32 x K 48 / 2 = 768 code bytes, not 400.
     RawTensor t = Quantized({20, 40}, fb::DType::NVFP4, Q::NVFP4, 1, L::PackedNvfp4N16K64);
     add("packed NVFP4 size", OneConstant(t, 400, 96).Bytes(),

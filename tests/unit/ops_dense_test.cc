@@ -2,6 +2,9 @@
 // against their references, for every ISA level this CPU can run.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "ops/f32_gemm.h"
 #include "ops/f32_matmul.h"
 #include "ops/f32_rope.h"
+#include "ops/quant_format.h"
 
 namespace edge {
 namespace {
@@ -153,6 +157,85 @@ TEST(F32Gemm, LargeMagnitudesZerosAndK0) {
       CheckGemm(cfg, 9, 40, 8, GemmActivation(act), true, -100.f, 100.f, nullptr, 98);
     CheckGemm(cfg, 17, 33, 17, GemmActivation::kGelu, true, 0.f, 0.f, nullptr, 97);  // zeros
     CheckGemm(cfg, 4, 19, 0, GemmActivation::kSiLU, true, -1, 1, nullptr, 96);       // K = 0
+  }
+}
+
+// `floats` floats ending exactly at an inaccessible page: a read past the
+// end faults instead of reading a neighbour's memory.
+class GuardedFloats {
+ public:
+  explicit GuardedFloats(size_t floats) {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t data = (floats * sizeof(float) + page_ - 1) / page_ * page_;
+    size_ = data + page_;
+    base_ = static_cast<uint8_t*>(
+        mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_NE(base_, MAP_FAILED);
+    EXPECT_EQ(mprotect(base_ + data, page_, PROT_NONE), 0);
+    p_ = reinterpret_cast<float*>(base_ + data) - floats;
+  }
+  ~GuardedFloats() { munmap(base_, size_); }
+  float* data() { return p_; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  size_t size_ = 0, page_ = 0;
+  float* p_ = nullptr;
+};
+
+// The stored layout PackedF32N16 (packed by the weight-format table, as the
+// writer does) through the p16 config of every level: N tails that end a
+// 32-column block inside its first panel, K tails, every activation, a
+// buffer of exactly the stored size with a guard page behind it.
+TEST(F32Gemm, StoredPanelLayoutP16) {
+  Pool pool(2);
+  const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kF32);
+  uint32_t seed = 500;
+  for (IsaLevel l : Levels()) {
+    const F32GemmConfig& cfg = f32_gemm_p16_config(l);
+    ASSERT_EQ(cfg.panel, 16u) << cfg.name;
+    for (size_t n : {1, 5, 15, 16, 17, 31, 40, 48, 65, 97}) {
+      for (size_t k : {1, 3, 16, 77}) {
+        for (size_t m : {1, 9, 33}) {
+          const GemmActivation act = GemmActivation((m + n + k) % 4);
+          const bool bias = (n + k) % 2 == 1;
+          const size_t xs = k + 3, ys = n + 5;
+          std::vector<float> x = Random(m * xs, -1, 1, ++seed), w = Random(n * k, -1, 1, ++seed),
+                             b = Random(n, -1, 1, ++seed);
+          const size_t bytes = QuantPackedBytes(f, n, k);
+          ASSERT_EQ(bytes, (n + 15) / 16 * 16 * k * sizeof(float));
+          GuardedFloats packed(bytes / sizeof(float));
+          f.pack(reinterpret_cast<const uint8_t*>(w.data()), nullptr, n, k,
+                 reinterpret_cast<uint8_t*>(packed.data()), nullptr);
+          for (size_t r = 0; r < n; ++r)
+            for (size_t c = 0; c < k; ++c) ASSERT_EQ(packed.data()[F32PackedIndex(r, c, k)], w[r * k + c]);
+          std::vector<float> back(n * k);
+          f.dequantize_packed(reinterpret_cast<const uint8_t*>(packed.data()), nullptr, 1.f, n, k,
+                              back.data());
+          ASSERT_EQ(back, w);
+          std::vector<float> got(m * ys, 7.f), ref(m * ys, 7.f);
+          f32_gemm_packed(cfg, m, n, k, x.data(), xs, packed.data(), bias ? b.data() : nullptr,
+                          got.data(), ys, act, m > 8 ? pool.p : nullptr);
+          f32_gemm_ref(m, n, k, x.data(), xs, w.data(), k, bias ? b.data() : nullptr, ref.data(),
+                       ys, act);
+          EXPECT_LE(RelErr(got, ref), 1e-5) << cfg.name << " m=" << m << " n=" << n << " k=" << k;
+          for (size_t i = 0; i < m; ++i)
+            for (size_t j = n; j < ys; ++j) ASSERT_EQ(got[i * ys + j], 7.f);
+          // Same register block, same order of sums: the native layout of
+          // the level gives the same bits where the block matches.
+          const F32GemmConfig& native = f32_gemm_config(l);
+          if (native.mr == cfg.mr && native.nr == cfg.nr) {
+            std::vector<float> np(f32_gemm_packed_floats(n, k, native.panel) + 1);
+            f32_gemm_pack_nk(n, k, w.data(), k, native.panel, np.data());
+            std::vector<float> y2(m * ys, 7.f);
+            f32_gemm_packed(native, m, n, k, x.data(), xs, np.data(), bias ? b.data() : nullptr,
+                            y2.data(), ys, act, nullptr);
+            ASSERT_EQ(0, std::memcmp(y2.data(), got.data(), got.size() * sizeof(float)))
+                << cfg.name << " vs " << native.name << " n=" << n << " k=" << k;
+          }
+        }
+      }
+    }
   }
 }
 
