@@ -3,12 +3,10 @@
 # PyTorch (export_onnx.py: denoiser, decoder, tile decoder), then converts with edge-convert
 # (FP32) with the pipeline metadata the DiT was trained for (latent_dit.json "sampling").
 #
-#   latent_dit.fb            when edge-convert takes --decoder: the denoiser and the decoder in
-#                            one file (what edge-run turns into a PNG); otherwise the denoiser
-#                            alone (output kind latent, an .npy of latents)
-#   latent_denoiser.fb       with --decoder only: the denoiser alone, for single-graph checks
-#   latent_decoder.fb        the decoder alone: z [1, 4, 16, 16] -> image [1, 3, 64, 64]
-#   latent_decoder_tile.fb   the decoder at a tile: z [1, 4, 8, 8] -> image [1, 3, 32, 32]
+#   latent_dit.fb            the denoiser and the decoder in one file (shipped): edge-run
+#                            samples the latents and decodes them into a PNG
+#   latent_dit_tiled.fb      the same denoiser with the decoder converted for 8x8 latent
+#                            tiles: edge-run decodes the 16x16 latent in 3x3 blended tiles
 #
 # Usage: bash models/latent/build_fb.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
@@ -26,13 +24,7 @@ print(s["steps"], s["guidance"], s["shift"], m["config"]["num_classes"])' "$here
 pipeline=(--name latent_dit --sampler flow --steps "$steps" --guidance "$guidance" --shift "$shift"
           --roles x=latent,t=timestep,y=condition --num-classes "$classes" --null-class "$classes"
           --output-kind latent --timestep-scale 1000 --latent 4x16x16)
-if "$conv" --help 2>&1 | grep -q -- "--decoder"; then
-  "$conv" "$tmp/latent_dit.onnx" -o "$here/latent_dit.fb" "${pipeline[@]}" --decoder "$tmp/latent_decoder.onnx"
-  "$conv" "$tmp/latent_dit.onnx" -o "$here/latent_denoiser.fb" "${pipeline[@]}"
-else
-  echo "edge-convert has no --decoder: denoiser and decoder go to two files"
-  "$conv" "$tmp/latent_dit.onnx" -o "$here/latent_dit.fb" "${pipeline[@]}"
-fi
-"$conv" "$tmp/latent_decoder.onnx" -o "$here/latent_decoder.fb" --name latent_decoder
-"$conv" "$tmp/latent_decoder_tile.onnx" -o "$here/latent_decoder_tile.fb" --name latent_decoder_tile
+"$conv" "$tmp/latent_dit.onnx" -o "$here/latent_dit.fb" "${pipeline[@]}" --decoder "$tmp/latent_decoder.onnx"
+"$conv" "$tmp/latent_dit.onnx" -o "$here/latent_dit_tiled.fb" "${pipeline[@]}" \
+  --decoder "$tmp/latent_decoder_tile.onnx" --decode-tile-overlap 2
 ls -l "$here"/*.fb
