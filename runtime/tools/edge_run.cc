@@ -404,7 +404,20 @@ int ParseArgs(int argc, char** argv, Args* a) {
   return -1;
 }
 
+// Peak resident memory of this program. Linux keeps getrusage's ru_maxrss
+// across execve, so a process started by a large parent (a Python bench
+// with PyTorch loaded) would report the parent's peak; VmHWM in
+// /proc/self/status belongs to this program's own address space.
 long PeakRssKb() {
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long kb = -1;
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    }
+    std::fclose(f);
+    if (kb >= 0) return kb;
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
