@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include <pthreadpool.h>
 
@@ -17,6 +18,17 @@
 namespace edge {
 
 struct KernelSettings;
+
+// Where a graph run sits in a generation, for kernels that carry state from
+// one denoising step to the next (attention's token reuse). The pipeline
+// sets it before each run (Session::SetRunContext); a plain Invoke() has
+// step -1, and such kernels then compute everything.
+struct RunContext {
+  int step = -1;             // sampler step, -1: not in a generation
+  int steps = 0;             // steps of the generation
+  int branch = 0;            // guidance branch run as its own call (0 or 1)
+  uint64_t generation = 0;   // changes whenever the samples change (state resets)
+};
 
 struct KernelPrepareContext {
   // Inputs
@@ -39,6 +51,7 @@ struct KernelEvalContext {
   void* scratch = nullptr;             // 64-byte aligned, scratch_bytes long
   void* state = nullptr;
   pthreadpool_t pool = nullptr;
+  const RunContext* run = nullptr;     // never null during eval
 
   const TensorInfo& tensor(int id) const { return model->tensor(id); }
   const TensorInfo& input_info(int i) const { return model->tensor(node->inputs[i]); }

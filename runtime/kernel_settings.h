@@ -30,6 +30,24 @@ struct AttentionSparseOptions {
   }* stats = nullptr;
 };
 
+// Token-level reuse in attention (ops/attention_row_reuse.h): during a
+// generation, query rows whose query barely moved since they were last
+// computed keep that output row instead of attending again.
+struct TokenReuseOptions {
+  float threshold = 0.f;  // 0: off (bit-identical to no reuse)
+  int warmup_steps = 2;   // steps computed in full at the start
+  int max_stale = 2;      // a row is recomputed after this many reused steps
+  int order = 1;          // 0: reuse the cached row; 1: extrapolate from its last two
+  // When set, every eval adds its recomputed / total query rows here, per
+  // step (arrays of `steps` entries owned by the caller; measurement).
+  struct Stats {
+    double* step_rows = nullptr;
+    double* step_total = nullptr;
+    int steps = 0;
+    size_t state_bytes = 0;  // added at prepare: cached rows of every op
+  }* stats = nullptr;
+};
+
 struct KernelSettings {
   PrecisionOverride precision = PrecisionOverride::kAsStored;
   // Block-sparse attention: fraction of 64-key tiles each query block
@@ -44,6 +62,7 @@ struct KernelSettings {
   // instead of tiles. Negative / zero values below mean "as stored in the
   // model, else the built-in default".
   AttentionSparseOptions attention_sparse;
+  TokenReuseOptions token_reuse;
 };
 
 }  // namespace edge

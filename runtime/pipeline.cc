@@ -94,7 +94,15 @@ int Pipeline::samples_per_run(bool guided, bool reuse) const {
 
 Status Pipeline::RunGraph(DeltaCache* cache, int branch, int step, int steps) {
   stats_.graph_runs += 1;
+  RunContext run;
+  run.step = step;
+  run.steps = steps;
+  run.branch = branch;
+  run.generation = generation_;
+  session_->SetRunContext(run);
   Status st = cache->Run(branch, step, steps);
+  // A later plain Invoke() is not part of this generation.
+  session_->SetRunContext(RunContext());
   if (st.code() == StatusCode::kNumericError) st.Prepend("generate: step %d: ", step);  // check_finite
   return st;
 }
@@ -216,6 +224,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
     const int n = std::min(per_run, o.num_samples - s0);
     chunk_first_ = s0;
     chunk_count_ = n;
+    generation_ += 1;
     cache->Reset();
     reuse_.Reset();
     for (int k = 0; k < n; ++k) {

@@ -88,6 +88,7 @@ class Pipeline {
   int latent_in_ = -1, timestep_in_ = -1, cond_in_ = -1, out_ = -1;
   int batch_ = 1;
   int chunk_first_ = 0, chunk_count_ = 0;  // the chunk Generate is on
+  uint64_t generation_ = 0;  // counts chunks: kernels' step state resets when it changes
   Array<int64_t> latent_shape_;
   size_t latent_elems_ = 0;
   size_t out_elems_per_row_ = 0;  // model output per batch row (>= latent_elems_)

@@ -219,6 +219,7 @@ Status Session::BindArena(uint8_t* arena) {
     c.scratch = scratch_ptrs_[i];
     c.state = states_[i];
     c.pool = pool_;
+    c.run = &run_;
     if (kernels_[i]->bind != nullptr) {
       Status st = kernels_[i]->bind(&c);
       if (!st.ok()) return st.Prepend("op %d '%s' (%s): ", i, m.node(i).name, OpName(m.node(i).type));

@@ -80,6 +80,10 @@ class Session {
   Status LocateNonFinite(const char* what);
   // Runs ops [first, last] only (the pipeline's cache uses it to run blocks).
   Status InvokeRange(int first_op, int last_op);
+  // Tells stateful kernels where the next runs sit in a generation
+  // (runtime/kernel.h); the pipeline calls it before each run.
+  void SetRunContext(const RunContext& run) { run_ = run; }
+  const RunContext& run_context() const { return run_; }
 
   const char* kernel_name(int op) const { return kernel_names_[op]; }
   const Array<OpProfile>& profile() const { return profile_; }
@@ -108,6 +112,7 @@ class Session {
   Array<void*> tensor_data_;
   Array<KernelEvalContext> eval_ctx_;
   Array<OpProfile> profile_;
+  RunContext run_;
   uint8_t* arena_ = nullptr;        // bound arena (owned or the caller's)
   uint8_t* owned_arena_ = nullptr;
   Array<size_t> plan_offsets_;      // arena offset of each planned request

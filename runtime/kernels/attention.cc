@@ -12,10 +12,15 @@
 // Cluster-sparse (KernelSettings::attention_sparse.mode 2): the plan of
 // ops/f32_attention_cluster.h, whose centroids persist across evals in a
 // buffer the state allocates at prepare.
+// Token reuse (KernelSettings::token_reuse, dense attention only): during a
+// generation (RunContext step >= 0) query rows that barely moved keep their
+// last output row (ops/attention_row_reuse.h); one state per guidance branch
+// run as its own call, reset when the generation changes.
 #include <cmath>
 #include <cstring>
 #include <new>
 
+#include "ops/attention_row_reuse.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
@@ -42,7 +47,20 @@ struct AttentionState {
   AttentionSparseOptions::Stats* stats = nullptr;
   uint32_t dense_calls = 0;  // the first evals run dense (early denoising steps)
   uint64_t calls = 0;
-  ~AttentionState() { delete[] cluster_mem; }
+  // Token reuse: config, one state per branch (inside reuse_mem), the
+  // generation each state belongs to, its scratch offset, measurement sink.
+  bool reuse = false;
+  AttentionRowReuseConfig reuse_cfg;
+  int reuse_warmup = 0;
+  uint8_t* reuse_mem = nullptr;
+  AttentionRowReuseState reuse_state[2];
+  uint64_t reuse_generation[2] = {0, 0};
+  size_t reuse_scratch = 0;  // offset of the row-reuse scratch in the op's scratch
+  TokenReuseOptions::Stats* reuse_stats = nullptr;
+  ~AttentionState() {
+    delete[] cluster_mem;
+    delete[] reuse_mem;
+  }
 };
 
 void Destroy(void* p) { delete static_cast<AttentionState*>(p); }
@@ -98,6 +116,32 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model
     ctx->kernel_name = c.compensate ? "f32_attention_clustersparse_centroid"
                                     : "f32_attention_clustersparse";
   }
+  return Status::Ok();
+}
+
+Status PrepareTokenReuse(KernelPrepareContext* ctx, AttentionState* s, const TokenReuseOptions& t,
+                         bool sparse) {
+  EDGE_CHECK_OR_RETURN(std::isfinite(t.threshold) && t.threshold > 0.f && t.warmup_steps >= 0 &&
+                           t.max_stale >= 0 && t.max_stale <= 255 && (t.order == 0 || t.order == 1),
+                       StatusCode::kInvalidArgument,
+                       "Attention: token reuse needs a finite threshold > 0, warmup >= 0, max_stale in [0, 255] and order 0 or 1");
+  EDGE_CHECK_OR_RETURN(!sparse, StatusCode::kInvalidArgument,
+                       "Attention: token reuse applies to dense attention; turn sparse attention off "
+                       "(--attention-sparse off, --attention-density 0)");
+  s->reuse = true;
+  s->reuse_cfg.threshold = t.threshold;
+  s->reuse_cfg.max_stale = t.max_stale;
+  s->reuse_warmup = t.warmup_steps;
+  s->reuse_stats = t.stats;
+  const size_t one = attention_row_reuse_state_bytes(s->p, t.order);
+  s->reuse_mem = new (std::nothrow) uint8_t[2 * one + 64];
+  EDGE_CHECK_OR_RETURN(s->reuse_mem != nullptr, StatusCode::kOutOfMemory,
+                       "Attention: out of memory for the token-reuse state (%zu bytes)", 2 * one);
+  uint8_t* aligned = s->reuse_mem + (64 - reinterpret_cast<uintptr_t>(s->reuse_mem) % 64) % 64;
+  for (int b = 0; b < 2; ++b) s->reuse_state[b] = attention_row_reuse_state(s->p, t.order, aligned + b * one);
+  if (t.stats != nullptr) t.stats->state_bytes += 2 * one;
+  s->reuse_scratch = ctx->scratch_bytes;
+  ctx->scratch_bytes += attention_row_reuse_scratch_bytes(s->p);
   return Status::Ok();
 }
 
@@ -194,6 +238,11 @@ Status Prepare(KernelPrepareContext* ctx) {
   // plan runs on the chosen arithmetic (FP32 or INT8 tiles).
   int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
   if (mode < 0 && o->sparse_mode() == 1) mode = 2;  // the model's default
+  const TokenReuseOptions* tr = ctx->options != nullptr ? &ctx->options->token_reuse : nullptr;
+  if (tr != nullptr && tr->threshold != 0.f) {
+    const bool sparse = (mode == 2 || (mode != 0 && density > 0.f && density < 1.f)) && p.nk > 64;
+    return PrepareTokenReuse(ctx, s, *tr, sparse);
+  }
   if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s, o->sparse_err_tol());
   if (mode != 0 && density > 0.f && density < 1.f && p.nk > 64) {
     s->density = density;
@@ -208,6 +257,46 @@ Status Prepare(KernelPrepareContext* ctx) {
   return Status::Ok();
 }
 
+// Dense attention of a (sub-)problem on the op's arithmetic.
+struct DenseCall {
+  const AttentionState* s;
+  void* scratch;
+  pthreadpool_t pool;
+};
+void AttendDense(const F32AttentionParams& p, void* user) {
+  const DenseCall* c = static_cast<const DenseCall*>(user);
+  if (c->s->q8 != nullptr) {
+    qs8_attention(*c->s->q8, p, c->scratch, c->pool);
+  } else {
+    f32_attention(*c->s->kernel, p, c->scratch, c->pool);
+  }
+}
+
+Status EvalTokenReuse(KernelEvalContext* ctx, AttentionState* s, const F32AttentionParams& p) {
+  const RunContext& run = *ctx->run;
+  DenseCall call = {s, ctx->scratch, ctx->pool};
+  if (run.step < 0) {  // not in a generation: plain dense attention
+    AttendDense(p, &call);
+    return Status::Ok();
+  }
+  const int slot = run.branch == 1 ? 1 : 0;
+  AttentionRowReuseState* st = &s->reuse_state[slot];
+  if (s->reuse_generation[slot] != run.generation) {
+    st->valid = false;
+    s->reuse_generation[slot] = run.generation;
+  }
+  const bool full = run.step < s->reuse_warmup || run.step >= run.steps - 1;
+  const size_t rows = attention_row_reuse_run(p, s->reuse_cfg, full, st,
+                                              static_cast<uint8_t*>(ctx->scratch) + s->reuse_scratch,
+                                              AttendDense, &call);
+  TokenReuseOptions::Stats* stats = s->reuse_stats;
+  if (stats != nullptr && run.step < stats->steps && stats->step_rows != nullptr) {
+    stats->step_rows[run.step] += static_cast<double>(rows);
+    stats->step_total[run.step] += static_cast<double>(p.batch * p.heads * p.nq);
+  }
+  return Status::Ok();
+}
+
 Status Eval(KernelEvalContext* ctx) {
   AttentionState* s = static_cast<AttentionState*>(ctx->state);
   F32AttentionParams p = s->p;
@@ -215,6 +304,7 @@ Status Eval(KernelEvalContext* ctx) {
   p.k = ctx->input<float>(1);
   p.v = ctx->input<float>(2);
   p.out = ctx->output<float>(0);
+  if (s->reuse) return EvalTokenReuse(ctx, s, p);
   const bool warmup = s->calls++ < s->dense_calls;
   if (s->clustered && warmup) {
     if (s->stats != nullptr) {

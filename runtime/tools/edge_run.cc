@@ -115,6 +115,14 @@ const char kUsage[] =
     "  --attention-kmeans-iters N  clusters: k-means iterations per step after the first (default 1)\n"
     "  --attention-refresh N  clusters: every N-th step iterates fully again (default 0 = never)\n"
     "  --attention-dense-steps N  clusters: the first N steps run dense attention (default 0)\n"
+    "  --token-reuse T      token-level reuse in dense attention: a query row recomputes only\n"
+    "                       when its query's relative drift since its last computation plus\n"
+    "                       its head's drift exceeds T; other rows keep their last output\n"
+    "                       (0 = off, the default)\n"
+    "  --token-reuse-warmup N  steps computed in full at the start (default 2)\n"
+    "  --token-reuse-max-stale N  a row recomputes after N reused steps in a row (default 2)\n"
+    "  --token-reuse-order O  0: a reused row keeps its last output; 1: extrapolates it from\n"
+    "                       its last two computations (default 1)\n"
     "  --check-finite       stop with exit 5 when an output (--once) or the latents after a\n"
     "                       step hold NaN/Inf, naming the op that first produced one (default on)\n"
     "  --no-check-finite    skip that check (a non-finite prediction still stops a generation)\n"
@@ -154,6 +162,7 @@ struct Args {
   bool attention_compensation = true;
   int attention_precision = -1;  // as stored
   edge::AttentionSparseOptions attention_sparse;
+  edge::TokenReuseOptions token_reuse;
   bool pin = false;
   long long max_memory_mb = 0;  // 0: no cap on the activation arena
   bool no_mmap = false;
@@ -170,6 +179,27 @@ void JsonAttentionStats(FILE* f) {
   if (st.plans == 0) return;
   std::fprintf(f, ",\"attention_plans\":%lld,\"attention_exact_fraction\":%.6f",
                static_cast<long long>(st.plans), st.exact_pairs / st.total_pairs);
+}
+
+// Query rows token reuse recomputed, per step, over all attention ops.
+std::vector<double> g_token_rows, g_token_total;
+edge::TokenReuseOptions::Stats g_token_stats;
+
+double TokenReuseFraction() {
+  double r = 0, t = 0;
+  for (size_t i = 0; i < g_token_rows.size(); ++i) r += g_token_rows[i], t += g_token_total[i];
+  return t > 0 ? r / t : 1.0;
+}
+
+void JsonTokenReuse(FILE* f, const edge::TokenReuseOptions& o) {
+  if (o.threshold <= 0.f) return;
+  std::fprintf(f, ",\"token_reuse\":{\"threshold\":%g,\"warmup\":%d,\"max_stale\":%d,\"order\":%d,"
+               "\"state_bytes\":%zu,\"rows_recomputed\":%.6f,\"steps\":[",
+               o.threshold, o.warmup_steps, o.max_stale, o.order, g_token_stats.state_bytes, TokenReuseFraction());
+  for (size_t i = 0; i < g_token_rows.size(); ++i) {
+    std::fprintf(f, "%s%.6f", i ? "," : "", g_token_total[i] > 0 ? g_token_rows[i] / g_token_total[i] : 1.0);
+  }
+  std::fprintf(f, "]}");
 }
 
 int Usage(const char* msg) {
@@ -355,6 +385,20 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (arg == "--attention-kmeans-iters") a->attention_sparse.kmeans_iters = static_cast<int>(n);
       else if (arg == "--attention-refresh") a->attention_sparse.refresh = static_cast<int>(n);
       else a->attention_sparse.dense_steps = static_cast<int>(n);
+    } else if (arg == "--token-reuse") {
+      if (!value(&v) || !ParseFloat(v, &a->token_reuse.threshold) || a->token_reuse.threshold < 0 ||
+          a->token_reuse.threshold > 1e6)
+        return Usage("--token-reuse needs a number >= 0");
+    } else if (arg == "--token-reuse-order") {
+      if (!value(&v) || !ParseInt(v, 0, 1, &n)) return Usage("--token-reuse-order needs 0 or 1");
+      a->token_reuse.order = static_cast<int>(n);
+    } else if (arg == "--token-reuse-warmup" || arg == "--token-reuse-max-stale") {
+      const bool stale = arg == "--token-reuse-max-stale";
+      if (!value(&v) || !ParseInt(v, 0, stale ? 255 : 10000, &n))
+        return Usage(stale ? "--token-reuse-max-stale needs an integer in [0, 255]"
+                           : "--token-reuse-warmup needs an integer in [0, 10000]");
+      if (stale) a->token_reuse.max_stale = static_cast<int>(n);
+      else a->token_reuse.warmup_steps = static_cast<int>(n);
     } else if (arg == "--graph") {
       if (!value(&v) || v[0] == '\0') return Usage("--graph needs a graph name");
       a->graph = v;
@@ -783,6 +827,11 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
                  g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads);
   }
   std::vector<float> result(size_t(g.num_samples) * L);
+  g_token_rows.assign(steps, 0.0);
+  g_token_total.assign(steps, 0.0);
+  g_token_stats.step_rows = g_token_rows.data();
+  g_token_stats.step_total = g_token_total.data();
+  g_token_stats.steps = steps;
   edge::Status st = p.Generate(g, result.data());
   if (!st.ok()) {
     std::fprintf(stderr, "edge-run: %s\n", st.message());
@@ -850,6 +899,7 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
     std::printf(",\"output\":");
     JsonString(stdout, out.c_str());
     JsonAttentionStats(stdout);
+    JsonTokenReuse(stdout, a.token_reuse);
     // The defaults edge-convert --target-psnr stored (used unless overridden).
     if (const edge::fb::Tuning* tu = s->model().fb()->tuning()) {
       static const char* const kWeights[] = {"fp32", "int8", "nvfp4"};
@@ -880,6 +930,10 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
                    edge::CachePolicyName(g.cache.policy), g.cache.threshold,
                    g.cache.block_thresholds.empty() ? "" : ", per block", k, c + k,
                    c + k > 0 ? 100.0 * k / (c + k) : 0.0, p.stats().cache_bytes / 1048576.0);
+    }
+    if (a.token_reuse.threshold > 0.f) {
+      std::fprintf(stderr, "token reuse (threshold %g): %.1f%% of attention query rows recomputed, %.2f MiB of cached rows\n",
+                   a.token_reuse.threshold, 100.0 * TokenReuseFraction(), g_token_stats.state_bytes / 1048576.0);
     }
     if (p.stats().uncond_reused > 0) {
       std::fprintf(stderr, "guidance reuse (every %d-th step, order %d): %d unconditional passes run, %d estimated\n",
@@ -922,6 +976,8 @@ int main(int argc, char** argv) {
   so.attention_compensation = a.attention_compensation;
   so.attention_sparse = a.attention_sparse;
   so.attention_sparse.stats = &g_attention_stats;
+  so.token_reuse = a.token_reuse;
+  so.token_reuse.stats = &g_token_stats;
   so.pin_big_cores = a.pin;
   so.max_arena_bytes = static_cast<size_t>(a.max_memory_mb) << 20;
   so.check_finite = a.check_finite;
