@@ -28,6 +28,11 @@ void DefaultSessionSettings(edge_session_options* o) {
   o->attention_kmeans_iters = -1;
   o->attention_refresh = -1;
   o->attention_dense_steps = -1;
+  const TokenReuseOptions tr;
+  o->token_reuse_threshold = tr.threshold;
+  o->token_reuse_warmup = tr.warmup_steps;
+  o->token_reuse_max_stale = tr.max_stale;
+  o->token_reuse_order = tr.order;
 }
 
 void DefaultGenerateSettings(edge_generate_options* o) {
@@ -58,6 +63,16 @@ const char* ApplySessionSettings(const edge_session_options& in, SessionOptions*
     return "edge_session_create: attention_kmeans_iters, attention_refresh and attention_dense_steps "
            "must be in [-1, 2^20]";
   }
+  if (!(in.token_reuse_threshold >= 0.f) || std::isinf(in.token_reuse_threshold) || in.token_reuse_warmup < 0 ||
+      in.token_reuse_max_stale < 0 || in.token_reuse_max_stale > 255 ||
+      (in.token_reuse_order != 0 && in.token_reuse_order != 1)) {
+    return "edge_session_create: token_reuse_threshold must be finite and >= 0, token_reuse_warmup >= 0, "
+           "token_reuse_max_stale in [0, 255] and token_reuse_order 0 or 1";
+  }
+  out->token_reuse.threshold = in.token_reuse_threshold;
+  out->token_reuse.warmup_steps = in.token_reuse_warmup;
+  out->token_reuse.max_stale = in.token_reuse_max_stale;
+  out->token_reuse.order = in.token_reuse_order;
   out->pin_big_cores = in.pin_threads != 0;
   out->attention_compensation = in.attention_compensation != 0;
   AttentionSparseOptions& a = out->attention_sparse;

@@ -24,7 +24,7 @@
 /* The release this header belongs to. The build reads these three lines
  * (CMakeLists.txt): the package version, the soname and edge.pc follow them. */
 #define EDGE_VERSION_MAJOR 0
-#define EDGE_VERSION_MINOR 1
+#define EDGE_VERSION_MINOR 2
 #define EDGE_VERSION_PATCH 0
 #define EDGE_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
 #define EDGE_VERSION EDGE_MAKE_VERSION(EDGE_VERSION_MAJOR, EDGE_VERSION_MINOR, EDGE_VERSION_PATCH)
@@ -72,6 +72,13 @@ typedef struct {
   int attention_kmeans_iters;  /* k-means iterations per step after the first */
   int attention_refresh;       /* every N-th step iterates fully again (0: never) */
   int attention_dense_steps;   /* the first N steps run dense attention */
+  /* Token-level reuse in dense attention during edge_generate (--token-reuse): a query
+   * row is recomputed only when its predicted change exceeds token_reuse_threshold;
+   * 0 (default) = off. Since 0.2. */
+  float token_reuse_threshold;
+  int token_reuse_warmup;     /* steps computed in full at the start (default 2) */
+  int token_reuse_max_stale;  /* reuses of a row in a row, in [0, 255] (default 2) */
+  int token_reuse_order;      /* 0: keep the last output; 1 (default): extrapolate from the last two */
 } edge_session_options;
 
 typedef struct {
