@@ -39,6 +39,18 @@ PRESETS = {
         ("linear int8 + attention int8", "--precision int8 --attention-precision int8"),
     ],
 }
+# Token-level reuse in attention alone, with the other kernel approximations
+# and with the step cache.
+PRESETS["token"] = [
+    ("token reuse 0.05", "--token-reuse 0.05"),
+    ("token reuse 0.07", "--token-reuse 0.07"),
+    ("token reuse 0.1", "--token-reuse 0.1"),
+    ("token reuse 0.07, order 0", "--token-reuse 0.07 --token-reuse-order 0"),
+    ("token reuse 0.07 + attention int8", "--token-reuse 0.07 --attention-precision int8"),
+    ("token reuse 0.07 + linear int8 + attention int8",
+     "--token-reuse 0.07 --precision int8 --attention-precision int8"),
+    ("token reuse 0.07 + cache tdc 0.1", "--token-reuse 0.07 --cache tdc --cache-threshold 0.1"),
+]
 PRESETS["all"] = PRESETS["attention"] + [
     ("clusters", "--attention-sparse clusters"),
     ("clusters + attention int8", "--attention-sparse clusters --attention-precision int8"),
@@ -119,7 +131,8 @@ def main():
                        cpu_s=round(float(np.median(cfg_cpu[name])), 3),
                        speedup_cpu=round(fp32_cpu / float(np.median(cfg_cpu[name])), 3),
                        speedup_wall=round(fp32_wall / float(np.median(cfg_wall[name])), 3),
-                       blocks_skipped_pct=round(100.0 * skipped / total, 1) if total else 0.0)
+                       blocks_skipped_pct=round(100.0 * skipped / total, 1) if total else 0.0,
+                       token_rows_pct=round(100.0 * infos[name].get("token_reuse", {}).get("rows_recomputed", 1.0), 1))
             results.append(res)
             print(json.dumps(res))
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
@@ -136,10 +149,11 @@ def main():
         f.write(f"`{doc['command']}` on {cpu}, 1 thread; model `{doc['model']}`, classes {classes}, seed "
                 f"{args.seed}; FP32 {fp32_cpu:.2f} s CPU per run (median of {len(base_cpu)}, alternated).\n\n")
         f.write("| configuration | flags | PSNR vs FP32 (dB) | worst sample (dB) | speed-up (CPU time) | "
-                "speed-up (wall) | blocks skipped |\n|---|---|---|---|---|---|---|\n")
+                "speed-up (wall) | blocks skipped | attention rows computed |\n|---|---|---|---|---|---|---|---|\n")
         for r in results:
             f.write(f"| {r['config']} | `{r['flags']}` | {r['psnr_db']} | {r['psnr_min_db']} | "
-                    f"{r['speedup_cpu']}x | {r['speedup_wall']}x | {r['blocks_skipped_pct']}% |\n")
+                    f"{r['speedup_cpu']}x | {r['speedup_wall']}x | {r['blocks_skipped_pct']}% | "
+                    f"{r.get('token_rows_pct', 100.0)}% |\n")
     print("wrote", base + ".{json,md}")
 
 

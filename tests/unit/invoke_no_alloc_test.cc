@@ -230,17 +230,19 @@ TEST(InvokeNoAlloc, CachedGenerationStepsAllocateNothing) {
   GTEST_SKIP() << "allocation counting is disabled under sanitizers";
 #else
   // Steps after the first of a guided generation with the step cache on
-  // (INT8 residuals too), with INT8 weights and sparse attention.
+  // (INT8 residuals too), with INT8 weights and sparse attention, or dense
+  // attention with token reuse (mode 0).
   testing::DitConfig cfg = test_util::SmallDitConfig(24);
   cfg.linear_weights = testing::LinearWeights::kInt8;
   auto model = test_util::BuildDitModel(cfg);
   ASSERT_NE(model, nullptr);
   for (bool int8_deltas : {false, true}) {
-    for (int mode : {1, 2}) {
+    for (int mode : {0, 1, 2}) {
       SessionOptions so;
       so.num_threads = 2;
       so.attention_sparse.mode = mode;
       if (mode == 1) so.attention_density = 0.34f;
+      if (mode == 0) so.token_reuse.threshold = 10.f;
       auto s = Session::Create(model.get(), so);
       ASSERT_TRUE(s.ok()) << s.status().message();
       auto p = Pipeline::Create(s->get());
