@@ -61,6 +61,12 @@ with tempfile.TemporaryDirectory() as d:
     check("guidance reuse order alone", [model, "--guidance-reuse-order", "0"], 2, "need --guidance-reuse K")
     check("guidance reuse run", [model, "--steps", "4", "--guidance-reuse", "2", "--out", os.path.join(d, "g.npy")],
           0, "wrote")
+    check("token reuse negative", [model, "--token-reuse", "-0.1"], 2, "--token-reuse needs")
+    check("token reuse order 2", [model, "--token-reuse", "0.1", "--token-reuse-order", "2"], 2, "0 or 1")
+    check("token reuse stale 256", [model, "--token-reuse", "0.1", "--token-reuse-max-stale", "256"], 2,
+          "[0, 255]")
+    check("token reuse run", [model, "--steps", "6", "--token-reuse", "0.5", "--out", os.path.join(d, "token_reuse.npy")],
+          0, "of attention query rows recomputed")
 
     x = np.load(os.path.join(d, "x.npy"))
     bad_shape = os.path.join(d, "x_bad.npy")
