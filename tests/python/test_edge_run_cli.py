@@ -65,8 +65,9 @@ with tempfile.TemporaryDirectory() as d:
     check("token reuse order 2", [model, "--token-reuse", "0.1", "--token-reuse-order", "2"], 2, "0 or 1")
     check("token reuse stale 256", [model, "--token-reuse", "0.1", "--token-reuse-max-stale", "256"], 2,
           "[0, 255]")
-    check("token reuse run", [model, "--steps", "6", "--token-reuse", "0.5", "--out", os.path.join(d, "token_reuse.npy")],
-          0, "of attention query rows recomputed")
+    check("token reuse run",
+          [model, "--steps", "6", "--token-reuse", "0.5", "--out", os.path.join(d, "token_reuse.npy")], 0,
+          "of attention query rows recomputed")
 
     x = np.load(os.path.join(d, "x.npy"))
     bad_shape = os.path.join(d, "x_bad.npy")
