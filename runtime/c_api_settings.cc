@@ -63,10 +63,10 @@ const char* ApplySessionSettings(const edge_session_options& in, SessionOptions*
     return "edge_session_create: attention_kmeans_iters, attention_refresh and attention_dense_steps "
            "must be in [-1, 2^20]";
   }
-  if (!(in.token_reuse_threshold >= 0.f) || std::isinf(in.token_reuse_threshold) || in.token_reuse_warmup < 0 ||
+  if (std::isnan(in.token_reuse_threshold) || std::isinf(in.token_reuse_threshold) || in.token_reuse_warmup < 0 ||
       in.token_reuse_max_stale < 0 || in.token_reuse_max_stale > 255 ||
       (in.token_reuse_order != 0 && in.token_reuse_order != 1)) {
-    return "edge_session_create: token_reuse_threshold must be finite and >= 0, token_reuse_warmup >= 0, "
+    return "edge_session_create: token_reuse_threshold must be finite (< 0: as stored), token_reuse_warmup >= 0, "
            "token_reuse_max_stale in [0, 255] and token_reuse_order 0 or 1";
   }
   out->token_reuse.threshold = in.token_reuse_threshold;

@@ -74,7 +74,8 @@ typedef struct {
   int attention_dense_steps;   /* the first N steps run dense attention */
   /* Token-level reuse in dense attention during edge_generate (--token-reuse): a query
    * row is recomputed only when its predicted change exceeds token_reuse_threshold;
-   * 0 (default) = off. Since 0.2. */
+   * < 0 (default): the model's stored setting (off unless edge-convert --token-reuse
+   * wrote one); 0: off. Since 0.2. */
   float token_reuse_threshold;
   int token_reuse_warmup;     /* steps computed in full at the start (default 2) */
   int token_reuse_max_stale;  /* reuses of a row in a row, in [0, 255] (default 2) */

@@ -34,7 +34,9 @@ struct AttentionSparseOptions {
 // generation, query rows whose query barely moved since they were last
 // computed keep that output row instead of attending again.
 struct TokenReuseOptions {
-  float threshold = 0.f;  // 0: off (bit-identical to no reuse)
+  // < 0: the model's (AttentionOptions.token_reuse, written by edge-convert
+  // --token-reuse; 0 when absent); 0: off (bit-identical to no reuse).
+  float threshold = -1.f;
   int warmup_steps = 2;   // steps computed in full at the start
   int max_stale = 2;      // a row is recomputed after this many reused steps
   int order = 1;          // 0: reuse the cached row; 1: extrapolate from its last two

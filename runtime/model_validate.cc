@@ -537,6 +537,9 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
         return At(w, "attention sparse_mode %d not 0 (tiles) or 1 (clusters)", o->sparse_mode());
       }
       if (!Finite(o->sparse_err_tol())) return At(w, "attention sparse_err_tol is not finite");
+      if (!(Finite(o->token_reuse()) && o->token_reuse() >= 0.f)) {
+        return At(w, "attention token_reuse %g must be finite and >= 0", o->token_reuse());
+      }
       break;
     }
     case T::RoPE: {

@@ -238,10 +238,11 @@ Status Prepare(KernelPrepareContext* ctx) {
   // plan runs on the chosen arithmetic (FP32 or INT8 tiles).
   int mode = ctx->options != nullptr ? ctx->options->attention_sparse.mode : -1;
   if (mode < 0 && o->sparse_mode() == 1) mode = 2;  // the model's default
-  const TokenReuseOptions* tr = ctx->options != nullptr ? &ctx->options->token_reuse : nullptr;
-  if (tr != nullptr && tr->threshold != 0.f) {
+  TokenReuseOptions tr = ctx->options != nullptr ? ctx->options->token_reuse : TokenReuseOptions();
+  if (tr.threshold < 0.f) tr.threshold = o->token_reuse();  // the model's default (validated >= 0)
+  if (tr.threshold != 0.f) {
     const bool sparse = (mode == 2 || (mode != 0 && density > 0.f && density < 1.f)) && p.nk > 64;
-    return PrepareTokenReuse(ctx, s, *tr, sparse);
+    return PrepareTokenReuse(ctx, s, tr, sparse);
   }
   if (mode == 2 && p.nk > 64) return PrepareClusters(ctx, s, o->sparse_err_tol());
   if (mode != 0 && density > 0.f && density < 1.f && p.nk > 64) {

@@ -118,7 +118,8 @@ const char kUsage[] =
     "  --token-reuse T      token-level reuse in dense attention: a query row recomputes only\n"
     "                       when its query's relative drift since its last computation plus\n"
     "                       its head's drift exceeds T; other rows keep their last output\n"
-    "                       (0 = off, the default)\n"
+    "                       (0 = off; default: the model's, stored by edge-convert\n"
+    "                       --token-reuse, else off)\n"
     "  --token-reuse-warmup N  steps computed in full at the start (default 2)\n"
     "  --token-reuse-max-stale N  a row recomputes after N reused steps in a row (default 2)\n"
     "  --token-reuse-order O  0: a reused row keeps its last output; 1: extrapolates it from\n"
@@ -191,7 +192,20 @@ double TokenReuseFraction() {
   return t > 0 ? r / t : 1.0;
 }
 
-void JsonTokenReuse(FILE* f, const edge::TokenReuseOptions& o) {
+// The threshold a run applies: the flag's, else the model's stored default
+// (every Attention op carries the same one from edge-convert).
+float EffectiveTokenReuse(const edge::Model& m, const edge::TokenReuseOptions& o) {
+  if (o.threshold >= 0.f) return o.threshold;
+  for (int i = 0; i < m.num_nodes(); ++i) {
+    const edge::NodeInfo& n = m.node(i);
+    if (n.type != edge::fb::OpType::Attention) continue;
+    if (const auto* ao = n.op->options_as_AttentionOptions()) return ao->token_reuse();
+  }
+  return 0.f;
+}
+
+void JsonTokenReuse(FILE* f, edge::TokenReuseOptions o, const edge::Model& m) {
+  o.threshold = EffectiveTokenReuse(m, o);
   if (o.threshold <= 0.f) return;
   std::fprintf(f, ",\"token_reuse\":{\"threshold\":%g,\"warmup\":%d,\"max_stale\":%d,\"order\":%d,"
                "\"state_bytes\":%zu,\"rows_recomputed\":%.6f,\"steps\":[",
@@ -899,7 +913,7 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
     std::printf(",\"output\":");
     JsonString(stdout, out.c_str());
     JsonAttentionStats(stdout);
-    JsonTokenReuse(stdout, a.token_reuse);
+    JsonTokenReuse(stdout, a.token_reuse, s->model());
     // The defaults edge-convert --target-psnr stored (used unless overridden).
     if (const edge::fb::Tuning* tu = s->model().fb()->tuning()) {
       static const char* const kWeights[] = {"fp32", "int8", "nvfp4"};
@@ -931,9 +945,10 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
                    g.cache.block_thresholds.empty() ? "" : ", per block", k, c + k,
                    c + k > 0 ? 100.0 * k / (c + k) : 0.0, p.stats().cache_bytes / 1048576.0);
     }
-    if (a.token_reuse.threshold > 0.f) {
-      std::fprintf(stderr, "token reuse (threshold %g): %.1f%% of attention query rows recomputed, %.2f MiB of cached rows\n",
-                   a.token_reuse.threshold, 100.0 * TokenReuseFraction(), g_token_stats.state_bytes / 1048576.0);
+    if (const float tr = EffectiveTokenReuse(s->model(), a.token_reuse); tr > 0.f) {
+      std::fprintf(stderr, "token reuse (threshold %g%s): %.1f%% of attention query rows recomputed, %.2f MiB of cached rows\n",
+                   tr, a.token_reuse.threshold < 0.f ? ", the model's" : "", 100.0 * TokenReuseFraction(),
+                   g_token_stats.state_bytes / 1048576.0);
     }
     if (p.stats().uncond_reused > 0) {
       std::fprintf(stderr, "guidance reuse (every %d-th step, order %d): %d unconditional passes run, %d estimated\n",

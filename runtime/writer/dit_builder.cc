@@ -133,6 +133,7 @@ class Builder {
       OpAttrs aa;
       aa.num_heads = c.heads;
       aa.scale = 1.f / std::sqrt(float(D / c.heads));
+      aa.token_reuse = c.token_reuse;
       Op(fb::OpType::Attention, {q, k, v}, {att}, aa, p + ".attn");
       const int proj = Linear(p + ".attn.proj", att, {B, N, D}, D);
       const int x1 = Act(p + ".x1", {B, N, D});

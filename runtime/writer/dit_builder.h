@@ -35,6 +35,7 @@ struct DitConfig {
   uint64_t seed = 1;
   float weight_std = 0.05f;
   bool with_pipeline = true;
+  float token_reuse = 0.f;  // stored default token-reuse threshold of every Attention op
   LinearWeights linear_weights = LinearWeights::kF32;  // FP32 row-major / packed, INT8, NVFP4
 };
 

@@ -78,7 +78,8 @@ flatbuffers::Offset<void> BuildOptions(flatbuffers::FlatBufferBuilder& b, fb::Op
       // scale 0 means 1/sqrt(head_dim); the runtime resolves it.
       *kind = fb::OpOptions::AttentionOptions;
       return fb::CreateAttentionOptions(b, a.num_heads, a.scale, a.layout, a.sparse_density,
-                                        a.attention_precision, a.sparse_mode, a.sparse_err_tol)
+                                        a.attention_precision, a.sparse_mode, a.sparse_err_tol,
+                                        a.token_reuse)
           .Union();
     case T::RoPE:
       *kind = fb::OpOptions::RopeOptions;

@@ -44,6 +44,7 @@ struct OpAttrs {
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
   int8_t sparse_mode = 0;        // Attention: 1 = cluster-sparse by default
   float sparse_err_tol = -1.f;   // Attention, clusters: < 0 runtime default
+  float token_reuse = 0.f;       // Attention: default token-reuse threshold (0 off)
   bool interleaved = false;
   // Unary
   fb::UnaryKind unary = fb::UnaryKind::Sigmoid;

@@ -288,8 +288,9 @@ struct Gen {
   std::unique_ptr<Pipeline> pipeline;
 };
 
-void MakeGen(Gen* g, const TokenReuseOptions& tr, int threads) {
+void MakeGen(Gen* g, const TokenReuseOptions& tr, int threads, float stored = 0.f) {
   testing::DitConfig cfg;
+  cfg.token_reuse = stored;
   cfg.batch = 2;
   cfg.depth = 2;
   cfg.hidden = 32;
@@ -361,6 +362,23 @@ TEST(AttentionRowReuse, GenerationOffAndAllRowsAreBitIdentical) {
   EXPECT_EQ(rows[0], total[0]) << "warm-up steps compute every row";
   EXPECT_EQ(rows[11], total[11]) << "the last step computes every row";
   EXPECT_GT(stats.state_bytes, 0u);
+}
+
+TEST(AttentionRowReuse, TheModelsStoredThresholdAppliesUnlessOverridden) {
+  TokenReuseOptions asked;
+  asked.threshold = 0.05f;
+  TokenReuseOptions off;
+  off.threshold = 0.f;
+  Gen session_set, stored, stored_off, plain;
+  MakeGen(&session_set, asked, 1);
+  MakeGen(&stored, TokenReuseOptions(), 1, 0.05f);  // threshold -1: the model's
+  MakeGen(&stored_off, off, 1, 0.05f);
+  MakeGen(&plain, TokenReuseOptions(), 1);
+  const std::vector<float> a = Generate(&session_set, 2), b = Generate(&stored, 2);
+  const std::vector<float> c = Generate(&stored_off, 2), d = Generate(&plain, 2);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0);
+  EXPECT_NE(std::memcmp(a.data(), d.data(), a.size() * sizeof(float)), 0);
 }
 
 TEST(AttentionRowReuse, GenerationSameBitsForOneAndTwoThreadsAndWithGuidanceReuse) {

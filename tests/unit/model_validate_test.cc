@@ -523,6 +523,8 @@ std::vector<MalformedCase> ValidatorBranchCases() {
       "op 0 (Attention 'bad'): attention sparse_mode 2 not 0 (tiles) or 1 (clusters)");
   add("attention sparse_err_tol inf", Attention([](OpAttrs& a) { a.sparse_err_tol = kInf; }),
       "op 0 (Attention 'bad'): attention sparse_err_tol is not finite");
+  add("attention token_reuse negative", Attention([](OpAttrs& a) { a.token_reuse = -0.5f; }),
+      "op 0 (Attention 'bad'): attention token_reuse -0.5 must be finite and >= 0");
   add("rope without heads", WithAttrs(T::RoPE, {kX, kW, kW}, [](OpAttrs& a) { a.num_heads = 0; }),
       "op 0 (RoPE 'bad'): num_heads 0 must be > 0");
   add("rope layout 5", WithAttrs(T::RoPE, {kX, kW, kW}, [](OpAttrs& a) {
