@@ -41,8 +41,8 @@ void CopyRows(float* dst, size_t dst_ts, const float* src, size_t src_ts, size_t
 
 size_t attention_row_reuse_state_bytes(const F32AttentionParams& p, int order) {
   const size_t rows = p.batch * p.heads * p.nq;
-  return (order >= 1 ? 2 : 1) * Align64(RefFloats(p) * sizeof(float)) + 2 * Align64(rows * sizeof(float)) +
-         2 * Align64(rows);
+  return (order >= 1 ? 2 : 1) * Align64(RefFloats(p) * sizeof(float)) + Align64(rows * sizeof(float)) +
+         2 * Align64(rows * sizeof(int32_t)) + Align64(rows);
 }
 
 AttentionRowReuseState attention_row_reuse_state(const F32AttentionParams& p, int order, void* mem) {
@@ -57,11 +57,11 @@ AttentionRowReuseState attention_row_reuse_state(const F32AttentionParams& p, in
   }
   st.rate = reinterpret_cast<float*>(m);
   m += Align64(rows * sizeof(float));
-  st.acc = reinterpret_cast<float*>(m);
-  m += Align64(rows * sizeof(float));
+  st.step = reinterpret_cast<int32_t*>(m);
+  m += Align64(rows * sizeof(int32_t));
+  st.gap = reinterpret_cast<int32_t*>(m);
+  m += Align64(rows * sizeof(int32_t));
   st.stale = m;
-  m += Align64(rows);
-  st.gap = m;
   st.valid = false;
   return st;
 }
@@ -87,12 +87,19 @@ void Predict(const AttentionRowReuseState& st, size_t r, size_t dh, double ahead
   for (size_t j = 0; j < dh; ++j) out[j] = ref[j] + a * (ref[j] - prev[j]);
 }
 
-// A freshly computed output row `o` of state row r: the error its reuse
-// would have had (against the prediction, per step since the cached row was
-// computed) becomes its rate; then it is cached. `tmp` holds dh floats.
-void Refresh(AttentionRowReuseState* st, size_t r, const float* o, size_t dh, bool had_ref, float* tmp) {
+// Steps since row r was computed (at least 1: a repeated step counts as the next).
+int Elapsed(const AttentionRowReuseState& st, size_t r, int step) {
+  const int64_t e = int64_t(step) - int64_t(st.step[r]);
+  return e >= 1 ? static_cast<int>(e) : 1;
+}
+
+// A freshly computed output row `o` of state row r at `step`: the error its
+// reuse would have had (against the prediction, per step since the cached
+// row was computed) becomes its rate; then it is cached. `tmp` holds dh floats.
+void Refresh(AttentionRowReuseState* st, size_t r, const float* o, size_t dh, bool had_ref, int step,
+             float* tmp) {
   float* ref = st->o_ref + r * dh;
-  const double gap = double(st->stale[r]) + 1.0;
+  const int gap = had_ref ? Elapsed(*st, r, step) : 0;
   if (had_ref) {
     Predict(*st, r, dh, gap, tmp);
     double diff = 0.0, norm = 0.0;
@@ -104,22 +111,22 @@ void Refresh(AttentionRowReuseState* st, size_t r, const float* o, size_t dh, bo
     // A non-finite row (NaN compares false) gets an infinite rate: it is
     // recomputed every step, so its output follows dense attention's.
     const double rel = norm > 0.0 ? std::sqrt(diff / norm) : (diff == 0.0 ? 0.0 : HUGE_VAL);
-    st->rate[r] = static_cast<float>(rel / gap);
+    st->rate[r] = static_cast<float>(rel / double(gap));
   } else {
     st->rate[r] = -1.f;  // unknown until the next computation
   }
   if (st->o_prev != nullptr) {
     std::memcpy(st->o_prev + r * dh, ref, dh * sizeof(float));
-    st->gap[r] = had_ref ? static_cast<uint8_t>(gap) : 0;
+    st->gap[r] = gap;
   }
   std::memcpy(ref, o, dh * sizeof(float));
-  st->acc[r] = 0.f;
+  st->step[r] = step;
   st->stale[r] = 0;
 }
 
 }  // namespace
 
-size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowReuseConfig& c,
+size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowReuseConfig& c, int step,
                                bool full, AttentionRowReuseState* st, void* scratch,
                                AttentionFn attend, void* user) {
   const size_t dh = p.head_dim, nq = p.nq;
@@ -136,7 +143,7 @@ size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowRe
       for (size_t h = 0; h < p.heads; ++h) {
         const size_t bh = b * p.heads + h;
         const float* oh = p.out + b * p.o_bs + h * p.o_hs;
-        for (size_t i = 0; i < nq; ++i) Refresh(st, bh * nq + i, oh + i * p.o_ts, dh, st->valid, tmp);
+        for (size_t i = 0; i < nq; ++i) Refresh(st, bh * nq + i, oh + i * p.o_ts, dh, st->valid, step, tmp);
       }
     }
     st->valid = true;
@@ -152,17 +159,18 @@ size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowRe
       for (size_t i = 0; i < nq; ++i) {
         const size_t r = bh * nq + i;
         // Reuse while the change this row would have gathered by now (its
-        // last measured rate, accumulated over the reused steps) stays under
-        // the threshold. An unknown or non-finite rate recomputes.
+        // last measured rate times the steps since it was computed, which
+        // counts steps this op did not run, e.g. under the step cache) stays
+        // under the threshold. An unknown or non-finite rate recomputes.
         const float rate = st->rate[r];
-        const bool reuse = rate >= 0.f && st->acc[r] + rate < c.threshold &&
+        const bool reuse = rate >= 0.f && rate * float(Elapsed(*st, r, step)) < c.threshold &&
                            st->stale[r] < static_cast<uint32_t>(c.max_stale);
         if (!reuse) rows[n++] = static_cast<uint32_t>(i);
       }
       computed += n;
       if (n == nq) {
         attend(HeadView(p, b, h, qh, p.q_ts, nq, oh, p.o_ts), user);
-        for (size_t i = 0; i < nq; ++i) Refresh(st, bh * nq + i, oh + i * p.o_ts, dh, true, tmp);
+        for (size_t i = 0; i < nq; ++i) Refresh(st, bh * nq + i, oh + i * p.o_ts, dh, true, step, tmp);
         continue;
       }
       if (n > 0) {
@@ -175,11 +183,10 @@ size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowRe
         float* o = oh + i * p.o_ts;
         if (j < n && rows[j] == i) {
           std::memcpy(o, oc + j * dh, dh * sizeof(float));
-          Refresh(st, r, o, dh, true, tmp);
+          Refresh(st, r, o, dh, true, step, tmp);
           ++j;
         } else {
-          Predict(*st, r, dh, double(st->stale[r]) + 1.0, o);
-          st->acc[r] += st->rate[r];
+          Predict(*st, r, dh, double(Elapsed(*st, r, step)), o);
           if (st->stale[r] < 255) st->stale[r] += 1;
         }
       }

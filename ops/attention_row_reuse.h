@@ -8,9 +8,10 @@
 // Rule (per-row delta caching, as the step cache does per block): whenever a
 // row is computed, its rate r_i = |o_i - o_cached_i|_2 / |o_cached_i|_2 per
 // step since the cached row was computed is measured, and the row is cached.
-// On a later step the row is reused while acc_i + r_i < threshold, where
-// acc_i sums r_i over the steps it has been reused; at most max_stale reuses
-// in a row. A row with no measured rate yet (it was computed only once) is
+// On a later step s the row is reused while r_i * (s - s_i) < threshold,
+// with s_i the step it was computed at (steps the op did not run, under the
+// step cache or guidance reuse, count too); at most max_stale reuses in a
+// row. A row with no measured rate yet (it was computed only once) is
 // recomputed. Row norms are summed in double in a fixed order: decisions are
 // reproducible and independent of the thread count. Recomputed rows are
 // gathered into a dense block and run on whichever attention kernel the
@@ -31,14 +32,14 @@ struct AttentionRowReuseConfig {
 };
 
 // Per-branch state of one attention op, per (batch, head, query) row: its
-// output at its last computation, rate, accumulated rate and reuse count.
+// output at its last computation (and the one before), rate, step and reuse count.
 struct AttentionRowReuseState {
   float* o_ref = nullptr;   // [B*H][nq][dh]
   float* o_prev = nullptr;  // order 1: the computation before, [B*H][nq][dh]
-  uint8_t* gap = nullptr;   // order 1: steps between o_prev and o_ref (0: no o_prev)
   float* rate = nullptr;    // [B*H][nq]; < 0: not measured yet
-  float* acc = nullptr;     // [B*H][nq]
-  uint8_t* stale = nullptr; // [B*H][nq]
+  int32_t* step = nullptr;  // [B*H][nq]: the step o_ref was computed at
+  int32_t* gap = nullptr;   // [B*H][nq], order 1: steps between o_prev and o_ref (0: no o_prev)
+  uint8_t* stale = nullptr; // [B*H][nq]: reuses since o_ref
   bool valid = false;       // false: nothing cached, the next run is full
 };
 
@@ -51,12 +52,13 @@ AttentionRowReuseState attention_row_reuse_state(const F32AttentionParams& p, in
 size_t attention_row_reuse_scratch_bytes(const F32AttentionParams& p);
 
 // Runs attention of a dense problem `p` (F32AttentionParams without a sparse
-// plan) through `attend`, which computes a dense sub-problem into its `out`.
+// plan) at sampler step `step` through `attend`, which computes a dense
+// sub-problem into its `out`.
 // full: every row computed (warm-up steps, the last step, a new generation);
 // the state is refreshed either way. Returns the number of query rows
 // computed (of batch * heads * nq).
 using AttentionFn = void (*)(const F32AttentionParams& p, void* user);
-size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowReuseConfig& c,
+size_t attention_row_reuse_run(const F32AttentionParams& p, const AttentionRowReuseConfig& c, int step,
                                bool full, AttentionRowReuseState* st, void* scratch,
                                AttentionFn attend, void* user);
 

@@ -287,7 +287,7 @@ Status EvalTokenReuse(KernelEvalContext* ctx, AttentionState* s, const F32Attent
     s->reuse_generation[slot] = run.generation;
   }
   const bool full = run.step < s->reuse_warmup || run.step >= run.steps - 1;
-  const size_t rows = attention_row_reuse_run(p, s->reuse_cfg, full, st,
+  const size_t rows = attention_row_reuse_run(p, s->reuse_cfg, run.step, full, st,
                                               static_cast<uint8_t*>(ctx->scratch) + s->reuse_scratch,
                                               AttendDense, &call);
   TokenReuseOptions::Stats* stats = s->reuse_stats;

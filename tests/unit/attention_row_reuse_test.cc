@@ -7,6 +7,7 @@
 // and reuse changes the result only a little on a smooth trajectory.
 #include "ops/attention_row_reuse.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -124,8 +125,8 @@ struct Aligned {
 // the decisions can be compared exactly).
 struct RefRow {
   std::vector<float> ref, prev;
-  int gap = 0, stale = 0;
-  float rate = -1.f, acc = 0.f;
+  int gap = 0, stale = 0, step = 0;
+  float rate = -1.f;
   bool has = false;
 };
 
@@ -138,8 +139,8 @@ std::vector<float> RefPredict(const RefRow& r, int order, double ahead) {
   return o;
 }
 
-void RefRefresh(RefRow* r, const float* o, size_t dh, int order) {
-  const double gap = double(r->stale) + 1.0;
+void RefRefresh(RefRow* r, const float* o, size_t dh, int order, int step) {
+  const double gap = std::max(1, step - r->step);
   if (r->has) {
     const std::vector<float> f = RefPredict(*r, order, gap);
     double diff = 0, norm = 0;
@@ -157,12 +158,13 @@ void RefRefresh(RefRow* r, const float* o, size_t dh, int order) {
   }
   r->ref.assign(o, o + dh);
   r->has = true;
-  r->acc = 0.f;
+  r->step = step;
   r->stale = 0;
 }
 
-// Runs `steps` steps of drift through the reuse path and through the
-// re-implementation; returns the rows each computed.
+// Runs six steps of drift through the reuse path and through the
+// re-implementation. The step numbers skip some (as when the step cache or
+// guidance reuse leaves this op out), so the rule's step counting is checked.
 void CheckAgainstReference(const Shape& s, const AttentionRowReuseConfig& c, int order, bool int8,
                            pthreadpool_t pool, std::vector<float>* final_out = nullptr) {
   Problem pr = MakeProblem(s, 7);
@@ -176,11 +178,13 @@ void CheckAgainstReference(const Shape& s, const AttentionRowReuseConfig& c, int
   const size_t rows_total = s.batch * s.heads * s.nq;
   std::vector<RefRow> ref(rows_total);
   size_t later = 0;  // rows computed on steps 2..5
-  for (int step = 0; step < 6; ++step) {
-    if (step > 0) Drift(&pr, 100 + step);
+  const int kSteps[6] = {0, 1, 2, 4, 5, 8};
+  for (int call = 0; call < 6; ++call) {
+    const int step = kSteps[call];
+    if (call > 0) Drift(&pr, 100 + call);
     pr.Bind(out.data());
-    const bool full = step == 0;
-    const size_t computed = attention_row_reuse_run(pr.p, c, full, &st, scratch, RunAttend, &a);
+    const bool full = call == 0;
+    const size_t computed = attention_row_reuse_run(pr.p, c, step, full, &st, scratch, RunAttend, &a);
     // Reference: dense on the same kernel, then the rule per row.
     F32AttentionParams pd = pr.p;
     pd.out = dense.data();
@@ -191,26 +195,26 @@ void CheckAgainstReference(const Shape& s, const AttentionRowReuseConfig& c, int
         for (size_t i = 0; i < s.nq; ++i) {
           RefRow& r = ref[(b * s.heads + h) * s.nq + i];
           const size_t off = b * pd.o_bs + h * pd.o_hs + i * pd.o_ts;
-          const bool reuse = !full && r.rate >= 0.f && r.acc + r.rate < c.threshold && r.stale < c.max_stale;
+          const int elapsed = std::max(1, step - r.step);
+          const bool reuse = !full && r.rate >= 0.f && r.rate * float(elapsed) < c.threshold && r.stale < c.max_stale;
           if (!reuse) {
             ++ref_computed;
-            RefRefresh(&r, dense.data() + off, s.dh, order);
+            RefRefresh(&r, dense.data() + off, s.dh, order, step);
             for (size_t j = 0; j < s.dh; ++j) {
               ASSERT_EQ(out[off + j], dense[off + j]) << "computed row " << i << " step " << step;
             }
           } else {
-            const std::vector<float> f = RefPredict(r, order, double(r.stale) + 1.0);
+            const std::vector<float> f = RefPredict(r, order, double(elapsed));
             for (size_t j = 0; j < s.dh; ++j) {
               ASSERT_NEAR(out[off + j], f[j], 1e-6f * (1.f + std::fabs(f[j]))) << "reused row " << i;
             }
-            r.acc += r.rate;
             r.stale += 1;
           }
         }
       }
     }
     ASSERT_EQ(computed, ref_computed) << "step " << step;
-    if (step >= 2) later += computed;
+    if (call >= 2) later += computed;
   }
   EXPECT_LT(later, 4 * rows_total) << "the slow rows should be reused";
   EXPECT_GT(later, 0u) << "the fast rows should be recomputed";
@@ -266,15 +270,15 @@ TEST(AttentionRowReuse, NanQueryRowIsRecomputedAndCarriesTheNan) {
   void* scratch = xm.ptr(attention_row_reuse_scratch_bytes(pr.p));
   AttentionRowReuseConfig c;
   c.threshold = 1e6f;  // everything with a finite rate is reused
-  attention_row_reuse_run(pr.p, c, true, &st, scratch, RunAttend, &a);
-  attention_row_reuse_run(pr.p, c, false, &st, scratch, RunAttend, &a);  // rates measured: 0
+  attention_row_reuse_run(pr.p, c, 0, true, &st, scratch, RunAttend, &a);
+  attention_row_reuse_run(pr.p, c, 1, false, &st, scratch, RunAttend, &a);  // rates measured: 0
   pr.q[5 * s.dh] = std::nanf("");
-  const size_t computed = attention_row_reuse_run(pr.p, c, false, &st, scratch, RunAttend, &a);
+  const size_t computed = attention_row_reuse_run(pr.p, c, 2, false, &st, scratch, RunAttend, &a);
   EXPECT_EQ(computed, 0u) << "a stale cache cannot see the NaN until the row recomputes";
   // A forced full run computes it; its rate then is NaN, so it recomputes every time after.
-  attention_row_reuse_run(pr.p, c, true, &st, scratch, RunAttend, &a);
+  attention_row_reuse_run(pr.p, c, 3, true, &st, scratch, RunAttend, &a);
   EXPECT_TRUE(std::isnan(out[5 * s.dh]));
-  const size_t again = attention_row_reuse_run(pr.p, c, false, &st, scratch, RunAttend, &a);
+  const size_t again = attention_row_reuse_run(pr.p, c, 4, false, &st, scratch, RunAttend, &a);
   EXPECT_EQ(again, 1u);
   EXPECT_TRUE(std::isnan(out[5 * s.dh]));
   EXPECT_FALSE(std::isnan(out[4 * s.dh]));
