@@ -59,6 +59,22 @@ with tempfile.TemporaryDirectory() as d:
     check("guidance reuse negative", [model, "--guidance-reuse", "-1"], 2, "--guidance-reuse needs")
     check("guidance reuse order 2", [model, "--guidance-reuse", "2", "--guidance-reuse-order", "2"], 2, "0 or 1")
     check("guidance reuse order alone", [model, "--guidance-reuse-order", "0"], 2, "need --guidance-reuse K")
+    # Every option takes its value as `--opt value` or `--opt=value`; a flag
+    # given a value is refused rather than the value silently dropped.
+    check("--opt=value", [model, "--steps=2", "--cache-threshold=0.2", "--out=" + os.path.join(d, "eq.npy")], 0,
+          "wrote")
+    check("--opt=value, bad value", [model, "--steps=0"], 2, "--steps needs an integer")
+    check("--opt=, empty value", [model, "--steps="], 2, "--steps needs an integer")
+    check("--flag=value", [model, "--once=1"], 2, "--once takes no value")
+    check("unknown --opt=value", [model, "--bogus=1"], 2, "unknown option --bogus")
+    check("--input=NAME=FILE", [model, "--once", "--input=x=" + os.path.join(d, "none.npy"), "--out-dir",
+                                os.path.join(d, "o")], 2, "input 'x'")
+    check("--opt value, same run", [model, "--steps", "2", "--cache-threshold", "0.2", "--out",
+                                    os.path.join(d, "sp.npy")], 0, "wrote")
+    same = np.array_equal(np.load(os.path.join(d, "eq.npy")), np.load(os.path.join(d, "sp.npy")))
+    print(f"{'ok  ' if same else 'FAIL'} --opt=value and --opt value give the same samples")
+    if not same:
+        failures.append("--opt=value vs --opt value")
     check("guidance reuse run", [model, "--steps", "4", "--guidance-reuse", "2", "--out", os.path.join(d, "g.npy")],
           0, "wrote")
 
