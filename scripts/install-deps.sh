@@ -18,6 +18,8 @@ if [ "${1:-}" != "--runtime-only" ]; then
   PACKAGES+=(
     # converter
     libonnx-dev libprotobuf-dev protobuf-compiler
+    # edge-convert and edge-bench: command lines and JSON reports (header-only)
+    libcli11-dev nlohmann-json3-dev
     # tests: GoogleTest, and the PyTorch / NumPy oracle
     libgtest-dev python3 python3-numpy python3-torch python3-onnx
     # fuzzing: clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
