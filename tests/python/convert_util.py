@@ -68,6 +68,10 @@ def rel_err(ref, got):
 
 
 class Checks:
+    """Soft assertions inside one pytest test: every check is printed and
+    counted, and done() fails the test listing all that failed, so one run of
+    a slow model test reports every defect, not just the first."""
+
     def __init__(self):
         self.failures = []
 
@@ -77,9 +81,12 @@ class Checks:
             self.failures.append(what)
 
     def done(self):
-        if self.failures:
-            print("%d check(s) failed:" % len(self.failures))
-            for f in self.failures:
-                print("  " + f)
-            sys.exit(1)
+        assert not self.failures, "%d check(s) failed:\n  %s" % (len(self.failures), "\n  ".join(self.failures))
         print("all checks passed")
+
+
+def run_alone(path):
+    """`python3 tests/python/test_x.py` runs the file's tests through pytest,
+    as `python3 -m pytest -q tests/python/test_x.py` does."""
+    import pytest
+    sys.exit(pytest.main(["-q", path]))

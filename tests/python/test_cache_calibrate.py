@@ -33,7 +33,7 @@ def psnr(ref, x):
     return 99.0 if mse == 0 else 10 * np.log10(rng * rng / mse)
 
 
-def main():
+def test_cache_calibrate():
     c = cu.Checks()
     with tempfile.TemporaryDirectory() as w:
         d = cu.fixture("dit_s2", w)
@@ -94,4 +94,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cu.run_alone(__file__)

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, MODELS, convert, fixture
+from convert_util import Checks, MODELS, convert, fixture, run_alone
 
 
 def tiny_model(path, nodes, inputs, outputs, inits=(), opset=17, ir=8):
@@ -23,7 +23,7 @@ def tiny_model(path, nodes, inputs, outputs, inits=(), opset=17, ir=8):
     onnx.save(m, path)
 
 
-def main():
+def test_convert_errors():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.fb")
@@ -171,4 +171,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -6,10 +6,10 @@ import os
 import re
 import tempfile
 
-from convert_util import Checks, convert, fixture
+from convert_util import Checks, convert, fixture, run_alone
 
 
-def main():
+def test_convert_report():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         d = fixture("dit_s2", tmp)
@@ -56,4 +56,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from convert_util import EDGE_CONVERT, MODELS, Checks, check_fixture_output
+from convert_util import EDGE_CONVERT, MODELS, Checks, check_fixture_output, run_alone
 
 WANT = {"Attention": 1, "Modulate": 2, "GatedResidual": 2, "LayerNorm": 2}
 FORBIDDEN = ["Softmax", "MatMul", "Transpose", "Gelu"]
@@ -46,7 +46,7 @@ def check_block(c, d, tmp, label):
     check_fixture_output(c, fb, d, meta, os.path.join(tmp, label + "_out"), label)
 
 
-def main():
+def test_convert_single_block():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         check_block(c, os.path.join(MODELS, "single_block"), tmp, "single_block")
@@ -59,4 +59,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

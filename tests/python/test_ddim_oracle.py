@@ -79,7 +79,7 @@ def oracle(noise, steps, guidance, schedule, b0, b1, prediction):
     return np.concatenate(out, axis=1)  # [steps, N, C, H, W]
 
 
-def main():
+def test_ddim_oracle():
     c = cu.Checks()
     noise = np.random.default_rng(11).standard_normal((len(CLASSES), C, H, W)).astype(np.float32)
     worst = 0.0
@@ -119,4 +119,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cu.run_alone(__file__)

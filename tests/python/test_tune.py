@@ -55,7 +55,7 @@ def chosen_flags(ch):
     return flags
 
 
-def main():
+def test_tune():
     c = cu.Checks()
     with tempfile.TemporaryDirectory() as w:
         d = cu.fixture("dit_s2", w)
@@ -113,4 +113,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cu.run_alone(__file__)
