@@ -65,28 +65,3 @@ def check_fixture_output(c, model, d, meta, out_dir, label, limit=1e-4):
 
 def rel_err(ref, got):
     return float(np.max(np.abs(ref.astype(np.float64) - got)) / max(1e-12, float(np.max(np.abs(ref)))))
-
-
-class Checks:
-    """Soft assertions inside one pytest test: every check is printed and
-    counted, and done() fails the test listing all that failed, so one run of
-    a slow model test reports every defect, not just the first."""
-
-    def __init__(self):
-        self.failures = []
-
-    def check(self, ok, what):
-        print(("ok   " if ok else "FAIL ") + what)
-        if not ok:
-            self.failures.append(what)
-
-    def done(self):
-        assert not self.failures, "%d check(s) failed:\n  %s" % (len(self.failures), "\n  ".join(self.failures))
-        print("all checks passed")
-
-
-def run_alone(path):
-    """`python3 tests/python/test_x.py` runs the file's tests through pytest,
-    as `python3 -m pytest -q tests/python/test_x.py` does."""
-    import pytest
-    sys.exit(pytest.main(["-q", path]))

@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import convert_util as cu  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 POLICIES = ["none", "tdc", "fb", "tea", "mag", "static", "taylor"]
 
@@ -34,7 +35,7 @@ def psnr(ref, x):
 
 
 def test_cache_calibrate():
-    c = cu.Checks()
+    c = Checks()
     with tempfile.TemporaryDirectory() as w:
         d = cu.fixture("dit_s2", w)
         common = ["--sampler", "flow", "--steps", "6", "--guidance", "3", "--latent", "4x32x32", "--roles",
@@ -94,4 +95,4 @@ def test_cache_calibrate():
 
 
 if __name__ == "__main__":
-    cu.run_alone(__file__)
+    run_alone(__file__)

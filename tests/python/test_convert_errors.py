@@ -13,7 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, MODELS, convert, fixture, run_alone
+from checks import Checks, run_alone
+from convert_util import MODELS, convert, fixture
 
 
 def tiny_model(path, nodes, inputs, outputs, inits=(), opset=17, ir=8):

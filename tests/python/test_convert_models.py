@@ -10,7 +10,8 @@ import json
 import os
 import tempfile
 
-from convert_util import Checks, check_fixture_output, convert_json, fixture, run_alone
+from checks import Checks, run_alone
+from convert_util import check_fixture_output, convert_json, fixture
 
 # name -> (extra flags, op counts that must appear, cache regions)
 CASES = {

@@ -19,10 +19,11 @@ import torch
 import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, convert_json, rel_err, run_once, run_alone
+from convert_util import convert_json, rel_err, run_once
 
 sys.path.insert(0, os.path.join(os.environ.get("EDGE_SOURCE_DIR", "."), "tests", "models"))
 import fixtures as fx  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 
 class Block(nn.Module):

@@ -38,7 +38,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from convert_util import BUILD, SOURCE, Checks, convert, convert_json, fixture, run, run_alone, run_once
+from checks import Checks, run_alone
+from convert_util import BUILD, SOURCE, convert, convert_json, fixture, run, run_once
 
 DIT = ["--sampler", "ddim", "--roles", "x=latent,t=timestep,y=condition", "--latent", "4x32x32",
        "--num-classes", "10", "--null-class", "10", "--prediction", "epsilon", "--timestep-scale", "1",

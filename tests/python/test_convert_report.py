@@ -6,7 +6,8 @@ import os
 import re
 import tempfile
 
-from convert_util import Checks, convert, fixture, run_alone
+from checks import Checks, run_alone
+from convert_util import convert, fixture
 
 
 def test_convert_report():

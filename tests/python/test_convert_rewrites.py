@@ -22,7 +22,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, convert, rel_err, run_once, run_alone
+from checks import Checks, run_alone
+from convert_util import convert, rel_err, run_once
 
 F = TensorProto.FLOAT
 

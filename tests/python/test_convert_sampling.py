@@ -19,6 +19,7 @@ import edge_noise  # noqa: E402
 
 sys.path.insert(0, cu.MODELS)
 import fixtures as fx  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 
 def test_convert_sampling():
@@ -64,4 +65,4 @@ def test_convert_sampling():
 
 
 if __name__ == "__main__":
-    cu.run_alone(__file__)
+    run_alone(__file__)

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-from convert_util import EDGE_CONVERT, MODELS, Checks, check_fixture_output, run_alone
+from checks import Checks, run_alone
+from convert_util import EDGE_CONVERT, MODELS, check_fixture_output
 
 WANT = {"Attention": 1, "Modulate": 2, "GatedResidual": 2, "LayerNorm": 2}
 FORBIDDEN = ["Softmax", "MatMul", "Transpose", "Gelu"]

@@ -17,7 +17,8 @@ import tempfile
 
 import numpy as np
 
-from convert_util import EDGE_CONVERT, Checks, MODELS, rel_err, run, run_once, run_alone
+from checks import Checks, run_alone
+from convert_util import EDGE_CONVERT, MODELS, rel_err, run, run_once
 
 ZOO = os.path.join(MODELS, "zoo")
 

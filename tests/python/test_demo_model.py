@@ -24,7 +24,7 @@ EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
 DEMO = os.path.join(SOURCE, "models", "demo")
 sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
-from convert_util import run_alone  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 CLASSES = list(range(16))
 

@@ -28,7 +28,7 @@ DEMO = os.path.join(SOURCE, "models", "demo")
 sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
 import export_onnx  # noqa: E402
-from convert_util import run_alone  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 CLASSES = [4, 5, 6, 7]
 PIPE = ["--sampler", "flow", "--steps", "20", "--guidance", "3", "--roles", "x=latent,t=timestep,y=condition",

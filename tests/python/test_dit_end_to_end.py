@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import dit_oracle  # noqa: E402
 import edge_noise  # noqa: E402
-from convert_util import run_alone  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")

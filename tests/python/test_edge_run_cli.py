@@ -11,8 +11,8 @@ import subprocess
 import tempfile
 
 import numpy as np
+from checks import run_alone
 
-from convert_util import run_alone
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")

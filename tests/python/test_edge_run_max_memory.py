@@ -10,7 +10,8 @@ import tempfile
 
 import numpy as np
 
-from convert_util import EDGE_RUN, Checks, convert, fixture, run_alone
+from checks import Checks, run_alone
+from convert_util import EDGE_RUN, convert, fixture
 
 FLAGS = ["--sampler", "ddim", "--roles", "x=latent,t=timestep,y=condition", "--latent", "4x32x32",
          "--num-classes", "10", "--null-class", "10"]

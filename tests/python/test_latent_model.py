@@ -17,14 +17,15 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 import torch
+
+from checks import run_alone
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 SOURCE = os.environ.get("EDGE_SOURCE_DIR", ".")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
 LATENT = os.path.join(SOURCE, "models", "latent")
-import pytest  # noqa: E402
-from convert_util import run_alone  # noqa: E402
 
 # models/latent/export_onnx.py, under a name of its own: models/demo has a
 # module of the same file name, which other test files import.

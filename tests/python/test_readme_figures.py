@@ -19,7 +19,7 @@ A model's README (models/NAME/README.md) may cite its training logs
 import glob
 import os
 import re
-from convert_util import run_alone  # noqa: E402
+from checks import run_alone
 
 SOURCE = os.environ.get("EDGE_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 READMES = ["README.md", "models/demo/README.md", "models/testbed/README.md"]

@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 import torch
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
@@ -21,8 +22,7 @@ TESTBED = os.path.join(SOURCE, "models", "testbed")
 MODEL = os.path.join(TESTBED, "testbed_video_dit.fb")
 sys.path.insert(0, os.path.join(SOURCE, "models", "demo"))
 from export_onnx import load_model  # noqa: E402
-import pytest  # noqa: E402
-from convert_util import run_alone  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 
 def test_testbed_model():

@@ -19,7 +19,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_util import EDGE_RUN, MODELS, Checks, convert, rel_err, run, run_alone  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
+from convert_util import EDGE_RUN, MODELS, convert, rel_err, run  # noqa: E402
 
 ZOO = os.path.join(MODELS, "zoo")
 STEPS, GUIDANCE, SHIFT = 20, 3.0, 2.0
