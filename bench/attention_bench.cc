@@ -121,6 +121,7 @@ int RunAttentionBench(int argc, char** argv) {
              "key-cluster-size", "kmeans-iters", "data", "precision", "warmup", "runs"},
             {"json", "quick", "help", "sdpa"});
   if (!o.ok() || o.Has("help")) {
+    if (!o.ok()) std::fprintf(stderr, "edge-bench attention: %s\n", o.error().c_str());
     std::fprintf(stderr,
                  "usage: edge-bench attention [--tokens N] [--heads H] [--dim D] [--threads T]\n"
                  "                            [--density D[,D...]] [--clusters P[,P...]] [--min-frac F]\n"
