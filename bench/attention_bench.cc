@@ -116,8 +116,12 @@ bool IsRef(const Variant& v) { return v.kind == 0 && !v.int8; }
 }  // namespace
 
 int RunAttentionBench(int argc, char** argv) {
-  Options o(argc, argv, {"json", "quick", "help", "sdpa"});
+  Options o(argc, argv,
+            {"tokens", "heads", "dim", "threads", "density", "clusters", "min-frac", "err-tol", "cluster-size",
+             "key-cluster-size", "kmeans-iters", "data", "precision", "warmup", "runs"},
+            {"json", "quick", "help", "sdpa"});
   if (!o.ok() || o.Has("help")) {
+    if (!o.ok()) std::fprintf(stderr, "edge-bench attention: %s\n", o.error().c_str());
     std::fprintf(stderr,
                  "usage: edge-bench attention [--tokens N] [--heads H] [--dim D] [--threads T]\n"
                  "                            [--density D[,D...]] [--clusters P[,P...]] [--min-frac F]\n"
@@ -193,11 +197,9 @@ int RunAttentionBench(int argc, char** argv) {
     }
     if (!want_fp32) variants.erase(variants.begin() + 1, variants.begin() + static_cast<long>(nv));
   }
-  const std::string head = "{\"schema\":\"edge-bench.attention.v1\",\"command\":" +
-                            JsonString("edge-bench attention " + o.command()) + ",\"machine\":" + MachineJson() +
-                            ",\"tokens\":" + std::to_string(n) + ",\"heads\":" + std::to_string(h) +
-                            ",\"dim\":" + std::to_string(d) + ",\"threads\":" + std::to_string(threads) +
-                            ",\"data\":" + JsonString(data);
+  Json report = {{"schema", "edge-bench.attention.v1"}, {"command", "edge-bench attention " + o.command()},
+                 {"machine", MachineJson()}, {"tokens", n}, {"heads", h}, {"dim", d}, {"threads", threads},
+                 {"data", data}};
 
   const size_t elems = size_t(n) * size_t(h) * size_t(d);
   std::vector<float> q, k, v, ref(elems), out(elems);
@@ -223,7 +225,7 @@ int RunAttentionBench(int argc, char** argv) {
   void* scratch = std::aligned_alloc(64, (scratch_bytes + 63) / 64 * 64 + 64);
   const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
   const double anchor = AnchorSdpaMs(n, h, d, threads);
-  std::string rows;
+  Json rows = Json::array();
   double dense_ms = 0;
   Stats dense_stats;
   std::vector<double> dense_runs;
@@ -288,12 +290,10 @@ int RunAttentionBench(int argc, char** argv) {
     if (var.kind == 0) std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
     if (IsRef(var) && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
     std::fprintf(stderr, "\n");
-    rows += std::string(rows.empty() ? "" : ",") + "{\"variant\":" + JsonString(var.name) +
-            ",\"kernel\":" + JsonString(var.int8 ? q8.name : kernel.name) + ",\"ms\":" + JsonStats(s) +
-            ",\"runs_ms\":" + JsonArray(ms) + ",\"plan_ms\":" + JsonNumber(Summarize(plan_ms).median) +
-            ",\"exact_fraction\":" + JsonNumber(density_used) +
-            ",\"speedup_vs_dense\":" + JsonNumber(dense_ms / s.median) + ",\"rel_l2_vs_dense\":" + JsonNumber(e.rel_l2) +
-            ",\"cosine_vs_dense\":" + JsonNumber(e.cosine) + "}";
+    rows.push_back({{"variant", var.name}, {"kernel", var.int8 ? q8.name : kernel.name}, {"ms", JsonStats(s)},
+                    {"runs_ms", JsonArray(ms)}, {"plan_ms", JsonNumber(Summarize(plan_ms).median)},
+                    {"exact_fraction", JsonNumber(density_used)}, {"speedup_vs_dense", JsonNumber(dense_ms / s.median)},
+                    {"rel_l2_vs_dense", JsonNumber(e.rel_l2)}, {"cosine_vs_dense", JsonNumber(e.cosine)}});
   }
   std::free(scratch);
   if (pool != nullptr) pthreadpool_destroy(pool);
@@ -308,13 +308,16 @@ int RunAttentionBench(int argc, char** argv) {
   }
   if (o.Has("json")) {
     // Top-level figures are the dense run's (as before the variants existed).
-    std::printf("%s,\"available\":true,\"kernel\":%s,\"ms\":%s,\"runs_ms\":%s,\"gflops\":%s,"
-                "\"pytorch_sdpa_anchor_ms\":%s,\"speedup_vs_anchor\":%s,\"pytorch_sdpa_ms\":%s,\"variants\":[%s]}\n",
-                head.c_str(), JsonString(kernel.name).c_str(), JsonStats(dense_stats).c_str(),
-                JsonArray(dense_runs).c_str(), JsonNumber(gflop / (dense_ms * 1e-3)).c_str(),
-                anchor > 0 ? JsonNumber(anchor).c_str() : "null",
-                anchor > 0 ? JsonNumber(anchor / dense_ms).c_str() : "null",
-                sdpa > 0 ? JsonNumber(sdpa).c_str() : "null", rows.c_str());
+    report["available"] = true;
+    report["kernel"] = kernel.name;
+    report["ms"] = JsonStats(dense_stats);
+    report["runs_ms"] = JsonArray(dense_runs);
+    report["gflops"] = JsonNumber(gflop / (dense_ms * 1e-3));
+    report["pytorch_sdpa_anchor_ms"] = anchor > 0 ? JsonNumber(anchor) : nullptr;
+    report["speedup_vs_anchor"] = anchor > 0 ? JsonNumber(anchor / dense_ms) : nullptr;
+    report["pytorch_sdpa_ms"] = sdpa > 0 ? JsonNumber(sdpa) : nullptr;
+    report["variants"] = std::move(rows);
+    PrintJsonLine(report);
   }
   return 0;
 }

@@ -13,35 +13,6 @@
 namespace edge {
 namespace bench {
 
-Args::Args(int argc, char** argv) : args_(argv, argv + argc), used_(args_.size(), false) {}
-
-int Args::Find(const char* name) const {
-  const std::string key = std::string("--") + name;
-  for (size_t i = 0; i < args_.size(); ++i) {
-    if (args_[i] == key) {
-      used_[i] = true;
-      return static_cast<int>(i);
-    }
-  }
-  return -1;
-}
-bool Args::Has(const char* name) const { return Find(name) >= 0; }
-long Args::Int(const char* name, long def) const {
-  return std::atol(Str(name, std::to_string(def).c_str()).c_str());
-}
-std::string Args::Str(const char* name, const char* def) const {
-  const int i = Find(name);
-  if (i < 0 || static_cast<size_t>(i) + 1 >= args_.size()) return def;
-  used_[i + 1] = true;
-  return args_[i + 1];
-}
-std::vector<std::string> Args::Unused() const {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < args_.size(); ++i)
-    if (!used_[i]) out.push_back(args_[i]);
-  return out;
-}
-
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }

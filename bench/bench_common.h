@@ -13,22 +13,6 @@
 namespace edge {
 namespace bench {
 
-// "--name value" / "--flag" command-line options.
-class Args {
- public:
-  Args(int argc, char** argv);
-  bool Has(const char* name) const;
-  long Int(const char* name, long def) const;
-  std::string Str(const char* name, const char* def) const;
-  // Names given that no Int/Str/Has call asked about (typos).
-  std::vector<std::string> Unused() const;
-
- private:
-  std::vector<std::string> args_;
-  mutable std::vector<bool> used_;
-  int Find(const char* name) const;
-};
-
 double NowSeconds();
 // CPU time of the whole process (all threads), seconds.
 double ProcessCpuSeconds();

@@ -18,6 +18,7 @@
 #endif
 
 #include "bench/bench_common.h"
+#include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
 #include "ops/f32_conv2d.h"
 
@@ -155,13 +156,15 @@ int RunShape(const ConvShape& s, int threads, int reps_arg, bool json, bool no_x
     const double pct = peak > 0 ? 100.0 * gflops / (peak * threads) : 0.0;
     const double pct_cpu = peak > 0 ? 100.0 * gflops_cpu / (peak * threads) : 0.0;
     if (json) {
-      std::printf("{\"bench\":\"conv\",\"role\":\"%s\",\"c\":%zu,\"o\":%zu,\"h\":%zu,\"w\":%zu,\"k\":%zu,\"threads\":%d,"
-                  "\"isa\":\"%s\",\"kernel\":\"%s\",\"reps\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"cpu_ms_per_thread\":%.4f,"
-                  "\"gflops\":%.1f,\"pct_of_peak\":%.1f,\"pct_of_peak_cpu\":%.1f,"
-                  "\"edge_speed_vs_xnnpack\":%.3f,\"edge_speed_vs_xnnpack_min\":%.3f,\"edge_speed_vs_xnnpack_cpu\":%.3f,"
-                  "\"max_rel_diff\":%.2e}\n",
-                  s.role, s.c, s.o, s.h, s.w, s.k, threads, scalar ? "scalar" : "best", c.kernel.c_str(), reps, med * 1e3, Min(c.times) * 1e3,
-                  cpu_med * 1e3, gflops, pct, pct_cpu, wall_ratio, min_ratio, cpu_ratio, rel);
+      PrintJsonLine({{"bench", "conv"}, {"role", s.role}, {"c", s.c}, {"o", s.o}, {"h", s.h}, {"w", s.w}, {"k", s.k},
+                     {"threads", threads}, {"isa", scalar ? "scalar" : "best"}, {"kernel", c.kernel}, {"reps", reps},
+                     {"median_ms", JsonFigure(med * 1e3, "%.4f")}, {"min_ms", JsonFigure(Min(c.times) * 1e3, "%.4f")},
+                     {"cpu_ms_per_thread", JsonFigure(cpu_med * 1e3, "%.4f")}, {"gflops", JsonFigure(gflops, "%.1f")},
+                     {"pct_of_peak", JsonFigure(pct, "%.1f")}, {"pct_of_peak_cpu", JsonFigure(pct_cpu, "%.1f")},
+                     {"edge_speed_vs_xnnpack", JsonFigure(wall_ratio, "%.3f")},
+                     {"edge_speed_vs_xnnpack_min", JsonFigure(min_ratio, "%.3f")},
+                     {"edge_speed_vs_xnnpack_cpu", JsonFigure(cpu_ratio, "%.3f")},
+                     {"max_rel_diff", JsonFigure(rel, "%.2e")}});
     } else {
       std::printf("%-14s %zux%zu %4zu->%-4zu %4zux%-4zu T=%d %-31s median %8.3f ms (cpu %8.3f) %5.1f%% of peak (cpu %5.1f%%)\n",
                   s.role, s.k, s.k, s.c, s.o, s.h, s.w, threads, c.kernel.c_str(), med * 1e3, cpu_med * 1e3, pct,
@@ -180,7 +183,12 @@ int RunShape(const ConvShape& s, int threads, int reps_arg, bool json, bool no_x
 
 }  // namespace
 
-int ConvMain(const Args& args) {
+int ConvMain(int argc, char** argv) {
+  const Options args(argc, argv, {"shape", "threads", "reps", "isa"}, {"json", "no-xnnpack"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "edge-bench conv: %s\n", args.error().c_str());
+    return 2;
+  }
   const std::string threads_arg = args.Str("threads", "1,2");
   const int reps = static_cast<int>(args.Int("reps", 0));
   const bool json = args.Has("json");
@@ -216,7 +224,7 @@ int ConvMain(const Args& args) {
   }
   const double peak = MeasureFp32FmaPeak();
   if (json) {
-    std::printf("{\"bench\":\"peak\",\"fp32_fma_gflops_per_core\":%.1f}\n", peak);
+    PrintJsonLine({{"bench", "peak"}, {"fp32_fma_gflops_per_core", JsonFigure(peak, "%.1f")}});
   } else {
     std::printf("peak per core: FP32 FMA %.1f GFLOP/s\n", peak);
   }

@@ -20,6 +20,7 @@
 #endif
 
 #include "bench/bench_common.h"
+#include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
 #include "ops/f32_gemm.h"
 #include "ops/nvfp4.h"
@@ -68,7 +69,12 @@ void RunF32(void* p) {
 
 }  // namespace
 
-int GemmMain(const Args& args) {
+int GemmMain(int argc, char** argv) {
+  const Options args(argc, argv, {"m", "k", "n", "precision", "threads", "reps", "kernel"}, {"json", "no-xnnpack"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "edge-bench gemm: %s\n", args.error().c_str());
+    return 2;
+  }
   const size_t M = args.Int("m", 1024), K = args.Int("k", 768), N = args.Int("n", 3072);
   const std::string precision = args.Str("precision", "int8");
   const int threads = static_cast<int>(args.Int("threads", 1));
@@ -83,8 +89,8 @@ int GemmMain(const Args& args) {
 
   const double peak_i8 = MeasureInt8DotPeak(), peak_f32 = MeasureFp32FmaPeak();
   if (json) {
-    std::printf("{\"bench\":\"peak\",\"int8_dot_gops_per_core\":%.1f,\"fp32_fma_gflops_per_core\":%.1f}\n",
-                peak_i8, peak_f32);
+    PrintJsonLine({{"bench", "peak"}, {"int8_dot_gops_per_core", JsonFigure(peak_i8, "%.1f")},
+                   {"fp32_fma_gflops_per_core", JsonFigure(peak_f32, "%.1f")}});
   } else {
     std::printf("peak per core: vpdpbusd %.1f GOP/s, FP32 FMA %.1f GFLOP/s\n", peak_i8, peak_f32);
   }
@@ -195,7 +201,7 @@ int GemmMain(const Args& args) {
   if (precision == "fp32") {
     // Same register block and order of sums: both layouts give the same bits.
     const bool same = std::memcmp(y.data(), y_p16.data(), M * N * sizeof(float)) == 0;
-    if (json) std::printf("{\"bench\":\"fp32_layouts\",\"same_bits\":%s}\n", same ? "true" : "false");
+    if (json) PrintJsonLine({{"bench", "fp32_layouts"}, {"same_bits", same}});
     else std::printf("fp32 row-major-file and packed-file outputs: %s\n", same ? "same bits" : "DIFFER");
   }
   const double ops = 2.0 * M * N * K;
@@ -205,11 +211,11 @@ int GemmMain(const Args& args) {
     const double peak = (c.precision == "fp32" ? peak_f32 : peak_i8) * threads;
     const double pct = peak > 0 ? 100.0 * gops / peak : 0.0;
     if (json) {
-      std::printf("{\"bench\":\"gemm\",\"m\":%zu,\"k\":%zu,\"n\":%zu,\"precision\":\"%s\",\"threads\":%d,"
-                  "\"kernel\":\"%s\",\"reps\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f,\"gops\":%.1f,"
-                  "\"pct_of_peak\":%.1f,\"peak_gops\":%.1f,\"cpu_ms_per_thread\":%.4f}\n",
-                  M, K, N, c.precision.c_str(), threads, c.kernel.c_str(), reps, med * 1e3, mn * 1e3, gops,
-                  pct, peak, cpu * 1e3);
+      PrintJsonLine({{"bench", "gemm"}, {"m", M}, {"k", K}, {"n", N}, {"precision", c.precision},
+                     {"threads", threads}, {"kernel", c.kernel}, {"reps", reps},
+                     {"median_ms", JsonFigure(med * 1e3, "%.4f")}, {"min_ms", JsonFigure(mn * 1e3, "%.4f")},
+                     {"gops", JsonFigure(gops, "%.1f")}, {"pct_of_peak", JsonFigure(pct, "%.1f")},
+                     {"peak_gops", JsonFigure(peak, "%.1f")}, {"cpu_ms_per_thread", JsonFigure(cpu * 1e3, "%.4f")}});
     } else {
       std::printf("%-6s %-32s M=%zu K=%zu N=%zu T=%d  median %.3f ms  min %.3f ms  %.1f GOP/s  %.1f%% of peak"
                   "  (cpu %.3f ms/thread)\n",

@@ -108,13 +108,11 @@ Status BuildDitModel(const Options& o, const std::string& precision, BenchModel*
                                     nw.values.data()));
     f = std::fopen((export_dir + "/config.json").c_str(), "w");
     if (f == nullptr) return Status::Error(StatusCode::kIoError, "%s", "cannot write config.json");
-    std::fprintf(f,
-                 "{\"batch\": %d, \"in_channels\": %d, \"image_size\": %d, \"patch\": %d, \"hidden\": %d, "
-                 "\"depth\": %d, \"heads\": %d, \"mlp_ratio\": %d, \"num_classes\": %d, \"freq_dim\": %d, "
-                 "\"learn_sigma\": %s, \"seed\": %d}\n",
-                 cfg.batch, cfg.in_channels, cfg.image_size, cfg.patch, cfg.hidden, cfg.depth, cfg.heads,
-                 cfg.mlp_ratio, cfg.num_classes, cfg.freq_dim, cfg.learn_sigma ? "true" : "false",
-                 static_cast<int>(cfg.seed));
+    const Json config = {{"batch", cfg.batch}, {"in_channels", cfg.in_channels}, {"image_size", cfg.image_size},
+                         {"patch", cfg.patch}, {"hidden", cfg.hidden}, {"depth", cfg.depth}, {"heads", cfg.heads},
+                         {"mlp_ratio", cfg.mlp_ratio}, {"num_classes", cfg.num_classes}, {"freq_dim", cfg.freq_dim},
+                         {"learn_sigma", cfg.learn_sigma}, {"seed", static_cast<int>(cfg.seed)}};
+    std::fprintf(f, "%s\n", config.dump().c_str());
     std::fclose(f);
   }
   auto m = Model::LoadBuffer(bm->bytes.data(), bm->bytes.size(), /*copy=*/false);
@@ -342,26 +340,23 @@ class Runner {
   const std::vector<double>& block_ms() const { return block_ms_; }
   const std::vector<double>& step_ms() const { return step_ms_; }
   const std::vector<int64_t>& latent_shape() const { return latent_shape_; }
-  std::string CacheStatsJson() const {
-    return "\"blocks_computed\":" + std::to_string(blocks_computed_) + ",\"blocks_skipped\":" +
-           std::to_string(blocks_skipped_);
+  // The last generation's block runs, into a JSON object.
+  void AddCacheStats(Json* j) const {
+    (*j)["blocks_computed"] = blocks_computed_;
+    (*j)["blocks_skipped"] = blocks_skipped_;
   }
 
-  // Per-op medians/min/max and per-op-type medians, as JSON arrays.
-  // `sep` goes between entries (serve replies must stay on one line).
-  std::string OpsJson(const char* sep) const {
-    std::string o = "[";
+  // Per-op medians/min/max and per-op-type medians.
+  Json OpsJson() const {
+    Json o = Json::array();
     for (int i = 0; i < model_->num_nodes(); ++i) {
       const NodeInfo& n = model_->node(i);
-      Stats s = Summarize(op_ms_[i]);
-      o += (i ? sep : "") + std::string("{\"name\":") + JsonString(n.name) +
-           ",\"type\":" + JsonString(fb::EnumNameOpType(n.type)) + ",\"kernel\":" +
-           JsonString(session_->kernel_name(i)) + ",\"block\":" + std::to_string(BlockOf(i)) +
-           ",\"ms\":" + JsonStats(s) + "}";
+      o.push_back({{"name", n.name}, {"type", fb::EnumNameOpType(n.type)}, {"kernel", session_->kernel_name(i)},
+                   {"block", BlockOf(i)}, {"ms", JsonStats(Summarize(op_ms_[i]))}});
     }
-    return o + "]";
+    return o;
   }
-  std::string OpTypesJson() const {
+  Json OpTypesJson() const {
     std::map<std::string, std::vector<double>> per_type;
     const size_t runs = forward_ms_.size();
     for (int i = 0; i < model_->num_nodes(); ++i) {
@@ -369,13 +364,9 @@ class Runner {
       v.resize(runs, 0.0);
       for (size_t r = 0; r < runs && r < op_ms_[i].size(); ++r) v[r] += op_ms_[i][r];
     }
-    std::string o = "{";
-    bool first = true;
-    for (const auto& kv : per_type) {
-      o += (first ? "" : ",") + JsonString(kv.first) + ":" + JsonStats(Summarize(kv.second));
-      first = false;
-    }
-    return o + "}";
+    Json o = Json::object();
+    for (const auto& kv : per_type) o[kv.first] = JsonStats(Summarize(kv.second));
+    return o;
   }
 
  private:
@@ -417,18 +408,15 @@ std::string SessionUnavailableReason(Runner* r, const Config& c, int* matched, i
   return "";
 }
 
-std::string ModelJson(const BenchModel& bm) {
+Json ModelJson(const BenchModel& bm) {
   const Model& m = *bm.model;
-  return "{\"source\":" + JsonString(bm.source) + ",\"name\":" + JsonString(m.name()) +
-         ",\"file_bytes\":" + std::to_string(bm.file_bytes) + ",\"constant_bytes\":" +
-         std::to_string(m.constant_bytes()) + ",\"params\":" + std::to_string(bm.params) +
-         ",\"ops\":" + std::to_string(m.num_nodes()) + ",\"blocks\":" +
-         std::to_string(m.cache_regions().size()) + ",\"tokens\":" + std::to_string(bm.tokens) +
-         ",\"hidden\":" + std::to_string(bm.hidden) + "}";
+  return {{"source", bm.source}, {"name", m.name()}, {"file_bytes", bm.file_bytes},
+          {"constant_bytes", m.constant_bytes()}, {"params", bm.params}, {"ops", m.num_nodes()},
+          {"blocks", m.cache_regions().size()}, {"tokens", bm.tokens}, {"hidden", bm.hidden}};
 }
 
 // Sizes of the shipped artifacts next to this binary (build tree layout).
-std::string BinariesJson() {
+Json BinariesJson() {
   const std::string exe = SelfExePath();
   const std::string bench_dir = exe.substr(0, exe.rfind('/'));
   const std::string build = bench_dir.substr(0, bench_dir.rfind('/'));
@@ -438,15 +426,12 @@ std::string BinariesJson() {
       {"libedge_runtime.a", build + "/runtime/libedge_runtime.a"},
       {"libedge_ops.a", build + "/ops/libedge_ops.a"},
   };
-  std::string o = "{";
-  bool first = true;
+  Json o = Json::object();
   for (const auto& f : files) {
     const long b = FileBytes(f.second);
-    if (b < 0) continue;
-    o += (first ? "" : ",") + JsonString(f.first) + ":" + std::to_string(b);
-    first = false;
+    if (b >= 0) o[f.first] = b;
   }
-  return o + "}";
+  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -472,8 +457,7 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
   c.density = o.Double("density", 1.0);
   std::string reason = StaticUnavailableReason(c, *bm.model);
   if (!reason.empty()) {
-    std::printf("{\"ready\":false,\"reason\":%s}\n", JsonString(reason).c_str());
-    std::fflush(stdout);
+    PrintJsonLine({{"ready", false}, {"reason", reason}});
     return 0;
   }
   Runner r;
@@ -482,34 +466,32 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
   int matched = 0, linears = 0;
   reason = SessionUnavailableReason(&r, c, &matched, &linears);
   if (!reason.empty()) {
-    std::printf("{\"ready\":false,\"reason\":%s}\n", JsonString(reason).c_str());
-    std::fflush(stdout);
+    PrintJsonLine({{"ready", false}, {"reason", reason}});
     return 0;
   }
-  std::printf("{\"ready\":true,\"model\":%s,\"arena_bytes\":%zu,\"peak_rss_bytes\":%zu}\n", ModelJson(bm).c_str(),
-              r.session()->arena_bytes(), PeakRssBytes());
-  std::fflush(stdout);
+  PrintJsonLine({{"ready", true}, {"model", ModelJson(bm)}, {"arena_bytes", r.session()->arena_bytes()},
+                 {"peak_rss_bytes", PeakRssBytes()}});
   std::string line;
   while (std::getline(std::cin, line)) {
     char cmd[32] = {0}, path[4096] = {0};
     long n = 0;
     const int fields = std::sscanf(line.c_str(), "%31s %ld %4095s", cmd, &n, path);
-    std::string reply;
+    Json reply;
     if (fields >= 2 && !std::strcmp(cmd, "forward")) {
       const size_t before = r.forward_ms().size();
       for (long i = 0; i < n && st.ok(); ++i) st = r.Forward(true);
       std::vector<double> f(r.forward_ms().begin() + before, r.forward_ms().end());
       std::vector<double> b;
       if (!r.block_ms().empty()) b.assign(r.block_ms().begin() + before, r.block_ms().end());
-      reply = "{\"forward_ms\":" + JsonArray(f) + ",\"block_ms\":" + JsonArray(b) + "}";
+      reply = {{"forward_ms", JsonArray(f)}, {"block_ms", JsonArray(b)}};
     } else if (fields >= 2 && !std::strcmp(cmd, "warmup")) {
       for (long i = 0; i < n && st.ok(); ++i) st = r.Forward(false);
-      reply = "{\"ok\":true}";
+      reply = {{"ok", true}};
     } else if (fields >= 1 && !std::strcmp(cmd, "save")) {
       std::sscanf(line.c_str(), "%31s %4095s", cmd, path);
       std::vector<float> out = r.Output();
       st = WriteNpy(path, fb::DType::F32, r.OutputShape(), out.data());
-      reply = "{\"ok\":true}";
+      reply = {{"ok", true}};
     } else if (fields >= 3 && !std::strcmp(cmd, "generate")) {
       // Optional 4th field: the step cache policy of this run.
       char cache[64] = {0};
@@ -526,20 +508,18 @@ int Serve(const Options& o, const BenchModel& bm, const InputSet& in) {
         shape.insert(shape.end(), r.latent_shape().begin(), r.latent_shape().end());
         st = WriteNpy(path, fb::DType::F32, shape, out.data());
       }
-      reply = "{\"total_ms\":" + JsonNumber(total) + ",\"step_ms\":" + JsonArray(r.step_ms()) + "," +
-              r.CacheStatsJson() + "}";
+      reply = {{"total_ms", JsonNumber(total)}, {"step_ms", JsonArray(r.step_ms())}};
+      r.AddCacheStats(&reply);
     } else if (fields >= 1 && !std::strcmp(cmd, "ops")) {
-      reply = "{\"ops\":" + r.OpsJson(",") + ",\"op_types\":" + r.OpTypesJson() +
-              ",\"peak_rss_bytes\":" + std::to_string(PeakRssBytes()) + "}";
+      reply = {{"ops", r.OpsJson()}, {"op_types", r.OpTypesJson()}, {"peak_rss_bytes", PeakRssBytes()}};
     } else if (fields >= 1 && !std::strcmp(cmd, "quit")) {
       break;
     } else {
       PrintServeHelp();
-      reply = "{\"error\":\"unknown command\"}";
+      reply = {{"error", "unknown command"}};
     }
-    if (!st.ok()) reply = "{\"error\":" + JsonString(st.message()) + "}";
-    std::printf("%s\n", reply.c_str());
-    std::fflush(stdout);
+    if (!st.ok()) reply = {{"error", st.message()}};
+    PrintJsonLine(reply);
     if (!st.ok()) return 1;
   }
   return 0;
@@ -557,6 +537,12 @@ void Usage() {
                "       edge-bench model ... --serve | --export DIR\n"
                "--quick: a 1-block DiT-B at 256 tokens, 2 runs, 2 steps (a smoke run, not a timing)\n");
 }
+
+// The options of `edge-bench model`.
+const std::vector<std::string> kModelValues = {"model",   "dit",   "depth",  "image", "seed",   "fp32-layout",
+                                               "threads", "precision", "cache", "density", "warmup", "runs",
+                                               "steps",   "inputs", "out",   "export"};
+const std::vector<std::string> kModelFlags = {"json", "quick", "serve", "help"};
 
 int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
   const bool quick = o.Has("quick");
@@ -585,7 +571,7 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
     std::vector<float> forward, generate;
   };
   std::vector<Outputs> refs;
-  std::vector<std::string> entries;
+  Json entries = Json::array();
   const bool can_generate = bm.model->pipeline() != nullptr && steps > 0;
   std::map<std::string, std::unique_ptr<BenchModel>> quantized;  // built DiTs per precision
   const BenchModel& fp32_model = bm;
@@ -600,8 +586,8 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
       cm = slot.get();
     }
     const BenchModel& bm = *cm;
-    std::string e = "{\"precision\":" + JsonString(c.precision) + ",\"cache\":" + JsonString(c.cache) +
-                    ",\"attention_density\":" + JsonNumber(c.density) + ",\"threads\":" + std::to_string(c.threads);
+    Json e = {{"precision", c.precision}, {"cache", c.cache}, {"attention_density", JsonNumber(c.density)},
+              {"threads", c.threads}};
     std::string reason = StaticUnavailableReason(c, *bm.model);
     Runner r;
     int matched = 0, linears = 0;
@@ -612,7 +598,9 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
     }
     if (!reason.empty()) {
       std::fprintf(stderr, "%-40s not available: %s\n", c.Label().c_str(), reason.c_str());
-      entries.push_back(e + ",\"available\":false,\"reason\":" + JsonString(reason) + "}");
+      e["available"] = false;
+      e["reason"] = reason;
+      entries.push_back(std::move(e));
       continue;
     }
     for (int i = 0; i < warmup; ++i)
@@ -626,45 +614,56 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
     const Stats fwd = Summarize(r.forward_ms()), blk = Summarize(r.block_ms()), stp = Summarize(r.step_ms());
     std::fprintf(stderr, "%-40s forward %8.1f ms (min %.1f max %.1f)  block %7.2f ms  %d steps %9.1f ms\n",
                  c.Label().c_str(), fwd.median, fwd.min, fwd.max, blk.median, can_generate ? steps : 0, gen_ms);
-    e += ",\"available\":true,\"forward_ms\":" + JsonStats(fwd) + ",\"forward_runs_ms\":" + JsonArray(r.forward_ms()) +
-         ",\"block_ms\":" + JsonStats(blk);
-    if (can_generate)
-      e += ",\"steps\":" + std::to_string(steps) + ",\"generate_ms\":" + JsonNumber(gen_ms) +
-           ",\"step_ms\":" + JsonStats(stp) + "," + r.CacheStatsJson();
-    e += ",\"model_file_bytes\":" + std::to_string(bm.file_bytes) +
-         ",\"arena_bytes\":" + std::to_string(r.session()->arena_bytes()) +
-         ",\"peak_rss_bytes_so_far\":" + std::to_string(PeakRssBytes());
-    if (c.precision != "fp32" && c.precision != "as-stored")
-      e += ",\"quantized_linears\":" + std::to_string(matched) + ",\"linears\":" + std::to_string(linears);
+    e["available"] = true;
+    e["forward_ms"] = JsonStats(fwd);
+    e["forward_runs_ms"] = JsonArray(r.forward_ms());
+    e["block_ms"] = JsonStats(blk);
+    if (can_generate) {
+      e["steps"] = steps;
+      e["generate_ms"] = JsonNumber(gen_ms);
+      e["step_ms"] = JsonStats(stp);
+      r.AddCacheStats(&e);
+    }
+    e["model_file_bytes"] = bm.file_bytes;
+    e["arena_bytes"] = r.session()->arena_bytes();
+    e["peak_rss_bytes_so_far"] = PeakRssBytes();
+    if (c.precision != "fp32" && c.precision != "as-stored") {
+      e["quantized_linears"] = matched;
+      e["linears"] = linears;
+    }
     // Quality against the FP32 configuration with the same thread count
     // (grids list fp32 first; a missing reference leaves quality out).
     for (const Outputs& ref : refs) {
       if (!ref.cfg.IsReferenceOf(c)) continue;
       const size_t n = outs.forward.size();
-      e += ",\"quality\":{\"reference\":" + JsonString(ref.cfg.Label()) +
-           ",\"forward_psnr_db\":" + JsonNumber(Psnr(ref.forward.data(), outs.forward.data(), n)) +
-           ",\"forward_rel_l2\":" + JsonNumber(RelL2(ref.forward.data(), outs.forward.data(), n));
+      Json q = {{"reference", ref.cfg.Label()},
+                {"forward_psnr_db", JsonNumber(Psnr(ref.forward.data(), outs.forward.data(), n))},
+                {"forward_rel_l2", JsonNumber(RelL2(ref.forward.data(), outs.forward.data(), n))}};
       if (can_generate) {
         const size_t g = outs.generate.size();
-        e += ",\"generate_psnr_db\":" + JsonNumber(Psnr(ref.generate.data(), outs.generate.data(), g)) +
-             ",\"generate_rel_l2\":" + JsonNumber(RelL2(ref.generate.data(), outs.generate.data(), g));
+        q["generate_psnr_db"] = JsonNumber(Psnr(ref.generate.data(), outs.generate.data(), g));
+        q["generate_rel_l2"] = JsonNumber(RelL2(ref.generate.data(), outs.generate.data(), g));
       }
-      e += ",\"note\":\"PSNR null means identical outputs (infinite PSNR)\"}";
+      q["note"] = "PSNR null means identical outputs (infinite PSNR)";
+      e["quality"] = std::move(q);
       break;
     }
-    e += ",\"op_types_ms\":" + r.OpTypesJson() + ",\"ops\":[\n    " + r.OpsJson(",\n    ").substr(1) + "}";
+    e["op_types_ms"] = r.OpTypesJson();
+    e["ops"] = r.OpsJson();
     if (c.precision == "fp32" && c.cache == "none" && c.density == 1.0) refs.push_back(std::move(outs));
     entries.push_back(e);
   }
 
-  std::string j = "{\"schema\":" + JsonString(kSchema) + ",\n \"command\":" + JsonString("edge-bench model " + o.command()) +
-                  ",\n \"machine\":" + MachineJson() + ",\n \"model\":" + ModelJson(bm) +
-                  ",\n \"binaries_bytes\":" + BinariesJson() + ",\n \"settings\":{\"warmup\":" + std::to_string(warmup) +
-                  ",\"runs\":" + std::to_string(runs) + ",\"steps\":" + std::to_string(can_generate ? steps : 0) +
-                  ",\"quick\":" + (quick ? "true" : "false") + "},\n \"peak_rss_bytes\":" + std::to_string(PeakRssBytes()) +
-                  ",\n \"configs\":[\n  ";
-  for (size_t i = 0; i < entries.size(); ++i) j += (i ? ",\n  " : "") + entries[i];
-  j += "\n ]}\n";
+  const Json report = {{"schema", kSchema},
+                       {"command", "edge-bench model " + o.command()},
+                       {"machine", MachineJson()},
+                       {"model", ModelJson(bm)},
+                       {"binaries_bytes", BinariesJson()},
+                       {"settings", {{"warmup", warmup}, {"runs", runs}, {"steps", can_generate ? steps : 0},
+                                     {"quick", quick}}},
+                       {"peak_rss_bytes", PeakRssBytes()},
+                       {"configs", std::move(entries)}};
+  const std::string j = report.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
   const std::string out = o.Str("out", "");
   if (!out.empty()) {
     FILE* f = std::fopen(out.c_str(), "w");
@@ -678,7 +677,7 @@ int RunGrid(const Options& o, const BenchModel& bm, const InputSet& in) {
 }  // namespace
 
 int RunModelBench(int argc, char** argv) {
-  Options o(argc, argv, {"json", "quick", "serve", "help"});
+  Options o(argc, argv, kModelValues, kModelFlags);
   if (!o.ok() || o.Has("help")) {
     if (!o.ok()) std::fprintf(stderr, "edge-bench model: %s\n", o.error().c_str());
     Usage();
@@ -692,7 +691,7 @@ int RunModelBench(int argc, char** argv) {
     static char depth[] = "--depth", one[] = "1", image[] = "--image", i32[] = "32";
     if (!o.Has("depth")) { args.push_back(depth); args.push_back(one); }
     if (!o.Has("image")) { args.push_back(image); args.push_back(i32); }
-    q = Options(static_cast<int>(args.size()), args.data(), {"json", "quick", "serve", "help"});
+    q = Options(static_cast<int>(args.size()), args.data(), kModelValues, kModelFlags);
   }
   // A served configuration builds its model in its own precision; the grid
   // starts from FP32 and builds quantized models as it reaches them.

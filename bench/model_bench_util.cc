@@ -6,36 +6,44 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <CLI/CLI.hpp>
 
 #include "ops/cpu_features.h"
 
 namespace edge {
 namespace bench {
 
-Options::Options(int argc, char** argv, const std::vector<std::string>& flags) {
+Options::Options(int argc, char** argv, const std::vector<std::string>& values,
+                 const std::vector<std::string>& flags) {
   for (int i = 0; i < argc; ++i) {
     if (i) command_ += ' ';
     command_ += argv[i];
   }
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.size() < 3 || a.compare(0, 2, "--") != 0) {
-      error_ = "unexpected argument '" + a + "'";
-      return;
-    }
-    a = a.substr(2);
-    if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-      values_.push_back({a, "1"});
-    } else if (i + 1 < argc) {
-      values_.push_back({a, argv[++i]});
-    } else {
-      error_ = "--" + a + " needs a value";
-      return;
-    }
+  CLI::App app;
+  app.set_help_flag();  // subcommands that have --help list it in `flags`
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::vector<std::string> got(values.size());
+  std::vector<CLI::Option*> given;
+  for (size_t i = 0; i < values.size(); ++i) given.push_back(app.add_option("--" + values[i], got[i]));
+  for (const std::string& f : flags) given.push_back(app.add_flag("--" + f));
+  std::vector<std::string> args(argv, argv + argc);
+  std::reverse(args.begin(), args.end());  // CLI11 reads a vector from its back
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    error_ = e.what();
+    return;
+  }
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (given[i]->count() == 0) continue;
+    if (i < values.size()) values_.push_back({values[i], got[i]});
+    else values_.push_back({flags[i - values.size()], "1"});
   }
 }
 
@@ -129,42 +137,22 @@ double RelL2(const float* ref, const float* test, size_t n) {
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
-std::string JsonString(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof(b), "\\u%04x", c);
-      o += b;
-    } else {
-      o += c;
-    }
-  }
-  return o + "\"";
+void PrintJsonLine(const Json& j) {
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
 }
 
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char b[32];
-  std::snprintf(b, sizeof(b), "%.6g", v);
-  return b;
+Json JsonStats(const Stats& s) {
+  return {{"median", JsonNumber(s.median)}, {"min", JsonNumber(s.min)}, {"max", JsonNumber(s.max)}, {"n", s.n}};
 }
 
-std::string JsonStats(const Stats& s) {
-  return "{\"median\":" + JsonNumber(s.median) + ",\"min\":" + JsonNumber(s.min) +
-         ",\"max\":" + JsonNumber(s.max) + ",\"n\":" + std::to_string(s.n) + "}";
+Json JsonArray(const std::vector<double>& v) {
+  Json a = Json::array();
+  for (double x : v) a.push_back(JsonNumber(x));
+  return a;
 }
 
-std::string JsonArray(const std::vector<double>& v) {
-  std::string o = "[";
-  for (size_t i = 0; i < v.size(); ++i) o += (i ? "," : "") + JsonNumber(v[i]);
-  return o + "]";
-}
-
-std::string MachineJson() {
+Json MachineJson() {
   std::string model = "unknown";
   std::string flags;
   std::ifstream f("/proc/cpuinfo");
@@ -181,22 +169,15 @@ std::string MachineJson() {
   static const char* kInteresting[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq",
                                        "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8", "amx_bf16",
                                        "asimd", "asimddp", "i8mm", "bf16", "sve"};
-  std::string isa = "[";
-  bool first = true;
-  for (const char* k : kInteresting) {
-    if (flags.find(std::string(" ") + k + " ") != std::string::npos) {
-      isa += (first ? "" : ",") + JsonString(k);
-      first = false;
-    }
-  }
-  isa += "]";
+  Json isa = Json::array();
+  for (const char* k : kInteresting)
+    if (flags.find(std::string(" ") + k + " ") != std::string::npos) isa.push_back(k);
   const CpuFeatures& c = DetectCpuFeatures();
   std::string used = c.avx512vnni ? "avx512vnni" : c.avx512f ? "avx512" : c.avx2 ? "avx2"
                    : c.i8mm ? "i8mm" : c.dotprod ? "dotprod" : c.neon ? "neon" : "scalar";
   const char* cap = std::getenv("EDGE_ISA_CAP");
-  return "{\"cpu_model\":" + JsonString(model) + ",\"cores_online\":" +
-         std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ",\"isa\":" + isa +
-         ",\"kernel_isa\":" + JsonString(used) + ",\"edge_isa_cap\":" + JsonString(cap ? cap : "") + "}";
+  return {{"cpu_model", model}, {"cores_online", sysconf(_SC_NPROCESSORS_ONLN)}, {"isa", std::move(isa)},
+          {"kernel_isa", used}, {"edge_isa_cap", cap ? cap : ""}};
 }
 
 }  // namespace bench

@@ -1,21 +1,26 @@
-// Helpers shared by the model and attention benchmarks: option parsing,
-// run statistics, machine description, sizes, output quality and JSON.
+// Helpers shared by the edge-bench subcommands: option parsing, run
+// statistics, machine description, sizes, output quality and JSON.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "host/json_figure.h"
 
 namespace edge {
 namespace bench {
 
-// "--name value" and "--flag" options; anything else is an error.
+// A subcommand's options, read with CLI11: "--name value" or "--name=value"
+// for the names in `values`, "--flag" for those in `flags`; anything else is
+// an error. An option given twice keeps its last value, so a wrapper can
+// append overrides.
 class Options {
  public:
-  // `flags` lists the options that take no value.
-  Options(int argc, char** argv, const std::vector<std::string>& flags);
+  Options(int argc, char** argv, const std::vector<std::string>& values, const std::vector<std::string>& flags);
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   bool Has(const std::string& name) const;
@@ -48,13 +53,17 @@ std::string SelfExePath();
 double Psnr(const float* ref, const float* test, size_t n);
 double RelL2(const float* ref, const float* test, size_t n);
 
-// JSON pieces.
-std::string JsonString(const std::string& s);
-std::string JsonNumber(double v);  // non-finite -> null (inf PSNR is reported as null + a note)
-std::string JsonStats(const Stats& s);
-std::string JsonArray(const std::vector<double>& v);
+// JSON pieces (nlohmann-json).
+using host::Json;
+// 6 significant digits; non-finite -> null (inf PSNR is reported as null + a note).
+inline Json JsonNumber(double v) { return host::JsonFigure(v); }
+using host::JsonFigure;
+// One JSON object on one line of stdout (JSON-lines outputs, serve replies).
+void PrintJsonLine(const Json& j);
+Json JsonStats(const Stats& s);
+Json JsonArray(const std::vector<double>& v);
 // {"cpu_model": ..., "cores": ..., "isa": [...], "kernel_isa": ...}
-std::string MachineJson();
+Json MachineJson();
 
 }  // namespace bench
 }  // namespace edge

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <algorithm>
 #include <map>
@@ -20,6 +22,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "converter/cache_calibrate.h"
 #include "runtime/delta_cache.h"
@@ -35,6 +39,7 @@
 #include "converter/regions.h"
 #include "converter/tune.h"
 #include "converter/tune_cost.h"
+#include "host/json_figure.h"
 #include "runtime/io/npy.h"
 
 namespace edge {
@@ -190,257 +195,288 @@ std::vector<int64_t> ParseClassList(const std::string& list, const std::string& 
   return ids;
 }
 
+// `v` as one of a fixed set of values, into *out; else a usage error with `msg`.
+template <typename T>
+void Pick(const std::string& v, T* out, std::initializer_list<std::pair<const char*, T>> choices,
+          const std::string& msg) {
+  for (const auto& c : choices) {
+    if (v == c.first) {
+      *out = c.second;
+      return;
+    }
+  }
+  Fail(kExitUsage, msg);
+}
+
+// The command line through CLI11 (`--opt value` and `--opt=value`). Each
+// option's callback checks its value with the messages of kUsage's terms;
+// callbacks run once the whole command line is read.
 Options Parse(int argc, char** argv) {
   Options o;
-  auto need = [&](int& i) -> std::string {
-    if (i + 1 >= argc) Fail(kExitUsage, std::string(argv[i]) + " needs a value");
-    return argv[++i];
-  };
+  // --help wins over any other argument, as the usage text is what a wrong
+  // command line needs.
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    PipelineInfo& p = o.pipe.info;
-    if (a == "-h" || a == "--help") {
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
       std::fputs(kUsage, stdout);
       std::exit(0);
-    } else if (a == "-o" || a == "--output") {
-      o.out = need(i);
-    } else if (a == "--input" || a == "--decoder-input") {
-      std::string v = need(i);
+    }
+  }
+  // --cache-calibrate takes an optional list of targets: the next argument
+  // when it starts with a digit (else the next argument is not its value).
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i + 1 < args.size(); ++i) {
+    if (args[i] == "--cache-calibrate" && args[i + 1][0] >= '0' && args[i + 1][0] <= '9') {
+      args[i] += "=" + args[i + 1];
+      args.erase(args.begin() + static_cast<long>(i) + 1);
+    }
+  }
+
+  CLI::App app("edge-convert: ONNX -> edge model file", "edge-convert");
+  app.set_help_flag();  // the usage text above instead of CLI11's
+  // As before: a value option given twice keeps the last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  PipelineInfo& p = o.pipe.info;
+  // An option with one value, checked and stored by `f`.
+  auto opt = [&](const char* name, std::function<void(const std::string&)> f) {
+    return app.add_option_function<std::string>(name, std::move(f));
+  };
+  // A repeatable option: one value per occurrence, in command-line order.
+  auto each = [&](const char* name, std::function<void(const std::string&)> f) {
+    return app
+        .add_option_function<std::vector<std::string>>(
+            name, [f](const std::vector<std::string>& vs) { for (const std::string& v : vs) f(v); })
+        ->take_all()
+        ->expected(1)
+        ->allow_extra_args(false);
+  };
+  auto pipe = [&](const char* name, std::function<void(const std::string&)> f) {
+    return opt(name, [&o, f](const std::string& v) {
+      f(v);
+      o.pipe.any = true;
+    });
+  };
+  // A count in [lo, hi].
+  auto count = [](const std::string& v, const std::string& flag, double lo, double hi, const std::string& msg) {
+    const double x = ParseNum(v, flag);
+    if (!(x >= lo && x <= hi && x == std::floor(x))) Fail(kExitUsage, msg);
+    return static_cast<int>(x);
+  };
+
+  app.add_option("IN.onnx", o.in);
+  app.add_option("-o,--output", o.out);
+  for (const char* a : {"--input", "--decoder-input"}) {
+    const std::string flag = a;
+    each(a, [&o, flag](const std::string& v) {
       size_t c = v.rfind(':');
-      if (c == std::string::npos || c == 0) Fail(kExitUsage, a + " wants NAME:SHAPE, got '" + v + "'");
-      (a == "--input" ? o.shapes : o.decoder_shapes)[v.substr(0, c)] = ParseDims(v.substr(c + 1), a);
-    } else if (a == "--decoder") {
-      o.decoder = need(i);
-    } else if (a == "--null-cond") {
-      o.null_cond = need(i);
-      o.pipe.any = true;
-    } else if (a == "--decode-tile-overlap") {
-      const double v = ParseNum(need(i), a);
-      if (!(v >= 0 && v <= 1024 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [0, 1024]");
-      p.decode_tile_overlap = static_cast<int>(v);
-      o.pipe.any = true;
-    } else if (a == "--block-prefix") {
-      o.block_prefix = need(i);
-    } else if (a == "--name") {
-      o.name = need(i);
-    } else if (a == "--report") {
-      o.report = true;
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--sampler") {
-      std::string v = need(i);
-      if (v == "flow") p.sampler = fb::Sampler::FlowEuler;
-      else if (v == "ddim") p.sampler = fb::Sampler::DDIM;
-      else Fail(kExitUsage, "--sampler: flow or ddim");
-      o.pipe.any = true;
-    } else if (a == "--beta-schedule") {
-      std::string v = need(i);
-      if (v == "linear") p.beta_schedule = fb::BetaSchedule::Linear;
-      else if (v == "scaled-linear") p.beta_schedule = fb::BetaSchedule::ScaledLinear;
-      else Fail(kExitUsage, "--beta-schedule: linear or scaled-linear");
-      o.pipe.any = true;
-    } else if (a == "--beta-start" || a == "--beta-end") {
-      (a == "--beta-start" ? p.beta_start : p.beta_end) = static_cast<float>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--train-steps") {
-      p.train_steps = static_cast<int>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--steps") {
-      p.default_steps = static_cast<int>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--shift") {
-      p.shift = static_cast<float>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--guidance") {
-      p.guidance_scale = static_cast<float>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--guidance-reuse" || a == "--guidance-reuse-warmup") {
-      const double v = ParseNum(need(i), a);
-      if (!(v >= 0 && v <= 10000 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [0, 10000]");
-      (a == "--guidance-reuse" ? p.guidance_reuse_interval : p.guidance_reuse_warmup) = static_cast<int>(v);
-      o.guidance_reuse_given = true;
-      o.pipe.any = true;
-    } else if (a == "--guidance-reuse-order") {
-      const double v = ParseNum(need(i), a);
-      if (v != 0 && v != 1) Fail(kExitUsage, "--guidance-reuse-order: 0 or 1");
-      p.guidance_reuse_order = static_cast<int>(v);
-      o.guidance_reuse_given = true;
-      o.pipe.any = true;
-    } else if (a == "--tune-guidance") {
-      const std::string v = need(i);
-      if (v != "none" && v != "reuse") Fail(kExitUsage, "--tune-guidance: reuse or none");
-      o.tune.guidance_reuse = v == "reuse";
-    } else if (a == "--latent") {
-      p.latent_shape = ParseDims(need(i), a);
-      if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4) Fail(kExitUsage, "--latent: CxHxW or FxCxHxW");
-      o.pipe.any = true;
-    } else if (a == "--roles") {
-      std::stringstream ss(need(i));
-      std::string kv;
-      while (std::getline(ss, kv, ',')) {
-        size_t e = kv.find('=');
-        if (e == std::string::npos) Fail(kExitUsage, "--roles wants NAME=ROLE,...");
-        o.pipe.roles[kv.substr(0, e)] = kv.substr(e + 1);
-      }
-      o.pipe.any = true;
-    } else if (a == "--num-classes") {
-      p.num_classes = static_cast<int>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--null-class") {
-      p.null_condition = static_cast<int64_t>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--prediction") {
-      std::string v = need(i);
-      if (v == "velocity") p.prediction = fb::Prediction::Velocity;
-      else if (v == "epsilon") p.prediction = fb::Prediction::Epsilon;
-      else if (v == "sample") p.prediction = fb::Prediction::Sample;
-      else Fail(kExitUsage, "--prediction: velocity, epsilon or sample");
-      o.pipe.any = true;
-    } else if (a == "--output-kind") {
-      std::string v = need(i);
-      if (v == "pixels") p.output_kind = fb::OutputKind::Pixels;
-      else if (v == "latent") p.output_kind = fb::OutputKind::Latent;
-      else Fail(kExitUsage, "--output-kind: pixels or latent");
-      o.pipe.any = true;
-    } else if (a == "--timestep-scale") {
-      p.timestep_scale = static_cast<float>(ParseNum(need(i), a));
-      o.pipe.any = true;
-    } else if (a == "--precision") {
-      std::string v = need(i);
-      if (v != "fp32" && v != "int8" && v != "nvfp4" && v != "mixed")
-        Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
-      o.quant.mode = v;
-      o.precision_given = true;
-    } else if (a == "--fp32-layout") {
-      const std::string v = need(i);
-      if (v == "packed") o.emit.fp32_packed = true;
-      else if (v == "row-major") o.emit.fp32_packed = false;
-      else Fail(kExitUsage, "--fp32-layout: packed or row-major (got '" + v + "')");
-    } else if (a == "--attention-precision") {
-      std::string v = need(i);
-      o.attention_precision_given = true;
-      if (v == "fp32") o.attention_precision = fb::AttentionPrecision::FP32;
-      else if (v == "int8") o.attention_precision = fb::AttentionPrecision::INT8;
-      else Fail(kExitUsage, "--attention-precision: fp32 or int8 (got '" + v + "')");
-    } else if (a == "--precision-override") {
-      std::string v = need(i);
-      size_t e = v.rfind('=');
-      Precision p;
-      if (e == std::string::npos || e == 0 || !ParsePrecision(v.substr(e + 1), &p))
-        Fail(kExitUsage, "--precision-override wants PATTERN=fp32|int8|nvfp4, got '" + v + "'");
-      o.quant.overrides.push_back({v.substr(0, e), p});
-    } else if (a == "--mixed-rank") {
-      std::string v = need(i);
-      if (v == "output") o.quant.rank_by_output = true;
-      else if (v == "error") o.quant.rank_by_output = false;
-      else Fail(kExitUsage, "--mixed-rank: output or error (got '" + v + "')");
-    } else if (a == "--calib-threads") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--calib-threads: an integer in [1, 256]");
-      o.quant.calib_threads = static_cast<int>(v);
-    } else if (a == "--nvfp4-scales") {
-      std::string v = need(i);
-      if (v == "mse") o.quant.scale_search = true;
-      else if (v == "amax") o.quant.scale_search = false;
-      else Fail(kExitUsage, "--nvfp4-scales: mse or amax (got '" + v + "')");
-    } else if (a == "--quant-min-size") {
-      double v = ParseNum(need(i), a);
-      if (v < 0 || v != std::floor(v) || v > 1e15) Fail(kExitUsage, "--quant-min-size: a count >= 0");
-      o.quant.min_size = static_cast<int64_t>(v);
-    } else if (a == "--final-layer") {
-      std::string v = need(i);
-      if (v == "fp32") o.quant.quantize_final = false;
-      else if (v == "quantize") o.quant.quantize_final = true;
-      else Fail(kExitUsage, "--final-layer: fp32 or quantize");
-    } else if (a == "--target-bits") {
-      double v = ParseNum(need(i), a);
-      if (!(v > 0 && v <= 32)) Fail(kExitUsage, "--target-bits: a number in (0, 32]");
-      o.quant.target_bits = v;
-      o.target_bits_given = true;
-    } else if (a == "--max-error") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 0 && std::isfinite(v))) Fail(kExitUsage, "--max-error: a number >= 0");
-      o.quant.max_error = v;
-      o.max_error_given = true;
-    } else if (a == "--calib-steps" || a == "--calib-seeds") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 1 && v <= 1000 && v == std::floor(v))) Fail(kExitUsage, a + ": an integer in [1, 1000]");
-      (a == "--calib-steps" ? o.quant.calib_steps : o.quant.calib_seeds) = static_cast<int>(v);
-      if (a == "--calib-seeds") o.calib_seeds_given = true;
-    } else if (a == "--calib-classes") {
-      o.quant.calib_classes = ParseClassList(need(i), a);
-      o.calib_classes_given = true;
-    } else if (a == "--cache-calibrate") {
-      o.cache_calibrate = true;
-      // Optional list of targets: the next argument when it starts with a digit.
-      if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
-        std::stringstream ss(need(i));
-        std::string part;
-        o.cache.targets.clear();
-        while (std::getline(ss, part, ',')) {
-          double v = ParseNum(part, a);
-          if (!(v > 0 && v < 200)) Fail(kExitUsage, "--cache-calibrate: PSNR targets in (0, 200) dB");
-          o.cache.targets.push_back(static_cast<float>(v));
-        }
-        if (o.cache.targets.empty()) Fail(kExitUsage, "--cache-calibrate: empty target list");
-      }
-    } else if (a == "--cache-calib-classes") {
-      o.cache.classes = ParseClassList(need(i), a);
-    } else if (a == "--cache-calib-threads") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-threads: an integer in [1, 256]");
-      o.cache.threads = static_cast<int>(v);
-    } else if (a == "--cache-calib-seeds") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 1 && v <= 100 && v == std::floor(v))) Fail(kExitUsage, "--cache-calib-seeds: an integer in [1, 100]");
-      o.cache.seeds = static_cast<int>(v);
-    } else if (a == "--target-psnr" || a == "--target") {
-      // --target-psnr 30, or --target quality=30dB
-      std::string v = need(i);
-      if (a == "--target") {
-        if (v.rfind("quality=", 0) != 0) Fail(kExitUsage, "--target wants quality=DB, e.g. quality=30dB");
-        v = v.substr(8);
-        if (v.size() > 2 && v.substr(v.size() - 2) == "dB") v.resize(v.size() - 2);
-      }
-      const double t = ParseNum(v, a);
-      if (!(t > 0 && t <= 98)) Fail(kExitUsage, a + ": a PSNR in dB in (0, 98]");
-      o.tune.target_psnr = static_cast<float>(t);
-    } else if (a == "--tune-margin") {
-      const double t = ParseNum(need(i), a);
-      if (!(t >= 0 && t <= 20)) Fail(kExitUsage, "--tune-margin: dB in [0, 20]");
-      o.tune.margin_db = static_cast<float>(t);
-    } else if (a == "--holdout-classes") {
-      const std::string v = need(i);
-      if (v == "none") o.tune.holdout_off = true;
-      else o.tune.holdout = ParseClassList(v, a);
-    } else if (a == "--tune-grid") {
-      o.tune.grid = true;
-    } else if (a == "--tune-threads") {
-      double v = ParseNum(need(i), a);
-      if (!(v >= 1 && v <= 256 && v == std::floor(v))) Fail(kExitUsage, "--tune-threads: an integer in [1, 256]");
-      o.tune.threads = static_cast<int>(v);
-    } else if (a == "--tune-isa") {
-      o.tune.isa = need(i);
-      if (FindThroughput(o.tune.isa) == nullptr)
-        Fail(kExitUsage, "--tune-isa: unknown '" + o.tune.isa + "' (known: " + ThroughputNames() + ")");
-    } else if (a == "--tune-cache") {
-      std::stringstream ss(need(i));
+      if (c == std::string::npos || c == 0) Fail(kExitUsage, flag + " wants NAME:SHAPE, got '" + v + "'");
+      (flag == "--input" ? o.shapes : o.decoder_shapes)[v.substr(0, c)] = ParseDims(v.substr(c + 1), flag);
+    });
+  }
+  app.add_option("--decoder", o.decoder);
+  pipe("--null-cond", [&](const std::string& v) { o.null_cond = v; });
+  pipe("--decode-tile-overlap", [&](const std::string& v) {
+    p.decode_tile_overlap = count(v, "--decode-tile-overlap", 0, 1024, "--decode-tile-overlap: an integer in [0, 1024]");
+  });
+  app.add_option("--block-prefix", o.block_prefix);
+  app.add_option("--name", o.name);
+  app.add_flag("--report", o.report);
+  app.add_flag("--json", o.json);
+  pipe("--sampler", [&](const std::string& v) {
+    Pick(v, &p.sampler, {{"flow", fb::Sampler::FlowEuler}, {"ddim", fb::Sampler::DDIM}}, "--sampler: flow or ddim");
+  });
+  pipe("--beta-schedule", [&](const std::string& v) {
+    Pick(v, &p.beta_schedule,
+         {{"linear", fb::BetaSchedule::Linear}, {"scaled-linear", fb::BetaSchedule::ScaledLinear}},
+         "--beta-schedule: linear or scaled-linear");
+  });
+  pipe("--beta-start", [&](const std::string& v) { p.beta_start = static_cast<float>(ParseNum(v, "--beta-start")); });
+  pipe("--beta-end", [&](const std::string& v) { p.beta_end = static_cast<float>(ParseNum(v, "--beta-end")); });
+  pipe("--train-steps", [&](const std::string& v) { p.train_steps = static_cast<int>(ParseNum(v, "--train-steps")); });
+  pipe("--steps", [&](const std::string& v) { p.default_steps = static_cast<int>(ParseNum(v, "--steps")); });
+  pipe("--shift", [&](const std::string& v) { p.shift = static_cast<float>(ParseNum(v, "--shift")); });
+  pipe("--guidance", [&](const std::string& v) { p.guidance_scale = static_cast<float>(ParseNum(v, "--guidance")); });
+  pipe("--guidance-reuse", [&](const std::string& v) {
+    p.guidance_reuse_interval = count(v, "--guidance-reuse", 0, 10000, "--guidance-reuse: an integer in [0, 10000]");
+    o.guidance_reuse_given = true;
+  });
+  pipe("--guidance-reuse-warmup", [&](const std::string& v) {
+    p.guidance_reuse_warmup =
+        count(v, "--guidance-reuse-warmup", 0, 10000, "--guidance-reuse-warmup: an integer in [0, 10000]");
+    o.guidance_reuse_given = true;
+  });
+  pipe("--guidance-reuse-order", [&](const std::string& v) {
+    p.guidance_reuse_order = count(v, "--guidance-reuse-order", 0, 1, "--guidance-reuse-order: 0 or 1");
+    o.guidance_reuse_given = true;
+  });
+  opt("--tune-guidance", [&](const std::string& v) {
+    Pick(v, &o.tune.guidance_reuse, {{"reuse", true}, {"none", false}}, "--tune-guidance: reuse or none");
+  });
+  pipe("--latent", [&](const std::string& v) {
+    p.latent_shape = ParseDims(v, "--latent");
+    if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4) Fail(kExitUsage, "--latent: CxHxW or FxCxHxW");
+  });
+  pipe("--roles", [&](const std::string& v) {
+    std::stringstream ss(v);
+    std::string kv;
+    while (std::getline(ss, kv, ',')) {
+      size_t e = kv.find('=');
+      if (e == std::string::npos) Fail(kExitUsage, "--roles wants NAME=ROLE,...");
+      o.pipe.roles[kv.substr(0, e)] = kv.substr(e + 1);
+    }
+  });
+  pipe("--num-classes", [&](const std::string& v) { p.num_classes = static_cast<int>(ParseNum(v, "--num-classes")); });
+  pipe("--null-class", [&](const std::string& v) { p.null_condition = static_cast<int64_t>(ParseNum(v, "--null-class")); });
+  pipe("--prediction", [&](const std::string& v) {
+    Pick(v, &p.prediction,
+         {{"velocity", fb::Prediction::Velocity}, {"epsilon", fb::Prediction::Epsilon},
+          {"sample", fb::Prediction::Sample}},
+         "--prediction: velocity, epsilon or sample");
+  });
+  pipe("--output-kind", [&](const std::string& v) {
+    Pick(v, &p.output_kind, {{"pixels", fb::OutputKind::Pixels}, {"latent", fb::OutputKind::Latent}},
+         "--output-kind: pixels or latent");
+  });
+  pipe("--timestep-scale", [&](const std::string& v) { p.timestep_scale = static_cast<float>(ParseNum(v, "--timestep-scale")); });
+  opt("--precision", [&](const std::string& v) {
+    if (v != "fp32" && v != "int8" && v != "nvfp4" && v != "mixed")
+      Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
+    o.quant.mode = v;
+    o.precision_given = true;
+  });
+  opt("--fp32-layout", [&](const std::string& v) {
+    Pick(v, &o.emit.fp32_packed, {{"packed", true}, {"row-major", false}},
+         "--fp32-layout: packed or row-major (got '" + v + "')");
+  });
+  opt("--attention-precision", [&](const std::string& v) {
+    o.attention_precision_given = true;
+    Pick(v, &o.attention_precision, {{"fp32", fb::AttentionPrecision::FP32}, {"int8", fb::AttentionPrecision::INT8}},
+         "--attention-precision: fp32 or int8 (got '" + v + "')");
+  });
+  each("--precision-override", [&](const std::string& v) {
+    size_t e = v.rfind('=');
+    Precision pr;
+    if (e == std::string::npos || e == 0 || !ParsePrecision(v.substr(e + 1), &pr))
+      Fail(kExitUsage, "--precision-override wants PATTERN=fp32|int8|nvfp4, got '" + v + "'");
+    o.quant.overrides.push_back({v.substr(0, e), pr});
+  });
+  opt("--mixed-rank", [&](const std::string& v) {
+    Pick(v, &o.quant.rank_by_output, {{"output", true}, {"error", false}},
+         "--mixed-rank: output or error (got '" + v + "')");
+  });
+  opt("--calib-threads", [&](const std::string& v) {
+    o.quant.calib_threads = count(v, "--calib-threads", 1, 256, "--calib-threads: an integer in [1, 256]");
+  });
+  opt("--nvfp4-scales", [&](const std::string& v) {
+    Pick(v, &o.quant.scale_search, {{"mse", true}, {"amax", false}}, "--nvfp4-scales: mse or amax (got '" + v + "')");
+  });
+  opt("--quant-min-size", [&](const std::string& v) {
+    double x = ParseNum(v, "--quant-min-size");
+    if (x < 0 || x != std::floor(x) || x > 1e15) Fail(kExitUsage, "--quant-min-size: a count >= 0");
+    o.quant.min_size = static_cast<int64_t>(x);
+  });
+  opt("--final-layer", [&](const std::string& v) {
+    Pick(v, &o.quant.quantize_final, {{"fp32", false}, {"quantize", true}}, "--final-layer: fp32 or quantize");
+  });
+  opt("--target-bits", [&](const std::string& v) {
+    double x = ParseNum(v, "--target-bits");
+    if (!(x > 0 && x <= 32)) Fail(kExitUsage, "--target-bits: a number in (0, 32]");
+    o.quant.target_bits = x;
+    o.target_bits_given = true;
+  });
+  opt("--max-error", [&](const std::string& v) {
+    double x = ParseNum(v, "--max-error");
+    if (!(x >= 0 && std::isfinite(x))) Fail(kExitUsage, "--max-error: a number >= 0");
+    o.quant.max_error = x;
+    o.max_error_given = true;
+  });
+  opt("--calib-steps", [&](const std::string& v) {
+    o.quant.calib_steps = count(v, "--calib-steps", 1, 1000, "--calib-steps: an integer in [1, 1000]");
+  });
+  opt("--calib-seeds", [&](const std::string& v) {
+    o.quant.calib_seeds = count(v, "--calib-seeds", 1, 1000, "--calib-seeds: an integer in [1, 1000]");
+    o.calib_seeds_given = true;
+  });
+  opt("--calib-classes", [&](const std::string& v) {
+    o.quant.calib_classes = ParseClassList(v, "--calib-classes");
+    o.calib_classes_given = true;
+  });
+  // A flag that may carry its list as --cache-calibrate=35,30 (see above).
+  std::string cache_targets;
+  CLI::Option* cache_calibrate = app.add_flag("--cache-calibrate{}", cache_targets);
+  opt("--cache-calib-classes", [&](const std::string& v) { o.cache.classes = ParseClassList(v, "--cache-calib-classes"); });
+  opt("--cache-calib-threads", [&](const std::string& v) {
+    o.cache.threads = count(v, "--cache-calib-threads", 1, 256, "--cache-calib-threads: an integer in [1, 256]");
+  });
+  opt("--cache-calib-seeds", [&](const std::string& v) {
+    o.cache.seeds = count(v, "--cache-calib-seeds", 1, 100, "--cache-calib-seeds: an integer in [1, 100]");
+  });
+  // --target-psnr 30, or --target quality=30dB
+  CLI::Option* target_psnr = opt("--target-psnr", [&](const std::string& v) {
+    const double t = ParseNum(v, "--target-psnr");
+    if (!(t > 0 && t <= 98)) Fail(kExitUsage, "--target-psnr: a PSNR in dB in (0, 98]");
+    o.tune.target_psnr = static_cast<float>(t);
+  });
+  opt("--target", [&](const std::string& q) {
+    if (q.rfind("quality=", 0) != 0) Fail(kExitUsage, "--target wants quality=DB, e.g. quality=30dB");
+    std::string v = q.substr(8);
+    if (v.size() > 2 && v.substr(v.size() - 2) == "dB") v.resize(v.size() - 2);
+    const double t = ParseNum(v, "--target");
+    if (!(t > 0 && t <= 98)) Fail(kExitUsage, "--target: a PSNR in dB in (0, 98]");
+    o.tune.target_psnr = static_cast<float>(t);
+  })->excludes(target_psnr);
+  opt("--tune-margin", [&](const std::string& v) {
+    const double t = ParseNum(v, "--tune-margin");
+    if (!(t >= 0 && t <= 20)) Fail(kExitUsage, "--tune-margin: dB in [0, 20]");
+    o.tune.margin_db = static_cast<float>(t);
+  });
+  opt("--holdout-classes", [&](const std::string& v) {
+    if (v == "none") o.tune.holdout_off = true;
+    else o.tune.holdout = ParseClassList(v, "--holdout-classes");
+  });
+  app.add_flag("--tune-grid", o.tune.grid);
+  opt("--tune-threads", [&](const std::string& v) {
+    o.tune.threads = count(v, "--tune-threads", 1, 256, "--tune-threads: an integer in [1, 256]");
+  });
+  opt("--tune-isa", [&](const std::string& v) {
+    o.tune.isa = v;
+    if (FindThroughput(o.tune.isa) == nullptr)
+      Fail(kExitUsage, "--tune-isa: unknown '" + o.tune.isa + "' (known: " + ThroughputNames() + ")");
+  });
+  opt("--tune-cache", [&](const std::string& v) {
+    std::stringstream ss(v);
+    std::string part;
+    o.tune.cache_policies.clear();
+    o.tune_cache_off = false;
+    while (std::getline(ss, part, ',')) {
+      CachePolicy cp;
+      if (part == "none") o.tune_cache_off = true;
+      else if (ParseCachePolicy(part.c_str(), &cp) && cp != CachePolicy::kNone) o.tune.cache_policies.push_back(static_cast<int>(cp));
+      else Fail(kExitUsage, "--tune-cache: policies from tdc,fb,tea,mag,static,taylor, or none");
+    }
+    if (o.tune_cache_off && !o.tune.cache_policies.empty()) Fail(kExitUsage, "--tune-cache: none with other policies");
+  });
+
+  try {
+    std::vector<char*> ptrs;
+    for (std::string& a : args) ptrs.push_back(&a[0]);
+    app.parse(static_cast<int>(ptrs.size()), ptrs.data());
+  } catch (const CLI::ParseError& e) {
+    // Unknown options, missing values, extra arguments: CLI11's wording,
+    // this tool's exit code.
+    Fail(kExitUsage, e.what());
+  }
+  if (cache_calibrate->count() > 0) {
+    o.cache_calibrate = true;
+    if (!cache_targets.empty()) {
+      std::stringstream ss(cache_targets);
       std::string part;
-      o.tune.cache_policies.clear();
-      o.tune_cache_off = false;
+      o.cache.targets.clear();
       while (std::getline(ss, part, ',')) {
-        CachePolicy p;
-        if (part == "none") o.tune_cache_off = true;
-        else if (ParseCachePolicy(part.c_str(), &p) && p != CachePolicy::kNone) o.tune.cache_policies.push_back(static_cast<int>(p));
-        else Fail(kExitUsage, "--tune-cache: policies from tdc,fb,tea,mag,static,taylor, or none");
+        double v = ParseNum(part, "--cache-calibrate");
+        if (!(v > 0 && v < 200)) Fail(kExitUsage, "--cache-calibrate: PSNR targets in (0, 200) dB");
+        o.cache.targets.push_back(static_cast<float>(v));
       }
-      if (o.tune_cache_off && !o.tune.cache_policies.empty()) Fail(kExitUsage, "--tune-cache: none with other policies");
-    } else if (!a.empty() && a[0] == '-') {
-      Fail(kExitUsage, "unknown option '" + a + "'");
-    } else if (o.in.empty()) {
-      o.in = a;
-    } else {
-      Fail(kExitUsage, "unexpected argument '" + a + "'");
+      if (o.cache.targets.empty()) Fail(kExitUsage, "--cache-calibrate: empty target list");
     }
   }
   if (o.in.empty()) Fail(kExitUsage, "no input model given");
@@ -472,24 +508,12 @@ std::map<std::string, int> CountOps(const Graph& g, bool skip_constants) {
   return c;
 }
 
-std::string JsonStr(const std::string& s) {
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') { o += '\\'; o += ch; }
-    else if (static_cast<unsigned char>(ch) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", ch); o += b; }
-    else o += ch;
-  }
-  return o + "\"";
-}
+using host::Json;
 
-std::string JsonCounts(const std::map<std::string, int>& c) {
-  std::string s = "{";
-  bool first = true;
-  for (const auto& kv : c) {
-    s += (first ? "" : ", ") + JsonStr(kv.first) + ": " + std::to_string(kv.second);
-    first = false;
-  }
-  return s + "}";
+Json JsonCounts(const std::map<std::string, int>& c) {
+  Json j = Json::object();
+  for (const auto& kv : c) j[kv.first] = kv.second;
+  return j;
 }
 
 int Total(const std::map<std::string, int>& c) {
@@ -519,56 +543,62 @@ std::string Num(double v) {
   return b;
 }
 
-std::string QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
-                      const OutputRankResult* rank, double mixed_bits) {
-  std::ostringstream j;
+// A figure of the JSON report as the text report shows it (6 digits).
+Json Fig(double v) { return host::JsonFigure(v); }
+
+Json QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
+               const OutputRankResult* rank, double mixed_bits) {
   double f32 = 0, stored = 0;
   for (const LinearLayer& l : layers) {
     f32 += 4.0 * double(l.N) * double(l.K);
     stored += LayerBytes(l);
   }
-  j << "{\"mode\": " << JsonStr(q.mode) << ", \"linear_weight_bytes_fp32\": " << Num(f32)
-    << ", \"linear_weight_bytes\": " << Num(stored);
+  Json j = {{"mode", q.mode}, {"linear_weight_bytes_fp32", Fig(f32)}, {"linear_weight_bytes", Fig(stored)}};
   if (q.mode == "mixed") {
-    j << ", \"target_bits\": " << Num(q.target_bits) << ", \"max_error\": " << Num(q.max_error)
-      << ", \"mixed_average_bits\": " << Num(mixed_bits) << ", \"mixed_rank\": \""
-      << (q.rank_by_output ? "output" : "error") << "\"";
+    j["target_bits"] = Fig(q.target_bits);
+    j["max_error"] = Fig(q.max_error);
+    j["mixed_average_bits"] = Fig(mixed_bits);
+    j["mixed_rank"] = q.rank_by_output ? "output" : "error";
   }
-  if (q.mode != "fp32") j << ", \"nvfp4_scales\": \"" << (q.scale_search ? "mse" : "amax") << "\"";
+  if (q.mode != "fp32") j["nvfp4_scales"] = q.scale_search ? "mse" : "amax";
   if (rank != nullptr) {
-    j << ", \"output_ranking\": {\"generations\": " << rank->generations << ", \"samples\": " << rank->samples
-      << ", \"seconds\": " << Num(rank->seconds) << ", \"spearman_vs_error\": " << Num(rank->spearman_vs_error)
-      << "}";
+    j["output_ranking"] = {{"generations", rank->generations}, {"samples", rank->samples},
+                           {"seconds", Fig(rank->seconds)}, {"spearman_vs_error", Fig(rank->spearman_vs_error)}};
   }
-  j << ",\n  \"layers\": [";
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const LinearLayer& l = layers[i];
-    j << (i ? "," : "") << "\n   {\"name\": " << JsonStr(l.name) << ", \"weight\": " << JsonStr(l.weight)
-      << ", \"N\": " << l.N << ", \"K\": " << l.K << ", \"precision\": \"" << PrecisionName(l.precision)
-      << "\", \"reason\": " << JsonStr(l.reason) << ", \"bits\": " << Num(StoredBits(l.precision, l.N, l.K))
-      << ", \"region\": " << l.region;
-    if (l.err_nvfp4 >= 0) j << ", \"err_int8\": " << Num(l.err_int8) << ", \"err_nvfp4\": " << Num(l.err_nvfp4);
-    if (l.out_mse >= 0) j << ", \"out_mse\": " << Num(l.out_mse) << ", \"out_psnr\": " << Num(l.out_psnr);
-    j << "}";
-  }
-  j << "]";
-  if (c != nullptr) {
-    j << ",\n  \"calibration\": {\"steps\": " << c->steps << ", \"seeds\": " << c->seeds
-      << ", \"graph_runs\": " << c->graph_runs << ", \"guided\": " << (c->guided ? "true" : "false")
-      << ", \"gamma\": [";
-    for (size_t r = 0; r < c->regions.size(); ++r) {
-      j << (r ? ", " : "") << "{\"region\": " << JsonStr(c->regions[r]) << ", \"per_step\": [";
-      for (size_t t = 0; t < c->gamma[r].size(); ++t) j << (t ? ", " : "") << Num(c->gamma[r][t]);
-      j << "]}";
+  Json& jl = j["layers"] = Json::array();
+  for (const LinearLayer& l : layers) {
+    Json e = {{"name", l.name}, {"weight", l.weight}, {"N", l.N}, {"K", l.K},
+              {"precision", PrecisionName(l.precision)}, {"reason", l.reason},
+              {"bits", Fig(StoredBits(l.precision, l.N, l.K))}, {"region", l.region}};
+    if (l.err_nvfp4 >= 0) {
+      e["err_int8"] = Fig(l.err_int8);
+      e["err_nvfp4"] = Fig(l.err_nvfp4);
     }
-    j << "],\n   \"correlation\": {\"blocks\": {\"n\": " << c->n_block << ", \"pearson\": " << Num(c->pearson_block)
-      << ", \"spearman\": " << Num(c->spearman_block) << "}, \"block_steps\": {\"n\": " << c->n_step
-      << ", \"pearson\": " << Num(c->pearson_step) << ", \"spearman\": " << Num(c->spearman_step)
-      << "}, \"block_steps_lag1\": {\"n\": " << c->n_lag << ", \"pearson\": " << Num(c->pearson_lag)
-      << ", \"spearman\": " << Num(c->spearman_lag) << "}}}";
+    if (l.out_mse >= 0) {
+      e["out_mse"] = Fig(l.out_mse);
+      e["out_psnr"] = Fig(l.out_psnr);
+    }
+    jl.push_back(std::move(e));
   }
-  j << "}";
-  return j.str();
+  if (c != nullptr) {
+    Json gamma = Json::array();
+    for (size_t r = 0; r < c->regions.size(); ++r) {
+      Json steps = Json::array();
+      for (double g : c->gamma[r]) steps.push_back(Fig(g));
+      gamma.push_back({{"region", c->regions[r]}, {"per_step", std::move(steps)}});
+    }
+    auto corr = [](int n, double pearson, double spearman) {
+      return Json{{"n", n}, {"pearson", Fig(pearson)}, {"spearman", Fig(spearman)}};
+    };
+    j["calibration"] = {
+        {"steps", c->steps}, {"seeds", c->seeds}, {"graph_runs", c->graph_runs}, {"guided", c->guided},
+        {"gamma", std::move(gamma)},
+        {"correlation",
+         {{"blocks", corr(c->n_block, c->pearson_block, c->spearman_block)},
+          {"block_steps", corr(c->n_step, c->pearson_step, c->spearman_step)},
+          {"block_steps_lag1", corr(c->n_lag, c->pearson_lag, c->spearman_lag)}}}};
+  }
+  return j;
 }
 
 void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
@@ -642,37 +672,31 @@ TuneReport RunTuning(Graph& g, const std::vector<Region>& regions, const Options
   return Tune(image, o.tune);
 }
 
-std::string TuneConfigJson(const TuneConfig& c) {
-  std::ostringstream j;
-  j << "{\"config\": " << JsonStr(DescribeConfig(c)) << ", \"weights\": " << c.weights
-    << ", \"attention_precision\": " << c.attention << ", \"cluster_err_tol\": " << Num(c.err_tol)
-    << ", \"cache_policy\": " << JsonStr(CachePolicyName(static_cast<CachePolicy>(c.cache_policy)))
-    << ", \"cache_threshold\": " << Num(c.cache_threshold) << ", \"guidance_reuse_interval\": " << c.guidance_interval
-    << ", \"guidance_reuse_warmup\": " << c.guidance_warmup << ", \"guidance_reuse_order\": " << c.guidance_order
-    << ", \"psnr\": " << Num(c.psnr)
-    << ", \"worst_psnr\": " << Num(c.worst_psnr) << ", \"skip_fraction\": " << Num(c.skip_fraction)
-    << ", \"exact_fraction\": " << Num(c.exact_fraction) << ", \"predicted_s\": " << Num(c.seconds)
-    << ", \"keeps_target\": " << (c.ok ? "true" : "false") << ", \"step\": " << JsonStr(c.step) << "}";
-  return j.str();
+Json TuneConfigJson(const TuneConfig& c) {
+  return {{"config", DescribeConfig(c)}, {"weights", c.weights}, {"attention_precision", c.attention},
+          {"cluster_err_tol", Fig(c.err_tol)},
+          {"cache_policy", CachePolicyName(static_cast<CachePolicy>(c.cache_policy))},
+          {"cache_threshold", Fig(c.cache_threshold)}, {"guidance_reuse_interval", c.guidance_interval},
+          {"guidance_reuse_warmup", c.guidance_warmup}, {"guidance_reuse_order", c.guidance_order},
+          {"psnr", Fig(c.psnr)}, {"worst_psnr", Fig(c.worst_psnr)}, {"skip_fraction", Fig(c.skip_fraction)},
+          {"exact_fraction", Fig(c.exact_fraction)}, {"predicted_s", Fig(c.seconds)}, {"keeps_target", c.ok},
+          {"step", c.step}};
 }
 
-std::string TuneJson(const TuneReport& r, const TuneOptions& t) {
-  std::ostringstream j;
-  j << "{\"target_psnr\": " << Num(t.target_psnr) << ", \"margin_db\": " << Num(t.margin_db)
-    << ", \"objective\": \"cost model\", \"isa\": " << JsonStr(r.isa) << ", \"isa_source\": "
-    << JsonStr(r.isa_source) << ", \"improved\": " << (r.improved ? "true" : "false")
-    << ", \"predicted_speedup\": " << Num(r.predicted_speedup) << ", \"holdout_psnr\": " << Num(r.holdout_psnr)
-    << ", \"holdout_worst_psnr\": " << Num(r.holdout_worst) << ", \"holdout_measured_speedup\": "
-    << Num(r.holdout_speedup) << ", \"generations\": " << r.generations << ", \"seconds\": "
-    << Num(r.wall_seconds) << ",\n   \"chosen\": " << TuneConfigJson(r.chosen);
+Json TuneJson(const TuneReport& r, const TuneOptions& t) {
+  Json j = {{"target_psnr", Fig(t.target_psnr)}, {"margin_db", Fig(t.margin_db)}, {"objective", "cost model"},
+            {"isa", r.isa}, {"isa_source", r.isa_source}, {"improved", r.improved},
+            {"predicted_speedup", Fig(r.predicted_speedup)}, {"holdout_psnr", Fig(r.holdout_psnr)},
+            {"holdout_worst_psnr", Fig(r.holdout_worst)}, {"holdout_measured_speedup", Fig(r.holdout_speedup)},
+            {"generations", r.generations}, {"seconds", Fig(r.wall_seconds)}, {"chosen", TuneConfigJson(r.chosen)}};
   if (r.grid_ran) {
-    j << ",\n   \"grid_points\": " << r.grid_points << ", \"grid_best\": " << TuneConfigJson(r.grid_best)
-      << ", \"greedy_vs_grid_speedup\": " << Num(r.chosen.seconds > 0 ? r.grid_best.seconds / r.chosen.seconds : 0);
+    j["grid_points"] = r.grid_points;
+    j["grid_best"] = TuneConfigJson(r.grid_best);
+    j["greedy_vs_grid_speedup"] = Fig(r.chosen.seconds > 0 ? r.grid_best.seconds / r.chosen.seconds : 0);
   }
-  j << ",\n   \"trace\": [";
-  for (size_t i = 0; i < r.trace.size(); ++i) j << (i ? "," : "") << "\n    " << TuneConfigJson(r.trace[i]);
-  j << "]}";
-  return j.str();
+  Json& trace = j["trace"] = Json::array();
+  for (const TuneConfig& c : r.trace) trace.push_back(TuneConfigJson(c));
+  return j;
 }
 
 void PrintTuneReport(const TuneReport& r, const TuneOptions& t) {
@@ -918,30 +942,25 @@ int Run(int argc, char** argv) {
   std::map<std::string, int> after = CountOps(g, false);
 
   if (o.json) {
-    std::ostringstream j;
-    j << "{\n \"input\": " << JsonStr(o.in) << ",\n \"output\": " << JsonStr(o.out)
-      << ",\n \"ops_before\": " << JsonCounts(before) << ",\n \"num_ops_before\": " << Total(before)
-      << ",\n \"ops_after\": " << JsonCounts(after) << ",\n \"num_ops_after\": " << Total(after)
-      << ",\n \"parameters\": " << er.parameters << ",\n \"constant_bytes\": " << er.constant_bytes
-      << ",\n \"file_bytes\": " << file_bytes << ",\n \"cache_regions\": [";
-    for (size_t k = 0; k < regions.size(); ++k) {
-      const Region& r = regions[k];
-      j << (k ? "," : "") << "\n  {\"name\": " << JsonStr(r.name) << ", \"first_op\": " << r.first_op
-        << ", \"last_op\": " << r.last_op << ", \"input\": " << JsonStr(g.values[r.input].name)
-        << ", \"output\": " << JsonStr(g.values[r.output].name) << "}";
+    Json j = {{"input", o.in}, {"output", o.out}, {"ops_before", JsonCounts(before)},
+              {"num_ops_before", Total(before)}, {"ops_after", JsonCounts(after)}, {"num_ops_after", Total(after)},
+              {"parameters", er.parameters}, {"constant_bytes", er.constant_bytes}, {"file_bytes", file_bytes}};
+    Json& jr = j["cache_regions"] = Json::array();
+    for (const Region& r : regions) {
+      jr.push_back({{"name", r.name}, {"first_op", r.first_op}, {"last_op", r.last_op},
+                    {"input", g.values[r.input].name}, {"output", g.values[r.output].name}});
     }
-    j << "],\n \"tensors\": [";
-    for (size_t k = 0; k < er.tensor_values.size(); ++k) {
-      const Value& v = g.values[er.tensor_values[k]];
-      j << (k ? "," : "") << "\n  {\"name\": " << JsonStr(v.name) << ", \"shape\": [";
-      for (size_t d = 0; d < v.shape.size(); ++d) j << (d ? ", " : "") << v.shape[d];
-      j << "], \"dtype\": \"" << DTypeLabel(v.dtype) << "\", \"constant\": "
-        << (v.c ? "true" : "false") << "}";
+    Json& jt = j["tensors"] = Json::array();
+    for (int v : er.tensor_values) {
+      const Value& val = g.values[v];
+      jt.push_back({{"name", val.name}, {"shape", val.shape}, {"dtype", DTypeLabel(val.dtype)}, {"constant", val.c != nullptr}});
     }
-    j << "],\n \"quantization\": " << QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
-    if (tuning) j << ",\n \"tuning\": " << TuneJson(tune_rep, o.tune);
-    j << "\n}\n";
-    std::fputs(j.str().c_str(), stdout);
+    j["quantization"] =
+        QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
+    if (tuning) j["tuning"] = TuneJson(tune_rep, o.tune);
+    // Names come from the ONNX file: bytes that are not UTF-8 are replaced
+    // (U+FFFD) rather than refused.
+    std::fputs((j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n").c_str(), stdout);
   } else if (o.report) {
     std::printf("edge-convert %s -> %s\n", o.in.c_str(), o.out.c_str());
     std::printf("ops before fusion: %d\n", Total(before));

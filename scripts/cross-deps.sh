@@ -27,9 +27,12 @@ export DEBIAN_FRONTEND=noninteractive
 # Target libraries edge builds against. Missing ones are reported; without
 # libxnnpack-dev the build falls back to EDGE_WITH_XNNPACK=OFF (the core build).
 TARGET_PKGS=(libcpuinfo-dev libcpuinfo0 libpthreadpool-dev libpthreadpool0
-             libxnnpack-dev libxnnpack0 libgtest-dev libflatbuffers-dev)
+             libxnnpack-dev libxnnpack0 libgtest-dev libflatbuffers-dev
+             libpng-dev libpng16-16 zlib1g-dev zlib1g)
 PREFIX=.cross-deps/$DEBARCH
+# The stamp holds the package list it was made for: a longer list unpacks again.
 STAMP=$PREFIX/.complete
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" != "${TARGET_PKGS[*]}" ]; then rm -f "$STAMP"; fi
 
 need_update=0
 host_missing=()
@@ -67,6 +70,6 @@ if [ ! -f "$STAMP" ]; then
   (cd "$PREFIX/debs" && apt-get download "${got[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
   for d in "$PREFIX"/debs/*.deb; do dpkg-deb -x "$d" "$PREFIX"; done
   rm -rf "$PREFIX/debs"
-  touch "$STAMP"
+  echo "${TARGET_PKGS[*]}" > "$STAMP"
 fi
 echo "cross deps for $DEBARCH: $(cd "$PREFIX" && ls usr/lib/$TRIPLE | tr '\n' ' ')"

@@ -18,8 +18,11 @@ if [ "${1:-}" != "--runtime-only" ]; then
   PACKAGES+=(
     # converter
     libonnx-dev libprotobuf-dev protobuf-compiler
-    # tests: GoogleTest, and the PyTorch / NumPy oracle
-    libgtest-dev python3 python3-numpy python3-torch python3-onnx
+    # edge-convert and edge-bench: command lines and JSON reports (header-only)
+    libcli11-dev nlohmann-json3-dev
+    # tests: GoogleTest, libpng (decodes what the PNG writer wrote), and the
+    # PyTorch / NumPy oracle under pytest
+    libgtest-dev libpng-dev python3 python3-numpy python3-torch python3-onnx python3-pytest
     # fuzzing: clang with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
     clang libclang-rt-14-dev
     # bench/run_all.sh and tests/models/zoo/make_zoo.sh: the peers' virtual

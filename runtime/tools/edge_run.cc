@@ -28,6 +28,8 @@
 #include "runtime/pipeline.h"
 #include "runtime/shared_arena.h"
 #include "runtime/session.h"
+#include "runtime/tools/arg_reader.h"
+#include "runtime/tools/json_writer.h"
 
 namespace {
 
@@ -132,6 +134,7 @@ const char kUsage[] =
     "  --json               print a JSON summary on stdout (progress goes to stderr)\n"
     "  --quiet              no progress lines\n"
     "  --help               this text\n"
+    "Options take their value as --opt value or --opt=value.\n"
     "\n"
     "Exit codes: 0 ok, 2 usage or bad input files, 3 bad model file, 4 runtime failure\n"
     "(out of memory included), 5 the model produced NaN/Inf.\n";
@@ -175,11 +178,11 @@ struct Args {
 // Exact query-key pairs of cluster-sparse attention, over all its plans.
 edge::AttentionSparseOptions::Stats g_attention_stats;
 
-void JsonAttentionStats(FILE* f) {
+void JsonAttentionStats(edge::cli::JsonWriter& j) {
   const auto& st = g_attention_stats;
   if (st.plans == 0) return;
-  std::fprintf(f, ",\"attention_plans\":%lld,\"attention_exact_fraction\":%.6f",
-               static_cast<long long>(st.plans), st.exact_pairs / st.total_pairs);
+  j.Key("attention_plans").Int(st.plans);
+  j.Key("attention_exact_fraction").Number(st.exact_pairs / st.total_pairs, "%.6f");
 }
 
 // Query rows token reuse recomputed, per step, over all attention ops.
@@ -204,16 +207,17 @@ float EffectiveTokenReuse(const edge::Model& m, const edge::TokenReuseOptions& o
   return 0.f;
 }
 
-void JsonTokenReuse(FILE* f, edge::TokenReuseOptions o, const edge::Model& m) {
+void JsonTokenReuse(edge::cli::JsonWriter& j, edge::TokenReuseOptions o, const edge::Model& m) {
   o.threshold = EffectiveTokenReuse(m, o);
   if (o.threshold <= 0.f) return;
-  std::fprintf(f, ",\"token_reuse\":{\"threshold\":%g,\"warmup\":%d,\"max_stale\":%d,\"order\":%d,"
-               "\"state_bytes\":%zu,\"rows_recomputed\":%.6f,\"steps\":[",
-               o.threshold, o.warmup_steps, o.max_stale, o.order, g_token_stats.state_bytes, TokenReuseFraction());
+  j.Key("token_reuse").BeginObject().Key("threshold").Number(o.threshold, "%g");
+  j.Key("warmup").Int(o.warmup_steps).Key("max_stale").Int(o.max_stale).Key("order").Int(o.order);
+  j.Key("state_bytes").Uint(g_token_stats.state_bytes).Key("rows_recomputed").Number(TokenReuseFraction(), "%.6f");
+  j.Key("steps").BeginArray();
   for (size_t i = 0; i < g_token_rows.size(); ++i) {
-    std::fprintf(f, "%s%.6f", i ? "," : "", g_token_total[i] > 0 ? g_token_rows[i] / g_token_total[i] : 1.0);
+    j.Number(g_token_total[i] > 0 ? g_token_rows[i] / g_token_total[i] : 1.0, "%.6f");
   }
-  std::fprintf(f, "]}");
+  j.EndArray().EndObject();
 }
 
 int Usage(const char* msg) {
@@ -242,13 +246,10 @@ bool ParseFloat(const char* s, float* out) {
 
 // Returns -1 on success, else the exit code.
 int ParseArgs(int argc, char** argv, Args* a) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](const char** v) {
-      if (i + 1 >= argc) return false;
-      *v = argv[++i];
-      return true;
-    };
+  edge::cli::ArgReader r(argc, argv);
+  while (r.Next()) {
+    const std::string& arg = r.arg();
+    auto value = [&](const char** v) { return (*v = r.Value()) != nullptr; };
     const char* v = nullptr;
     long long n = 0;
     if (arg == "--help" || arg == "-h") {
@@ -445,13 +446,14 @@ int ParseArgs(int argc, char** argv, Args* a) {
       a->json = true;
     } else if (arg == "--quiet") {
       a->quiet = true;
-    } else if (!arg.empty() && arg[0] == '-') {
+    } else if (r.is_option()) {
       return Usage(("unknown option " + arg).c_str());
     } else if (a->model.empty()) {
       a->model = arg;
     } else {
       return Usage(("unexpected argument " + arg).c_str());
     }
+    if (r.value_ignored()) return Usage((arg + " takes no value").c_str());
   }
   if (a->model.empty()) return Usage("no model file given");
   if (a->guidance_reuse_detail && a->guidance_reuse.interval < 0)
@@ -486,17 +488,6 @@ bool EndsWith(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-void JsonString(FILE* f, const char* s) {
-  std::fputc('"', f);
-  for (; *s; ++s) {
-    const unsigned char c = static_cast<unsigned char>(*s);
-    if (c == '"' || c == '\\') std::fprintf(f, "\\%c", c);
-    else if (c < 0x20) std::fprintf(f, "\\u%04x", c);
-    else std::fputc(c, f);
-  }
-  std::fputc('"', f);
-}
-
 void PrintKernels(const edge::Session& s) {
   const edge::Model& m = s.model();
   for (int i = 0; i < m.num_nodes(); ++i) {
@@ -527,20 +518,19 @@ void PrintProfile(const edge::Session& s) {
   }
 }
 
-void JsonProfile(FILE* f, const edge::Session& s) {
+void JsonProfile(edge::cli::JsonWriter& j, const edge::Session& s) {
   const edge::Model& m = s.model();
-  std::fprintf(f, ",\"ops\":[");
+  j.Key("ops").BeginArray();
   for (int i = 0; i < m.num_nodes(); ++i) {
-    std::fprintf(f, "%s{\"index\":%d,\"type\":", i ? "," : "", i);
-    JsonString(f, edge::fb::EnumNameOpType(m.node(i).type));
-    std::fprintf(f, ",\"name\":");
-    JsonString(f, m.node(i).name);
-    std::fprintf(f, ",\"kernel\":");
-    JsonString(f, s.kernel_name(i));
-    std::fprintf(f, ",\"total_ms\":%.4f,\"calls\":%lld}", s.profile()[i].total_ms,
-                 static_cast<long long>(s.profile()[i].calls));
+    j.BeginObject().Key("index").Int(i);
+    j.Key("type").String(edge::fb::EnumNameOpType(m.node(i).type));
+    j.Key("name").String(m.node(i).name);
+    j.Key("kernel").String(s.kernel_name(i));
+    j.Key("total_ms").Number(s.profile()[i].total_ms, "%.4f");
+    j.Key("calls").Int(s.profile()[i].calls);
+    j.EndObject();
   }
-  std::fprintf(f, "]");
+  j.EndArray();
 }
 
 int ExitFor(const edge::Status& s) {
@@ -621,11 +611,13 @@ int RunOnce(const Args& a, edge::Session* s) {
   }
   if (a.profile) PrintProfile(*s);
   if (a.json) {
-    std::printf("{\"mode\":\"once\",\"model\":");
-    JsonString(stdout, a.model.c_str());
-    std::printf(",\"invoke_ms\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu", ms, PeakRssKb(), s->arena_bytes());
-    if (a.profile || a.verbose) JsonProfile(stdout, *s);
-    std::printf("}\n");
+    edge::cli::JsonWriter j(stdout);
+    j.BeginObject().Key("mode").String("once").Key("model").String(a.model.c_str());
+    j.Key("invoke_ms").Number(ms, "%.3f").Key("peak_rss_kb").Int(PeakRssKb());
+    j.Key("arena_bytes").Uint(s->arena_bytes());
+    if (a.profile || a.verbose) JsonProfile(j, *s);
+    j.EndObject();
+    std::printf("\n");
   } else if (!a.quiet) {
     std::fprintf(stderr, "invoke %.2f ms, peak RSS %.1f MiB\n", ms, PeakRssKb() / 1024.0);
   }
@@ -887,54 +879,54 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
   const int runs = p.stats().graph_runs;
   if (a.profile) PrintProfile(*s);
   if (a.json) {
-    std::printf("{\"mode\":\"generate\",\"model\":");
-    JsonString(stdout, a.model.c_str());
-    std::printf(",\"samples\":%d,\"steps\":%d,\"guidance\":%g,\"seed\":%llu,\"threads\":%d,\"graph_runs\":%d,"
-                "\"total_ms\":%.3f,\"ms_per_graph_run\":%.3f,\"peak_rss_kb\":%ld,\"arena_bytes\":%zu,"
-                "\"cache_threshold\":%g,\"blocks_computed\":%lld,\"blocks_skipped\":%lld,",
-                g.num_samples, steps, guidance, static_cast<unsigned long long>(a.seed), a.threads, runs, total,
-                runs ? total / runs : 0.0, PeakRssKb(), s->arena_bytes(), g.cache.threshold,
-                static_cast<long long>(p.stats().blocks_computed), static_cast<long long>(p.stats().blocks_skipped));
+    edge::cli::JsonWriter j(stdout);
+    j.BeginObject().Key("mode").String("generate").Key("model").String(a.model.c_str());
+    j.Key("samples").Int(g.num_samples).Key("steps").Int(steps).Key("guidance").Number(guidance, "%g");
+    j.Key("seed").Uint(a.seed).Key("threads").Int(a.threads).Key("graph_runs").Int(runs);
+    j.Key("total_ms").Number(total, "%.3f").Key("ms_per_graph_run").Number(runs ? total / runs : 0.0, "%.3f");
+    j.Key("peak_rss_kb").Int(PeakRssKb()).Key("arena_bytes").Uint(s->arena_bytes());
+    j.Key("cache_threshold").Number(g.cache.threshold, "%g");
+    j.Key("blocks_computed").Int(p.stats().blocks_computed).Key("blocks_skipped").Int(p.stats().blocks_skipped);
     // Per step: which blocks ran ('c'), were reused ('s') or forecast ('f').
     const edge::CacheStats& cst = p.stats().cache;
-    std::printf("\"cache_policy\":\"%s\",\"cache_interval\":%d,\"cache_bytes\":%zu,\"cache_steps\":[",
-                edge::CachePolicyName(g.cache.policy), g.cache.interval, p.stats().cache_bytes);
+    j.Key("cache_policy").String(edge::CachePolicyName(g.cache.policy)).Key("cache_interval").Int(g.cache.interval);
+    j.Key("cache_bytes").Uint(p.stats().cache_bytes).Key("cache_steps").BeginArray();
     for (size_t i = 0; i < cst.step_skipped.size(); ++i) {
-      std::printf("%s{\"step\":%zu,\"skipped\":%lld,\"computed\":%lld,\"blocks\":\"%s\"}", i ? "," : "", i,
-                  static_cast<long long>(cst.step_skipped[i]), static_cast<long long>(cst.step_computed[i]),
-                  cst.step_blocks[i].c_str());
+      j.BeginObject().Key("step").Uint(i).Key("skipped").Int(cst.step_skipped[i]);
+      j.Key("computed").Int(cst.step_computed[i]).Key("blocks").String(cst.step_blocks[i].c_str()).EndObject();
     }
+    j.EndArray();
     const edge::GuidanceReuseOptions& gru = p.stats().guidance_reuse;
-    std::printf("],\"guidance_reuse\":{\"interval\":%d,\"order\":%d,\"warmup\":%d,\"default_used\":%s,"
-                "\"uncond_runs\":%d,\"uncond_reused\":%d,\"steps\":\"%.*s\"}",
-                gru.interval, gru.order, gru.warmup_steps, a.guidance_reuse.interval < 0 ? "true" : "false",
-                p.stats().uncond_runs, p.stats().uncond_reused, static_cast<int>(p.stats().guidance_steps.size()),
-                p.stats().guidance_steps.data());
-    std::printf(",\"output\":");
-    JsonString(stdout, out.c_str());
-    JsonAttentionStats(stdout);
-    JsonTokenReuse(stdout, a.token_reuse, s->model());
+    j.Key("guidance_reuse").BeginObject().Key("interval").Int(gru.interval).Key("order").Int(gru.order);
+    j.Key("warmup").Int(gru.warmup_steps).Key("default_used").Bool(a.guidance_reuse.interval < 0);
+    j.Key("uncond_runs").Int(p.stats().uncond_runs).Key("uncond_reused").Int(p.stats().uncond_reused);
+    j.Key("steps").StringN(p.stats().guidance_steps.data(), p.stats().guidance_steps.size()).EndObject();
+    j.Key("output").String(out.c_str());
+    JsonAttentionStats(j);
+    JsonTokenReuse(j, a.token_reuse, s->model());
     // The defaults edge-convert --target-psnr stored (used unless overridden).
     if (const edge::fb::Tuning* tu = s->model().fb()->tuning()) {
       static const char* const kWeights[] = {"fp32", "int8", "nvfp4"};
-      std::printf(",\"tuning\":{\"target_psnr\":%g,\"calib_psnr\":%g,\"holdout_psnr\":%g,"
-                  "\"predicted_speedup\":%g,\"weights\":\"%s\",\"attention_precision\":\"%s\","
-                  "\"attention_sparse\":\"%s\",\"cache_entry\":%d,\"cache_default_used\":%s}",
-                  tu->target_psnr(), tu->calib_psnr(), tu->holdout_psnr(), tu->predicted_speedup(),
-                  kWeights[tu->weights()], tu->attention_precision() == 1 ? "int8" : "fp32",
-                  tu->attention_sparse() == 1 ? "clusters" : "off", tu->cache_entry(),
-                  a.cache_set || a.cache.threshold >= 0.f || a.cache.interval > 0 || !a.cache.compute_steps.empty()
-                      ? "false" : "true");
+      j.Key("tuning").BeginObject().Key("target_psnr").Number(tu->target_psnr(), "%g");
+      j.Key("calib_psnr").Number(tu->calib_psnr(), "%g").Key("holdout_psnr").Number(tu->holdout_psnr(), "%g");
+      j.Key("predicted_speedup").Number(tu->predicted_speedup(), "%g").Key("weights").String(kWeights[tu->weights()]);
+      j.Key("attention_precision").String(tu->attention_precision() == 1 ? "int8" : "fp32");
+      j.Key("attention_sparse").String(tu->attention_sparse() == 1 ? "clusters" : "off");
+      j.Key("cache_entry").Int(tu->cache_entry());
+      j.Key("cache_default_used")
+          .Bool(!(a.cache_set || a.cache.threshold >= 0.f || a.cache.interval > 0 || !a.cache.compute_steps.empty()));
+      j.EndObject();
     }
     if (decoder != nullptr) {
       const edge::DecodeStats& ds = decoder->stats();
-      std::printf(",\"decoder\":{\"tiles\":%d,\"tiles_h\":%d,\"tiles_w\":%d,\"overlap\":%d,\"total_ms\":%.3f,"
-                  "\"arena_bytes\":%zu,\"shared_arena_bytes\":%zu}",
-                  ds.tiles, ds.tiles_h, ds.tiles_w, decoder->overlap(), ds.total_ms, decoder_session->arena_bytes(),
-                  shared_arena_bytes);
+      j.Key("decoder").BeginObject().Key("tiles").Int(ds.tiles).Key("tiles_h").Int(ds.tiles_h);
+      j.Key("tiles_w").Int(ds.tiles_w).Key("overlap").Int(decoder->overlap());
+      j.Key("total_ms").Number(ds.total_ms, "%.3f").Key("arena_bytes").Uint(decoder_session->arena_bytes());
+      j.Key("shared_arena_bytes").Uint(shared_arena_bytes).EndObject();
     }
-    if (a.profile || a.verbose) JsonProfile(stdout, *s);
-    std::printf("}\n");
+    if (a.profile || a.verbose) JsonProfile(j, *s);
+    j.EndObject();
+    std::printf("\n");
   } else if (!a.quiet) {
     std::fprintf(stderr, "done: %.1f ms total (%d graph runs, %.1f ms each), peak RSS %.1f MiB\n", total, runs,
                  runs ? total / runs : 0.0, PeakRssKb() / 1024.0);

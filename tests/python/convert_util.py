@@ -65,21 +65,3 @@ def check_fixture_output(c, model, d, meta, out_dir, label, limit=1e-4):
 
 def rel_err(ref, got):
     return float(np.max(np.abs(ref.astype(np.float64) - got)) / max(1e-12, float(np.max(np.abs(ref)))))
-
-
-class Checks:
-    def __init__(self):
-        self.failures = []
-
-    def check(self, ok, what):
-        print(("ok   " if ok else "FAIL ") + what)
-        if not ok:
-            self.failures.append(what)
-
-    def done(self):
-        if self.failures:
-            print("%d check(s) failed:" % len(self.failures))
-            for f in self.failures:
-                print("  " + f)
-            sys.exit(1)
-        print("all checks passed")

@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import convert_util as cu  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 POLICIES = ["none", "tdc", "fb", "tea", "mag", "static", "taylor"]
 
@@ -33,8 +34,8 @@ def psnr(ref, x):
     return 99.0 if mse == 0 else 10 * np.log10(rng * rng / mse)
 
 
-def main():
-    c = cu.Checks()
+def test_cache_calibrate():
+    c = Checks()
     with tempfile.TemporaryDirectory() as w:
         d = cu.fixture("dit_s2", w)
         common = ["--sampler", "flow", "--steps", "6", "--guidance", "3", "--latent", "4x32x32", "--roles",
@@ -94,4 +95,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

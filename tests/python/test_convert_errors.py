@@ -13,7 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, MODELS, convert, fixture
+from checks import Checks, run_alone
+from convert_util import MODELS, convert, fixture
 
 
 def tiny_model(path, nodes, inputs, outputs, inits=(), opset=17, ir=8):
@@ -23,7 +24,7 @@ def tiny_model(path, nodes, inputs, outputs, inits=(), opset=17, ir=8):
     onnx.save(m, path)
 
 
-def main():
+def test_convert_errors():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.fb")
@@ -109,7 +110,18 @@ def main():
         r = convert(src, "", expect_rc=None)
         c.check(r.returncode == 2, "empty output path: exit 2")
         r = convert(src, out, "--frobnicate", expect_rc=None)
-        c.check(r.returncode == 2, "unknown option: exit 2")
+        c.check(r.returncode == 2 and "argument was not expected: --frobnicate" in r.stderr,
+                "unknown option: exit 2 naming it (%s)" % r.stderr.strip()[-160:])
+        r = convert(src, out, "--precision", expect_rc=None)
+        c.check(r.returncode == 2 and "--precision" in r.stderr, "option without its value: exit 2")
+        r = convert(src, out, "extra.onnx", expect_rc=None)
+        c.check(r.returncode == 2 and "extra.onnx" in r.stderr, "second input model: exit 2")
+        r = convert(src, out, "--precision=int4", expect_rc=None)
+        c.check(r.returncode == 2 and "got 'int4'" in r.stderr, "--opt=value is checked like --opt value")
+        r = convert(src, os.path.join(tmp, "eq.fb"), "--precision=int8", "--name=m", expect_rc=None)
+        r2 = convert(src, os.path.join(tmp, "sp.fb"), "--precision", "int8", "--name", "m", expect_rc=None)
+        c.check(r.returncode == 0 and r2.returncode == 0 and open(os.path.join(tmp, "eq.fb"), "rb").read() ==
+                open(os.path.join(tmp, "sp.fb"), "rb").read(), "--opt=value and --opt value: the same file")
         r = convert(src, out, "--input", "x:2xbad", expect_rc=None)
         c.check(r.returncode == 2, "bad --input shape: exit 2")
         r = convert(src, out, "--input", "nosuch:1x2", expect_rc=None)
@@ -160,4 +172,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -10,7 +10,8 @@ import json
 import os
 import tempfile
 
-from convert_util import Checks, check_fixture_output, convert_json, fixture
+from checks import Checks, run_alone
+from convert_util import check_fixture_output, convert_json, fixture
 
 # name -> (extra flags, op counts that must appear, cache regions)
 CASES = {
@@ -30,7 +31,7 @@ CASES = {
 FORBIDDEN = ["Softmax", "MatMul", "Unary", "Gelu"]  # all should be fused in these models
 
 
-def main():
+def test_convert_models():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         for name, (flags, want_ops, want_regions) in CASES.items():
@@ -61,4 +62,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -19,10 +19,11 @@ import torch
 import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, convert_json, rel_err, run_once
+from convert_util import convert_json, rel_err, run_once
 
 sys.path.insert(0, os.path.join(os.environ.get("EDGE_SOURCE_DIR", "."), "tests", "models"))
 import fixtures as fx  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 
 class Block(nn.Module):
@@ -139,7 +140,7 @@ def new_forms(c, tmp):
     c.check(e <= 1e-4, "IR 10 / opset 20 forms: edge-run vs NumPy max rel err %.3e" % e)
 
 
-def main():
+def test_convert_opsets():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         opset_models(c, tmp)
@@ -148,4 +149,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -38,7 +38,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from convert_util import BUILD, Checks, SOURCE, convert, convert_json, fixture, run, run_once
+from checks import Checks, run_alone
+from convert_util import BUILD, SOURCE, convert, convert_json, fixture, run, run_once
 
 DIT = ["--sampler", "ddim", "--roles", "x=latent,t=timestep,y=condition", "--latent", "4x32x32",
        "--num-classes", "10", "--null-class", "10", "--prediction", "epsilon", "--timestep-scale", "1",
@@ -300,7 +301,7 @@ def rel_l2(ref, got):
     return float(np.linalg.norm(got - ref) / max(1e-30, np.linalg.norm(ref)))
 
 
-def main():
+def test_convert_quant():
     c = Checks()
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -474,4 +475,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -6,10 +6,11 @@ import os
 import re
 import tempfile
 
-from convert_util import Checks, convert, fixture
+from checks import Checks, run_alone
+from convert_util import convert, fixture
 
 
-def main():
+def test_convert_report():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         d = fixture("dit_s2", tmp)
@@ -56,4 +57,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

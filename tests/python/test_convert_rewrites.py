@@ -22,7 +22,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from convert_util import Checks, convert, rel_err, run_once
+from checks import Checks, run_alone
+from convert_util import convert, rel_err, run_once
 
 F = TensorProto.FLOAT
 
@@ -70,7 +71,7 @@ def refused(c, tmp, label, nodes, inputs, outputs, inits, want):
     c.check(want in r.stderr, "%s: the message says %r: %s" % (label, want, r.stderr.strip()[:300]))
 
 
-def main():
+def test_convert_rewrites():
     c = Checks()
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as tmp:
@@ -223,4 +224,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -19,9 +19,10 @@ import edge_noise  # noqa: E402
 
 sys.path.insert(0, cu.MODELS)
 import fixtures as fx  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 
-def main():
+def test_convert_sampling():
     torch.manual_seed(1)
     model = fx.randomize(fx.DiT(input_size=32, hidden=128, depth=4, heads=4, num_classes=10), 1).eval()
     d = os.path.join(cu.MODELS, "dit_s2")
@@ -30,9 +31,7 @@ def main():
                     torch.from_numpy(np.load(os.path.join(d, "y.npy")))).numpy()
     e0 = cu.rel_err(np.load(os.path.join(d, "expected_out.npy")), out)
     print(f"rebuilt PyTorch model vs fixture output: max rel err {e0:.2e}")
-    if e0 > 1e-6:
-        print("FAILED: the rebuilt model does not hold the fixture's weights")
-        sys.exit(1)
+    assert e0 <= 1e-6, "the rebuilt model does not hold the fixture's weights"
 
     steps, guidance, shift, n = 20, 4.0, 1.0, 3
     classes = [3, 7, 0]
@@ -62,11 +61,8 @@ def main():
     ref = np.concatenate(ref)
     p = dit_oracle.psnr(ref, got)
     print(f"20-step flow Euler, guidance {guidance}, {n} samples: PSNR vs PyTorch {p:.1f} dB (limit 60)")
-    if not p >= 60:
-        print("FAILED")
-        sys.exit(1)
-    print("ok")
+    assert p >= 60, f"PSNR {p:.1f} dB < 60"
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-from convert_util import EDGE_CONVERT, MODELS, Checks, check_fixture_output
+from checks import Checks, run_alone
+from convert_util import EDGE_CONVERT, MODELS, check_fixture_output
 
 WANT = {"Attention": 1, "Modulate": 2, "GatedResidual": 2, "LayerNorm": 2}
 FORBIDDEN = ["Softmax", "MatMul", "Transpose", "Gelu"]
@@ -46,7 +47,7 @@ def check_block(c, d, tmp, label):
     check_fixture_output(c, fb, d, meta, os.path.join(tmp, label + "_out"), label)
 
 
-def main():
+def test_convert_single_block():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         check_block(c, os.path.join(MODELS, "single_block"), tmp, "single_block")
@@ -59,4 +60,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -17,7 +17,8 @@ import tempfile
 
 import numpy as np
 
-from convert_util import EDGE_CONVERT, Checks, MODELS, rel_err, run, run_once
+from checks import Checks, run_alone
+from convert_util import EDGE_CONVERT, MODELS, rel_err, run, run_once
 
 ZOO = os.path.join(MODELS, "zoo")
 
@@ -44,7 +45,7 @@ def check_output(c, fb, d, meta, rep, work, label, limit=1e-4):
     c.check(e <= limit, "%s: edge-run vs PyTorch max rel err %.3e (limit %g), shape %s" % (label, e, limit, got.shape))
 
 
-def main():
+def test_convert_zoo():
     c = Checks()
     expect = json.load(open(os.path.join(ZOO, "expect.json")))
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,4 +91,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

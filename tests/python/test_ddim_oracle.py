@@ -25,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, os.path.dirname(__file__))
 import convert_util as cu  # noqa: E402
 import ddim_oracle  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 C, H, W = 4, 8, 8
 NUM_CLASSES, NULL = 10, 10
@@ -79,8 +80,8 @@ def oracle(noise, steps, guidance, schedule, b0, b1, prediction):
     return np.concatenate(out, axis=1)  # [steps, N, C, H, W]
 
 
-def main():
-    c = cu.Checks()
+def test_ddim_oracle():
+    c = Checks()
     noise = np.random.default_rng(11).standard_normal((len(CLASSES), C, H, W)).astype(np.float32)
     worst = 0.0
     with tempfile.TemporaryDirectory() as w:
@@ -119,4 +120,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -24,6 +24,7 @@ EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
 DEMO = os.path.join(SOURCE, "models", "demo")
 sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 CLASSES = list(range(16))
 
@@ -55,7 +56,7 @@ def psnr(ref, got):
     return 10 * np.log10(4.0 / mse) if mse > 0 else float("inf")
 
 
-def main():
+def test_demo_model():
     clf = classifier.load_classifier(os.path.join(DEMO, "glyph_classifier.pt"))
     labels = torch.tensor(CLASSES)
     model = os.path.join(DEMO, "glyph_dit.fb")
@@ -75,11 +76,9 @@ def main():
                 failures.append(f"{name} psnr")
             if not a >= ACCURACY_FLOOR:
                 failures.append(f"{name} accuracy")
-    if failures:
-        print("FAILED:", ", ".join(failures))
-        sys.exit(1)
+    assert not failures, "FAILED: " + ", ".join(failures)
     print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -28,6 +28,7 @@ DEMO = os.path.join(SOURCE, "models", "demo")
 sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
 import export_onnx  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 CLASSES = [4, 5, 6, 7]
 PIPE = ["--sampler", "flow", "--steps", "20", "--guidance", "3", "--roles", "x=latent,t=timestep,y=condition",
@@ -68,7 +69,7 @@ def psnr(ref, got):
     return 10 * np.log10(4.0 / mse) if mse > 0 else float("inf")
 
 
-def main():
+def test_demo_nvfp4_quality():
     failures = []
     clf = classifier.load_classifier(os.path.join(DEMO, "glyph_classifier.pt"))
     labels = torch.tensor(CLASSES)
@@ -96,11 +97,9 @@ def main():
             accuracy(name, got)
             if floor is not None and not p >= floor:
                 failures.append(f"{name} psnr {p:.2f} < {floor}")
-    if failures:
-        print("FAILED:", ", ".join(failures))
-        sys.exit(1)
+    assert not failures, "FAILED: " + ", ".join(failures)
     print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -21,6 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import dit_oracle  # noqa: E402
 import edge_noise  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
@@ -39,7 +40,7 @@ def rel_err(ref, test):
     return float(np.max(np.abs(ref - test)) / max(1e-12, np.max(np.abs(ref))))
 
 
-def main():
+def test_dit_end_to_end():
     failures = []
     with tempfile.TemporaryDirectory() as d:
         run([MAKE_FIXTURE, d])
@@ -89,11 +90,9 @@ def main():
         if not ne <= 1e-6:
             failures.append("noise mismatch")
 
-    if failures:
-        print("FAILED:", ", ".join(failures))
-        sys.exit(1)
+    assert not failures, "FAILED: " + ", ".join(failures)
     print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

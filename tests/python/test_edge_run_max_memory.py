@@ -10,7 +10,8 @@ import tempfile
 
 import numpy as np
 
-from convert_util import EDGE_RUN, Checks, convert, fixture
+from checks import Checks, run_alone
+from convert_util import EDGE_RUN, convert, fixture
 
 FLAGS = ["--sampler", "ddim", "--roles", "x=latent,t=timestep,y=condition", "--latent", "4x32x32",
          "--num-classes", "10", "--null-class", "10"]
@@ -23,7 +24,7 @@ def run_once(fb, d, out_dir, extra):
     return subprocess.run(cmd, capture_output=True, text=True, errors="replace")
 
 
-def main():
+def test_edge_run_max_memory():
     c = Checks()
     with tempfile.TemporaryDirectory() as tmp:
         d = fixture("dit_s2", tmp)
@@ -47,4 +48,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

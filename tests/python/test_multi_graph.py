@@ -20,7 +20,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_util import EDGE_RUN, MODELS, Checks, convert, rel_err, run  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
+from convert_util import EDGE_RUN, MODELS, convert, rel_err, run  # noqa: E402
 
 ZOO = os.path.join(MODELS, "zoo")
 PIPE = ["--sampler", "flow", "--steps", "6", "--guidance", "1", "--roles",
@@ -38,7 +39,7 @@ def format_version(path):
     return struct.unpack_from("<I", buf, root + off)[0] if off else 0
 
 
-def main():
+def test_multi_graph():
     c = Checks()
     dit = os.path.join(ZOO, "dit", "legacy", "model.onnx")
     vae = os.path.join(ZOO, "vae_decoder", "legacy", "model.onnx")
@@ -116,4 +117,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

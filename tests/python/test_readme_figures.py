@@ -19,7 +19,7 @@ A model's README (models/NAME/README.md) may cite its training logs
 import glob
 import os
 import re
-import sys
+from checks import run_alone
 
 SOURCE = os.environ.get("EDGE_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 READMES = ["README.md", "models/demo/README.md", "models/testbed/README.md"]
@@ -121,18 +121,13 @@ def check_readme(path, problems):
                                 f"bench/results file")
 
 
-def main():
+def test_readme_figures():
     problems = []
     for r in READMES:
         if os.path.exists(os.path.join(SOURCE, r)):
             check_readme(r, problems)
-    for p in problems:
-        print("FAIL " + p)
-    if problems:
-        print(f"{len(problems)} figure(s) without a results file")
-        sys.exit(1)
-    print("ok: every table and paragraph with figures cites an existing bench/results file")
+    assert not problems, f"{len(problems)} figure(s) without a results file:\n" + "\n".join(problems)
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

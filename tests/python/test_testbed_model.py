@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 import numpy as np
+import pytest
 import torch
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
@@ -21,12 +22,12 @@ TESTBED = os.path.join(SOURCE, "models", "testbed")
 MODEL = os.path.join(TESTBED, "testbed_video_dit.fb")
 sys.path.insert(0, os.path.join(SOURCE, "models", "demo"))
 from export_onnx import load_model  # noqa: E402
+from checks import run_alone  # noqa: E402
 
 
-def main():
+def test_testbed_model():
     if not os.path.exists(MODEL):
-        print(f"skip: {MODEL} not built (bash models/testbed/build_fb.sh {BUILD})")
-        return
+        pytest.skip(f"{MODEL} not built (bash models/testbed/build_fb.sh {BUILD})")
     model, _ = load_model(TESTBED, "testbed_video_dit")
     rng = np.random.default_rng(3)
     worst = 0.0
@@ -49,11 +50,8 @@ def main():
             rel = float(np.linalg.norm(out.astype(np.float64) - ref) / np.linalg.norm(ref))
             print(f"t={tval:.0f}: relative L2 edge-run vs PyTorch {rel:.2e} (limit 1e-4)")
             worst = max(worst, rel)
-    if not worst <= 1e-4:
-        print("FAILED")
-        sys.exit(1)
-    print("ok")
+    assert worst <= 1e-4, f"relative L2 {worst:.2e} > 1e-4"
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

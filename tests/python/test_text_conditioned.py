@@ -19,7 +19,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_util import EDGE_RUN, MODELS, Checks, convert, rel_err, run  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
+from convert_util import EDGE_RUN, MODELS, convert, rel_err, run  # noqa: E402
 
 ZOO = os.path.join(MODELS, "zoo")
 STEPS, GUIDANCE, SHIFT = 20, 3.0, 2.0
@@ -43,7 +44,7 @@ def once(fb, inputs, work, tag, graph="denoiser"):
     return np.load(os.path.join(out, "out.npy"))
 
 
-def main():
+def test_text_conditioned():
     c = Checks()
     pix = os.path.join(ZOO, "pixart", "legacy", "model.onnx")
     vae = os.path.join(ZOO, "vae_decoder", "legacy", "model.onnx")
@@ -131,4 +132,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

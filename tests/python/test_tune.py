@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import convert_util as cu  # noqa: E402
+from checks import Checks, run_alone  # noqa: E402
 
 COMMON = ["--sampler", "flow", "--steps", "6", "--guidance", "3", "--latent", "4x32x32", "--roles",
           "x=latent,t=timestep,y=condition", "--num-classes", "10", "--null-class", "10", "--output-kind", "latent"]
@@ -55,8 +56,8 @@ def chosen_flags(ch):
     return flags
 
 
-def main():
-    c = cu.Checks()
+def test_tune():
+    c = Checks()
     with tempfile.TemporaryDirectory() as w:
         d = cu.fixture("dit_s2", w)
         onnx = os.path.join(d, "model.onnx")
@@ -113,4 +114,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_alone(__file__)

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "runtime/io/npy.h"
+#include "runtime/tools/arg_reader.h"
 #include "runtime/writer/dit_builder.h"
 
 int main(int argc, char** argv) {
@@ -28,21 +29,26 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   edge::testing::DitConfig cfg;
   bool write_weights = true;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const int v = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--fp32-layout")) {
-      if (!std::strcmp(argv[i + 1], "packed")) cfg.linear_weights = edge::testing::LinearWeights::kF32Packed;
-      else if (std::strcmp(argv[i + 1], "row-major")) { std::fprintf(stderr, "--fp32-layout: row-major or packed\n"); return 2; }
+  // The options after OUT_DIR, each as `--opt value` or `--opt=value`.
+  edge::cli::ArgReader r(argc - 1, argv + 1);
+  while (r.Next()) {
+    const std::string& name = r.arg();
+    const char* value = r.Value();
+    if (value == nullptr) { std::fprintf(stderr, "%s needs a value\n", name.c_str()); return 2; }
+    const int v = std::atoi(value);
+    if (name == "--fp32-layout") {
+      if (!std::strcmp(value, "packed")) cfg.linear_weights = edge::testing::LinearWeights::kF32Packed;
+      else if (std::strcmp(value, "row-major")) { std::fprintf(stderr, "--fp32-layout: row-major or packed\n"); return 2; }
     }
-    else if (!std::strcmp(argv[i], "--no-weights")) write_weights = v == 0;
-    else if (!std::strcmp(argv[i], "--depth")) cfg.depth = v;
-    else if (!std::strcmp(argv[i], "--hidden")) cfg.hidden = v;
-    else if (!std::strcmp(argv[i], "--heads")) cfg.heads = v;
-    else if (!std::strcmp(argv[i], "--image")) cfg.image_size = v;
-    else if (!std::strcmp(argv[i], "--channels")) cfg.in_channels = v;
-    else if (!std::strcmp(argv[i], "--batch")) cfg.batch = v;
-    else if (!std::strcmp(argv[i], "--seed")) cfg.seed = static_cast<uint64_t>(v);
-    else { std::fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
+    else if (name == "--no-weights") write_weights = v == 0;
+    else if (name == "--depth") cfg.depth = v;
+    else if (name == "--hidden") cfg.hidden = v;
+    else if (name == "--heads") cfg.heads = v;
+    else if (name == "--image") cfg.image_size = v;
+    else if (name == "--channels") cfg.in_channels = v;
+    else if (name == "--batch") cfg.batch = v;
+    else if (name == "--seed") cfg.seed = static_cast<uint64_t>(v);
+    else { std::fprintf(stderr, "unknown option %s\n", name.c_str()); return 2; }
   }
   mkdir(dir.c_str(), 0755);
   mkdir((dir + "/weights").c_str(), 0755);
