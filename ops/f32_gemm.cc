@@ -27,15 +27,20 @@ void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, siz
 #endif
 
 namespace {
+#if defined(__aarch64__)
+constexpr F32ActivationFn kPortableActivation = f32_activation__neon;  // NEON is baseline
+#else
+constexpr F32ActivationFn kPortableActivation = f32_activation__scalar;
+#endif
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
-                                     f32_activation__scalar, 4, 4, IsaLevel::kScalar, 4};
+                                     kPortableActivation, 4, 4, IsaLevel::kScalar, 4};
 #if defined(__aarch64__)
 // NEON is baseline on AArch64: the stored layout gets a vector kernel there.
 const F32GemmConfig kScalarP16Config = {"f32_gemm_4x16__neon", f32_gemm_4x16__neon,
-                                        f32_activation__scalar, 4, 16, IsaLevel::kScalar, 16};
+                                        kPortableActivation, 4, 16, IsaLevel::kScalar, 16};
 #else
 const F32GemmConfig kScalarP16Config = {"f32_gemm_4x4p16__scalar", f32_gemm_4x4p16__scalar,
-                                        f32_activation__scalar, 4, 4, IsaLevel::kScalar, 16};
+                                        kPortableActivation, 4, 4, IsaLevel::kScalar, 16};
 #endif
 #if defined(__x86_64__)
 const F32GemmConfig kAvx2Config = {"f32_gemm_6x16__avx2", f32_gemm_6x16__avx2,
