@@ -37,6 +37,9 @@ void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpo
 void f32_vunary__avx2(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 void f32_vunary__avx512(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 #endif
+#if EDGE_ARCH_AARCH64
+void f32_vunary__neon(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
+#endif
 
 // The functions of the vector-math library (ops/vec_math.h) one by one over
 // an array, y = fn(x), with one ISA's instantiation: the entry of its
@@ -48,7 +51,7 @@ void f32_vmath__scalar(VecMathFn fn, size_t n, const float* x, float* y);
 void f32_vmath__avx2(VecMathFn fn, size_t n, const float* x, float* y);
 void f32_vmath__avx512(VecMathFn fn, size_t n, const float* x, float* y);
 #endif
-#if defined(__aarch64__)
+#if EDGE_ARCH_AARCH64
 void f32_vmath__neon(VecMathFn fn, size_t n, const float* x, float* y);
 #endif
 

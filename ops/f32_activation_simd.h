@@ -13,17 +13,27 @@
 namespace edge {
 namespace simd {
 
+// y = f(x) over n floats. The wide x86 vectors unroll twice (the long
+// polynomials are latency-bound); the 4-lane and 1-lane structs, which the
+// size-bound AArch64 and AArch32 core binaries use, inline f once.
 template <class V, class F>
 inline void MapUnary(size_t n, const float* x, float* y, F f) {
   size_t i = 0;
-  for (; i + 2 * V::N <= n; i += 2 * V::N) {
-    const typename V::T a = f(V::load(x + i));
-    const typename V::T b = f(V::load(x + i + V::N));
-    V::store(y + i, a);
-    V::store(y + i + V::N, b);
+  if (V::N > 4) {
+    for (; i + 2 * V::N <= n; i += 2 * V::N) {
+      const typename V::T a = f(V::load(x + i));
+      const typename V::T b = f(V::load(x + i + V::N));
+      V::store(y + i, a);
+      V::store(y + i + V::N, b);
+    }
+    for (; i + V::N <= n; i += V::N) V::store(y + i, f(V::load(x + i)));
+    if (i < n) V::store_tail(y + i, f(V::load_tail(x + i, n - i)), n - i);
+    return;
   }
-  for (; i + V::N <= n; i += V::N) V::store(y + i, f(V::load(x + i)));
-  if (i < n) V::store_tail(y + i, f(V::load_tail(x + i, n - i)), n - i);
+  for (; i < n; i += V::N) {
+    const size_t r = n - i < static_cast<size_t>(V::N) ? n - i : V::N;
+    V::store_tail(y + i, f(V::load_tail(x + i, r)), r);
+  }
 }
 
 template <class V, class F>

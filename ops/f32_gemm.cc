@@ -12,17 +12,19 @@ namespace edge {
 
 
 // Portable microkernel: 4x4 block in plain C++ (still register blocked, so it
-// is several times faster than the reference loops).
+// is several times faster than the reference loops). The fused activation is
+// rolled (inlined once, not 16 times): the vector math's GELU is long, and
+// this kernel is in every core binary, AArch64's size-bound one included.
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                           const float* w, const float* bias, float* c, size_t c_stride, int act) {
-  gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+  gemm_ukernel<VecScalar, 4, 4, 4, true>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
 #if !defined(__aarch64__)  // AArch64 reads the stored layout with NEON
 void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                              const float* w, const float* bias, float* c, size_t c_stride,
                              int act) {
-  gemm_ukernel<VecScalar, 4, 4, 16>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+  gemm_ukernel<VecScalar, 4, 4, 16, true>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 #endif
 

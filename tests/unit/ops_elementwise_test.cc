@@ -1,5 +1,5 @@
 // F32 elementwise kernels: every variant this CPU runs (ref, AVX2, AVX-512,
-// called directly) against double-precision references written here, on odd
+// NEON, called directly) against double-precision references written here, on odd
 // widths, tails, constant rows and extreme values.
 #include <cfloat>
 #include <cmath>
@@ -41,6 +41,9 @@ struct Variant {
     if (BestIsaLevel(cpu) == IsaLevel::kAvx512) v.push_back({#base "__avx512", base##__avx512}); \
     return v;                                                                       \
   }())
+#elif EDGE_ARCH_AARCH64
+#define EDGE_VARIANTS(base, type) \
+  (std::vector<Variant<type>>{{#base "_ref", base##_ref}, {#base "__neon", base##__neon}})
 #else
 #define EDGE_VARIANTS(base, type) (std::vector<Variant<type>>{{#base "_ref", base##_ref}})
 #endif
