@@ -37,5 +37,22 @@ void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpo
 void f32_vunary__avx2(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 void f32_vunary__avx512(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 #endif
+#if EDGE_ARCH_AARCH64
+void f32_vunary__neon(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
+#endif
+
+// The functions of the vector-math library (ops/vec_math.h) one by one over
+// an array, y = fn(x), with one ISA's instantiation: the entry of its
+// accuracy test (tests/unit/vec_math_accuracy_test.cc).
+enum class VecMathFn : int { kExp = 0, kExpFast, kErf, kTanh, kSigmoid, kSilu, kGelu, kGeluTanh, kCount };
+typedef void (*f32_vmath_fn)(VecMathFn fn, size_t n, const float* x, float* y);
+void f32_vmath__scalar(VecMathFn fn, size_t n, const float* x, float* y);
+#if EDGE_ARCH_X86_64
+void f32_vmath__avx2(VecMathFn fn, size_t n, const float* x, float* y);
+void f32_vmath__avx512(VecMathFn fn, size_t n, const float* x, float* y);
+#endif
+#if EDGE_ARCH_AARCH64
+void f32_vmath__neon(VecMathFn fn, size_t n, const float* x, float* y);
+#endif
 
 }  // namespace edge

@@ -1,12 +1,16 @@
-// The portable activation pass and the parallel driver of every pass
-// (ops/f32_activation_pass.h).
+// The portable activation pass and vector-math arrays, and the parallel
+// driver of every pass (ops/f32_activation_pass.h).
 #include "ops/f32_activation_pass.h"
 
-#include "ops/f32_vec.h"
+#include "ops/f32_activation_simd.h"
 
 namespace edge {
 
-void f32_activation__scalar(size_t n, float* x, int act) { vactivate_inplace<VecScalar>(n, x, act); }
+void f32_activation__scalar(size_t n, float* x, int act) { simd::ActivationPass<VecScalar>(n, x, act); }
+
+void f32_vmath__scalar(VecMathFn fn, size_t n, const float* x, float* y) {
+  simd::VMath<VecScalar>(fn, n, x, y);
+}
 
 namespace {
 

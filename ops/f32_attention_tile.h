@@ -204,9 +204,9 @@ static void attention_tile(const F32AttentionParams& p, size_t b, size_t h, size
         const V mv = O::set1(m_new);
         V sum = O::zero();
         for (size_t v = 0; v < kvec; ++v) {
-          // Masked lanes become e^(-FLT_MAX - m) ~ 1e-38: negligible, never inf.
+          // Masked lanes become e^(-FLT_MAX - m) = 0, never inf.
           const V x = O::load_n_fill(row + v * O::kW, static_cast<int>(kn - v * O::kW), -FLT_MAX);
-          const V e = O::exp(O::sub(x, mv));
+          const V e = vecmath::Exp<O>(O::sub(x, mv));
           O::store(row + v * O::kW, e);
           sum = O::add(sum, e);
         }

@@ -29,6 +29,10 @@ void f32_vbinary__avx2(BinaryOp op, size_t n, const float* a, bool a_scalar, con
 void f32_vbinary__avx512(BinaryOp op, size_t n, const float* a, bool a_scalar, const float* b,
                          bool b_scalar, float* out);
 #endif
+#if EDGE_ARCH_AARCH64
+void f32_vbinary__neon(BinaryOp op, size_t n, const float* a, bool a_scalar, const float* b,
+                       bool b_scalar, float* out);
+#endif
 
 constexpr int kMaxBroadcastRank = 8;  // = kMaxRank of the model format
 

@@ -12,30 +12,37 @@ namespace edge {
 
 
 // Portable microkernel: 4x4 block in plain C++ (still register blocked, so it
-// is several times faster than the reference loops).
+// is several times faster than the reference loops). The fused activation is
+// rolled (inlined once, not 16 times): the vector math's GELU is long, and
+// this kernel is in every core binary, AArch64's size-bound one included.
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                           const float* w, const float* bias, float* c, size_t c_stride, int act) {
-  gemm_ukernel<VecScalar, 4, 4>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+  gemm_ukernel<VecScalar, 4, 4, 4, true>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 
 #if !defined(__aarch64__)  // AArch64 reads the stored layout with NEON
 void f32_gemm_4x4p16__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,
                              const float* w, const float* bias, float* c, size_t c_stride,
                              int act) {
-  gemm_ukernel<VecScalar, 4, 4, 16>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
+  gemm_ukernel<VecScalar, 4, 4, 16, true>(mr, nc, k, a, a_stride, w, bias, c, c_stride, act);
 }
 #endif
 
 namespace {
+#if defined(__aarch64__)
+constexpr F32ActivationFn kPortableActivation = f32_activation__neon;  // NEON is baseline
+#else
+constexpr F32ActivationFn kPortableActivation = f32_activation__scalar;
+#endif
 const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
-                                     f32_activation__scalar, 4, 4, IsaLevel::kScalar, 4};
+                                     kPortableActivation, 4, 4, IsaLevel::kScalar, 4};
 #if defined(__aarch64__)
 // NEON is baseline on AArch64: the stored layout gets a vector kernel there.
 const F32GemmConfig kScalarP16Config = {"f32_gemm_4x16__neon", f32_gemm_4x16__neon,
-                                        f32_activation__scalar, 4, 16, IsaLevel::kScalar, 16};
+                                        kPortableActivation, 4, 16, IsaLevel::kScalar, 16};
 #else
 const F32GemmConfig kScalarP16Config = {"f32_gemm_4x4p16__scalar", f32_gemm_4x4p16__scalar,
-                                        f32_activation__scalar, 4, 4, IsaLevel::kScalar, 16};
+                                        kPortableActivation, 4, 4, IsaLevel::kScalar, 16};
 #endif
 #if defined(__x86_64__)
 const F32GemmConfig kAvx2Config = {"f32_gemm_6x16__avx2", f32_gemm_6x16__avx2,

@@ -1,7 +1,8 @@
 // The GEMM microkernel, written once over the vector vocabulary of
 // ops/f32_vec.h and instantiated by each ISA file (see ops/f32_gemm.h for the
 // packed layouts). MR rows x NV vectors of accumulators stay in registers for
-// the whole K loop; bias seeds them and the activation runs before the store.
+// the whole K loop; bias seeds them and the activation (ops/vec_math.h, the
+// same functions as the Gelu / SiLU ops) runs before the store.
 // PANEL is the width of the packed panels it reads: NR (one panel a call, the
 // native layout) or 16 (PackedF32N16: two panels a call where NR is 32, a
 // slice of one where NR is 4); the K loop steps PANEL floats either way.
@@ -25,9 +26,7 @@ static inline void gemm_store_block(typename O::V (&acc)[MR][NV], float* const (
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       typename O::V r = acc[i][v];
-      if (ACT == 1) r = vgelu_erf<O>(r);
-      if (ACT == 2) r = vgelu_tanh<O>(r);
-      if (ACT == 3) r = vsilu<O>(r);
+      r = vecmath::Activate<O>(r, ACT);
       if (nc == static_cast<size_t>(NR)) {
         O::store(cp[i] + v * O::kW, r);
       } else {
@@ -52,9 +51,7 @@ static inline void gemm_store_block_rolled(typename O::V (&acc)[MR][NV], float* 
   for (int i = MR - 1; i >= 0; --i) {  // last to first, as gemm_store_block
     for (int v = 0; v < NV && v * O::kW < static_cast<int>(nc); ++v) {
       typename O::V r = O::load(tile[i] + v * O::kW);
-      if (ACT == 1) r = vgelu_erf<O>(r);
-      if (ACT == 2) r = vgelu_tanh<O>(r);
-      if (ACT == 3) r = vsilu<O>(r);
+      r = vecmath::Activate<O>(r, ACT);
       O::store_n(cp[i] + v * O::kW, r, static_cast<int>(nc) - v * O::kW);
     }
   }

@@ -47,5 +47,9 @@ void f32_groupnorm__avx2(const F32GroupNormParams& p, const float* x, const floa
 void f32_groupnorm__avx512(const F32GroupNormParams& p, const float* x, const float* gamma,
                            const float* beta, float* y, pthreadpool_t pool);
 #endif
+#if EDGE_ARCH_AARCH64
+void f32_groupnorm__neon(const F32GroupNormParams& p, const float* x, const float* gamma,
+                         const float* beta, float* y, pthreadpool_t pool);
+#endif
 
 }  // namespace edge

@@ -1,5 +1,5 @@
-// Vector GroupNorm over a vector type V (ops/vec_math_avx2.h,
-// ops/vec_math_avx512.h). Included only by the per-ISA .cc files.
+// Vector GroupNorm over a SIMD type V of ops/f32_vec.h. Included only by the
+// per-ISA .cc files.
 //
 // The statistics of a group are LayerNorm's (ops/f32_norm_simd.h) over its
 // contiguous run of values: a float mean m1, then the centered sums giving the

@@ -1,5 +1,5 @@
 // avx2 instantiation of Modulate / GatedResidual (ops/f32_modulate_simd.h).
-#include "ops/vec_math_avx2.h"
+#include "ops/f32_vec.h"
 #include "ops/f32_modulate_simd.h"
 
 namespace edge {
@@ -7,13 +7,13 @@ namespace edge {
 void f32_modulate__avx2(size_t batch, size_t tokens, size_t dim, size_t param_stride,
                         const float* x, const float* shift, const float* scale, float* y,
                         pthreadpool_t pool) {
-  simd::Modulate<avx2::V>(batch, tokens, dim, param_stride, x, shift, scale, y, pool);
+  simd::Modulate<VecAvx2>(batch, tokens, dim, param_stride, x, shift, scale, y, pool);
 }
 
 void f32_gated_residual__avx2(size_t batch, size_t tokens, size_t dim, size_t param_stride,
                               const float* x, const float* gate, const float* r, float* y,
                               pthreadpool_t pool) {
-  simd::GatedResidual<avx2::V>(batch, tokens, dim, param_stride, x, gate, r, y, pool);
+  simd::GatedResidual<VecAvx2>(batch, tokens, dim, param_stride, x, gate, r, y, pool);
 }
 
 }  // namespace edge

@@ -1,17 +1,17 @@
 // avx512 instantiation of LayerNorm / RMSNorm (ops/f32_norm_simd.h).
-#include "ops/vec_math_avx512.h"
+#include "ops/f32_vec.h"
 #include "ops/f32_norm_simd.h"
 
 namespace edge {
 
 void f32_layernorm__avx512(size_t rows, size_t cols, const float* x, const float* gamma,
                          const float* beta, float eps, float* y, pthreadpool_t pool) {
-  simd::LayerNorm<avx512::V>(rows, cols, x, gamma, beta, eps, y, pool);
+  simd::LayerNorm<VecAvx512>(rows, cols, x, gamma, beta, eps, y, pool);
 }
 
 void f32_rmsnorm__avx512(size_t rows, size_t cols, const float* x, const float* gamma, float eps,
                        float* y, pthreadpool_t pool) {
-  simd::RMSNorm<avx512::V>(rows, cols, x, gamma, eps, y, pool);
+  simd::RMSNorm<VecAvx512>(rows, cols, x, gamma, eps, y, pool);
 }
 
 }  // namespace edge

@@ -1,12 +1,12 @@
 // avx512 instantiation of softmax (ops/f32_softmax_simd.h).
-#include "ops/vec_math_avx512.h"
+#include "ops/f32_vec.h"
 #include "ops/f32_softmax_simd.h"
 
 namespace edge {
 
 void f32_softmax__avx512(size_t outer, size_t axis, size_t inner, const float* x, float* y,
                        pthreadpool_t pool) {
-  simd::Softmax<avx512::V>(outer, axis, inner, x, y, pool);
+  simd::Softmax<VecAvx512>(outer, axis, inner, x, y, pool);
 }
 
 }  // namespace edge

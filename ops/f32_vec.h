@@ -1,23 +1,21 @@
-// The SIMD vocabulary of every F32 kernel family: one struct per ISA
-// (VecScalar, VecAvx2, VecAvx512, VecNeon for AArch64) so that the GEMM
-// microkernel, the fused activations, the attention tiles, the elementwise /
-// norm / softmax kernels (ops/*_simd.h) and the vector math
-// (ops/vec_math_impl.h) are written once as templates and instantiated per
-// ISA file. Everything lives in an anonymous namespace: each *__isa.cc file
-// gets its own copy compiled with its own flags, and no symbol compiled for
-// AVX-512 can be picked by the linker for a scalar caller. For the same
-// reason these templates call no std:: templates.
+// The SIMD layer of every F32 kernel family: one struct per ISA (VecScalar,
+// VecAvx2, VecAvx512, VecNeon for AArch64) so that the GEMM microkernel and
+// its epilogue, the attention tiles (FP32 and INT8), the elementwise / norm /
+// softmax kernels (ops/*_simd.h) and the vector-math library on top of it
+// (ops/vec_math.h, included at the end of this file) are written once as
+// templates and instantiated per ISA file. Everything lives in an anonymous
+// namespace: each *__isa.cc file gets its own copy compiled with its own
+// flags, and no symbol compiled for AVX-512 can be picked by the linker for a
+// scalar caller. For the same reason these templates call no std:: templates.
 //
-// NaN policy.
+// Vocabulary notes.
+//   * fmadd(a, b, c) is a*b + c, fused where the ISA has FMA (the GEMM and
+//     attention inner loops); fma / fnma / fms are always fused, rounded once
+//     (the vector math needs the exact product; VecScalar uses std::fma).
 //   * min / max return the second operand when either is NaN (the x86 rule;
 //     the NEON and scalar versions are written to match): pass the data
-//     second to keep NaNs, first to clamp them away.
-//   * vecmath:: functions (Exp, Erf, Tanh, Sigmoid, SiLU, GELU, GELU-tanh of
-//     the elementwise ops): NaN in, NaN out.
-//   * exp() here (Cephes, ops/vec_exp.h) and the activations built on it
-//     below (the GEMM epilogue and the activation pass): NaN gives an
-//     unspecified value. Their inputs are finite by construction (softmax
-//     after subtracting the row max; Linear outputs of finite weights).
+//     second to keep NaNs, first to clamp them away. The vector math keeps
+//     them: NaN in, NaN out (ops/vec_math.h).
 #pragma once
 
 #include <cmath>
@@ -25,17 +23,24 @@
 #include <cstdint>
 #include <cstring>
 
-#include "ops/vec_exp.h"
-
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
+#endif
+
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's avx512fintrin.h seeds results with `__m512 __Y = __Y;`, which
+// -Wmaybe-uninitialized reports at every inlined use: a known false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace edge {
 namespace {
 
 // The elementwise kernels' names for the tail and reduction operations
-// (ops/*_simd.h, ops/vec_math_impl.h), shared by every ISA struct below.
+// (ops/*_simd.h, ops/vec_math.h), shared by every ISA struct below.
 template <class D>
 struct VecTailNames {
   static auto load_tail(const float* p, size_t n) { return D::load_n(p, static_cast<int>(n)); }
@@ -72,10 +77,9 @@ struct VecScalar : VecTailNames<VecScalar> {
   static V min(V a, V b) { return a < b ? a : b; }
   static V abs(V a) { return std::fabs(a); }
   static V copysign(V mag, V sgn) { return std::copysign(mag, sgn); }
-  static V exp(V x) { return std::exp(x); }
   static float reduce_max(V v) { return v; }
   static float reduce_add(V v) { return v; }
-  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  // Elementwise vocabulary (ops/vec_math.h, ops/*_simd.h).
   using T = V;
   static constexpr int N = kW;
   using M = bool;
@@ -98,6 +102,9 @@ struct VecScalar : VecTailNames<VecScalar> {
   static M ge(V a, V b) { return a >= b; }
   static V select(M m, V if_true, V if_false) { return m ? if_true : if_false; }
   static V scale_pow2(V p, V n) { return std::ldexp(p, static_cast<int>(n)); }
+  // 2^n for integral n in [-126, 127]; a NaN n gives 1 (the caller's
+  // product with its NaN keeps the NaN).
+  static V pow2i(V n) { return std::ldexp(1.0f, n == n ? static_cast<int>(n) : 0); }
 };
 
 #if defined(__AVX512F__)
@@ -131,10 +138,9 @@ struct VecAvx512 : VecTailNames<VecAvx512> {
     const __m512i s = _mm512_and_si512(_mm512_castps_si512(sgn), _mm512_set1_epi32(INT32_MIN));
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(abs(mag)), s));
   }
-  static V exp(V x) { return vexp::exp_avx512(x); }
   static float reduce_max(V v) { return _mm512_reduce_max_ps(v); }
   static float reduce_add(V v) { return _mm512_reduce_add_ps(v); }
-  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  // Elementwise vocabulary (ops/vec_math.h, ops/*_simd.h).
   using T = V;
   static constexpr int N = kW;
   using M = __mmask16;
@@ -157,6 +163,11 @@ struct VecAvx512 : VecTailNames<VecAvx512> {
   static V select(M m, V if_true, V if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
   // p * 2^n; vscalefps handles the exponent range (and underflow) exactly.
   static V scale_pow2(V p, V n) { return _mm512_scalef_ps(p, n); }
+  // 2^n for integral n in [-126, 127], built in the exponent field.
+  static V pow2i(V n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
 };
 #endif
 
@@ -191,7 +202,6 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
     const V s = _mm256_and_ps(sgn, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
     return _mm256_or_ps(abs(mag), s);
   }
-  static V exp(V x) { return vexp::exp_avx2(x); }
   static float reduce_max(V v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -204,7 +214,7 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  // Elementwise vocabulary (ops/vec_math.h, ops/*_simd.h).
   using T = V;
   static constexpr int N = kW;
   using M = __m256;  // lane mask (all-ones / all-zeros per lane)
@@ -229,6 +239,11 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
     const V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
     const V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  }
+  // 2^n for integral n in [-126, 127], built in the exponent field.
+  static V pow2i(V n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
   }
 };
 #endif
@@ -278,10 +293,9 @@ struct VecNeon : VecTailNames<VecNeon> {
   static V copysign(V mag, V sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
   }
-  static V exp(V x) { return vexp::exp_neon(x); }
   static float reduce_max(V v) { return vmaxvq_f32(v); }
   static float reduce_add(V v) { return vaddvq_f32(v); }
-  // Elementwise vocabulary (ops/vec_math_impl.h, ops/*_simd.h).
+  // Elementwise vocabulary (ops/vec_math.h, ops/*_simd.h).
   using T = V;
   static constexpr int N = kW;
   using M = uint32x4_t;
@@ -308,83 +322,14 @@ struct VecNeon : VecTailNames<VecNeon> {
     const V s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
     return vmulq_f32(vmulq_f32(p, s1), s2);
   }
+  // 2^n for integral n in [-126, 127], built in the exponent field.
+  static V pow2i(V n) {
+    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23));
+  }
 };
 #endif
 
-// ---- Activations on vectors (shared by the GEMM epilogue and the separate
-// pass after XNNPACK). Codes match GemmActivation in ops/f32_gemm.h.
-
-// GELU(x) = x * Phi(x) with erf from Abramowitz-Stegun 7.1.26
-// (|abs error of erf| <= 1.5e-7), so |error| <= ~1e-7 * |x|.
-template <class O>
-static inline typename O::V vgelu_erf(typename O::V x) {
-  using V = typename O::V;
-  const V z = O::mul(x, O::set1(0.70710678118654752f));
-  const V az = O::abs(z);
-  const V t = O::div(O::set1(1.f), O::fmadd(O::set1(0.3275911f), az, O::set1(1.f)));
-  V p = O::set1(1.061405429f);
-  p = O::fmadd(p, t, O::set1(-1.453152027f));
-  p = O::fmadd(p, t, O::set1(1.421413741f));
-  p = O::fmadd(p, t, O::set1(-0.284496736f));
-  p = O::fmadd(p, t, O::set1(0.254829592f));
-  p = O::mul(p, t);
-  // erfc(|z|) = p * exp(-z^2); erf(z) = sign(z) * (1 - erfc(|z|)).
-  const V erfc = O::mul(p, O::exp(O::mul(O::sub(O::zero(), az), az)));
-  const V erf = O::copysign(O::sub(O::set1(1.f), erfc), z);
-  const V half_x = O::mul(O::set1(0.5f), x);
-  return O::fmadd(half_x, erf, half_x);
-}
-
-// GELU tanh form: 0.5x(1 + tanh(u)) == x / (1 + exp(-2u)),
-// u = sqrt(2/pi) * (x + 0.044715 x^3). No cancellation, no overflow.
-template <class O>
-static inline typename O::V vgelu_tanh(typename O::V x) {
-  using V = typename O::V;
-  const V x2 = O::mul(x, x);
-  const V inner = O::fmadd(O::mul(x2, O::set1(0.044715f)), x, x);
-  const V e = O::exp(O::mul(inner, O::set1(-2.f * 0.79788456080286536f)));
-  return O::div(x, O::add(O::set1(1.f), e));
-}
-
-template <class O>
-static inline typename O::V vsilu(typename O::V x) {
-  return O::div(x, O::add(O::set1(1.f), O::exp(O::sub(O::zero(), x))));
-}
-
-template <class O>
-static inline typename O::V vactivate(typename O::V x, int act) {
-  switch (act) {
-    case 1: return vgelu_erf<O>(x);
-    case 2: return vgelu_tanh<O>(x);
-    case 3: return vsilu<O>(x);
-    default: return x;
-  }
-}
-
-// In-place activation over n floats.
-template <class O>
-static void vactivate_inplace(size_t n, float* x, int act) {
-  if (act == 0) return;
-  size_t i = 0;
-  for (; i + O::kW <= n; i += O::kW) {
-    O::store(x + i, vactivate<O>(O::load(x + i), act));
-  }
-  if (i < n) {
-    const int rem = static_cast<int>(n - i);
-    O::store_n(x + i, vactivate<O>(O::load_n(x + i, rem), act), rem);
-  }
-}
-
-// y = exp(x) over n floats (the array form, for tests of the exp).
-template <class O>
-static void vexp_array(size_t n, const float* x, float* y) {
-  size_t i = 0;
-  for (; i + O::kW <= n; i += O::kW) O::store(y + i, O::exp(O::load(x + i)));
-  if (i < n) {
-    const int r = static_cast<int>(n - i);
-    O::store_n(y + i, O::exp(O::load_n(x + i, r)), r);
-  }
-}
-
 }  // namespace
 }  // namespace edge
+
+#include "ops/vec_math.h"

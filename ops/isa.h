@@ -10,6 +10,11 @@
 #else
 #define EDGE_ARCH_X86_64 0
 #endif
+#if defined(__aarch64__)
+#define EDGE_ARCH_AARCH64 1  // NEON is baseline: the F32 ops have __neon kernels
+#else
+#define EDGE_ARCH_AARCH64 0
+#endif
 
 namespace edge {
 
@@ -30,7 +35,8 @@ inline bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu) {
   return static_cast<int>(level) <= static_cast<int>(BestIsaLevel(cpu));
 }
 
-// Picks fn_ref / fn__avx2 / fn__avx512 and the matching name for `isa`.
+// Picks fn_ref / fn__avx2 / fn__avx512 and the matching name for `isa`
+// (fn__neon on AArch64, fn_ref elsewhere).
 // Usage: EDGE_PICK_F32(isa, f32_layernorm, &fn, &name);
 #if EDGE_ARCH_X86_64
 #define EDGE_PICK_F32(isa, base, fn_out, name_out)                            \
@@ -43,6 +49,12 @@ inline bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu) {
       default:                                                                \
         *(fn_out) = base##_ref; *(name_out) = #base "_ref"; break;            \
     }                                                                         \
+  } while (0)
+#elif EDGE_ARCH_AARCH64
+#define EDGE_PICK_F32(isa, base, fn_out, name_out)        \
+  do {                                                    \
+    (void)(isa);                                          \
+    *(fn_out) = base##__neon; *(name_out) = #base "__neon"; \
   } while (0)
 #else
 #define EDGE_PICK_F32(isa, base, fn_out, name_out) \

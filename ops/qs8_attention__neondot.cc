@@ -56,22 +56,6 @@ struct QVecNeonDot : VecNeon {
   static PP pbcast_p(const int16_t* p) { return *p; }
   static A madd_pv(A acc, PP a, PV b) { return vmlal_n_s16(acc, b, a); }
   static V to_float(A a) { return vcvtq_f32_s32(a); }
-  // e^x for x <= 0, as QVecAvx2::exp_nonpositive (same constants).
-  static V exp_nonpositive(V x) {
-    x = vmaxq_f32(x, vdupq_n_f32(-87.f));
-    const V shifter = vdupq_n_f32(12582912.f);
-    const V t = vfmaq_f32(shifter, x, vdupq_n_f32(1.44269504f));
-    const V n = vsubq_f32(t, shifter);
-    V r = vfmsq_f32(x, n, vdupq_n_f32(0.693145752f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(1.42860677e-6f));
-    V p = vfmaq_f32(vdupq_n_f32(1.f / 24), r, vdupq_n_f32(1.f / 120));
-    p = vfmaq_f32(vdupq_n_f32(1.f / 6), p, r);
-    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.f), p, r);
-    const int32x4_t e = vshlq_n_s32(vreinterpretq_s32_f32(t), 23);
-    return vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e));
-  }
   static V store_p16(int16_t* dst, V x) {
     const int32x4_t i = vcvtq_s32_f32(x);  // truncation, as the scalar form
     vst1_s16(dst, vmovn_s32(i));

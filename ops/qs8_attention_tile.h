@@ -56,7 +56,6 @@ struct QVecScalar : VecScalar {
   static P pbcast_p(const int16_t* p) { return pbcast(p); }
   static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return static_cast<float>(a); }
-  static V exp_nonpositive(V x) { return std::exp(x); }
   // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
   static V store_p16(int16_t* dst, V x) {
     const int32_t i = static_cast<int32_t>(x);
@@ -108,26 +107,6 @@ struct QVecAvx2 : VecAvx2 {
   static P pbcast_p(const int16_t* p) { return pbcast(p); }
   static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
-  // e^x for x <= 0 (softmax after subtracting the max), relative error below
-  // 4e-6: enough for P quantized to 15 bits, and 11 instructions instead of
-  // the general exp's 18. x = n ln2 + r, |r| <= ln2 / 2, n from the
-  // round-to-nearest shifter trick; 2^n built in the exponent field; below
-  // -87 the result is 0 (as the clamp sends n to -126 with r pulled down).
-  static V exp_nonpositive(V x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.f));
-    const V shifter = _mm256_set1_ps(12582912.f);  // 1.5 * 2^23
-    const V t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504f), shifter);
-    const V n = _mm256_sub_ps(t, shifter);
-    V r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
-    V p = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 120), r, _mm256_set1_ps(1.f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
-    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(t), 23);  // (n + bias bits) << 23
-    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
-  }
   static V store_p16(int16_t* dst, V x) {
     const __m256i i = _mm256_cvttps_epi32(x);
     // packs works per 128-bit lane: [i0..3 i0..3 | i4..7 i4..7]; gather the
@@ -496,7 +475,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     for (size_t v = 0; v < kvec; ++v) {
       const V x = v < kfull ? Q::load(row + v * Q::kW)
                             : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
-      const V e = Q::exp_nonpositive(Q::sub(x, mv));
+      const V e = vecmath::ExpFast<Q>(Q::sub(x, mv));
       sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
     }
     // Partial key group at the tail: its missing partners weigh 0.

@@ -25,7 +25,7 @@
 #include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/kernel_util.h"
 #include "runtime/kernel_settings.h"
 
 namespace edge {
@@ -94,7 +94,7 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model
   s->cluster = ClusterConfig(o);
   if (o.err_tol < 0.f && model_err_tol >= 0.f) s->cluster.err_tol = model_err_tol;
   s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
-  s->cluster.gemm = &f32_gemm_config(dense::Isa(ctx));
+  s->cluster.gemm = &f32_gemm_config(kernel_util::Isa(ctx));
   const ClusterAttentionConfig& c = s->cluster;
   EDGE_CHECK_OR_RETURN(std::isfinite(c.top_p) && std::isfinite(c.min_frac) &&
                            std::isfinite(c.err_tol) && c.min_frac <= 1.f,
@@ -147,7 +147,7 @@ Status PrepareTokenReuse(KernelPrepareContext* ctx, AttentionState* s, const Tok
 
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"q", "k", "v"};
-  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Attention", 3, 3, kNames));
+  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 3, 3, kNames));
   const fb::AttentionOptions* o = ctx->node->op->options_as_AttentionOptions();
   EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Attention: missing options");
   float density = o->sparse_density();
@@ -159,22 +159,22 @@ Status Prepare(KernelPrepareContext* ctx) {
   const int64_t H = o->num_heads();
   EDGE_CHECK_OR_RETURN(H >= 1, StatusCode::kInvalidModel, "Attention: num_heads %lld < 1",
                        static_cast<long long>(H));
-  const TensorInfo& q = dense::In(ctx, 0);
-  const TensorInfo& k = dense::In(ctx, 1);
-  const TensorInfo& v = dense::In(ctx, 2);
-  const TensorInfo& y = dense::Out(ctx, 0);
+  const TensorInfo& q = kernel_util::In(ctx, 0);
+  const TensorInfo& k = kernel_util::In(ctx, 1);
+  const TensorInfo& v = kernel_util::In(ctx, 2);
+  const TensorInfo& y = kernel_util::Out(ctx, 0);
   char b1[96], b2[96], b3[96];
   const bool bshd = o->layout() == fb::TensorLayout::BSHD;
   const int rank = bshd ? 3 : 4;
   EDGE_CHECK_OR_RETURN(q.rank == rank && k.rank == rank && v.rank == rank && y.rank == rank,
                        StatusCode::kInvalidModel,
                        "Attention: %s layout needs rank-%d q/k/v/out, got q %s k %s v %s",
-                       bshd ? "BSHD" : "BHSD", rank, dense::ShapeStr(q, b1),
-                       dense::ShapeStr(k, b2), dense::ShapeStr(v, b3));
+                       bshd ? "BSHD" : "BHSD", rank, kernel_util::ShapeStr(q, b1),
+                       kernel_util::ShapeStr(k, b2), kernel_util::ShapeStr(v, b3));
   for (int i = 0; i < rank; ++i) {
     EDGE_CHECK_OR_RETURN(y.dims[i] == q.dims[i], StatusCode::kInvalidModel,
-                         "Attention: output %s != q %s", dense::ShapeStr(y, b1),
-                         dense::ShapeStr(q, b2));
+                         "Attention: output %s != q %s", kernel_util::ShapeStr(y, b1),
+                         kernel_util::ShapeStr(q, b2));
   }
   F32AttentionParams p;
   p.heads = static_cast<size_t>(H);
@@ -199,8 +199,8 @@ Status Prepare(KernelPrepareContext* ctx) {
               t->dims[rank - 2] == k.dims[rank - 2];
     if (!bshd) ok = ok && t->dims[1] == H;
     EDGE_CHECK_OR_RETURN(ok, StatusCode::kInvalidModel,
-                         "Attention: k %s / v %s do not match q %s", dense::ShapeStr(k, b1),
-                         dense::ShapeStr(v, b2), dense::ShapeStr(q, b3));
+                         "Attention: k %s / v %s do not match q %s", kernel_util::ShapeStr(k, b1),
+                         kernel_util::ShapeStr(v, b2), kernel_util::ShapeStr(q, b3));
   }
   const float scale = o->scale();
   EDGE_CHECK_OR_RETURN(std::isfinite(scale), StatusCode::kInvalidModel,
@@ -215,7 +215,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->kernel = ctx->cpu != nullptr ? &f32_attention_kernel_for(*ctx->cpu) : &f32_attention_kernel(IsaLevel::kScalar);
   s->p = p;
   ctx->kernel_name = s->kernel->name;
-  s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, dense::Threads(ctx->pool)) + 63) /
+  s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, kernel_util::Threads(ctx->pool)) + 63) /
                     64 * 64;
   ctx->scratch_bytes = s->attn_scratch;
   int precision = static_cast<int>(o->precision());
@@ -231,7 +231,7 @@ Status Prepare(KernelPrepareContext* ctx) {
                          kQs8AttnMaxHeadDim, p.head_dim);
     s->q8 = ctx->cpu != nullptr ? &qs8_attention_kernel_for(*ctx->cpu) : &qs8_attention_kernel(IsaLevel::kScalar);
     ctx->kernel_name = s->q8->name;
-    s->attn_scratch = (qs8_attention_scratch_bytes(*s->q8, p, dense::Threads(ctx->pool)) + 63) / 64 * 64;
+    s->attn_scratch = (qs8_attention_scratch_bytes(*s->q8, p, kernel_util::Threads(ctx->pool)) + 63) / 64 * 64;
     ctx->scratch_bytes = s->attn_scratch;
   }
   // Sparse mode: the session's, else tiles when a density applies. Either

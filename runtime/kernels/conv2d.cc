@@ -14,7 +14,7 @@
 #include "ops/f32_conv2d.h"
 #include "ops/layout.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -46,7 +46,7 @@ void Destroy(void* p) {
 // XNNPACK at creation, so the OHWI copy is freed here); false: not taken.
 bool PrepareXnn(KernelPrepareContext* ctx, ConvState* s, const float* w, const float* bias) {
   const F32Conv2dParams& p = s->p;
-  if (!dense::XnnReady()) return false;
+  if (!kernel_util::XnnReady()) return false;
   const size_t cg = p.in_c / p.groups, og = p.out_c / p.groups, taps = p.kernel_h * p.kernel_w;
   float* ohwi = new (std::nothrow) float[p.out_c * cg * taps + 1];
   if (ohwi == nullptr) return false;
@@ -87,16 +87,16 @@ const char* Name(IsaLevel l, bool patch) {
 
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"x", "weight", "bias"};
-  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Conv2d", 2, 3, kNames));
+  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 3, kNames));
   const fb::ConvOptions* o = ctx->node->op->options_as_ConvOptions();
   EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Conv2d: missing ConvOptions");
-  const TensorInfo& x = dense::In(ctx, 0);
-  const TensorInfo& w = dense::In(ctx, 1);
-  const TensorInfo& y = dense::Out(ctx, 0);
+  const TensorInfo& x = kernel_util::In(ctx, 0);
+  const TensorInfo& w = kernel_util::In(ctx, 1);
+  const TensorInfo& y = kernel_util::Out(ctx, 0);
   char b1[96], b2[96];
   EDGE_CHECK_OR_RETURN(x.rank == 4 && w.rank == 4 && y.rank == 4, StatusCode::kInvalidModel,
-                       "Conv2d: x %s, weight %s must be 4-D (NCHW, OIHW)", dense::ShapeStr(x, b1),
-                       dense::ShapeStr(w, b2));
+                       "Conv2d: x %s, weight %s must be 4-D (NCHW, OIHW)", kernel_util::ShapeStr(x, b1),
+                       kernel_util::ShapeStr(w, b2));
   EDGE_CHECK_OR_RETURN(o->kernel_h() >= 1 && o->kernel_w() >= 1 && o->stride_h() >= 1 &&
                            o->stride_w() >= 1 && o->dilation_h() >= 1 && o->dilation_w() >= 1 &&
                            o->groups() >= 1 && o->pad_top() >= 0 && o->pad_left() >= 0 &&
@@ -104,12 +104,12 @@ Status Prepare(KernelPrepareContext* ctx) {
                        StatusCode::kInvalidModel, "Conv2d: bad kernel/stride/dilation/pad/groups");
   EDGE_CHECK_OR_RETURN(w.dims[2] == o->kernel_h() && w.dims[3] == o->kernel_w(),
                        StatusCode::kInvalidModel, "Conv2d: weight %s != kernel %dx%d",
-                       dense::ShapeStr(w, b1), o->kernel_h(), o->kernel_w());
+                       kernel_util::ShapeStr(w, b1), o->kernel_h(), o->kernel_w());
   const int64_t g = o->groups();
   EDGE_CHECK_OR_RETURN(x.dims[1] % g == 0 && w.dims[0] % g == 0 && w.dims[1] * g == x.dims[1],
                        StatusCode::kInvalidModel,
                        "Conv2d: channels x %lld, weight %s do not fit groups %lld",
-                       static_cast<long long>(x.dims[1]), dense::ShapeStr(w, b1),
+                       static_cast<long long>(x.dims[1]), kernel_util::ShapeStr(w, b1),
                        static_cast<long long>(g));
   F32Conv2dParams p;
   p.batch = static_cast<size_t>(x.dims[0]);
@@ -134,12 +134,12 @@ Status Prepare(KernelPrepareContext* ctx) {
                            static_cast<size_t>(y.dims[2]) == p.out_h &&
                            static_cast<size_t>(y.dims[3]) == p.out_w,
                        StatusCode::kInvalidModel, "Conv2d: output %s, expected [%lld, %lld, %zu, %zu]",
-                       dense::ShapeStr(y, b1), static_cast<long long>(x.dims[0]),
+                       kernel_util::ShapeStr(y, b1), static_cast<long long>(x.dims[0]),
                        static_cast<long long>(w.dims[0]), p.out_h, p.out_w);
-  const TensorInfo* bias = dense::HasInput(ctx, 2) ? &dense::In(ctx, 2) : nullptr;
+  const TensorInfo* bias = kernel_util::HasInput(ctx, 2) ? &kernel_util::In(ctx, 2) : nullptr;
   if (bias != nullptr) {
     EDGE_CHECK_OR_RETURN(bias->num_elements == w.dims[0], StatusCode::kInvalidModel,
-                         "Conv2d: bias %s != [O=%lld]", dense::ShapeStr(*bias, b1),
+                         "Conv2d: bias %s != [O=%lld]", kernel_util::ShapeStr(*bias, b1),
                          static_cast<long long>(w.dims[0]));
   }
   EDGE_CHECK_OR_RETURN(w.is_constant && (bias == nullptr || bias->is_constant),
@@ -148,10 +148,10 @@ Status Prepare(KernelPrepareContext* ctx) {
   ConvState* s = new (std::nothrow) ConvState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Conv2d: out of memory");
   ctx->state = s;
-  const IsaLevel isa = dense::Isa(ctx);
+  const IsaLevel isa = kernel_util::Isa(ctx);
   s->cfg = &f32_gemm_config(isa);
   s->p = p;
-  s->threads = dense::Threads(ctx->pool);
+  s->threads = kernel_util::Threads(ctx->pool);
 #if defined(EDGE_WITH_XNNPACK)
   if (isa == IsaLevel::kScalar &&
       PrepareXnn(ctx, s, reinterpret_cast<const float*>(w.data),

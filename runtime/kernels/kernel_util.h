@@ -1,6 +1,10 @@
-// Shared checks for op bindings: arity, dtypes, shapes, axes, and the
-// kernel-private state allocation. Every error names the op type and the
-// mismatch; the session prefixes the op index and name.
+// Shared helpers of the op bindings: arity, dtypes, shapes, axes, the
+// kernel-private state allocation, the ISA level and thread count to plan
+// for. Every error names the op type and the mismatch; the session prefixes
+// the op index and name. Error codes: kInvalidModel where the model breaks
+// an op's contract (arity, a dtype the op does not take, a shape that does
+// not fit), as the validator reports the same faults; the bindings return
+// kUnsupported themselves for valid models this build does not handle.
 #pragma once
 
 #include <cstdarg>
@@ -10,6 +14,10 @@
 
 #include "ops/isa.h"
 #include "runtime/kernel.h"
+
+#if defined(EDGE_WITH_XNNPACK)
+#include <xnnpack.h>
+#endif
 
 namespace edge {
 namespace kernel_util {
@@ -38,6 +46,11 @@ inline const char* ShapeStr(const TensorInfo& t, char* buf, size_t size) {
                                            static_cast<long long>(t.dims[i])));
   if (n < size) std::snprintf(buf + n, size - n, "]");
   return buf;
+}
+
+template <size_t N>
+inline const char* ShapeStr(const TensorInfo& t, char (&buf)[N]) {
+  return ShapeStr(t, buf, N);
 }
 
 struct Shape {  // holds the text of one shape for a message
@@ -102,7 +115,26 @@ inline Status CheckSameShape(const KernelPrepareContext* ctx, const TensorInfo& 
   return Status::Ok();
 }
 
-// Product of dims [begin, end).
+// Input count in [min_in, max_in] with the first min_in present (named by
+// in_names in messages), one output, every present tensor F32.
+inline Status CheckArityF32(const KernelPrepareContext* ctx, int min_in, int max_in,
+                            const char* const* in_names) {
+  const int nin = NumInputs(ctx);
+  if (nin < min_in || nin > max_in)
+    return Invalid(ctx, "expected %d..%d inputs, got %d", min_in, max_in, nin);
+  if (NumOutputs(ctx) != 1 || ctx->node->outputs[0] < 0) return Invalid(ctx, "expected 1 output");
+  for (int i = 0; i < min_in; ++i)
+    if (!HasInput(ctx, i)) return Invalid(ctx, "input %s is missing", in_names[i]);
+  for (int i = 0; i < nin; ++i) {
+    if (HasInput(ctx, i) && In(ctx, i).dtype != fb::DType::F32)
+      return Invalid(ctx, "input %s has dtype %s; only F32 is supported", in_names[i],
+                     DTypeName(In(ctx, i).dtype));
+  }
+  if (Out(ctx, 0).dtype != fb::DType::F32)
+    return Invalid(ctx, "output dtype %s; only F32 is supported", DTypeName(Out(ctx, 0).dtype));
+  return Status::Ok();
+}
+
 // Shared prologue of the single-input layout copies (Slice, Transpose): one
 // input and one output of the same fixed-size, unquantized dtype and rank.
 // `verb` completes "cannot be ..." in the error. Sets *esize (bytes/element).
@@ -138,6 +170,7 @@ inline Status CheckLastAxisNorm(KernelPrepareContext* ctx, int max_in) {
   return CheckSameShape(ctx, x, "input", y, "output");
 }
 
+// Product of dims [begin, end).
 inline int64_t Product(const TensorInfo& t, int begin, int end) {
   int64_t n = 1;
   for (int i = begin; i < end; ++i) n *= t.dims[i];
@@ -169,6 +202,18 @@ inline void DeleteState(void* state) {
 inline IsaLevel Isa(const KernelPrepareContext* ctx) {
   return ctx->cpu != nullptr ? BestIsaLevel(*ctx->cpu) : IsaLevel::kScalar;
 }
+
+inline size_t Threads(pthreadpool_t pool) {
+  return pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
+}
+
+#if defined(EDGE_WITH_XNNPACK)
+// XNNPACK initialized once (thread-safe static); false if it cannot run here.
+inline bool XnnReady() {
+  static const bool ok = xnn_initialize(nullptr) == xnn_status_success;
+  return ok;
+}
+#endif
 
 }  // namespace kernel_util
 }  // namespace edge

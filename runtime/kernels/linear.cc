@@ -23,7 +23,7 @@
 
 #include "ops/f32_gemm.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/kernel_util.h"
 #include "runtime/quant_linear.h"
 #include "runtime/kernel_settings.h"
 #include "runtime/weight_format.h"
@@ -83,14 +83,14 @@ float* Dequantize(const TensorInfo& w) {
 
 // Quantized path: the stored format, or `target` made at prepare from F32.
 Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
-  const TensorInfo& w = dense::In(ctx, 1);
-  const TensorInfo& x = dense::In(ctx, 0);
+  const TensorInfo& w = kernel_util::In(ctx, 1);
+  const TensorInfo& x = kernel_util::In(ctx, 0);
   EDGE_CHECK_OR_RETURN(w.rank == 2 && w.is_constant, StatusCode::kInvalidModel,
                        "Linear: a quantized weight must be a constant [N, K]");
   EDGE_CHECK_OR_RETURN(x.dtype == fb::DType::F32 && x.rank >= 1 && x.dim(-1) == w.dims[1],
                        StatusCode::kInvalidModel, "Linear: x must be F32 [.., K=%lld]",
                        static_cast<long long>(w.dims[1]));
-  const TensorInfo* bias = dense::HasInput(ctx, 2) ? &dense::In(ctx, 2) : nullptr;
+  const TensorInfo* bias = kernel_util::HasInput(ctx, 2) ? &kernel_util::In(ctx, 2) : nullptr;
   fb::Activation act = fb::Activation::None;
   if (const fb::LinearOptions* o = ctx->node->op->options_as_LinearOptions()) act = o->activation();
   LinearState* s = new (std::nothrow) LinearState;
@@ -145,9 +145,9 @@ Status Prepare(KernelPrepareContext* ctx) {
   const int nin = static_cast<int>(ctx->node->inputs.size());
   EDGE_CHECK_OR_RETURN(nin >= 2 && nin <= 3, StatusCode::kInvalidModel,
                        "Linear: expected 2 or 3 inputs, got %d", nin);
-  EDGE_CHECK_OR_RETURN(dense::HasInput(ctx, 0) && dense::HasInput(ctx, 1),
+  EDGE_CHECK_OR_RETURN(kernel_util::HasInput(ctx, 0) && kernel_util::HasInput(ctx, 1),
                        StatusCode::kInvalidModel, "Linear: x and weight are required");
-  const TensorInfo& w_stored = dense::In(ctx, 1);
+  const TensorInfo& w_stored = kernel_util::In(ctx, 1);
   const PrecisionOverride ov =
       ctx->options != nullptr ? ctx->options->precision : PrecisionOverride::kAsStored;
   if (ov == PrecisionOverride::kInt8 && w_stored.is_constant) return PrepareQuantized(ctx, fb::DType::I8);
@@ -165,13 +165,13 @@ Status Prepare(KernelPrepareContext* ctx) {
     w.layout = fb::WeightLayout::RowMajor;
     w.data = reinterpret_cast<const uint8_t*>(dequantized);
   } else {
-    EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "Linear", 2, 3, kNames));
+    EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 3, kNames));
   }
-  const TensorInfo& x = dense::In(ctx, 0);
-  const TensorInfo& y = dense::Out(ctx, 0);
+  const TensorInfo& x = kernel_util::In(ctx, 0);
+  const TensorInfo& y = kernel_util::Out(ctx, 0);
   char b1[96], b2[96];
   EDGE_CHECK_OR_RETURN(w.rank == 2, StatusCode::kInvalidModel,
-                       "Linear: weight must be [N, K], got %s", dense::ShapeStr(w, b1));
+                       "Linear: weight must be [N, K], got %s", kernel_util::ShapeStr(w, b1));
   const bool stored_packed = w.layout == fb::WeightLayout::PackedF32N16;
   EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor || (stored_packed && w.is_constant),
                        StatusCode::kUnsupported,
@@ -186,15 +186,15 @@ Status Prepare(KernelPrepareContext* ctx) {
   for (int i = 0; same && i + 1 < x.rank; ++i) same = y.dims[i] == x.dims[i];
   EDGE_CHECK_OR_RETURN(same, StatusCode::kInvalidModel,
                        "Linear: output shape %s != x %s with last dim N=%lld",
-                       dense::ShapeStr(y, b1), dense::ShapeStr(x, b2),
+                       kernel_util::ShapeStr(y, b1), kernel_util::ShapeStr(x, b2),
                        static_cast<long long>(w.dims[0]));
   const TensorInfo* bias = nullptr;
-  if (dense::HasInput(ctx, 2)) {
-    bias = &dense::In(ctx, 2);
+  if (kernel_util::HasInput(ctx, 2)) {
+    bias = &kernel_util::In(ctx, 2);
     EDGE_CHECK_OR_RETURN(bias->num_elements == w.dims[0] && bias->rank >= 1 &&
                              bias->dim(-1) == w.dims[0],
                          StatusCode::kInvalidModel, "Linear: bias %s != [N=%lld]",
-                         dense::ShapeStr(*bias, b1), static_cast<long long>(w.dims[0]));
+                         kernel_util::ShapeStr(*bias, b1), static_cast<long long>(w.dims[0]));
   }
   GemmActivation act = GemmActivation::kNone;
   if (const fb::LinearOptions* o = ctx->node->op->options_as_LinearOptions()) {
@@ -211,7 +211,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
   ctx->state = s;
   s->dequantized = dequantized;
-  s->cfg = stored_packed ? &f32_gemm_p16_config(dense::Isa(ctx)) : &f32_gemm_config(dense::Isa(ctx));
+  s->cfg = stored_packed ? &f32_gemm_p16_config(kernel_util::Isa(ctx)) : &f32_gemm_config(kernel_util::Isa(ctx));
   s->m = static_cast<size_t>(x.num_elements) / (k > 0 ? k : 1);
   if (k == 0) s->m = static_cast<size_t>(y.num_elements) / (n > 0 ? n : 1);
   s->n = n;
@@ -223,9 +223,9 @@ Status Prepare(KernelPrepareContext* ctx) {
   // (AArch64 NEON, AVX2, AVX-512). Where it is the portable one (AArch32, x86
   // capped to scalar) XNNPACK's vector kernels win by far: they get a
   // row-major copy to pack from, as row-major weights do.
-  const bool portable = f32_gemm_p16_is_portable(dense::Isa(ctx));
-  if (dense::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
-      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && dense::XnnReady()) {
+  const bool portable = f32_gemm_p16_is_portable(kernel_util::Isa(ctx));
+  if (kernel_util::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
+      (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && kernel_util::XnnReady()) {
     float* rows = stored_packed ? Dequantize(w) : nullptr;
     EDGE_CHECK_OR_RETURN(!stored_packed || rows != nullptr, StatusCode::kOutOfMemory,
                          "Linear: out of memory");

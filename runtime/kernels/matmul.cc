@@ -6,7 +6,7 @@
 
 #include "ops/f32_matmul.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -26,14 +26,14 @@ void Destroy(void* p) {
 
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"a", "b"};
-  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "MatMul", 2, 2, kNames));
-  const TensorInfo& a = dense::In(ctx, 0);
-  const TensorInfo& b = dense::In(ctx, 1);
-  const TensorInfo& c = dense::Out(ctx, 0);
+  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 2, kNames));
+  const TensorInfo& a = kernel_util::In(ctx, 0);
+  const TensorInfo& b = kernel_util::In(ctx, 1);
+  const TensorInfo& c = kernel_util::Out(ctx, 0);
   char b1[96], b2[96], b3[96];
   EDGE_CHECK_OR_RETURN(a.rank >= 2 && b.rank >= 2, StatusCode::kUnsupported,
                        "MatMul: operands must have rank >= 2, got %s and %s",
-                       dense::ShapeStr(a, b1), dense::ShapeStr(b, b2));
+                       kernel_util::ShapeStr(a, b1), kernel_util::ShapeStr(b, b2));
   bool tb = false;
   if (const fb::MatMulOptions* o = ctx->node->op->options_as_MatMulOptions()) tb = o->transpose_b();
   F32MatMulDims d;
@@ -45,7 +45,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   EDGE_CHECK_OR_RETURN(bk == a.dim(-1), StatusCode::kInvalidModel,
                        "MatMul: a K %lld != b K %lld (a %s, b %s, transpose_b=%d)",
                        static_cast<long long>(a.dim(-1)), static_cast<long long>(bk),
-                       dense::ShapeStr(a, b1), dense::ShapeStr(b, b2), tb ? 1 : 0);
+                       kernel_util::ShapeStr(a, b1), kernel_util::ShapeStr(b, b2), tb ? 1 : 0);
   d.n = static_cast<size_t>(bn);
   const int br = c.rank - 2;
   EDGE_CHECK_OR_RETURN(br >= 0 && br <= kMatMulMaxBatchRank && a.rank - 2 <= br &&
@@ -66,13 +66,13 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
   EDGE_CHECK_OR_RETURN(ok, StatusCode::kInvalidModel,
                        "MatMul: output %s does not match a %s . b %s (transpose_b=%d)",
-                       dense::ShapeStr(c, b3), dense::ShapeStr(a, b1), dense::ShapeStr(b, b2),
+                       kernel_util::ShapeStr(c, b3), kernel_util::ShapeStr(a, b1), kernel_util::ShapeStr(b, b2),
                        tb ? 1 : 0);
 
   MatMulState* s = new (std::nothrow) MatMulState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "MatMul: out of memory");
   ctx->state = s;
-  s->cfg = &f32_gemm_config(dense::Isa(ctx));
+  s->cfg = &f32_gemm_config(kernel_util::Isa(ctx));
   s->dims = d;
   ctx->kernel_name = s->cfg->name;
   const size_t floats = f32_matmul_scratch_floats(*s->cfg, d);

@@ -4,7 +4,7 @@
 
 #include "ops/f32_rope.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/dense_util.h"
+#include "runtime/kernels/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -21,25 +21,25 @@ bool IsTable(const TensorInfo& t, int64_t n, int64_t dh) {
 
 Status Prepare(KernelPrepareContext* ctx) {
   static const char* const kNames[] = {"x", "cos", "sin"};
-  EDGE_RETURN_IF_ERROR(dense::CheckArityF32(ctx, "RoPE", 3, 3, kNames));
+  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 3, 3, kNames));
   const fb::RopeOptions* o = ctx->node->op->options_as_RopeOptions();
   EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "RoPE: missing options");
   const int64_t H = o->num_heads();
-  const TensorInfo& x = dense::In(ctx, 0);
-  const TensorInfo& c = dense::In(ctx, 1);
-  const TensorInfo& s = dense::In(ctx, 2);
-  const TensorInfo& y = dense::Out(ctx, 0);
+  const TensorInfo& x = kernel_util::In(ctx, 0);
+  const TensorInfo& c = kernel_util::In(ctx, 1);
+  const TensorInfo& s = kernel_util::In(ctx, 2);
+  const TensorInfo& y = kernel_util::Out(ctx, 0);
   char b1[96], b2[96];
   const bool bshd = o->layout() == fb::TensorLayout::BSHD;
   const int rank = bshd ? 3 : 4;
   EDGE_CHECK_OR_RETURN(H >= 1, StatusCode::kInvalidModel, "RoPE: num_heads < 1");
   EDGE_CHECK_OR_RETURN(x.rank == rank && y.rank == rank, StatusCode::kInvalidModel,
                        "RoPE: %s layout needs a rank-%d x, got %s", bshd ? "BSHD" : "BHSD", rank,
-                       dense::ShapeStr(x, b1));
+                       kernel_util::ShapeStr(x, b1));
   for (int i = 0; i < rank; ++i) {
     EDGE_CHECK_OR_RETURN(y.dims[i] == x.dims[i], StatusCode::kInvalidModel,
-                         "RoPE: output %s != x %s", dense::ShapeStr(y, b1),
-                         dense::ShapeStr(x, b2));
+                         "RoPE: output %s != x %s", kernel_util::ShapeStr(y, b1),
+                         kernel_util::ShapeStr(x, b2));
   }
   F32RopeParams p;
   p.batch = static_cast<size_t>(x.dims[0]);
@@ -63,8 +63,8 @@ Status Prepare(KernelPrepareContext* ctx) {
                        "RoPE: head dim %zu is odd", p.head_dim);
   const int64_t n = static_cast<int64_t>(p.tokens), dh = static_cast<int64_t>(p.head_dim);
   EDGE_CHECK_OR_RETURN(IsTable(c, n, dh) && IsTable(s, n, dh), StatusCode::kInvalidModel,
-                       "RoPE: cos %s / sin %s must be [N=%lld, dh=%lld]", dense::ShapeStr(c, b1),
-                       dense::ShapeStr(s, b2), static_cast<long long>(n),
+                       "RoPE: cos %s / sin %s must be [N=%lld, dh=%lld]", kernel_util::ShapeStr(c, b1),
+                       kernel_util::ShapeStr(s, b2), static_cast<long long>(n),
                        static_cast<long long>(dh));
   F32RopeParams* st = new (std::nothrow) F32RopeParams(p);
   EDGE_CHECK_OR_RETURN(st != nullptr, StatusCode::kOutOfMemory, "RoPE: out of memory");

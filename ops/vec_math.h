@@ -1,22 +1,28 @@
-// Vector transcendental functions, written once over a vector type V of
-// ops/f32_vec.h (VecAvx2 as edge::avx2::V, VecAvx512 as edge::avx512::V; see
-// vec_math_avx2.h / vec_math_avx512.h). Included only through those headers,
-// in per-ISA translation units; the vector types live in an anonymous
-// namespace, so every instantiation is local to its file and AVX2 and
-// AVX-512 code never mix at link time.
+// The vector-math library of every F32 kernel family: exp, erf, tanh,
+// sigmoid, SiLU and GELU (erf and tanh forms), written once over the SIMD
+// layer of ops/f32_vec.h and instantiated per ISA file (VecScalar, VecAvx2,
+// VecAvx512, VecNeon). The GEMM epilogue and the activation pass after
+// XNNPACK or the quantized GEMMs (Activate), the Gelu / SiLU / Unary ops, the
+// softmax, GroupNorm's fused SiLU and both attention tiles all call these
+// functions, so a model computes each of them one way whichever kernel runs it.
+// The vector types live in an anonymous namespace, so every instantiation is
+// local to its file and code compiled for one ISA is never linked into
+// another's caller.
 //
-// Accuracy, max relative error against double math (ulp = 2^-23 ~ 1.19e-7),
-// measured on 2M-point grids by tests/unit/ops_elementwise_test.cc, which
-// asserts these bounds (counting only references that are normal floats):
-//   Exp       1.0e-7 on [-87, 88]; exactly 0 below -104 and +inf above 88.73
-//   Sigmoid   2.5e-7, SiLU 2.5e-7 on [-20, 20]; on [-110, 100] <= 6e-6 (the
-//             worst cases are results next to FLT_MIN, built from a subnormal e^x)
-//   Gelu      1.4e-6 on [-20, 20] (worst where the result nears FLT_MIN,
-//             x ~ -13; far tail underflows to -0, never NaN for finite x)
-//   GeluTanh  7e-7 on [-20, 20]
-//   Tanh      1.4e-7, Erf 1.8e-7 everywhere
-// +-1e4 and +-FLT_MAX give the limits (0, -0, 1, x, inf) with no NaN; NaN
-// inputs propagate.
+// NaN policy: NaN in, NaN out, for every function here (clamps keep the data
+// as the second min/max operand, which ops/f32_vec.h defines to return it).
+//
+// Accuracy: the table in docs/vec_math.md, measured against double math by
+// tests/unit/vec_math_accuracy_test.cc for every ISA this CPU runs (it asserts
+// the bounds). Every ISA runs the same operations (VecScalar::fma is the
+// correctly rounded std::fma), so they differ only where a compiler contracts
+// a separate multiply and add. In short, max error in ulp where the result is
+// a normal float (ulp = 2^-23 relative, ~1.19e-7):
+//   Exp 1.02 (exactly 0 below -104, +inf above 88.73); ExpFast 39 on [-87, 0]
+//   Erf 2.4, Tanh 1.3, Sigmoid 2.3 everywhere
+//   Silu 47, Gelu 12, GeluTanh 6: the worst cases are results next to FLT_MIN
+//   (x ~ -91, -13, -10); GELU's far tail underflows to -0, never NaN.
+// +-1e4 and +-FLT_MAX give the limits (0, -0, 1, x, inf) with no NaN.
 // The polynomial coefficients below were fitted for this file (weighted
 // least squares on Chebyshev nodes, Lawson reweighting) and then rounded to
 // float; the error figures above include that rounding.
@@ -73,6 +79,23 @@ inline VT<V> ExpHiLo(VT<V> hi, VT<V> lo) {
   r = V::fnma(n, V::set1(kLn2Lo), r);
   r = V::add(r, lo);
   return V::scale_pow2(ExpPoly<V>(r), n);
+}
+
+// e^x for x <= 0 where a relative error of 4e-6 is enough: the INT8
+// attention, whose probabilities are quantized to 15 bits and whose inner loop
+// is short enough that the exp shows. Taylor polynomial of degree 5, n from
+// the round-to-nearest shifter, 2^n built in one step: 14 operations on AVX2
+// against Exp's 21. x < -87 gives ~1.6e-38, never a subnormal or 0; x > 0 is
+// outside its domain (2^n is built for n <= 127 only).
+template <class V>
+inline VT<V> ExpFast(VT<V> x) {
+  static constexpr float kT[6] = {1.0f, 1.0f, 0.5f, 1.0f / 6, 1.0f / 24, 1.0f / 120};
+  x = V::max(V::set1(-87.0f), x);
+  const VT<V> shifter = V::set1(12582912.0f);  // 1.5 * 2^23
+  const VT<V> n = V::sub(V::fma(x, V::set1(kLog2e), shifter), shifter);
+  VT<V> r = V::fnma(n, V::set1(0.693145752f), x);
+  r = V::fnma(n, V::set1(1.42860677e-6f), r);
+  return V::mul(Poly<V>(r, kT, 5), V::pow2i(n));
 }
 
 // erfc(z) for z >= 0, given z and z^2 = z2h + z2l (an exact split, so that
@@ -183,6 +206,18 @@ inline VT<V> GeluTanh(VT<V> x) {
   const VT<V> bb = V::sub(s, p1h);
   const VT<V> err = V::add(V::sub(p1h, V::sub(s, bb)), V::sub(p2h, bb));
   return DivOnePlusExp<V>(x, s, V::add(err, V::add(p1l, p2l)));
+}
+
+// The fused activations of the GEMM family by GemmActivation code
+// (ops/f32_activation_pass.h): 1 GELU, 2 GELU-tanh, 3 SiLU, else identity.
+template <class V>
+inline VT<V> Activate(VT<V> x, int act) {
+  switch (act) {
+    case 1: return Gelu<V>(x);
+    case 2: return GeluTanh<V>(x);
+    case 3: return Silu<V>(x);
+    default: return x;
+  }
 }
 
 }  // namespace vecmath

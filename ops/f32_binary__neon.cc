@@ -1,0 +1,15 @@
+// AArch64 NEON instantiation of the binary kernel (ops/f32_binary_simd.h).
+// (AArch32 keeps the reference: VecNeon is AArch64's.)
+#if defined(__aarch64__)
+#include "ops/f32_vec.h"
+#include "ops/f32_binary_simd.h"
+
+namespace edge {
+
+void f32_vbinary__neon(BinaryOp op, size_t n, const float* a, bool a_scalar, const float* b,
+                       bool b_scalar, float* out) {
+  simd::VBinary<VecNeon>(op, n, a, a_scalar, b, b_scalar, out);
+}
+
+}  // namespace edge
+#endif

@@ -1,0 +1,20 @@
+// AArch64 NEON instantiation of LayerNorm / RMSNorm (ops/f32_norm_simd.h).
+// (AArch32 keeps the reference: VecNeon is AArch64's.)
+#if defined(__aarch64__)
+#include "ops/f32_vec.h"
+#include "ops/f32_norm_simd.h"
+
+namespace edge {
+
+void f32_layernorm__neon(size_t rows, size_t cols, const float* x, const float* gamma,
+                         const float* beta, float eps, float* y, pthreadpool_t pool) {
+  simd::LayerNorm<VecNeon>(rows, cols, x, gamma, beta, eps, y, pool);
+}
+
+void f32_rmsnorm__neon(size_t rows, size_t cols, const float* x, const float* gamma, float eps,
+                       float* y, pthreadpool_t pool) {
+  simd::RMSNorm<VecNeon>(rows, cols, x, gamma, eps, y, pool);
+}
+
+}  // namespace edge
+#endif

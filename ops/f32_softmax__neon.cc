@@ -1,0 +1,15 @@
+// AArch64 NEON instantiation of softmax (ops/f32_softmax_simd.h).
+// (AArch32 keeps the reference: VecNeon is AArch64's.)
+#if defined(__aarch64__)
+#include "ops/f32_vec.h"
+#include "ops/f32_softmax_simd.h"
+
+namespace edge {
+
+void f32_softmax__neon(size_t outer, size_t axis, size_t inner, const float* x, float* y,
+                       pthreadpool_t pool) {
+  simd::Softmax<VecNeon>(outer, axis, inner, x, y, pool);
+}
+
+}  // namespace edge
+#endif
