@@ -11,6 +11,7 @@ include(CMakeDependentOption)
 cmake_dependent_option(EDGE_MINSIZE_LTO "With EDGE_CORE_MINSIZE: link-time optimization" ON "EDGE_CORE_MINSIZE" OFF)
 cmake_dependent_option(EDGE_MINSIZE_GC_SECTIONS "With EDGE_CORE_MINSIZE: -ffunction-sections -fdata-sections -Wl,--gc-sections" ON "EDGE_CORE_MINSIZE" OFF)
 cmake_dependent_option(EDGE_MINSIZE_STRIP "With EDGE_CORE_MINSIZE: strip binaries at link time (-s)" ON "EDGE_CORE_MINSIZE" OFF)
+cmake_dependent_option(EDGE_MINSIZE_NORELRO "With EDGE_CORE_MINSIZE: link with -z norelro" ON "EDGE_CORE_MINSIZE" OFF)
 
 if(EDGE_CORE_MINSIZE)
   if(EDGE_WITH_XNNPACK)
@@ -34,6 +35,16 @@ if(EDGE_CORE_MINSIZE)
   endif()
   if(EDGE_MINSIZE_STRIP)
     add_link_options(-s)
+  endif()
+  # RELRO makes the loader remap the GOT read-only after relocation, and for
+  # that the linker ends the RELRO part of the RW segment on a max-page-size
+  # boundary: 64 KiB on AArch64, so up to 64 KiB of zeros in the file
+  # whenever the code grows past a boundary (the aarch64 core went from 258
+  # to 322 KiB for a few KiB of code). Without it the RW segment follows the
+  # code directly and the binary still loads on 4, 16 and 64 KiB page
+  # kernels, at the price of that hardening; EDGE_MINSIZE_NORELRO=OFF keeps it.
+  if(EDGE_MINSIZE_NORELRO)
+    add_link_options(-Wl,-z,norelro)
   endif()
   if(EDGE_MINSIZE_LTO)
     include(CheckIPOSupported)
