@@ -839,7 +839,7 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
     for (size_t i = 0; i < cst.step_skipped.size(); ++i) {
       std::printf("%s{\"step\":%zu,\"skipped\":%lld,\"computed\":%lld,\"blocks\":\"%s\"}", i ? "," : "", i,
                   static_cast<long long>(cst.step_skipped[i]), static_cast<long long>(cst.step_computed[i]),
-                  cst.step_blocks[i].c_str());
+                  cst.step_blocks[i].data());
     }
     const edge::GuidanceReuseOptions& gru = p.stats().guidance_reuse;
     std::printf("],\"guidance_reuse\":{\"interval\":%d,\"order\":%d,\"warmup\":%d,\"default_used\":%s,"
