@@ -373,9 +373,10 @@ Status LoadGenerate(const void* arg, const char** stage) {
 }
 
 // A small DiT (pipeline, one cache region per block) with batch `batch`,
-// and optionally a decoder graph linked to its latent: a 1x1 Conv2d
-// (C -> 3) on [1, C, 4, 4] tiles of the [C, 8, 8] latent.
-void BuildFixture(int batch, bool decoder, edge::ModelWriter* out) {
+// sampled by DDIM (epsilon) where `ddim`, else by flow matching; and
+// optionally a decoder graph linked to its latent: a 1x1 Conv2d (C -> 3) on
+// [1, C, 4, 4] tiles of the [C, 8, 8] latent.
+void BuildFixture(int batch, bool ddim, bool decoder, edge::ModelWriter* out) {
   edge::ModelWriter& w = *out;
   edge::testing::DitConfig cfg;
   cfg.batch = batch;
@@ -385,6 +386,12 @@ void BuildFixture(int batch, bool decoder, edge::ModelWriter* out) {
   cfg.image_size = 8;
   cfg.freq_dim = 32;
   edge::testing::BuildDit(cfg, &w);
+  if (ddim) {
+    edge::PipelineInfo pi = *w.pipeline();
+    pi.sampler = edge::fb::Sampler::DDIM;
+    pi.prediction = edge::fb::Prediction::Epsilon;
+    w.SetPipeline(pi);
+  }
   if (decoder) {
     const int C = cfg.in_channels, latent = w.pipeline()->latent_input;
     const int g = w.AddGraph("decoder");
@@ -402,9 +409,9 @@ void BuildFixture(int batch, bool decoder, edge::ModelWriter* out) {
   }
 }
 
-bool FixtureBytes(int batch, bool decoder, std::vector<uint8_t>* bytes) {
+bool FixtureBytes(int batch, bool ddim, bool decoder, std::vector<uint8_t>* bytes) {
   edge::ModelWriter w;
-  BuildFixture(batch, decoder, &w);
+  BuildFixture(batch, ddim, decoder, &w);
   return w.Finish(bytes).ok();
 }
 
@@ -458,7 +465,7 @@ int main(int argc, char** argv) {
 
   // A small DiT with a pipeline and one cache region per block.
   edge::ModelWriter w;
-  BuildFixture(2, false, &w);
+  BuildFixture(2, false, false, &w);
   std::vector<uint8_t> bytes;
   if (!w.Finish(&bytes).ok()) return 2;
   const std::string path = TempPath("alloc_failure_dit.fb");
@@ -493,7 +500,7 @@ int main(int argc, char** argv) {
 
   // Generation: guidance 2 and the step cache on in every scenario.
   std::vector<uint8_t> dit_b1, dit_dec;
-  if (!FixtureBytes(1, false, &dit_b1) || !FixtureBytes(2, true, &dit_dec)) return 2;
+  if (!FixtureBytes(1, true, false, &dit_b1) || !FixtureBytes(2, false, true, &dit_dec)) return 2;
   struct Gen {
     const char* label;
     GenerateCase c;
@@ -516,8 +523,9 @@ int main(int argc, char** argv) {
   gens[0].c.gen.cache.policy = edge::CachePolicy::kTdc;
   gens[0].c.gen.cache.block_thresholds = {10.f, 10.f};
   // Batch 1: cond and uncond as separate calls (two cache branches), taylor
-  // forecasts from INT8 residuals (codes and scales, twice).
-  gens[1].label = "generate: unpaired guidance, taylor cache, INT8 residuals";
+  // forecasts from INT8 residuals (codes and scales, twice); DDIM (its
+  // schedule spans the training steps).
+  gens[1].label = "generate: DDIM, unpaired guidance, taylor cache, INT8 residuals";
   gens[1].c.bytes = &dit_b1;
   gens[1].c.gen.cache.policy = edge::CachePolicy::kTaylor;
   gens[1].c.gen.cache.delta_int8 = true;
