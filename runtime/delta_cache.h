@@ -139,7 +139,9 @@ class DeltaCache {
 
  private:
   // CacheOptions with its lists in Arrays: copying a std::vector cannot fail
-  // softly (array.h). Same field names, so the rules read alike.
+  // softly (array.h). Same field names, so the rules read alike; a field
+  // added to CacheOptions goes here and into CopyOptions (reading it through
+  // options_ does not compile until then).
   struct Options {
     CachePolicy policy = CachePolicy::kTdc;
     float threshold = 0.f;
