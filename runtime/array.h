@@ -68,6 +68,13 @@ class Array {
     return true;
   }
 
+  // Keeps the first n elements (n <= size()) without reallocating: a table
+  // filled up to a count only known while filling is sized for the most it
+  // can hold, then cut to what it got.
+  void Truncate(size_t n) {
+    if (n < size_) size_ = n;
+  }
+
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   T* data() { return data_; }

@@ -19,7 +19,7 @@ double RelL1(const float* a, const float* b, size_t n) {
   return norm > 0.0 ? diff / norm : (diff > 0.0 ? 1e30 : 0.0);
 }
 
-double Poly(const std::vector<float>& c, double x) {
+double Poly(const Array<float>& c, double x) {
   if (c.empty()) return x;
   double y = 0.0;
   for (float v : c) y = y * x + double(v);
@@ -160,16 +160,20 @@ Result<std::unique_ptr<DeltaCache>> DeltaCache::Create(Session* session, const C
                          "delta cache: magnitude ratios must be finite and > 0");
   }
   std::unique_ptr<DeltaCache> c(new (std::nothrow) DeltaCache());
-  EDGE_CHECK_OR_RETURN(c != nullptr, StatusCode::kOutOfMemory, "delta cache: out of memory");
+  EDGE_CHECK_OR_RETURN(c != nullptr && CopyOptions(options, &c->options_), StatusCode::kOutOfMemory,
+                       "delta cache: out of memory");
   c->session_ = session;
-  c->options_ = options;
   c->branches_ = branches;
   const Model& m = session->model();
 
   // Usable regions: F32 input/output of equal size, ranges disjoint, and no
   // tensor made inside the range other than its output read after it (else
   // skipping would leave that tensor stale). Others are simply always run.
-  std::vector<int> last_reader(m.num_tensors(), -1);
+  Array<int> last_reader;
+  EDGE_CHECK_OR_RETURN(last_reader.Reset(static_cast<size_t>(m.num_tensors()), -1) &&
+                           c->regions_.Reset(m.cache_regions().size()),
+                       StatusCode::kOutOfMemory, "delta cache: out of memory");
+  size_t num_regions = 0;
   for (int i = 0; i < m.num_nodes(); ++i) {
     for (int t : m.node(i).inputs) {
       if (t >= 0) last_reader[t] = i;
@@ -189,10 +193,11 @@ Result<std::unique_ptr<DeltaCache>> DeltaCache::Create(Session* session, const C
     }
     if (!ok) continue;
     const size_t token = out.rank >= 1 && out.dims[out.rank - 1] > 0 ? static_cast<size_t>(out.dims[out.rank - 1]) : 1;
-    c->regions_.push_back({r.first_op, r.last_op, r.input, r.output, static_cast<size_t>(out.num_elements),
-                           static_cast<size_t>(out.num_elements) % token == 0 ? token : 1});
+    c->regions_[num_regions++] = {r.first_op, r.last_op, r.input, r.output, static_cast<size_t>(out.num_elements),
+                                  static_cast<size_t>(out.num_elements) % token == 0 ? token : 1};
     prev_last = r.last_op;
   }
+  c->regions_.Truncate(num_regions);
   if (!options.block_thresholds.empty()) {
     EDGE_CHECK_OR_RETURN(options.block_thresholds.size() == c->regions_.size(), StatusCode::kInvalidArgument,
                          "delta cache: %zu per-block thresholds for %zu cache regions",
@@ -226,56 +231,76 @@ Result<std::unique_ptr<DeltaCache>> DeltaCache::Create(Session* session, const C
     c->tea_elements_ = static_cast<size_t>(m.tensor(c->tea_tensor_).num_elements);
   }
 
-  // All storage planned here: nothing is allocated while running.
-  c->stats_.step_skipped.assign(steps, 0);
-  c->stats_.step_computed.assign(steps, 0);
+  // All storage planned here: nothing is allocated while running. Every
+  // Reset zero-fills; one that fails is kOutOfMemory (the cache and what it
+  // got so far are freed with it).
+  bool ok = c->stats_.step_skipped.Reset(steps) && c->stats_.step_computed.Reset(steps) &&
+            c->stats_.step_blocks.Reset(steps);
   const size_t mask_len = size_t(branches) * (c->regions_.size() + 1) - 1;
-  c->stats_.step_blocks.assign(steps, std::string(mask_len, '-'));
-  for (int s = 0; s < steps; ++s) {
-    for (int b = 1; b < branches; ++b) c->stats_.step_blocks[s][size_t(b) * (c->regions_.size() + 1) - 1] = '|';
+  for (int s = 0; ok && s < steps; ++s) {
+    Array<char>& mask = c->stats_.step_blocks[s];
+    ok = mask.Reset(mask_len + 1, '-');
+    if (!ok) break;
+    mask[mask_len] = '\0';
+    for (int b = 1; b < branches; ++b) mask[size_t(b) * (c->regions_.size() + 1) - 1] = '|';
   }
-  if (options.probe) {
-    c->stats_.probe_tea_rel.assign(steps, 0.0);
-    c->stats_.probe_resid_rel.assign(steps, 0.0);
-    c->stats_.probe_mag.assign(steps, 0.0);
-    c->stats_.probe_count.assign(steps, 0);
+  if (ok && options.probe) {
+    ok = c->stats_.probe_tea_rel.Reset(steps) && c->stats_.probe_resid_rel.Reset(steps) &&
+         c->stats_.probe_mag.Reset(steps) && c->stats_.probe_count.Reset(steps);
   }
-  if (c->enabled() || options.probe) {
+  if (ok && (c->enabled() || options.probe)) {
     const bool forecast = options.policy == CachePolicy::kTaylor;
-    c->states_.assign(branches, std::vector<RegionState>(c->regions_.size()));
-    for (auto& branch : c->states_) {
-      for (size_t i = 0; i < branch.size(); ++i) {
+    ok = c->states_.Reset(branches) && c->global_.Reset(branches);
+    for (size_t b = 0; ok && b < c->states_.size(); ++b) {
+      Array<RegionState>& branch = c->states_[b];
+      ok = branch.Reset(c->regions_.size());
+      for (size_t i = 0; ok && i < branch.size(); ++i) {
         const size_t e = c->regions_[i].elements, tokens = e / c->regions_[i].token;
         // fb never reuses block 0 and compares its residual directly: kept in FP32.
         const bool int8 = c->Int8(i);
         if (int8) {
-          branch[i].q.assign(e, 0);
-          branch[i].scale.assign(tokens, 0.f);
+          ok = branch[i].q.Reset(e) && branch[i].scale.Reset(tokens);
           c->delta_bytes_ += e + tokens * sizeof(float);
         } else {
-          branch[i].delta.assign(e, 0.f);
+          ok = branch[i].delta.Reset(e);
           c->delta_bytes_ += e * sizeof(float);
         }
         if (forecast && int8) {
-          branch[i].q_prev.assign(e, 0);
-          branch[i].scale_prev.assign(tokens, 0.f);
+          ok = ok && branch[i].q_prev.Reset(e) && branch[i].scale_prev.Reset(tokens);
           c->delta_bytes_ += e + tokens * sizeof(float);
         } else if (forecast) {
-          branch[i].delta_prev.assign(e, 0.f);
+          ok = ok && branch[i].delta_prev.Reset(e);
           c->delta_bytes_ += e * sizeof(float);
         }
       }
     }
-    c->global_.assign(branches, GlobalState());
-    for (GlobalState& g : c->global_) {
+    for (size_t b = 0; ok && b < c->global_.size(); ++b) {
       size_t n = 0;
       if (options.policy == CachePolicy::kFirstBlock && !c->regions_.empty()) n = c->regions_[0].elements;
       if (options.policy == CachePolicy::kTeaCache || options.probe) n = c->tea_elements_;
-      g.ref.assign(n, 0.f);
+      ok = c->global_[b].ref.Reset(n);
       c->delta_bytes_ += n * sizeof(float);
     }
   }
+  EDGE_CHECK_OR_RETURN(ok, StatusCode::kOutOfMemory,
+                       "delta cache: out of memory for %d steps of %zu regions in %d branches", steps,
+                       c->regions_.size(), branches);
   return c;
+}
+
+bool DeltaCache::CopyOptions(const CacheOptions& from, Options* to) {
+  to->policy = from.policy;
+  to->threshold = from.threshold;
+  to->max_skips = from.max_skips;
+  to->warmup_steps = from.warmup_steps;
+  to->interval = from.interval;
+  to->probe = from.probe;
+  to->drop_instead_of_reuse = from.drop_instead_of_reuse;
+  to->delta_int8 = from.delta_int8;
+  return to->compute_steps.Assign(from.compute_steps.begin(), from.compute_steps.end()) &&
+         to->block_thresholds.Assign(from.block_thresholds.begin(), from.block_thresholds.end()) &&
+         to->tea_poly.Assign(from.tea_poly.begin(), from.tea_poly.end()) &&
+         to->mag_ratios.Assign(from.mag_ratios.begin(), from.mag_ratios.end());
 }
 
 bool DeltaCache::enabled() const {
@@ -469,7 +494,7 @@ Status DeltaCache::RunPerBlock(int branch, int step, int steps) {
 Status DeltaCache::RunGlobal(int branch, int step, int steps) {
   const int num_ops = session_->model().num_nodes();
   GlobalState& g = global_[branch];
-  std::vector<RegionState>& states = states_[branch];
+  Array<RegionState>& states = states_[branch];
   const CachePolicy pol = options_.policy;
   const bool probe = options_.probe;
   bool must_compute = step < options_.warmup_steps || step == steps - 1 || g.computes < 1;

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/array.h"
 #include "runtime/session.h"
 
 namespace edge {
@@ -77,18 +78,20 @@ struct CacheOptions {
   bool delta_int8 = false;
 };
 
+// Filled by the cache while generating, in Arrays sized at Create (a
+// std::vector that cannot grow aborts the exception-free runtime).
 struct CacheStats {
   int64_t blocks_computed = 0;
   int64_t blocks_skipped = 0;
   // Per step, summed over branches and chunks.
-  std::vector<int64_t> step_skipped, step_computed;
+  Array<int64_t> step_skipped, step_computed;
   // Per step, the decision of every region of the last chunk: one char per
   // region per branch ('c' computed, 's' reused, 'f' forecast), branches
-  // separated by '|'.
-  std::vector<std::string> step_blocks;
+  // separated by '|'; NUL-terminated.
+  Array<Array<char>> step_blocks;
   // probe: per step sums (and counts) of the signals over branches/chunks.
-  std::vector<double> probe_tea_rel, probe_resid_rel, probe_mag;
-  std::vector<int> probe_count;
+  Array<double> probe_tea_rel, probe_resid_rel, probe_mag;
+  Array<int> probe_count;
 };
 
 // What a user asks for; ResolveCacheOptions turns it into CacheOptions using
@@ -128,17 +131,31 @@ class DeltaCache {
   Status Run(int branch, int step, int steps);
 
   const CacheStats& stats() const { return stats_; }
+  // Hands the stats over (the cache is done with them).
+  CacheStats TakeStats() { return std::move(stats_); }
   int num_regions() const { return static_cast<int>(regions_.size()); }
   // Bytes of residual storage planned for all branches (allocated in Create).
   size_t delta_bytes() const { return delta_bytes_; }
 
  private:
+  // CacheOptions with its lists in Arrays: copying a std::vector cannot fail
+  // softly (array.h). Same field names, so the rules read alike; a field
+  // added to CacheOptions goes here and into CopyOptions (reading it through
+  // options_ does not compile until then).
+  struct Options {
+    CachePolicy policy = CachePolicy::kTdc;
+    float threshold = 0.f;
+    int max_skips = 0, warmup_steps = 0, interval = 0;
+    Array<int> compute_steps;
+    Array<float> block_thresholds, tea_poly, mag_ratios;
+    bool probe = false, drop_instead_of_reuse = false, delta_int8 = false;
+  };
   struct RegionState {
-    std::vector<float> delta;       // output - input at the last compute
-    std::vector<float> delta_prev;  // the compute before (taylor only)
+    Array<float> delta;       // output - input at the last compute
+    Array<float> delta_prev;  // the compute before (taylor only)
     // INT8 storage (delta_int8): codes and per-token scales instead of `delta`.
-    std::vector<int8_t> q, q_prev;
-    std::vector<float> scale, scale_prev;
+    Array<int8_t> q, q_prev;
+    Array<float> scale, scale_prev;
     int computes = 0;
     int last_compute_step = -1;
     int prev_compute_step = -1;
@@ -154,7 +171,7 @@ class DeltaCache {
     double ratio_acc = 1.0;  // mag: product of ratios since the last compute
     double mag_last = 0.0, mag_prev = 0.0;
     int mag_prev_step = -1;
-    std::vector<float> ref;  // fb: block-0 residual at the last full step; tea: last indicator
+    Array<float> ref;  // fb: block-0 residual at the last full step; tea: last indicator
     bool has_ref = false;
   };
   struct Region {
@@ -164,6 +181,7 @@ class DeltaCache {
   };
 
   DeltaCache() = default;
+  static bool CopyOptions(const CacheOptions& from, Options* to);
   // Computes region r, refreshing its delta (and rate).
   Status Compute(int index, RegionState* st, int step, int first_op);
   void Reuse(int index, RegionState* st, int step);
@@ -179,10 +197,11 @@ class DeltaCache {
   void Mark(int branch, int step, int region, char c);
 
   Session* session_ = nullptr;
-  CacheOptions options_;
-  std::vector<Region> regions_;                    // sorted by first_op, disjoint
-  std::vector<std::vector<RegionState>> states_;   // [branch][region]
-  std::vector<GlobalState> global_;                // [branch]
+  Options options_;
+  // Arrays (array.h), all sized in Create.
+  Array<Region> regions_;                 // sorted by first_op, disjoint
+  Array<Array<RegionState>> states_;      // [branch][region]
+  Array<GlobalState> global_;             // [branch]
   int tea_op_ = -1;      // tea: the first Linear of region 0 (its input is the indicator)
   int tea_tensor_ = -1;
   size_t tea_elements_ = 0;

@@ -28,8 +28,8 @@ Status GuidanceReuse::Init(const GuidanceReuseOptions& options, int samples, siz
   elements_ = elements;
   if (!GuidanceReuseEnabled(options)) return Status::Ok();
   const size_t n = static_cast<size_t>(samples) * elements;
-  g1_.assign(n, 0.f);
-  if (options.order == 1) g0_.assign(n, 0.f);
+  EDGE_CHECK_OR_RETURN(g1_.Reset(n) && (options.order != 1 || g0_.Reset(n)), StatusCode::kOutOfMemory,
+                       "guidance reuse: out of memory for %zu values", n);
   Reset();
   return Status::Ok();
 }

@@ -28,8 +28,7 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
-
+#include "runtime/array.h"
 #include "runtime/status.h"
 
 namespace edge {
@@ -47,7 +46,7 @@ Status ValidateGuidanceReuse(const GuidanceReuseOptions& o);
 bool GuidanceComputeStep(const GuidanceReuseOptions& o, int step, int steps);
 
 // Holds g for `samples` samples of `elements` values each (allocated in Init,
-// none afterwards).
+// kOutOfMemory if that fails; none afterwards).
 class GuidanceReuse {
  public:
   Status Init(const GuidanceReuseOptions& options, int samples, size_t elements);
@@ -62,7 +61,7 @@ class GuidanceReuse {
  private:
   GuidanceReuseOptions options_;
   size_t elements_ = 0;
-  std::vector<float> g1_, g0_;  // g at the last / the one before computed step
+  Array<float> g1_, g0_;  // g at the last / the one before computed step (Arrays: see array.h)
   int s1_ = -1, s0_ = -1;
 };
 

@@ -215,7 +215,8 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   const size_t L = latent_elems_;
   const float* pred_src = static_cast<const float*>(session_->data(out_));
   stats_ = GenerateStats();
-  stats_.guidance_steps.assign(steps, guided ? 'c' : '-');
+  EDGE_CHECK_OR_RETURN(stats_.guidance_steps.Reset(steps, guided ? 'c' : '-'), StatusCode::kOutOfMemory,
+                       "generate: out of memory for %d steps", steps);
   stats_.guidance_reuse = reuse ? gr : GuidanceReuseOptions();
   const auto t_start = std::chrono::steady_clock::now();
 
@@ -331,7 +332,7 @@ Status Pipeline::Generate(const GenerateOptions& o, float* out) {
   stats_.blocks_computed = cache->stats().blocks_computed;
   stats_.blocks_skipped = cache->stats().blocks_skipped;
   stats_.cache_bytes = cache->delta_bytes();
-  stats_.cache = cache->stats();
+  stats_.cache = cache->TakeStats();
   stats_.total_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   return Status::Ok();

@@ -51,7 +51,7 @@ struct GenerateStats {
   GuidanceReuseOptions guidance_reuse;  // as applied (interval 0: off)
   int uncond_runs = 0;          // unconditional graph calls made (guided, unpaired)
   int uncond_reused = 0;        // unconditional calls replaced by the guidance estimate
-  std::vector<char> guidance_steps;  // per step: 'c' uncond computed, 'r' reused, '-' n/a
+  Array<char> guidance_steps;  // per step: 'c' uncond computed, 'r' reused, '-' n/a
 };
 
 class Pipeline {
@@ -66,7 +66,10 @@ class Pipeline {
   int samples_per_run(bool guided, bool reuse = false) const;
   const GenerateStats& stats() const { return stats_; }
 
-  // Writes num_samples * latent_elements() floats to `out`.
+  // Writes num_samples * latent_elements() floats to `out`. What a
+  // generation needs beyond Create (the schedule, the step cache, guidance
+  // reuse, the stats) is allocated before the first step, fallibly: out of
+  // memory is kOutOfMemory, never an abort.
   Status Generate(const GenerateOptions& options, float* out);
 
   // Valid inside GenerateOptions::on_step: the latents after that step of the

@@ -24,8 +24,8 @@ Result<Sampler> Sampler::Create(const SamplerConfig& config, int steps) {
   Sampler s;
   s.config_ = config;
   s.steps_ = steps;
-  s.model_t_.resize(steps);
-  s.sigma_.resize(steps + 1);
+  EDGE_CHECK_OR_RETURN(s.model_t_.Reset(steps) && s.sigma_.Reset(steps + 1), StatusCode::kOutOfMemory,
+                       "sampler: out of memory for %d steps", steps);
   if (config.kind == fb::Sampler::FlowEuler) {
     EDGE_CHECK_OR_RETURN(config.prediction == fb::Prediction::Velocity, StatusCode::kUnsupported,
                          "sampler: flow matching needs velocity prediction");
@@ -43,7 +43,8 @@ Result<Sampler> Sampler::Create(const SamplerConfig& config, int steps) {
   const int T = config.train_steps;
   EDGE_CHECK_OR_RETURN(T >= steps && T <= 100000, StatusCode::kInvalidArgument,
                        "sampler: DDIM needs steps (%d) <= train_steps (%d) <= 100000", steps, T);
-  std::vector<double> ab(T);
+  Array<double> ab;
+  EDGE_CHECK_OR_RETURN(ab.Reset(T), StatusCode::kOutOfMemory, "sampler: out of memory for %d training steps", T);
   double prod = 1.0;
   for (int i = 0; i < T; ++i) {
     const double f = T > 1 ? double(i) / (T - 1) : 0.0;
@@ -58,7 +59,8 @@ Result<Sampler> Sampler::Create(const SamplerConfig& config, int steps) {
     ab[i] = prod;
   }
   const int ratio = T / steps;
-  s.alpha_bar_.resize(steps + 1);
+  EDGE_CHECK_OR_RETURN(s.alpha_bar_.Reset(steps + 1), StatusCode::kOutOfMemory,
+                       "sampler: out of memory for %d steps", steps);
   for (int i = 0; i < steps; ++i) {
     const int t = (steps - 1 - i) * ratio;
     s.model_t_[i] = static_cast<float>(t);

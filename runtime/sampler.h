@@ -10,8 +10,7 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
-
+#include "runtime/array.h"
 #include "runtime/status.h"
 #include "schema/edge_model_generated.h"
 
@@ -35,7 +34,8 @@ inline bool DdimBetasValid(float start, float end) { return start > 0.f && start
 
 class Sampler {
  public:
-  // Allocates the schedule (call before generation, not per step).
+  // Allocates the schedule (call before generation, not per step);
+  // kOutOfMemory when it cannot.
   static Result<Sampler> Create(const SamplerConfig& config, int steps);
 
   int steps() const { return steps_; }
@@ -49,9 +49,9 @@ class Sampler {
  private:
   SamplerConfig config_;
   int steps_ = 0;
-  std::vector<float> model_t_;
-  std::vector<float> sigma_;        // steps + 1 entries
-  std::vector<double> alpha_bar_;   // DDIM: steps + 1 entries (last = 1)
+  Array<float> model_t_;       // Arrays: see array.h
+  Array<float> sigma_;         // steps + 1 entries
+  Array<double> alpha_bar_;    // DDIM: steps + 1 entries (last = 1)
 };
 
 }  // namespace edge

@@ -893,7 +893,7 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
     j.Key("cache_bytes").Uint(p.stats().cache_bytes).Key("cache_steps").BeginArray();
     for (size_t i = 0; i < cst.step_skipped.size(); ++i) {
       j.BeginObject().Key("step").Uint(i).Key("skipped").Int(cst.step_skipped[i]);
-      j.Key("computed").Int(cst.step_computed[i]).Key("blocks").String(cst.step_blocks[i].c_str()).EndObject();
+      j.Key("computed").Int(cst.step_computed[i]).Key("blocks").String(cst.step_blocks[i].data()).EndObject();
     }
     j.EndArray();
     const edge::GuidanceReuseOptions& gru = p.stats().guidance_reuse;

@@ -1,14 +1,17 @@
 // Allocation-failure injection (issue #14): while a model is loaded and
-// prepared (and, with --onnx, while the converter imports, fuses and emits
-// one), the N-th allocation fails, for every N until a run makes fewer than
-// N allocations. Each case must end in an error the caller can report
+// prepared, while a pipeline is created and generates a few steps (guidance,
+// the step cache, INT8 residuals, guidance reuse, a tiled decode), and, with
+// --onnx, while the converter imports, fuses and emits one, the N-th
+// allocation fails, for every N until a run makes fewer than N allocations. Each case must end in an error the caller can report
 // (runtime: a Status, kOutOfMemory where the failed allocation was ours;
 // converter: std::bad_alloc or a ConvertError, which edge-convert turns into
 // exit 4), or succeed where a fallback absorbed the failure. Never an abort,
 // a std::bad_alloc escaping the exception-free runtime core, or a leak.
 //
 // Two failure modes per N: only the N-th allocation fails (a transient
-// failure), or it and every later one do (memory is gone).
+// failure), or it and every later one do (memory is gone). A generation
+// that still succeeds (a failure absorbed, or none reached) must give the
+// same bits as the run without failures.
 //
 // The allocator is interposed here, in the test binary: malloc and friends
 // (the C++ operator new of libstdc++ calls malloc) forward to glibc's
@@ -40,6 +43,7 @@
 #include <vector>
 
 #include "ops/qs8_attention.h"
+#include "runtime/decoder.h"
 #include "runtime/model.h"
 #include "runtime/pipeline.h"
 #include "runtime/session.h"
@@ -246,7 +250,14 @@ long Sweep(const char* label, Scenario fn, const void* arg, bool sticky, Tally* 
     }
     const bool hit = fault::Disarm();
     const long leaked = fault::g_live.load() - live_before;
-    if (!hit) break;
+    if (!hit) {
+      // Armed, but the run made fewer than n allocations: it must succeed.
+      if (escaped || !st.ok()) {
+        Fail(std::string(label) + ": the armed run that no failure reached fails at stage " + stage + ": " +
+             (escaped ? "std::bad_alloc" : st.message()));
+      }
+      break;
+    }
     ++tally->cases;
     const std::string where = std::string(label) + (sticky ? " (all from" : " (only") + " allocation " +
                               std::to_string(n) + " failing, stage " + stage + ")";
@@ -293,6 +304,115 @@ Status LoadPrepare(const void* arg, const char** stage) {
   auto pr = edge::Pipeline::Create(sr.value().get());
   if (!pr.ok()) return pr.status();
   return Status::Ok();
+}
+
+// Load, prepare, create a pipeline, generate and (with a decoder graph)
+// decode, writing into preallocated buffers: the run's own allocations are
+// all the runtime's.
+struct GenerateCase {
+  const std::vector<uint8_t>* bytes;
+  edge::SessionOptions options;
+  edge::GenerateOptions gen;
+  bool expect_skips = false;   // the step cache must reuse some block
+  bool expect_reuse = false;   // guidance reuse must leave out some uncond call
+  bool decode = false;         // decode each sample (tiled, overlap 2)
+  float* out = nullptr;        // latents, then the decoded pixels
+  size_t out_elems = 0;
+  const float* reference = nullptr;  // the run without failures; null: none yet
+};
+
+Status LoadGenerate(const void* arg, const char** stage) {
+  const GenerateCase& c = *static_cast<const GenerateCase*>(arg);
+  *stage = "load";
+  auto mr = edge::Model::LoadBuffer(c.bytes->data(), c.bytes->size(), /*copy=*/false);
+  if (!mr.ok()) return mr.status();
+  const edge::Model& m = *mr.value();
+  *stage = "prepare";
+  auto sr = edge::Session::Create(&m, c.options);
+  if (!sr.ok()) return sr.status();
+  *stage = "pipeline";
+  auto pr = edge::Pipeline::Create(sr.value().get());
+  if (!pr.ok()) return pr.status();
+  edge::Pipeline& p = *pr.value();
+  const size_t latents = size_t(c.gen.num_samples) * p.latent_elements();
+  *stage = "generate";
+  Status st = p.Generate(c.gen, c.out);
+  if (!st.ok()) return st;
+  // A scenario that stopped exercising what it is named for would still pass.
+  if (c.expect_skips && p.stats().blocks_skipped == 0) {
+    return Status::Error(StatusCode::kInternal, "the step cache reused no block");
+  }
+  if (c.expect_reuse && p.stats().uncond_reused == 0) {
+    return Status::Error(StatusCode::kInternal, "guidance reuse left out no unconditional call");
+  }
+  size_t produced = latents;
+  if (c.decode) {
+    const edge::GraphLinkInfo* link = m.decoder_link();
+    if (link == nullptr) return Status::Error(StatusCode::kInternal, "the fixture has no decoder link");
+    *stage = "decoder session";
+    auto dr = edge::Session::Create(m.graph(link->to_graph), c.options);
+    if (!dr.ok()) return dr.status();
+    *stage = "decoder";
+    auto dec = edge::Decoder::Create(m, dr.value().get(), *link, p.latent_shape(), /*overlap=*/2);
+    if (!dec.ok()) return dec.status();
+    if (dec.value()->stats().tiles < 2) return Status::Error(StatusCode::kInternal, "the decode is not tiled");
+    const size_t px = dec.value()->output_elements();
+    produced += size_t(c.gen.num_samples) * px;
+    if (produced > c.out_elems) return Status::Error(StatusCode::kInternal, "output buffer too small");
+    *stage = "decode";
+    for (int k = 0; k < c.gen.num_samples; ++k) {
+      st = dec.value()->Decode(c.out + size_t(k) * p.latent_elements(), c.out + latents + size_t(k) * px);
+      if (!st.ok()) return st;
+    }
+  }
+  if (produced != c.out_elems) return Status::Error(StatusCode::kInternal, "output size changed");
+  if (c.reference != nullptr && std::memcmp(c.out, c.reference, c.out_elems * sizeof(float)) != 0) {
+    return Status::Error(StatusCode::kInternal, "the output differs from the run without failures");
+  }
+  return Status::Ok();
+}
+
+// A small DiT (pipeline, one cache region per block) with batch `batch`,
+// sampled by DDIM (epsilon) where `ddim`, else by flow matching; and
+// optionally a decoder graph linked to its latent: a 1x1 Conv2d (C -> 3) on
+// [1, C, 4, 4] tiles of the [C, 8, 8] latent.
+void BuildFixture(int batch, bool ddim, bool decoder, edge::ModelWriter* out) {
+  edge::ModelWriter& w = *out;
+  edge::testing::DitConfig cfg;
+  cfg.batch = batch;
+  cfg.depth = 2;
+  cfg.hidden = 32;
+  cfg.heads = 2;
+  cfg.image_size = 8;
+  cfg.freq_dim = 32;
+  edge::testing::BuildDit(cfg, &w);
+  if (ddim) {
+    edge::PipelineInfo pi = *w.pipeline();
+    pi.sampler = edge::fb::Sampler::DDIM;
+    pi.prediction = edge::fb::Prediction::Epsilon;
+    w.SetPipeline(pi);
+  }
+  if (decoder) {
+    const int C = cfg.in_channels, latent = w.pipeline()->latent_input;
+    const int g = w.AddGraph("decoder");
+    const int z = w.AddActivation("z", {1, C, 4, 4});
+    std::vector<float> k(size_t(3) * C);
+    for (size_t i = 0; i < k.size(); ++i) k[i] = 0.25f * float(int(i % 5) - 2);
+    const int kw = w.AddConstantF32("conv.w", {3, C, 1, 1}, k);
+    const int kb = w.AddConstantF32("conv.b", {3}, {0.1f, -0.2f, 0.05f});
+    const int px = w.AddActivation("pixels", {1, 3, 4, 4});
+    w.AddOp(edge::fb::OpType::Conv2d, {z, kw, kb}, {px}, edge::OpAttrs(), "conv");
+    w.SetInputs({z});
+    w.SetOutputs({px});
+    w.SelectGraph(0);
+    w.AddLink(0, latent, g, z);
+  }
+}
+
+bool FixtureBytes(int batch, bool ddim, bool decoder, std::vector<uint8_t>* bytes) {
+  edge::ModelWriter w;
+  BuildFixture(batch, ddim, decoder, &w);
+  return w.Finish(bytes).ok();
 }
 
 #ifdef EDGE_TEST_CONVERTER
@@ -344,14 +464,8 @@ int main(int argc, char** argv) {
   }
 
   // A small DiT with a pipeline and one cache region per block.
-  edge::testing::DitConfig cfg;
-  cfg.depth = 2;
-  cfg.hidden = 32;
-  cfg.heads = 2;
-  cfg.image_size = 8;
-  cfg.freq_dim = 32;
   edge::ModelWriter w;
-  edge::testing::BuildDit(cfg, &w);
+  BuildFixture(2, false, false, &w);
   std::vector<uint8_t> bytes;
   if (!w.Finish(&bytes).ok()) return 2;
   const std::string path = TempPath("alloc_failure_dit.fb");
@@ -383,6 +497,80 @@ int main(int argc, char** argv) {
     }
   }
   unlink(path.c_str());
+
+  // Generation: guidance 2 and the step cache on in every scenario.
+  std::vector<uint8_t> dit_b1, dit_dec;
+  if (!FixtureBytes(1, true, false, &dit_b1) || !FixtureBytes(2, false, true, &dit_dec)) return 2;
+  struct Gen {
+    const char* label;
+    GenerateCase c;
+  };
+  std::vector<Gen> gens(4);
+  for (Gen& g : gens) {
+    g.c.gen.guidance = 2.f;
+    g.c.gen.seed = 11;
+    g.c.gen.steps = 5;
+    g.c.gen.cache.warmup_steps = 1;
+    g.c.gen.cache.max_skips = 2;
+    g.c.gen.cache.threshold = 10.f;  // skip whenever the rules allow
+    g.c.expect_skips = true;
+  }
+  // Batch 2: cond and uncond rows paired in one call; 3 samples in 3 chunks;
+  // per-block thresholds (a list copied into the cache).
+  gens[0].label = "generate: paired guidance, tdc cache, 3 samples";
+  gens[0].c.bytes = &bytes;
+  gens[0].c.gen.num_samples = 3;
+  gens[0].c.gen.cache.policy = edge::CachePolicy::kTdc;
+  gens[0].c.gen.cache.block_thresholds = {10.f, 10.f};
+  // Batch 1: cond and uncond as separate calls (two cache branches), taylor
+  // forecasts from INT8 residuals (codes and scales, twice); DDIM (its
+  // schedule spans the training steps).
+  gens[1].label = "generate: DDIM, unpaired guidance, taylor cache, INT8 residuals";
+  gens[1].c.bytes = &dit_b1;
+  gens[1].c.gen.cache.policy = edge::CachePolicy::kTaylor;
+  gens[1].c.gen.cache.delta_int8 = true;
+  // Guidance reuse (order 1) on 2 samples of batch 2, with a static cache
+  // on an explicit step list.
+  gens[2].label = "generate: guidance reuse, static cache on a step list, 2 samples";
+  gens[2].c.bytes = &bytes;
+  gens[2].c.gen.num_samples = 2;
+  gens[2].c.gen.steps = 6;
+  gens[2].c.gen.guidance_reuse.interval = 2;
+  gens[2].c.gen.guidance_reuse.warmup_steps = 1;
+  gens[2].c.gen.guidance_reuse.order = 1;
+  gens[2].c.gen.cache.policy = edge::CachePolicy::kStatic;
+  gens[2].c.gen.cache.compute_steps = {0, 2, 5};
+  gens[2].c.expect_reuse = true;
+  // Denoiser and decoder graphs in one file: generate 2 samples, decode
+  // each in 4 tiles.
+  gens[3].label = "generate + tiled decode, fb cache, 2 samples";
+  gens[3].c.bytes = &dit_dec;
+  gens[3].c.gen.num_samples = 2;
+  gens[3].c.gen.cache.policy = edge::CachePolicy::kFirstBlock;
+  gens[3].c.decode = true;
+  const size_t latent_floats = 4 * 8 * 8, pixel_floats = 3 * 8 * 8;
+  for (Gen& g : gens) {
+    if (!onnx.empty()) break;
+    const size_t n = size_t(g.c.gen.num_samples);
+    std::vector<float> out(n * (latent_floats + (g.c.decode ? pixel_floats : 0)));
+    std::vector<float> reference(out.size());
+    g.c.out = reference.data();
+    g.c.out_elems = reference.size();
+    const char* stage = "";
+    Status st = LoadGenerate(&g.c, &stage);
+    if (!st.ok()) {
+      Fail(std::string(g.label) + ": fails without injected failures at stage " + stage + ": " + st.message());
+      continue;
+    }
+    g.c.out = out.data();
+    g.c.reference = reference.data();
+    for (bool sticky : {false, true}) {
+      Tally t;
+      const long allocs = Sweep(g.label, LoadGenerate, &g.c, sticky, &t);
+      std::printf("%s, %s: %ld allocations, %ld cases: %ld errors, %ld absorbed\n", g.label,
+                  sticky ? "all failing from N" : "N-th failing", allocs, t.cases, t.errors, t.absorbed);
+    }
+  }
 
 #ifdef EDGE_TEST_CONVERTER
   if (!onnx.empty()) {

@@ -150,7 +150,19 @@ inline std::vector<float> Generate(const Model& m, const SessionOptions& options
   std::vector<float> out(static_cast<size_t>(g.num_samples) * (*p)->latent_elements());
   Status st = (*p)->Generate(g, out.data());
   EXPECT_TRUE(st.ok()) << st.message();
-  if (stats != nullptr) *stats = (*p)->stats();
+  if (stats != nullptr) {
+    // The counters; the per-step records are Arrays (not copyable) and stay
+    // with the pipeline.
+    const GenerateStats& ps = (*p)->stats();
+    stats->graph_runs = ps.graph_runs;
+    stats->total_ms = ps.total_ms;
+    stats->blocks_computed = ps.blocks_computed;
+    stats->blocks_skipped = ps.blocks_skipped;
+    stats->cache_bytes = ps.cache_bytes;
+    stats->guidance_reuse = ps.guidance_reuse;
+    stats->uncond_runs = ps.uncond_runs;
+    stats->uncond_reused = ps.uncond_reused;
+  }
   return out;
 }
 
