@@ -12,9 +12,10 @@
 // Cluster-sparse (KernelSettings::attention_sparse.mode 2): the plan of
 // ops/f32_attention_cluster.h, whose centroids persist across evals in a
 // buffer the state allocates at prepare.
-// Token reuse (KernelSettings::token_reuse, dense attention only): during a
-// generation (RunContext step >= 0) query rows that barely moved keep their
-// last output row (ops/attention_row_reuse.h); one state per guidance branch
+// Token reuse (KernelSettings::token_reuse, else AttentionOptions.token_reuse;
+// dense attention only): during a generation (RunContext step >= 0) query
+// rows whose output is predicted to change little keep a forecast of their
+// cached output (ops/attention_row_reuse.h); one state per guidance branch
 // run as its own call, reset when the generation changes.
 #include <cmath>
 #include <cstring>
