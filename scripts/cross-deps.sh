@@ -30,9 +30,11 @@ TARGET_PKGS=(libcpuinfo-dev libcpuinfo0 libpthreadpool-dev libpthreadpool0
              libxnnpack-dev libxnnpack0 libgtest-dev libflatbuffers-dev
              libpng-dev libpng16-16 zlib1g-dev zlib1g)
 PREFIX=.cross-deps/$DEBARCH
-# The stamp holds the package list it was made for: a longer list unpacks again.
+# The stamp holds the package list it was made for (and the layout fix-up's
+# version): a longer list unpacks again.
 STAMP=$PREFIX/.complete
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" != "${TARGET_PKGS[*]}" ]; then rm -f "$STAMP"; fi
+STAMP_ID="${TARGET_PKGS[*]} (lib merged into usr/lib)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" != "$STAMP_ID" ]; then rm -f "$STAMP"; fi
 
 need_update=0
 host_missing=()
@@ -70,6 +72,22 @@ if [ ! -f "$STAMP" ]; then
   (cd "$PREFIX/debs" && apt-get download "${got[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
   for d in "$PREFIX"/debs/*.deb; do dpkg-deb -x "$d" "$PREFIX"; done
   rm -rf "$PREFIX/debs"
-  echo "${TARGET_PKGS[*]}" > "$STAMP"
+  # Some packages (zlib1g) ship their library in lib/<triple> and the -dev
+  # symlink in usr/lib/<triple> as an absolute path (/lib/<triple>/...), which
+  # here would point at the host. Merge lib/ into usr/lib/ (as a merged-/usr
+  # system has it) and make such links relative, so the linker finds libz
+  # for libpng and the tests' RUNPATH finds it under qemu.
+  if [ -d "$PREFIX/lib/$TRIPLE" ]; then
+    for f in "$PREFIX/lib/$TRIPLE"/*; do
+      [ -e "$PREFIX/usr/lib/$TRIPLE/$(basename "$f")" ] || cp -a "$f" "$PREFIX/usr/lib/$TRIPLE/"
+    done
+  fi
+  for l in "$PREFIX/usr/lib/$TRIPLE"/*; do
+    if [ -L "$l" ]; then
+      t=$(readlink "$l")
+      case "$t" in /*) ln -sf "$(basename "$t")" "$l" ;; esac
+    fi
+  done
+  echo "$STAMP_ID" > "$STAMP"
 fi
 echo "cross deps for $DEBARCH: $(cd "$PREFIX" && ls usr/lib/$TRIPLE | tr '\n' ' ')"

@@ -13,15 +13,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?arch}; dir=${2:?build dir}
 case "$arch" in
-  aarch64) triple=aarch64-linux-gnu; qemu=qemu-aarch64
+  aarch64) triple=aarch64-linux-gnu; qemu=qemu-aarch64; debarch=arm64
            # emulated CPU -> expected tier
            cpus=("cortex-a53:neon" "cortex-a76:dotprod" "max:i8mm") ;;
-  armhf)   triple=arm-linux-gnueabihf; qemu=qemu-arm
+  armhf)   triple=arm-linux-gnueabihf; qemu=qemu-arm; debarch=armhf
            # 32-bit builds use NEON kernels only (dotprod/i8mm are AArch64 here).
            cpus=("cortex-a7:neon" "cortex-a15:neon" "max:neon") ;;
   *) echo "unknown arch $arch" >&2; exit 2 ;;
 esac
-emu() { local cpu=$1; shift; $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu "$cpu" "$@"; }
+# The unpacked target libraries (scripts/cross-deps.sh) come second: the
+# tests' RUNPATH does not serve their libraries' own dependencies (libpng's libz).
+deps=$(pwd)/.cross-deps/$debarch/usr/lib/$triple
+emu() { local cpu=$1; shift; $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib:$deps -cpu "$cpu" "$@"; }
 
 for entry in "${cpus[@]}"; do
   cpu=${entry%%:*}; tier=${entry#*:}

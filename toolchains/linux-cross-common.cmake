@@ -35,6 +35,9 @@ list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES EDGE_CROSS_DEPS)
 set(EDGE_QEMU_CPU max CACHE STRING "CPU model qemu-user emulates for tests")
 find_program(EDGE_QEMU_PATH ${EDGE_QEMU})
 if(EDGE_QEMU_PATH)
+  # The unpacked libraries come second: the RUNPATH only serves the program's
+  # own dependencies, not theirs (libpng's libz).
   set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGE_QEMU_PATH} -L /usr/${EDGE_CROSS_TRIPLE}
-      -E LD_LIBRARY_PATH=/usr/${EDGE_CROSS_TRIPLE}/lib -cpu ${EDGE_QEMU_CPU})
+      -E LD_LIBRARY_PATH=/usr/${EDGE_CROSS_TRIPLE}/lib:${EDGE_CROSS_DEPS}/usr/lib/${EDGE_CROSS_TRIPLE}
+      -cpu ${EDGE_QEMU_CPU})
 endif()
