@@ -103,9 +103,12 @@ const char kUsage[] =
     "         --calib-classes 0,3,7 (default: 0..num_classes-1)\n"
     "         needs pipeline metadata (--roles latent,timestep; sampler flags)\n"
     "\n"
-    "Attention (stored as the model's default; edge-run --attention-precision overrides):\n"
+    "Attention (stored as the model's defaults; edge-run --attention-precision / --token-reuse\n"
+    "override them):\n"
     "  --attention-precision fp32|int8   default fp32. int8: smoothed-K INT8 Q.K^T, 15-bit P,\n"
     "                          INT8 V (ops/qs8_attention.h)\n"
+    "  --token-reuse T         during a generation, recompute only the attention query rows whose\n"
+    "                          output is predicted to move by T or more (relative); default 0 (off)\n"
     "\n"
     "Guidance reuse (stored as the model's default; edge-run --guidance-reuse overrides):\n"
     "  --guidance-reuse K      run the unconditional pass only on every K-th step after warm-up\n"
@@ -123,7 +126,8 @@ const char kUsage[] =
     "  --cache-calib-seeds N   noise seeds per class (default 1)\n"
     "  --cache-calib-threads N generations run in parallel (default 1; same result for any N)\n"
     "\n"
-    "Make my model fast (picks weight precision, attention precision and sparsity, step cache):\n"
+    "Make my model fast (picks weight precision, attention precision, sparsity and token reuse,\n"
+    "guidance reuse, step cache):\n"
     "  --target-psnr DB        (or --target quality=DBdB) run calibration generations against FP32\n"
     "                          and store as the model's defaults the configuration with the lowest\n"
     "                          predicted time whose calibration output keeps DB + margin; then\n"
@@ -135,6 +139,7 @@ const char kUsage[] =
     "  --tune-isa NAME         cost-model row: avx2, avx512vnni, neon, neondot (default: this CPU)\n"
     "  --tune-threads N        generations in parallel (default 1; same result for any N)\n"
     "  --tune-guidance reuse|none  try guidance reuse schedules (default reuse; guided models)\n"
+    "  --tune-token-reuse reuse|none  try token reuse in attention (default reuse)\n"
     "  --tune-grid             also sweep the full grid and report its best point (slow)\n"
     "\n"
     "Exit codes: 0 ok, 2 usage, 3 bad input model, 4 conversion failure (also NaN/Inf weights\n"
@@ -154,6 +159,8 @@ struct Options {
   bool cache_calibrate = false;
   CacheCalibOptions cache;
   bool attention_precision_given = false, precision_given = false, guidance_reuse_given = false;
+  float token_reuse = 0.f;  // stored default threshold of every Attention op
+  bool token_reuse_given = false;
   bool calib_classes_given = false, calib_seeds_given = false;
   TuneOptions tune;  // target_psnr > 0: --target-psnr
   bool tune_cache_off = false;
@@ -311,6 +318,9 @@ Options Parse(int argc, char** argv) {
   opt("--tune-guidance", [&](const std::string& v) {
     Pick(v, &o.tune.guidance_reuse, {{"reuse", true}, {"none", false}}, "--tune-guidance: reuse or none");
   });
+  opt("--tune-token-reuse", [&](const std::string& v) {
+    Pick(v, &o.tune.token_reuse, {{"reuse", true}, {"none", false}}, "--tune-token-reuse: reuse or none");
+  });
   pipe("--latent", [&](const std::string& v) {
     p.latent_shape = ParseDims(v, "--latent");
     if (p.latent_shape.size() != 3 && p.latent_shape.size() != 4) Fail(kExitUsage, "--latent: CxHxW or FxCxHxW");
@@ -346,6 +356,12 @@ Options Parse(int argc, char** argv) {
   opt("--fp32-layout", [&](const std::string& v) {
     Pick(v, &o.emit.fp32_packed, {{"packed", true}, {"row-major", false}},
          "--fp32-layout: packed or row-major (got '" + v + "')");
+  });
+  opt("--token-reuse", [&](const std::string& v) {
+    const double t = ParseNum(v, "--token-reuse");
+    if (!(t >= 0 && t <= 1e6)) Fail(kExitUsage, "--token-reuse: a threshold in [0, 1e6] (0: off)");
+    o.token_reuse = static_cast<float>(t);
+    o.token_reuse_given = true;
   });
   opt("--attention-precision", [&](const std::string& v) {
     o.attention_precision_given = true;
@@ -492,6 +508,7 @@ Options Parse(int argc, char** argv) {
     if (o.precision_given) Fail(kExitUsage, "--target-psnr picks the weight precision: drop --precision");
     if (o.attention_precision_given)
       Fail(kExitUsage, "--target-psnr picks the attention precision: drop --attention-precision");
+    if (o.token_reuse_given) Fail(kExitUsage, "--target-psnr picks token reuse: drop --token-reuse");
     if (o.guidance_reuse_given && o.tune.guidance_reuse)
       Fail(kExitUsage, "--target-psnr picks guidance reuse: drop --guidance-reuse* (or add --tune-guidance none)");
     if (o.calib_classes_given) o.tune.classes = o.quant.calib_classes;
@@ -678,6 +695,7 @@ Json TuneConfigJson(const TuneConfig& c) {
           {"cache_policy", CachePolicyName(static_cast<CachePolicy>(c.cache_policy))},
           {"cache_threshold", Fig(c.cache_threshold)}, {"guidance_reuse_interval", c.guidance_interval},
           {"guidance_reuse_warmup", c.guidance_warmup}, {"guidance_reuse_order", c.guidance_order},
+          {"token_reuse", Fig(c.token_reuse)}, {"rows_fraction", Fig(c.rows_fraction)},
           {"psnr", Fig(c.psnr)}, {"worst_psnr", Fig(c.worst_psnr)}, {"skip_fraction", Fig(c.skip_fraction)},
           {"exact_fraction", Fig(c.exact_fraction)}, {"predicted_s", Fig(c.seconds)}, {"keeps_target", c.ok},
           {"step", c.step}};
@@ -704,9 +722,10 @@ void PrintTuneReport(const TuneReport& r, const TuneOptions& t) {
               "%.0f s\n",
               t.target_psnr, t.margin_db, r.isa.c_str(), r.isa_source.c_str(), r.generations, r.wall_seconds);
   for (const TuneConfig& c : r.trace)
-    std::printf("  %-8s %-66s PSNR %6.2f dB (worst %6.2f)  skipped %5.1f%%  exact %5.1f%%  predicted %7.2f s%s\n",
+    std::printf("  %-8s %-66s PSNR %6.2f dB (worst %6.2f)  skipped %5.1f%%  exact %5.1f%%  rows %5.1f%%  "
+                "predicted %7.2f s%s\n",
                 c.step.c_str(), DescribeConfig(c).c_str(), c.psnr, c.worst_psnr, 100.0 * c.skip_fraction,
-                100.0 * c.exact_fraction, c.seconds, c.ok ? "" : "  (misses)");
+                100.0 * c.exact_fraction, 100.0 * c.rows_fraction, c.seconds, c.ok ? "" : "  (misses)");
   if (!r.improved) {
     std::printf("no approximation keeps %g dB on the calibration set: the model stays FP32\n", t.target_psnr);
     return;
@@ -802,7 +821,10 @@ int Run(int argc, char** argv) {
     if (name.size() > 5 && name.substr(name.size() - 5) == ".onnx") name.resize(name.size() - 5);
   }
   for (Node& n : g.nodes) {
-    if (!n.dead && n.edge && n.etype == fb::OpType::Attention) n.ea.attention_precision = o.attention_precision;
+    if (!n.dead && n.edge && n.etype == fb::OpType::Attention) {
+      n.ea.attention_precision = o.attention_precision;
+      n.ea.token_reuse = o.token_reuse;
+    }
   }
   TuneReport tune_rep;
   const bool tuning = o.tune.target_psnr > 0.f;
@@ -816,6 +838,7 @@ int Run(int argc, char** argv) {
       n.ea.attention_precision = static_cast<fb::AttentionPrecision>(c.attention);
       n.ea.sparse_mode = c.err_tol > 0.f ? 1 : 0;
       n.ea.sparse_err_tol = c.err_tol > 0.f ? c.err_tol : -1.f;
+      n.ea.token_reuse = c.token_reuse;
     }
     if (c.guidance_interval > 1) {
       o.pipe.info.guidance_reuse_interval = c.guidance_interval;
@@ -922,6 +945,7 @@ int Run(int argc, char** argv) {
     ti.weights = c.weights;
     ti.attention_precision = c.attention;
     ti.attention_sparse = c.err_tol > 0.f ? 1 : 0;
+    ti.token_reuse = c.token_reuse;
     if (!tune_rep.cache_info.policies.empty()) {
       CacheCalibrationInfo info = o.cache_calibrate ? cache_rep.info : tune_rep.cache_info;
       if (o.cache_calibrate) info.policies.push_back(tune_rep.cache_info.policies[0]);

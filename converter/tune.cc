@@ -41,6 +41,13 @@ std::vector<float> CacheLadder(int policy) {
   return l;
 }
 
+bool SameKnobs(const TuneConfig& a, const TuneConfig& b) {
+  return a.weights == b.weights && a.attention == b.attention && a.err_tol == b.err_tol &&
+         a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips &&
+         a.guidance_interval == b.guidance_interval && a.guidance_warmup == b.guidance_warmup &&
+         a.guidance_order == b.guidance_order && a.token_reuse == b.token_reuse;
+}
+
 class Evaluator {
  public:
   Evaluator(const std::function<const std::vector<uint8_t>&(int)>& image, const TuneOptions& o,
@@ -66,6 +73,7 @@ class Evaluator {
   // policies that need them, the probe signals).
   void SetSet(const GenerateOptions& g, bool probe, CacheCalibrationInfo* signals, double* ref_cpu) {
     set_ = g;
+    measured_.clear();
     GenRunner r = Runner(TuneConfig());
     per_sample_ = r.pipeline->latent_elements();
     ref_.assign(size_t(g.num_samples) * per_sample_, 0.f);
@@ -86,8 +94,13 @@ class Evaluator {
   // Runs `c` on the set and fills its results; returns the CPU seconds.
   double Run(TuneConfig* c) {
     AttentionSparseOptions::Stats st;
-    GenRunner r = Runner(*c, &st);
     GenerateOptions g = set_;
+    std::vector<double> rows(size_t(std::max(g.steps, 1)), 0.0), rows_total(rows.size(), 0.0);
+    TokenReuseOptions::Stats ts;
+    ts.step_rows = rows.data();
+    ts.step_total = rows_total.data();
+    ts.steps = static_cast<int>(rows.size());
+    GenRunner r = Runner(*c, &st, &ts);
     CacheOptions& co = g.cache;
     co.policy = static_cast<CachePolicy>(c->cache_policy);
     co.max_skips = c->max_skips;
@@ -116,12 +129,20 @@ class Evaluator {
     const double total = double(gs.blocks_computed + gs.blocks_skipped);
     c->skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
     c->exact_fraction = st.total_pairs > 0 ? static_cast<float>(st.exact_pairs / st.total_pairs) : 1.f;
+    double computed = 0, all_rows = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      computed += rows[i];
+      all_rows += rows_total[i];
+    }
+    c->rows_fraction = all_rows > 0 ? static_cast<float>(computed / all_rows) : 1.f;
     RunShape rs;
     rs.graph_runs = gs.graph_runs;
     rs.skip_fraction = c->skip_fraction;
     rs.attention_int8 = c->attention == 1;
     rs.clusters = c->err_tol > 0.f && st.total_pairs > 0;
     rs.exact_fraction = c->exact_fraction;
+    rs.token_reuse = c->token_reuse > 0.f && all_rows > 0;
+    rs.rows_fraction = c->rows_fraction;
     c->seconds = PredictSeconds(work(c->weights), thr_, rs);
     c->ok = c->psnr >= o_.target_psnr + o_.margin_db;
     ++generations_;
@@ -130,29 +151,58 @@ class Evaluator {
 
   // Independent runs in parallel, one session (one thread) each: results do
   // not depend on the worker count.
-  void RunAll(const std::vector<TuneConfig*>& list) {
-    for (TuneConfig* c : list) model(c->weights);  // load on this thread
-    const int workers = std::max(1, std::min<int>(o_.threads, static_cast<int>(list.size())));
+  // A configuration measured before on this set takes that result (the
+  // runs are deterministic); returns how many of `list` ran now.
+  size_t RunAll(const std::vector<TuneConfig*>& list) {
+    std::vector<TuneConfig*> todo;
+    for (TuneConfig* c : list) {
+      const TuneConfig* seen = Measured(*c);
+      if (seen != nullptr) {
+        const std::string step = c->step;
+        *c = *seen;
+        c->step = step;
+      } else if (std::none_of(todo.begin(), todo.end(), [&](const TuneConfig* t) { return SameKnobs(*t, *c); })) {
+        todo.push_back(c);
+        model(c->weights);  // load on this thread
+      }
+    }
+    const int workers = std::max(1, std::min<int>(o_.threads, static_cast<int>(todo.size())));
     std::atomic<size_t> next{0};
     auto work = [&]() {
-      for (size_t j = next++; j < list.size(); j = next++) Run(list[j]);
+      for (size_t j = next++; j < todo.size(); j = next++) Run(todo[j]);
     };
     std::vector<std::thread> pool;
     for (int w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
     for (std::thread& t : pool) t.join();
+    for (TuneConfig* c : todo) measured_.push_back(*c);
+    for (TuneConfig* c : list) {  // duplicates within `list`
+      const std::string step = c->step;
+      *c = *Measured(*c);
+      c->step = step;
+    }
+    return todo.size();
+  }
+
+  const TuneConfig* Measured(const TuneConfig& c) const {
+    for (const TuneConfig& m : measured_)
+      if (SameKnobs(m, c)) return &m;
+    return nullptr;
   }
 
   int generations() const { return generations_; }
 
  private:
-  GenRunner Runner(const TuneConfig& c, AttentionSparseOptions::Stats* st = nullptr) {
+  GenRunner Runner(const TuneConfig& c, AttentionSparseOptions::Stats* st = nullptr,
+                   TokenReuseOptions::Stats* ts = nullptr) {
     SessionOptions so;
     so.num_threads = 1;
     so.attention_precision = c.attention;
     so.attention_sparse.mode = c.err_tol > 0.f ? 2 : 0;
     so.attention_sparse.err_tol = c.err_tol;
     so.attention_sparse.stats = st;
+    so.token_reuse.threshold = c.token_reuse;  // 0: off, whatever the image stores
+    so.token_reuse.stats = ts;
     return MakeGenRunner(&model(c.weights), so, kContext);
   }
 
@@ -166,15 +216,10 @@ class Evaluator {
   size_t per_sample_ = 0;
   double peak_ = 2.0;
   const CacheCalibrationInfo* signals_ = nullptr;
+  std::vector<TuneConfig> measured_;  // on the current set
   std::atomic<int> generations_{0};
 };
 
-bool SameKnobs(const TuneConfig& a, const TuneConfig& b) {
-  return a.weights == b.weights && a.attention == b.attention && a.err_tol == b.err_tol &&
-         a.cache_policy == b.cache_policy && a.cache_threshold == b.cache_threshold && a.max_skips == b.max_skips &&
-         a.guidance_interval == b.guidance_interval && a.guidance_warmup == b.guidance_warmup &&
-         a.guidance_order == b.guidance_order;
-}
 
 }  // namespace
 
@@ -185,6 +230,10 @@ std::string DescribeConfig(const TuneConfig& c) {
   char b[64];
   if (c.err_tol > 0.f) {
     std::snprintf(b, sizeof b, ", clusters err-tol %g", double(c.err_tol));
+    s += b;
+  }
+  if (c.token_reuse > 0.f) {
+    std::snprintf(b, sizeof b, ", token reuse %g", double(c.token_reuse));
     s += b;
   }
   if (c.guidance_interval > 1) {
@@ -239,6 +288,8 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
 
   auto record = [&](TuneConfig* c, const char* step) {
     c->step = step;
+    for (const TuneConfig& t : rep.trace)
+      if (SameKnobs(t, *c)) return;  // a repeat took the earlier result
     rep.trace.push_back(*c);
   };
   TuneConfig base;
@@ -247,25 +298,36 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
   rep.baseline = base;
 
   // 1. Each approximation alone.
+  enum Dim { kWeights = 0, kAttentionPrecision, kSparse, kGuidance, kTokenReuse, kNumDims };
   struct Knob {
-    int dim;  // 0 weights, 1 attention precision, 2 sparse, 3 guidance reuse
+    int dim;
     TuneConfig c;
   };
   std::vector<Knob> solo;
   for (int w : {1, 2}) {
-    Knob k{0, base};
+    Knob k{kWeights, base};
     k.c.weights = w;
     solo.push_back(k);
   }
   {
-    Knob k{1, base};
+    Knob k{kAttentionPrecision, base};
     k.c.attention = 1;
     solo.push_back(k);
   }
   for (float e : {0.03f, 0.015f, 0.008f}) {
-    Knob k{2, base};
+    Knob k{kSparse, base};
     k.c.err_tol = e;
     solo.push_back(k);
+  }
+  // Token reuse thresholds around the video demo model's 30-35 dB range
+  // (bench/results/token_reuse_sweep_video.md: 0.1 -> 29.1 dB, 0.07 -> 32.0,
+  // 0.05 -> 33.4 at the runtime's default warm-up, staleness and order).
+  if (o.token_reuse) {
+    for (float t : {0.1f, 0.07f, 0.05f}) {
+      Knob k{kTokenReuse, base};
+      k.c.token_reuse = t;
+      solo.push_back(k);
+    }
   }
   // Guidance reuse schedules (warm-up, interval, order). The guidance
   // direction moves most in the early steps, so a longer warm-up buys quality;
@@ -278,7 +340,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       for (int k : {2, 3, 4})
         for (int ord : {0, 1}) {
           if (w == 2 && k == 4) continue;  // too coarse this early (below 25 dB on both models)
-          Knob kn{3, base};
+          Knob kn{kGuidance, base};
           kn.c.guidance_warmup = w;
           kn.c.guidance_interval = k;
           kn.c.guidance_order = ord;
@@ -292,63 +354,79 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     for (Knob& k : solo) record(&k.c, "alone");
   }
 
-  // 2. Combine, the dimension that saves the most first.
-  TuneConfig cur = base;
-  std::vector<std::pair<double, int>> dims;  // (best saving, dim)
-  for (int d = 0; d < 4; ++d) {
-    double best = 0;
-    for (const Knob& k : solo)
-      if (k.dim == d && k.c.ok && k.c.seconds < base.seconds) best = std::max(best, base.seconds - k.c.seconds);
-    if (best > 0) dims.push_back({-best, d});
-  }
-  std::sort(dims.begin(), dims.end());
-  for (const auto& dd : dims) {
-    std::vector<const Knob*> vals;
-    for (const Knob& k : solo)
-      if (k.dim == dd.second && k.c.ok && k.c.seconds < base.seconds) vals.push_back(&k);
-    std::stable_sort(vals.begin(), vals.end(),
-                     [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
-    for (const Knob* k : vals) {
-      TuneConfig cand = cur;
-      if (dd.second == 0) cand.weights = k->c.weights;
-      if (dd.second == 1) cand.attention = k->c.attention;
-      if (dd.second == 2) cand.err_tol = k->c.err_tol;
-      if (dd.second == 3) {
-        cand.guidance_interval = k->c.guidance_interval;
-        cand.guidance_warmup = k->c.guidance_warmup;
-        cand.guidance_order = k->c.guidance_order;
-      }
-      if (SameKnobs(cand, cur)) continue;
-      if (SameKnobs(cand, k->c)) {
-        cand = k->c;  // already measured alone
-      } else {
-        ev.RunAll({&cand});
-        record(&cand, "combine");
-      }
-      if (cand.ok && cand.seconds < cur.seconds) {
-        cur = cand;
+  // 2. Combine on top of `from`: the dimensions in `dims`, the one whose
+  // best value saved the most alone first, each at its cheapest value (of
+  // those that kept the target alone) that keeps the target with what is
+  // already taken. Cluster-sparse attention and token reuse exclude each
+  // other: a value that would join them is passed over.
+  auto set_dim = [](int dim, const TuneConfig& from, TuneConfig* to) {
+    switch (dim) {
+      case kWeights: to->weights = from.weights; break;
+      case kAttentionPrecision: to->attention = from.attention; break;
+      case kSparse: to->err_tol = from.err_tol; break;
+      case kGuidance:
+        to->guidance_interval = from.guidance_interval;
+        to->guidance_warmup = from.guidance_warmup;
+        to->guidance_order = from.guidance_order;
         break;
+      case kTokenReuse: to->token_reuse = from.token_reuse; break;
+    }
+  };
+  auto combine = [&](TuneConfig from, const std::vector<int>& allowed, const char* step) {
+    std::vector<std::pair<double, int>> dims;  // (-best saving, dim)
+    for (int d : allowed) {
+      double best = 0;
+      for (const Knob& k : solo)
+        if (k.dim == d && k.c.ok && k.c.seconds < base.seconds) best = std::max(best, base.seconds - k.c.seconds);
+      if (best > 0) dims.push_back({-best, d});
+    }
+    std::sort(dims.begin(), dims.end());
+    for (const auto& dd : dims) {
+      std::vector<const Knob*> vals;
+      for (const Knob& k : solo)
+        if (k.dim == dd.second && k.c.ok && k.c.seconds < base.seconds) vals.push_back(&k);
+      std::stable_sort(vals.begin(), vals.end(),
+                       [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
+      for (const Knob* k : vals) {
+        TuneConfig cand = from;
+        set_dim(dd.second, k->c, &cand);
+        if (SameKnobs(cand, from)) break;  // already taken
+        if (cand.err_tol > 0.f && cand.token_reuse > 0.f) break;
+        if (SameKnobs(cand, k->c)) {
+          cand = k->c;  // measured alone
+        } else {
+          ev.RunAll({&cand});
+          record(&cand, step);
+        }
+        if (cand.ok && cand.seconds < from.seconds) {
+          from = cand;
+          break;
+        }
       }
     }
-  }
+    return from;
+  };
+  std::vector<int> all_dims;
+  for (int d = 0; d < kNumDims; ++d) all_dims.push_back(d);
+  TuneConfig cur = combine(base, all_dims, "combine");
 
   // 3. Cache on top: per policy, bisection for the most aggressive rung that
   // keeps the target (all searches advance together, one batch per round).
-  // Guidance reuse and the cache draw on the same quality budget, and taking
-  // guidance reuse first (it may save the most alone) can leave none for a
-  // cache that would save more. So when step 2 took guidance reuse, the cache
-  // is searched on two bases, with it and without it; without it, guidance
-  // reuse gets another chance after the cache (step 4).
-  TuneConfig no_guidance = cur;
-  no_guidance.guidance_interval = 0;
-  no_guidance.guidance_warmup = 2;
-  no_guidance.guidance_order = 1;
-  const bool two_bases = cur.guidance_interval > 1;
-  TuneConfig best_no_guidance = no_guidance;
+  // Guidance reuse and token reuse draw on the same quality budget as the
+  // cache, and taking either first (it may save the most alone) can leave
+  // none for a cache that would save more. So when step 2 took one of them,
+  // the cache is also searched on a second base, combined without them;
+  // there they get another chance after the cache (step 4).
+  const bool two_bases = cur.guidance_interval > 1 || cur.token_reuse > 0.f;
+  std::vector<int> no_spender_dims;
+  for (int d : all_dims)
+    if (d != kGuidance && d != kTokenReuse) no_spender_dims.push_back(d);
+  const TuneConfig no_spenders = two_bases ? combine(base, no_spender_dims, "combine") : cur;
+  TuneConfig best_no_spenders = no_spenders;
   if (!policies.empty()) {
     struct Search {
       int policy;
-      int base;  // 0: cur, 1: cur without guidance reuse
+      int base;  // 0: cur, 1: combined without guidance or token reuse
       std::vector<float> ladder;
       int lo = -1, hi = 0;  // lo: best rung known to keep the target; hi: first known to fail
       TuneConfig best;
@@ -370,7 +448,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       for (size_t i = 0; i < ss.size(); ++i) {
         Search& s = ss[i];
         if (s.hi - s.lo <= 1) continue;
-        TuneConfig c = s.base == 0 ? cur : no_guidance;
+        TuneConfig c = s.base == 0 ? cur : no_spenders;
         c.cache_policy = s.policy;
         c.cache_threshold = s.ladder[(s.lo + s.hi) / 2];
         batch.push_back(c);
@@ -396,31 +474,14 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     for (const Search& s : ss) {
       if (!s.found) continue;
       if (s.base == 0 && s.best.seconds < cur.seconds) cur = s.best;
-      if (s.base == 1 && s.best.seconds < best_no_guidance.seconds) best_no_guidance = s.best;
+      if (s.base == 1 && s.best.seconds < best_no_spenders.seconds) best_no_spenders = s.best;
     }
   }
 
-  // 4. Guidance reuse after the cache (second base only): the schedules that
-  // kept the target alone, cheapest first; the first that keeps it on top of
-  // the cache is taken if that beats the first base.
-  if (two_bases && best_no_guidance.cache_policy != 0) {
-    std::vector<const Knob*> gs;
-    for (const Knob& k : solo)
-      if (k.dim == 3 && k.c.ok && k.c.seconds < base.seconds) gs.push_back(&k);
-    std::stable_sort(gs.begin(), gs.end(), [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
-    TuneConfig after = best_no_guidance;
-    for (const Knob* k : gs) {
-      TuneConfig cand = best_no_guidance;
-      cand.guidance_interval = k->c.guidance_interval;
-      cand.guidance_warmup = k->c.guidance_warmup;
-      cand.guidance_order = k->c.guidance_order;
-      ev.RunAll({&cand});
-      record(&cand, "guidance");
-      if (cand.ok) {
-        after = cand;
-        break;
-      }
-    }
+  // 4. Token reuse and guidance reuse after the cache (second base only);
+  // the result is taken if it beats the first base.
+  if (two_bases && best_no_spenders.cache_policy != 0) {
+    const TuneConfig after = combine(best_no_spenders, {kTokenReuse, kGuidance}, "after cache");
     if (after.seconds < cur.seconds) cur = after;
   }
 
@@ -430,11 +491,16 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     std::vector<TuneConfig> grid;
     for (int w = 0; w < 3; ++w)
       for (int a = 0; a < 2; ++a)
-        for (float e : {0.f, 0.03f, 0.015f, 0.008f}) {
+        // Attention sparsity: none, clusters at three budgets, or token
+        // reuse at three thresholds (exclusive).
+        for (std::pair<float, float> et : {std::pair<float, float>{0.f, 0.f}, {0.03f, 0.f}, {0.015f, 0.f},
+                                           {0.008f, 0.f}, {0.f, 0.1f}, {0.f, 0.07f}, {0.f, 0.05f}}) {
+          if (et.second > 0.f && !o.token_reuse) continue;
           TuneConfig c;
           c.weights = w;
           c.attention = a;
-          c.err_tol = e;
+          c.err_tol = et.first;
+          c.token_reuse = et.second;
           grid.push_back(c);
           for (int p : policies)
             for (float t : CacheLadder(p)) {

@@ -4,18 +4,23 @@
 // and searches greedily for the configuration with the lowest predicted time
 // (converter/tune_cost.h) whose calibration output keeps the target:
 //  1. each approximation alone: weights int8 / nvfp4, INT8 attention,
-//     cluster-sparse attention at three routing budgets, guidance reuse
-//     (runtime/guidance_reuse.h) at ten warm-up/interval/order schedules;
+//     cluster-sparse attention at three routing budgets, token reuse in
+//     attention (ops/attention_row_reuse.h) at three thresholds, guidance
+//     reuse (runtime/guidance_reuse.h) at ten warm-up/interval/order
+//     schedules;
 //  2. the approximations that kept the target alone are combined in order of
 //     the time they save, each at its cheapest value that still keeps the
-//     target together with those already taken;
+//     target together with those already taken (cluster-sparse attention and
+//     token reuse exclude each other: the runtime runs one or the other);
 //  3. on top of that, per cache policy, the largest threshold (static: the
 //     longest interval) that keeps the target, by bisection over a fixed
-//     ladder; the cheapest policy wins when it saves time. If step 2 took
-//     guidance reuse, the cache is also searched without it, since both
-//     spend the same quality budget;
-//  4. on that second base, the guidance reuse schedules once more, cheapest
-//     first, on top of its cache; the faster of the two bases wins.
+//     ladder; the cheapest policy wins when it saves time. Guidance reuse and
+//     token reuse reuse work across steps as the cache does and spend the
+//     same quality budget, so if step 2 took either, the cache is also
+//     searched on a second base combined without them;
+//  4. on that second base, token reuse and guidance reuse are combined once
+//     more on top of its cache; the faster of the two bases wins.
+// Configurations are measured once: a repeat takes the earlier result.
 // Quality is the PSNR of all calibration samples together, and it must reach
 // the target plus a margin (--tune-margin), because a configuration chosen on
 // a few samples does worse on others. The choice is then measured on held-back
@@ -45,6 +50,7 @@ struct TuneOptions {
   std::string isa;                 // cost-model row (empty: this machine)
   std::vector<int> cache_policies; // CachePolicy values to try (default tdc, taylor, mag, static)
   bool guidance_reuse = true;      // try guidance reuse (guided models only)
+  bool token_reuse = true;         // try token reuse in attention
   // Also run the full grid (every value of every knob, every rung of every
   // cache policy) and report its best configuration at the target beside the
   // greedy choice: how much the greedy search leaves (slow: hundreds of runs).
@@ -61,8 +67,10 @@ struct TuneConfig {
   int guidance_interval = 0;    // guidance reuse: every k-th step (0: off)
   int guidance_warmup = 2;
   int guidance_order = 1;
+  float token_reuse = 0.f;      // > 0: token reuse in attention at this threshold
   // Results on the calibration set.
   float psnr = 0.f, worst_psnr = 0.f, skip_fraction = 0.f, exact_fraction = 1.f;
+  float rows_fraction = 1.f;    // token reuse: attention query rows computed
   double seconds = 0.0;     // predicted by the cost model
   bool ok = false;          // keeps target + margin
   std::string step;         // search stage that ran it

@@ -16,6 +16,10 @@ namespace {
 //   Cluster planning 0.22 of dense attention (edge-bench attention, head dim
 //   32); gathered exact pairs 1.3x the cost of dense ones (fits the measured
 //   1.17x end to end of `--attention-sparse clusters` at 45% exact pairs).
+//   Token-reuse bookkeeping 0.025 of dense attention (a threshold that
+//   recomputes every row ran 0.98x end to end with attention 84% of the time;
+//   with it the model predicts 1.41x for threshold 0.07 at 63.2% of rows,
+//   measured 1.40x: bench/results/speed_quality_video_token.md).
 // avx512vnni (estimate): GEMM rows from bench/results/gemm.md (Zen 5) scaled
 //   down for K = 128..512; FP32 attention from avx2 by the FMA peak ratio
 //   (225 / 102); INT8 attention has no AVX-512 kernel and runs the AVX2 one.
@@ -23,11 +27,11 @@ namespace {
 //   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
-    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 9.0},
+    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 0.025, 9.0},
     {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
-     0.22, 1.3, 12.0},
-    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 5.0},
-    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 5.0},
+     0.22, 1.3, 0.025, 12.0},
+    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 0.025, 5.0},
+    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 0.025, 5.0},
 };
 
 double Elements(const TensorInfo& t) { return static_cast<double>(t.num_elements); }
@@ -100,11 +104,15 @@ double PredictSeconds(const GraphWork& w, const IsaThroughput& t, const RunShape
   // Sparse plans run the exact pairs at the kernel's rate, plus planning
   // (FP32 work, a fraction of the dense FP32 attention).
   const double exact = r.clusters ? r.exact_fraction * t.cluster_gather : 1.0;
-  const double plan = r.clusters ? t.cluster_plan / (t.attention_f32 * 1e9) : 0.0;
+  // Token reuse runs the recomputed rows at the kernel's rate, plus its
+  // bookkeeping (the two are exclusive: the runtime refuses both at once).
+  const double rows = r.token_reuse ? r.rows_fraction : 1.0;
+  const double plan = (r.clusters ? t.cluster_plan : 0.0) / (t.attention_f32 * 1e9) +
+                      (r.token_reuse ? t.row_reuse : 0.0) / (t.attention_f32 * 1e9);
   auto part = [&](const double* linear, double attention, double other) {
     double s = 0;
     for (int p = 0; p < 3; ++p) s += linear[p] / (lin[p] * 1e9);
-    s += attention * exact / (attn_rate * 1e9) + attention * plan;
+    s += attention * exact * rows / (attn_rate * 1e9) + attention * plan;
     s += other / (t.other_gbs * 1e9);
     return s;
   };

@@ -26,6 +26,9 @@ struct IsaThroughput {
   // as a fraction of the dense FP32 attention it replaces.
   double cluster_plan;
   double cluster_gather;  // cost of a gathered exact pair over a dense one
+  // Token reuse: per-row bookkeeping (rates, extrapolation, gather/scatter of
+  // the recomputed rows) as a fraction of the dense FP32 attention.
+  double row_reuse;
   double other_gbs;
 };
 
@@ -52,6 +55,8 @@ struct RunShape {
   bool attention_int8 = false;
   bool clusters = false;
   double exact_fraction = 1;   // clusters: exact query-key pairs / all
+  bool token_reuse = false;
+  double rows_fraction = 1;    // token reuse: attention query rows computed / all
 };
 // Predicted seconds.
 double PredictSeconds(const GraphWork& w, const IsaThroughput& t, const RunShape& r);

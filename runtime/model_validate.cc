@@ -835,6 +835,9 @@ Status CheckTuning(const Ctx& c) {
     return Invalid("tuning: weights %d, attention precision %d or sparse mode %d out of range", int(t->weights()),
                    int(t->attention_precision()), int(t->attention_sparse()));
   }
+  if (!std::isfinite(t->token_reuse()) || t->token_reuse() < 0.f) {
+    return Invalid("tuning: token-reuse threshold %g not a finite number >= 0", double(t->token_reuse()));
+  }
   const fb::CacheCalibration* cc = c.model->cache_calibration();
   const int np = cc != nullptr ? VecSize(cc->policies()) : 0;
   if (t->cache_entry() < -1 || t->cache_entry() >= np) {

@@ -143,6 +143,9 @@ Status PrepareTokenReuse(KernelPrepareContext* ctx, AttentionState* s, const Tok
   if (t.stats != nullptr) t.stats->state_bytes += 2 * one;
   s->reuse_scratch = ctx->scratch_bytes;
   ctx->scratch_bytes += attention_row_reuse_scratch_bytes(s->p);
+  // Named like the block-sparse paths: the profile and --verbose show that
+  // rows are reused (the recomputed rows run the dense kernel picked above).
+  ctx->kernel_name = s->q8 != nullptr ? "qs8_attention_rowreuse" : "f32_attention_rowreuse";
   return Status::Ok();
 }
 

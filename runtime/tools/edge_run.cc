@@ -912,7 +912,7 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
       j.Key("predicted_speedup").Number(tu->predicted_speedup(), "%g").Key("weights").String(kWeights[tu->weights()]);
       j.Key("attention_precision").String(tu->attention_precision() == 1 ? "int8" : "fp32");
       j.Key("attention_sparse").String(tu->attention_sparse() == 1 ? "clusters" : "off");
-      j.Key("cache_entry").Int(tu->cache_entry());
+      j.Key("cache_entry").Int(tu->cache_entry()).Key("token_reuse").Number(tu->token_reuse(), "%g");
       j.Key("cache_default_used")
           .Bool(!(a.cache_set || a.cache.threshold >= 0.f || a.cache.interval > 0 || !a.cache.compute_steps.empty()));
       j.EndObject();

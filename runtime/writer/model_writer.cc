@@ -345,7 +345,7 @@ Status ModelWriter::Finish(std::vector<uint8_t>* out) const {
     const TuningInfo& t = tuning_;
     tuning = fb::CreateTuning(b, t.target_psnr, t.calib_psnr, t.holdout_psnr, t.predicted_speedup,
                               static_cast<int8_t>(t.weights), static_cast<int8_t>(t.attention_precision),
-                              static_cast<int8_t>(t.attention_sparse), t.cache_entry);
+                              static_cast<int8_t>(t.attention_sparse), t.cache_entry, t.token_reuse);
   }
 
   // Buffers in the order added, each at the next 64-byte boundary.

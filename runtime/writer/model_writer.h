@@ -87,7 +87,8 @@ struct CacheCalibrationInfo {
 struct TuningInfo {
   float target_psnr = 0.f, calib_psnr = 0.f, holdout_psnr = -1.f, predicted_speedup = 1.f;
   int weights = 0, attention_precision = 0, attention_sparse = 0;
-  int cache_entry = -1;  // index into the cache calibration's entries
+  int cache_entry = -1;
+  float token_reuse = 0.f;  // index into the cache calibration's entries
 };
 
 class ModelWriter {

@@ -53,6 +53,7 @@ def chosen_flags(ch):
                   str(ch["guidance_reuse_warmup"]), "--guidance-reuse-order", str(ch["guidance_reuse_order"])]
     else:
         flags += ["--guidance-reuse", "0"]
+    flags += ["--token-reuse", repr(ch["token_reuse"])]
     return flags
 
 
@@ -72,6 +73,15 @@ def test_tune():
         c.check(rep["improved"] and ch["keeps_target"] and ch["psnr"] >= 33.0,
                 f"an approximation keeps 30 + 3 dB (margin) on calibration: {ch['config']} ({ch['psnr']:.1f} dB)")
         c.check(len(rep["trace"]) >= 8 and rep["trace"][0]["step"] == "baseline", "the search trace is reported")
+        tr = [t for t in rep["trace"] if t["token_reuse"] > 0]
+        # (this random-weight fixture's rows move faster than the thresholds
+        # tried, which suit trained models: they may all be recomputed)
+        c.check(len(tr) >= 3 and all(0 < t["rows_fraction"] <= 1 for t in tr),
+                f"token reuse is searched, with the rows it computed: {[(t['token_reuse'], t['rows_fraction']) for t in tr]}")
+        c.check(all(not (t["token_reuse"] > 0 and t["cluster_err_tol"] > 0) for t in rep["trace"]),
+                "token reuse never runs with cluster-sparse attention")
+        keys = [json.dumps({k: v for k, v in t.items() if k in ("config",)}) for t in rep["trace"]]
+        c.check(len(keys) == len(set(keys)), "each configuration is run (and listed) once")
         c.check(rep["predicted_speedup"] > 1.0, f"predicted speed-up {rep['predicted_speedup']:.2f}x > 1")
         c.check(rep["holdout_psnr"] > 0, "held-back PSNR measured")
 
@@ -79,8 +89,12 @@ def test_tune():
         info_ref, ref = gen(plain, o)
         info_d, x_default = gen(t1, o)
         tu = info_d.get("tuning", {})
-        c.check(tu.get("target_psnr") == 30 and tu.get("cache_default_used") is True,
+        c.check(tu.get("target_psnr") == 30 and tu.get("cache_default_used") is True and
+                abs(tu.get("token_reuse", -1) - ch["token_reuse"]) < 1e-6,
                 f"edge-run --json shows the stored defaults: {tu}")
+        if ch["token_reuse"] > 0:
+            c.check(abs(info_d.get("token_reuse", {}).get("threshold", -1) - ch["token_reuse"]) < 1e-6,
+                    "the stored token-reuse threshold is used")
         c.check(info_d["cache_policy"] == ch["cache_policy"], f"default cache policy is the tuned one ({ch['cache_policy']})")
         gr = info_d["guidance_reuse"]
         c.check(gr["default_used"] is True and gr["interval"] == (ch["guidance_reuse_interval"]
@@ -101,7 +115,19 @@ def test_tune():
         _, x3 = gen(t3, o)
         c.check(np.array_equal(x3, ref), "and it runs bit-identical to the plain FP32 file")
 
-        for flags, text in ((["--target-psnr", "0"], "--target-psnr"), (["--target-psnr", "abc"], "not a number"),
+        # edge-convert --token-reuse stores a default that edge-run uses.
+        t4 = os.path.join(w, "t4.fb")
+        cu.convert(onnx, t4, *COMMON, "--token-reuse", "0.5")
+        info4, x4 = gen(t4, o)
+        _, x4e = gen(plain, o, "--token-reuse", "0.5")
+        c.check(info4.get("token_reuse", {}).get("threshold") == 0.5 and np.array_equal(x4, x4e)
+                and info4["token_reuse"]["rows_recomputed"] < 1 and not np.array_equal(x4, ref),
+                "--token-reuse 0.5 is stored: edge-run's default equals --token-reuse 0.5 on the plain file")
+
+        for flags, text in ((["--target-psnr", "0"], "--target-psnr"),
+                            (["--token-reuse", "-1"], "--token-reuse"),
+                            (["--target-psnr", "30", "--token-reuse", "0.1"], "drop --token-reuse"),
+                            (["--target-psnr", "30", "--tune-token-reuse", "maybe"], "--tune-token-reuse"), (["--target-psnr", "abc"], "not a number"),
                             (["--target", "speed=2x"], "--target wants quality="),
                             (["--target-psnr", "30", "--tune-isa", "z80"], "--tune-isa"),
                             (["--target-psnr", "30", "--precision", "int8"], "drop --precision"),

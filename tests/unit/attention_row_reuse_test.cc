@@ -383,6 +383,15 @@ TEST(AttentionRowReuse, TheModelsStoredThresholdAppliesUnlessOverridden) {
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(c.data(), d.data(), c.size() * sizeof(float)), 0);
   EXPECT_NE(std::memcmp(a.data(), d.data(), a.size() * sizeof(float)), 0);
+  // The profile and --verbose name the reuse path.
+  int attention_ops = 0;
+  for (int i = 0; i < stored.model->num_nodes(); ++i) {
+    if (stored.model->node(i).type != fb::OpType::Attention) continue;
+    ++attention_ops;
+    EXPECT_STREQ(stored.session->kernel_name(i), "f32_attention_rowreuse");
+    EXPECT_STRNE(plain.session->kernel_name(i), "f32_attention_rowreuse");
+  }
+  EXPECT_GT(attention_ops, 0);
 }
 
 TEST(AttentionRowReuse, GenerationSameBitsForOneAndTwoThreadsAndWithGuidanceReuse) {

@@ -634,6 +634,8 @@ std::vector<MalformedCase> ValidatorBranchCases() {
       "tuning: weights 3, attention precision 0 or sparse mode 0 out of range");
   add("tuning cache entry", WithTuning([](TuningInfo& t) { t.cache_entry = 1; }),
       "tuning: cache entry 1 outside [-1, 1)");
+  add("tuning token reuse", WithTuning([](TuningInfo& t) { t.token_reuse = -0.5f; }),
+      "tuning: token-reuse threshold -0.5 not a finite number >= 0");
   return cases;
 }
 
