@@ -75,6 +75,9 @@ const char kUsage[] =
     "                          writes pixels. A decoder exported for a smaller latent than\n"
     "                          --latent decodes in overlapping tiles of its input size\n"
     "  --decoder-input NAME:SHAPE  fix the decoder input's shape (repeatable)\n"
+    "  --cond-encoder FILE.onnx  convert a prompt encoder (token ids [1, T] -> embeddings) into\n"
+    "                          the same file as graph 'cond_encoder', feeding the condition\n"
+    "                          input; edge-run --tokens then runs it (no tokenizer is stored)\n"
     "  --decode-tile-overlap N latent pixels neighbouring tiles share (default 2)\n"
     "\n"
     "Weight precision (Linear weights only; see converter/quantize.h):\n"
@@ -149,6 +152,7 @@ struct Options {
   std::string in, out, block_prefix, name;
   std::map<std::string, Shape> shapes;
   std::string decoder;                          // --decoder FILE.onnx
+  std::string cond_encoder;                     // --cond-encoder FILE.onnx
   std::string null_cond;                        // --null-cond FILE.npy
   std::map<std::string, Shape> decoder_shapes;  // --decoder-input
   bool report = false, json = false;
@@ -280,6 +284,7 @@ Options Parse(int argc, char** argv) {
     });
   }
   app.add_option("--decoder", o.decoder);
+  app.add_option("--cond-encoder", o.cond_encoder);
   pipe("--null-cond", [&](const std::string& v) { o.null_cond = v; });
   pipe("--decode-tile-overlap", [&](const std::string& v) {
     p.decode_tile_overlap = count(v, "--decode-tile-overlap", 0, 1024, "--decode-tile-overlap: an integer in [0, 1024]");
@@ -805,6 +810,46 @@ void AddDecoderGraph(const Options& o, const std::string& name, ModelWriter* w) 
   w->AddLink(0, p->latent_input, graph, er.tensor_of.at(d.inputs[0]));
 }
 
+// The prompt encoder: token ids [1, T] in, the condition embedding [1, ...]
+// out, whose per-sample shape is the denoiser's condition input's.
+void AddCondEncoderGraph(const Options& o, const std::string& name, const Graph& g, const EmitResult& main,
+                         ModelWriter* w) {
+  const PipelineInfo* p = w->pipeline();
+  if (p == nullptr || p->condition_input < 0 || p->null_condition_tensor < 0) {
+    Fail(kExitUsage, "--cond-encoder needs an embedding-conditioned model: --roles ...,NAME=condition with a float "
+                     "condition input and --null-cond FILE.npy");
+  }
+  Graph e = ImportOnnx(o.cond_encoder);
+  std::vector<std::string> warnings;
+  PrepareGraph(e, {}, "", &warnings);
+  for (const std::string& wmsg : warnings) std::fprintf(stderr, "edge-convert: note: cond encoder: %s\n", wmsg.c_str());
+  if (e.inputs.size() != 1 || e.outputs.size() != 1) {
+    Fail(kExitConvert, "--cond-encoder: the encoder must have one input (token ids) and one output (embeddings); " +
+                           o.cond_encoder + " has " + std::to_string(e.inputs.size()) + " and " +
+                           std::to_string(e.outputs.size()));
+  }
+  const Value& ids = e.values[e.inputs[0]];
+  const Value& emb = e.values[e.outputs[0]];
+  const Value& cond = g.values[main.tensor_values.at(static_cast<size_t>(p->condition_input))];
+  bool fits = emb.dtype == kFloat && cond.dtype == kFloat && emb.shape.size() == cond.shape.size() &&
+              !emb.shape.empty() && emb.shape[0] == 1;
+  for (size_t i = 1; fits && i < emb.shape.size(); ++i) fits = emb.shape[i] == cond.shape[i];
+  if (!fits) {
+    Fail(kExitUsage, "--cond-encoder: the encoder output '" + emb.name + "' " + ShapeStr(emb.shape) +
+                         " does not feed the condition input '" + cond.name + "' " + ShapeStr(cond.shape) +
+                         " (it must be float32 [1, ...] of one sample's condition)");
+  }
+  if ((ids.dtype != kInt64 && ids.dtype != kInt32) || ids.shape.size() != 2 || ids.shape[0] != 1 || ids.shape[1] <= 0) {
+    Fail(kExitUsage, "--cond-encoder: the input '" + ids.name + "' " + ShapeStr(ids.shape) +
+                         " must be int64 or int32 token ids of shape [1, T]");
+  }
+  const int graph = w->AddGraph("cond_encoder");
+  EmitResult er = Emit(e, {}, PipelineFlags(), name, w, nullptr, o.emit);
+  w->SelectGraph(0);
+  // The loader checks the shapes at the boundary (and names them).
+  w->AddLink(graph, er.tensor_of.at(e.outputs[0]), 0, p->condition_input);
+}
+
 int Run(int argc, char** argv) {
   Options o = Parse(argc, argv);
   Graph g = ImportOnnx(o.in);
@@ -959,6 +1004,7 @@ int Run(int argc, char** argv) {
     if (!o.json) PrintTuneReport(tune_rep, o.tune);
   }
   if (!o.decoder.empty()) AddDecoderGraph(o, name, &w);
+  if (!o.cond_encoder.empty()) AddCondEncoderGraph(o, name, g, er, &w);
   Status st = w.WriteFile(o.out);
   if (!st.ok()) Fail(kExitConvert, std::string("cannot write '") + o.out + "': " + st.message());
   struct stat sb;

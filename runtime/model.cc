@@ -225,6 +225,15 @@ const GraphLinkInfo* Model::decoder_link() const {
   return nullptr;
 }
 
+const GraphLinkInfo* Model::cond_encoder_link() const {
+  const fb::Pipeline* p = pipeline();
+  if (p == nullptr || p->condition_input() < 0) return nullptr;
+  for (const GraphLinkInfo& l : links_) {
+    if (l.to_graph == 0 && l.to_tensor == p->condition_input()) return &l;
+  }
+  return nullptr;
+}
+
 // Bytes of distinct buffers referenced by constants (data and scales); two
 // tensors sharing one buffer count it once.
 size_t Model::constant_bytes() const {

@@ -138,6 +138,9 @@ class Model {
   // The link that feeds the sampled latent into another graph (the
   // decoder), or null.
   const GraphLinkInfo* decoder_link() const;
+  // The link that feeds graph 0's condition input from another graph's
+  // output (a condition encoder: token ids -> embedding sequence), or null.
+  const GraphLinkInfo* cond_encoder_link() const;
 
  private:
   Model() = default;

@@ -1125,6 +1125,15 @@ Status CheckLinks(const fb::Model* model, const ValidatedModel& v, Array<GraphLi
         return At(w, "input '%s' of graph %d is fed twice", to.tensors[tt].name, tg);
       }
     }
+    // A condition encoder (its output feeds the denoiser's condition input)
+    // runs on token ids from the caller: one integer input.
+    if (tg == 0 && p != nullptr && tt == p->condition_input()) {
+      const bool one_int = from.inputs.size() == 1 && (from.tensors[from.inputs[0]].dtype == fb::DType::I64 ||
+                                                       from.tensors[from.inputs[0]].dtype == fb::DType::I32);
+      if (!one_int) {
+        return At(w, "the condition encoder (graph %d) must take one input, of token ids (I64 or I32)", fg);
+      }
+    }
     const TensorInfo& a = from.tensors[ft];
     const TensorInfo& b = to.tensors[tt];
     // Per-sample shapes: all axes after the batch axis. A decoder of rank-4

@@ -24,6 +24,7 @@
 #include "runtime/io/png.h"
 #include "runtime/model.h"
 #include "runtime/noise.h"
+#include "runtime/cond_encoder.h"
 #include "runtime/decoder.h"
 #include "runtime/pipeline.h"
 #include "runtime/shared_arena.h"
@@ -79,6 +80,10 @@ const char kUsage[] =
     "  --cond FILE.npy      models conditioned on embeddings (e.g. text-encoder hidden states):\n"
     "                       one embedding per sample, [N, ...] or a single [...] for all\n"
     "                       samples; guidance uses the model's stored null embedding\n"
+    "  --tokens IDS         models with a condition-encoder graph: token ids of the prompt,\n"
+    "                       e.g. --tokens 12,7,31 (one prompt for all samples) or one prompt\n"
+    "                       per sample separated by ';'; shorter prompts are padded with id 0.\n"
+    "                       edge-run has no tokenizer: ids come from the model's tokenizer\n"
     "  --no-decode          latent models with a decoder graph: write the latents, skip decoding\n"
     "  --decode-tile-overlap N  latent pixels neighbouring decoder tiles share (default: the\n"
     "                       model's; tiles apply when the decoder's input is smaller than\n"
@@ -158,6 +163,7 @@ struct Args {
   std::string graph;             // --once: a graph by name (empty: graph 0)
   bool no_decode = false;
   std::string cond;              // --cond FILE.npy
+  std::vector<std::vector<int64_t>> tokens;  // --tokens: one prompt, or one per sample
   int decode_overlap = -1;       // -1: the model's
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
@@ -420,6 +426,20 @@ int ParseArgs(int argc, char** argv, Args* a) {
     } else if (arg == "--cond") {
       if (!value(&v)) return Usage("--cond needs a file");
       a->cond = v;
+    } else if (arg == "--tokens") {
+      if (!value(&v)) return Usage("--tokens needs token ids");
+      a->tokens.assign(1, {});
+      for (const char* c = v; ; ++c) {
+        const char* end = c;
+        while (*end != '\0' && *end != ',' && *end != ';') ++end;
+        const std::string item(c, end);
+        if (!ParseInt(item.c_str(), 0, INT32_MAX, &n))
+          return Usage("--tokens needs non-negative token ids, e.g. --tokens 12,7,31 or 12,7;4,9 (a prompt per sample)");
+        a->tokens.back().push_back(n);
+        if (*end == '\0') break;
+        if (*end == ';') a->tokens.emplace_back();
+        c = end;
+      }
     } else if (arg == "--no-decode") {
       a->no_decode = true;
     } else if (arg == "--decode-tile-overlap") {
@@ -742,8 +762,59 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
   std::vector<float> cond;
   const size_t E = p.condition_elements();
   if (E == 0 && !a.cond.empty()) return Usage("--cond: this model takes no condition embedding");
-  if (E > 0) {
+  if (E == 0 && !a.tokens.empty()) return Usage("--tokens: this model takes no condition embedding");
+  const edge::GraphLinkInfo* elink = s->model().cond_encoder_link();
+  if (E > 0 && !a.tokens.empty()) {
+    // The prompt stage: the condition-encoder graph once per prompt, on its
+    // own session, freed before the denoising loop.
+    if (!a.cond.empty()) return Usage("--tokens and --cond both give the condition: give one");
+    if (elink == nullptr) return Usage("--tokens: this model has no condition-encoder graph (give --cond FILE.npy)");
+    if (!a.classes.empty()) return Usage("--class: this model takes a prompt (--tokens), not classes");
+    const int given = static_cast<int>(a.tokens.size());
+    if (a.num_samples == 0) g.num_samples = given;
+    if (given != 1 && given != g.num_samples) {
+      std::fprintf(stderr, "edge-run: --tokens holds %d prompts for %d samples\n", given, g.num_samples);
+      return kExitUsage;
+    }
+    edge::SessionOptions eo = s->options();
+    eo.external_arena = false;
+    auto es = edge::Session::Create(s->model().graph(elink->from_graph), eo);
+    if (!es.ok()) {
+      std::fprintf(stderr, "edge-run: cannot prepare the condition encoder: %s\n", es.status().message());
+      return es.status().code() == edge::StatusCode::kInvalidModel ? kExitBadModel : kExitRuntime;
+    }
+    auto enc = edge::CondEncoder::Create(s->model(), es.value().get(), *elink);
+    if (!enc.ok() || enc.value()->output_elements() != E) {
+      std::fprintf(stderr, "edge-run: condition encoder: %s\n",
+                   enc.ok() ? "its output does not match the condition input" : enc.status().message());
+      return kExitBadModel;
+    }
+    cond.resize(size_t(g.num_samples) * E);
+    for (int k = 0; k < g.num_samples; ++k) {
+      const std::vector<int64_t>& ids = a.tokens[given == 1 ? 0 : k];
+      if (k > 0 && given == 1) {
+        std::copy(cond.begin(), cond.begin() + E, cond.begin() + size_t(k) * E);
+        continue;
+      }
+      edge::Status st = enc.value()->Encode(ids.data(), ids.size(), cond.data() + size_t(k) * E);
+      if (!st.ok()) {
+        std::fprintf(stderr, "edge-run: --tokens: %s\n", st.message());
+        return st.code() == edge::StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
+      }
+    }
+    for (float x : cond) {
+      if (!std::isfinite(x)) {
+        std::fprintf(stderr, "edge-run: the condition encoder produced a NaN or Inf\n");
+        return kExitRuntime;
+      }
+    }
+    g.condition = cond.data();
+  } else if (E > 0) {
     if (a.cond.empty()) {
+      if (elink != nullptr) {
+        std::fprintf(stderr, "edge-run: the model takes a prompt: give --tokens IDS (or --cond FILE.npy)\n");
+        return kExitUsage;
+      }
       std::fprintf(stderr, "edge-run: the model is conditioned on embeddings of %zu values per sample: give --cond FILE.npy\n", E);
       return kExitUsage;
     }

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "runtime/cond_encoder.h"
 #include "runtime/decoder.h"
 #include "runtime/edge.h"
 #include "runtime/model.h"
@@ -109,6 +110,51 @@ std::vector<uint8_t> MakeLatentModel(const LatentSpec& s) {
   const auto io = AddDecoder(w, s);
   w.SelectGraph(0);
   if (s.link) w.AddLink(0, x, g, io.first);
+  return Finish(w);
+}
+
+// An embedding-conditioned denoiser (condition input c [1, 3, 4]) with its
+// stored null embedding of `null_elems` floats (out_of_range: a tensor index
+// past the end). encoder >= 0 adds graph 1 'cond_encoder' feeding c from
+// ids [1, 3] of that DType: I64/I32 through an Embedding of the [10, 4] table
+// 0.25 * i; F32 (no token ids) through a Copy of a [1, 3, 4] input.
+std::vector<uint8_t> EmbeddingModel(int null_elems, bool out_of_range, int encoder = -1) {
+  ModelWriter w;
+  const int x = w.AddActivation("x", {1, 2, 4, 4});
+  const int t = w.AddActivation("t", {1});
+  const int c = w.AddActivation("c", {1, 3, 4});
+  const int v = w.AddActivation("v", {1, 2, 4, 4});
+  w.AddOp(T::Copy, {x}, {v});
+  w.SetInputs({x, t, c});
+  w.SetOutputs({v});
+  const int nul = w.AddConstantF32("null", {null_elems}, std::vector<float>(null_elems, 0.f));
+  PipelineInfo p;
+  p.latent_input = x;
+  p.timestep_input = t;
+  p.condition_input = c;
+  p.output = v;
+  p.latent_shape = {2, 4, 4};
+  p.null_condition_tensor = out_of_range ? 99 : nul;
+  w.SetPipeline(p);
+  if (encoder >= 0) {
+    const fb::DType dt = static_cast<fb::DType>(encoder);
+    const int g = w.AddGraph("cond_encoder");
+    const int e = w.AddActivation("e", {1, 3, 4});
+    if (dt == fb::DType::F32) {
+      const int f = w.AddActivation("f", {1, 3, 4});
+      w.AddOp(T::Copy, {f}, {e});
+      w.SetInputs({f});
+    } else {
+      const int ids = w.AddActivation("ids", {1, 3}, dt);
+      std::vector<float> table(40);
+      for (size_t i = 0; i < table.size(); ++i) table[i] = 0.25f * static_cast<float>(i);
+      w.AddOp(T::Embedding, {ids, w.AddConstantF32("table", {10, 4}, table)}, {e});
+      w.SetInputs({ids});
+    }
+    w.SetOutputs({e});
+    w.SelectGraph(0);
+    w.AddLink(g, e, 0, c);
+  }
   return Finish(w);
 }
 
@@ -517,32 +563,13 @@ std::vector<MalformedCase> MultiGraphMalformedCases() {
         w.SelectGraph(0);
       }),
       "graph 1 'decoder': graph output 0: tensor index 42 out of range (9 tensors)");
-  // An embedding-conditioned denoiser with its stored null embedding.
-  auto with_null = [](int null_tensor_elems, bool out_of_range) {
-    ModelWriter w;
-    const int x = w.AddActivation("x", {1, 2, 4, 4});
-    const int t = w.AddActivation("t", {1});
-    const int c = w.AddActivation("c", {1, 3, 4});
-    const int v = w.AddActivation("v", {1, 2, 4, 4});
-    w.AddOp(T::Copy, {x}, {v});
-    w.SetInputs({x, t, c});
-    w.SetOutputs({v});
-    const int nul = w.AddConstantF32("null", {null_tensor_elems}, std::vector<float>(null_tensor_elems, 0.f));
-    PipelineInfo p;
-    p.latent_input = x;
-    p.timestep_input = t;
-    p.condition_input = c;
-    p.output = v;
-    p.latent_shape = {2, 4, 4};
-    p.null_condition_tensor = out_of_range ? 99 : nul;
-    w.SetPipeline(p);
-    return Finish(w);
-  };
-  add("null embedding out of range", with_null(12, true), "pipeline: null_condition_tensor 99 out of range (5 tensors)");
-  add("null embedding of the wrong size", with_null(5, false),
+  add("condition encoder without token ids", EmbeddingModel(12, false, static_cast<int>(fb::DType::F32)),
+      "link 0: the condition encoder (graph 1) must take one input, of token ids (I64 or I32)");
+  add("null embedding out of range", EmbeddingModel(12, true), "pipeline: null_condition_tensor 99 out of range (5 tensors)");
+  add("null embedding of the wrong size", EmbeddingModel(5, false),
       "pipeline: null_condition_tensor 'null' must be an F32 constant of one sample of an F32 condition input");
   {
-    auto r = LoadBorrowed(with_null(12, false));
+    auto r = LoadBorrowed(EmbeddingModel(12, false));
     EXPECT_TRUE(r.ok()) << "the well-formed null embedding: " << r.status().message();
   }
   LatentSpec big_overlap = s;
@@ -554,6 +581,44 @@ std::vector<MalformedCase> MultiGraphMalformedCases() {
 }  // namespace testing_util
 
 namespace {
+
+// The condition-encoder stage: graph 1 (token ids -> Embedding) feeds the
+// denoiser's condition input; prompts are zero-padded, long ones refused.
+TEST(MultiGraph, CondEncoderEncodesPaddedPrompts) {
+  for (fb::DType dt : {fb::DType::I64, fb::DType::I32}) {
+    const std::vector<uint8_t> bytes = EmbeddingModel(12, false, static_cast<int>(dt));
+    auto r = LoadBorrowed(bytes);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const Model& m = *r.value();
+    const GraphLinkInfo* link = m.cond_encoder_link();
+    ASSERT_NE(link, nullptr);
+    EXPECT_EQ(link->from_graph, 1);
+    EXPECT_EQ(m.decoder_link(), nullptr);
+    auto s = Session::Create(m.graph(1), SessionOptions());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    auto enc = CondEncoder::Create(m, s.value().get(), *link);
+    ASSERT_TRUE(enc.ok()) << enc.status().message();
+    EXPECT_EQ(enc.value()->max_tokens(), 3u);
+    ASSERT_EQ(enc.value()->output_elements(), 12u);
+    const int64_t prompt[2] = {7, 2};
+    std::vector<float> out(12, -1.f);
+    ASSERT_TRUE(enc.value()->Encode(prompt, 2, out.data()).ok());
+    for (int k = 0; k < 3; ++k) {
+      const int id = k == 0 ? 7 : k == 1 ? 2 : 0;  // padded with id 0
+      for (int j = 0; j < 4; ++j) EXPECT_EQ(out[size_t(k) * 4 + j], 0.25f * float(id * 4 + j)) << k << "," << j;
+    }
+    const int64_t too_long[4] = {1, 2, 3, 4};
+    Status st = enc.value()->Encode(too_long, 4, out.data());
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(st.message()).find("a prompt of 4 tokens"), std::string::npos) << st.message();
+    const int64_t bad[1] = {10};
+    EXPECT_FALSE(enc.value()->Encode(bad, 1, out.data()).ok()) << "an id outside the table";
+    if (dt == fb::DType::I32) {
+      const int64_t huge[1] = {int64_t(1) << 40};
+      EXPECT_EQ(enc.value()->Encode(huge, 1, out.data()).code(), StatusCode::kInvalidArgument);
+    }
+  }
+}
 
 TEST(MultiGraph, MalformedFilesAreRejectedWithTheirMessage) {
   for (const MalformedCase& c : testing_util::MultiGraphMalformedCases()) {
