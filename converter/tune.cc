@@ -135,6 +135,7 @@ class Evaluator {
       all_rows += rows_total[i];
     }
     c->rows_fraction = all_rows > 0 ? static_cast<float>(computed / all_rows) : 1.f;
+    c->guidance_applied = gs.guidance_reuse.interval > 1;
     RunShape rs;
     rs.graph_runs = gs.graph_runs;
     rs.skip_fraction = c->skip_fraction;
@@ -348,6 +349,27 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
         }
   }
   {
+    // Guidance reuse first on its most aggressive schedule: where the
+    // pipeline declines it (a batch that pairs cond and uncond rows runs
+    // fewer calls without it), it declines every schedule, and they are
+    // dropped unrun.
+    // (steps reused: (steps - warm-up) (k - 1) / k, the most)
+    auto reused = [&](const Knob& k) {
+      return double(calib.steps - k.c.guidance_warmup) * (k.c.guidance_interval - 1) / k.c.guidance_interval;
+    };
+    auto first_guidance = solo.end();
+    for (auto it = solo.begin(); it != solo.end(); ++it)
+      if (it->dim == kGuidance && (first_guidance == solo.end() || reused(*it) > reused(*first_guidance)))
+        first_guidance = it;
+    if (first_guidance != solo.end()) {
+      ev.RunAll({&first_guidance->c});
+      if (!first_guidance->c.guidance_applied) {
+        std::fprintf(stderr, "edge-convert: note: tuning: guidance reuse saves no graph calls on this model "
+                             "(its batch pairs cond and uncond rows); not searched\n");
+        solo.erase(std::remove_if(solo.begin(), solo.end(), [](const Knob& k) { return k.dim == kGuidance; }),
+                   solo.end());
+      }
+    }
     std::vector<TuneConfig*> list;
     for (Knob& k : solo) list.push_back(&k.c);
     ev.RunAll(list);

@@ -71,6 +71,7 @@ struct TuneConfig {
   // Results on the calibration set.
   float psnr = 0.f, worst_psnr = 0.f, skip_fraction = 0.f, exact_fraction = 1.f;
   float rows_fraction = 1.f;    // token reuse: attention query rows computed
+  bool guidance_applied = false;  // guidance reuse ran (the pipeline declines it where it costs calls)
   double seconds = 0.0;     // predicted by the cost model
   bool ok = false;          // keeps target + margin
   std::string step;         // search stage that ran it
