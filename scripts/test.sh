@@ -68,14 +68,14 @@ bash scripts/examples-check.sh x86_64 build-noxnn
 stage_results+=("passed: unit tests without XNNPACK, examples on the shared libedge")
 
 # The converter reads files from anywhere: its tests (hostile and truncated
-# ONNX, every fixture, every opset, the size report, the model zoo) run once more with
-# edge-convert and edge-run from the ASan + UBSan build.
+# ONNX, every fixture, every opset, the size report, the model zoo, the prompt
+# encoder) run once more with edge-convert and edge-run from the ASan + UBSan build.
 echo "== converter tests under ASan + UBSan"
 cmake -S . -B build-asan -DEDGE_BUILD_CONVERTER=ON
 cmake --build build-asan -j"$JOBS" --target edge-convert edge-run
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS" \
-  -R '^py_test_convert_(errors|models|opsets|report|zoo|rewrites)$'
+  -R '^py_test_(convert_(errors|models|opsets|report|zoo|rewrites)|cond_encoder)$'
 stage_results+=("passed: converter tests under ASan + UBSan")
 
 # Races between the tasks of a parallel loop: the unit tests that run threads

@@ -54,11 +54,12 @@ def main():
               f"{g['worst_psnr']:.2f} | {base / g['predicted_s']:.2f}x predicted |")
         print(f"\nThe greedy choice reaches {100 * t['greedy_vs_grid_speedup']:.0f}% of the grid's best speed-up.")
     print("\n## Quality-speed front of the configurations the search ran (calibration set)\n")
-    print("| configuration | PSNR (dB) | worst (dB) | skipped | exact pairs | predicted speed-up |")
-    print("|---|---|---|---|---|---|")
+    print("| configuration | PSNR (dB) | worst (dB) | skipped | exact pairs | rows computed | predicted speed-up |")
+    print("|---|---|---|---|---|---|---|")
     for p in front(pts):
+        # (reports from before token reuse was searched have no rows)
         print(f"| {p['config']} | {p['psnr']:.2f} | {p['worst_psnr']:.2f} | {100 * p['skip_fraction']:.0f}% | "
-              f"{100 * p['exact_fraction']:.0f}% | {p['speedup']:.2f}x |")
+              f"{100 * p['exact_fraction']:.0f}% | {100 * p.get('rows_fraction', 1.0):.0f}% | {p['speedup']:.2f}x |")
     print("\n## Search trace\n")
     print("| step | configuration | PSNR (dB) | keeps target | predicted speed-up |")
     print("|---|---|---|---|---|")
