@@ -26,7 +26,7 @@
 #include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 #include "runtime/kernel_settings.h"
 
 namespace edge {

@@ -1,7 +1,7 @@
 // Transpose binding: out.dims[i] = in.dims[perm[i]] (TransposeOptions.perm;
 // absent means reversed axes, as in ONNX). Any 1/2/4/8-byte dtype.
 #include "ops/layout.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

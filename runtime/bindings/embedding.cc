@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "ops/embedding.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

@@ -14,7 +14,7 @@
 #include "ops/f32_conv2d.h"
 #include "ops/layout.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

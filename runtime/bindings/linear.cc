@@ -23,7 +23,7 @@
 
 #include "ops/f32_gemm.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 #include "runtime/quant_linear.h"
 #include "runtime/kernel_settings.h"
 #include "runtime/weight_format.h"

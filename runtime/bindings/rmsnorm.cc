@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "ops/f32_norm.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

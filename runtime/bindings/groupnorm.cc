@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "ops/f32_groupnorm.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

@@ -1,7 +1,7 @@
 // Add / Sub / Mul / Div bindings with numpy (ONNX) broadcasting. The output
 // tensor's shape must be exactly the broadcast shape of the inputs.
 #include "ops/f32_binary.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

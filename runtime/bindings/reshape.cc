@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "ops/parallel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

@@ -1,7 +1,7 @@
 // Upsample binding: nearest, x[..., H, W] -> y[..., H*fh, W*fw] with integer
 // factors read from the output shape (the leading axes must match).
 #include "ops/f32_upsample.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

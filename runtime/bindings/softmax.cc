@@ -1,6 +1,6 @@
 // Softmax binding: along AxisOptions.axis (default -1), any axis.
 #include "ops/f32_softmax.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

@@ -4,7 +4,7 @@
 // The per-sample vectors are [B, D] or [B, 1, D] (one row per sample), or a
 // single row ([D], [1, D], [1, 1, D]) shared by every sample.
 #include "ops/f32_modulate.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

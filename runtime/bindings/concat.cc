@@ -1,7 +1,7 @@
 // Concat and Split bindings along AxisOptions.axis (default -1). Split's
 // output sizes along the axis are the outputs' shapes. Any 1/2/4/8-byte dtype.
 #include "ops/layout.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

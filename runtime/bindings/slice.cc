@@ -3,7 +3,7 @@
 // A negative start counts from the end of the axis (once). Every index read
 // is checked against the input here, so eval cannot read out of bounds.
 #include "ops/layout.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {

@@ -1,7 +1,7 @@
 // Bindings of the elementwise unary ops: Gelu (GeluOptions.approximate_tanh),
 // SiLU, and Unary (UnaryOptions.kind). All run f32_vunary_* with a kind.
 #include "ops/f32_activation.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
