@@ -14,20 +14,20 @@ struct State {
   size_t n = 0;
 };
 
-// Kernel names per kind (F32Unary order) and ISA (IsaLevel order).
-#define EDGE_NAMES(k) {"f32_" k "_ref", "f32_" k "__avx2", "f32_" k "__avx512"}
-const char* const kNames[static_cast<int>(F32Unary::kCount)][3] = {
-    EDGE_NAMES("gelu"), EDGE_NAMES("gelu_tanh"), EDGE_NAMES("silu"),  EDGE_NAMES("sigmoid"),
-    EDGE_NAMES("tanh"), EDGE_NAMES("exp"),       EDGE_NAMES("neg"),   EDGE_NAMES("sqrt"),
-    EDGE_NAMES("rsqrt"), EDGE_NAMES("abs"),      EDGE_NAMES("erf"),   EDGE_NAMES("reciprocal")};
-#undef EDGE_NAMES
+// UnaryKind k runs F32Unary kSigmoid + k: both enums list the same functions
+// in the same order, so a new kind needs no case here.
+constexpr int kFirstUnaryKind = static_cast<int>(F32Unary::kSigmoid);
+static_assert(static_cast<int>(F32Unary::kCount) - kFirstUnaryKind ==
+                  static_cast<int>(fb::UnaryKind::MAX) + 1,
+              "F32Unary lists every UnaryKind after kSilu");
+static_assert(static_cast<int>(F32Unary::kReciprocal) - kFirstUnaryKind ==
+                  static_cast<int>(fb::UnaryKind::Reciprocal),
+              "F32Unary follows UnaryKind's order");
 
+// Arity, F32 dtypes and the option tables are the validator's (op_traits.cc).
 Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
   EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
   State* s = nullptr;
   EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
@@ -36,32 +36,21 @@ Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
   const IsaLevel isa = Isa(ctx);
   const char* unused = nullptr;
   EDGE_PICK_F32(isa, f32_vunary, &s->fn, &unused);
-  ctx->kernel_name = kNames[static_cast<int>(kind)][static_cast<int>(isa)];
+  ctx->kernel_name = F32UnaryKernelName(kind, isa);
   return Status::Ok();
 }
 
 Status PrepareGelu(KernelPrepareContext* ctx) {
-  const fb::GeluOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_GeluOptions() : nullptr;
-  return PrepareKind(ctx, o != nullptr && o->approximate_tanh() ? F32Unary::kGeluTanh : F32Unary::kGelu);
+  const fb::GeluOptions* o = ctx->node->op->options_as_GeluOptions();
+  return PrepareKind(ctx, o->approximate_tanh() ? F32Unary::kGeluTanh : F32Unary::kGelu);
 }
 
 Status PrepareSilu(KernelPrepareContext* ctx) { return PrepareKind(ctx, F32Unary::kSilu); }
 
 Status PrepareUnary(KernelPrepareContext* ctx) {
-  const fb::UnaryOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_UnaryOptions() : nullptr;
-  if (o == nullptr) return Invalid(ctx, "missing UnaryOptions (the function kind)");
-  switch (o->kind()) {
-    case fb::UnaryKind::Sigmoid: return PrepareKind(ctx, F32Unary::kSigmoid);
-    case fb::UnaryKind::Tanh: return PrepareKind(ctx, F32Unary::kTanh);
-    case fb::UnaryKind::Exp: return PrepareKind(ctx, F32Unary::kExp);
-    case fb::UnaryKind::Neg: return PrepareKind(ctx, F32Unary::kNeg);
-    case fb::UnaryKind::Sqrt: return PrepareKind(ctx, F32Unary::kSqrt);
-    case fb::UnaryKind::Rsqrt: return PrepareKind(ctx, F32Unary::kRsqrt);
-    case fb::UnaryKind::Abs: return PrepareKind(ctx, F32Unary::kAbs);
-    case fb::UnaryKind::Erf: return PrepareKind(ctx, F32Unary::kErf);
-    case fb::UnaryKind::Reciprocal: return PrepareKind(ctx, F32Unary::kReciprocal);
-  }
-  return Invalid(ctx, "unknown unary kind %d", static_cast<int>(o->kind()));
+  const fb::UnaryOptions* o = ctx->node->op->options_as_UnaryOptions();
+  // The validator checked kind <= UnaryKind::MAX.
+  return PrepareKind(ctx, static_cast<F32Unary>(kFirstUnaryKind + static_cast<int>(o->kind())));
 }
 
 Status Eval(KernelEvalContext* ctx) {

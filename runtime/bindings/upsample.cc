@@ -13,7 +13,6 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckF32InOut(ctx, 1));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
   bool ok = x.rank >= 2 && y.rank == x.rank;
