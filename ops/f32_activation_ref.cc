@@ -7,39 +7,40 @@
 
 namespace edge {
 
-const char* F32UnaryName(F32Unary kind) {
-  static const char* const kNames[] = {"gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
-                                       "neg",  "sqrt",      "rsqrt", "abs",   "erf",  "reciprocal"};
-  const int k = static_cast<int>(kind);
-  return k >= 0 && k < static_cast<int>(F32Unary::kCount) ? kNames[k] : "unknown";
-}
-
 namespace {
+
+#define EDGE_NAME(e, name, formula) name,
+#define EDGE_KERNEL_NAMES(e, name, formula) {"f32_" name "_ref", "f32_" name "__avx2", "f32_" name "__avx512"},
+const char* const kNames[] = {EDGE_F32_UNARY(EDGE_NAME)};
+const char* const kKernelNames[][3] = {EDGE_F32_UNARY(EDGE_KERNEL_NAMES)};  // IsaLevel order
+#undef EDGE_KERNEL_NAMES
+#undef EDGE_NAME
+
+bool Known(F32Unary kind) {
+  return static_cast<int>(kind) >= 0 && kind < F32Unary::kCount;
+}
 
 double Apply(F32Unary kind, double x) {
   switch (kind) {
-    case F32Unary::kGelu: return 0.5 * x * std::erfc(-x * 0.70710678118654752440);
-    case F32Unary::kGeluTanh: {
-      // 0.5 x (1 + tanh u) == x / (1 + e^(-2u)); the latter has no cancellation.
-      const double u = 0.79788456080286535588 * (x + 0.044715 * x * x * x);
-      return x / (1.0 + std::exp(-2.0 * u));
-    }
-    case F32Unary::kSilu: return x / (1.0 + std::exp(-x));
-    case F32Unary::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case F32Unary::kTanh: return std::tanh(x);
-    case F32Unary::kExp: return std::exp(x);
-    case F32Unary::kNeg: return -x;
-    case F32Unary::kSqrt: return std::sqrt(x);
-    case F32Unary::kRsqrt: return 1.0 / std::sqrt(x);
-    case F32Unary::kAbs: return std::fabs(x);
-    case F32Unary::kErf: return std::erf(x);
-    case F32Unary::kReciprocal: return 1.0 / x;
+#define EDGE_CASE(e, name, formula) \
+  case F32Unary::e:                 \
+    return formula;
+    EDGE_F32_UNARY(EDGE_CASE)
+#undef EDGE_CASE
     case F32Unary::kCount: break;
   }
   return x;
 }
 
 }  // namespace
+
+const char* F32UnaryName(F32Unary kind) {
+  return Known(kind) ? kNames[static_cast<int>(kind)] : "unknown";
+}
+
+const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa) {
+  return Known(kind) ? kKernelNames[static_cast<int>(kind)][static_cast<int>(isa)] : "unknown";
+}
 
 void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool) {
   ParallelFor(pool, n, 4096, [&](size_t begin, size_t end) {

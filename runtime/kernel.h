@@ -72,7 +72,8 @@ struct OpKernel {
   void (*destroy)(void* state);            // may be null
 };
 
-// The binding for an op type, or null if this build has none.
+// The binding for an op type (its row of the op traits table,
+// runtime/op_traits.h), or null for a value outside the schema's OpType.
 const OpKernel* GetOpKernel(fb::OpType type);
 
 }  // namespace edge

@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "flatbuffers/flatbuffers.h"
+#include "runtime/op_traits.h"
 #include "runtime/sampler.h"
 #include "runtime/weight_format.h"
 
@@ -27,8 +28,6 @@ namespace {
 // views take (one TensorInfo / NodeInfo per table at most).
 constexpr flatbuffers::uoffset_t kVerifierMaxDepth = 32;
 constexpr flatbuffers::uoffset_t kVerifierMaxTables = 1u << 20;
-// Concat/Split are the only variadic ops; no real graph comes near this.
-constexpr int kMaxOpArity = 4096;
 
 Status Invalid(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 Status Invalid(const char* fmt, ...) {
@@ -80,81 +79,6 @@ bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
 }
 
 bool FitsSize(uint64_t v) { return v <= std::numeric_limits<size_t>::max(); }
-
-// Allowed input/output counts per op type.
-struct Arity {
-  int min_in, max_in, min_out, max_out;
-};
-
-Arity ArityOf(fb::OpType type) {
-  using T = fb::OpType;
-  switch (type) {
-    case T::Linear: return {2, 3, 1, 1};
-    case T::MatMul: return {2, 2, 1, 1};
-    case T::LayerNorm: return {1, 3, 1, 1};
-    case T::RMSNorm: return {1, 2, 1, 1};
-    case T::Modulate: return {3, 3, 1, 1};
-    case T::GatedResidual: return {3, 3, 1, 1};
-    case T::Gelu:
-    case T::SiLU:
-    case T::Softmax:
-    case T::Reshape:
-    case T::Transpose:
-    case T::Slice:
-    case T::TimestepEmbedding:
-    case T::Unary:
-    case T::Copy: return {1, 1, 1, 1};
-    case T::Add:
-    case T::Sub:
-    case T::Mul:
-    case T::Div: return {2, 2, 1, 1};
-    case T::Concat: return {1, kMaxOpArity, 1, 1};
-    case T::Split: return {1, 1, 1, kMaxOpArity};
-    case T::Conv2d: return {2, 3, 1, 1};
-    case T::Embedding: return {2, 2, 1, 1};
-    case T::Attention: return {3, 3, 1, 1};
-    case T::RoPE: return {3, 3, 1, 1};
-    case T::GroupNorm: return {1, 3, 1, 1};
-    case T::Upsample: return {1, 1, 1, 1};
-  }
-  return {0, 0, 0, 0};
-}
-
-// The option table an op type takes (NONE: the op has no options). When an
-// op has a table it must be present, even if every field is at its default
-// (the writer always emits it): kernels then read options without null
-// checks.
-fb::OpOptions OptionsOf(fb::OpType type) {
-  using T = fb::OpType;
-  using O = fb::OpOptions;
-  switch (type) {
-    case T::Linear: return O::LinearOptions;
-    case T::MatMul: return O::MatMulOptions;
-    case T::LayerNorm:
-    case T::RMSNorm: return O::NormOptions;
-    case T::Gelu: return O::GeluOptions;
-    case T::Softmax:
-    case T::Concat:
-    case T::Split: return O::AxisOptions;
-    case T::Transpose: return O::TransposeOptions;
-    case T::Slice: return O::SliceOptions;
-    case T::Conv2d: return O::ConvOptions;
-    case T::TimestepEmbedding: return O::TimestepEmbeddingOptions;
-    case T::Attention: return O::AttentionOptions;
-    case T::RoPE: return O::RopeOptions;
-    case T::Unary: return O::UnaryOptions;
-    case T::GroupNorm: return O::GroupNormOptions;
-    default: return O::NONE;
-  }
-}
-
-// Ops that only move or reinterpret data: any non-quantized dtype, but the
-// same on all inputs and outputs.
-bool IsDataMovement(fb::OpType type) {
-  using T = fb::OpType;
-  return type == T::Reshape || type == T::Transpose || type == T::Concat || type == T::Split ||
-         type == T::Slice || type == T::Copy;
-}
 
 bool Finite(float v) { return std::isfinite(v); }
 
@@ -415,9 +339,9 @@ Status CheckAxis(const Where& w, const char* what, int axis, int rank) {
 }
 
 // Option tables: presence, type and value ranges.
-Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::OpType type,
+Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, const OpTraits& traits,
                     int in_rank) {
-  const fb::OpOptions want = OptionsOf(type);
+  const fb::OpOptions want = traits.options;
   const fb::OpOptions have = op->options_type();
   const bool present = have != fb::OpOptions::NONE && op->options() != nullptr;
   if (have != fb::OpOptions::NONE && have != want) {
@@ -429,22 +353,22 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
     if (want != fb::OpOptions::NONE) return At(w, "missing %s", fb::EnumNameOpOptions(want));
     return Status::Ok();
   }
-  using T = fb::OpType;
-  switch (type) {
-    case T::Linear: {
+  // Value ranges belong to the option table, whichever op carries it.
+  using O = fb::OpOptions;
+  switch (want) {
+    case O::LinearOptions: {
       const int a = static_cast<int>(op->options_as_LinearOptions()->activation());
       if (a < 0 || a > static_cast<int>(fb::Activation::MAX)) {
         return At(w, "unknown fused activation %d", a);
       }
       break;
     }
-    case T::LayerNorm:
-    case T::RMSNorm: {
+    case O::NormOptions: {
       const float eps = op->options_as_NormOptions()->epsilon();
       if (!Finite(eps) || eps < 0.f) return At(w, "epsilon %g must be finite and >= 0", eps);
       break;
     }
-    case T::GroupNorm: {
+    case O::GroupNormOptions: {
       const fb::GroupNormOptions* o = op->options_as_GroupNormOptions();
       if (!Finite(o->epsilon()) || o->epsilon() < 0.f) {
         return At(w, "epsilon %g must be finite and >= 0", o->epsilon());
@@ -455,11 +379,9 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::Softmax:
-    case T::Concat:
-    case T::Split:
+    case O::AxisOptions:
       return CheckAxis(w, "axis", op->options_as_AxisOptions()->axis(), in_rank);
-    case T::Transpose: {
+    case O::TransposeOptions: {
       const auto* perm = op->options_as_TransposeOptions()->perm();
       if (VecSize(perm) != in_rank) {
         return At(w, "perm has %d entries, input rank is %d", VecSize(perm), in_rank);
@@ -474,7 +396,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::Slice: {
+    case O::SliceOptions: {
       const auto* o = op->options_as_SliceOptions();
       if (!Aligned8(o->starts()) || !Aligned8(o->steps())) {
         return At(w, "slice vectors are not 8-byte aligned");
@@ -490,7 +412,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::Conv2d: {
+    case O::ConvOptions: {
       const auto* o = op->options_as_ConvOptions();
       if (o->kernel_h() <= 0 || o->kernel_w() <= 0 || o->stride_h() <= 0 ||
           o->stride_w() <= 0 || o->dilation_h() <= 0 || o->dilation_w() <= 0 ||
@@ -505,7 +427,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::TimestepEmbedding: {
+    case O::TimestepEmbeddingOptions: {
       const auto* o = op->options_as_TimestepEmbeddingOptions();
       if (o->dim() <= 0 || o->dim() % 2 != 0) {
         return At(w, "timestep embedding dim %d must be positive and even", o->dim());
@@ -516,7 +438,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::Attention: {
+    case O::AttentionOptions: {
       const auto* o = op->options_as_AttentionOptions();
       if (o->num_heads() <= 0) return At(w, "num_heads %d must be > 0", o->num_heads());
       if (!Finite(o->scale()) || o->scale() < 0.f) {
@@ -542,7 +464,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::RoPE: {
+    case O::RopeOptions: {
       const auto* o = op->options_as_RopeOptions();
       if (o->num_heads() <= 0) return At(w, "num_heads %d must be > 0", o->num_heads());
       const int lay = static_cast<int>(o->layout());
@@ -551,7 +473,7 @@ Status CheckOptions(const Ctx& c, const Where& w, const fb::Operator* op, fb::Op
       }
       break;
     }
-    case T::Unary: {
+    case O::UnaryOptions: {
       const int k = static_cast<int>(op->options_as_UnaryOptions()->kind());
       if (k < 0 || k > static_cast<int>(fb::UnaryKind::MAX)) {
         return At(w, "unknown unary kind %d", k);
@@ -578,14 +500,13 @@ Status CheckOpStructure(Ctx* c, int index, const fb::Operator* op, uint64_t* slo
     return Invalid("op %d ('%s'): unknown op type %d", index, Str(op->name()), type_raw);
   }
   OpWhere(op, index, &w);
-  const fb::OpType type = op->type();
-  const Arity ar = ArityOf(type);
+  const OpTraits& traits = *FindOpTraits(op->type());
   const int nin = VecSize(op->inputs()), nout = VecSize(op->outputs());
-  if (nin < ar.min_in || nin > ar.max_in) {
-    return At(w, "has %d inputs, expects %d..%d", nin, ar.min_in, ar.max_in);
+  if (nin < traits.min_in || nin > traits.max_in) {
+    return At(w, "has %d inputs, expects %d..%d", nin, traits.min_in, traits.max_in);
   }
-  if (nout < ar.min_out || nout > ar.max_out) {
-    return At(w, "has %d outputs, expects %d..%d", nout, ar.min_out, ar.max_out);
+  if (nout < traits.min_out || nout > traits.max_out) {
+    return At(w, "has %d outputs, expects %d..%d", nout, traits.min_out, traits.max_out);
   }
   // Index vectors are not deduplicated by writers; a file that shares one
   // vector between many ops to inflate our views is rejected here.
@@ -596,7 +517,7 @@ Status CheckOpStructure(Ctx* c, int index, const fb::Operator* op, uint64_t* slo
   for (int i = 0; i < nin; ++i) {
     const int t = op->inputs()->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (t == -1) {
-      if (i < ar.min_in) return At(w, "required input %d is absent (-1)", i);
+      if (i < traits.min_in) return At(w, "required input %d is absent (-1)", i);
       continue;
     }
     if (t < 0 || t >= n) {
@@ -618,13 +539,15 @@ Status CheckOpStructure(Ctx* c, int index, const fb::Operator* op, uint64_t* slo
     c->producer[t] = index;
   }
   const int in_rank = (*c->tensors)[op->inputs()->Get(0)].rank;
-  return CheckOptions(*c, w, op, type, in_rank);
+  return CheckOptions(*c, w, op, traits, in_rank);
 }
 
-// Dtype rules per op (constants included: they are not retyped at runtime).
+// Dtype rules per op, by its traits row (constants included: they are not
+// retyped at runtime).
 Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
-  using T = fb::OpType;
+  const OpDTypes rule = FindOpTraits(node.type)->dtypes;
   const auto& ts = *c.tensors;
+  auto is_weight = [&](size_t i) { return rule == OpDTypes::kF32WeightAt1 && i == 1; };
   auto in = [&](int i) -> const TensorInfo* {
     return i < static_cast<int>(node.inputs.size()) && node.inputs[i] >= 0
                ? &ts[node.inputs[i]] : nullptr;
@@ -633,17 +556,17 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const TensorInfo* t = in(static_cast<int>(i));
     if (t && (t->quant != fb::QuantScheme::None || t->dtype == fb::DType::NVFP4) &&
-        !(node.type == T::Linear && i == 1)) {
+        !is_weight(i)) {
       return At(w, "input %zu ('%s') is quantized; only a Linear weight may be", i, t->name);
     }
     // Packed layouts are read by the Linear kernels alone; any other op
     // would index them as row-major.
-    if (t && t->layout != fb::WeightLayout::RowMajor && !(node.type == T::Linear && i == 1)) {
+    if (t && t->layout != fb::WeightLayout::RowMajor && !is_weight(i)) {
       return At(w, "input %zu ('%s') has packed layout %s; only a Linear weight may be", i,
                 t->name, fb::EnumNameWeightLayout(t->layout));
     }
   }
-  if (IsDataMovement(node.type)) {
+  if (rule == OpDTypes::kSameAsInput0) {
     const fb::DType dt = ts[node.inputs[0]].dtype;
     for (int t : node.inputs) {
       if (t >= 0 && ts[t].dtype != dt) {
@@ -667,7 +590,7 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const TensorInfo* t = in(static_cast<int>(i));
     if (!t) continue;
-    if (node.type == T::Linear && i == 1) {
+    if (is_weight(i)) {
       if (!IsWeightFormat(t->dtype, t->quant)) {
         return At(w, "weight '%s' has dtype %s with quantization %s; expected F32, I8 "
                   "(Int8PerChannel) or NVFP4 (NVFP4)",
@@ -676,7 +599,7 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
       if (t->rank != 2) return At(w, "weight '%s' has rank %d, expected 2", t->name, t->rank);
       continue;
     }
-    if (node.type == T::Embedding && i == 0) {
+    if (rule == OpDTypes::kF32IdsAt0 && i == 0) {
       if (t->dtype != fb::DType::I32 && t->dtype != fb::DType::I64) {
         return At(w, "ids '%s' have dtype %s, expected I32 or I64", t->name,
                   DTypeName(t->dtype));

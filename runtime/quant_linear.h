@@ -1,7 +1,7 @@
 // The quantized Linear layer, public for the converter's calibrator and for
 // tools: y[.., N] = act(x[.., K] * W^T + bias) with W int8
 // (QuantScheme::Int8PerChannel, dtype I8) or NVFP4 (dtype NVFP4), FP32 x and
-// y, without a Model or a Session. The Linear binding (kernels/linear.cc)
+// y, without a Model or a Session. The Linear binding (bindings/linear.cc)
 // runs its quantized weights through it, so the calibrator measures what
 // Linear ships, activation included.
 //

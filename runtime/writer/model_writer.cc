@@ -21,6 +21,7 @@
 #include "ops/quant_format.h"
 #include "runtime/model.h"
 #include "runtime/model_validate.h"
+#include "runtime/op_traits.h"
 #include "runtime/weight_format.h"
 
 namespace edge {
@@ -30,70 +31,58 @@ uint64_t AlignUp(uint64_t v) {
   return (v + kDataAlignment - 1) & ~uint64_t(kDataAlignment - 1);
 }
 
+// The option table an op takes comes from its traits row; an op type
+// outside the schema (tests write such files on purpose) gets none.
 flatbuffers::Offset<void> BuildOptions(flatbuffers::FlatBufferBuilder& b, fb::OpType type,
                                        const OpAttrs& a, fb::OpOptions* kind) {
-  using T = fb::OpType;
-  switch (type) {
-    case T::Linear:
-      *kind = fb::OpOptions::LinearOptions;
+  const OpTraits* traits = FindOpTraits(type);
+  *kind = traits != nullptr ? traits->options : fb::OpOptions::NONE;
+  using O = fb::OpOptions;
+  switch (*kind) {
+    case O::LinearOptions:
       return fb::CreateLinearOptions(b, a.activation).Union();
-    case T::MatMul:
-      *kind = fb::OpOptions::MatMulOptions;
+    case O::MatMulOptions:
       return fb::CreateMatMulOptions(b, a.transpose_b).Union();
-    case T::LayerNorm:
-    case T::RMSNorm:
-      *kind = fb::OpOptions::NormOptions;
+    case O::NormOptions:
       return fb::CreateNormOptions(b, a.epsilon).Union();
-    case T::Gelu:
-      *kind = fb::OpOptions::GeluOptions;
+    case O::GeluOptions:
       return fb::CreateGeluOptions(b, a.approximate_tanh).Union();
-    case T::Softmax:
-    case T::Concat:
-    case T::Split:
-      *kind = fb::OpOptions::AxisOptions;
+    case O::AxisOptions:
       return fb::CreateAxisOptions(b, a.axis).Union();
-    case T::Transpose: {
+    case O::TransposeOptions: {
       auto perm = b.CreateVector(a.perm);
-      *kind = fb::OpOptions::TransposeOptions;
       return fb::CreateTransposeOptions(b, perm).Union();
     }
-    case T::Slice: {
+    case O::SliceOptions: {
       auto starts = b.CreateVector(a.starts);
       auto steps = b.CreateVector(a.steps);
-      *kind = fb::OpOptions::SliceOptions;
       return fb::CreateSliceOptions(b, starts, steps).Union();
     }
-    case T::Conv2d:
-      *kind = fb::OpOptions::ConvOptions;
+    case O::ConvOptions:
       return fb::CreateConvOptions(b, a.kernel_h, a.kernel_w, a.stride_h, a.stride_w, a.pad_top,
                                    a.pad_left, a.pad_bottom, a.pad_right, a.dilation_h,
                                    a.dilation_w, a.groups)
           .Union();
-    case T::TimestepEmbedding:
-      *kind = fb::OpOptions::TimestepEmbeddingOptions;
+    case O::TimestepEmbeddingOptions:
       return fb::CreateTimestepEmbeddingOptions(b, a.dim, a.max_period, a.cos_first,
                                                 a.downscale_freq_shift, a.t_scale)
           .Union();
-    case T::Attention:
+    case O::AttentionOptions:
       // scale 0 means 1/sqrt(head_dim); the runtime resolves it.
-      *kind = fb::OpOptions::AttentionOptions;
       return fb::CreateAttentionOptions(b, a.num_heads, a.scale, a.layout, a.sparse_density,
                                         a.attention_precision, a.sparse_mode, a.sparse_err_tol,
                                         a.token_reuse)
           .Union();
-    case T::RoPE:
-      *kind = fb::OpOptions::RopeOptions;
+    case O::RopeOptions:
       return fb::CreateRopeOptions(b, a.num_heads, a.layout, a.interleaved).Union();
-    case T::Unary:
-      *kind = fb::OpOptions::UnaryOptions;
+    case O::UnaryOptions:
       return fb::CreateUnaryOptions(b, a.unary).Union();
-    case T::GroupNorm:
-      *kind = fb::OpOptions::GroupNormOptions;
+    case O::GroupNormOptions:
       return fb::CreateGroupNormOptions(b, a.groups, a.epsilon, a.activation).Union();
-    default:
-      *kind = fb::OpOptions::NONE;
-      return 0;
+    case O::NONE:
+      break;
   }
+  return 0;
 }
 
 }  // namespace

@@ -216,7 +216,7 @@ TEST(InvokeNoAlloc, PackedF32WeightsAreNotCopiedAtPrepare) {
   }
   if (packed_kernels.find("xnnpack") != std::string::npos) {
     // The portable kernel's level (x86 capped to scalar, AArch32) gives
-    // XNNPACK a copy on purpose (runtime/kernels/linear.cc).
+    // XNNPACK a copy on purpose (runtime/bindings/linear.cc).
     GTEST_SKIP() << "stored packed weights run XNNPACK from a copy at this ISA level";
   }
   EXPECT_GT(weight_bytes, size_t(0));

@@ -2,6 +2,7 @@
 // ModelWriter, loaded with Model::LoadBuffer and run by a Session, compared
 // with references written here; plus the prepare-time shape checks and the
 // eval-time Embedding range check.
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -69,6 +70,14 @@ struct OneOp {
     if (!s.ok()) return s.status();
     session = std::move(s.value());
     return Status::Ok();
+  }
+  // Unary `kind` on n floats.
+  Status Build(fb::UnaryKind kind, int64_t n) {
+    const int x = Input({n});
+    Output({n});
+    OpAttrs a;
+    a.unary = kind;
+    return Build(fb::OpType::Unary, {x}, a);
   }
   void Set(int i, const void* data) {
     const TensorInfo& t = model->tensor(graph_inputs[i]);
@@ -261,11 +270,7 @@ TEST(ElementwiseBinding, ActivationsAndUnary) {
   const std::vector<float> p = Rand(100, 1e-3f, 1e3f, 9);
   for (auto kind : {fb::UnaryKind::Sqrt, fb::UnaryKind::Rsqrt}) {
     OneOp op;
-    const int xi = op.Input({100});
-    op.Output({100});
-    OpAttrs a;
-    a.unary = kind;
-    ASSERT_BUILD(op, fb::OpType::Unary, {xi}, a);
+    ASSERT_BUILD(op, kind, 100);
     const std::vector<float> got = op.Run({p});
     for (size_t i = 0; i < p.size(); ++i) {
       const double r = kind == fb::UnaryKind::Sqrt ? std::sqrt((double)p[i]) : 1 / std::sqrt((double)p[i]);
@@ -565,6 +570,20 @@ TEST(ElementwiseBinding, PrepareRejectsBadShapes) {
     const int x = op.Input({2, 5}, fb::DType::I32);
     op.Output({2, 5});
     expect_invalid(op, fb::OpType::Gelu, {x}, OpAttrs(), "dtype");
+  }
+}
+
+// The Unary binding maps UnaryKind onto F32Unary by position: every kind
+// must run the function of its own name.
+TEST(ElementwiseBinding, UnaryKindsRunTheirOwnFunction) {
+  for (int k = 0; k <= static_cast<int>(fb::UnaryKind::MAX); ++k) {
+    const fb::UnaryKind kind = static_cast<fb::UnaryKind>(k);
+    OneOp op;
+    ASSERT_BUILD(op, kind, 4);
+    std::string want = std::string("f32_") + fb::EnumNameUnaryKind(kind) + "_";
+    for (char& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_EQ(std::string(op.session->kernel_name(0)).rfind(want, 0), 0u)
+        << fb::EnumNameUnaryKind(kind) << " runs " << op.session->kernel_name(0);
   }
 }
 

@@ -14,7 +14,7 @@
 #include "ops/f32_conv2d.h"
 #include "ops/layout.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -86,10 +86,8 @@ const char* Name(IsaLevel l, bool patch) {
 }
 
 Status Prepare(KernelPrepareContext* ctx) {
-  static const char* const kNames[] = {"x", "weight", "bias"};
-  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 3, kNames));
+  // Arity, F32 dtypes and the options are the validator's; the shapes are ours.
   const fb::ConvOptions* o = ctx->node->op->options_as_ConvOptions();
-  EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Conv2d: missing ConvOptions");
   const TensorInfo& x = kernel_util::In(ctx, 0);
   const TensorInfo& w = kernel_util::In(ctx, 1);
   const TensorInfo& y = kernel_util::Out(ctx, 0);

@@ -26,7 +26,7 @@
 #include "ops/f32_attention_cluster.h"
 #include "ops/qs8_attention.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 #include "runtime/kernel_settings.h"
 
 namespace edge {
@@ -150,10 +150,8 @@ Status PrepareTokenReuse(KernelPrepareContext* ctx, AttentionState* s, const Tok
 }
 
 Status Prepare(KernelPrepareContext* ctx) {
-  static const char* const kNames[] = {"q", "k", "v"};
-  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 3, 3, kNames));
+  // Arity, F32 dtypes and the options are the validator's; the shapes are ours.
   const fb::AttentionOptions* o = ctx->node->op->options_as_AttentionOptions();
-  EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "Attention: missing options");
   float density = o->sparse_density();
   if (ctx->options != nullptr && ctx->options->attention_density >= 0.f) {
     density = ctx->options->attention_density;

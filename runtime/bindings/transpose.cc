@@ -1,7 +1,7 @@
-// Transpose binding: out.dims[i] = in.dims[perm[i]] (TransposeOptions.perm;
-// absent means reversed axes, as in ONNX). Any 1/2/4/8-byte dtype.
+// Transpose binding: out.dims[i] = in.dims[perm[i]] (TransposeOptions.perm).
+// Any 1/2/4/8-byte dtype.
 #include "ops/layout.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -14,25 +14,14 @@ struct State {
 
 Status Prepare(KernelPrepareContext* ctx) {
   size_t esize = 0;
-  EDGE_RETURN_IF_ERROR(CheckLayoutCopy(ctx, "transposed", &esize));
+  EDGE_RETURN_IF_ERROR(CheckLayoutCopy(ctx, &esize));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
+  // The validator checked that perm is a permutation of the input's axes
+  // (the converter writes ONNX's default, reversed axes, out in full).
   int perm[kMaxRank];
-  const fb::TransposeOptions* o =
-      ctx->node->op != nullptr ? ctx->node->op->options_as_TransposeOptions() : nullptr;
-  if (o != nullptr && o->perm() != nullptr && o->perm()->size() > 0) {
-    if (static_cast<int>(o->perm()->size()) != x.rank)
-      return Invalid(ctx, "perm has %u entries, input %s has rank %d", o->perm()->size(), Shape(x).text, x.rank);
-    bool seen[kMaxRank] = {false};
-    for (int i = 0; i < x.rank; ++i) {
-      const int p = o->perm()->Get(i);
-      if (p < 0 || p >= x.rank || seen[p]) return Invalid(ctx, "perm is not a permutation of 0..%d", x.rank - 1);
-      seen[p] = true;
-      perm[i] = p;
-    }
-  } else {
-    for (int i = 0; i < x.rank; ++i) perm[i] = x.rank - 1 - i;
-  }
+  const fb::TransposeOptions* o = ctx->node->op->options_as_TransposeOptions();
+  for (int i = 0; i < x.rank; ++i) perm[i] = o->perm()->Get(i);
   for (int i = 0; i < x.rank; ++i) {
     if (y.dims[i] != x.dims[perm[i]])
       return Invalid(ctx, "output shape %s is not input %s permuted (axis %d should be %lld)",

@@ -6,7 +6,7 @@
 
 #include "ops/f32_matmul.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -25,8 +25,7 @@ void Destroy(void* p) {
 }
 
 Status Prepare(KernelPrepareContext* ctx) {
-  static const char* const kNames[] = {"a", "b"};
-  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 2, kNames));
+  // Arity and F32 dtypes are the validator's; the shapes are ours.
   const TensorInfo& a = kernel_util::In(ctx, 0);
   const TensorInfo& b = kernel_util::In(ctx, 1);
   const TensorInfo& c = kernel_util::Out(ctx, 0);
@@ -34,8 +33,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   EDGE_CHECK_OR_RETURN(a.rank >= 2 && b.rank >= 2, StatusCode::kUnsupported,
                        "MatMul: operands must have rank >= 2, got %s and %s",
                        kernel_util::ShapeStr(a, b1), kernel_util::ShapeStr(b, b2));
-  bool tb = false;
-  if (const fb::MatMulOptions* o = ctx->node->op->options_as_MatMulOptions()) tb = o->transpose_b();
+  const bool tb = ctx->node->op->options_as_MatMulOptions()->transpose_b();
   F32MatMulDims d;
   d.transpose_b = tb;
   d.m = static_cast<size_t>(a.dim(-2));

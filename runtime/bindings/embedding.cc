@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "ops/embedding.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -17,15 +17,12 @@ struct TimestepState {
   TimestepEmbeddingParams params;
 };
 
+// Arity, dtypes (ids I32/I64, the rest F32) and the option tables are the
+// validator's (op_traits.cc); the shapes are ours.
 Status PrepareTimestep(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, 1, 1, 1, 1));
   const TensorInfo& t = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, t, "timesteps", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
-  const fb::TimestepEmbeddingOptions* o =
-      ctx->node->op != nullptr ? ctx->node->op->options_as_TimestepEmbeddingOptions() : nullptr;
-  if (o == nullptr) return Invalid(ctx, "missing TimestepEmbeddingOptions");
+  const fb::TimestepEmbeddingOptions* o = ctx->node->op->options_as_TimestepEmbeddingOptions();
   const int64_t batch = t.num_elements;
   if (t.rank < 1 || t.dims[0] != batch)
     return Invalid(ctx, "timesteps shape %s: expected [B] or [B, 1]", Shape(t).text);
@@ -63,14 +60,9 @@ struct EmbeddingState {
 };
 
 Status PrepareEmbedding(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 2, 2, 2, 1, 1));
   const TensorInfo& ids = In(ctx, 0);
   const TensorInfo& table = In(ctx, 1);
   const TensorInfo& y = Out(ctx, 0);
-  if (ids.dtype != fb::DType::I32 && ids.dtype != fb::DType::I64)
-    return Invalid(ctx, "ids '%s' have dtype %s, expected I32 or I64", ids.name, fb::EnumNameDType(ids.dtype));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, table, "table", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
   if (table.rank != 2) return Invalid(ctx, "table shape %s: expected [V, D]", Shape(table).text);
   bool ok = y.rank == ids.rank + 1 && y.dims[y.rank - 1] == table.dims[1];
   for (int i = 0; ok && i < ids.rank; ++i) ok = y.dims[i] == ids.dims[i];

@@ -4,7 +4,7 @@
 // The per-sample vectors are [B, D] or [B, 1, D] (one row per sample), or a
 // single row ([D], [1, D], [1, 1, D]) shared by every sample.
 #include "ops/f32_modulate.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -20,7 +20,6 @@ struct State {
 // Checks a per-sample parameter against x = [B, .., D]; sets *stride.
 Status CheckParam(const KernelPrepareContext* ctx, const TensorInfo& p, const char* role,
                   const TensorInfo& x, size_t* stride) {
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, p, role, fb::DType::F32));
   const int64_t b = x.dims[0], d = x.dims[x.rank - 1];
   bool ok = p.rank >= 1 && p.rank <= 3 && p.dims[p.rank - 1] == d;
   for (int i = 1; ok && i + 1 < p.rank; ++i) ok = p.dims[i] == 1;
@@ -35,17 +34,13 @@ Status CheckParam(const KernelPrepareContext* ctx, const TensorInfo& p, const ch
 }
 
 Status PrepareCommon(KernelPrepareContext* ctx, const char* p1, const char* p2, bool gated) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 3, 3, 3, 1, 1));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, x, "input", fb::DType::F32));
-  EDGE_RETURN_IF_ERROR(CheckDType(ctx, y, "output", fb::DType::F32));
   if (x.rank < 2) return Invalid(ctx, "input '%s' has shape %s; need [B, .., D]", x.name, Shape(x).text);
   EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, x, "input", y, "output"));
   size_t s1 = 0, s2 = 0;
   EDGE_RETURN_IF_ERROR(CheckParam(ctx, In(ctx, 1), p1, x, &s1));
   if (gated) {
-    EDGE_RETURN_IF_ERROR(CheckDType(ctx, In(ctx, 2), p2, fb::DType::F32));
     EDGE_RETURN_IF_ERROR(CheckSameShape(ctx, In(ctx, 2), p2, x, "input"));
   } else {
     EDGE_RETURN_IF_ERROR(CheckParam(ctx, In(ctx, 2), p2, x, &s2));

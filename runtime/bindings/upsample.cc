@@ -1,7 +1,7 @@
 // Upsample binding: nearest, x[..., H, W] -> y[..., H*fh, W*fw] with integer
 // factors read from the output shape (the leading axes must match).
 #include "ops/f32_upsample.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -13,7 +13,6 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckF32InOut(ctx, 1));
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
   bool ok = x.rank >= 2 && y.rank == x.rank;

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "ops/f32_norm.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -16,19 +16,16 @@ struct State {
 };
 
 Status Prepare(KernelPrepareContext* ctx) {
-  EDGE_RETURN_IF_ERROR(CheckLastAxisNorm(ctx, 2));
+  EDGE_RETURN_IF_ERROR(CheckLastAxisNorm(ctx));
   const TensorInfo& x = In(ctx, 0);
   const int64_t d = x.dims[x.rank - 1];
   if (HasInput(ctx, 1)) {
     const TensorInfo& g = In(ctx, 1);
-    EDGE_RETURN_IF_ERROR(CheckDType(ctx, g, "gamma", fb::DType::F32));
     if (g.num_elements != d || (g.rank > 0 && g.dims[g.rank - 1] != d))
       return Invalid(ctx, "gamma '%s' has shape %s, expected [%lld] (last axis of input %s)", g.name,
                      Shape(g).text, static_cast<long long>(d), Shape(x).text);
   }
-  const fb::NormOptions* o = ctx->node->op != nullptr ? ctx->node->op->options_as_NormOptions() : nullptr;
-  const float eps = o != nullptr ? o->epsilon() : 1e-5f;
-  if (!(eps >= 0.f) || !std::isfinite(eps)) return Invalid(ctx, "epsilon %g is not a finite value >= 0", eps);
+  const float eps = ctx->node->op->options_as_NormOptions()->epsilon();  // finite, >= 0: validated
   State* s = nullptr;
   EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
   s->cols = static_cast<size_t>(d);

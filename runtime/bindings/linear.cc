@@ -23,7 +23,7 @@
 
 #include "ops/f32_gemm.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 #include "runtime/quant_linear.h"
 #include "runtime/kernel_settings.h"
 #include "runtime/weight_format.h"
@@ -141,12 +141,8 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
 }
 
 Status Prepare(KernelPrepareContext* ctx) {
-  static const char* const kNames[] = {"x", "weight", "bias"};
-  const int nin = static_cast<int>(ctx->node->inputs.size());
-  EDGE_CHECK_OR_RETURN(nin >= 2 && nin <= 3, StatusCode::kInvalidModel,
-                       "Linear: expected 2 or 3 inputs, got %d", nin);
-  EDGE_CHECK_OR_RETURN(kernel_util::HasInput(ctx, 0) && kernel_util::HasInput(ctx, 1),
-                       StatusCode::kInvalidModel, "Linear: x and weight are required");
+  // The validator checked arity, dtypes (x, bias and y F32, the weight a
+  // [N, K] weight format) and the activation; the shapes are ours.
   const TensorInfo& w_stored = kernel_util::In(ctx, 1);
   const PrecisionOverride ov =
       ctx->options != nullptr ? ctx->options->precision : PrecisionOverride::kAsStored;
@@ -157,21 +153,16 @@ Status Prepare(KernelPrepareContext* ctx) {
   TensorInfo w = w_stored;
   float* dequantized = nullptr;
   if (IsQuantized(w_stored)) {
-    EDGE_CHECK_OR_RETURN(w_stored.rank == 2, StatusCode::kInvalidModel, "Linear: weight must be [N, K]");
     dequantized = Dequantize(w_stored);
     EDGE_CHECK_OR_RETURN(dequantized != nullptr, StatusCode::kOutOfMemory, "Linear: out of memory");
     w.dtype = fb::DType::F32;
     w.quant = fb::QuantScheme::None;
     w.layout = fb::WeightLayout::RowMajor;
     w.data = reinterpret_cast<const uint8_t*>(dequantized);
-  } else {
-    EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 2, 3, kNames));
   }
   const TensorInfo& x = kernel_util::In(ctx, 0);
   const TensorInfo& y = kernel_util::Out(ctx, 0);
   char b1[96], b2[96];
-  EDGE_CHECK_OR_RETURN(w.rank == 2, StatusCode::kInvalidModel,
-                       "Linear: weight must be [N, K], got %s", kernel_util::ShapeStr(w, b1));
   const bool stored_packed = w.layout == fb::WeightLayout::PackedF32N16;
   EDGE_CHECK_OR_RETURN(w.layout == fb::WeightLayout::RowMajor || (stored_packed && w.is_constant),
                        StatusCode::kUnsupported,
@@ -196,13 +187,8 @@ Status Prepare(KernelPrepareContext* ctx) {
                          StatusCode::kInvalidModel, "Linear: bias %s != [N=%lld]",
                          kernel_util::ShapeStr(*bias, b1), static_cast<long long>(w.dims[0]));
   }
-  GemmActivation act = GemmActivation::kNone;
-  if (const fb::LinearOptions* o = ctx->node->op->options_as_LinearOptions()) {
-    act = static_cast<GemmActivation>(o->activation());
-    EDGE_CHECK_OR_RETURN(static_cast<int>(act) >= 0 && static_cast<int>(act) <= 3,
-                         StatusCode::kInvalidModel, "Linear: unknown activation %d",
-                         static_cast<int>(act));
-  }
+  const GemmActivation act =
+      static_cast<GemmActivation>(ctx->node->op->options_as_LinearOptions()->activation());
 
   LinearState* s = new (std::nothrow) LinearState;
   if (s == nullptr) {

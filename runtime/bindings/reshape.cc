@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "ops/parallel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -16,14 +16,9 @@ struct State {
 };
 
 Status PrepareCommon(KernelPrepareContext* ctx, bool reshape) {
-  EDGE_RETURN_IF_ERROR(CheckArity(ctx, 1, reshape ? 2 : 1, 1, 1, 1));
+  // Arity and one unquantized dtype throughout are the validator's.
   const TensorInfo& x = In(ctx, 0);
   const TensorInfo& y = Out(ctx, 0);
-  if (x.dtype != y.dtype)
-    return Invalid(ctx, "input dtype %s differs from output dtype %s", fb::EnumNameDType(x.dtype),
-                   fb::EnumNameDType(y.dtype));
-  if (x.quant != fb::QuantScheme::None || y.quant != fb::QuantScheme::None)
-    return Invalid(ctx, "quantized tensors cannot be reshaped or copied");
   if (x.num_elements != y.num_elements || x.bytes != y.bytes)
     return Invalid(ctx, "input %s has %lld elements, output %s has %lld", Shape(x).text,
                    static_cast<long long>(x.num_elements), Shape(y).text,

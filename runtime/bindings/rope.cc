@@ -4,7 +4,7 @@
 
 #include "ops/f32_rope.h"
 #include "runtime/kernel.h"
-#include "runtime/kernels/kernel_util.h"
+#include "runtime/bindings/kernel_util.h"
 
 namespace edge {
 namespace {
@@ -20,10 +20,8 @@ bool IsTable(const TensorInfo& t, int64_t n, int64_t dh) {
 }
 
 Status Prepare(KernelPrepareContext* ctx) {
-  static const char* const kNames[] = {"x", "cos", "sin"};
-  EDGE_RETURN_IF_ERROR(kernel_util::CheckArityF32(ctx, 3, 3, kNames));
+  // Arity, F32 dtypes and the options are the validator's; the shapes are ours.
   const fb::RopeOptions* o = ctx->node->op->options_as_RopeOptions();
-  EDGE_CHECK_OR_RETURN(o != nullptr, StatusCode::kInvalidModel, "RoPE: missing options");
   const int64_t H = o->num_heads();
   const TensorInfo& x = kernel_util::In(ctx, 0);
   const TensorInfo& c = kernel_util::In(ctx, 1);

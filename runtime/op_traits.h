@@ -1,0 +1,42 @@
+// What the runtime knows about each op type, one row per fb::OpType: how many
+// inputs and outputs it takes, which option table, which dtypes, and the
+// binding that runs it. The validator (model_validate.cc), the session (through
+// GetOpKernel) and the model writer all read this table, so a new op type
+// is described here once instead of in a switch of each.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/kernel.h"
+
+namespace edge {
+
+// Concat/Split are the only variadic ops; no real graph comes near this.
+constexpr int kMaxOpArity = 4096;
+
+// The dtypes an op's tensors may have (constants included: they are not
+// retyped at run time). Quantized or packed tensors are only ever a Linear
+// weight (kF32WeightAt1, Linear's input 1).
+enum class OpDTypes : uint8_t {
+  kF32,           // every input and output plain F32
+  kSameAsInput0,  // moves or reinterprets data: any unquantized dtype, that of input 0 everywhere
+  kF32WeightAt1,  // kF32, but input 1 is a weight [N, K] in any weight format (ops/quant_format.h)
+  kF32IdsAt0,     // kF32, but input 0 holds I32 or I64 ids
+};
+
+struct OpTraits {
+  fb::OpType type;
+  int min_in, max_in;     // input count; the first min_in inputs must be present
+  int min_out, max_out;   // output count (outputs are never absent)
+  // The option table the op takes (NONE: it takes none). When the op has
+  // one it must be present even with every field at its default (the
+  // writer always emits it), so bindings read options without null checks.
+  fb::OpOptions options;
+  OpDTypes dtypes;
+  const OpKernel* kernel;  // the binding in runtime/bindings/
+};
+
+// The row of `type`; null for a value outside the schema's OpType.
+const OpTraits* FindOpTraits(fb::OpType type);
+
+}  // namespace edge
