@@ -14,9 +14,11 @@ struct State {
   size_t n = 0;
 };
 
-// Kernel names per kind (F32Unary order) and ISA (IsaLevel order).
-#define EDGE_NAMES(k) {"f32_" k "_ref", "f32_" k "__avx2", "f32_" k "__avx512"}
-const char* const kNames[static_cast<int>(F32Unary::kCount)][3] = {
+// Kernel names per kind (F32Unary order) and variant (IsaLevel order, then
+// NEON: ARM has no IsaLevel for it).
+#define EDGE_NAMES(k) {"f32_" k "_ref", "f32_" k "__avx2", "f32_" k "__avx512", "f32_" k "__neon"}
+constexpr int kNeonColumn = 3;
+const char* const kNames[static_cast<int>(F32Unary::kCount)][4] = {
     EDGE_NAMES("gelu"), EDGE_NAMES("gelu_tanh"), EDGE_NAMES("silu"),  EDGE_NAMES("sigmoid"),
     EDGE_NAMES("tanh"), EDGE_NAMES("exp"),       EDGE_NAMES("neg"),   EDGE_NAMES("sqrt"),
     EDGE_NAMES("rsqrt"), EDGE_NAMES("abs"),      EDGE_NAMES("erf"),   EDGE_NAMES("reciprocal")};
@@ -36,7 +38,12 @@ Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
   const IsaLevel isa = Isa(ctx);
   const char* unused = nullptr;
   EDGE_PICK_F32(isa, f32_vunary, &s->fn, &unused);
-  ctx->kernel_name = kNames[static_cast<int>(kind)][static_cast<int>(isa)];
+#if EDGE_ARCH_ARM
+  const int column = s->fn == f32_vunary_ref ? 0 : kNeonColumn;
+#else
+  const int column = static_cast<int>(isa);
+#endif
+  ctx->kernel_name = kNames[static_cast<int>(kind)][column];
   return Status::Ok();
 }
 
