@@ -296,11 +296,28 @@ struct NeonA32 {
   static float32x4_t round(float32x4_t a) {
     const float32x4_t magic = vbslq_f32(vdupq_n_u32(0x80000000u), a, vdupq_n_f32(8388608.0f));
     const float32x4_t r = vsubq_f32(vaddq_f32(a, magic), magic);
-    return vbslq_f32(vcltq_f32(vabsq_f32(a), vdupq_n_f32(8388608.0f)), r, a);
+    return vbslq_f32(cgt(vdupq_n_f32(8388608.0f), vabsq_f32(a)), r, a);
   }
   // Integral n only (scale_pow2 / pow2i): truncation is then exact; NaN gives
   // 0 as vcvtnq_s32_f32 does.
   static int32x4_t to_int(float32x4_t n) { return vcvtq_s32_f32(n); }
+  // GCC's AArch32 arm_neon.h writes the float compares and vnegq_f32 as
+  // generic vector operators, which it then splits into four VFP operations
+  // (NEON is not IEEE-exact on subnormals, so it only uses NEON for them under
+  // -funsafe-math-optimizations). These say the NEON instruction itself.
+  static uint32x4_t cgt(float32x4_t a, float32x4_t b) {
+    uint32x4_t r;
+    __asm__("vcgt.f32 %q0, %q1, %q2" : "=w"(r) : "w"(a), "w"(b));
+    return r;
+  }
+  static uint32x4_t cge(float32x4_t a, float32x4_t b) {
+    uint32x4_t r;
+    __asm__("vcge.f32 %q0, %q1, %q2" : "=w"(r) : "w"(a), "w"(b));
+    return r;
+  }
+  static float32x4_t neg(float32x4_t a) {
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u)));
+  }
 };
 #endif
 
@@ -347,8 +364,17 @@ struct VecNeon : VecTailNames<VecNeon> {
   static V div(V a, V b) { return NeonA32::div(a, b); }
 #endif
   static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
-  static V max(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }  // a > b ? a : b
-  static V min(V a, V b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+#if defined(__aarch64__)
+  static uint32x4_t cgt(V a, V b) { return vcgtq_f32(a, b); }
+  static uint32x4_t cge(V a, V b) { return vcgeq_f32(a, b); }
+  static V neg(V a) { return vnegq_f32(a); }
+#else
+  static uint32x4_t cgt(V a, V b) { return NeonA32::cgt(a, b); }
+  static uint32x4_t cge(V a, V b) { return NeonA32::cge(a, b); }
+  static V neg(V a) { return NeonA32::neg(a); }
+#endif
+  static V max(V a, V b) { return vbslq_f32(cgt(a, b), a, b); }  // a > b ? a : b
+  static V min(V a, V b) { return vbslq_f32(cgt(b, a), a, b); }
   static V abs(V a) { return vabsq_f32(a); }
   static V copysign(V mag, V sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
@@ -366,7 +392,7 @@ struct VecNeon : VecTailNames<VecNeon> {
   using M = uint32x4_t;
   static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V fnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
-  static V fms(V a, V b, V c) { return vnegq_f32(vfmsq_f32(c, a, b)); }
+  static V fms(V a, V b, V c) { return neg(vfmsq_f32(c, a, b)); }
 #if defined(__aarch64__)
   static V sqrt(V a) { return vsqrtq_f32(a); }
   static V round(V a) { return vrndnq_f32(a); }
@@ -376,13 +402,12 @@ struct VecNeon : VecTailNames<VecNeon> {
   static V round(V a) { return NeonA32::round(a); }
   static int32x4_t to_int(V n) { return NeonA32::to_int(n); }
 #endif
-  static V neg(V a) { return vnegq_f32(a); }
   static V sign_bit(V a) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u))); }
   static V xor_(V a, V b) {
     return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
   }
-  static M lt(V a, V b) { return vcltq_f32(a, b); }
-  static M ge(V a, V b) { return vcgeq_f32(a, b); }
+  static M lt(V a, V b) { return cgt(b, a); }
+  static M ge(V a, V b) { return cge(a, b); }
   static V select(M m, V if_true, V if_false) { return vbslq_f32(m, if_true, if_false); }
   // p * 2^n in two normal factors, as VecAvx2::scale_pow2.
   static V scale_pow2(V p, V n) {
