@@ -1,12 +1,13 @@
 // The SIMD layer of every F32 kernel family: one struct per ISA (VecScalar,
-// VecAvx2, VecAvx512, VecNeon for AArch64 and AArch32) so that the GEMM microkernel and
-// its epilogue, the attention tiles (FP32 and INT8), the elementwise / norm /
-// softmax kernels (ops/*_simd.h) and the vector-math library on top of it
-// (ops/vec_math.h, included at the end of this file) are written once as
-// templates and instantiated per ISA file. Everything lives in an anonymous
-// namespace: each *__isa.cc file gets its own copy compiled with its own
-// flags, and no symbol compiled for AVX-512 can be picked by the linker for a
-// scalar caller. For the same reason these templates call no std:: templates.
+// VecAvx2, VecAvx512, VecNeon for AArch64 and AArch32) so that the GEMM
+// microkernel and its epilogue, the attention tiles (FP32 and INT8), the
+// elementwise / norm / softmax kernels (ops/*_simd.h) and the vector-math
+// library on top of it (ops/vec_math.h, included at the end of this file) are
+// written once as templates and instantiated per ISA file. Everything lives in
+// an anonymous namespace: each *__isa.cc file gets its own copy compiled with
+// its own flags, and no symbol compiled for AVX-512 can be picked by the
+// linker for a scalar caller. For the same reason these templates call no
+// std:: templates.
 //
 // Vocabulary notes.
 //   * fmadd(a, b, c) is a*b + c, fused where the ISA has FMA (the GEMM and
