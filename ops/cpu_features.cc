@@ -32,6 +32,7 @@ CpuFeatures Detect() {
   }
 #elif defined(__aarch64__) || defined(__arm__)
   f.neon = cpuinfo_has_arm_neon();
+  f.neon_fma = cpuinfo_has_arm_neon_fma();
   f.dotprod = cpuinfo_has_arm_neon_dot();
 #if defined(__aarch64__) && defined(__linux__)
   // This cpuinfo snapshot predates I8MM; read the kernel's hwcaps directly.

@@ -14,6 +14,7 @@ struct CpuFeatures {
   bool avxvnni = false;
   // ARM
   bool neon = false;
+  bool neon_fma = false;  // VFPv4's fused multiply-add (always with AArch64 NEON)
   bool dotprod = false;
   bool i8mm = false;
 };

@@ -44,8 +44,8 @@ enum class F32Unary : int {
 
 const char* F32UnaryName(F32Unary kind);  // "gelu", "silu", ...
 // "f32_gelu_ref", "f32_gelu__avx2", ...: the name of kind's kernel at an ISA
-// level, a static string.
-const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa);
+// level (neon: the NEON kernel, "f32_gelu__neon"), a static string.
+const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon = false);
 
 typedef void (*f32_vunary_fn)(F32Unary kind, size_t n, const float* x, float* y,
                               pthreadpool_t pool);
@@ -56,7 +56,7 @@ void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpo
 void f32_vunary__avx2(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 void f32_vunary__avx512(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_vunary__neon(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool);
 #endif
 
@@ -70,8 +70,16 @@ void f32_vmath__scalar(VecMathFn fn, size_t n, const float* x, float* y);
 void f32_vmath__avx2(VecMathFn fn, size_t n, const float* x, float* y);
 void f32_vmath__avx512(VecMathFn fn, size_t n, const float* x, float* y);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_vmath__neon(VecMathFn fn, size_t n, const float* x, float* y);
+#endif
+#if EDGE_ARCH_ARM32
+// AArch32's NEON arithmetic always flushes subnormal inputs, results and
+// intermediates to zero (FPSCR.FZ does not apply to it). The far tails of
+// exp, sigmoid, SiLU and the GELUs pass through a subnormal e^x or Phi(x),
+// so f32_vmath__neon and f32_vunary__neon give zero where the exact result
+// is below this magnitude (docs/vec_math.md).
+constexpr float kArm32NeonFlushBelow = 1e-35f;
 #endif
 
 }  // namespace edge

@@ -1,7 +1,7 @@
-// AArch64 NEON instantiation of the vector unary kernels, the GEMM family's
-// activation pass and the vector-math arrays (ops/f32_activation_simd.h).
-// AArch32 keeps the reference and the portable pass (VecNeon is AArch64's).
-#if defined(__aarch64__)
+// NEON instantiation of the vector unary kernels, the vector-math arrays and
+// (AArch64 only) the GEMM family's activation pass (ops/f32_activation_simd.h).
+// Built for AArch64 and for AArch32 with -mfpu=neon-vfpv4 (ops/CMakeLists.txt);
+// AArch32's GEMM keeps the portable pass, as it keeps the scalar GEMM.
 #include "ops/f32_activation_simd.h"
 
 namespace edge {
@@ -10,11 +10,12 @@ void f32_vunary__neon(F32Unary kind, size_t n, const float* x, float* y, pthread
   simd::VUnary<VecNeon>(kind, n, x, y, pool);
 }
 
+#if defined(__aarch64__)
 void f32_activation__neon(size_t n, float* x, int act) { simd::ActivationPass<VecNeon>(n, x, act); }
+#endif
 
 void f32_vmath__neon(VecMathFn fn, size_t n, const float* x, float* y) {
   simd::VMath<VecNeon>(fn, n, x, y);
 }
 
 }  // namespace edge
-#endif

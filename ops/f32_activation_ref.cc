@@ -10,9 +10,12 @@ namespace edge {
 namespace {
 
 #define EDGE_NAME(e, name, formula) name,
-#define EDGE_KERNEL_NAMES(e, name, formula) {"f32_" name "_ref", "f32_" name "__avx2", "f32_" name "__avx512"},
+#define EDGE_KERNEL_NAMES(e, name, formula) \
+  {"f32_" name "_ref", "f32_" name "__avx2", "f32_" name "__avx512", "f32_" name "__neon"},
 const char* const kNames[] = {EDGE_F32_UNARY(EDGE_NAME)};
-const char* const kKernelNames[][3] = {EDGE_F32_UNARY(EDGE_KERNEL_NAMES)};  // IsaLevel order
+// IsaLevel order, then NEON (ARM has no IsaLevel for it).
+const char* const kKernelNames[][4] = {EDGE_F32_UNARY(EDGE_KERNEL_NAMES)};
+constexpr int kNeonColumn = 3;
 #undef EDGE_KERNEL_NAMES
 #undef EDGE_NAME
 
@@ -38,8 +41,8 @@ const char* F32UnaryName(F32Unary kind) {
   return Known(kind) ? kNames[static_cast<int>(kind)] : "unknown";
 }
 
-const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa) {
-  return Known(kind) ? kKernelNames[static_cast<int>(kind)][static_cast<int>(isa)] : "unknown";
+const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon) {
+  return Known(kind) ? kKernelNames[static_cast<int>(kind)][neon ? kNeonColumn : static_cast<int>(isa)] : "unknown";
 }
 
 void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool) {

@@ -29,7 +29,7 @@ void f32_vbinary__avx2(BinaryOp op, size_t n, const float* a, bool a_scalar, con
 void f32_vbinary__avx512(BinaryOp op, size_t n, const float* a, bool a_scalar, const float* b,
                          bool b_scalar, float* out);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_vbinary__neon(BinaryOp op, size_t n, const float* a, bool a_scalar, const float* b,
                        bool b_scalar, float* out);
 #endif

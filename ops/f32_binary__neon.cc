@@ -1,6 +1,5 @@
-// AArch64 NEON instantiation of the binary kernel (ops/f32_binary_simd.h).
-// (AArch32 keeps the reference: VecNeon is AArch64's.)
-#if defined(__aarch64__)
+// NEON instantiation of the binary kernel (ops/f32_binary_simd.h).
+// Built for AArch64 and for AArch32 with -mfpu=neon-vfpv4 (ops/CMakeLists.txt).
 #include "ops/f32_vec.h"
 #include "ops/f32_binary_simd.h"
 
@@ -12,4 +11,3 @@ void f32_vbinary__neon(BinaryOp op, size_t n, const float* a, bool a_scalar, con
 }
 
 }  // namespace edge
-#endif

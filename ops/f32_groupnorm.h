@@ -47,7 +47,7 @@ void f32_groupnorm__avx2(const F32GroupNormParams& p, const float* x, const floa
 void f32_groupnorm__avx512(const F32GroupNormParams& p, const float* x, const float* gamma,
                            const float* beta, float* y, pthreadpool_t pool);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_groupnorm__neon(const F32GroupNormParams& p, const float* x, const float* gamma,
                          const float* beta, float* y, pthreadpool_t pool);
 #endif

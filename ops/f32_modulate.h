@@ -41,7 +41,7 @@ void f32_gated_residual__avx512(size_t batch, size_t tokens, size_t dim, size_t 
                                 const float* x, const float* gate, const float* r, float* y,
                                 pthreadpool_t pool);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_modulate__neon(size_t batch, size_t tokens, size_t dim, size_t param_stride,
                         const float* x, const float* shift, const float* scale, float* y,
                         pthreadpool_t pool);

@@ -1,6 +1,5 @@
-// AArch64 NEON instantiation of Modulate / GatedResidual (ops/f32_modulate_simd.h).
-// (AArch32 keeps the reference: VecNeon is AArch64's.)
-#if defined(__aarch64__)
+// NEON instantiation of Modulate / GatedResidual (ops/f32_modulate_simd.h).
+// Built for AArch64 and for AArch32 with -mfpu=neon-vfpv4 (ops/CMakeLists.txt).
 #include "ops/f32_vec.h"
 #include "ops/f32_modulate_simd.h"
 
@@ -19,4 +18,3 @@ void f32_gated_residual__neon(size_t batch, size_t tokens, size_t dim, size_t pa
 }
 
 }  // namespace edge
-#endif

@@ -32,7 +32,7 @@ void f32_rmsnorm__avx2(size_t rows, size_t cols, const float* x, const float* ga
 void f32_rmsnorm__avx512(size_t rows, size_t cols, const float* x, const float* gamma, float eps,
                          float* y, pthreadpool_t pool);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_layernorm__neon(size_t rows, size_t cols, const float* x, const float* gamma,
                          const float* beta, float eps, float* y, pthreadpool_t pool);
 void f32_rmsnorm__neon(size_t rows, size_t cols, const float* x, const float* gamma, float eps,

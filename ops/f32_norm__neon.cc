@@ -1,6 +1,5 @@
-// AArch64 NEON instantiation of LayerNorm / RMSNorm (ops/f32_norm_simd.h).
-// (AArch32 keeps the reference: VecNeon is AArch64's.)
-#if defined(__aarch64__)
+// NEON instantiation of LayerNorm / RMSNorm (ops/f32_norm_simd.h).
+// Built for AArch64 and for AArch32 with -mfpu=neon-vfpv4 (ops/CMakeLists.txt).
 #include "ops/f32_vec.h"
 #include "ops/f32_norm_simd.h"
 
@@ -17,4 +16,3 @@ void f32_rmsnorm__neon(size_t rows, size_t cols, const float* x, const float* ga
 }
 
 }  // namespace edge
-#endif

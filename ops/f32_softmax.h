@@ -22,7 +22,7 @@ void f32_softmax__avx2(size_t outer, size_t axis, size_t inner, const float* x, 
 void f32_softmax__avx512(size_t outer, size_t axis, size_t inner, const float* x, float* y,
                          pthreadpool_t pool);
 #endif
-#if EDGE_ARCH_AARCH64
+#if EDGE_ARCH_ARM
 void f32_softmax__neon(size_t outer, size_t axis, size_t inner, const float* x, float* y,
                        pthreadpool_t pool);
 #endif

@@ -1,6 +1,5 @@
-// AArch64 NEON instantiation of softmax (ops/f32_softmax_simd.h).
-// (AArch32 keeps the reference: VecNeon is AArch64's.)
-#if defined(__aarch64__)
+// NEON instantiation of softmax (ops/f32_softmax_simd.h).
+// Built for AArch64 and for AArch32 with -mfpu=neon-vfpv4 (ops/CMakeLists.txt).
 #include "ops/f32_vec.h"
 #include "ops/f32_softmax_simd.h"
 
@@ -12,4 +11,3 @@ void f32_softmax__neon(size_t outer, size_t axis, size_t inner, const float* x, 
 }
 
 }  // namespace edge
-#endif

@@ -1,12 +1,13 @@
 // The SIMD layer of every F32 kernel family: one struct per ISA (VecScalar,
-// VecAvx2, VecAvx512, VecNeon for AArch64) so that the GEMM microkernel and
-// its epilogue, the attention tiles (FP32 and INT8), the elementwise / norm /
-// softmax kernels (ops/*_simd.h) and the vector-math library on top of it
-// (ops/vec_math.h, included at the end of this file) are written once as
-// templates and instantiated per ISA file. Everything lives in an anonymous
-// namespace: each *__isa.cc file gets its own copy compiled with its own
-// flags, and no symbol compiled for AVX-512 can be picked by the linker for a
-// scalar caller. For the same reason these templates call no std:: templates.
+// VecAvx2, VecAvx512, VecNeon for AArch64 and AArch32) so that the GEMM
+// microkernel and its epilogue, the attention tiles (FP32 and INT8), the
+// elementwise / norm / softmax kernels (ops/*_simd.h) and the vector-math
+// library on top of it (ops/vec_math.h, included at the end of this file) are
+// written once as templates and instantiated per ISA file. Everything lives in
+// an anonymous namespace: each *__isa.cc file gets its own copy compiled with
+// its own flags, and no symbol compiled for AVX-512 can be picked by the
+// linker for a scalar caller. For the same reason these templates call no
+// std:: templates.
 //
 // Vocabulary notes.
 //   * fmadd(a, b, c) is a*b + c, fused where the ISA has FMA (the GEMM and
@@ -26,8 +27,15 @@
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__aarch64__) && defined(__ARM_NEON)
+// VecNeon needs fused multiply-add (the vector math's exact products): always
+// there on AArch64; on AArch32 only with VFPv4 (-mfpu=neon-vfpv4, the F32
+// ops/*__neon.cc files). AArch32 files built with plain -mfpu=neon (the
+// quantized GEMMs) see no VecNeon.
+#if defined(__ARM_NEON) && (defined(__aarch64__) || defined(__ARM_FEATURE_FMA))
+#define EDGE_VEC_NEON 1
 #include <arm_neon.h>
+#else
+#define EDGE_VEC_NEON 0
 #endif
 
 #if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
@@ -248,8 +256,74 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
 };
 #endif
 
-#if defined(__aarch64__) && defined(__ARM_NEON)
-// AArch64 NEON: four lanes (the FP32 attention tile and the INT8 attention).
+#if EDGE_VEC_NEON
+#if !defined(__aarch64__)
+// What AArch32 NEON lacks next to AArch64's, emulated so that one VecNeon
+// serves both. Division and square root run lane by lane on the VFP unit
+// (s0..s3 alias q0's lanes, so no moves between the units): correctly rounded
+// like vdivq_f32 / vsqrtq_f32 and the scalar reference, which a reciprocal
+// estimate with Newton steps is not (1-2 ulp, and wrong at 0, Inf and
+// subnormal divisors without extra fix-ups). The operands are pinned to
+// q0..q2 because only q0..q7 have single-precision halves.
+struct NeonA32 {
+  static float32x4_t div(float32x4_t a, float32x4_t b) {
+    register float32x4_t x __asm__("q0") = a;
+    register float32x4_t y __asm__("q1") = b;
+    register float32x4_t q __asm__("q2");
+    __asm__("vdiv.f32 s8, s0, s4\n\tvdiv.f32 s9, s1, s5\n\t"
+            "vdiv.f32 s10, s2, s6\n\tvdiv.f32 s11, s3, s7"
+            : "=w"(q) : "w"(x), "w"(y));
+    return q;
+  }
+  static float32x4_t sqrt(float32x4_t a) {
+    register float32x4_t x __asm__("q0") = a;
+    register float32x4_t r __asm__("q1");
+    __asm__("vsqrt.f32 s4, s0\n\tvsqrt.f32 s5, s1\n\tvsqrt.f32 s6, s2\n\tvsqrt.f32 s7, s3"
+            : "=w"(r) : "w"(x));
+    return r;
+  }
+  // Pairwise adds in AArch64's faddp order: (v0 + v1) + (v2 + v3).
+  static float reduce_add(float32x4_t v) {
+    const float32x2_t s = vpadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpadd_f32(s, s), 0);
+  }
+  static float reduce_max(float32x4_t v) {
+    const float32x2_t m = vpmax_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpmax_f32(m, m), 0);
+  }
+  // Round to nearest even: adding and subtracting 2^23 (with a's sign) drops
+  // the fraction in the current rounding mode; |a| >= 2^23 and NaN are
+  // integral already and pass through.
+  static float32x4_t round(float32x4_t a) {
+    const float32x4_t magic = vbslq_f32(vdupq_n_u32(0x80000000u), a, vdupq_n_f32(8388608.0f));
+    const float32x4_t r = vsubq_f32(vaddq_f32(a, magic), magic);
+    return vbslq_f32(cgt(vdupq_n_f32(8388608.0f), vabsq_f32(a)), r, a);
+  }
+  // Integral n only (scale_pow2 / pow2i): truncation is then exact; NaN gives
+  // 0 as vcvtnq_s32_f32 does.
+  static int32x4_t to_int(float32x4_t n) { return vcvtq_s32_f32(n); }
+  // GCC's AArch32 arm_neon.h writes the float compares and vnegq_f32 as
+  // generic vector operators, which it then splits into four VFP operations
+  // (NEON is not IEEE-exact on subnormals, so it only uses NEON for them under
+  // -funsafe-math-optimizations). These say the NEON instruction itself.
+  static uint32x4_t cgt(float32x4_t a, float32x4_t b) {
+    uint32x4_t r;
+    __asm__("vcgt.f32 %q0, %q1, %q2" : "=w"(r) : "w"(a), "w"(b));
+    return r;
+  }
+  static uint32x4_t cge(float32x4_t a, float32x4_t b) {
+    uint32x4_t r;
+    __asm__("vcge.f32 %q0, %q1, %q2" : "=w"(r) : "w"(a), "w"(b));
+    return r;
+  }
+  static float32x4_t neg(float32x4_t a) {
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u)));
+  }
+};
+#endif
+
+// NEON: four lanes (the FP32 attention tile and the INT8 attention on
+// AArch64; the elementwise, norm and softmax kernels on both ARM states).
 struct VecNeon : VecTailNames<VecNeon> {
   using V = float32x4_t;
   static constexpr int kW = 4;
@@ -285,36 +359,60 @@ struct VecNeon : VecTailNames<VecNeon> {
   static V add(V a, V b) { return vaddq_f32(a, b); }
   static V sub(V a, V b) { return vsubq_f32(a, b); }
   static V mul(V a, V b) { return vmulq_f32(a, b); }
+#if defined(__aarch64__)
   static V div(V a, V b) { return vdivq_f32(a, b); }
+#else
+  static V div(V a, V b) { return NeonA32::div(a, b); }
+#endif
   static V fmadd(V a, V b, V c) { return vfmaq_f32(c, a, b); }
-  static V max(V a, V b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }  // a > b ? a : b
-  static V min(V a, V b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+#if defined(__aarch64__)
+  static uint32x4_t cgt(V a, V b) { return vcgtq_f32(a, b); }
+  static uint32x4_t cge(V a, V b) { return vcgeq_f32(a, b); }
+  static V neg(V a) { return vnegq_f32(a); }
+#else
+  static uint32x4_t cgt(V a, V b) { return NeonA32::cgt(a, b); }
+  static uint32x4_t cge(V a, V b) { return NeonA32::cge(a, b); }
+  static V neg(V a) { return NeonA32::neg(a); }
+#endif
+  static V max(V a, V b) { return vbslq_f32(cgt(a, b), a, b); }  // a > b ? a : b
+  static V min(V a, V b) { return vbslq_f32(cgt(b, a), a, b); }
   static V abs(V a) { return vabsq_f32(a); }
   static V copysign(V mag, V sgn) {
     return vbslq_f32(vdupq_n_u32(0x80000000u), sgn, vabsq_f32(mag));
   }
+#if defined(__aarch64__)
   static float reduce_max(V v) { return vmaxvq_f32(v); }
   static float reduce_add(V v) { return vaddvq_f32(v); }
+#else
+  static float reduce_max(V v) { return NeonA32::reduce_max(v); }
+  static float reduce_add(V v) { return NeonA32::reduce_add(v); }
+#endif
   // Elementwise vocabulary (ops/vec_math.h, ops/*_simd.h).
   using T = V;
   static constexpr int N = kW;
   using M = uint32x4_t;
   static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V fnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
-  static V fms(V a, V b, V c) { return vnegq_f32(vfmsq_f32(c, a, b)); }
+  static V fms(V a, V b, V c) { return neg(vfmsq_f32(c, a, b)); }
+#if defined(__aarch64__)
   static V sqrt(V a) { return vsqrtq_f32(a); }
-  static V neg(V a) { return vnegq_f32(a); }
+  static V round(V a) { return vrndnq_f32(a); }
+  static int32x4_t to_int(V n) { return vcvtnq_s32_f32(n); }
+#else
+  static V sqrt(V a) { return NeonA32::sqrt(a); }
+  static V round(V a) { return NeonA32::round(a); }
+  static int32x4_t to_int(V n) { return NeonA32::to_int(n); }
+#endif
   static V sign_bit(V a) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vdupq_n_u32(0x80000000u))); }
   static V xor_(V a, V b) {
     return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
   }
-  static V round(V a) { return vrndnq_f32(a); }
-  static M lt(V a, V b) { return vcltq_f32(a, b); }
-  static M ge(V a, V b) { return vcgeq_f32(a, b); }
+  static M lt(V a, V b) { return cgt(b, a); }
+  static M ge(V a, V b) { return cge(a, b); }
   static V select(M m, V if_true, V if_false) { return vbslq_f32(m, if_true, if_false); }
   // p * 2^n in two normal factors, as VecAvx2::scale_pow2.
   static V scale_pow2(V p, V n) {
-    const int32x4_t ni = vcvtnq_s32_f32(n);
+    const int32x4_t ni = to_int(n);
     const int32x4_t n1 = vshrq_n_s32(ni, 1);
     const int32x4_t n2 = vsubq_s32(ni, n1);
     const int32x4_t bias = vdupq_n_s32(127);
@@ -324,7 +422,7 @@ struct VecNeon : VecTailNames<VecNeon> {
   }
   // 2^n for integral n in [-126, 127], built in the exponent field.
   static V pow2i(V n) {
-    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127)), 23));
+    return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(to_int(n), vdupq_n_s32(127)), 23));
   }
 };
 #endif

@@ -18,7 +18,9 @@ case "$arch" in
            cpus=("cortex-a53:neon" "cortex-a76:dotprod" "max:i8mm") ;;
   armhf)   triple=arm-linux-gnueabihf; qemu=qemu-arm; debarch=armhf
            # 32-bit builds use NEON kernels only (dotprod/i8mm are AArch64 here).
-           cpus=("cortex-a7:neon" "cortex-a15:neon" "max:neon") ;;
+           # cortex-a9 has NEON without VFPv4: the F32 elementwise ops keep
+           # their references there (ArmF32NeonSupported in ops/isa.h).
+           cpus=("cortex-a9:neon" "cortex-a7:neon" "cortex-a15:neon" "max:neon") ;;
   *) echo "unknown arch $arch" >&2; exit 2 ;;
 esac
 # The unpacked target libraries (scripts/cross-deps.sh) come second: the
@@ -86,6 +88,13 @@ for prec in "${precisions[@]}"; do
     fi
   fi
 done
+if [ "$arch" = armhf ]; then
+  # The F32 elementwise / norm ops: NEON kernels with VFPv4, references without.
+  expect "$tmp/k-cortex-a7-as-stored" ' f32_[a-z_]*__neon$' "cortex-a7 chose no F32 NEON kernel"
+  expect "$tmp/k-max-as-stored" ' f32_[a-z_]*__neon$' "-cpu max chose no F32 NEON kernel"
+  reject "$tmp/k-cortex-a9-as-stored" ' f32_[a-z_]*__neon$' "cortex-a9 (no VFPv4) chose an F32 NEON kernel"
+  expect "$tmp/k-cortex-a9-as-stored" ' f32_layernorm_ref$' "cortex-a9 chose no F32 reference kernel"
+fi
 if [ "${precisions[0]}" = as-stored ] && [ "$arch" = aarch64 ]; then
   echo "note: no dotprod/i8mm kernels in this tree: checked feature detection and that dispatch runs"
 fi

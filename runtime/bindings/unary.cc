@@ -36,7 +36,12 @@ Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
   const IsaLevel isa = Isa(ctx);
   const char* unused = nullptr;
   EDGE_PICK_F32(isa, f32_vunary, &s->fn, &unused);
-  ctx->kernel_name = F32UnaryKernelName(kind, isa);
+#if EDGE_ARCH_ARM
+  const bool neon = s->fn != f32_vunary_ref;  // ARM has no IsaLevel for NEON
+#else
+  const bool neon = false;
+#endif
+  ctx->kernel_name = F32UnaryKernelName(kind, isa, neon);
   return Status::Ok();
 }
 

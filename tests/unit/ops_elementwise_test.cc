@@ -1,6 +1,7 @@
 // F32 elementwise kernels: every variant this CPU runs (ref, AVX2, AVX-512,
-// NEON, called directly) against double-precision references written here, on odd
-// widths, tails, constant rows and extreme values.
+// NEON on AArch64 and AArch32, called directly) against double-precision
+// references written here, on odd widths, tails, constant rows and extreme
+// values.
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
@@ -29,9 +30,11 @@ template <class F>
 struct Variant {
   std::string name;
   F fn;
+  double flush_below = 0;  // results below this magnitude may be 0 (AArch32 NEON)
 };
 
-// The ref variant always, the x86 ones when this CPU has them.
+// The ref variant always, the x86 ones and AArch32's NEON one when this CPU
+// has them.
 #if EDGE_ARCH_X86_64
 #define EDGE_VARIANTS(base, type)                                                   \
   ([] {                                                                             \
@@ -44,6 +47,14 @@ struct Variant {
 #elif EDGE_ARCH_AARCH64
 #define EDGE_VARIANTS(base, type) \
   (std::vector<Variant<type>>{{#base "_ref", base##_ref}, {#base "__neon", base##__neon}})
+#elif EDGE_ARCH_ARM32
+#define EDGE_VARIANTS(base, type)                                                             \
+  ([] {                                                                                       \
+    std::vector<Variant<type>> v{{#base "_ref", base##_ref}};                                 \
+    if (ArmF32NeonSupported(DetectCpuFeatures()))                                             \
+      v.push_back({#base "__neon", base##__neon, kArm32NeonFlushBelow});                      \
+    return v;                                                                                 \
+  }())
 #else
 #define EDGE_VARIANTS(base, type) (std::vector<Variant<type>>{{#base "_ref", base##_ref}})
 #endif
@@ -82,8 +93,10 @@ double UnaryRef(F32Unary k, double x) {
 }
 
 // Relative error where the reference is a normal float; absolute error in
-// units of FLT_MIN below that (the result may flush towards zero).
-double ErrVsRef(float got, double ref) {
+// units of FLT_MIN below that (the result may flush towards zero). A variant
+// that flushes subnormals may give 0 below flush_below.
+double ErrVsRef(float got, double ref, double flush_below = 0) {
+  if (std::fabs(ref) < flush_below && std::fabs(got) <= flush_below) return 0.0;
   if (std::isnan(ref)) return std::isnan(got) ? 0.0 : INFINITY;
   if (std::isinf(ref) || std::fabs(ref) > FLT_MAX) return got == static_cast<float>(ref) ? 0.0 : INFINITY;
   if (std::isnan(got)) return INFINITY;
@@ -124,7 +137,7 @@ TEST(OpsUnary, AllVariantsMatchDoubleReference) {
       double worst = 0;
       float worst_x = 0;
       for (size_t i = 0; i < n; ++i) {
-        const double e = ErrVsRef(y[i], UnaryRef(c.kind, x[i]));
+        const double e = ErrVsRef(y[i], UnaryRef(c.kind, x[i]), v.flush_below);
         if (e > worst) {
           worst = e;
           worst_x = x[i];
@@ -149,7 +162,7 @@ TEST(OpsUnary, ExtremesGiveNoNaN) {
       for (size_t i = 0; i < x.size(); ++i) {
         const double ref = UnaryRef(k, x[i]);
         ASSERT_FALSE(std::isnan(y[i])) << v.name << " " << F32UnaryName(k) << "(" << x[i] << ")";
-        EXPECT_LE(ErrVsRef(y[i], ref), 1e-5)
+        EXPECT_LE(ErrVsRef(y[i], ref, v.flush_below), 1e-5)
             << v.name << " " << F32UnaryName(k) << "(" << x[i] << ") = " << y[i] << " want " << ref;
       }
     }
@@ -181,7 +194,7 @@ TEST(OpsUnary, InPlaceAndAllLengths) {
       std::vector<float> y = x;
       y.push_back(123.f);  // guard: must not be written
       v.fn(F32Unary::kSilu, n, y.data(), y.data(), nullptr);
-      for (size_t i = 0; i < n; ++i) EXPECT_LE(ErrVsRef(y[i], UnaryRef(F32Unary::kSilu, x[i])), 1e-6);
+      for (size_t i = 0; i < n; ++i) EXPECT_LE(ErrVsRef(y[i], UnaryRef(F32Unary::kSilu, x[i]), v.flush_below), 1e-6);
       EXPECT_EQ(y[n], 123.f) << v.name << " wrote past n=" << n;
     }
   }
