@@ -50,7 +50,12 @@ struct TuneOptions {
   std::string isa;                 // cost-model row (empty: this machine)
   std::vector<int> cache_policies; // CachePolicy values to try (default tdc, taylor, mag, static)
   bool guidance_reuse = true;      // try guidance reuse (guided models only)
-  bool token_reuse = true;         // try token reuse in attention
+  // Try token reuse in attention. Off by default: on the video demo model it
+  // over-fits the calibration classes (35.9 dB there, 28.6 held back, beside
+  // 30.8 for the same configuration without it), and under the step cache it
+  // recomputes 93% of the rows at a measured cost, not a gain
+  // (bench/results/speed_quality_video_tuned_v2.md).
+  bool token_reuse = false;
   // Also run the full grid (every value of every knob, every rung of every
   // cache policy) and report its best configuration at the target beside the
   // greedy choice: how much the greedy search leaves (slow: hundreds of runs).

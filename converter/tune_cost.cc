@@ -16,6 +16,10 @@ namespace {
 //   Cluster planning 0.22 of dense attention (edge-bench attention, head dim
 //   32); gathered exact pairs 1.3x the cost of dense ones (fits the measured
 //   1.17x end to end of `--attention-sparse clusters` at 45% exact pairs).
+//   On INT8 attention a gathered exact pair costs 2.1x a dense one: the video
+//   demo model, one class at one thread, ran 7.30 s CPU with INT8 attention
+//   and 9.53 s with INT8 + clusters (45.8% exact pairs), slower than dense,
+//   where 1.3 predicted 7.1 s (bench/results/speed_quality_video_tuned_token.md).
 //   Token-reuse bookkeeping 0.025 of dense attention (a threshold that
 //   recomputes every row ran 0.98x end to end with attention 84% of the time;
 //   with it the model predicts 1.41x for threshold 0.07 at 63.2% of rows,
@@ -27,11 +31,11 @@ namespace {
 //   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
-    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 0.025, 9.0},
+    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 2.1, 0.025, 9.0},
     {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
-     0.22, 1.3, 0.025, 12.0},
-    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 0.025, 5.0},
-    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 0.025, 5.0},
+     0.22, 1.3, 2.1, 0.025, 12.0},
+    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 2.1, 0.025, 5.0},
+    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 2.1, 0.025, 5.0},
 };
 
 double Elements(const TensorInfo& t) { return static_cast<double>(t.num_elements); }
@@ -103,7 +107,8 @@ double PredictSeconds(const GraphWork& w, const IsaThroughput& t, const RunShape
   const double attn_rate = r.attention_int8 ? t.attention_int8 : t.attention_f32;
   // Sparse plans run the exact pairs at the kernel's rate, plus planning
   // (FP32 work, a fraction of the dense FP32 attention).
-  const double exact = r.clusters ? r.exact_fraction * t.cluster_gather : 1.0;
+  const double exact =
+      r.clusters ? r.exact_fraction * (r.attention_int8 ? t.cluster_gather_int8 : t.cluster_gather) : 1.0;
   // Token reuse runs the recomputed rows at the kernel's rate, plus its
   // bookkeeping (the two are exclusive: the runtime refuses both at once).
   const double rows = r.token_reuse ? r.rows_fraction : 1.0;

@@ -25,7 +25,8 @@ struct IsaThroughput {
   // Cluster-sparse attention: planning (k-means, centroid scores, routing)
   // as a fraction of the dense FP32 attention it replaces.
   double cluster_plan;
-  double cluster_gather;  // cost of a gathered exact pair over a dense one
+  double cluster_gather;       // cost of a gathered exact pair over a dense one (FP32)
+  double cluster_gather_int8;  // the same on INT8 attention
   // Token reuse: per-row bookkeeping (rates, extrapolation, gather/scatter of
   // the recomputed rows) as a fraction of the dense FP32 attention.
   double row_reuse;

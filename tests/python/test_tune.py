@@ -20,7 +20,7 @@ from checks import Checks, run_alone  # noqa: E402
 
 COMMON = ["--sampler", "flow", "--steps", "6", "--guidance", "3", "--latent", "4x32x32", "--roles",
           "x=latent,t=timestep,y=condition", "--num-classes", "10", "--null-class", "10", "--output-kind", "latent"]
-TUNE = ["--calib-classes", "1,2", "--holdout-classes", "5", "--tune-cache", "tdc,static"]
+TUNE = ["--calib-classes", "1,2", "--holdout-classes", "5", "--tune-cache", "tdc,static", "--tune-token-reuse", "reuse"]
 
 
 def gen(model, out, *flags):
