@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:?arch}
 case "$arch" in
-  aarch64) triple=aarch64-linux-gnu; qemu=qemu-aarch64 ;;
-  armhf)   triple=arm-linux-gnueabihf; qemu=qemu-arm ;;
+  aarch64) triple=aarch64-linux-gnu; qemu=qemu-aarch64; debarch=arm64 ;;
+  armhf)   triple=arm-linux-gnueabihf; qemu=qemu-arm; debarch=armhf ;;
   *) echo "unknown arch $arch" >&2; exit 2 ;;
 esac
 dir=build-$arch
@@ -19,7 +19,10 @@ if [ ! -x "$core" ] || [ ! -x "$dir/runtime/edge-run" ] || [ ! -x "$dir/tests/ma
   exit 0
 fi
 echo "== size-optimized core edge-run vs full build under $qemu ($arch)"
-emu_run() { $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib -cpu max "$@"; }
+# The unpacked target libraries (scripts/cross-deps.sh: cpuinfo, pthreadpool)
+# come second: make_dit_fixture links the runtime through the writer's op table.
+deps=$(pwd)/.cross-deps/$debarch/usr/lib/$triple
+emu_run() { $qemu -L /usr/$triple -E LD_LIBRARY_PATH=/usr/$triple/lib:$deps -cpu max "$@"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 emu_run "$dir/tests/make_dit_fixture" "$tmp/fx" --depth 2 --hidden 64 --image 8 >/dev/null
