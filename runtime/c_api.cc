@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "runtime/c_api_settings.h"
+#include "runtime/cond_encoder.h"
 #include "runtime/decoder.h"
 #include "runtime/model.h"
 #include "runtime/pipeline.h"
@@ -23,6 +24,7 @@ struct edge_session {
   std::unique_ptr<edge::Session> decoder_session;
   std::unique_ptr<edge::Decoder> decoder;
   edge::SharedArena arena;
+  edge::PromptEncoder prompt;  // the condition encoder, opened on first use
 };
 
 namespace {
@@ -220,6 +222,28 @@ int edge_latent_shape(edge_session* s, int64_t* dims, int max_dims) {
   return static_cast<int>(shape.size());
 }
 
+// The prompt stage of edge_generate: token ids through the model's condition
+// encoder into num_samples embeddings (in *out, allocated here: outside any
+// invoke).
+static edge_status EncodePromptOptions(edge_session* s, const edge_generate_options& o,
+                                       std::unique_ptr<float[]>* out) {
+  if (o.condition != nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: give condition or prompt_tokens, not both");
+  if (o.prompt_tokens == nullptr || o.prompt_lengths == nullptr) {
+    return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: num_prompts without prompt_tokens and prompt_lengths");
+  }
+  const size_t E = s->pipeline->condition_elements();
+  if (E == 0) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: this model takes no condition embedding");
+  if (s->prompt.encoder == nullptr) {
+    auto r = edge::OpenPromptEncoder(s->session->model(), s->session->options(), E);
+    if (!r.ok()) return Report(r.status());
+    s->prompt = std::move(r.value());
+  }
+  out->reset(new (std::nothrow) float[size_t(o.num_samples) * E]);
+  if (*out == nullptr) return Fail(EDGE_OUT_OF_MEMORY, "edge_generate: out of memory for the prompt embeddings");
+  return Report(edge::EncodePrompts(s->prompt.encoder.get(), o.prompt_tokens, o.prompt_lengths, o.num_prompts,
+                                    o.num_samples, out->get()));
+}
+
 edge_status edge_generate(edge_session* s, const edge_generate_options* options, float* out, size_t out_count) {
   if (s == nullptr || options == nullptr || out == nullptr) return Fail(EDGE_INVALID_ARGUMENT, "edge_generate: null argument");
   const edge_status st = EnsurePipeline(s);
@@ -236,6 +260,12 @@ edge_status edge_generate(edge_session* s, const edge_generate_options* options,
   if (options->classes != nullptr) g.classes.assign(options->classes, options->classes + options->num_samples);
   g.noise = options->noise;
   g.condition = options->condition;
+  std::unique_ptr<float[]> encoded;
+  if (options->num_prompts != 0) {
+    const edge_status es = EncodePromptOptions(s, *options, &encoded);
+    if (es != EDGE_OK) return es;
+    g.condition = encoded.get();
+  }
   edge::CacheRequest q;
   if (options->cache_policy == -2) {
     q.model_default = true;

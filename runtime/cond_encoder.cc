@@ -1,5 +1,6 @@
 #include "runtime/cond_encoder.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -52,6 +53,48 @@ Status CondEncoder::Encode(const int64_t* ids, size_t n, float* out) {
   EDGE_RETURN_IF_ERROR(session_->SetInput(in_, t, T * (in_i32_ ? sizeof(int32_t) : sizeof(int64_t))));
   EDGE_RETURN_IF_ERROR(session_->Invoke());
   std::memcpy(out, session_->data(out_), out_elems_ * sizeof(float));
+  return Status::Ok();
+}
+
+Result<PromptEncoder> OpenPromptEncoder(const Model& model, SessionOptions options, size_t condition_elements) {
+  const GraphLinkInfo* link = model.cond_encoder_link();
+  EDGE_CHECK_OR_RETURN(link != nullptr, StatusCode::kUnsupported, "the model has no condition-encoder graph");
+  options.external_arena = false;
+  PromptEncoder pe;
+  auto s = Session::Create(model.graph(link->from_graph), options);
+  EDGE_RETURN_IF_ERROR(s.status());
+  pe.session = std::move(s.value());
+  auto e = CondEncoder::Create(model, pe.session.get(), *link);
+  EDGE_RETURN_IF_ERROR(e.status());
+  pe.encoder = std::move(e.value());
+  EDGE_CHECK_OR_RETURN(pe.encoder->output_elements() == condition_elements, StatusCode::kInvalidModel,
+                       "condition encoder: its output (%zu values) does not match the condition input (%zu)",
+                       pe.encoder->output_elements(), condition_elements);
+  return pe;
+}
+
+Status EncodePrompts(CondEncoder* encoder, const int64_t* const* ids, const size_t* counts, int num_prompts,
+                     int num_samples, float* out) {
+  EDGE_CHECK_OR_RETURN(encoder != nullptr && ids != nullptr && counts != nullptr && out != nullptr,
+                       StatusCode::kInvalidArgument, "condition encoder: null argument");
+  EDGE_CHECK_OR_RETURN(num_samples >= 1 && (num_prompts == 1 || num_prompts == num_samples),
+                       StatusCode::kInvalidArgument, "condition encoder: %d prompts for %d samples (give 1 or %d)",
+                       num_prompts, num_samples, num_samples);
+  const size_t E = encoder->output_elements();
+  for (int k = 0; k < num_samples; ++k) {
+    float* dst = out + size_t(k) * E;
+    if (k > 0 && num_prompts == 1) {
+      std::memcpy(dst, out, E * sizeof(float));
+      continue;
+    }
+    EDGE_CHECK_OR_RETURN(ids[k] != nullptr || counts[k] == 0, StatusCode::kInvalidArgument,
+                         "condition encoder: prompt %d is null", k);
+    EDGE_RETURN_IF_ERROR(encoder->Encode(ids[k], counts[k], dst));
+    for (size_t i = 0; i < E; ++i) {
+      EDGE_CHECK_OR_RETURN(std::isfinite(dst[i]), StatusCode::kNumericError,
+                           "the condition encoder produced a NaN or Inf (prompt %d)", k);
+    }
+  }
   return Status::Ok();
 }
 

@@ -45,4 +45,23 @@ class CondEncoder {
   size_t out_elems_ = 0;
 };
 
+// The encoder with a session of its own on the linked graph (its own arena:
+// the prompt stage runs once, before the denoising loop).
+struct PromptEncoder {
+  std::unique_ptr<Session> session;
+  std::unique_ptr<CondEncoder> encoder;
+};
+
+// Opens the model's condition encoder (kUnsupported when it has none) and
+// checks that it yields `condition_elements` floats, the denoiser's
+// per-sample condition.
+Result<PromptEncoder> OpenPromptEncoder(const Model& model, SessionOptions options, size_t condition_elements);
+
+// The embeddings of `num_samples` samples from `num_prompts` prompts (1: the
+// same prompt for every sample, or one per sample); prompt k is
+// ids[k][0, counts[k]). out: num_samples * output_elements() floats. An
+// embedding holding NaN or Inf is kNumericError.
+Status EncodePrompts(CondEncoder* encoder, const int64_t* const* ids, const size_t* counts, int num_prompts,
+                     int num_samples, float* out);
+
 }  // namespace edge

@@ -123,6 +123,16 @@ typedef struct {
    * NULL for class-conditional and unconditional models. Guidance uses the
    * model's stored null embedding. */
   const float* condition;
+  /* Models with a condition-encoder graph (edge-convert --cond-encoder): the
+   * prompts as token ids, instead of `condition`. num_prompts is 1 (one prompt
+   * for every sample) or num_samples; prompt k is
+   * prompt_tokens[k][0 .. prompt_lengths[k]). The runtime has no tokenizer: the
+   * ids come from the model's. Shorter prompts are padded with id 0; longer ones
+   * than the encoder takes are refused (EDGE_INVALID_ARGUMENT). num_prompts 0:
+   * not used. */
+  const int64_t* const* prompt_tokens;
+  const size_t* prompt_lengths;
+  int num_prompts;
 } edge_generate_options;
 
 const char* edge_last_error(void);

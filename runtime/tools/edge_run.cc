@@ -776,37 +776,25 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
       std::fprintf(stderr, "edge-run: --tokens holds %d prompts for %d samples\n", given, g.num_samples);
       return kExitUsage;
     }
-    edge::SessionOptions eo = s->options();
-    eo.external_arena = false;
-    auto es = edge::Session::Create(s->model().graph(elink->from_graph), eo);
-    if (!es.ok()) {
-      std::fprintf(stderr, "edge-run: cannot prepare the condition encoder: %s\n", es.status().message());
-      return es.status().code() == edge::StatusCode::kInvalidModel ? kExitBadModel : kExitRuntime;
+    auto pe = edge::OpenPromptEncoder(s->model(), s->options(), E);
+    if (!pe.ok()) {
+      std::fprintf(stderr, "edge-run: cannot prepare the condition encoder: %s\n", pe.status().message());
+      const edge::StatusCode c = pe.status().code();
+      return c == edge::StatusCode::kInvalidModel || c == edge::StatusCode::kUnsupported ? kExitBadModel
+                                                                                        : kExitRuntime;
     }
-    auto enc = edge::CondEncoder::Create(s->model(), es.value().get(), *elink);
-    if (!enc.ok() || enc.value()->output_elements() != E) {
-      std::fprintf(stderr, "edge-run: condition encoder: %s\n",
-                   enc.ok() ? "its output does not match the condition input" : enc.status().message());
-      return kExitBadModel;
+    std::vector<const int64_t*> ids;
+    std::vector<size_t> counts;
+    for (const std::vector<int64_t>& t : a.tokens) {
+      ids.push_back(t.data());
+      counts.push_back(t.size());
     }
     cond.resize(size_t(g.num_samples) * E);
-    for (int k = 0; k < g.num_samples; ++k) {
-      const std::vector<int64_t>& ids = a.tokens[given == 1 ? 0 : k];
-      if (k > 0 && given == 1) {
-        std::copy(cond.begin(), cond.begin() + E, cond.begin() + size_t(k) * E);
-        continue;
-      }
-      edge::Status st = enc.value()->Encode(ids.data(), ids.size(), cond.data() + size_t(k) * E);
-      if (!st.ok()) {
-        std::fprintf(stderr, "edge-run: --tokens: %s\n", st.message());
-        return st.code() == edge::StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
-      }
-    }
-    for (float x : cond) {
-      if (!std::isfinite(x)) {
-        std::fprintf(stderr, "edge-run: the condition encoder produced a NaN or Inf\n");
-        return kExitRuntime;
-      }
+    edge::Status st = edge::EncodePrompts(pe.value().encoder.get(), ids.data(), counts.data(), given,
+                                          g.num_samples, cond.data());
+    if (!st.ok()) {
+      std::fprintf(stderr, "edge-run: --tokens: %s\n", st.message());
+      return st.code() == edge::StatusCode::kInvalidArgument ? kExitUsage : kExitRuntime;
     }
     g.condition = cond.data();
   } else if (E > 0) {

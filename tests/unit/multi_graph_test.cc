@@ -120,11 +120,20 @@ std::vector<uint8_t> MakeLatentModel(const LatentSpec& s) {
 // 0.25 * i; F32 (no token ids) through a Copy of a [1, 3, 4] input.
 std::vector<uint8_t> EmbeddingModel(int null_elems, bool out_of_range, int encoder = -1) {
   ModelWriter w;
-  const int x = w.AddActivation("x", {1, 2, 4, 4});
+  // With an encoder graph the prediction depends on the condition (v = x + c,
+  // broadcast over the latent's channels), so that prompts show in the output.
+  const int64_t lh = encoder >= 0 ? 3 : 4;
+  const int x = w.AddActivation("x", {1, 2, lh, 4});
   const int t = w.AddActivation("t", {1});
   const int c = w.AddActivation("c", {1, 3, 4});
-  const int v = w.AddActivation("v", {1, 2, 4, 4});
-  w.AddOp(T::Copy, {x}, {v});
+  const int v = w.AddActivation("v", {1, 2, lh, 4});
+  if (encoder >= 0) {
+    const int c4 = w.AddActivation("c4", {1, 1, 3, 4});
+    w.AddOp(T::Reshape, {c}, {c4});
+    w.AddOp(T::Add, {x, c4}, {v});
+  } else {
+    w.AddOp(T::Copy, {x}, {v});
+  }
   w.SetInputs({x, t, c});
   w.SetOutputs({v});
   const int nul = w.AddConstantF32("null", {null_elems}, std::vector<float>(null_elems, 0.f));
@@ -133,7 +142,7 @@ std::vector<uint8_t> EmbeddingModel(int null_elems, bool out_of_range, int encod
   p.timestep_input = t;
   p.condition_input = c;
   p.output = v;
-  p.latent_shape = {2, 4, 4};
+  p.latent_shape = {2, lh, 4};
   p.null_condition_tensor = out_of_range ? 99 : nul;
   w.SetPipeline(p);
   if (encoder >= 0) {
@@ -156,6 +165,35 @@ std::vector<uint8_t> EmbeddingModel(int null_elems, bool out_of_range, int encod
     w.AddLink(g, e, 0, c);
   }
   return Finish(w);
+}
+
+// The C API's view of a model: written to a temporary file and loaded (the
+// file is unlinked at once; the mapping keeps it). Null on failure.
+edge_model* LoadThroughFile(const std::vector<uint8_t>& bytes) {
+  char path[] = "/tmp/edge_multi_graph_XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return nullptr;
+  const bool written = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  close(fd);
+  edge_model* m = nullptr;
+  if (!written || edge_model_load(path, &m) != EDGE_OK) m = nullptr;
+  unlink(path);
+  return m;
+}
+
+// LoadThroughFile and a session on graph 0 with default options; null on
+// failure (*model is then freed and null).
+edge_session* OpenThroughFile(const std::vector<uint8_t>& bytes, edge_model** model) {
+  *model = LoadThroughFile(bytes);
+  if (*model == nullptr) return nullptr;
+  edge_session_options so;
+  edge_session_options_default(&so);
+  edge_session* sess = nullptr;
+  if (edge_session_create(*model, &so, &sess) != EDGE_OK) {
+    edge_model_free(*model);
+    *model = nullptr;
+  }
+  return sess;
 }
 
 // Generates `n` samples and decodes them; returns the pixels.
@@ -422,14 +460,8 @@ TEST(MultiGraph, CApiOpensGraphsAndDecodes) {
   s.ks = 3;
   s.th = s.tw = 4;  // tiled
   const std::vector<uint8_t> bytes = MakeLatentModel(s);
-  char path[] = "/tmp/edge_multi_graph_XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  close(fd);
-  edge_model* m = nullptr;
-  ASSERT_EQ(edge_model_load(path, &m), EDGE_OK) << edge_last_error();
-  unlink(path);
+  edge_model* m = LoadThroughFile(bytes);
+  ASSERT_NE(m, nullptr) << edge_last_error();
   EXPECT_EQ(edge_model_num_graphs(m), 2);
   EXPECT_STREQ(edge_model_graph_name(m, 0), "denoiser");
   EXPECT_STREQ(edge_model_graph_name(m, 1), "decoder");
@@ -618,6 +650,100 @@ TEST(MultiGraph, CondEncoderEncodesPaddedPrompts) {
       EXPECT_EQ(enc.value()->Encode(huge, 1, out.data()).code(), StatusCode::kInvalidArgument);
     }
   }
+}
+
+// The C API's prompt stage: token ids give the same latents as the
+// embeddings the encoder computes, one prompt serves every sample, and
+// misuse is refused.
+TEST(MultiGraph, CApiGeneratesFromPromptTokens) {
+  const std::vector<uint8_t> bytes = EmbeddingModel(12, false, static_cast<int>(fb::DType::I64));
+  edge_model* m = nullptr;
+  edge_session* sess = OpenThroughFile(bytes, &m);
+  ASSERT_NE(sess, nullptr) << edge_last_error();
+  const size_t L = edge_latent_elements(sess);
+  ASSERT_EQ(L, 24u);
+
+  const int64_t p0[2] = {7, 2}, p1[1] = {3};
+  const int64_t* prompts[2] = {p0, p1};
+  const size_t lengths[2] = {2, 1};
+  edge_generate_options g;
+  edge_generate_options_default(&g);
+  g.num_samples = 2;
+  g.seed = 3;
+  g.prompt_tokens = prompts;
+  g.prompt_lengths = lengths;
+  g.num_prompts = 2;
+  std::vector<float> from_tokens(2 * L);
+  ASSERT_EQ(edge_generate(sess, &g, from_tokens.data(), from_tokens.size()), EDGE_OK) << edge_last_error();
+
+  // The same through precomputed embeddings (the encoder run by hand).
+  auto r = LoadBorrowed(bytes);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto es = Session::Create(r.value()->graph(1), SessionOptions());
+  ASSERT_TRUE(es.ok());
+  auto enc = CondEncoder::Create(*r.value(), es.value().get(), *r.value()->cond_encoder_link());
+  ASSERT_TRUE(enc.ok());
+  std::vector<float> cond(24);
+  ASSERT_TRUE(enc.value()->Encode(p0, 2, cond.data()).ok());
+  ASSERT_TRUE(enc.value()->Encode(p1, 1, cond.data() + 12).ok());
+  edge_generate_options gc;
+  edge_generate_options_default(&gc);
+  gc.num_samples = 2;
+  gc.seed = 3;
+  gc.condition = cond.data();
+  std::vector<float> from_cond(2 * L);
+  ASSERT_EQ(edge_generate(sess, &gc, from_cond.data(), from_cond.size()), EDGE_OK) << edge_last_error();
+  EXPECT_EQ(from_tokens, from_cond);
+
+  // One prompt for both samples: both take the first prompt's embedding.
+  g.num_prompts = 1;
+  std::vector<float> shared(2 * L);
+  ASSERT_EQ(edge_generate(sess, &g, shared.data(), shared.size()), EDGE_OK) << edge_last_error();
+  std::copy(cond.begin(), cond.begin() + 12, cond.begin() + 12);
+  ASSERT_EQ(edge_generate(sess, &gc, from_cond.data(), from_cond.size()), EDGE_OK) << edge_last_error();
+  EXPECT_EQ(shared, from_cond);
+  EXPECT_NE(shared, from_tokens) << "the second sample's prompt must change its latents";
+
+  // Misuse.
+  g.num_prompts = 3;
+  EXPECT_EQ(edge_generate(sess, &g, shared.data(), shared.size()), EDGE_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(edge_last_error()).find("3 prompts for 2 samples"), std::string::npos) << edge_last_error();
+  g.num_prompts = 2;
+  g.condition = cond.data();
+  EXPECT_EQ(edge_generate(sess, &g, shared.data(), shared.size()), EDGE_INVALID_ARGUMENT);
+  g.condition = nullptr;
+  const int64_t too_long[4] = {1, 2, 3, 4};
+  const int64_t* long_prompts[2] = {too_long, p1};
+  const size_t long_lengths[2] = {4, 1};
+  g.prompt_tokens = long_prompts;
+  g.prompt_lengths = long_lengths;
+  EXPECT_EQ(edge_generate(sess, &g, shared.data(), shared.size()), EDGE_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(edge_last_error()).find("a prompt of 4 tokens"), std::string::npos) << edge_last_error();
+  g.prompt_lengths = nullptr;
+  EXPECT_EQ(edge_generate(sess, &g, shared.data(), shared.size()), EDGE_INVALID_ARGUMENT);
+  edge_session_free(sess);
+  edge_model_free(m);
+}
+
+// A model without an encoder graph refuses prompts.
+TEST(MultiGraph, CApiPromptsNeedAnEncoderGraph) {
+  const std::vector<uint8_t> bytes = EmbeddingModel(12, false);
+  edge_model* m = nullptr;
+  edge_session* sess = OpenThroughFile(bytes, &m);
+  ASSERT_NE(sess, nullptr) << edge_last_error();
+  const int64_t p0[1] = {1};
+  const int64_t* prompts[1] = {p0};
+  const size_t lengths[1] = {1};
+  edge_generate_options g;
+  edge_generate_options_default(&g);
+  g.prompt_tokens = prompts;
+  g.prompt_lengths = lengths;
+  g.num_prompts = 1;
+  std::vector<float> out(edge_latent_elements(sess));
+  EXPECT_EQ(edge_generate(sess, &g, out.data(), out.size()), EDGE_UNSUPPORTED);
+  EXPECT_NE(std::string(edge_last_error()).find("no condition-encoder graph"), std::string::npos) << edge_last_error();
+  edge_session_free(sess);
+  edge_model_free(m);
 }
 
 TEST(MultiGraph, MalformedFilesAreRejectedWithTheirMessage) {
