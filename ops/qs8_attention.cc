@@ -2,6 +2,7 @@
 // tile, ISA selection, the parallel driver and the double reference.
 #include "ops/qs8_attention.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -200,6 +201,13 @@ void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p
   }
 }
 
+// The kernels' INT8 rounding of x (already scaled): half away from zero,
+// clamped to [-127, 127].
+static int QuantRef(float x) {
+  const int r = static_cast<int>(x + (x >= 0.f ? 0.5f : -0.5f));
+  return r > 127 ? 127 : r < -127 ? -127 : r;
+}
+
 void qs8_attention_ref(const F32AttentionParams& p) {
   if (p.nk == 0) {
     qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), p, nullptr, nullptr);
@@ -275,16 +283,21 @@ void qs8_attention_ref(const F32AttentionParams& p) {
             const size_t key = order[t0 + j], t = key / kQ8KT, jj = key % kQ8KT;
             const int16_t* kt = hk + t * dh2 * kQ8KT * 2;
             int64_t acc = 0;
-            for (size_t d = 0; d < dh; ++d) acc += int64_t{q[d]} * kt[((d / 2) * kQ8KT + jj) * 2 + (d & 1)];
+            for (size_t d = 0; d < dh; ++d) {
+              acc += int64_t{q[d]} * (hd.key_major ? hk[key * dh2 * 2 + d] : kt[((d / 2) * kQ8KT + jj) * 2 + (d & 1)]);
+            }
             s[j] = static_cast<double>(acc) * hd.qs[i] * p.scale * hd.ks[key];
           }
           tile(n, [&](size_t j, size_t d) {
             const size_t key = order[t0 + j], t = key / kQ8KT, jj = key % kQ8KT;
-            return static_cast<double>(hd.v[t * kQ8KT * cp + ((jj / 2) * cp + d) * 2 + (jj & 1)]) * hd.vs[d];
+            const size_t at = hd.key_major ? key * cp + d : t * kQ8KT * cp + ((jj / 2) * cp + d) * 2 + (jj & 1);
+            return static_cast<double>(hd.v[at]) * hd.vs[d];
           });
         }
         if (keep != nullptr && p.comp_k != nullptr) {
-          // Centroids of the skipped groups, against the dequantized query.
+          // Centroids of the skipped groups, quantized as the kernel does:
+          // the smoothed mean key with a scale of its own, the mean value
+          // with the head's per-channel scales; ln n added to the logit.
           std::vector<size_t> skipped;
           for (size_t g = 0; g < groups; ++g)
             if (keep[g] == 0) skipped.push_back(g);
@@ -293,12 +306,20 @@ void qs8_attention_ref(const F32AttentionParams& p) {
             s.assign(n, 0.0);
             for (size_t j = 0; j < n; ++j) {
               const float* kc = p.comp_k + (bh * groups + skipped[t0 + j]) * dh;
-              double dot = 0;
-              for (size_t d = 0; d < dh; ++d) dot += double(q[d]) * (double(kc[d]) - hd.km[d]);
-              s[j] = dot * hd.qs[i] * p.scale + p.comp_logn[bh * groups + skipped[t0 + j]];
+              float amax = 0.f;
+              for (size_t d = 0; d < dh; ++d) amax = std::max(amax, std::fabs(kc[d] - hd.km[d]));
+              int64_t acc = 0;
+              if (amax > 0.f) {
+                const float inv = 127.f / amax;
+                for (size_t d = 0; d < dh; ++d) acc += int64_t{q[d]} * QuantRef((kc[d] - hd.km[d]) * inv);
+              }
+              s[j] = static_cast<double>(acc) * hd.qs[i] * p.scale * (amax / 127.f) +
+                     p.comp_logn[bh * groups + skipped[t0 + j]];
             }
             tile(n, [&](size_t j, size_t d) {
-              return static_cast<double>(p.comp_v[(bh * groups + skipped[t0 + j]) * dh + d]);
+              const float vinv = hd.vs[d] > 0.f ? 1.f / hd.vs[d] : 0.f;
+              const float vc = p.comp_v[(bh * groups + skipped[t0 + j]) * dh + d];
+              return static_cast<double>(QuantRef(vc * vinv)) * hd.vs[d];
             });
           }
         }

@@ -68,6 +68,11 @@ struct Qs8AttentionHead {
   // centroids of a sparse plan's skipped groups must subtract it too.
   float* km = nullptr;
   bool bad = false;  // K or V held NaN/Inf
+  // K and V packed key by key (K [key][channel groups], V [key][cp])
+  // instead of per 64-key tile: cluster plans gather every key they compute,
+  // and a key's channels in one or two cache lines make that gather cheap
+  // (per tile they lie 256 bytes apart, one line each).
+  bool key_major = false;
 };
 
 struct Qs8AttentionKernel {

@@ -62,6 +62,14 @@ struct QVecScalar : VecScalar {
     *dst = static_cast<int16_t>(i);
     return static_cast<float>(i);
   }
+  // Two keys' value rows a, b ([cp] each, cp a multiple of 16) into one key
+  // pair group of the V tile layout: dst[2c] = a[c], dst[2c + 1] = b[c].
+  static void interleave_pair(int16_t* dst, const int16_t* a, const int16_t* b, size_t cp) {
+    for (size_t c = 0; c < cp; ++c) {
+      dst[2 * c] = a[c];
+      dst[2 * c + 1] = b[c];
+    }
+  }
   // INT8 quantization of x (already divided by the scale): round half away
   // from zero, clamp to [-127, 127], store n <= kW values as int16. The same
   // IEEE operations on every ISA, so every ISA packs the same integers.
@@ -114,6 +122,16 @@ struct QVecAvx2 : VecAvx2 {
     const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
     return _mm256_cvtepi32_ps(i);
+  }
+  static void interleave_pair(int16_t* dst, const int16_t* a, const int16_t* b, size_t cp) {
+    for (size_t c = 0; c < cp; c += 16) {
+      const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c));
+      const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + c));
+      // unpack works per 128-bit lane: lo = channels 0-3 | 8-11, hi = 4-7 | 12-15.
+      const __m256i lo = _mm256_unpacklo_epi16(va, vb), hi = _mm256_unpackhi_epi16(va, vb);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * c), _mm256_permute2x128_si256(lo, hi, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * c + 16), _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
   }
   static void quant_store_n(int16_t* dst, V x, int n) {
     // x + copysign(0.5, x) then truncation: round half away from zero (-0
@@ -220,6 +238,7 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   hd.v = reinterpret_cast<int16_t*>(base + l.v);
   hd.vs = reinterpret_cast<float*>(base + l.vs);
   hd.km = reinterpret_cast<float*>(base + l.km);
+  hd.key_major = p.k_perm != nullptr;
   const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
   const size_t T = (p.nk + kQ8KT - 1) / kQ8KT;
   float cm[kQs8AttnMaxHeadDim];    // per-channel maxima
@@ -246,8 +265,9 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   }
 
   // Smoothed K: subtract the mean over tokens (per channel, summed in token
-  // order), one scale per key, packed as [tile][dhg][64][G]. Per-key scales
-  // let sparse plans gather any keys into a tile.
+  // order), one scale per key, packed as [tile][dhg][64][G], or [key][dhg][G]
+  // for cluster plans (key_major). Per-key scales let sparse plans gather
+  // any keys into a tile.
   for (size_t d = 0; d < dh; ++d) km[d] = 0.f;
   for (size_t j = 0; j < p.nk; ++j) {
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
@@ -276,13 +296,14 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     hd.ks[j] = amax / 127.f;
     if (amax == 0.f || bad) continue;
     q8_quant_row<Q>(row, x, km, 127.f / amax, nullptr, dh);
-    KE* dst = hk + (j / kQ8KT) * dhg * kQ8KT * G + (j % kQ8KT) * G;
+    KE* dst = hd.key_major ? hk + j * dhg * G : hk + (j / kQ8KT) * dhg * kQ8KT * G + (j % kQ8KT) * G;
+    const size_t stride = hd.key_major ? G : kQ8KT * G;
     for (size_t dg = 0; dg < dhg; ++dg)
-      for (size_t e = 0; e < G; ++e) dst[dg * kQ8KT * G + e] = static_cast<KE>(row[dg * G + e]);
+      for (size_t e = 0; e < G; ++e) dst[dg * stride + e] = static_cast<KE>(row[dg * G + e]);
   }
 
   // V: one scale per channel over all tokens (the P.V sum runs over tokens),
-  // packed as [tile][64 / VG key groups][cp][VG].
+  // packed as [tile][64 / VG key groups][cp][VG], or [key][cp] (key_major).
   for (size_t c = 0; c < cp; ++c) hd.vs[c] = 0.f;
   V z = Q::zero();
   for (size_t j = 0; j < p.nk && !bad; ++j) {
@@ -298,6 +319,10 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     for (size_t j = 0; j < p.nk; ++j) {
       const size_t t = j / kQ8KT, jj = j % kQ8KT;
       q8_quant_row<Q>(row, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, 0.f, cm, dh);
+      if (hd.key_major) {
+        std::memcpy(hd.v + j * cp, row, dh * sizeof(int16_t));  // pad channels stay 0
+        continue;
+      }
       int16_t* dst = hd.v + t * kQ8KT * cp + (jj / VG) * cp * VG + (jj % VG);
       for (size_t d = 0; d < dh; ++d) dst[VG * d] = row[d];
     }
@@ -307,13 +332,13 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
 }
 
 // Per thread: S rows, p16 rows, O accumulators, running max and sum, and a
-// gathered tile (K groups, V, key scales) for cluster plans, and the centroid
-// pass (transposed keys, values, biases). Sized for int16 K storage, the larger one.
+// gathered tile (K groups, V, key scales) for cluster plans and centroids,
+// and the centroids' logit biases. Sized for int16 K storage, the larger one.
 template <int MR>
 static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
   const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
   const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT +
-                        dh * kQ8KT + kQ8KT * cp + kQ8KT + 64;  // + centroid pass
+                        kQ8KT + cp / 2 + 16 + 64;  // + centroid logit biases, a zero V row
   const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
@@ -434,11 +459,12 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   // Gather space (64-byte aligned pieces).
   uint8_t* gbase = reinterpret_cast<uint8_t*>(lrow + qn);
   gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
-  // Centroid pass: transposed keys [dh][64], values [64][cp], biases [64].
-  float* ckt = reinterpret_cast<float*>(gbase);
-  float* cvals = ckt + dh * KT;
-  float* cbias = cvals + KT * cp;
-  gbase = reinterpret_cast<uint8_t*>(cbias + KT);
+  // Centroid pass: the logit bias (ln n) of each gathered centroid; a zero
+  // value row (the partner of a lone key in a V pair).
+  float* cbias = reinterpret_cast<float*>(gbase);
+  int16_t* zrow = reinterpret_cast<int16_t*>(cbias + KT);
+  gbase = reinterpret_cast<uint8_t*>(zrow + cp);
+  gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
   KE* gk = reinterpret_cast<KE*>(gbase);
   int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
   float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
@@ -485,8 +511,9 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     return a;
   };
 
-  // One exact tile through QK, the online softmax and P.V for every row.
-  auto run_tile = [&](const Q8KeyTile<Q>& kt) {
+  // One tile through QK, the online softmax and P.V for every row; `bias`
+  // (centroid tiles: ln n per key) is added to the logits when set.
+  auto run_tile = [&](const Q8KeyTile<Q>& kt, const float* bias) {
     const size_t kn = kt.kn;
     const size_t s_chunks = (kn + kSW - 1) / kSW;
     const size_t kgroups = (kn + Q::kVG - 1) / Q::kVG;
@@ -513,6 +540,13 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
         for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
         q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt.k + c * kSW * Q::kKG, kt.ks + c * kSW, sc, rs);
       }
+      if (bias != nullptr) {
+        // Valid rows only: rows past mr alias row mr - 1.
+        const size_t kvec = (kn + Q::kW - 1) / Q::kW;
+        for (size_t i = 0; i < mr; ++i)
+          for (size_t v = 0; v < kvec; ++v)
+            Q::store(srow[i] + v * Q::kW, Q::add(Q::load(srow[i] + v * Q::kW), Q::load(bias + v * Q::kW)));
+      }
       for (size_t i = 0; i < mr; ++i) alpha[i] = softmax_row(r0 + i, sbuf + i * KT, pbuf + i * KT, kn, kgroups);
       for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
       for (size_t c0 = 0; c0 < dh; c0 += kCW) {
@@ -523,40 +557,81 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     }
   };
 
-  // Copies packed key `j` of the head into slot n of the gather tile.
+  // Copies key `j` of the head (packed key-major: cluster plans) into slot n
+  // of the gather tile. V goes in whole key groups: with pairs, the even
+  // slot's row waits in vpend for its partner (flush_v writes a lone one).
+  const int16_t* vpend = nullptr;
+  auto flush_v = [&](size_t n) {
+    if constexpr (Q::kVG == 2) {
+      if (vpend != nullptr) Q::interleave_pair(gv + (n / 2) * cp * 2, vpend, zrow, cp);
+      vpend = nullptr;
+    }
+  };
   auto gather_key = [&](size_t j, size_t n) {
-    const size_t t = j / KT, jj = j % KT;
-    const KE* src = hk + t * dhg * KT * Q::kKG + jj * Q::kKG;
+    const KE* src = hk + j * dhg * Q::kKG;
     KE* dst = gk + n * Q::kKG;
     for (size_t dg = 0; dg < dhg; ++dg) {
-      std::memcpy(dst + dg * KT * Q::kKG, src + dg * KT * Q::kKG, Q::kKG * sizeof(KE));
+      std::memcpy(dst + dg * KT * Q::kKG, src + dg * Q::kKG, Q::kKG * sizeof(KE));
     }
-    const int16_t* vs = head.v + t * KT * cp + (jj / Q::kVG) * cp * Q::kVG + jj % Q::kVG;
-    int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
-    for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = vs[c * Q::kVG];
+    const int16_t* vrow = head.v + j * cp;
+    if constexpr (Q::kVG == 1) {
+      std::memcpy(gv + n * cp, vrow, cp * sizeof(int16_t));
+    } else {
+      static_assert(Q::kVG == 2, "V key groups of 1 or 2");
+      if (n % 2 == 0) {
+        vpend = vrow;
+      } else {
+        Q::interleave_pair(gv + (n / 2) * cp * 2, vpend, vrow, cp);
+        vpend = nullptr;
+      }
+    }
     gks[n] = head.ks[j];
   };
-  auto run_gathered = [&](size_t n) {
+  // Centroid (mean key kc, mean value vc) into slot n of the gather tile:
+  // the key smoothed like the exact ones (K mean subtracted: the softmax is
+  // invariant only to a shift shared by every logit) and quantized with a
+  // scale of its own, the value with the head's per-channel scales.
+  float vinv[kQs8AttnMaxHeadDim];
+  for (size_t d = 0; d < dh; ++d) vinv[d] = head.vs[d] > 0.f ? 1.f / head.vs[d] : 0.f;
+  auto gather_centroid = [&](const float* kc, const float* vc, size_t n) {
+    float cm[kQs8AttnMaxHeadDim];
+    int16_t row[kQs8AttnMaxHeadDim + 4];
+    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
+    V z = Q::zero();
+    q8_absmax_into<Q>(cm, kc, head.km, dh, &z);
+    float amax = 0.f;
+    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    for (size_t d = 0; d < dhg * Q::kKG; ++d) row[d] = 0;
+    if (amax > 0.f) q8_quant_row<Q>(row, kc, head.km, 127.f / amax, nullptr, dh);
+    KE* dst = gk + n * Q::kKG;
+    for (size_t dg = 0; dg < dhg; ++dg)
+      for (size_t e = 0; e < Q::kKG; ++e) dst[dg * KT * Q::kKG + e] = static_cast<KE>(row[dg * Q::kKG + e]);
+    gks[n] = amax / 127.f;
+    q8_quant_row<Q>(row, vc, nullptr, 0.f, vinv, dh);
+    int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
+    for (size_t d = 0; d < dh; ++d) vd[d * Q::kVG] = row[d];
+  };
+  auto run_gathered = [&](size_t n, const float* bias) {
     for (size_t j = n; j < (n + kSW - 1) / kSW * kSW; ++j) gks[j] = 0.f;  // unused S lanes
-    // Unused K slots up to the chunk and V slots up to the key group hold
-    // stale keys: their P is 0 and their scale 0, so they add nothing.
-    if (n % Q::kVG != 0) {
-      int16_t* vd = gv + (n / Q::kVG) * cp * Q::kVG + n % Q::kVG;
-      for (size_t c = 0; c < cp; ++c) vd[c * Q::kVG] = 0;
-    }
-    run_tile(Q8KeyTile<Q>{gk, gv, gks, n});
+    // Unused K slots up to the chunk hold stale keys: their P is 0 and their
+    // scale 0, so they add nothing. A lone key's partner in V is zero.
+    flush_v(n);
+    run_tile(Q8KeyTile<Q>{gk, gv, gks, n}, bias);
   };
 
   const AttentionKeepRow kr = attention_keep_row(p, bh, q0);
   const uint8_t* keep = kr.keep;
   const size_t groups = kr.groups;
 
-  if (clustered) {
-    // Exact part: members of the kept key clusters, gathered into full tiles.
-    // Slots past a partial tile's last key keep earlier keys (weight 0); zero
-    // once so that they never hold garbage.
+  if (clustered || (keep != nullptr && p.comp_k != nullptr)) {
+    // Slots past a partial gathered tile's last key keep earlier keys (weight
+    // 0); zero once so that they never hold garbage.
     std::memset(gk, 0, dhg * Q::kKG * KT * sizeof(KE));
     std::memset(gv, 0, KT * cp * sizeof(int16_t));
+    std::memset(zrow, 0, cp * sizeof(int16_t));
+  }
+  if (clustered) {
+    // Exact part: members of the kept key clusters, gathered into full tiles.
     const uint32_t* kperm = p.k_perm + bh * p.nk;
     const uint32_t* koff = p.k_off + bh * (p.kclusters + 1);
     size_t n = 0;
@@ -565,72 +640,38 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
         gather_key(kperm[r], n);
         if (++n == KT) {
-          run_gathered(n);
+          run_gathered(n, nullptr);
           n = 0;
         }
       }
     }
-    if (n > 0) run_gathered(n);
+    if (n > 0) run_gathered(n, nullptr);
   } else {
     const size_t tiles = (p.nk + KT - 1) / KT;
     for (size_t t = 0; t < tiles; ++t) {
       if (keep != nullptr && keep[t] == 0) continue;
       const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
-      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + t * KT * cp, head.ks + t * KT, kn});
+      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + t * KT * cp, head.ks + t * KT, kn}, nullptr);
     }
   }
 
   if (keep != nullptr && p.comp_k != nullptr) {
-    // Skipped groups through their centroids (mean key, mean value, ln n),
-    // in FP32 against the dequantized query: few per row, up to 64 a pass.
-    // The centroid keys are smoothed like the exact ones (K mean subtracted):
-    // the softmax is invariant only to a shift shared by every logit.
+    // Skipped groups through their centroids (mean key, mean value, ln n) on
+    // the same INT8 tile as the exact keys, up to 64 a pass.
     const float* ck = p.comp_k + bh * groups * dh;
     const float* cv = p.comp_v + bh * groups * dh;
     const float* cl = p.comp_logn + bh * groups;
-    uint32_t ids[KT];
     size_t n = 0;
-    for (size_t g = 0; g <= groups; ++g) {
-      if (g < groups && keep[g] == 0) ids[n++] = static_cast<uint32_t>(g);
-      if (n == 0 || (n < KT && g < groups)) continue;
-      // Centroid keys transposed ([dh][64], smoothed, zero past n), values
-      // padded to cp, biases: shared by every row of the block.
-      const size_t nv = (n + Q::kW - 1) / Q::kW;
-      for (size_t d = 0; d < dh; ++d) {
-        for (size_t c = 0; c < n; ++c) ckt[d * KT + c] = ck[ids[c] * dh + d] - head.km[d];
-        for (size_t c = n; c < nv * Q::kW; ++c) ckt[d * KT + c] = 0.f;
+    for (size_t g = 0; g < groups; ++g) {
+      if (keep[g] != 0) continue;
+      gather_centroid(ck + g * dh, cv + g * dh, n);
+      cbias[n] = cl[g];
+      if (++n == KT) {
+        run_gathered(n, cbias);
+        n = 0;
       }
-      for (size_t c = 0; c < n; ++c) {
-        std::memcpy(cvals + c * cp, cv + ids[c] * dh, dh * sizeof(float));
-        for (size_t d = dh; d < cp; ++d) cvals[c * cp + d] = 0.f;
-        cbias[c] = cl[ids[c]];
-      }
-      for (size_t i = 0; i < qn; ++i) {
-        const size_t qi = qtoken(i);
-        const KE* qr = hq + qi * dhg * Q::kKG;
-        const float qs = head.qs[qi];
-        const V rs = Q::set1(qs == qs ? qs * p.scale : 0.f);
-        float* row = sbuf;
-        for (size_t v = 0; v < nv; ++v) {
-          V acc = Q::zero();
-          for (size_t d = 0; d < dh; ++d) {
-            acc = Q::fmadd(Q::set1(static_cast<float>(qr[d])), Q::load(ckt + d * KT + v * Q::kW), acc);
-          }
-          Q::store(row + v * Q::kW, Q::fmadd(acc, rs, Q::load(cbias + v * Q::kW)));
-        }
-        const float a = softmax_row(i, row, pbuf, n, (n + Q::kVG - 1) / Q::kVG);
-        float* orw = obuf + i * cp;
-        const V av = Q::set1(a);
-        for (size_t d = 0; d < cp; d += Q::kW) {
-          V acc = Q::mul(Q::load(orw + d), av);
-          for (size_t c = 0; c < n; ++c) {
-            acc = Q::fmadd(Q::set1(static_cast<float>(pbuf[c])), Q::load(cvals + c * cp + d), acc);
-          }
-          Q::store(orw + d, acc);
-        }
-      }
-      n = 0;
     }
+    if (n > 0) run_gathered(n, cbias);
   }
 
   float* ohead = p.out + b * p.o_bs + h * p.o_hs;
