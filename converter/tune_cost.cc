@@ -13,13 +13,14 @@ namespace {
 //   Linear 494 / 707 / 449 ms and attention 2067 / 1630 ms for 19.3 and
 //   51.5 GFLOP, scaled to the quiet machine's whole-model rate (53.6 GFLOP/s
 //   at FP32: 17.6 s CPU for 2 samples, bench/results/speed_quality_video.md).
-//   Cluster planning 0.22 of dense attention (edge-bench attention, head dim
-//   32); gathered exact pairs 1.3x the cost of dense ones (fits the measured
-//   1.17x end to end of `--attention-sparse clusters` at 45% exact pairs).
-//   On INT8 attention a gathered exact pair costs 2.1x a dense one: the video
-//   demo model, one class at one thread, ran 7.30 s CPU with INT8 attention
-//   and 9.53 s with INT8 + clusters (45.8% exact pairs), slower than dense,
-//   where 1.3 predicted 7.1 s (bench/results/speed_quality_video_tuned_token.md).
+//   Cluster planning (planned every 4th step, centroids refreshed between:
+//   --attention-replan 4) 0.077 of dense FP32 attention, a quarter of the
+//   0.27 that planning every step cost in the per-op profile; a gathered
+//   exact pair costs 1.4x a dense one on FP32 attention and 1.6x on INT8
+//   (video demo model, 3 classes at one thread, CPU time: FP32 26.1 s, FP32
+//   + clusters 19.9 s, INT8 attention 20.9 s, INT8 + clusters 18.5 s, 45%
+//   exact pairs, linears and the rest 5.2-5.6 s; before INT8 centroid
+//   compensation and key-major gathers an INT8 gathered pair cost 2.1x).
 //   Token-reuse bookkeeping 0.025 of dense attention (a threshold that
 //   recomputes every row ran 0.98x end to end with attention 84% of the time;
 //   with it the model predicts 1.41x for threshold 0.07 at 63.2% of rows,
@@ -31,11 +32,11 @@ namespace {
 //   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
-    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.22, 1.3, 2.1, 0.025, 9.0},
+    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.077, 1.4, 1.6, 0.025, 9.0},
     {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
-     0.22, 1.3, 2.1, 0.025, 12.0},
-    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.22, 1.3, 2.1, 0.025, 5.0},
-    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.22, 1.3, 2.1, 0.025, 5.0},
+     0.077, 1.4, 1.6, 0.025, 12.0},
+    {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.077, 1.4, 1.6, 0.025, 5.0},
+    {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.077, 1.4, 1.6, 0.025, 5.0},
 };
 
 double Elements(const TensorInfo& t) { return static_cast<double>(t.num_elements); }

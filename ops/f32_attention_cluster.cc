@@ -171,6 +171,19 @@ void Update(const Rows& x, size_t n, const uint32_t* assign, size_t C, size_t dh
   }
 }
 
+// Mean of the value rows of keys perm[r0, r1) (summed in that order) into
+// vm; zeros for an empty cluster.
+void ValueMean(const Rows& v, const uint32_t* perm, uint32_t r0, uint32_t r1, size_t dh, float* vm) {
+  std::memset(vm, 0, dh * sizeof(float));
+  if (r1 == r0) return;
+  for (uint32_t r = r0; r < r1; ++r) {
+    const float* vr = v.row(perm[r]);
+    for (size_t d = 0; d < dh; ++d) vm[d] += vr[d];
+  }
+  const float inv = 1.f / static_cast<float>(r1 - r0);
+  for (size_t d = 0; d < dh; ++d) vm[d] *= inv;
+}
+
 void StridedInit(const Rows& x, size_t n, size_t C, size_t dh, float* cent) {
   // Middle token of each of C equal segments: tokens come in spatial /
   // temporal order, so this spreads the seeds over the frame.
@@ -200,6 +213,7 @@ struct PlanTask {
   size_t cq, ck;
   uint32_t iters;
   bool init;
+  bool reselect;  // false: keep the last plan, refresh its centroids only
 };
 
 template <class T>
@@ -241,6 +255,13 @@ void PlanHead(void* ctx, size_t bh) {
       Assign(x, n, cent, C, dh, work, assign);
     }
   };
+  if (!t.reselect) {
+    // The last plan's clusters and kept pairs; compensation from the
+    // centroids of the current keys and values (same members, so ln n holds).
+    Update(k, p.nk, kassign, ck, dh, kcent, work, counts);
+    for (size_t c = 0; c < ck; ++c) ValueMean(v, kperm, koff[c], koff[c + 1], dh, vcent + c * dh);
+    return;
+  }
   // 1. k-means on Q and on K (the last Update leaves exact means).
   if (t.init) {
     StridedInit(q, p.nq, cq, dh, qcent);
@@ -266,16 +287,10 @@ void PlanHead(void* ctx, size_t bh) {
   for (size_t c = 0; c < ck; ++c) {
     const uint32_t n = koff[c + 1] - koff[c];
     float* vm = vcent + c * dh;
-    std::memset(vm, 0, dh * sizeof(float));
+    ValueMean(v, kperm, koff[c], koff[c + 1], dh, vm);
     logn[c] = n > 0 ? std::log(static_cast<float>(n)) : 0.f;
     vsd[c] = 0.f;
     if (n == 0) continue;
-    for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
-      const float* vr = v.row(kperm[r]);
-      for (size_t d = 0; d < dh; ++d) vm[d] += vr[d];
-    }
-    const float inv = 1.f / static_cast<float>(n);
-    for (size_t d = 0; d < dh; ++d) vm[d] *= inv;
     double sv = 0;
     for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
       const float* vr = v.row(kperm[r]);
@@ -486,6 +501,7 @@ void f32_cluster_attention_plan(F32AttentionParams* p, const ClusterAttentionCon
   t.init = call == 0;
   const bool full = t.init || (c.refresh > 0 && call % c.refresh == 0);
   t.iters = full ? (c.first_iters > 0 ? c.first_iters : 1) : c.iters;
+  t.reselect = t.init || c.replan <= 1 || call % c.replan == 0;
   if (pool != nullptr && items > 1) {
     pthreadpool_parallelize_1d(pool, PlanHead, &t, items, 0);
   } else {

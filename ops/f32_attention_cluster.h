@@ -49,6 +49,11 @@ struct ClusterAttentionConfig {
   uint32_t iters = 1;
   // Every `refresh`-th plan runs first_iters (warm) instead; 0: never.
   uint32_t refresh = 0;
+  // Only every `replan`-th call plans (k-means step, selection); the calls
+  // in between keep its clusters and kept pairs and only recompute the key
+  // and value centroids of the current tokens (the compensation), since
+  // tokens move little between denoising steps. 0 or 1: every call.
+  uint32_t replan = 4;
   float top_p = 0.3f;
   float min_frac = 0.02f;
   float err_tol = 0.015f;  // 0: no error-aware extras

@@ -27,6 +27,7 @@ void DefaultSessionSettings(edge_session_options* o) {
   o->attention_key_cluster_size = 0;
   o->attention_kmeans_iters = -1;
   o->attention_refresh = -1;
+  o->attention_replan = -1;
   o->attention_dense_steps = -1;
   const TokenReuseOptions tr;
   o->token_reuse_threshold = tr.threshold;
@@ -59,9 +60,9 @@ const char* ApplySessionSettings(const edge_session_options& in, SessionOptions*
     return "edge_session_create: attention_cluster_size and attention_key_cluster_size must be in [0, 2^20]";
   }
   if (!StoredOrCount(in.attention_kmeans_iters) || !StoredOrCount(in.attention_refresh) ||
-      !StoredOrCount(in.attention_dense_steps)) {
-    return "edge_session_create: attention_kmeans_iters, attention_refresh and attention_dense_steps "
-           "must be in [-1, 2^20]";
+      !StoredOrCount(in.attention_replan) || !StoredOrCount(in.attention_dense_steps)) {
+    return "edge_session_create: attention_kmeans_iters, attention_refresh, attention_replan and "
+           "attention_dense_steps must be in [-1, 2^20]";
   }
   if (std::isnan(in.token_reuse_threshold) || std::isinf(in.token_reuse_threshold) || in.token_reuse_warmup < 0 ||
       in.token_reuse_max_stale < 0 || in.token_reuse_max_stale > 255 ||
@@ -84,6 +85,7 @@ const char* ApplySessionSettings(const edge_session_options& in, SessionOptions*
   a.k_cluster_tokens = in.attention_key_cluster_size;
   a.kmeans_iters = in.attention_kmeans_iters;
   a.refresh = in.attention_refresh;
+  a.replan = in.attention_replan;
   a.dense_steps = in.attention_dense_steps;
   return nullptr;
 }

@@ -24,7 +24,7 @@
 /* The release this header belongs to. The build reads these three lines
  * (CMakeLists.txt): the package version, the soname and edge.pc follow them. */
 #define EDGE_VERSION_MAJOR 0
-#define EDGE_VERSION_MINOR 2
+#define EDGE_VERSION_MINOR 3
 #define EDGE_VERSION_PATCH 0
 #define EDGE_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
 #define EDGE_VERSION EDGE_MAKE_VERSION(EDGE_VERSION_MAJOR, EDGE_VERSION_MINOR, EDGE_VERSION_PATCH)
@@ -71,6 +71,8 @@ typedef struct {
   int attention_key_cluster_size; /* tokens per key cluster */
   int attention_kmeans_iters;  /* k-means iterations per step after the first */
   int attention_refresh;       /* every N-th step iterates fully again (0: never) */
+  int attention_replan;        /* plan (k-means step, selection) on every N-th step only;
+                                  the steps between keep it with fresh centroids. Since 0.3 */
   int attention_dense_steps;   /* the first N steps run dense attention */
   /* Token-level reuse in dense attention during edge_generate (--token-reuse): a query
    * row is recomputed only when its predicted change exceeds token_reuse_threshold;
@@ -129,7 +131,7 @@ typedef struct {
    * prompt_tokens[k][0 .. prompt_lengths[k]). The runtime has no tokenizer: the
    * ids come from the model's. Shorter prompts are padded with id 0; longer ones
    * than the encoder takes are refused (EDGE_INVALID_ARGUMENT). num_prompts 0:
-   * not used. */
+   * not used. Since 0.3. */
   const int64_t* const* prompt_tokens;
   const size_t* prompt_lengths;
   int num_prompts;

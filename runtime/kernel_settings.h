@@ -21,6 +21,7 @@ struct AttentionSparseOptions {
   int k_cluster_tokens = 0;   // tokens per key cluster
   int kmeans_iters = -1;      // warm-started k-means iterations per call (0: reuse assignment)
   int refresh = -1;           // every N-th call re-runs the full iterations (0: never)
+  int replan = -1;            // plan on every N-th call, reuse it in between (1: every call)
   int dense_steps = -1;       // the op's first N evals (denoising steps) run dense
   // When set, each cluster-sparse plan adds its exact / total query-key
   // pairs here (measurement; not thread-safe across sessions).

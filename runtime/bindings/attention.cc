@@ -85,6 +85,7 @@ ClusterAttentionConfig ClusterConfig(const AttentionSparseOptions& o) {
   if (o.k_cluster_tokens > 0) c.k_tokens_per_cluster = static_cast<uint32_t>(o.k_cluster_tokens);
   if (o.kmeans_iters >= 0) c.iters = static_cast<uint32_t>(o.kmeans_iters);
   if (o.refresh >= 0) c.refresh = static_cast<uint32_t>(o.refresh);
+  if (o.replan >= 0) c.replan = static_cast<uint32_t>(o.replan);
   return c;
 }
 

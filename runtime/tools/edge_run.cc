@@ -121,6 +121,9 @@ const char kUsage[] =
     "  --attention-key-cluster-size N  clusters: tokens per key cluster (default 8)\n"
     "  --attention-kmeans-iters N  clusters: k-means iterations per step after the first (default 1)\n"
     "  --attention-refresh N  clusters: every N-th step iterates fully again (default 0 = never)\n"
+    "  --attention-replan N   clusters: plan (k-means step, key selection) on every N-th step and\n"
+    "                       reuse the plan in between, with centroids of the current keys and\n"
+    "                       values (default 4; 1: every step)\n"
     "  --attention-dense-steps N  clusters: the first N steps run dense attention (default 0)\n"
     "  --token-reuse T      token-level reuse in dense attention: a query row recomputes only\n"
     "                       when its query's relative drift since its last computation plus\n"
@@ -397,7 +400,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else a->attention_sparse.err_tol = f;
     } else if (arg == "--attention-cluster-size" || arg == "--attention-key-cluster-size" ||
                arg == "--attention-kmeans-iters" ||
-               arg == "--attention-refresh" || arg == "--attention-dense-steps") {
+               arg == "--attention-refresh" || arg == "--attention-replan" || arg == "--attention-dense-steps") {
       const bool size = arg == "--attention-cluster-size" || arg == "--attention-key-cluster-size";
       if (!value(&v) || !ParseInt(v, size ? 1 : 0, 1 << 20, &n))
         return Usage((arg + " needs a non-negative integer").c_str());
@@ -405,6 +408,7 @@ int ParseArgs(int argc, char** argv, Args* a) {
       else if (arg == "--attention-key-cluster-size") a->attention_sparse.k_cluster_tokens = static_cast<int>(n);
       else if (arg == "--attention-kmeans-iters") a->attention_sparse.kmeans_iters = static_cast<int>(n);
       else if (arg == "--attention-refresh") a->attention_sparse.refresh = static_cast<int>(n);
+      else if (arg == "--attention-replan") a->attention_sparse.replan = static_cast<int>(n);
       else a->attention_sparse.dense_steps = static_cast<int>(n);
     } else if (arg == "--token-reuse") {
       if (!value(&v) || !ParseFloat(v, &a->token_reuse.threshold) || a->token_reuse.threshold < 0 ||

@@ -101,6 +101,9 @@ const Setting kSettings[] = {
        s->attention_sparse.mode = 2, s->attention_sparse.kmeans_iters = 0, s->attention_sparse.refresh = 2;
      },
      nullptr, nullptr},
+    {"attention_replan", "attention_sparse clusters",
+     [](edge_session_options* s, edge_generate_options*) { s->attention_sparse = 2, s->attention_replan = 3; },
+     [](SessionOptions* s) { s->attention_sparse.mode = 2, s->attention_sparse.replan = 3; }, nullptr, nullptr},
     {"attention_dense_steps", "attention_sparse clusters",
      [](edge_session_options* s, edge_generate_options*) { s->attention_sparse = 2, s->attention_dense_steps = 3; },
      [](SessionOptions* s) { s->attention_sparse.mode = 2, s->attention_sparse.dense_steps = 3; }, nullptr, nullptr},
@@ -261,6 +264,7 @@ TEST_F(CApiSettings, OutOfRangeIsRefusedNamingTheField) {
       {"attention_err_tol", [](edge_session_options* s, edge_generate_options*) { s->attention_err_tol = NAN; }},
       {"attention_cluster_size", [](edge_session_options* s, edge_generate_options*) { s->attention_cluster_size = -1; }},
       {"attention_refresh", [](edge_session_options* s, edge_generate_options*) { s->attention_refresh = -2; }},
+      {"attention_replan", [](edge_session_options* s, edge_generate_options*) { s->attention_replan = -2; }},
       {"cache_max_skips", [](edge_session_options*, edge_generate_options* g) { g->cache_max_skips = -2; }},
       {"cache_warmup", [](edge_session_options*, edge_generate_options* g) { g->cache_warmup = -1; }},
       {"cache_steps", [](edge_session_options*, edge_generate_options* g) { g->num_cache_steps = 2; }},
