@@ -80,32 +80,48 @@ SlotLayout SlotLayoutOf(const QGemmKernel& kernel, const F32Conv2dParams& p, siz
   return l;
 }
 
-// row[0, kg) = the window of output pixel (oy, ox) over the group's
-// channels starting at xg, in (c, ky, kx) order, 0 outside the image.
-void WindowRow(const F32Conv2dParams& p, const float* xg, size_t oy, size_t ox, float* row) {
+// dst[0, kw) = line[ix0 + kx * dw], 0 outside [0, in_w).
+inline void WindowCols(const float* line, long ix0, long kw, long dw, long in_w, float* dst) {
+  if (ix0 >= 0 && ix0 + (kw - 1) * dw < in_w) {
+    // Inside the image (the common case): the 3-wide and 1-wide unit-
+    // dilation windows of decoders as fixed copies, not a loop.
+    if (dw == 1 && kw == 3) {
+      dst[0] = line[ix0];
+      dst[1] = line[ix0 + 1];
+      dst[2] = line[ix0 + 2];
+      return;
+    }
+    for (long kx = 0; kx < kw; ++kx) dst[kx] = line[ix0 + kx * dw];
+    return;
+  }
+  for (long kx = 0; kx < kw; ++kx) {
+    const long ix = ix0 + kx * dw;
+    dst[kx] = ix >= 0 && ix < in_w ? line[ix] : 0.f;
+  }
+}
+
+// The im2col rows of n output pixels (oy, ox0 + i) of one output row: row i
+// (kg floats at col + i * kg) is the window over the group's channels
+// starting at xg, in (c, ky, kx) order, 0 outside the image. The input row
+// of each (c, ky) is found once for all n pixels.
+void WindowRows(const F32Conv2dParams& p, const float* xg, size_t oy, size_t ox0, size_t n, size_t kg,
+                float* col) {
   const long in_h = static_cast<long>(p.in_h), in_w = static_cast<long>(p.in_w);
+  const long kw = static_cast<long>(p.kernel_w), dw = static_cast<long>(p.dilation_w);
+  const long sw = static_cast<long>(p.stride_w), pl = static_cast<long>(p.pad_left);
   const long iy0 = static_cast<long>(oy * p.stride_h) - static_cast<long>(p.pad_top);
-  const long ix0 = static_cast<long>(ox * p.stride_w) - static_cast<long>(p.pad_left);
-  const long dw = static_cast<long>(p.dilation_w), kw = static_cast<long>(p.kernel_w);
-  // The window's columns all inside the image: no per-value test.
-  const bool cols_inside = ix0 >= 0 && ix0 + (kw - 1) * dw < in_w;
   for (size_t c = 0; c < p.in_c / p.groups; ++c) {
     const float* plane = xg + c * p.in_h * p.in_w;
-    for (size_t ky = 0; ky < p.kernel_h; ++ky, row += kw) {
+    for (size_t ky = 0; ky < p.kernel_h; ++ky) {
+      float* dst = col + (c * p.kernel_h + ky) * p.kernel_w;
       const long iy = iy0 + static_cast<long>(ky * p.dilation_h);
       if (iy < 0 || iy >= in_h) {
-        std::fill(row, row + kw, 0.f);
+        for (size_t i = 0; i < n; ++i) std::fill(dst + i * kg, dst + i * kg + kw, 0.f);
         continue;
       }
       const float* line = plane + iy * in_w;
-      if (cols_inside) {
-        for (long kx = 0; kx < kw; ++kx) row[kx] = line[ix0 + kx * dw];
-        continue;
-      }
-      for (long kx = 0; kx < kw; ++kx) {
-        const long ix = ix0 + kx * dw;
-        row[kx] = ix >= 0 && ix < in_w ? line[ix] : 0.f;
-      }
+      long ix0 = static_cast<long>(ox0) * sw - pl;
+      for (size_t i = 0; i < n; ++i, ix0 += sw) WindowCols(line, ix0, kw, dw, in_w, dst + i * kg);
     }
   }
 }
@@ -142,7 +158,12 @@ void RunUnit(void* ctx, size_t slot, size_t u) {
   float* col = reinterpret_cast<float*>(base + r.slot.col_off);
   float* tile = reinterpret_cast<float*>(base + r.slot.tile_off);
   const float* xg = r.x + (b * p.in_c + g * cg) * p.in_h * p.in_w;
-  for (size_t i = 0; i < n; ++i) WindowRow(p, xg, (first + i) / p.out_w, (first + i) % p.out_w, col + i * kg);
+  // One call per output row the chunk touches.
+  for (size_t i = 0; i < n;) {
+    const size_t oy = (first + i) / p.out_w, ox = (first + i) % p.out_w, run = std::min(n - i, p.out_w - ox);
+    WindowRows(p, xg, oy, ox, run, kg, col + i * kg);
+    i += run;
+  }
   QGemmArgs a;
   a.M = n;
   a.N = og;
