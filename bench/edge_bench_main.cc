@@ -36,9 +36,12 @@ const Command kCommands[] = {
       {"--m", "1024", "--k", "768", "--n", "256", "--reps", "2", "--precision", "int8"},
       {"--m", "1024", "--k", "768", "--n", "256", "--reps", "2", "--precision", "nvfp4"}}},
     {"conv", edge::bench::ConvMain,
-     "[--shape C,O,H,W,K] --threads 1,2 [--reps R] [--isa best|scalar] [--json] [--no-xnnpack]\n"
-     "      F32 Conv2d on VAE decoder shapes (stride 1, same padding) vs XNNPACK's NHWC convolution",
-     {{"--shape", "16,16,16,16,3", "--threads", "1", "--reps", "2"}}},
+     "[--shape C,O,H,W,K] --threads 1,2 [--reps R] [--isa best|scalar] [--precision fp32|int8] [--json]\n"
+     "      [--no-xnnpack]\n"
+     "      F32 Conv2d on VAE decoder shapes (stride 1, same padding) vs XNNPACK's NHWC convolution;\n"
+     "      --precision int8 adds edge's INT8 Conv2d (W8A8) to the same runs",
+     {{"--shape", "16,16,16,16,3", "--threads", "1", "--reps", "2"},
+      {"--shape", "16,16,16,16,3", "--threads", "1", "--reps", "2", "--precision", "int8"}}},
     {"model", edge::bench::RunModelBench,
      "[--model FILE | --dit b2|s2 --depth N --image S] --threads 1,2 --precision fp32,int8,nvfp4\n"
      "      --cache none,delta:0.3 --density 1,0.25 --runs R --steps S [--json] [--out FILE] [--quick]\n"

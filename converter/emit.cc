@@ -55,11 +55,12 @@ EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlag
     if (q.precision == Precision::kInt8) {
       std::vector<float> scales(static_cast<size_t>(q.N));
       std::memcpy(scales.data(), q.scales.data(), scales.size() * sizeof(float));
-      id = w->AddInt8PerChannel(q.name, {q.N, q.K}, q.data.data(), q.data.size(), scales,
-                                fb::WeightLayout::PackedInt8N16K4);
+      id = w->AddInt8PerChannel(q.name, q.shape, q.data.data(), q.data.size(), scales,
+                                q.packed ? fb::WeightLayout::PackedInt8N16K4 : fb::WeightLayout::RowMajor);
     } else {
-      id = w->AddNvfp4(q.name, {q.N, q.K}, q.data.data(), q.data.size(), q.scales.data(), q.scales.size(),
-                       q.tensor_scale, fb::WeightLayout::PackedNvfp4N16K64);
+      id = w->AddNvfp4(q.name, q.shape, q.data.data(), q.data.size(), q.scales.data(), q.scales.size(),
+                       q.tensor_scale,
+                       q.packed ? fb::WeightLayout::PackedNvfp4N16K64 : fb::WeightLayout::RowMajor);
     }
     r.parameters += q.N * q.K;
     r.constant_bytes += static_cast<int64_t>(q.bytes());

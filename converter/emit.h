@@ -34,7 +34,7 @@ struct EmitOptions {
   bool fp32_packed = true;
 };
 
-// `quant` (may be null): node index of a Linear -> its quantized weight, stored
+// `quant` (may be null): node index of a Linear or Conv2d -> its quantized weight, stored
 // in place of the F32 weight (identical QuantWeight pointers share one tensor).
 EmitResult Emit(Graph& g, const std::vector<Region>& regions, const PipelineFlags& pipe,
                 const std::string& model_name, ModelWriter* w,

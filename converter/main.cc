@@ -80,10 +80,15 @@ const char kUsage[] =
     "                          input; edge-run --tokens then runs it (no tokenizer is stored)\n"
     "  --decode-tile-overlap N latent pixels neighbouring tiles share (default 2)\n"
     "\n"
-    "Weight precision (Linear weights only; see converter/quantize.h):\n"
-    "  --precision fp32|int8|nvfp4|mixed   default fp32. int8: W8A8 per-channel; nvfp4: E2M1 +\n"
+    "Weight precision (see converter/quantize.h):\n"
+    "  --precision fp32|int8|nvfp4|mixed   Linear weights only (Conv2d: --conv-precision);\n"
+    "                          default fp32. int8: W8A8 per-channel; nvfp4: E2M1 +\n"
     "                          E4M3 block scales (W4A8); mixed: calibrate, NVFP4 for the least\n"
     "                          sensitive layers, INT8 for the rest. Weights are stored packed.\n"
+    "  --conv-precision fp32|int8   Conv2d weights of every graph (denoiser, --decoder,\n"
+    "                          --cond-encoder); default fp32. int8: symmetric per output channel,\n"
+    "                          bias FP32, activations quantized per output pixel at run time\n"
+    "                          (W8A8); measured in bench/results/conv_int8.md\n"
     "  --precision-override PATTERN=fp32|int8|nvfp4   force Linear layers whose op or weight\n"
     "                          name matches the glob (repeatable; later ones win)\n"
     "  --fp32-layout packed|row-major   FP32 Linear weights: packed (default) in the GEMM's\n"
@@ -161,6 +166,7 @@ struct Options {
   QuantOptions quant;
   bool target_bits_given = false, max_error_given = false;
   fb::AttentionPrecision attention_precision = fb::AttentionPrecision::FP32;
+  Precision conv_precision = Precision::kFp32;  // --conv-precision
   bool cache_calibrate = false;
   CacheCalibOptions cache;
   bool attention_precision_given = false, precision_given = false, guidance_reuse_given = false;
@@ -358,6 +364,10 @@ Options Parse(int argc, char** argv) {
       Fail(kExitUsage, "--precision: fp32, int8, nvfp4 or mixed (got '" + v + "')");
     o.quant.mode = v;
     o.precision_given = true;
+  });
+  opt("--conv-precision", [&](const std::string& v) {
+    Pick(v, &o.conv_precision, {{"fp32", Precision::kFp32}, {"int8", Precision::kInt8}},
+         "--conv-precision: fp32 or int8 (got '" + v + "')");
   });
   opt("--fp32-layout", [&](const std::string& v) {
     Pick(v, &o.emit.fp32_packed, {{"packed", true}, {"row-major", false}},
@@ -678,6 +688,7 @@ std::vector<uint8_t> EmitWithWeights(Graph& g, const std::vector<Region>& region
   std::map<int, QuantWeightPtr> qmap;
   for (const LinearLayer& l : layers)
     if (l.precision != Precision::kFp32) qmap[l.node] = QuantizeWeight(g, l, l.precision, q.scale_search);
+  for (const auto& kv : QuantizeConvWeights(g, o.conv_precision)) qmap[kv.first] = kv.second;
   ModelWriter w;
   Emit(g, regions, o.pipe, name, &w, &qmap);
   std::vector<uint8_t> image;
@@ -806,7 +817,8 @@ void AddDecoderGraph(const Options& o, const std::string& name, ModelWriter* w) 
                          " (it must be [1, C, H, W] of the latent, or smaller in H and W for tiles)");
   }
   const int graph = w->AddGraph("decoder");
-  EmitResult er = Emit(d, {}, PipelineFlags(), name, w, nullptr, o.emit);
+  const std::map<int, QuantWeightPtr> convs = QuantizeConvWeights(d, o.conv_precision);
+  EmitResult er = Emit(d, {}, PipelineFlags(), name, w, &convs, o.emit);
   w->SelectGraph(0);
   w->AddLink(0, p->latent_input, graph, er.tensor_of.at(d.inputs[0]));
 }
@@ -845,7 +857,8 @@ void AddCondEncoderGraph(const Options& o, const std::string& name, const Graph&
                          " must be int64 or int32 token ids of shape [1, T]");
   }
   const int graph = w->AddGraph("cond_encoder");
-  EmitResult er = Emit(e, {}, PipelineFlags(), name, w, nullptr, o.emit);
+  const std::map<int, QuantWeightPtr> convs = QuantizeConvWeights(e, o.conv_precision);
+  EmitResult er = Emit(e, {}, PipelineFlags(), name, w, &convs, o.emit);
   w->SelectGraph(0);
   // The loader checks the shapes at the boundary (and names them).
   w->AddLink(graph, er.tensor_of.at(e.outputs[0]), 0, p->condition_input);
@@ -949,6 +962,7 @@ int Run(int argc, char** argv) {
   std::map<int, QuantWeightPtr> qmap;
   for (const LinearLayer& l : layers)
     if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
+  for (const auto& kv : QuantizeConvWeights(g, o.conv_precision)) qmap[kv.first] = kv.second;
   qcache.clear();
   EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
   if (!o.null_cond.empty()) AttachNullCondition(o, g, er, &w);
@@ -1028,6 +1042,7 @@ int Run(int argc, char** argv) {
     }
     j["quantization"] =
         QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
+    j["quantization"]["conv_precision"] = PrecisionName(o.conv_precision);
     if (tuning) j["tuning"] = TuneJson(tune_rep, o.tune);
     // Names come from the ONNX file: bytes that are not UTF-8 are replaced
     // (U+FFFD) rather than refused.

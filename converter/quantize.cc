@@ -95,33 +95,82 @@ std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& region
   return layers;
 }
 
-QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
-  const Tensor& t = *g.Const(l.weight_value);
-  const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
-  const float* w = t.f.data();
+namespace {
+
+// w[N, K] must be finite to be quantized; else the error names the weight,
+// the element and the op (`op`: "Linear 'fc1'").
+void RequireFinite(const float* w, size_t N, size_t K, const std::string& weight, const std::string& op) {
   for (size_t n = 0; n < N; ++n)
     for (size_t k = 0; k < K; ++k)
       if (!std::isfinite(w[n * K + k]))
-        Fail(kExitConvert, "weight '" + l.weight + "' has a NaN/Inf at (" + std::to_string(n) + ", " +
-                               std::to_string(k) + ") (Linear '" + l.name + "')");
+        Fail(kExitConvert, "weight '" + weight + "' has a NaN/Inf at (" + std::to_string(n) + ", " +
+                               std::to_string(k) + ") (" + op + ")");
+}
+
+// w[N, K] quantized row-major by the format row of p: data and scales of the
+// row-major sizes, and the tensor scale.
+void QuantizeRowMajor(const float* w, size_t N, size_t K, Precision p, bool search, const std::string& weight,
+                      std::vector<uint8_t>* rows, std::vector<uint8_t>* scales, float* tensor_scale) {
+  const QuantFormatTraits& f = FormatOf(p);
+  rows->assign(QuantRowMajorBytes(f, N, K), 0);
+  scales->assign(QuantRowMajorScaleBytes(f, N, K), 0);
+  *tensor_scale = 1.f;
+  if (!(search ? f.quantize_offline : f.quantize)(w, N, K, rows->data(), scales->data(), tensor_scale))
+    Fail(kExitConvert, "weight '" + weight + "': " + (p == Precision::kInt8 ? "int8" : "NVFP4") +
+                           " quantization failed");
+}
+
+}  // namespace
+
+QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
+  const Tensor& t = *g.Const(l.weight_value);
+  const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
+  RequireFinite(t.f.data(), N, K, l.weight, "Linear '" + l.name + "'");
   auto q = std::make_shared<QuantWeight>();
   q->precision = p;
   q->name = l.weight;
   q->N = l.N;
   q->K = l.K;
+  q->shape = {l.N, l.K};
   if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: QuantizeWeight at fp32");
   // Quantize row-major, then pack into the layout the kernels read in place.
   const QuantFormatTraits& f = FormatOf(p);
-  std::vector<uint8_t> rows(QuantRowMajorBytes(f, N, K)), scales(QuantRowMajorScaleBytes(f, N, K));
-  float tensor_scale = 1.f;
-  if (!(search ? f.quantize_offline : f.quantize)(w, N, K, rows.data(), scales.data(), &tensor_scale))
-    Fail(kExitConvert, "weight '" + l.weight + "': " + (p == Precision::kInt8 ? "int8" : "NVFP4") +
-                           " quantization failed");
+  std::vector<uint8_t> rows, scales;
+  QuantizeRowMajor(t.f.data(), N, K, p, search, l.weight, &rows, &scales, &q->tensor_scale);
   q->data.assign(QuantPackedBytes(f, N, K), 0);
   q->scales.assign(QuantPackedScaleBytes(f, N, K), 0);
   f.pack(rows.data(), scales.data(), N, K, q->data.data(), q->scales.data());
-  q->tensor_scale = tensor_scale;
   return q;
+}
+
+std::map<int, QuantWeightPtr> QuantizeConvWeights(const Graph& g, Precision p) {
+  std::map<int, QuantWeightPtr> out;
+  if (p == Precision::kFp32) return out;
+  if (p != Precision::kInt8) Fail(kExitConvert, "internal: Conv2d weights are fp32 or int8");
+  std::map<int, QuantWeightPtr> by_value;  // a weight shared by several convs is stored once
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& n = g.nodes[k];
+    if (n.dead || !n.edge || n.etype != fb::OpType::Conv2d || n.in.size() < 2) continue;
+    const Tensor* w = g.Const(n.in[1]);
+    if (w == nullptr || !w->is_float() || w->shape.size() != 4 || w->numel() == 0) continue;
+    QuantWeightPtr& q = by_value[n.in[1]];
+    if (!q) {
+      const std::string& name = g.values[n.in[1]].name;
+      const size_t N = static_cast<size_t>(w->shape[0]), K = static_cast<size_t>(w->numel()) / N;
+      RequireFinite(w->f.data(), N, K, name, "Conv2d '" + n.name + "'");
+      auto c = std::make_shared<QuantWeight>();
+      c->precision = p;
+      c->name = name;
+      c->N = static_cast<int64_t>(N);
+      c->K = static_cast<int64_t>(K);
+      c->shape = w->shape;
+      c->packed = false;
+      QuantizeRowMajor(w->f.data(), N, K, p, false, name, &c->data, &c->scales, &c->tensor_scale);
+      q = c;
+    }
+    out[static_cast<int>(k)] = q;
+  }
+  return out;
 }
 
 double AllocateMixed(std::vector<LinearLayer>* layers, const QuantOptions& o) {

@@ -1,6 +1,9 @@
 // Weight quantization of edge-convert: which Linear layers are stored as INT8
 // or NVFP4, and the packed bytes the runtime kernels use in place.
 //
+// Conv2d weights have their own flag, --conv-precision fp32|int8 (every
+// Conv2d of every graph of the file; QuantizeConvWeights below).
+//
 // Precision rule (--precision fp32|int8|nvfp4|mixed):
 //   * Only Linear ops with a constant F32 weight [N, K] are candidates; conv
 //     patch embeddings, embedding tables, norms and biases stay F32.
@@ -83,13 +86,15 @@ struct LinearLayer {
   double out_mse = -1, out_psnr = -1;
 };
 
-// A weight ready for ModelWriter (packed layout).
+// A weight ready for ModelWriter: a Linear's packed, a Conv2d's row-major.
 struct QuantWeight {
   Precision precision = Precision::kFp32;
   std::string name;
-  int64_t N = 0, K = 0;
-  std::vector<uint8_t> data;    // packed int8 or packed NVFP4 codes
-  std::vector<uint8_t> scales;  // f32 [N] (int8) or packed E4M3 (nvfp4)
+  int64_t N = 0, K = 0;         // rows (output channels) and the reduction length
+  std::vector<int64_t> shape;   // as stored: {N, K} (Linear) or OIHW (Conv2d)
+  bool packed = true;           // the format's packed layout; false: row-major
+  std::vector<uint8_t> data;    // int8 or NVFP4 codes
+  std::vector<uint8_t> scales;  // f32 [N] (int8) or E4M3 block scales (nvfp4)
   float tensor_scale = 1.f;     // nvfp4 g_dec
   size_t bytes() const { return data.size() + scales.size(); }
 };
@@ -107,6 +112,13 @@ std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& region
 // (QuantOptions::scale_search). NaN/Inf -> ConvertError(kExitConvert)
 // "weight 'NAME' has a NaN/Inf at (n, k)".
 QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search);
+
+// --conv-precision: every Conv2d with a constant F32 weight [O, C/g, kh, kw]
+// of the graph gets it quantized at p (fp32: none; int8: symmetric per output
+// channel, stored row-major OIHW, which the runtime packs per group at load;
+// the bias stays F32). Node index -> weight, for Emit. NaN/Inf ->
+// ConvertError(kExitConvert) as QuantizeWeight.
+std::map<int, QuantWeightPtr> QuantizeConvWeights(const Graph& g, Precision p);
 
 // Mixed allocation over the layers with calibration errors (candidate and not
 // overridden): starts from INT8 and moves layers to NVFP4 in order of

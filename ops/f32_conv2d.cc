@@ -1,8 +1,9 @@
 #include "ops/f32_conv2d.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
+
+#include "ops/conv2d_chunks.h"
 
 namespace edge {
 
@@ -40,29 +41,18 @@ void f32_conv2d_pack_weights(const F32Conv2dParams& p, const float* w, const flo
 
 namespace {
 
-// Output pixels per im2col chunk. A chunk's packed columns take at most
-// about kChunkBytes, so the GEMM reads them back from cache rather than
-// memory and the scratch stays small however large the image; with several
-// threads there are about 16 chunks per thread, claimed one at a time, so
-// that a thread the machine runs late holds little of the work. A whole number
-// of panels: panels then start at the same pixels for any chunking, and each
+// Output pixels per im2col chunk (ops/conv2d_chunks.h). A whole number of
+// panels: panels then start at the same pixels for any chunking, and each
 // output is one microkernel sum over all of K, so results do not depend on
 // the chunking or the thread count.
 size_t ChunkPixels(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threads) {
-  const size_t kChunkBytes = size_t(1) << 21;
-  const size_t pixels = p.out_h * p.out_w, nr = cfg.nr;
-  size_t chunk = kChunkBytes / sizeof(float) / (GroupK(p) + 1) / nr * nr;
-  if (threads > 1) chunk = std::min(chunk, (pixels + 16 * threads - 1) / (16 * threads));
-  chunk = std::max((chunk + nr - 1) / nr * nr, nr);
-  return std::min(chunk, (pixels + nr - 1) / nr * nr);
+  return Conv2dChunkPixels((GroupK(p) + 1) * sizeof(float), cfg.nr, p.out_h * p.out_w, threads);
 }
-
-size_t Slots(size_t threads) { return threads > 1 ? threads : 1; }
 
 }  // namespace
 
 size_t f32_conv2d_scratch_floats(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threads) {
-  return Slots(threads) * f32_gemm_packed_floats(ChunkPixels(cfg, p, threads), GroupK(p) + 1, cfg.nr);
+  return Conv2dSlots(threads) * f32_gemm_packed_floats(ChunkPixels(cfg, p, threads), GroupK(p) + 1, cfg.nr);
 }
 
 namespace {
@@ -184,9 +174,7 @@ void Im2ColPanel(void* ctx, size_t panel) {
 }
 
 
-// The work of one f32_conv2d call: units = (image, group, chunk), claimed
-// one at a time by the scratch slots, so a slot that runs late (a busy core)
-// takes fewer units.
+// The work of one f32_conv2d call: units = (image, group, chunk).
 struct ConvRun {
   const F32GemmConfig* cfg;
   const F32Conv2dParams* p;
@@ -194,27 +182,23 @@ struct ConvRun {
   const float* w;
   float* y;
   float* scratch;
-  size_t slot_floats, chunk, chunks, units;
-  std::atomic<size_t> next{0};
+  size_t slot_floats, chunk, chunks;
 };
 
-void RunSlot(void* ctx, size_t slot) {
-  ConvRun& r = *static_cast<ConvRun*>(ctx);
+void RunUnit(void* ctx, size_t slot, size_t u) {
+  const ConvRun& r = *static_cast<const ConvRun*>(ctx);
   const F32Conv2dParams& p = *r.p;
   const size_t kg = GroupK(p), cg = p.in_c / p.groups, og = p.out_c / p.groups;
   const size_t pixels = p.out_h * p.out_w, nr = r.cfg->nr;
   float* col = r.scratch + slot * r.slot_floats;
-  for (size_t u = r.next.fetch_add(1); u < r.units; u = r.next.fetch_add(1)) {
-    const size_t image_group = u / r.chunks, first = u % r.chunks * r.chunk;
-    const size_t b = image_group / p.groups, g = image_group % p.groups;
-    const size_t n = std::min(r.chunk, pixels - first);
-    Im2ColTask t = {&p, r.x + (b * p.in_c + g * cg) * p.in_h * p.in_w, col, nr, kg, pixels, first};
-    for (size_t i = 0; i < (n + nr - 1) / nr; ++i) Im2ColPanel(&t, i);
-    // Rows = output channels of the group (the weights, read in place),
-    // columns = the chunk's pixels: y lands in NCHW order.
-    f32_gemm_packed(*r.cfg, og, n, kg + 1, r.w + g * og * (kg + 1), kg + 1, col, nullptr,
-                    r.y + (b * p.out_c + g * og) * pixels + first, pixels, GemmActivation::kNone, nullptr);
-  }
+  const Conv2dUnit un = Conv2dUnitAt(u, p.groups, r.chunk, r.chunks, pixels);
+  const size_t b = un.image, g = un.group, first = un.first, n = un.pixels;
+  Im2ColTask t = {&p, r.x + (b * p.in_c + g * cg) * p.in_h * p.in_w, col, nr, kg, pixels, first};
+  for (size_t i = 0; i < (n + nr - 1) / nr; ++i) Im2ColPanel(&t, i);
+  // Rows = output channels of the group (the weights, read in place),
+  // columns = the chunk's pixels: y lands in NCHW order.
+  f32_gemm_packed(*r.cfg, og, n, kg + 1, r.w + g * og * (kg + 1), kg + 1, col, nullptr,
+                  r.y + (b * p.out_c + g * og) * pixels + first, pixels, GemmActivation::kNone, nullptr);
 }
 
 }  // namespace
@@ -233,15 +217,7 @@ void f32_conv2d(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threa
   r.chunk = ChunkPixels(cfg, p, threads);
   r.slot_floats = f32_gemm_packed_floats(r.chunk, GroupK(p) + 1, cfg.nr);
   r.chunks = (pixels + r.chunk - 1) / r.chunk;
-  r.units = p.batch * p.groups * r.chunks;
-  // One parallel call per convolution: a hand-off between threads can cost a
-  // whole scheduler slice on a busy machine.
-  const size_t slots = std::min(Slots(threads), r.units);
-  if (pool != nullptr && slots > 1) {
-    pthreadpool_parallelize_1d(pool, RunSlot, &r, slots, 0);
-  } else {
-    RunSlot(&r, 0);
-  }
+  Conv2dForEachUnit(p.batch * p.groups * r.chunks, threads, RunUnit, &r, pool);
 }
 
 void f32_conv2d_ref(const F32Conv2dParams& p, const float* x, const float* w, const float* bias,

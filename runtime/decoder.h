@@ -29,6 +29,7 @@ struct DecodeStats {
   int tiles = 0;        // decoder runs per sample
   int tiles_h = 0, tiles_w = 0;
   double total_ms = 0;  // all Decode() calls
+  double cpu_ms = 0;    // their process CPU time (every thread of the pool)
 };
 
 class Decoder {

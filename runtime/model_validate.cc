@@ -542,22 +542,37 @@ Status CheckOpStructure(Ctx* c, int index, const fb::Operator* op, uint64_t* slo
   return CheckOptions(*c, w, op, traits, in_rank);
 }
 
+// A Conv2d weight: F32, or what edge-convert --conv-precision int8 writes,
+// INT8 per output channel in OIHW (its layout was checked with the other
+// inputs': row-major; its scales, one finite FP32 per output channel, with
+// the tensor).
+Status CheckConvWeight(const Where& w, const TensorInfo& t) {
+  if (t.dtype == fb::DType::F32 && t.quant == fb::QuantScheme::None) return Status::Ok();
+  if (t.dtype != fb::DType::I8 || t.quant != fb::QuantScheme::Int8PerChannel) {
+    return At(w, "Conv2d weight '%s' has dtype %s with quantization %s; expected F32 or I8 (Int8PerChannel)",
+              t.name, DTypeName(t.dtype), fb::EnumNameQuantScheme(t.quant));
+  }
+  if (t.rank != 4) return At(w, "Conv2d INT8 weight '%s' has rank %d, expected 4 (OIHW)", t.name, t.rank);
+  return Status::Ok();
+}
+
 // Dtype rules per op, by its traits row (constants included: they are not
 // retyped at runtime).
 Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
   const OpDTypes rule = FindOpTraits(node.type)->dtypes;
   const auto& ts = *c.tensors;
   auto is_weight = [&](size_t i) { return rule == OpDTypes::kF32WeightAt1 && i == 1; };
+  auto is_conv_weight = [&](size_t i) { return rule == OpDTypes::kF32ConvWeightAt1 && i == 1; };
   auto in = [&](int i) -> const TensorInfo* {
     return i < static_cast<int>(node.inputs.size()) && node.inputs[i] >= 0
                ? &ts[node.inputs[i]] : nullptr;
   };
-  // Quantized tensors may only be Linear weights.
+  // Quantized tensors may only be Linear or Conv2d weights.
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const TensorInfo* t = in(static_cast<int>(i));
     if (t && (t->quant != fb::QuantScheme::None || t->dtype == fb::DType::NVFP4) &&
-        !is_weight(i)) {
-      return At(w, "input %zu ('%s') is quantized; only a Linear weight may be", i, t->name);
+        !is_weight(i) && !is_conv_weight(i)) {
+      return At(w, "input %zu ('%s') is quantized; only a Linear or Conv2d weight may be", i, t->name);
     }
     // Packed layouts are read by the Linear kernels alone; any other op
     // would index them as row-major.
@@ -590,6 +605,10 @@ Status CheckOpDtypes(const Ctx& c, const Where& w, const NodeInfo& node) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const TensorInfo* t = in(static_cast<int>(i));
     if (!t) continue;
+    if (is_conv_weight(i)) {
+      EDGE_RETURN_IF_ERROR(CheckConvWeight(w, *t));
+      continue;
+    }
     if (is_weight(i)) {
       if (!IsWeightFormat(t->dtype, t->quant)) {
         return At(w, "weight '%s' has dtype %s with quantization %s; expected F32, I8 "

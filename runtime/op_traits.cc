@@ -64,7 +64,7 @@ constexpr OpTraits kOpTraits[] = {
     {T::Concat,              1, kN,   1, 1,   O::AxisOptions,              D::kSameAsInput0, &kConcatKernel},
     {T::Split,               1, 1,    1, kN,  O::AxisOptions,              D::kSameAsInput0, &kSplitKernel},
     {T::Slice,               1, 1,    1, 1,   O::SliceOptions,             D::kSameAsInput0, &kSliceKernel},
-    {T::Conv2d,              2, 3,    1, 1,   O::ConvOptions,              D::kF32,          &kConv2dKernel},
+    {T::Conv2d,              2, 3,    1, 1,   O::ConvOptions,              D::kF32ConvWeightAt1, &kConv2dKernel},
     {T::TimestepEmbedding,   1, 1,    1, 1,   O::TimestepEmbeddingOptions, D::kF32,          &kTimestepEmbeddingKernel},
     {T::Embedding,           2, 2,    1, 1,   O::NONE,                     D::kF32IdsAt0,    &kEmbeddingKernel},
     {T::Attention,           3, 3,    1, 1,   O::AttentionOptions,         D::kF32,          &kAttentionKernel},

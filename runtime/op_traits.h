@@ -15,13 +15,16 @@ namespace edge {
 constexpr int kMaxOpArity = 4096;
 
 // The dtypes an op's tensors may have (constants included: they are not
-// retyped at run time). Quantized or packed tensors are only ever a Linear
-// weight (kF32WeightAt1, Linear's input 1).
+// retyped at run time). Quantized tensors are only ever a Linear weight
+// (kF32WeightAt1, Linear's input 1, packed layouts included) or a Conv2d
+// weight (kF32ConvWeightAt1: INT8 row-major only).
 enum class OpDTypes : uint8_t {
   kF32,           // every input and output plain F32
   kSameAsInput0,  // moves or reinterprets data: any unquantized dtype, that of input 0 everywhere
   kF32WeightAt1,  // kF32, but input 1 is a weight [N, K] in any weight format (ops/quant_format.h)
   kF32IdsAt0,     // kF32, but input 0 holds I32 or I64 ids
+  kF32ConvWeightAt1,  // kF32, but input 1 is a weight [O, C/groups, kh, kw], F32 or
+                      // Int8PerChannel, row-major (edge-convert --conv-precision int8)
 };
 
 struct OpTraits {

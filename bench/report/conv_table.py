@@ -1,14 +1,39 @@
 """Markdown table of an `edge-bench conv --json` run (bench/run_conv.sh):
 per shape and thread count, edge's and XNNPACK's times, % of the FP32 FMA
 peak measured in the same run, and edge's speed relative to XNNPACK.
+With --int8 (runs of `edge-bench conv --precision int8`, bench/conv_int8.sh):
+edge's INT8 Conv2d against its FP32 one instead.
 
     /usr/bin/python3 conv_table.py conv_decoder.json > conv_decoder.md
+    /usr/bin/python3 conv_table.py --int8 conv_int8.json
 """
 import json
 import sys
 
 
+def int8_table(rows):
+    """INT8 rows against the FP32 row of the same shape and thread count."""
+    fp32 = {}
+    for r in rows:
+        if r.get("precision", "fp32") == "fp32" and not r["kernel"].startswith("xnnpack"):
+            fp32[(r["role"], r["c"], r["o"], r["h"], r["w"], r["k"], r["threads"])] = r
+    print("| layer | kernel | C -> O | H x W | threads | FP32 ms (CPU) | INT8 ms (CPU) | INT8 / FP32 speed: CPU | min wall "
+          "| INT8 max rel diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if r.get("precision") != "int8":
+            continue
+        f = fp32[(r["role"], r["c"], r["o"], r["h"], r["w"], r["k"], r["threads"])]
+        print("| %s | %dx%d | %d -> %d | %dx%d | %d | %.3f (%.3f) | %.3f (%.3f) | %.2fx | %.2fx | %.1e |"
+              % (r["role"], r["k"], r["k"], r["c"], r["o"], r["h"], r["w"], r["threads"], f["median_ms"],
+                 f["cpu_ms_per_thread"], r["median_ms"], r["cpu_ms_per_thread"], r["speed_vs_edge_fp32_cpu"],
+                 r["speed_vs_edge_fp32_min"], r["max_rel_diff"]))
+
+
 def main():
+    if sys.argv[1] == "--int8":
+        int8_table([d for d in map(json.loads, open(sys.argv[2])) if d["bench"] == "conv"])
+        return
     rows, peak, machine = [], None, {}
     for line in open(sys.argv[1]):
         d = json.loads(line)
@@ -20,6 +45,8 @@ def main():
             rows.append(d)
     pairs = {}
     for r in rows:
+        if r.get("precision", "fp32") != "fp32":
+            continue  # edge-bench conv --precision int8 rows: bench/results/conv_int8.md
         key = (r["role"], r["c"], r["o"], r["h"], r["w"], r["k"], r["threads"], r.get("isa", "best"))
         pairs.setdefault(key, {})["xnn" if r["kernel"].startswith("xnnpack") else "edge"] = r
     print("# Decoder convolutions: edge vs XNNPACK (F32)\n")

@@ -8,13 +8,22 @@
 // runs instead, as for Linear, between two layout transposes in scratch.
 // Either way each output is one sum in a fixed order: the same bits for any
 // thread count.
+//
+// INT8 weights (edge-convert --conv-precision int8: Int8PerChannel, row-major
+// OIHW, F32 bias) run W8A8 on the quantized GEMM (ops/qs8_conv2d.h), on every
+// CPU. KernelSettings::precision fp32 dequantizes them once here and takes
+// the F32 path (A/B runs); int8 / nvfp4 leave Conv2d as stored: they name
+// the Linear weights.
 #include <cmath>
 #include <new>
 
 #include "ops/f32_conv2d.h"
 #include "ops/layout.h"
+#include "ops/qs8_conv2d.h"
 #include "runtime/kernel.h"
+#include "runtime/kernel_settings.h"
 #include "runtime/bindings/kernel_util.h"
+#include "runtime/weight_format.h"
 
 namespace edge {
 namespace {
@@ -24,6 +33,10 @@ struct ConvState {
   F32Conv2dParams p;
   size_t threads = 1;  // the scratch is sized for this many
   float* packed = nullptr;
+  float* dequantized = nullptr;       // INT8 weights under the fp32 override
+  const QGemmKernel* qkernel = nullptr;  // set: INT8 weights, qs8_conv2d
+  uint8_t* qbuffer = nullptr;         // what qweights points into
+  Qs8Conv2dWeights qweights;
 #if defined(EDGE_WITH_XNNPACK)
   xnn_operator_t xnn = nullptr;
   StridedCopyPlan to_nhwc, to_nchw;  // x -> scratch, scratch -> y
@@ -38,6 +51,8 @@ void Destroy(void* p) {
   if (s->xnn != nullptr) xnn_delete_operator(s->xnn);
 #endif
   delete[] s->packed;
+  delete[] s->dequantized;
+  delete[] s->qbuffer;
   delete s;
 }
 
@@ -85,8 +100,9 @@ const char* Name(IsaLevel l, bool patch) {
   }
 }
 
-Status Prepare(KernelPrepareContext* ctx) {
-  // Arity, F32 dtypes and the options are the validator's; the shapes are ours.
+// The convolution's shape from its options and tensors; checks what the
+// validator leaves to the binding (shapes).
+Status ReadParams(KernelPrepareContext* ctx, F32Conv2dParams* out) {
   const fb::ConvOptions* o = ctx->node->op->options_as_ConvOptions();
   const TensorInfo& x = kernel_util::In(ctx, 0);
   const TensorInfo& w = kernel_util::In(ctx, 1);
@@ -109,7 +125,7 @@ Status Prepare(KernelPrepareContext* ctx) {
                        "Conv2d: channels x %lld, weight %s do not fit groups %lld",
                        static_cast<long long>(x.dims[1]), kernel_util::ShapeStr(w, b1),
                        static_cast<long long>(g));
-  F32Conv2dParams p;
+  F32Conv2dParams& p = *out;
   p.batch = static_cast<size_t>(x.dims[0]);
   p.in_c = static_cast<size_t>(x.dims[1]);
   p.in_h = static_cast<size_t>(x.dims[2]);
@@ -134,8 +150,63 @@ Status Prepare(KernelPrepareContext* ctx) {
                        StatusCode::kInvalidModel, "Conv2d: output %s, expected [%lld, %lld, %zu, %zu]",
                        kernel_util::ShapeStr(y, b1), static_cast<long long>(x.dims[0]),
                        static_cast<long long>(w.dims[0]), p.out_h, p.out_w);
+  return Status::Ok();
+}
+
+// INT8 weights: per group N16K4 panels with per-channel arrays (the format's
+// scales are validated: one finite FP32 per output channel).
+Status PrepareInt8(KernelPrepareContext* ctx, ConvState* s, const TensorInfo& w, const float* bias) {
+  const F32Conv2dParams& p = s->p;
+  EDGE_CHECK_OR_RETURN(w.quant == fb::QuantScheme::Int8PerChannel && w.layout == fb::WeightLayout::RowMajor &&
+                           w.scale_data != nullptr,
+                       StatusCode::kUnsupported, "Conv2d: INT8 weight '%s' must be Int8PerChannel, row-major",
+                       w.name);
+  s->qbuffer = new (std::nothrow) uint8_t[qs8_conv2d_weight_bytes(p)];
+  EDGE_CHECK_OR_RETURN(s->qbuffer != nullptr, StatusCode::kOutOfMemory,
+                       "Conv2d: cannot allocate packed INT8 weights");
+  qs8_conv2d_pack_weights(p, reinterpret_cast<const int8_t*>(w.data), reinterpret_cast<const float*>(w.scale_data),
+                          bias, s->qbuffer, &s->qweights);
+  s->qkernel = Qs8GemmSelect(*ctx->cpu);
+  ctx->scratch_bytes = qs8_conv2d_scratch_bytes(*s->qkernel, p, s->threads);
+  ctx->kernel_name = qs8_conv2d_kernel_name(*s->qkernel, f32_conv2d_is_patchify(p));
+  return Status::Ok();
+}
+
+// An INT8 weight as F32 OIHW (the format row's dequantize), for the fp32
+// override; null if out of memory.
+float* DequantizeInt8(const TensorInfo& w) {
+  const size_t o = static_cast<size_t>(w.dims[0]), k = static_cast<size_t>(w.num_elements) / o;
+  float* out = new (std::nothrow) float[o * k + 1];
+  if (out != nullptr) WeightFormatOfDType(w.dtype)->dequantize(w.data, w.scale_data, w.tensor_scale, o, k, out);
+  return out;
+}
+
+// F32 weights: our im2col + GEMM, or XNNPACK where we have no SIMD GEMM.
+Status PrepareF32(KernelPrepareContext* ctx, ConvState* s, const float* w, const float* bias) {
+  const F32Conv2dParams& p = s->p;
+  const IsaLevel isa = kernel_util::Isa(ctx);
+  s->cfg = &f32_gemm_config(isa);
+#if defined(EDGE_WITH_XNNPACK)
+  if (isa == IsaLevel::kScalar && PrepareXnn(ctx, s, w, bias)) return Status::Ok();
+#endif
+  s->packed = new (std::nothrow) float[f32_conv2d_packed_weight_floats(p) + 1];
+  EDGE_CHECK_OR_RETURN(s->packed != nullptr, StatusCode::kOutOfMemory,
+                       "Conv2d: cannot allocate packed weights");
+  f32_conv2d_pack_weights(p, w, bias, s->packed);
+  ctx->scratch_bytes = f32_conv2d_scratch_floats(*s->cfg, p, s->threads) * sizeof(float);
+  ctx->kernel_name = Name(isa, f32_conv2d_is_patchify(p));
+  return Status::Ok();
+}
+
+Status Prepare(KernelPrepareContext* ctx) {
+  // Arity, dtypes (F32, or an Int8PerChannel weight) and the options are the
+  // validator's; the shapes are ours.
+  F32Conv2dParams p;
+  EDGE_RETURN_IF_ERROR(ReadParams(ctx, &p));
+  const TensorInfo& w = kernel_util::In(ctx, 1);
   const TensorInfo* bias = kernel_util::HasInput(ctx, 2) ? &kernel_util::In(ctx, 2) : nullptr;
   if (bias != nullptr) {
+    char b1[96];
     EDGE_CHECK_OR_RETURN(bias->num_elements == w.dims[0], StatusCode::kInvalidModel,
                          "Conv2d: bias %s != [O=%lld]", kernel_util::ShapeStr(*bias, b1),
                          static_cast<long long>(w.dims[0]));
@@ -146,26 +217,16 @@ Status Prepare(KernelPrepareContext* ctx) {
   ConvState* s = new (std::nothrow) ConvState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Conv2d: out of memory");
   ctx->state = s;
-  const IsaLevel isa = kernel_util::Isa(ctx);
-  s->cfg = &f32_gemm_config(isa);
   s->p = p;
   s->threads = kernel_util::Threads(ctx->pool);
-#if defined(EDGE_WITH_XNNPACK)
-  if (isa == IsaLevel::kScalar &&
-      PrepareXnn(ctx, s, reinterpret_cast<const float*>(w.data),
-                 bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr)) {
-    return Status::Ok();
-  }
-#endif
-  s->packed = new (std::nothrow) float[f32_conv2d_packed_weight_floats(p) + 1];
-  EDGE_CHECK_OR_RETURN(s->packed != nullptr, StatusCode::kOutOfMemory,
-                       "Conv2d: cannot allocate packed weights");
-  f32_conv2d_pack_weights(p, reinterpret_cast<const float*>(w.data),
-                          bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr,
-                          s->packed);
-  ctx->scratch_bytes = f32_conv2d_scratch_floats(*s->cfg, p, s->threads) * sizeof(float);
-  ctx->kernel_name = Name(isa, f32_conv2d_is_patchify(p));
-  return Status::Ok();
+  const float* bias_data = bias != nullptr ? reinterpret_cast<const float*>(bias->data) : nullptr;
+  if (w.dtype != fb::DType::I8) return PrepareF32(ctx, s, reinterpret_cast<const float*>(w.data), bias_data);
+  const PrecisionOverride ov =
+      ctx->options != nullptr ? ctx->options->precision : PrecisionOverride::kAsStored;
+  if (ov != PrecisionOverride::kFp32) return PrepareInt8(ctx, s, w, bias_data);
+  s->dequantized = DequantizeInt8(w);
+  EDGE_CHECK_OR_RETURN(s->dequantized != nullptr, StatusCode::kOutOfMemory, "Conv2d: out of memory");
+  return PrepareF32(ctx, s, s->dequantized, bias_data);
 }
 
 // The XNNPACK operator reads and writes the scratch, whose address is
@@ -199,6 +260,11 @@ Status Eval(KernelEvalContext* ctx) {
     return Status::Ok();
   }
 #endif
+  if (s->qkernel != nullptr) {
+    qs8_conv2d(*s->qkernel, s->p, s->threads, ctx->input<float>(0), s->qweights, ctx->output<float>(0),
+               ctx->scratch, ctx->pool);
+    return Status::Ok();
+  }
   f32_conv2d(*s->cfg, s->p, s->threads, ctx->input<float>(0), s->packed, ctx->output<float>(0),
              static_cast<float*>(ctx->scratch), ctx->pool);
   return Status::Ok();

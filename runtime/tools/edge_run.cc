@@ -520,7 +520,7 @@ void PrintKernels(const edge::Session& s) {
   }
 }
 
-void PrintProfile(const edge::Session& s) {
+void PrintProfile(const edge::Session& s, const char* graph) {
   const edge::Model& m = s.model();
   double total = 0;
   for (const auto& p : s.profile()) total += p.total_ms;
@@ -535,7 +535,7 @@ void PrintProfile(const edge::Session& s) {
     it->calls += s.profile()[i].calls;
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.ms > b.ms; });
-  std::fprintf(stderr, "profile by op type (total %.1f ms):\n", total);
+  std::fprintf(stderr, "%sprofile by op type (total %.1f ms):\n", graph, total);
   for (const Row& r : rows) {
     std::fprintf(stderr, "  %-18s %10.2f ms %6.1f%%  %lld calls\n", r.type, r.ms,
                  total > 0 ? 100.0 * r.ms / total : 0.0, static_cast<long long>(r.calls));
@@ -633,7 +633,7 @@ int RunOnce(const Args& a, edge::Session* s) {
     }
     if (!a.quiet) std::fprintf(stderr, "wrote %s\n", path.c_str());
   }
-  if (a.profile) PrintProfile(*s);
+  if (a.profile) PrintProfile(*s, "");
   if (a.json) {
     edge::cli::JsonWriter j(stdout);
     j.BeginObject().Key("mode").String("once").Key("model").String(a.model.c_str());
@@ -940,7 +940,8 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
   }
   const double total = p.stats().total_ms;
   const int runs = p.stats().graph_runs;
-  if (a.profile) PrintProfile(*s);
+  if (a.profile) PrintProfile(*s, "");
+  if (a.profile && decoder_session != nullptr) PrintProfile(*decoder_session, "decoder: ");
   if (a.json) {
     edge::cli::JsonWriter j(stdout);
     j.BeginObject().Key("mode").String("generate").Key("model").String(a.model.c_str());
@@ -984,8 +985,11 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
       const edge::DecodeStats& ds = decoder->stats();
       j.Key("decoder").BeginObject().Key("tiles").Int(ds.tiles).Key("tiles_h").Int(ds.tiles_h);
       j.Key("tiles_w").Int(ds.tiles_w).Key("overlap").Int(decoder->overlap());
-      j.Key("total_ms").Number(ds.total_ms, "%.3f").Key("arena_bytes").Uint(decoder_session->arena_bytes());
-      j.Key("shared_arena_bytes").Uint(shared_arena_bytes).EndObject();
+      j.Key("total_ms").Number(ds.total_ms, "%.3f").Key("cpu_ms").Number(ds.cpu_ms, "%.3f");
+      j.Key("arena_bytes").Uint(decoder_session->arena_bytes());
+      j.Key("shared_arena_bytes").Uint(shared_arena_bytes);
+      if (a.profile || a.verbose) JsonProfile(j, *decoder_session);
+      j.EndObject();
     }
     if (a.profile || a.verbose) JsonProfile(j, *s);
     j.EndObject();
@@ -1012,8 +1016,9 @@ int RunGenerate(const Args& a, edge::Session* s, edge::Session* decoder_session,
     }
     if (decoder != nullptr) {
       const edge::DecodeStats& ds = decoder->stats();
-      std::fprintf(stderr, "decoded %d sample(s): %d tile(s) of %d x %d each, %.1f ms; shared arena %.2f MiB\n",
-                   g.num_samples, ds.tiles, ds.tiles_h, ds.tiles_w, ds.total_ms, shared_arena_bytes / 1048576.0);
+      std::fprintf(stderr, "decoded %d sample(s): %d tile(s) of %d x %d each, %.1f ms (CPU %.1f ms); shared arena "
+                   "%.2f MiB\n", g.num_samples, ds.tiles, ds.tiles_h, ds.tiles_w, ds.total_ms, ds.cpu_ms,
+                   shared_arena_bytes / 1048576.0);
     }
     std::printf("wrote %s\n", out.c_str());
   }
@@ -1091,6 +1096,10 @@ int main(int argc, char** argv) {
                  a.model.c_str(), s.model().num_nodes(), s.model().num_tensors(), s.arena_bytes() / 1048576.0,
                  s.sum_activation_bytes() / 1048576.0, s.peak_live_bytes() / 1048576.0);
     PrintKernels(s);
+    if (decoder_session != nullptr) {
+      std::fprintf(stderr, "decoder: %d ops\n", decoder_session->model().num_nodes());
+      PrintKernels(*decoder_session);
+    }
   }
   return a.once ? RunOnce(a, &s) : RunGenerate(a, &s, decoder_session.get(), shared.bytes());
 }

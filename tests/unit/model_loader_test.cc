@@ -394,7 +394,7 @@ std::vector<MalformedCase> LoaderMalformedCases() {
         w.AddOp(T::Add, {kX, qi}, {kY});
         w.SetInputs({kX});
       }),
-      "input 1 ('q') is quantized; only a Linear weight may be");
+      "input 1 ('q') is quantized; only a Linear or Conv2d weight may be");
   add("packed F32 weight into MatMul", WithGraph([](ModelWriter& w) {
         const int pw = w.AddConstantF32Packed("p", {8, 8}, std::vector<float>(64, 1.f));
         w.AddOp(T::MatMul, {kX, pw}, {kY});

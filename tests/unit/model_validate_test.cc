@@ -552,6 +552,39 @@ std::vector<MalformedCase> ValidatorBranchCases() {
         return s.Op(T::Linear, {kX, w3}).Bytes();
       }(),
       "op 0 (Linear 'bad'): weight 'W3' has rank 3, expected 2");
+  // Conv2d weights: F32, or INT8 per channel as edge-convert --conv-precision
+  // int8 writes it (row-major OIHW, one scale per output channel).
+  add("Conv2d weight NVFP4", [] {
+        Small s;
+        const std::vector<uint8_t> codes(16), scales(2, 0x38);
+        const int wn = s.w.AddNvfp4("Wn", {2, 16}, codes.data(), codes.size(), scales.data(), scales.size(), 1.f);
+        return s.Op(T::Conv2d, {kX, wn}).Bytes();
+      }(),
+      "op 0 (Conv2d 'bad'): Conv2d weight 'Wn' has dtype NVFP4 with quantization NVFP4; expected F32 or I8 "
+      "(Int8PerChannel)");
+  add("Conv2d INT8 weight of rank 2", [] {
+        Small s;
+        const std::vector<int8_t> q(16);
+        const int w8 = s.w.AddInt8PerChannel("W8", {2, 8}, q.data(), q.size(), {1.f, 2.f});
+        return s.Op(T::Conv2d, {kX, w8}).Bytes();
+      }(),
+      "op 0 (Conv2d 'bad'): Conv2d INT8 weight 'W8' has rank 2, expected 4 (OIHW)");
+  add("Conv2d INT8 weight packed", [] {
+        Small s;
+        const std::vector<int8_t> q(256);
+        const int wp = s.w.AddInt8PerChannel("Wp", {16, 16}, q.data(), q.size(), std::vector<float>(16, 1.f),
+                                             fb::WeightLayout::PackedInt8N16K4);
+        return s.Op(T::Conv2d, {kX, wp}).Bytes();
+      }(),
+      "op 0 (Conv2d 'bad'): input 1 ('Wp') has packed layout PackedInt8N16K4; only a Linear weight may be");
+  {
+    // OIHW [2, 1, 2, 2] with one scale for its two output channels (the
+    // writer refuses to build it).
+    RawTensor t = Quantized({2, 1, 2, 2}, fb::DType::I8, Q::Int8PerChannel, 1);
+    add("Conv2d INT8 weight scales short", OneConstant(t, 8, 4).Bytes(),
+        "tensor 0 'c': scale buffer 1 holds 4 bytes, expected 8");
+  }
+
   add("Add of an I32 input", [] {
         Small s;
         const int i = s.w.AddActivation("i", {2, 8}, fb::DType::I32);

@@ -1,0 +1,53 @@
+#include "ops/conv2d_chunks.h"
+
+#include <algorithm>
+#include <atomic>
+
+namespace edge {
+
+size_t Conv2dChunkPixels(size_t pixel_bytes, size_t align, size_t pixels, size_t threads) {
+  const size_t kChunkBytes = size_t(1) << 21;
+  size_t chunk = kChunkBytes / std::max<size_t>(pixel_bytes, 1) / align * align;
+  if (threads > 1) chunk = std::min(chunk, (pixels + 16 * threads - 1) / (16 * threads));
+  chunk = std::max((chunk + align - 1) / align * align, align);
+  return std::min(chunk, (pixels + align - 1) / align * align);
+}
+
+size_t Conv2dSlots(size_t threads) { return threads > 1 ? threads : 1; }
+
+Conv2dUnit Conv2dUnitAt(size_t u, size_t groups, size_t chunk, size_t chunks, size_t pixels) {
+  const size_t image_group = u / chunks, first = u % chunks * chunk;
+  return {image_group / groups, image_group % groups, first, std::min(chunk, pixels - first)};
+}
+
+namespace {
+
+struct UnitQueue {
+  void (*unit)(void*, size_t, size_t);
+  void* ctx;
+  size_t units;
+  std::atomic<size_t> next{0};
+};
+
+void RunSlot(void* q, size_t slot) {
+  UnitQueue& r = *static_cast<UnitQueue*>(q);
+  for (size_t u = r.next.fetch_add(1); u < r.units; u = r.next.fetch_add(1)) r.unit(r.ctx, slot, u);
+}
+
+}  // namespace
+
+void Conv2dForEachUnit(size_t units, size_t threads, void (*unit)(void* ctx, size_t slot, size_t u),
+                       void* ctx, pthreadpool_t pool) {
+  UnitQueue q;
+  q.unit = unit;
+  q.ctx = ctx;
+  q.units = units;
+  const size_t slots = std::min(Conv2dSlots(threads), units);
+  if (pool != nullptr && slots > 1) {
+    pthreadpool_parallelize_1d(pool, RunSlot, &q, slots, 0);
+  } else {
+    RunSlot(&q, 0);
+  }
+}
+
+}  // namespace edge
