@@ -12,6 +12,7 @@
 
 #include <pthreadpool.h>
 
+#include "bench/bench_common.h"
 #include "bench/model_bench.h"
 #include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
@@ -225,6 +226,11 @@ int RunAttentionBench(int argc, char** argv) {
   void* scratch = std::aligned_alloc(64, (scratch_bytes + 63) / 64 * 64 + 64);
   const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
   const double anchor = AnchorSdpaMs(n, h, d, threads);
+  // Per-core peaks of the instructions the dense kernels multiply with: FP32
+  // FMA, and for INT8 attention vpmaddwd on x86 (no VNNI attention kernel).
+  const double peak_f32 = MeasureFp32FmaPeak(), peak_madd = MeasureInt16MaddPeak();
+  std::fprintf(stderr, "peak per core: FP32 FMA %.1f GFLOP/s, vpmaddwd %.1f GOP/s (0: not on this CPU)\n", peak_f32,
+               peak_madd);
   Json rows = Json::array();
   double dense_ms = 0;
   Stats dense_stats;
@@ -287,13 +293,19 @@ int RunAttentionBench(int argc, char** argv) {
                  var.name.c_str(), var.int8 ? q8.name : kernel.name, n, h, d, threads, data.c_str(), s.median, s.min, s.max,
                  Summarize(plan_ms).median, density_used,
                  dense_ms / s.median, e.rel_l2, e.cosine);
-    if (var.kind == 0) std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
+    const double peak = (var.int8 ? peak_madd : peak_f32) * double(threads);
+    const double pct = var.kind == 0 && peak > 0 ? 100.0 * gflop / (s.median * 1e-3) / peak : 0.0;
+    if (var.kind == 0) {
+      std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
+      if (pct > 0) std::fprintf(stderr, " (%.0f%% of the %s peak)", pct, var.int8 ? "vpmaddwd" : "FMA");
+    }
     if (IsRef(var) && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
     std::fprintf(stderr, "\n");
     rows.push_back({{"variant", var.name}, {"kernel", var.int8 ? q8.name : kernel.name}, {"ms", JsonStats(s)},
                     {"runs_ms", JsonArray(ms)}, {"plan_ms", JsonNumber(Summarize(plan_ms).median)},
                     {"exact_fraction", JsonNumber(density_used)}, {"speedup_vs_dense", JsonNumber(dense_ms / s.median)},
-                    {"rel_l2_vs_dense", JsonNumber(e.rel_l2)}, {"cosine_vs_dense", JsonNumber(e.cosine)}});
+                    {"rel_l2_vs_dense", JsonNumber(e.rel_l2)}, {"cosine_vs_dense", JsonNumber(e.cosine)},
+                    {"pct_of_peak", pct > 0 ? JsonNumber(pct) : nullptr}});
   }
   std::free(scratch);
   if (pool != nullptr) pthreadpool_destroy(pool);
@@ -316,6 +328,8 @@ int RunAttentionBench(int argc, char** argv) {
     report["pytorch_sdpa_anchor_ms"] = anchor > 0 ? JsonNumber(anchor) : nullptr;
     report["speedup_vs_anchor"] = anchor > 0 ? JsonNumber(anchor / dense_ms) : nullptr;
     report["pytorch_sdpa_ms"] = sdpa > 0 ? JsonNumber(sdpa) : nullptr;
+    report["peak_fp32_fma_gflops_per_core"] = JsonNumber(peak_f32);
+    report["peak_int16_madd_gops_per_core"] = JsonNumber(peak_madd);
     report["variants"] = std::move(rows);
     PrintJsonLine(report);
   }

@@ -25,6 +25,9 @@ double Min(const std::vector<double>& v);
 // G op/s. 0 when the CPU lacks the instruction.
 double MeasureInt8DotPeak();
 double MeasureFp32FmaPeak();
+// vpmaddwd on ymm (int16 pairs: 2 ops per multiply-add), what the AVX2 INT8
+// kernels multiply with where there is no VNNI. 0 without AVX2.
+double MeasureInt16MaddPeak();
 
 // One runnable candidate of an A/B benchmark: a name, a function on a
 // context, and the wall / per-thread CPU times of its runs.
