@@ -197,6 +197,7 @@ def measure(a, work, fb, onnx_dir, noise, sampling, null_class, steps):
         for r in range(a.rounds):
             for engine in ("edge", "ort"):
                 runs[engine].append(one(engine))
+                runs[engine][-1]["load_avg_after"] = os.getloadavg()[0]
             log(f"threads {T} round {r + 1}: edge {runs['edge'][-1]['generation_ms']:.1f} ms, "
                 f"ONNX Runtime {runs['ort'][-1]['generation_ms']:.1f} ms")
         ratios = [o["generation_ms"] / e["generation_ms"] for e, o in zip(runs["edge"], runs["ort"])]
@@ -231,6 +232,16 @@ def write_md(path, res):
     L.append(f"Versions: edge {v['edge']}; ONNX Runtime {v.get('onnxruntime')} (PyPI, Python {v.get('python')}, "
              f"numpy {v.get('numpy')}); ONNX exported by Debian's torch {v.get('export_torch')}.")
     L.append("")
+    heads = []
+    for r in res["rows"]:
+        if r["engine"] == "ort":
+            e = next(x for x in res["rows"] if x["engine"] == "edge" and x["threads"] == r["threads"])
+            heads.append(f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}: edge "
+                         f"{e['generation_ms']['median']:.0f} ms, ONNX Runtime {r['generation_ms']['median']:.0f} ms "
+                         f"(ONNX Runtime / edge {r['ratio_ort_over_edge']['median']:.2f}x), peak RSS "
+                         f"{e['peak_rss_kb']['median'] / 1024:.1f} vs {r['peak_rss_kb']['median'] / 1024:.1f} MiB")
+    L.append("Headline: " + "; ".join(heads) + ".")
+    L.append("")
     L.append(f"Generation: classes {s['classes']} (one image each), {s['steps']} flow-matching Euler steps, guidance "
              f"{s['guidance']:g} with null class {s['null_class']}, shift {s['shift']:g}, timestep = t x 1000; the "
              "batch-2 denoiser graph carries one sample's conditional and unconditional rows (edge-run's batching), "
@@ -251,16 +262,22 @@ def write_md(path, res):
              "ONNX Runtime settings: intra-op threads of the row, inter-op 1, all graph optimizations, sequential "
              "execution, CPU provider" + (", libtcmalloc_minimal preloaded" if res.get("ld_preload") else "") + ".")
     L.append("")
-    L.append("| engine | threads | generation ms median | min | sampling ms | decode ms | ONNX Runtime / edge "
+    L.append("| engine | threads | generation ms median | min | max | sampling ms | decode ms | ONNX Runtime / edge "
              "| peak RSS MiB | load ms | PSNR vs edge dB |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["rows"]:
         ratio = f"{r['ratio_ort_over_edge']['median']:.2f}x" if "ratio_ort_over_edge" in r else "1"
         ps = "identical" if r["psnr_vs_edge_db"] is None else f"{r['psnr_vs_edge_db']:.1f}"
         L.append(f"| {'edge' if r['engine'] == 'edge' else 'ONNX Runtime'} | {r['threads']} | "
                  f"{r['generation_ms']['median']:.1f} | {r['generation_ms']['min']:.1f} | "
+                 f"{r['generation_ms']['max']:.1f} | "
                  f"{r['sample_ms']['median']:.1f} | {r['decode_ms']['median']:.1f} | {ratio} | "
                  f"{r['peak_rss_kb']['median'] / 1024:.1f} | {r['load_ms']['median']:.1f} | {ps} |")
+    L.append("")
+    per_run_load = all("load_avg_after" in x for r in res["rows"] for x in r["runs"])
+    L.append("Sampling and decode columns are medians of their own (their sum need not be the generation's median). "
+             "Per-run times" + (" and the 1-minute load average after each run" if per_run_load else "")
+             + " are in latent_vs_ort.json.")
     L.append("")
     L.append("Commands:")
     L.append("")
