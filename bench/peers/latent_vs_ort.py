@@ -223,7 +223,9 @@ def write_md(path, res):
     m, s = res["machine"], res["settings"]
     under = res["load_avg_before"][0] >= 1.5 or res["load_avg_after"][0] >= 1.5
     L = ["# The latent demo's whole generation: edge vs ONNX Runtime", ""]
-    L.append(f"Machine: {m['cpu_model']}, {m['cores_online']} cores, {m.get('os', '')}, kernel {m['kernel']}; "
+    zen3 = " (Zen 3)" if m.get("cpu family") == "25" and m.get("model") in ("1", "33", "80") else ""
+    L.append(f"Machine: {m['cpu_model']}, family {m.get('cpu family')} model {m.get('model')}{zen3}, "
+             f"{'+'.join(m['isa']).upper()}, {m['cores_online']} cores, {m.get('os', '')}, kernel {m['kernel']}; "
              f"{m['date']}. Load average (1, 5, 15 min) before "
              + ", ".join(f"{x:.2f}" for x in res["load_avg_before"]) + ", after "
              + ", ".join(f"{x:.2f}" for x in res["load_avg_after"])
@@ -338,13 +340,14 @@ def main():
 
     before = wait_quiet(a.max_load, a.max_wait)
     log(f"measuring at load average {before[0]:.2f}")
+    machine = machine_info()
     rows, _, versions = measure(a, a.work, fb, onnx_dir, noise, sampling, num_classes, steps)
     after = os.getloadavg()
     torch_v = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
                              capture_output=True, text=True).stdout.strip()
     n = len(a.classes.split(","))
     res = {
-        "schema": SCHEMA, "machine": machine_info(), "load_avg_before": before, "load_avg_after": after,
+        "schema": SCHEMA, "machine": machine, "load_avg_before": before, "load_avg_after": after,
         "versions": {"edge": git_rev(), "export_torch": torch_v, **versions},
         "model": {"fb": fb, "identical_to_shipped": same,
                   "note": ("edge runs the .fb converted here from the exported ONNX with build_fb.sh's pipeline flags, "
