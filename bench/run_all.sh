@@ -2,9 +2,10 @@
 # The model-level benchmark: edge against ONNX Runtime (the `onnxruntime`
 # Python package) and PyTorch 2.x (eager with SDPA, dynamic INT8), both from
 # PyPI in a virtual environment, on the same DiT-B/2-like network, plus the
-# attention kernel alone. Writes the JSON, Markdown and plots of the latest run
-# to bench/results/ (with --quick: a small smoke run into BUILD/bench-quick/);
-# the JSON records the peers' versions.
+# attention kernel alone, and the latent demo's whole generation against ONNX
+# Runtime (bench/peers/latent_vs_ort.py). Writes the JSON, Markdown and plots
+# of the latest run to bench/results/ (with --quick: a small smoke run into
+# BUILD/bench-quick/); the JSON records the peers' versions.
 #
 #   bench/run_all.sh [--quick] [compare.py options, e.g. --reuse --rounds 5]
 # Needs: a configured build (EDGE_BUILD_DIR, default ./build), python3-venv
@@ -26,13 +27,8 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 mkdir -p "$OUT"
 
-cmake --build "$BUILD" --target edge-bench edge-run
-VENV=${EDGE_PEER_VENV:-$HOME/.cache/edge-peers-venv}
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-fi
-"$VENV/bin/pip" install -q -r "$ROOT/bench/peers/requirements.txt"
+cmake --build "$BUILD" --target edge-bench edge-run edge-convert
+. "$ROOT/bench/peers/venv.sh"
 
 ATT=$OUT/model_attention.jsonl
 sh "$ROOT/bench/run_attention.sh" "$BUILD" $QUICK > "$ATT"
@@ -42,4 +38,8 @@ $PY bench/peers/compare.py --build-dir "$BUILD" --peer-python "$VENV/bin/python"
   --out "$OUT/model.json" $QUICK "$@"
 $PY bench/report/report.py "$OUT/model.json" --attention "$ATT" --md "$OUT/model.md" \
   --plots "$OUT/model" --headline "$OUT/model_headline.md"
+# The latent demo's whole generation against ONNX Runtime (about 30 s; no
+# waiting for a quiet machine here: bench/run_latent_vs_ort.sh waits).
+$PY bench/peers/latent_vs_ort.py --build-dir "$BUILD" --peer-python "$VENV/bin/python" \
+  --work "${TMPDIR:-/tmp}/edge-latent-vs-ort${QUICK:+-quick}" --out-dir "$OUT" --max-wait 0 $QUICK
 echo "results in $OUT"
