@@ -4,6 +4,7 @@
 // outputs are the same bits for 1 and 2 threads; the selection picks the
 // clusters a hand-built case calls for (by mass, and by compensation error
 // when masses tie); and a Session runs it through the op's options.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -164,6 +165,54 @@ TEST(ClusterAttention, FullBudgetIsDense) {
   Aligned scratch(f32_attention_scratch_bytes(kern, c.dh, 1));
   f32_attention(kern, ps, scratch.get(), nullptr);
   EXPECT_LE(RelMax(dense, sparse), 1e-5);
+}
+
+// --attention-replan: between plans the kept pairs and clusters stay, while
+// the compensation centroids follow the current keys and values; every N-th
+// call plans again.
+TEST(ClusterAttention, ReusedPlanKeepsPairsAndRefreshesCentroids) {
+  const Case a = MakeCase(1, 2, 160, 160, 32, 41), b = MakeCase(1, 2, 160, 160, 32, 97);
+  ClusterAttentionConfig cfg = Sparse();
+  cfg.replan = 2;
+  std::vector<float> out(a.q.size());
+  F32AttentionParams pa = a.Params(out.data());
+  Aligned state(f32_cluster_attention_state_bytes(pa, cfg));
+  ClusterAttentionStats s1, s2, s3;
+  f32_cluster_attention_plan(&pa, cfg, state.get(), nullptr, &s1);  // call 0: plans
+  const size_t keep_bytes = pa.batch * pa.heads * pa.qclusters * pa.kclusters;
+  const std::vector<uint8_t> keep1(pa.keep, pa.keep + keep_bytes);
+  const std::vector<uint32_t> kperm1(pa.k_perm, pa.k_perm + pa.heads * pa.nk);
+  ASSERT_LT(s1.exact_pairs, s1.total_pairs) << "the case must skip some pairs";
+
+  F32AttentionParams pb = b.Params(out.data());
+  f32_cluster_attention_plan(&pb, cfg, state.get(), nullptr, &s2);  // call 1: reused
+  EXPECT_EQ(std::vector<uint8_t>(pb.keep, pb.keep + keep_bytes), keep1);
+  EXPECT_EQ(std::vector<uint32_t>(pb.k_perm, pb.k_perm + pb.heads * pb.nk), kperm1);
+  EXPECT_EQ(s2.exact_pairs, s1.exact_pairs);
+  // The centroids are b's keys and values averaged over the kept clusters.
+  double worst = 0;
+  for (size_t bh = 0; bh < pb.heads; ++bh) {
+    const uint32_t* off = pb.k_off + bh * (pb.kclusters + 1);
+    for (size_t c = 0; c < pb.kclusters; ++c) {
+      const uint32_t n = off[c + 1] - off[c];
+      if (n == 0) continue;
+      for (size_t d = 0; d < pb.head_dim; ++d) {
+        double mk = 0, mv = 0;
+        for (uint32_t r = off[c]; r < off[c + 1]; ++r) {
+          const size_t t = pb.k_perm[bh * pb.nk + r];
+          mk += pb.k[t * pb.k_ts + bh * pb.k_hs + d];
+          mv += pb.v[t * pb.v_ts + bh * pb.v_hs + d];
+        }
+        worst = std::max(worst, std::fabs(mk / n - pb.comp_k[(bh * pb.kclusters + c) * pb.head_dim + d]));
+        worst = std::max(worst, std::fabs(mv / n - pb.comp_v[(bh * pb.kclusters + c) * pb.head_dim + d]));
+      }
+    }
+  }
+  EXPECT_LE(worst, 1e-5);
+
+  F32AttentionParams pc = b.Params(out.data());
+  f32_cluster_attention_plan(&pc, cfg, state.get(), nullptr, &s3);  // call 2: plans again, on b
+  EXPECT_NE(std::vector<uint32_t>(pc.k_perm, pc.k_perm + pc.heads * pc.nk), kperm1) << "b's keys cluster differently";
 }
 
 TEST(ClusterAttention, SameBitsForOneAndTwoThreads) {
