@@ -63,7 +63,7 @@ void f32_vunary__neon(F32Unary kind, size_t n, const float* x, float* y, pthread
 // The functions of the vector-math library (ops/vec_math.h) one by one over
 // an array, y = fn(x), with one ISA's instantiation: the entry of its
 // accuracy test (tests/unit/vec_math_accuracy_test.cc).
-enum class VecMathFn : int { kExp = 0, kExpFast, kErf, kTanh, kSigmoid, kSilu, kGelu, kGeluTanh, kCount };
+enum class VecMathFn : int { kExp = 0, kExp2Fast, kErf, kTanh, kSigmoid, kSilu, kGelu, kGeluTanh, kCount };
 typedef void (*f32_vmath_fn)(VecMathFn fn, size_t n, const float* x, float* y);
 void f32_vmath__scalar(VecMathFn fn, size_t n, const float* x, float* y);
 #if EDGE_ARCH_X86_64

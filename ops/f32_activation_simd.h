@@ -51,7 +51,7 @@ void VMath(VecMathFn fn, size_t n, const float* x, float* y) {
   namespace vm = vecmath;
   switch (fn) {
     case VecMathFn::kExp: return MapUnary<V>(n, x, y, [](T v) { return vm::Exp<V>(v); });
-    case VecMathFn::kExpFast: return MapUnary<V>(n, x, y, [](T v) { return vm::ExpFast<V>(v); });
+    case VecMathFn::kExp2Fast: return MapUnary<V>(n, x, y, [](T v) { return vm::Exp2Fast<V>(v); });
     case VecMathFn::kErf: return MapUnary<V>(n, x, y, [](T v) { return vm::Erf<V>(v); });
     case VecMathFn::kTanh: return MapUnary<V>(n, x, y, [](T v) { return vm::Tanh<V>(v); });
     case VecMathFn::kSigmoid: return MapUnary<V>(n, x, y, [](T v) { return vm::Sigmoid<V>(v); });

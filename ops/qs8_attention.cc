@@ -220,7 +220,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
   std::vector<uint8_t> mem(qs8_attention_head_bytes(p) + 64);
   void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) / 64 * 64);
   std::vector<double> o(dh), s, pq;
-  std::vector<size_t> qgroup(p.nq), order;
+  std::vector<size_t> qgroup(p.nq), order, spans;
   for (size_t b = 0; b < p.batch; ++b) {
     for (size_t h = 0; h < p.heads; ++h) {
       const size_t bh = b * p.heads + h;
@@ -242,15 +242,27 @@ void qs8_attention_ref(const F32AttentionParams& p) {
         const uint8_t* keep = p.keep != nullptr ? p.keep + (bh * qgroups + qgroup[i]) * groups : nullptr;
         // Exact keys in the tiles' order: all keys; kept 64-key tiles; or the
         // members of kept key clusters in cluster order.
+        // Softmax steps (spans) as the kernel takes them: gathered cluster
+        // keys 64 at a time; kept tiles two at a time where two neighbours
+        // are kept.
         order.clear();
+        spans.clear();
         if (clustered) {
           const uint32_t* ko = p.k_off + bh * (p.kclusters + 1);
           for (size_t c = 0; c < p.kclusters; ++c)
             if (keep[c] != 0)
               for (uint32_t r = ko[c]; r < ko[c + 1]; ++r) order.push_back(p.k_perm[bh * p.nk + r]);
+          for (size_t t0 = 0; t0 < order.size(); t0 += kQ8KT) spans.push_back(std::min(kQ8KT, order.size() - t0));
         } else {
-          for (size_t j = 0; j < p.nk; ++j)
-            if (keep == nullptr || keep[j / kQ8KT] != 0) order.push_back(j);
+          const size_t tiles = (p.nk + kQ8KT - 1) / kQ8KT;
+          for (size_t t = 0; t < tiles; ++t) {
+            if (keep != nullptr && keep[t] == 0) continue;
+            const bool pair = t + 1 < tiles && (keep == nullptr || keep[t + 1] != 0);
+            const size_t end = std::min(p.nk, (t + (pair ? 2 : 1)) * kQ8KT);
+            for (size_t j = t * kQ8KT; j < end; ++j) order.push_back(j);
+            spans.push_back(end - t * kQ8KT);
+            if (pair) ++t;
+          }
         }
         const int16_t* q = hq + i * dh2 * 2;
         double m = -FLT_MAX, l = 0;
@@ -276,8 +288,8 @@ void qs8_attention_ref(const F32AttentionParams& p) {
           }
           m = mn;
         };
-        for (size_t t0 = 0; t0 < order.size(); t0 += kQ8KT) {
-          const size_t n = order.size() - t0 < kQ8KT ? order.size() - t0 : kQ8KT;
+        size_t t0 = 0;
+        for (const size_t n : spans) {
           s.assign(n, 0.0);
           for (size_t j = 0; j < n; ++j) {
             const size_t key = order[t0 + j], t = key / kQ8KT, jj = key % kQ8KT;
@@ -293,6 +305,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
             const size_t at = hd.key_major ? key * cp + d : t * kQ8KT * cp + ((jj / 2) * cp + d) * 2 + (jj & 1);
             return static_cast<double>(hd.v[at]) * hd.vs[d];
           });
+          t0 += n;
         }
         if (keep != nullptr && p.comp_k != nullptr) {
           // Centroids of the skipped groups, quantized as the kernel does:

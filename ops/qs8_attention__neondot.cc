@@ -56,11 +56,13 @@ struct QVecNeonDot : VecNeon {
   static PP pbcast_p(const int16_t* p) { return *p; }
   static A madd_pv(A acc, PP a, PV b) { return vmlal_n_s16(acc, b, a); }
   static V to_float(A a) { return vcvtq_f32_s32(a); }
-  static V store_p16(int16_t* dst, V x) {
-    const int32x4_t i = vcvtq_s32_f32(x);  // truncation, as the scalar form
-    vst1_s16(dst, vmovn_s32(i));
-    return vcvtq_f32_s32(i);
+  static A store_p16x2(int16_t* dst, V x0, V x1) {
+    const int32x4_t i0 = vcvtq_s32_f32(x0), i1 = vcvtq_s32_f32(x1);  // truncation, as the scalar form
+    vst1q_s16(dst, vcombine_s16(vmovn_s32(i0), vmovn_s32(i1)));
+    return vaddq_s32(i0, i1);
   }
+  static A iadd(A a, A b) { return vaddq_s32(a, b); }
+  static int32_t ireduce(A a) { return vaddvq_s32(a); }
   static void quant_store_n(int16_t* dst, V x, int n) {
     const V half = vbslq_f32(vdupq_n_u32(0x80000000u), x, vdupq_n_f32(0.5f));  // copysign(0.5, x)
     int32x4_t i = vcvtq_s32_f32(vaddq_f32(x, half));

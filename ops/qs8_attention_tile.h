@@ -5,11 +5,11 @@
 // NEON sdot), V in groups of kVG keys of int16 (pairs, or single keys for
 // NEON's multiply-by-lane). The integers are the same for every Q. For one (batch, head) and up to QB queries:
 //
-//   for each 64-key tile t (K and V already quantized and packed):
+//   for each span of up to two 64-key tiles (K and V already quantized and packed):
 //     for each group of MR query rows:
-//       S[MR][64] = (q8 . k8) * s_q * s_k[t] * scale   (int32 dot, then FP32)
-//       per row: m' = max(m, max S); alpha = e^(m - m');
-//                p16 = floor(e^(S - m') * 32767 + 0.5); l = l * alpha + sum p16
+//       S[MR][128] = (q8 . k8) * s_q * s_k[t] * scale * log2(e)   (int32 dot, then FP32)
+//       per row: m' = max(m, max S); alpha = 2^(m - m');
+//                p16 = floor(2^(S - m') * 32767 + 0.5); l = l * alpha + sum p16
 //       O[MR][cp] = alpha * O + (p16 . v8) * s_v        (int32 dot per tile)
 //   out = O / l
 //
@@ -31,6 +31,10 @@ namespace edge {
 namespace {
 
 constexpr size_t kQ8KT = kQs8AttnKeyTile;
+// Dense plans run two packed tiles through one softmax step: the per-row work
+// of a step (reductions, the rescale factor) is paid once per 128 keys, which
+// matters at small head dims (d = 32: as many softmax as product operations).
+constexpr size_t kQ8Span = 2 * kQ8KT;
 
 // Portable int16-pair vocabulary: one int32 lane.
 struct QVecScalar : VecScalar {
@@ -56,12 +60,16 @@ struct QVecScalar : VecScalar {
   static P pbcast_p(const int16_t* p) { return pbcast(p); }
   static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return static_cast<float>(a); }
-  // x >= 0 (already x * 32767 + 0.5): stores trunc(x) as int16, returns it as float.
-  static V store_p16(int16_t* dst, V x) {
-    const int32_t i = static_cast<int32_t>(x);
-    *dst = static_cast<int16_t>(i);
-    return static_cast<float>(i);
+  // x0, x1 >= 0 (already x * 32767 + 0.5): stores trunc(x0), trunc(x1) as
+  // 2 * kW int16 in order, returns their sum per int32 lane.
+  static A store_p16x2(int16_t* dst, V x0, V x1) {
+    const int32_t i0 = static_cast<int32_t>(x0), i1 = static_cast<int32_t>(x1);
+    dst[0] = static_cast<int16_t>(i0);
+    dst[1] = static_cast<int16_t>(i1);
+    return i0 + i1;
   }
+  static A iadd(A a, A b) { return a + b; }
+  static int32_t ireduce(A a) { return a; }
   // Two keys' value rows a, b ([cp] each, cp a multiple of 16) into one key
   // pair group of the V tile layout: dst[2c] = a[c], dst[2c + 1] = b[c].
   static void interleave_pair(int16_t* dst, const int16_t* a, const int16_t* b, size_t cp) {
@@ -115,13 +123,20 @@ struct QVecAvx2 : VecAvx2 {
   static P pbcast_p(const int16_t* p) { return pbcast(p); }
   static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
   static V to_float(A a) { return _mm256_cvtepi32_ps(a); }
-  static V store_p16(int16_t* dst, V x) {
-    const __m256i i = _mm256_cvttps_epi32(x);
-    // packs works per 128-bit lane: [i0..3 i0..3 | i4..7 i4..7]; gather the
-    // two low quadwords in order.
-    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm256_castsi256_si128(pk));
-    return _mm256_cvtepi32_ps(i);
+  static A store_p16x2(int16_t* dst, V x0, V x1) {
+    const __m256i i0 = _mm256_cvttps_epi32(x0), i1 = _mm256_cvttps_epi32(x1);
+    // packs works per 128-bit lane: [a0..3 b0..3 | a4..7 b4..7]; put the
+    // quadwords in order.
+    const __m256i pk = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), pk);
+    return _mm256_add_epi32(i0, i1);
+  }
+  static A iadd(A a, A b) { return _mm256_add_epi32(a, b); }
+  static int32_t ireduce(A a) {
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+    return _mm_cvtsi128_si32(x);
   }
   static void interleave_pair(int16_t* dst, const int16_t* a, const int16_t* b, size_t cp) {
     for (size_t c = 0; c < cp; c += 16) {
@@ -204,6 +219,21 @@ static inline void q8_absmax_into(float* dst, const float* x, const float* sub, 
   }
 }
 
+// max |x - sub| over n values (sub may be null); z gathers x * 0 (NaN once
+// any x is NaN/Inf). Max is exact in any order: the same on every ISA.
+template <class Q>
+static inline float q8_absmax(const float* x, const float* sub, size_t n, typename Q::V* z) {
+  typename Q::V mx = Q::zero();
+  for (size_t d = 0; d < n; d += Q::kW) {
+    const int m = static_cast<int>(n - d);
+    typename Q::V v = Q::load_n(x + d, m);
+    *z = Q::add(*z, Q::mul(v, Q::zero()));
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    mx = Q::max(mx, Q::abs(v));
+  }
+  return Q::reduce_max(mx);
+}
+
 // out[0, n) = quant((x - sub) * scale) (sub may be null; scale one value, or
 // per element when scales is set).
 template <class Q>
@@ -246,22 +276,24 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   int16_t row[kQs8AttnMaxHeadDim + 4];
 
   // Q: one scale per row.
+  constexpr bool kInt16 = sizeof(KE) == sizeof(int16_t);
   for (size_t i = 0; i < p.nq; ++i) {
     const float* x = p.q + b * p.q_bs + h * p.q_hs + i * p.q_ts;
     KE* dst = hq + i * dhg * G;
-    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
     V z = Q::zero();
-    q8_absmax_into<Q>(cm, x, nullptr, dh, &z);
-    float amax = 0.f;
-    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    const float amax = q8_absmax<Q>(x, nullptr, dh, &z);
     std::memset(dst, 0, dhg * G * sizeof(KE));  // pad channels stay 0
     if (Q::reduce_add(z) != 0.f || amax == 0.f) {
       hd.qs[i] = amax == 0.f && Q::reduce_add(z) == 0.f ? 0.f : NAN;
       continue;
     }
     hd.qs[i] = amax / 127.f;
-    q8_quant_row<Q>(row, x, nullptr, 127.f / amax, nullptr, dh);
-    for (size_t d = 0; d < dh; ++d) dst[d] = static_cast<KE>(row[d]);
+    if constexpr (kInt16) {
+      q8_quant_row<Q>(reinterpret_cast<int16_t*>(dst), x, nullptr, 127.f / amax, nullptr, dh);
+    } else {
+      q8_quant_row<Q>(row, x, nullptr, 127.f / amax, nullptr, dh);
+      for (size_t d = 0; d < dh; ++d) dst[d] = static_cast<KE>(row[d]);
+    }
   }
 
   // Smoothed K: subtract the mean over tokens (per channel, summed in token
@@ -287,19 +319,24 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
   for (size_t d = dh; d < dhg * G; ++d) row[d] = 0;
   for (size_t j = 0; j < p.nk && !bad; ++j) {
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
-    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
     V z = Q::zero();
-    q8_absmax_into<Q>(cm, x, km, dh, &z);
-    float amax = 0.f;
-    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    const float amax = q8_absmax<Q>(x, km, dh, &z);
     bad = Q::reduce_add(z) != 0.f;
     hd.ks[j] = amax / 127.f;
     if (amax == 0.f || bad) continue;
+    if (hd.key_major && kInt16) {
+      q8_quant_row<Q>(reinterpret_cast<int16_t*>(hk + j * dhg * G), x, km, 127.f / amax, nullptr, dh);
+      continue;
+    }
     q8_quant_row<Q>(row, x, km, 127.f / amax, nullptr, dh);
     KE* dst = hd.key_major ? hk + j * dhg * G : hk + (j / kQ8KT) * dhg * kQ8KT * G + (j % kQ8KT) * G;
     const size_t stride = hd.key_major ? G : kQ8KT * G;
-    for (size_t dg = 0; dg < dhg; ++dg)
-      for (size_t e = 0; e < G; ++e) dst[dg * stride + e] = static_cast<KE>(row[dg * G + e]);
+    if constexpr (kInt16) {
+      for (size_t dg = 0; dg < dhg; ++dg) std::memcpy(dst + dg * stride, row + dg * G, G * sizeof(KE));
+    } else {
+      for (size_t dg = 0; dg < dhg; ++dg)
+        for (size_t e = 0; e < G; ++e) dst[dg * stride + e] = static_cast<KE>(row[dg * G + e]);
+    }
   }
 
   // V: one scale per channel over all tokens (the P.V sum runs over tokens),
@@ -316,15 +353,29 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
       cm[d] = hd.vs[d] > 0.f ? 127.f / hd.vs[d] : 0.f;
       hd.vs[d] /= 127.f;
     }
-    for (size_t j = 0; j < p.nk; ++j) {
-      const size_t t = j / kQ8KT, jj = j % kQ8KT;
-      q8_quant_row<Q>(row, p.v + b * p.v_bs + h * p.v_hs + j * p.v_ts, nullptr, 0.f, cm, dh);
-      if (hd.key_major) {
-        std::memcpy(hd.v + j * cp, row, dh * sizeof(int16_t));  // pad channels stay 0
-        continue;
+    const float* vh = p.v + b * p.v_bs + h * p.v_hs;
+    auto rows_in_place = [&] {  // [key][cp] (pad channels stay 0)
+      for (size_t j = 0; j < p.nk; ++j) q8_quant_row<Q>(hd.v + j * cp, vh + j * p.v_ts, nullptr, 0.f, cm, dh);
+    };
+    if constexpr (VG == 1) {
+      rows_in_place();
+    } else if (hd.key_major) {
+      rows_in_place();
+    } else {
+      static_assert(VG == 2, "V key groups of 1 or 2");
+      // Key pairs: two rows interleaved channel by channel (a lone last key
+      // pairs with zeros).
+      int16_t row2[kQs8AttnMaxHeadDim + 16];
+      for (size_t d = 0; d < cp; ++d) row[d] = row2[d] = 0;
+      for (size_t j = 0; j < p.nk; j += 2) {
+        q8_quant_row<Q>(row, vh + j * p.v_ts, nullptr, 0.f, cm, dh);
+        if (j + 1 < p.nk) {
+          q8_quant_row<Q>(row2, vh + (j + 1) * p.v_ts, nullptr, 0.f, cm, dh);
+        } else {
+          for (size_t d = 0; d < cp; ++d) row2[d] = 0;
+        }
+        Q::interleave_pair(hd.v + (j / kQ8KT) * kQ8KT * cp + ((j % kQ8KT) / 2) * cp * 2, row, row2, cp);
       }
-      int16_t* dst = hd.v + t * kQ8KT * cp + (jj / VG) * cp * VG + (jj % VG);
-      for (size_t d = 0; d < dh; ++d) dst[VG * d] = row[d];
     }
   }
   hd.bad = bad;
@@ -339,16 +390,18 @@ static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
   const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
   const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT +
                         kQ8KT + cp / 2 + 16 + 64;  // + centroid logit biases, a zero V row
-  const size_t f = MR * kQ8KT + MR * kQ8KT / 2 + qb * cp + 2 * qb + gather + 64;
+  const size_t f = MR * kQ8Span + MR * kQ8Span / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
 
 // S rows for one chunk of NS vectors of keys: (q8 . k8) * rs[i] * ks[key],
-// rs = the row's scale times the softmax scale, ks the keys' scales.
+// rs = the row's scale times the softmax scale, ks the keys' scales. The
+// rows' running maxima take the chunk's values while they are in registers
+// (the caller masks a partial chunk's tail itself).
 template <class Q, int MR, int NS>
 static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
                                const typename Q::KE* kt, const float* ks, float* const* srow,
-                               const float* rs) {
+                               const float* rs, typename Q::V* rmax) {
   using A = typename Q::A;
   A acc[MR][NS];
 #pragma GCC unroll 16
@@ -373,7 +426,11 @@ static inline void q8_qk_chunk(const typename Q::KE* const* qrow, size_t dhg,
   for (int i = MR - 1; i >= 0; --i) {
     const typename Q::V s = Q::set1(rs[i]);
 #pragma GCC unroll 8
-    for (int v = 0; v < NS; ++v) Q::store(srow[i] + v * Q::kW, Q::mul(Q::mul(Q::to_float(acc[i][v]), s), ksv[v]));
+    for (int v = 0; v < NS; ++v) {
+      const typename Q::V x = Q::mul(Q::mul(Q::to_float(acc[i][v]), s), ksv[v]);
+      Q::store(srow[i] + v * Q::kW, x);
+      rmax[i] = Q::max(rmax[i], x);
+    }
   }
 }
 
@@ -452,8 +509,9 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   const size_t dh = p.head_dim, dhg = q8_dhg<Q>(dh), cp = q8_cp(dh);
   const size_t bh = b * p.heads + h;
   float* sbuf = scratch;
-  int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * KT);
-  float* obuf = sbuf + MR * KT + MR * KT / 2;
+  constexpr size_t ST = kQ8Span;  // S and P row stride
+  int16_t* pbuf = reinterpret_cast<int16_t*>(sbuf + MR * ST);
+  float* obuf = sbuf + MR * ST + MR * ST / 2;
   float* mrow = obuf + qn * cp;
   float* lrow = mrow + qn;
   // Gather space (64-byte aligned pieces).
@@ -481,38 +539,41 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   const KE* const hq = static_cast<const KE*>(head.q);
   const KE* const hk = static_cast<const KE*>(head.k);
 
-  // The online softmax of row ri over `kn` scores in `row` (tail masked):
-  // p16 into prw, running max and sum updated; returns alpha.
-  auto softmax_row = [&](size_t ri, float* row, int16_t* prw, size_t kn, size_t kgroups) -> float {
+  // The online softmax of row ri over `kn` scores in `row` (tail masked),
+  // whose maximum lanes are in mx: p16 into prw, running max and sum
+  // updated; returns alpha.
+  auto softmax_row = [&](size_t ri, float* row, int16_t* prw, size_t kn, size_t kgroups, V mx) -> float {
     const size_t kvec = (kn + Q::kW - 1) / Q::kW;
     const size_t kfull = kn / Q::kW;  // full vectors load plainly; only the tail is masked
-    V mx = Q::set1(-FLT_MAX);
-    for (size_t v = 0; v < kfull; ++v) mx = Q::max(mx, Q::load(row + v * Q::kW));
-    if (kfull < kvec) {
-      mx = Q::max(mx, Q::load_n_fill(row + kfull * Q::kW, static_cast<int>(kn - kfull * Q::kW), -FLT_MAX));
-    }
     const float m_old = mrow[ri];
     const float tmax = Q::reduce_max(mx);
     const float m_new = tmax > m_old ? tmax : m_old;
-    const float a = std::exp(m_old - m_new);  // 0 on the first tile
+    const float a = std::exp2(m_old - m_new);  // 0 on the first tile
     const V mv = Q::set1(m_new);
     const V k32767 = Q::set1(32767.f), half = Q::set1(0.5f);
-    V sum = Q::zero();
-    for (size_t v = 0; v < kvec; ++v) {
-      const V x = v < kfull ? Q::load(row + v * Q::kW)
-                            : Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
-      const V e = vecmath::ExpFast<Q>(Q::sub(x, mv));
-      sum = Q::add(sum, Q::store_p16(prw + v * Q::kW, Q::fmadd(e, k32767, half)));
+    auto score = [&](size_t v) -> V {
+      if (v < kfull) return Q::load(row + v * Q::kW);
+      if (v < kvec) return Q::load_n_fill(row + v * Q::kW, static_cast<int>(kn - v * Q::kW), -FLT_MAX);
+      return Q::set1(-FLT_MAX);  // past the last vector of a pair: weight 0
+    };
+    // Two vectors a step: P packed and stored in one go, its sum kept in
+    // integers (at most 128 * 32767: exact, also once converted to float).
+    typename Q::A isum = Q::izero();
+    for (size_t v = 0; v < kvec; v += 2) {
+      const V e0 = vecmath::Exp2Fast<Q>(Q::sub(score(v), mv));
+      const V e1 = vecmath::Exp2Fast<Q>(Q::sub(score(v + 1), mv));
+      isum = Q::iadd(isum, Q::store_p16x2(prw + v * Q::kW, Q::fmadd(e0, k32767, half), Q::fmadd(e1, k32767, half)));
     }
     // Partial key group at the tail: its missing partners weigh 0.
-    for (size_t j = kvec * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
-    lrow[ri] = lrow[ri] * a + Q::reduce_add(sum);
+    for (size_t j = (kvec + 1) / 2 * 2 * Q::kW; j < kgroups * Q::kVG; ++j) prw[j] = 0;
+    lrow[ri] = lrow[ri] * a + static_cast<float>(Q::ireduce(isum));
     mrow[ri] = m_new;
     return a;
   };
 
-  // One tile through QK, the online softmax and P.V for every row; `bias`
-  // (centroid tiles: ln n per key) is added to the logits when set.
+  // One span of up to two tiles (kn keys; K tiles dhg * 64 groups apart, V
+  // and scales contiguous) through QK, the online softmax and P.V for every
+  // row; `bias` (centroid tiles: ln n per key) is added to the logits when set.
   auto run_tile = [&](const Q8KeyTile<Q>& kt, const float* bias) {
     const size_t kn = kt.kn;
     const size_t s_chunks = (kn + kSW - 1) / kSW;
@@ -529,25 +590,44 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
         const size_t r = static_cast<size_t>(i) < mr ? i : mr - 1;
         const size_t qi = qtoken(r0 + r);
         qrow[i] = hq + qi * dhg * Q::kKG;
-        srow[i] = sbuf + r * KT;
-        prow[i] = pbuf + r * KT;
+        srow[i] = sbuf + r * ST;
+        prow[i] = pbuf + r * ST;
         orow[i] = obuf + (r0 + r) * cp;
         const float qs = head.qs[qi];
-        rs[i] = qs == qs ? qs * p.scale : 0.f;  // NaN rows are overwritten at the end
+        // Logits in log2 units: the softmax runs on 2^x.
+        rs[i] = qs == qs ? qs * p.scale * vecmath::kLog2e : 0.f;  // NaN rows are overwritten at the end
       }
+      V mx[MR];
+      for (int i = 0; i < MR; ++i) mx[i] = Q::set1(-FLT_MAX);
+      const size_t full_chunks = bias != nullptr ? 0 : kn / kSW;
       for (size_t c = 0; c < s_chunks; ++c) {
         float* sc[MR];
         for (int i = 0; i < MR; ++i) sc[i] = srow[i] + c * kSW;
-        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kt.k + c * kSW * Q::kKG, kt.ks + c * kSW, sc, rs);
+        const size_t k0 = c * kSW;
+        const KE* kc = kt.k + (k0 / KT) * dhg * KT * Q::kKG + (k0 % KT) * Q::kKG;
+        if (c < full_chunks) {
+          q8_qk_chunk<Q, MR, NS>(qrow, dhg, kc, kt.ks + k0, sc, rs, mx);
+          continue;
+        }
+        // A partial chunk, or centroids (their bias comes first): the
+        // maxima from the stored values, the tail masked.
+        V unused[MR];
+        q8_qk_chunk<Q, MR, NS>(qrow, dhg, kc, kt.ks + k0, sc, rs, unused);
+        for (size_t i = 0; i < mr; ++i) {
+          for (size_t v = 0; v < static_cast<size_t>(NS); ++v) {
+            const size_t j = k0 + v * Q::kW;
+            if (j >= kn) break;
+            V x = Q::load(srow[i] + j);
+            if (bias != nullptr) {
+              x = Q::add(x, Q::load(bias + j));  // Valid rows only: rows past mr alias row mr - 1.
+              Q::store(srow[i] + j, x);
+            }
+            if (kn - j < static_cast<size_t>(Q::kW)) x = Q::load_n_fill(srow[i] + j, static_cast<int>(kn - j), -FLT_MAX);
+            mx[i] = Q::max(mx[i], x);
+          }
+        }
       }
-      if (bias != nullptr) {
-        // Valid rows only: rows past mr alias row mr - 1.
-        const size_t kvec = (kn + Q::kW - 1) / Q::kW;
-        for (size_t i = 0; i < mr; ++i)
-          for (size_t v = 0; v < kvec; ++v)
-            Q::store(srow[i] + v * Q::kW, Q::add(Q::load(srow[i] + v * Q::kW), Q::load(bias + v * Q::kW)));
-      }
-      for (size_t i = 0; i < mr; ++i) alpha[i] = softmax_row(r0 + i, sbuf + i * KT, pbuf + i * KT, kn, kgroups);
+      for (size_t i = 0; i < mr; ++i) alpha[i] = softmax_row(r0 + i, sbuf + i * ST, pbuf + i * ST, kn, kgroups, mx[i]);
       for (size_t i = mr; i < static_cast<size_t>(MR); ++i) alpha[i] = alpha[mr - 1];
       for (size_t c0 = 0; c0 < dh; c0 += kCW) {
         float* oc[MR];
@@ -594,13 +674,9 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   float vinv[kQs8AttnMaxHeadDim];
   for (size_t d = 0; d < dh; ++d) vinv[d] = head.vs[d] > 0.f ? 1.f / head.vs[d] : 0.f;
   auto gather_centroid = [&](const float* kc, const float* vc, size_t n) {
-    float cm[kQs8AttnMaxHeadDim];
     int16_t row[kQs8AttnMaxHeadDim + 4];
-    for (size_t d = 0; d < dh; ++d) cm[d] = 0.f;
     V z = Q::zero();
-    q8_absmax_into<Q>(cm, kc, head.km, dh, &z);
-    float amax = 0.f;
-    for (size_t d = 0; d < dh; ++d) amax = cm[d] > amax ? cm[d] : amax;
+    const float amax = q8_absmax<Q>(kc, head.km, dh, &z);
     for (size_t d = 0; d < dhg * Q::kKG; ++d) row[d] = 0;
     if (amax > 0.f) q8_quant_row<Q>(row, kc, head.km, 127.f / amax, nullptr, dh);
     KE* dst = gk + n * Q::kKG;
@@ -647,11 +723,16 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     }
     if (n > 0) run_gathered(n, nullptr);
   } else {
+    // Kept tiles two at a time where two neighbours are kept (their K, V and
+    // scales lie back to back in the packed head).
     const size_t tiles = (p.nk + KT - 1) / KT;
     for (size_t t = 0; t < tiles; ++t) {
       if (keep != nullptr && keep[t] == 0) continue;
-      const size_t kn = p.nk - t * KT < KT ? p.nk - t * KT : KT;
-      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + t * KT * cp, head.ks + t * KT, kn}, nullptr);
+      const bool pair = t + 1 < tiles && (keep == nullptr || keep[t + 1] != 0);
+      const size_t k0 = t * KT, span = pair ? 2 * KT : KT;
+      const size_t kn = p.nk - k0 < span ? p.nk - k0 : span;
+      run_tile(Q8KeyTile<Q>{hk + t * dhg * KT * Q::kKG, head.v + k0 * cp, head.ks + k0, kn}, nullptr);
+      if (pair) ++t;
     }
   }
 
@@ -665,7 +746,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     for (size_t g = 0; g < groups; ++g) {
       if (keep[g] != 0) continue;
       gather_centroid(ck + g * dh, cv + g * dh, n);
-      cbias[n] = cl[g];
+      cbias[n] = cl[g] * vecmath::kLog2e;  // log2 units, as the logits
       if (++n == KT) {
         run_gathered(n, cbias);
         n = 0;

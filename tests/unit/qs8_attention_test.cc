@@ -162,6 +162,51 @@ TEST(Qs8Attention, TilesMatchQuantizedReference) {
   }
 }
 
+// Packing is portable arithmetic: every kernel's pack gives the scalar
+// pack's scales, and the kernels with the scalar's layout (int16 pairs) its
+// bytes, dense and key-major, odd and partial sizes included.
+TEST(Qs8Attention, PackedHeadsSameOnEveryIsa) {
+  const Qs8AttentionKernel* scalar = Kernels()[0];
+  const Case cases[] = {{1, 2, 97, 131, 32, AttentionLayout::kBSHD}, {1, 1, 9, 5, 17, AttentionLayout::kBHSD},
+                        {1, 1, 64, 128, 64, AttentionLayout::kBSHD}};
+  uint32_t seed = 300;
+  for (const Case& c : cases) {
+    Inputs in = RandomInputs(c, ++seed);
+    // Values that quantize exactly half-way (scale 1: a row or channel
+    // maximum of 127, then x = k + 0.5): the rounding rule must agree too.
+    // Query rows of head 0 and V channels of token 0 (every layout puts
+    // them first in memory).
+    const size_t token_stride = c.layout == AttentionLayout::kBSHD ? c.heads * c.dh : c.dh;  // head 0
+    for (size_t i = 0; i < c.nq; ++i)
+      for (size_t d = 0; d < c.dh; ++d)
+        in.q[i * token_stride + d] = d == 0 ? 127.f : static_cast<float>(d % 7) - 3.5f;
+    for (size_t j = 0; j < c.nk; ++j)
+      for (size_t d = 0; d < c.dh; ++d)
+        in.v[j * token_stride + d] = j == 0 ? 127.f : static_cast<float>((j + d) % 9) - 4.5f;
+    for (int key_major = 0; key_major < 2; ++key_major) {
+      F32AttentionParams p = Params(c, in, nullptr);
+      std::vector<uint32_t> perm(c.nk);
+      if (key_major) p.k_perm = perm.data();  // only marks the layout here
+      const size_t bytes = qs8_attention_head_bytes(p);
+      std::vector<uint8_t> a(bytes + 64, 0), b(bytes + 64, 0);
+      void* pa = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(a.data()) + 63) / 64 * 64);
+      void* pb = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(b.data()) + 63) / 64 * 64);
+      for (const Qs8AttentionKernel* ker : Kernels()) {
+        for (size_t h = 0; h < c.heads; ++h) {
+          const Qs8AttentionHead ha = scalar->pack(p, 0, h, pa), hb = ker->pack(p, 0, h, pb);
+          EXPECT_EQ(0, std::memcmp(ha.qs, hb.qs, c.nq * 4)) << ker->name;
+          EXPECT_EQ(0, std::memcmp(ha.ks, hb.ks, c.nk * 4)) << ker->name;
+          EXPECT_EQ(0, std::memcmp(ha.vs, hb.vs, c.dh * 4)) << ker->name;
+          EXPECT_EQ(0, std::memcmp(ha.km, hb.km, c.dh * 4)) << ker->name;
+          if (std::strstr(ker->name, "neondot") == nullptr) {  // int8 quads, V by key: another layout
+            EXPECT_EQ(0, std::memcmp(pa, pb, bytes)) << ker->name << " key_major " << key_major;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Qs8Attention, SameBitsForOneAndTwoThreads) {
   Pool pool(2), pool3(3);
   for (const Qs8AttentionKernel* kp : Kernels()) {
