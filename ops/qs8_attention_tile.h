@@ -204,6 +204,13 @@ static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
   return l;
 }
 
+// n values from p, the lanes past n zero: a plain load for a full vector
+// (masked loads cost more, and packing runs once per token and head).
+template <class Q>
+static inline typename Q::V q8_load(const float* p, int n) {
+  return n >= Q::kW ? Q::load(p) : Q::load_n(p, n);
+}
+
 // dst[0, n) = max(dst, |x - sub|) per element (sub may be null); z gathers
 // x * 0 (NaN once any x is NaN/Inf).
 template <class Q>
@@ -212,10 +219,10 @@ static inline void q8_absmax_into(float* dst, const float* x, const float* sub, 
   size_t d = 0;
   for (; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = Q::load_n(x + d, m);
+    typename Q::V v = q8_load<Q>(x + d, m);
     *z = Q::add(*z, Q::mul(v, Q::zero()));
-    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
-    Q::store_n(dst + d, Q::max(Q::load_n(dst + d, m), Q::abs(v)), m);
+    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
+    Q::store_n(dst + d, Q::max(q8_load<Q>(dst + d, m), Q::abs(v)), m);
   }
 }
 
@@ -226,9 +233,9 @@ static inline float q8_absmax(const float* x, const float* sub, size_t n, typena
   typename Q::V mx = Q::zero();
   for (size_t d = 0; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = Q::load_n(x + d, m);
+    typename Q::V v = q8_load<Q>(x + d, m);
     *z = Q::add(*z, Q::mul(v, Q::zero()));
-    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
     mx = Q::max(mx, Q::abs(v));
   }
   return Q::reduce_max(mx);
@@ -241,9 +248,9 @@ static inline void q8_quant_row(int16_t* out, const float* x, const float* sub, 
                                 const float* scales, size_t n) {
   for (size_t d = 0; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = Q::load_n(x + d, m);
-    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
-    v = Q::mul(v, scales != nullptr ? Q::load_n(scales + d, m) : Q::set1(scale));
+    typename Q::V v = q8_load<Q>(x + d, m);
+    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
+    v = Q::mul(v, scales != nullptr ? q8_load<Q>(scales + d, m) : Q::set1(scale));
     Q::quant_store_n(out + d, v, m);
   }
 }
@@ -305,7 +312,7 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
     for (size_t d = 0; d < dh; d += Q::kW) {
       const int m = static_cast<int>(dh - d);
-      Q::store_n(km + d, Q::add(Q::load_n(km + d, m), Q::load_n(x + d, m)), m);
+      Q::store_n(km + d, Q::add(q8_load<Q>(km + d, m), q8_load<Q>(x + d, m)), m);
     }
   }
   const float inv_nk = 1.f / static_cast<float>(p.nk);
