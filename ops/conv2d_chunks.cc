@@ -1,7 +1,8 @@
 #include "ops/conv2d_chunks.h"
 
 #include <algorithm>
-#include <atomic>
+
+#include "ops/slot_units.h"
 
 namespace edge {
 
@@ -20,34 +21,9 @@ Conv2dUnit Conv2dUnitAt(size_t u, size_t groups, size_t chunk, size_t chunks, si
   return {image_group / groups, image_group % groups, first, std::min(chunk, pixels - first)};
 }
 
-namespace {
-
-struct UnitQueue {
-  void (*unit)(void*, size_t, size_t);
-  void* ctx;
-  size_t units;
-  std::atomic<size_t> next{0};
-};
-
-void RunSlot(void* q, size_t slot) {
-  UnitQueue& r = *static_cast<UnitQueue*>(q);
-  for (size_t u = r.next.fetch_add(1); u < r.units; u = r.next.fetch_add(1)) r.unit(r.ctx, slot, u);
-}
-
-}  // namespace
-
 void Conv2dForEachUnit(size_t units, size_t threads, void (*unit)(void* ctx, size_t slot, size_t u),
                        void* ctx, pthreadpool_t pool) {
-  UnitQueue q;
-  q.unit = unit;
-  q.ctx = ctx;
-  q.units = units;
-  const size_t slots = std::min(Conv2dSlots(threads), units);
-  if (pool != nullptr && slots > 1) {
-    pthreadpool_parallelize_1d(pool, RunSlot, &q, slots, 0);
-  } else {
-    RunSlot(&q, 0);
-  }
+  ForEachUnitInSlots(units, Conv2dSlots(threads), unit, ctx, pool);
 }
 
 }  // namespace edge

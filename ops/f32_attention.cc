@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ops/f32_attention_tile.h"
+#include "ops/slot_units.h"
 
 namespace edge {
 
@@ -85,47 +86,39 @@ struct AttnTask {
   const F32AttentionParams* p;
   float* scratch;
   size_t per_thread;  // floats
-  size_t qblocks, items, chunks;
+  size_t qblocks;
 };
 
-// Items (batch, head, query block) are split into one contiguous range per
-// thread, so each range owns one scratch slice (pthreadpool has no thread id).
-void AttnChunk(void* ctx, size_t t) {
+// Unit u = (batch, head, query block), run with slot `slot`'s scratch
+// (ops/slot_units.h: slots claim units one at a time).
+void AttnUnit(void* ctx, size_t slot, size_t it) {
   const AttnTask& a = *static_cast<const AttnTask*>(ctx);
-  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
-  float* scratch = a.scratch + t * a.per_thread;
   const size_t qb = a.kernel->query_block;
-  for (size_t it = begin; it < end; ++it) {
-    const size_t blk = it % a.qblocks;
-    const size_t bh = it / a.qblocks;
-    const size_t h = bh % a.p->heads, b = bh / a.p->heads;
-    const size_t q0 = blk * qb;
-    const size_t qn = a.p->nq - q0 < qb ? a.p->nq - q0 : qb;
-    a.kernel->tile(*a.p, b, h, q0, qn, scratch);
-  }
+  const size_t blk = it % a.qblocks;
+  const size_t bh = it / a.qblocks;
+  const size_t h = bh % a.p->heads, b = bh / a.p->heads;
+  const size_t q0 = blk * qb;
+  const size_t qn = a.p->nq - q0 < qb ? a.p->nq - q0 : qb;
+  a.kernel->tile(*a.p, b, h, q0, qn, a.scratch + slot * a.per_thread);
 }
 
-// Cluster mode: items are (batch, head, query cluster); a cluster larger than
+// Cluster mode: units are (batch, head, query cluster); a cluster larger than
 // the kernel's query block is cut into near-equal chunks, so a cluster of
 // 100 rows runs as 50 + 50 rather than 96 + 4.
-void ClusterChunk(void* ctx, size_t t) {
+void ClusterUnit(void* ctx, size_t slot, size_t it) {
   const AttnTask& a = *static_cast<const AttnTask*>(ctx);
   const F32AttentionParams& p = *a.p;
-  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
-  float* scratch = a.scratch + t * a.per_thread;
+  float* scratch = a.scratch + slot * a.per_thread;
   const size_t qb = a.kernel->query_block;
-  for (size_t it = begin; it < end; ++it) {
-    const size_t c = it % p.qclusters;
-    const size_t bh = it / p.qclusters;
-    const size_t h = bh % p.heads, b = bh / p.heads;
-    const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
-    const size_t start = off[c], n = off[c + 1] - off[c];
-    if (n == 0) continue;
-    const size_t pieces = (n + qb - 1) / qb;
-    for (size_t k = 0; k < pieces; ++k) {
-      const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
-      a.kernel->tile(p, b, h, s0, s1 - s0, scratch);
-    }
+  const size_t c = it % p.qclusters;
+  const size_t bh = it / p.qclusters;
+  const size_t h = bh % p.heads, b = bh / p.heads;
+  const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
+  const size_t start = off[c], n = off[c + 1] - off[c];
+  const size_t pieces = (n + qb - 1) / qb;
+  for (size_t k = 0; k < pieces; ++k) {
+    const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
+    a.kernel->tile(p, b, h, s0, s1 - s0, scratch);
   }
 }
 
@@ -149,16 +142,9 @@ void f32_attention(const F32AttentionKernel& kernel, const F32AttentionParams& p
   a.per_thread = kernel.scratch_floats(p.head_dim);
   a.qblocks = (p.nq + kernel.query_block - 1) / kernel.query_block;
   const bool clustered = p.q_perm != nullptr;
-  a.items = p.batch * p.heads * (clustered ? p.qclusters : a.qblocks);
-  void (*fn)(void*, size_t) = clustered ? ClusterChunk : AttnChunk;
+  const size_t units = p.batch * p.heads * (clustered ? p.qclusters : a.qblocks);
   const size_t threads = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
-  a.chunks = threads < a.items ? threads : a.items;
-  if (a.chunks <= 1) {
-    a.chunks = 1;
-    fn(&a, 0);
-    return;
-  }
-  pthreadpool_parallelize_1d(pool, fn, &a, a.chunks, 0);
+  ForEachUnitInSlots(units, threads, clustered ? ClusterUnit : AttnUnit, &a, pool);
 }
 
 void f32_attention_ref(const F32AttentionParams& p) {

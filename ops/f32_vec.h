@@ -189,13 +189,23 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
   static V zero() { return _mm256_setzero_ps(); }
   static V set1(float x) { return _mm256_set1_ps(x); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  // Full vectors (n >= 8) take plain loads and stores: on Zen 3 a masked
+  // load costs several times a plain one and a masked store far more, and
+  // callers pass whole rows through these in per-token loops.
+  static V load_n(const float* p, int n) { return n >= kW ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask(n)); }
   static V load_n_fill(const float* p, int n, float fill) {
+    if (n >= kW) return _mm256_loadu_ps(p);
     const __m256i m = mask(n);
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
   }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+  static void store_n(float* p, V v, int n) {
+    if (n >= kW) {
+      _mm256_storeu_ps(p, v);
+    } else {
+      _mm256_maskstore_ps(p, mask(n), v);
+    }
+  }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }

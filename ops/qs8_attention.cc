@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/qs8_attention_tile.h"
+#include "ops/slot_units.h"
 
 namespace edge {
 
@@ -81,7 +82,7 @@ struct Q8Task {
   size_t bh0;           // first (b, h) of this group
   float* scratch;       // threads x per_thread floats
   size_t per_thread;
-  size_t qblocks, items, chunks;
+  size_t qblocks;
 };
 
 void Q8Pack(void* ctx, size_t s) {
@@ -91,31 +92,30 @@ void Q8Pack(void* ctx, size_t s) {
                                         a.heads + s * a.head_bytes);
 }
 
-void Q8Chunk(void* ctx, size_t t) {
+// Unit it = (head of this group, query block or query cluster), run with
+// slot `slot`'s scratch (ops/slot_units.h: slots claim units one at a time).
+void Q8Unit(void* ctx, size_t slot, size_t it) {
   const Q8Task& a = *static_cast<const Q8Task*>(ctx);
-  const size_t begin = t * a.items / a.chunks, end = (t + 1) * a.items / a.chunks;
-  float* scratch = a.scratch + t * a.per_thread;
+  float* scratch = a.scratch + slot * a.per_thread;
   const size_t qb = a.kernel->query_block;
   const F32AttentionParams& p = *a.p;
-  for (size_t it = begin; it < end; ++it) {
-    const size_t s = it / a.qblocks, blk = it % a.qblocks;
-    const size_t bh = a.bh0 + s;
-    if (p.q_perm != nullptr) {
-      // Cluster plans: item = query cluster, cut into near-equal pieces of at
-      // most one query block (as the FP32 driver does).
-      const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
-      const size_t start = off[blk], n = off[blk + 1] - off[blk];
-      const size_t pieces = (n + qb - 1) / qb;
-      for (size_t k = 0; k < pieces; ++k) {
-        const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
-        a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, s0, s1 - s0, scratch);
-      }
-      continue;
+  const size_t s = it / a.qblocks, blk = it % a.qblocks;
+  const size_t bh = a.bh0 + s;
+  if (p.q_perm != nullptr) {
+    // Cluster plans: unit = query cluster, cut into near-equal pieces of at
+    // most one query block (as the FP32 driver does).
+    const uint32_t* off = p.q_off + bh * (p.qclusters + 1);
+    const size_t start = off[blk], n = off[blk + 1] - off[blk];
+    const size_t pieces = (n + qb - 1) / qb;
+    for (size_t k = 0; k < pieces; ++k) {
+      const size_t s0 = start + k * n / pieces, s1 = start + (k + 1) * n / pieces;
+      a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, s0, s1 - s0, scratch);
     }
-    const size_t q0 = blk * qb;
-    const size_t qn = p.nq - q0 < qb ? p.nq - q0 : qb;
-    a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, q0, qn, scratch);
+    return;
   }
+  const size_t q0 = blk * qb;
+  const size_t qn = p.nq - q0 < qb ? p.nq - q0 : qb;
+  a.kernel->tile(p, a.packed[s], bh / p.heads, bh % p.heads, q0, qn, scratch);
 }
 
 size_t Slots(const F32AttentionParams& p, size_t threads) {
@@ -190,14 +190,7 @@ void qs8_attention(const Qs8AttentionKernel& kernel, const F32AttentionParams& p
     } else {
       for (size_t s = 0; s < n; ++s) Q8Pack(&a, s);
     }
-    a.items = n * a.qblocks;
-    a.chunks = threads < a.items ? threads : a.items;
-    if (a.chunks <= 1) {
-      a.chunks = 1;
-      Q8Chunk(&a, 0);
-    } else {
-      pthreadpool_parallelize_1d(pool, Q8Chunk, &a, a.chunks, 0);
-    }
+    ForEachUnitInSlots(n * a.qblocks, threads, Q8Unit, &a, pool);
   }
 }
 
@@ -243,7 +236,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
         // Exact keys in the tiles' order: all keys; kept 64-key tiles; or the
         // members of kept key clusters in cluster order.
         // Softmax steps (spans) as the kernel takes them: gathered cluster
-        // keys 64 at a time; kept tiles two at a time where two neighbours
+        // keys 128 at a time; kept tiles two at a time where two neighbours
         // are kept.
         order.clear();
         spans.clear();
@@ -252,7 +245,7 @@ void qs8_attention_ref(const F32AttentionParams& p) {
           for (size_t c = 0; c < p.kclusters; ++c)
             if (keep[c] != 0)
               for (uint32_t r = ko[c]; r < ko[c + 1]; ++r) order.push_back(p.k_perm[bh * p.nk + r]);
-          for (size_t t0 = 0; t0 < order.size(); t0 += kQ8KT) spans.push_back(std::min(kQ8KT, order.size() - t0));
+          for (size_t t0 = 0; t0 < order.size(); t0 += kQ8Span) spans.push_back(std::min(kQ8Span, order.size() - t0));
         } else {
           const size_t tiles = (p.nk + kQ8KT - 1) / kQ8KT;
           for (size_t t = 0; t < tiles; ++t) {
@@ -314,8 +307,8 @@ void qs8_attention_ref(const F32AttentionParams& p) {
           std::vector<size_t> skipped;
           for (size_t g = 0; g < groups; ++g)
             if (keep[g] == 0) skipped.push_back(g);
-          for (size_t t0 = 0; t0 < skipped.size(); t0 += kQ8KT) {
-            const size_t n = skipped.size() - t0 < kQ8KT ? skipped.size() - t0 : kQ8KT;
+          for (size_t t0 = 0; t0 < skipped.size(); t0 += kQ8Span) {
+            const size_t n = skipped.size() - t0 < kQ8Span ? skipped.size() - t0 : kQ8Span;
             s.assign(n, 0.0);
             for (size_t j = 0; j < n; ++j) {
               const float* kc = p.comp_k + (bh * groups + skipped[t0 + j]) * dh;

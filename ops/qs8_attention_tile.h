@@ -31,7 +31,8 @@ namespace edge {
 namespace {
 
 constexpr size_t kQ8KT = kQs8AttnKeyTile;
-// Dense plans run two packed tiles through one softmax step: the per-row work
+// Dense plans run two packed tiles through one softmax step (sparse plans a
+// gathered span of up to 128 keys): the per-row work
 // of a step (reductions, the rescale factor) is paid once per 128 keys, which
 // matters at small head dims (d = 32: as many softmax as product operations).
 constexpr size_t kQ8Span = 2 * kQ8KT;
@@ -204,13 +205,6 @@ static inline Q8HeadLayout q8_head_layout(const F32AttentionParams& p) {
   return l;
 }
 
-// n values from p, the lanes past n zero: a plain load for a full vector
-// (masked loads cost more, and packing runs once per token and head).
-template <class Q>
-static inline typename Q::V q8_load(const float* p, int n) {
-  return n >= Q::kW ? Q::load(p) : Q::load_n(p, n);
-}
-
 // dst[0, n) = max(dst, |x - sub|) per element (sub may be null); z gathers
 // x * 0 (NaN once any x is NaN/Inf).
 template <class Q>
@@ -219,10 +213,10 @@ static inline void q8_absmax_into(float* dst, const float* x, const float* sub, 
   size_t d = 0;
   for (; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = q8_load<Q>(x + d, m);
+    typename Q::V v = Q::load_n(x + d, m);
     *z = Q::add(*z, Q::mul(v, Q::zero()));
-    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
-    Q::store_n(dst + d, Q::max(q8_load<Q>(dst + d, m), Q::abs(v)), m);
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    Q::store_n(dst + d, Q::max(Q::load_n(dst + d, m), Q::abs(v)), m);
   }
 }
 
@@ -233,9 +227,9 @@ static inline float q8_absmax(const float* x, const float* sub, size_t n, typena
   typename Q::V mx = Q::zero();
   for (size_t d = 0; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = q8_load<Q>(x + d, m);
+    typename Q::V v = Q::load_n(x + d, m);
     *z = Q::add(*z, Q::mul(v, Q::zero()));
-    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
     mx = Q::max(mx, Q::abs(v));
   }
   return Q::reduce_max(mx);
@@ -248,9 +242,9 @@ static inline void q8_quant_row(int16_t* out, const float* x, const float* sub, 
                                 const float* scales, size_t n) {
   for (size_t d = 0; d < n; d += Q::kW) {
     const int m = static_cast<int>(n - d);
-    typename Q::V v = q8_load<Q>(x + d, m);
-    if (sub != nullptr) v = Q::sub(v, q8_load<Q>(sub + d, m));
-    v = Q::mul(v, scales != nullptr ? q8_load<Q>(scales + d, m) : Q::set1(scale));
+    typename Q::V v = Q::load_n(x + d, m);
+    if (sub != nullptr) v = Q::sub(v, Q::load_n(sub + d, m));
+    v = Q::mul(v, scales != nullptr ? Q::load_n(scales + d, m) : Q::set1(scale));
     Q::quant_store_n(out + d, v, m);
   }
 }
@@ -312,7 +306,7 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
     const float* x = p.k + b * p.k_bs + h * p.k_hs + j * p.k_ts;
     for (size_t d = 0; d < dh; d += Q::kW) {
       const int m = static_cast<int>(dh - d);
-      Q::store_n(km + d, Q::add(q8_load<Q>(km + d, m), q8_load<Q>(x + d, m)), m);
+      Q::store_n(km + d, Q::add(Q::load_n(km + d, m), Q::load_n(x + d, m)), m);
     }
   }
   const float inv_nk = 1.f / static_cast<float>(p.nk);
@@ -395,8 +389,8 @@ static Qs8AttentionHead q8_pack_head(const F32AttentionParams& p, size_t b, size
 template <int MR>
 static size_t q8_attn_scratch_floats(size_t dh, size_t qb) {
   const size_t cp = q8_cp(dh), dh2 = (dh + 3) / 4 * 4;
-  const size_t gather = (dh2 * kQ8KT * 2 + kQ8KT * cp * 2) / sizeof(float) + kQ8KT +
-                        kQ8KT + cp / 2 + 16 + 64;  // + centroid logit biases, a zero V row
+  const size_t gather = (dh2 * kQ8Span * 2 + kQ8Span * cp * 2) / sizeof(float) + kQ8Span +
+                        kQ8Span + cp / 2 + 16 + 64;  // + centroid logit biases, a zero V row
   const size_t f = MR * kQ8Span + MR * kQ8Span / 2 + qb * cp + 2 * qb + gather + 64;
   return (f + 15) / 16 * 16;
 }
@@ -494,7 +488,7 @@ static inline void q8_pv_chunk(float* const* orow, const int16_t* const* prow,
 }
 
 // Where the keys of one exact tile come from: the packed head's tile t, or a
-// gathered copy of up to 64 keys (cluster plans) in the same layout.
+// gathered copy of up to 128 keys (cluster plans) in the same layout.
 template <class Q>
 struct Q8KeyTile {
   const typename Q::KE* k;
@@ -527,12 +521,12 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   // Centroid pass: the logit bias (ln n) of each gathered centroid; a zero
   // value row (the partner of a lone key in a V pair).
   float* cbias = reinterpret_cast<float*>(gbase);
-  int16_t* zrow = reinterpret_cast<int16_t*>(cbias + KT);
+  int16_t* zrow = reinterpret_cast<int16_t*>(cbias + ST);
   gbase = reinterpret_cast<uint8_t*>(zrow + cp);
   gbase += (64 - reinterpret_cast<uintptr_t>(gbase) % 64) % 64;
   KE* gk = reinterpret_cast<KE*>(gbase);
-  int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * KT * sizeof(KE)));
-  float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(KT * cp * sizeof(int16_t)));
+  int16_t* gv = reinterpret_cast<int16_t*>(gbase + q8_align64(dhg * Q::kKG * ST * sizeof(KE)));
+  float* gks = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(gv) + q8_align64(ST * cp * sizeof(int16_t)));
 
   std::memset(obuf, 0, qn * cp * sizeof(float));
   for (size_t i = 0; i < qn; ++i) {
@@ -654,9 +648,11 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       vpend = nullptr;
     }
   };
+  // Slot n's K lies in the gathered span's tile n / 64, as in the packed head.
+  auto gk_slot = [&](size_t n) { return gk + (n / KT) * dhg * KT * Q::kKG + (n % KT) * Q::kKG; };
   auto gather_key = [&](size_t j, size_t n) {
     const KE* src = hk + j * dhg * Q::kKG;
-    KE* dst = gk + n * Q::kKG;
+    KE* dst = gk_slot(n);
     for (size_t dg = 0; dg < dhg; ++dg) {
       std::memcpy(dst + dg * KT * Q::kKG, src + dg * Q::kKG, Q::kKG * sizeof(KE));
     }
@@ -686,7 +682,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     const float amax = q8_absmax<Q>(kc, head.km, dh, &z);
     for (size_t d = 0; d < dhg * Q::kKG; ++d) row[d] = 0;
     if (amax > 0.f) q8_quant_row<Q>(row, kc, head.km, 127.f / amax, nullptr, dh);
-    KE* dst = gk + n * Q::kKG;
+    KE* dst = gk_slot(n);
     for (size_t dg = 0; dg < dhg; ++dg)
       for (size_t e = 0; e < Q::kKG; ++e) dst[dg * KT * Q::kKG + e] = static_cast<KE>(row[dg * Q::kKG + e]);
     gks[n] = amax / 127.f;
@@ -709,12 +705,12 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   if (clustered || (keep != nullptr && p.comp_k != nullptr)) {
     // Slots past a partial gathered tile's last key keep earlier keys (weight
     // 0); zero once so that they never hold garbage.
-    std::memset(gk, 0, dhg * Q::kKG * KT * sizeof(KE));
-    std::memset(gv, 0, KT * cp * sizeof(int16_t));
+    std::memset(gk, 0, dhg * Q::kKG * ST * sizeof(KE));
+    std::memset(gv, 0, ST * cp * sizeof(int16_t));
     std::memset(zrow, 0, cp * sizeof(int16_t));
   }
   if (clustered) {
-    // Exact part: members of the kept key clusters, gathered into full tiles.
+    // Exact part: members of the kept key clusters, gathered into full spans of 128.
     const uint32_t* kperm = p.k_perm + bh * p.nk;
     const uint32_t* koff = p.k_off + bh * (p.kclusters + 1);
     size_t n = 0;
@@ -722,7 +718,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       if (keep[c] == 0) continue;
       for (uint32_t r = koff[c]; r < koff[c + 1]; ++r) {
         gather_key(kperm[r], n);
-        if (++n == KT) {
+        if (++n == ST) {
           run_gathered(n, nullptr);
           n = 0;
         }
@@ -745,7 +741,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
 
   if (keep != nullptr && p.comp_k != nullptr) {
     // Skipped groups through their centroids (mean key, mean value, ln n) on
-    // the same INT8 tile as the exact keys, up to 64 a pass.
+    // the same INT8 tile as the exact keys, up to 128 a pass.
     const float* ck = p.comp_k + bh * groups * dh;
     const float* cv = p.comp_v + bh * groups * dh;
     const float* cl = p.comp_logn + bh * groups;
@@ -754,7 +750,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
       if (keep[g] != 0) continue;
       gather_centroid(ck + g * dh, cv + g * dh, n);
       cbias[n] = cl[g] * vecmath::kLog2e;  // log2 units, as the logits
-      if (++n == KT) {
+      if (++n == ST) {
         run_gathered(n, cbias);
         n = 0;
       }
