@@ -21,6 +21,12 @@ namespace {
 //   + clusters 19.9 s, INT8 attention 20.9 s, INT8 + clusters 18.5 s, 45%
 //   exact pairs, linears and the rest 5.2-5.6 s; before INT8 centroid
 //   compensation and key-major gathers an INT8 gathered pair cost 2.1x).
+//   INT8 attention refit after the two-tile softmax step and the 2^x
+//   softmax (ops/qs8_attention_tile.h): 1.445x the FP32 attention in the
+//   video model (attention op totals of 20-step runs at one thread, three
+//   alternated rounds, 7569 vs 5238 ms; the isolated kernel at d = 32 runs
+//   1.85x); INT8 + clusters 4490 ms at 47.5% exact pairs, which keeps the
+//   gathered-pair factor at 1.6 (FP32 clusters 5475 ms: 1.4).
 //   Token-reuse bookkeeping 0.025 of dense attention (a threshold that
 //   recomputes every row ran 0.98x end to end with attention 84% of the time;
 //   with it the model predicts 1.41x for threshold 0.07 at 63.2% of rows,
@@ -32,7 +38,7 @@ namespace {
 //   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
-    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 63.0, 0.077, 1.4, 1.6, 0.025, 9.0},
+    {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 54.0, 85.0, 49.0, 71.0, 0.077, 1.4, 1.6, 0.025, 9.0},
     {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
      0.077, 1.4, 1.6, 0.025, 12.0},
     {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.077, 1.4, 1.6, 0.025, 5.0},
