@@ -15,6 +15,7 @@ namespace {
 struct QVecNeonDot : VecNeon {
   using KE = int8_t;
   static constexpr int kKG = 4, kVG = 1;
+  static constexpr bool kTransposeK8 = false;  // gathers K key by key
   // P.V over 8 keys at a time: P of a row in one int16x8 register.
   static constexpr int kPLanes = 8;
   using PL = int16x8_t;

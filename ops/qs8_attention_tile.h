@@ -41,6 +41,7 @@ constexpr size_t kQ8Span = 2 * kQ8KT;
 struct QVecScalar : VecScalar {
   using KE = int16_t;
   static constexpr int kKG = 2, kVG = 2;
+  static constexpr bool kTransposeK8 = false;  // gathers K key by key
   static constexpr int kPLanes = 0;  // P.V one key group at a time
   using A = int32_t;
   struct P {
@@ -96,6 +97,33 @@ struct QVecScalar : VecScalar {
 struct QVecAvx2 : VecAvx2 {
   using KE = int16_t;
   static constexpr int kKG = 2, kVG = 2;
+  // Gathers K eight keys at a time: key-major rows of channel pairs (one
+  // dword each) transposed 8 x 8 into the tile's [pair][key] rows.
+  static constexpr bool kTransposeK8 = true;
+  static void transpose_k8(int16_t* dst, size_t dst_stride, const int16_t* const* src, size_t dhg) {
+    size_t g = 0;
+    for (; g + 8 <= dhg; g += 8) {
+      __m256i r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[i] + 2 * g));
+      // Per 128-bit lane: pairs of keys, then quads; then the lanes.
+      const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+      const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+      const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+      const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+      const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+      const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+      const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+      const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+      const __m256i o[8] = {_mm256_permute2x128_si256(u0, u4, 0x20), _mm256_permute2x128_si256(u1, u5, 0x20),
+                            _mm256_permute2x128_si256(u2, u6, 0x20), _mm256_permute2x128_si256(u3, u7, 0x20),
+                            _mm256_permute2x128_si256(u0, u4, 0x31), _mm256_permute2x128_si256(u1, u5, 0x31),
+                            _mm256_permute2x128_si256(u2, u6, 0x31), _mm256_permute2x128_si256(u3, u7, 0x31)};
+      for (int j = 0; j < 8; ++j)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + (g + j) * dst_stride), o[j]);
+    }
+    for (; g < dhg; ++g)
+      for (int i = 0; i < 8; ++i) std::memcpy(dst + g * dst_stride + 2 * i, src[i] + 2 * g, 2 * sizeof(int16_t));
+  }
   static constexpr int kPLanes = 0;
   using A = __m256i;
   using P = __m256i;
@@ -650,12 +678,27 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
   };
   // Slot n's K lies in the gathered span's tile n / 64, as in the packed head.
   auto gk_slot = [&](size_t n) { return gk + (n / KT) * dhg * KT * Q::kKG + (n % KT) * Q::kKG; };
-  auto gather_key = [&](size_t j, size_t n) {
+  // K of the gathered keys gidx[0, n) into their slots (a transpose of the
+  // key-major rows): eight keys at a time where the ISA has it.
+  uint32_t gidx[kQ8Span];
+  auto copy_k = [&](size_t j, size_t n) {  // one key
     const KE* src = hk + j * dhg * Q::kKG;
     KE* dst = gk_slot(n);
-    for (size_t dg = 0; dg < dhg; ++dg) {
-      std::memcpy(dst + dg * KT * Q::kKG, src + dg * Q::kKG, Q::kKG * sizeof(KE));
+    for (size_t dg = 0; dg < dhg; ++dg) std::memcpy(dst + dg * KT * Q::kKG, src + dg * Q::kKG, Q::kKG * sizeof(KE));
+  };
+  auto gather_k = [&](size_t n) {
+    size_t n0 = 0;
+    if constexpr (Q::kTransposeK8) {
+      for (; n0 + 8 <= n; n0 += 8) {
+        const KE* src[8];
+        for (int i = 0; i < 8; ++i) src[i] = hk + gidx[n0 + i] * dhg * Q::kKG;
+        Q::transpose_k8(gk_slot(n0), KT * Q::kKG, src, dhg);
+      }
     }
+    for (size_t i = n0; i < n && i < kQ8Span; ++i) copy_k(gidx[i], i);
+  };
+  auto gather_key = [&](size_t j, size_t n) {
+    gidx[n] = static_cast<uint32_t>(j);  // K: gather_k, once the span is full
     const int16_t* vrow = head.v + j * cp;
     if constexpr (Q::kVG == 1) {
       std::memcpy(gv + n * cp, vrow, cp * sizeof(int16_t));
@@ -691,6 +734,7 @@ static void qs8_attention_tile(const F32AttentionParams& p, const Qs8AttentionHe
     for (size_t d = 0; d < dh; ++d) vd[d * Q::kVG] = row[d];
   };
   auto run_gathered = [&](size_t n, const float* bias) {
+    if (bias == nullptr) gather_k(n);  // exact keys (centroids write their K directly)
     for (size_t j = n; j < (n + kSW - 1) / kSW * kSW; ++j) gks[j] = 0.f;  // unused S lanes
     // Unused K slots up to the chunk hold stale keys: their P is 0 and their
     // scale 0, so they add nothing. A lone key's partner in V is zero.
