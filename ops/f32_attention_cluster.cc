@@ -139,13 +139,20 @@ void AssignGemm(const F32GemmConfig& g, const Rows& x, size_t n, const float* ce
       g.ukernel(m, nc, dh, x.row(t0), x.ts, packed + p * dh * nr, bias + p * nr, y + p * nr, ys, 0);
     }
     for (size_t i = 0; i < m; ++i) {
-      // Max first (a reduction without a loop-carried index), then the
-      // lowest index holding it.
+      // Max first (a reduction without a loop-carried index, in eight
+      // independent lanes so that it does not wait on one compare chain;
+      // max is exact in any order), then the lowest index holding it.
       const float* yr = y + i * ys;
+      float lane[8];
+      for (int l = 0; l < 8; ++l) lane[l] = yr[0];
+      size_t c = 0;
+      for (; c + 8 <= C; c += 8)
+        for (int l = 0; l < 8; ++l) lane[l] = yr[c + l] > lane[l] ? yr[c + l] : lane[l];
       float best = yr[0];
-      for (size_t c = 1; c < C; ++c) best = yr[c] > best ? yr[c] : best;
+      for (int l = 0; l < 8; ++l) best = lane[l] > best ? lane[l] : best;
+      for (; c < C; ++c) best = yr[c] > best ? yr[c] : best;
       uint32_t at = 0;
-      while (yr[at] != best) ++at;
+      while (at + 1 < C && yr[at] != best) ++at;  // NaN scores: the last cluster, never past it
       assign[t0 + i] = at;
     }
   }
