@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "ops/slot_units.h"
 
 namespace edge {
 
@@ -19,11 +18,6 @@ size_t Conv2dSlots(size_t threads) { return threads > 1 ? threads : 1; }
 Conv2dUnit Conv2dUnitAt(size_t u, size_t groups, size_t chunk, size_t chunks, size_t pixels) {
   const size_t image_group = u / chunks, first = u % chunks * chunk;
   return {image_group / groups, image_group % groups, first, std::min(chunk, pixels - first)};
-}
-
-void Conv2dForEachUnit(size_t units, size_t threads, void (*unit)(void* ctx, size_t slot, size_t u),
-                       void* ctx, pthreadpool_t pool) {
-  ForEachUnitInSlots(units, Conv2dSlots(threads), unit, ctx, pool);
 }
 
 }  // namespace edge

@@ -1,13 +1,12 @@
 // How the im2col + GEMM convolutions (ops/f32_conv2d.h, ops/qs8_conv2d.h)
 // split their work: the output pixels of each (image, group) are cut into
 // chunks, a chunk's im2col lands in one thread's slot of the scratch, and the
-// slots claim the (image, group, chunk) units one at a time, so a thread the
-// machine runs late (a busy core) takes fewer of them.
+// slots claim the (image, group, chunk) units one at a time
+// (ops/slot_units.h), so a thread the machine runs late (a busy core) takes
+// fewer of them.
 #pragma once
 
 #include <cstddef>
-
-#include <pthreadpool.h>
 
 namespace edge {
 
@@ -28,13 +27,5 @@ struct Conv2dUnit {
   size_t image, group, first, pixels;
 };
 Conv2dUnit Conv2dUnitAt(size_t u, size_t groups, size_t chunk, size_t chunks, size_t pixels);
-
-// Calls unit(ctx, slot, u) once for every u in [0, units), each slot on one
-// thread of the pool at a time (so slot-private scratch is safe). Uses at
-// most Conv2dSlots(threads) slots: what the scratch was sized for, however
-// many threads the pool has. One parallel call per convolution: a hand-off
-// between threads can cost a whole scheduler slice on a busy machine.
-void Conv2dForEachUnit(size_t units, size_t threads, void (*unit)(void* ctx, size_t slot, size_t u),
-                       void* ctx, pthreadpool_t pool);
 
 }  // namespace edge

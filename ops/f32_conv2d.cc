@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ops/conv2d_chunks.h"
+#include "ops/slot_units.h"
 
 namespace edge {
 
@@ -217,7 +218,7 @@ void f32_conv2d(const F32GemmConfig& cfg, const F32Conv2dParams& p, size_t threa
   r.chunk = ChunkPixels(cfg, p, threads);
   r.slot_floats = f32_gemm_packed_floats(r.chunk, GroupK(p) + 1, cfg.nr);
   r.chunks = (pixels + r.chunk - 1) / r.chunk;
-  Conv2dForEachUnit(p.batch * p.groups * r.chunks, threads, RunUnit, &r, pool);
+  ForEachUnitInSlots(p.batch * p.groups * r.chunks, Conv2dSlots(threads), RunUnit, &r, pool);
 }
 
 void f32_conv2d_ref(const F32Conv2dParams& p, const float* x, const float* w, const float* bias,

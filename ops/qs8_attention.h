@@ -8,8 +8,10 @@
 //      max|x| / 127, round half away from zero); S = (q8 . k8) * s_q * s_k *
 //      scale in int32, then the online softmax in FP32. Per-token K scales
 //      (not per tile) let sparse plans gather any keys into a tile.
-//   3. P = exp(S - m) in [0, 1] is quantized to 15 bits (p16 = round(P *
-//      32767)) and V per channel to INT8; O += p16 . v8 in int32 per tile,
+//   3. P = exp(S - m) in [0, 1] (computed as 2^x, log2 e folded into the
+//      logit scale) is quantized to 15 bits (p16 = round(P * 32767)) and V
+//      per channel to INT8; O += p16 . v8 in int32 per softmax step (two
+//      64-key tiles, or a gathered span of up to 128 keys),
 //      rescaled into an FP32 accumulator, and the row sum uses the same p16,
 //      so the output is an exact convex combination of the quantized weights
 //      (O and the row sum both stay in p16 units; the 1/32767 cancels).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/conv2d_chunks.h"
+#include "ops/slot_units.h"
 
 namespace edge {
 namespace {
@@ -198,7 +199,7 @@ void qs8_conv2d(const QGemmKernel& kernel, const F32Conv2dParams& p, size_t thre
   r.scratch = static_cast<uint8_t*>(scratch);
   r.slot = SlotLayoutOf(kernel, p, threads);
   r.chunks = (pixels + r.slot.chunk - 1) / r.slot.chunk;
-  Conv2dForEachUnit(p.batch * p.groups * r.chunks, threads, RunUnit, &r, pool);
+  ForEachUnitInSlots(p.batch * p.groups * r.chunks, Conv2dSlots(threads), RunUnit, &r, pool);
 }
 
 namespace {
