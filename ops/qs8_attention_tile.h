@@ -65,7 +65,10 @@ struct QVecScalar : VecScalar {
   // x0, x1 >= 0 (already x * 32767 + 0.5): stores trunc(x0), trunc(x1) as
   // 2 * kW int16 in order, returns their sum per int32 lane.
   static A store_p16x2(int16_t* dst, V x0, V x1) {
-    const int32_t i0 = static_cast<int32_t>(x0), i1 = static_cast<int32_t>(x1);
+    // Truncation; a NaN (rows of a head with non-finite K or V, overwritten
+    // with NaN at the end) gives 0 here, not an undefined conversion.
+    auto trunc = [](float x) { return x >= 0.f && x < 65536.f ? static_cast<int32_t>(x) : 0; };
+    const int32_t i0 = trunc(x0), i1 = trunc(x1);
     dst[0] = static_cast<int16_t>(i0);
     dst[1] = static_cast<int16_t>(i1);
     return i0 + i1;
