@@ -41,9 +41,13 @@ struct pthreadpool {
     }
   }
 
-  void Worker() {
+  // `seen` is the generation at pthreadpool_create, read before the thread
+  // starts: a worker that starts late (a loaded machine) must still take
+  // part in a job posted before it first locked the mutex. Reading the
+  // generation here instead made it skip that job, and PinThreadPool, whose
+  // tasks wait for one another, then waited for a worker that never came.
+  void Worker(unsigned seen) {
     std::unique_lock<std::mutex> lock(mu);
-    unsigned seen = generation;
     for (;;) {
       work_cv.wait(lock, [&] { return stop || generation != seen; });
       if (stop) return;
@@ -88,7 +92,8 @@ pthreadpool_t pthreadpool_create(size_t threads_count) {
   }
   pthreadpool* pool = new pthreadpool();
   pool->threads = threads_count;
-  for (size_t i = 1; i < threads_count; ++i) pool->workers.emplace_back([pool] { pool->Worker(); });
+  const unsigned start = pool->generation;  // no job posted yet
+  for (size_t i = 1; i < threads_count; ++i) pool->workers.emplace_back([pool, start] { pool->Worker(start); });
   return pool;
 }
 
