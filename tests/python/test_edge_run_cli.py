@@ -5,6 +5,7 @@ Exit codes: 2 usage / bad input files, 3 bad or missing model file, 4 runtime
 failure, 5 NaN/Inf produced by the model (--check-finite, on by default).
 The README's table of refusals points at these cases.
 """
+import json
 import os
 import resource
 import subprocess
@@ -120,6 +121,29 @@ def test_edge_run_cli():
                 once_huge += ["--input", "%s=%s" % (k, v)]
         check("NaN produced inside the network (--once)", once_huge, 5, "first produced")
         check("NaN produced inside the network, --no-check-finite", once_huge + ["--no-check-finite"], 0, "wrote")
+
+        # --repeat: N timed runs of the graph on the same inputs; the outputs are
+        # those of a single run, and --json lists one time per run.
+        once_ok = [model, "--once", "--input", "x=" + os.path.join(d, "x.npy")]
+        for k in ("t", "y"):
+            v = os.path.join(d, k + ".npy")
+            if os.path.exists(v):
+                once_ok += ["--input", "%s=%s" % (k, v)]
+        check("--repeat without --once", [model, "--repeat", "3"], 2, "--repeat needs --once")
+        check("--repeat 0", once_ok + ["--repeat", "0", "--out-dir", os.path.join(d, "r0")], 2, "--repeat needs")
+        subprocess.run([EDGE_RUN] + once_ok + ["--out-dir", os.path.join(d, "r1"), "--quiet"], check=True)
+        r = subprocess.run([EDGE_RUN] + once_ok + ["--repeat", "3", "--out-dir", os.path.join(d, "r3"), "--json",
+                                                   "--quiet"], capture_output=True, text=True, check=True)
+        rep = json.loads(r.stdout)
+        runs = rep.get("invoke_ms_runs", [])
+        ok = (len(runs) == 3 and min(runs) == rep["invoke_ms_min"] and
+              sorted(runs)[1] == rep["invoke_ms_median"] and runs[0] == rep["invoke_ms"])
+        outs = sorted(os.listdir(os.path.join(d, "r1")))
+        same = outs and all(np.array_equal(np.load(os.path.join(d, "r1", f)), np.load(os.path.join(d, "r3", f)))
+                            for f in outs)
+        print(f"{'ok  ' if ok and same else 'FAIL'} --repeat 3: {runs}, outputs equal to one run: {same}")
+        if not (ok and same):
+            failures.append("--repeat")
         noise = os.path.join(d, "noise_huge.npy")
         np.save(noise, (np.sign(rng.standard_normal((1,) + x.shape[1:])) * 3e38).astype(np.float32))
         check("NaN produced inside the network (generation)",
