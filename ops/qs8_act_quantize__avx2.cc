@@ -42,6 +42,15 @@ void QuantizeRowsAvx2(const float* x, size_t ldx, size_t rows, size_t K, size_t 
       const __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(x1, inv));
       // packs work per 128-bit lane: reorder to k order afterwards.
       const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8);
+      if (fmt.int16_even_odd) {
+        // Every 4 int16 as q0, q2, q1, q3 (the bytes 0-1, 4-5, 2-3, 6-7).
+        const __m256i order = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,
+                                               0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
+        alignas(32) uint8_t tmp[32];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), _mm256_shuffle_epi8(w16, order));
+        std::memcpy(qr + 2 * k, tmp, 2 * (k_pad - k >= 16 ? 16 : k_pad - k));
+        continue;
+      }
       __m128i b = _mm_packs_epi16(_mm256_castsi256_si128(w16), _mm256_extracti128_si256(w16, 1));
       b = _mm_xor_si128(b, _mm_set1_epi8(static_cast<char>(fmt.xor_mask)));
       alignas(16) uint8_t tmp[16];

@@ -52,7 +52,14 @@ void QuantizeRowsRef(const float* x, size_t ldx, size_t rows, size_t K, size_t k
         const float r = std::nearbyint(row[k] * inv);
         v = static_cast<int>(std::fmin(std::fmax(r, -127.0f), 127.0f));
       }
-      qr[k] = static_cast<uint8_t>(static_cast<uint8_t>(static_cast<int8_t>(v)) ^ fmt.xor_mask);
+      if (fmt.int16_even_odd) {
+        const size_t i = k % 4, pos = k - i + (i % 2 == 0 ? i / 2 : 2 + i / 2);
+        const uint16_t u = static_cast<uint16_t>(static_cast<int16_t>(v));
+        qr[2 * pos] = static_cast<uint8_t>(u & 0xFF);
+        qr[2 * pos + 1] = static_cast<uint8_t>(u >> 8);
+      } else {
+        qr[k] = static_cast<uint8_t>(static_cast<uint8_t>(static_cast<int8_t>(v)) ^ fmt.xor_mask);
+      }
       sum += v;
       if (fmt.corr_mul != 0 && k % kNvfp4BlockSize == kNvfp4BlockSize - 1) {
         corr[m * ldcorr + k / kNvfp4BlockSize] = fmt.corr_mul * sum;
@@ -178,7 +185,7 @@ struct ActLayout {
 ActLayout LayoutFor(const QGemmKernel& kernel, size_t M, size_t K) {
   ActLayout l;
   l.k_pad = RoundUp(std::max<size_t>(K, 1), kernel.k_align);
-  l.lda = RoundUp(l.k_pad, 64);
+  l.lda = RoundUp(QActRowBytes(kernel.act, l.k_pad), 64);
   l.ldcorr = kernel.act.corr_mul != 0 ? RoundUp(l.k_pad, 16) / 16 : 0;
   l.q_bytes = M * l.lda;
   l.scale_off = RoundUp(l.q_bytes, 64);

@@ -42,10 +42,17 @@ bool Qs8QuantizePerChannel(const float* w, size_t N, size_t K, size_t ldw, int8_
 // How a variant wants its activations: q XOR xor_mask (0x80 turns s8 into the
 // u8 "q + 128" that vpdpbusd wants), rows zero-padded to `k_pad`; if corr_mul
 // != 0, also corr[row][b] = corr_mul * sum of q over 16-block b.
+// int16_even_odd: each q as a little-endian int16 (2 bytes per element; no
+// xor_mask), every 4 of them in the order q0, q2, q1, q3 (k_pad a multiple
+// of 4): the AVX2 tile multiplies even and odd k apart (qs8_gemm__avx2.cc).
 struct QActFormat {
   uint8_t xor_mask = 0;
   int32_t corr_mul = 0;
+  bool int16_even_odd = false;
 };
+
+// Bytes of one quantized activation row of k_pad elements in this format.
+inline size_t QActRowBytes(const QActFormat& f, size_t k_pad) { return f.int16_even_odd ? 2 * k_pad : k_pad; }
 
 // Per-token activation quantizer (reference; the variants have vector ones
 // producing the same bytes). q rows are ldq bytes, k_pad (>= K) of them written.

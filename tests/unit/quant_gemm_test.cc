@@ -165,7 +165,7 @@ TEST(QuantGemm, ActivationQuantizersMatchReference) {
       const QGemmKernel& kern = *lists[l][v];
       if (!Runs(kern)) continue;
       for (size_t K : {1, 5, 16, 31, 100, 769}) {
-        const size_t rows = 3, kp = RoundUp(K, kern.k_align), ld = RoundUp(kp, 64);
+        const size_t rows = 3, kp = RoundUp(K, kern.k_align), ld = RoundUp(QActRowBytes(kern.act, kp), 64);
         std::vector<float> x = Make(rows * K, rng, Fill::kGauss);
         x[0] = 5.0f;  // a row whose amax sits at k = 0
         std::vector<uint8_t> q1(rows * ld, 1), q2(rows * ld, 1);

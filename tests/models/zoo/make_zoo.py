@@ -62,97 +62,122 @@ def rand(g, *shape):
     return torch.randn(*shape, generator=g)
 
 
-# Each maker returns (wrapper module, {input name: tensor}). Hidden sizes 32-64,
-# one or two blocks, a few dozen tokens: the committed files stay small.
+# Each maker returns (wrapper module, {input name: tensor}, fixed keyword
+# arguments). At the test scale (committed files): hidden sizes 32-64, one or
+# two blocks, a few dozen tokens, so the files stay small. At the bench scale
+# (--scale bench, for bench/run_zoo_speed.sh, never committed): 6 heads of 64
+# (hidden 384), two blocks, 256 image tokens per sample in a batch of 2 for the
+# image models and 512 video tokens for the video models, 16 text tokens:
+# shapes whose time is the network's, not the call overhead.
+BIG = False
+
+
+def pick(test, bench):
+    return bench if BIG else test
+
 
 def make_dit(g):
     from diffusers import DiTTransformer2DModel
-    m = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=8,
-                              num_layers=2, sample_size=8, patch_size=2, num_embeds_ada_norm=10)
-    ins = {"hidden_states": rand(g, 2, 4, 8, 8), "timestep": torch.tensor([17, 803], dtype=torch.int64),
+    s = pick(8, 32)
+    m = DiTTransformer2DModel(num_attention_heads=pick(2, 6), attention_head_dim=pick(16, 64), in_channels=4,
+                              out_channels=8, num_layers=2, sample_size=s, patch_size=2, num_embeds_ada_norm=10)
+    ins = {"hidden_states": rand(g, 2, 4, s, s), "timestep": torch.tensor([17, 803], dtype=torch.int64),
            "class_labels": torch.tensor([3, 9], dtype=torch.int64)}
     return m, ins, {}
 
 
 def make_pixart(g):
     from diffusers import PixArtTransformer2DModel
-    m = PixArtTransformer2DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=8,
-                                 num_layers=2, sample_size=8, patch_size=2, cross_attention_dim=32,
-                                 caption_channels=24, use_additional_conditions=False)
-    ins = {"hidden_states": rand(g, 2, 4, 8, 8), "encoder_hidden_states": rand(g, 2, 6, 24),
+    s, txt = pick(8, 32), pick(6, 16)
+    m = PixArtTransformer2DModel(num_attention_heads=pick(2, 6), attention_head_dim=pick(16, 64), in_channels=4,
+                                 out_channels=8, num_layers=2, sample_size=s, patch_size=2,
+                                 cross_attention_dim=pick(32, 384), caption_channels=pick(24, 64),
+                                 use_additional_conditions=False)
+    ins = {"hidden_states": rand(g, 2, 4, s, s), "encoder_hidden_states": rand(g, 2, txt, pick(24, 64)),
            "timestep": torch.tensor([17, 803], dtype=torch.int64)}
     return m, ins, {"added_cond_kwargs": {"resolution": None, "aspect_ratio": None}}
 
 
 def make_sd3(g):
     from diffusers import SD3Transformer2DModel
-    m = SD3Transformer2DModel(sample_size=8, patch_size=2, in_channels=4, num_layers=2, attention_head_dim=16,
-                              num_attention_heads=2, joint_attention_dim=32, caption_projection_dim=32,
-                              pooled_projection_dim=16, out_channels=4, pos_embed_max_size=16)
-    ins = {"hidden_states": rand(g, 2, 4, 8, 8), "encoder_hidden_states": rand(g, 2, 6, 32),
-           "pooled_projections": rand(g, 2, 16), "timestep": torch.tensor([17.0, 803.0])}
+    s, txt = pick(8, 32), pick(6, 16)
+    m = SD3Transformer2DModel(sample_size=s, patch_size=2, in_channels=4, num_layers=2,
+                              attention_head_dim=pick(16, 64), num_attention_heads=pick(2, 6),
+                              joint_attention_dim=pick(32, 64), caption_projection_dim=pick(32, 384),
+                              pooled_projection_dim=pick(16, 64), out_channels=4, pos_embed_max_size=pick(16, 32))
+    ins = {"hidden_states": rand(g, 2, 4, s, s), "encoder_hidden_states": rand(g, 2, txt, pick(32, 64)),
+           "pooled_projections": rand(g, 2, pick(16, 64)), "timestep": torch.tensor([17.0, 803.0])}
     return m, ins, {}
 
 
 def make_flux(g):
     from diffusers import FluxTransformer2DModel
-    m = FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
-                               attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
-                               pooled_projection_dim=16, guidance_embeds=False, axes_dims_rope=(4, 6, 6))
-    # Position ids of a 4x4 latent grid and 6 text tokens: fixed, so RoPE's
-    # cos/sin fold to constants as they do for any static-shape deployment.
-    img_ids = torch.zeros(4, 4, 3)
-    img_ids[..., 1] = torch.arange(4)[:, None]
-    img_ids[..., 2] = torch.arange(4)[None, :]
-    ins = {"hidden_states": rand(g, 2, 16, 16), "encoder_hidden_states": rand(g, 2, 6, 32),
-           "pooled_projections": rand(g, 2, 16), "timestep": torch.tensor([0.017, 0.803])}
-    return m, ins, {"img_ids": img_ids.reshape(16, 3), "txt_ids": torch.zeros(6, 3)}
+    side, txt = pick(4, 16), pick(6, 16)
+    m = FluxTransformer2DModel(patch_size=1, in_channels=pick(16, 64), num_layers=1, num_single_layers=pick(1, 2),
+                               attention_head_dim=pick(16, 64), num_attention_heads=pick(2, 6),
+                               joint_attention_dim=pick(32, 64), pooled_projection_dim=pick(16, 64),
+                               guidance_embeds=False, axes_dims_rope=pick((4, 6, 6), (16, 24, 24)))
+    # Position ids of a side x side latent grid and the text tokens: fixed, so
+    # RoPE's cos/sin fold to constants as they do for any static-shape deployment.
+    img_ids = torch.zeros(side, side, 3)
+    img_ids[..., 1] = torch.arange(side)[:, None]
+    img_ids[..., 2] = torch.arange(side)[None, :]
+    ins = {"hidden_states": rand(g, 2, side * side, pick(16, 64)), "encoder_hidden_states": rand(g, 2, txt, pick(32, 64)),
+           "pooled_projections": rand(g, 2, pick(16, 64)), "timestep": torch.tensor([0.017, 0.803])}
+    return m, ins, {"img_ids": img_ids.reshape(side * side, 3), "txt_ids": torch.zeros(txt, 3)}
 
 
 def make_wan(g):
     from diffusers import WanTransformer3DModel
-    m = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=4,
-                              out_channels=4, text_dim=32, freq_dim=32, ffn_dim=64, num_layers=1,
-                              cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=32)
-    ins = {"hidden_states": rand(g, 1, 4, 2, 8, 8), "timestep": torch.tensor([803], dtype=torch.int64),
-           "encoder_hidden_states": rand(g, 1, 6, 32)}
+    s, txt = pick(8, 32), pick(6, 16)
+    m = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=pick(2, 6), attention_head_dim=pick(16, 64),
+                              in_channels=4, out_channels=4, text_dim=pick(32, 64), freq_dim=pick(32, 256),
+                              ffn_dim=pick(64, 1024), num_layers=pick(1, 2), cross_attn_norm=True,
+                              qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=32)
+    ins = {"hidden_states": rand(g, 1, 4, 2, s, s), "timestep": torch.tensor([803], dtype=torch.int64),
+           "encoder_hidden_states": rand(g, 1, txt, pick(32, 64))}
     return m, ins, {}
 
 
 def make_cogvideox(g):
     from diffusers import CogVideoXTransformer3DModel
-    m = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,
-                                    time_embed_dim=32, text_embed_dim=32, num_layers=1, sample_width=8,
-                                    sample_height=8, sample_frames=5, patch_size=2, temporal_compression_ratio=4,
-                                    max_text_seq_length=6, use_rotary_positional_embeddings=True)
-    # RoPE tables as the CogVideoX pipeline computes them, for 2 frames of 4x4 patches.
+    s, txt, hd = pick(8, 32), pick(6, 16), pick(16, 64)
+    m = CogVideoXTransformer3DModel(num_attention_heads=pick(2, 6), attention_head_dim=hd, in_channels=4,
+                                    out_channels=4, time_embed_dim=pick(32, 128), text_embed_dim=pick(32, 64),
+                                    num_layers=pick(1, 2), sample_width=s, sample_height=s, sample_frames=5,
+                                    patch_size=2, temporal_compression_ratio=4, max_text_seq_length=txt,
+                                    use_rotary_positional_embeddings=True)
+    # RoPE tables as the CogVideoX pipeline computes them, for 2 frames of patches.
     from diffusers.models.embeddings import get_3d_rotary_pos_embed
-    cos, sin = get_3d_rotary_pos_embed(embed_dim=16, crops_coords=((0, 0), (4, 4)), grid_size=(4, 4),
+    p = s // 2
+    cos, sin = get_3d_rotary_pos_embed(embed_dim=hd, crops_coords=((0, 0), (p, p)), grid_size=(p, p),
                                        temporal_size=2)
-    ins = {"hidden_states": rand(g, 1, 2, 4, 8, 8), "encoder_hidden_states": rand(g, 1, 6, 32),
+    ins = {"hidden_states": rand(g, 1, 2, 4, s, s), "encoder_hidden_states": rand(g, 1, txt, pick(32, 64)),
            "timestep": torch.tensor([803], dtype=torch.int64)}
     return m, ins, {"image_rotary_emb": (cos.float(), sin.float())}
 
 
 def make_ltx(g):
     from diffusers import LTXVideoTransformer3DModel
-    m = LTXVideoTransformer3DModel(in_channels=8, out_channels=8, patch_size=1, patch_size_t=1,
-                                   num_attention_heads=2, attention_head_dim=16, cross_attention_dim=32,
-                                   num_layers=1, caption_channels=24, qk_norm="rms_norm_across_heads")
+    side, txt, cin = pick(4, 16), pick(6, 16), pick(8, 32)
+    m = LTXVideoTransformer3DModel(in_channels=cin, out_channels=cin, patch_size=1, patch_size_t=1,
+                                   num_attention_heads=pick(2, 6), attention_head_dim=pick(16, 64),
+                                   cross_attention_dim=pick(32, 384), num_layers=pick(1, 2),
+                                   caption_channels=pick(24, 64), qk_norm="rms_norm_across_heads")
     # The legacy exporter writes a Concat on axis 2 of a rank-2 tensor in the
     # timestep projection here (ONNX Runtime rejects the file): it is recorded
     # as an export failure.
-    ins = {"hidden_states": rand(g, 2, 2 * 4 * 4, 8), "encoder_hidden_states": rand(g, 2, 6, 24),
+    ins = {"hidden_states": rand(g, 2, 2 * side * side, cin), "encoder_hidden_states": rand(g, 2, txt, pick(24, 64)),
            "timestep": torch.tensor([17.0, 803.0])}
-    return m, ins, {"num_frames": 2, "height": 4, "width": 4, "encoder_attention_mask": None}
+    return m, ins, {"num_frames": 2, "height": side, "width": side, "encoder_attention_mask": None}
 
 
 def make_vae_decoder(g):
     from diffusers import AutoencoderKL
     m = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                      up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
-                      latent_channels=4, norm_num_groups=8, sample_size=16)
-    ins = {"z": rand(g, 1, 4, 8, 8)}
+                      up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=pick((16, 32), (64, 128)),
+                      layers_per_block=1, latent_channels=4, norm_num_groups=pick(8, 32), sample_size=pick(16, 64))
+    ins = {"z": rand(g, 1, 4, pick(8, 32), pick(8, 32))}
     return m, ins, {"__call__": lambda mod: mod.decode}
 
 
@@ -161,7 +186,7 @@ def make_vae_encoder(g):
     # before a stride-2 Conv (an ONNX Pad), which the converter refuses. Kept as
     # the zoo's example of a clean refusal.
     m, _, _ = make_vae_decoder(g)
-    ins = {"sample": rand(g, 1, 3, 16, 16)}
+    ins = {"sample": rand(g, 1, 3, pick(16, 64), pick(16, 64))}
     return m, ins, {"__call__": lambda mod: lambda sample, return_dict: (mod._encode(sample),)}
 
 
@@ -267,11 +292,15 @@ def make_one(name, out_root, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--scale", choices=("test", "bench"), default="test",
+                    help="test: the committed tiny configs; bench: hidden 384, 256-512 tokens (for timing)")
     ap.add_argument("names", nargs="*", help="models (default all): " + " ".join(MAKERS))
     a = ap.parse_args()
     for n in a.names:
         if n not in MAKERS:
             sys.exit("unknown model %r (have: %s)" % (n, " ".join(MAKERS)))
+    global BIG
+    BIG = a.scale == "bench"
     torch.set_num_threads(1)
     for i, n in enumerate(a.names or list(MAKERS)):
         make_one(n, a.out, 100 + 10 * list(MAKERS).index(n))
