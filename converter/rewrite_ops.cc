@@ -66,6 +66,78 @@ int Reshaped(Graph& g, int v, const Shape& s, int before, const std::string& nam
   return ReshapeTo(g, v, s, before, name);
 }
 
+// v = Transpose(w, perm) (an ONNX or edge Transpose, through Identities):
+// w and its perm (out axis i is w's axis perm[i]), else -1.
+int TransposeSource(Graph& g, int v, std::vector<int>* perm) {
+  for (int depth = 0; depth < 4; ++depth) {
+    const int p = g.Producer(v);
+    if (p < 0 || g.nodes[p].dead || !HasArity(g.nodes[p], 1)) return -1;
+    const Node& n = g.nodes[p];
+    if (!n.edge && n.op == "Identity") {
+      v = n.in[0];
+      continue;
+    }
+    const int r = g.rank(n.in[0]);
+    std::vector<int> q;
+    if (n.edge && n.etype == fb::OpType::Transpose) {
+      q = n.ea.perm;
+    } else if (!n.edge && n.op == "Transpose") {
+      std::vector<int64_t> a = n.AttrInts("perm");
+      if (a.empty())
+        for (int d = r - 1; d >= 0; --d) a.push_back(d);
+      for (int64_t x : a) q.push_back(static_cast<int>(x < 0 ? x + r : x));
+    } else {
+      return -1;
+    }
+    std::vector<bool> seen(r, false);
+    if (static_cast<int>(q.size()) != r) return -1;
+    for (int x : q) {
+      if (x < 0 || x >= r || seen[x]) return -1;
+      seen[x] = true;
+    }
+    *perm = q;
+    return n.in[0];
+  }
+  return -1;
+}
+
+// The w with v = Transpose(w, perm): the Transpose's input when v is one with
+// this perm, a permuted copy when v is constant, else an edge Transpose by
+// the inverse permutation (which Canonicalize composes away where it can).
+int Untransposed(Graph& g, int v, const std::vector<int>& perm, int before, const std::string& name) {
+  std::vector<int> q;
+  int w = TransposeSource(g, v, &q);
+  if (w >= 0 && q == perm) return w;
+  const Shape vs = g.shape(v);
+  const int r = static_cast<int>(perm.size());
+  Shape ws(r);
+  std::vector<int> inv(r);
+  for (int i = 0; i < r; ++i) {
+    ws[perm[i]] = vs[i];
+    inv[perm[i]] = i;
+  }
+  if (const Tensor* t = g.Const(v)) {
+    // w[j] = v[i] where j[perm[i]] = i-th index of v.
+    std::vector<float> data(t->f.size());
+    std::vector<int64_t> idx(r, 0);
+    for (size_t e = 0; e < t->f.size(); ++e) {
+      int64_t off = 0;
+      for (int a = 0; a < r; ++a) off = off * ws[a] + idx[inv[a]];
+      data[off] = t->f[e];
+      for (int a = r - 1; a >= 0; --a) {
+        if (++idx[a] < vs[a]) break;
+        idx[a] = 0;
+      }
+    }
+    return NewConstF32(g, name + "/untransposed", ws, std::move(data));
+  }
+  OpAttrs a;
+  a.perm = inv;
+  int out = NewValue(g, name + "/untransposed", g.values[v].dtype, ws);
+  AddEdge(g, fb::OpType::Transpose, name + "/untranspose", {v}, {out}, a, before);
+  return out;
+}
+
 // The output of a lowered strided scatter, kept as its parts so that a second
 // scatter into the other phase (y[..., 0::2] = a; y[..., 1::2] = b) reuses
 // them instead of slicing the first one's Concat again.
@@ -147,13 +219,28 @@ bool ScatterRewriter::Rewrite(int k) {
   int a = 0;
   int64_t s = 0, st = 1;
   if (!Analyze(n, &a, &s, &st)) return false;
-  const Shape d = g_.shape(n.in[0]);
-  const int64_t na = g_.shape(n.in[2])[a];
+  int data = n.in[0], upd = n.in[2], out = n.out[0];
+  std::string name = n.name;
+  // torch's dynamo exporter writes y[..., 0::2] = u with the written axis
+  // moved first: a ScatterND over Transpose(y, P) with updates Transpose(u, P),
+  // then the inverse Transpose. The write is done on y's own layout (axis
+  // P[a]) and transposed once at the end, so that Canonicalize cancels the
+  // Transpose pair and the RoPE fusers see the same interleaving Concat as
+  // in a legacy export. (Range writes, step 1, stay on the transposed
+  // layout: there the Concat of head, update and tail needs no fusing.)
+  std::vector<int> perm;
+  const int u_src = st > 1 ? TransposeSource(g_, upd, &perm) : -1;
+  if (u_src >= 0) {
+    data = Untransposed(g_, data, perm, k, name + "/data");
+    upd = u_src;
+    a = perm[a];
+  }
+  const Shape d = g_.shape(data);
+  const int64_t na = g_.shape(upd)[a];
   int64_t outer = 1, inner = 1;
   for (int x = 0; x < a; ++x) outer *= d[x];
   for (size_t x = a + 1; x < d.size(); ++x) inner *= d[x];
-  int data = n.in[0], upd = n.in[2], out = n.out[0];
-  std::string name = n.name;
+  const int result = u_src < 0 ? out : NewValue(g_, name + "/result", g_.values[out].dtype, d);
   g_.nodes[k].dead = true;
   if (st == 1) {
     int d3 = Reshaped(g_, data, {outer, d[a], inner}, k, name + "/data");
@@ -163,7 +250,7 @@ bool ScatterRewriter::Rewrite(int k) {
     parts.push_back(u3);
     if (s + na < d[a]) parts.push_back(SliceAxis(g_, d3, 1, s + na, d[a], k, name + "/tail"));
     int cat = EdgeConcat(g_, parts, 1, k, name);
-    AddEdge(g_, fb::OpType::Reshape, name, {cat}, {out}, OpAttrs(), k);
+    AddEdge(g_, fb::OpType::Reshape, name, {cat}, {result}, OpAttrs(), k);
   } else {
     Shape split = {outer, d[a] / st, st, inner};
     std::vector<int> parts;
@@ -176,8 +263,13 @@ bool ScatterRewriter::Rewrite(int k) {
     }
     parts[s] = Reshaped(g_, upd, {outer, d[a] / st, 1, inner}, k, name + "/upd");
     int cat = EdgeConcat(g_, parts, 2, k, name);
-    AddEdge(g_, fb::OpType::Reshape, name, {cat}, {out}, OpAttrs(), k);
-    phases_[out] = {split, parts};
+    AddEdge(g_, fb::OpType::Reshape, name, {cat}, {result}, OpAttrs(), k);
+    phases_[result] = {split, parts};
+  }
+  if (u_src >= 0) {
+    OpAttrs t;
+    t.perm = perm;
+    AddEdge(g_, fb::OpType::Transpose, name + "/transpose", {result}, {out}, t, k);
   }
   g_.Touch();
   return true;
