@@ -5,16 +5,65 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "onnx/onnx_pb.h"
 
 namespace edge {
 namespace conv {
 namespace {
+
+// torch's dynamo exporter names nodes after the aten op ("node_linear_2") and
+// records the module path in the node's metadata instead, under
+// "pkg.torch.onnx.name_scopes": a Python list of the enclosing scopes, the
+// innermost module second to last ("['', 'model', 'model.blocks.0', ...,
+// 'model.blocks.0.attn.to_q', 'linear_2']"). NodeProto field 9 is newer than
+// this ONNX release, so it is read from the unknown fields. Returns that
+// module path written as the legacy exporter names nodes
+// ("/model/blocks.0/attn/to_q"), so that cache regions and --block-prefix
+// find the blocks of both exports; empty when there is none or it does not
+// parse as such a list of dotted identifiers.
+std::string DynamoScopePath(const onnx::NodeProto& np) {
+  const auto& unknown = np.unknown_fields();
+  for (int f = 0; f < unknown.field_count(); ++f) {
+    const auto& field = unknown.field(f);
+    if (field.number() != 9 || field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    onnx::StringStringEntryProto entry;
+    if (!entry.ParseFromString(field.length_delimited()) || entry.key() != "pkg.torch.onnx.name_scopes") continue;
+    std::vector<std::string> items;
+    const std::string& v = entry.value();
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] != '\'') continue;
+      const size_t end = v.find('\'', i + 1);
+      if (end == std::string::npos) return "";
+      items.push_back(v.substr(i + 1, end - i - 1));
+      i = end;
+    }
+    if (items.size() < 2) return "";
+    const std::string& scope = items[items.size() - 2];
+    std::string path, part;
+    for (size_t i = 0; i <= scope.size(); ++i) {
+      const char c = i < scope.size() ? scope[i] : '.';
+      if (c != '.') {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return "";
+        part += c;
+        continue;
+      }
+      if (part.empty()) return "";
+      // A list index stays with its list: "blocks.0", as the legacy names have it.
+      const bool index = !path.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+      path += (index ? "." : "/") + part;
+      part.clear();
+    }
+    return path;
+  }
+  return "";
+}
 
 // The model file mapped read-only (protobuf parses it in place: no copy).
 class MappedFile {
@@ -298,6 +347,8 @@ Graph ImportOnnxBytes(const void* data, size_t size, const std::string& dir, con
     n.op = np.op_type();
     n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     n.name = np.name().empty() ? (n.op + "_" + std::to_string(k)) : np.name();
+    const std::string scope = DynamoScopePath(np);
+    if (!scope.empty()) n.name = scope + "/" + n.name;
     for (const auto& i : np.input()) n.in.push_back(i.empty() ? -1 : lookup(i));
     for (const auto& o : np.output()) n.out.push_back(o.empty() ? -1 : lookup(o));
     for (const auto& a : np.attribute()) n.attrs[a.name()] = ConvertAttr(a, dir, n.name);

@@ -4,7 +4,9 @@ exported by torch 2.x, committed with their inputs and PyTorch outputs).
 tests/models/zoo/expect.json says, per model and exporter, what the converter
 does with the file:
   "match":  converts; edge-run --once matches PyTorch (FP32 max |err| / max |ref|
-            <= 1e-4); the listed op counts after fusion are present.
+            <= 1e-4); the listed op counts after fusion are present, and
+            the listed cache regions (blocks), found from node names in a
+            legacy export and from the name-scope metadata in a dynamo one.
   "refuse": exit code 4 with one message that lists every unsupported node;
             each listed substring appears in it.
 Every committed ONNX file must have an entry (a new export is not silently
@@ -78,6 +80,9 @@ def test_convert_zoo():
                         c.check(ops.get(op, 0) == n, "%s: %d %s ops (got %d)" % (label, n, op, ops.get(op, 0)))
                     for op in want.get("forbidden", []):
                         c.check(op not in ops, "%s: no leftover %s ops" % (label, op))
+                    if "regions" in want:
+                        got = [r["name"] for r in rep["cache_regions"]]
+                        c.check(got == want["regions"], "%s: cache regions %s (got %s)" % (label, want["regions"], got))
                     check_output(c, fb, d, meta, rep, os.path.join(tmp, name + "_" + ex), label)
                 else:
                     msg = r.stderr
