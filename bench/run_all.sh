@@ -3,7 +3,8 @@
 # Python package) and PyTorch 2.x (eager with SDPA, dynamic INT8), both from
 # PyPI in a virtual environment, on the same DiT-B/2-like network, plus the
 # attention kernel alone, and the latent demo's whole generation against ONNX
-# Runtime (bench/peers/latent_vs_ort.py). Writes the JSON, Markdown and plots
+# Runtime (bench/peers/latent_vs_ort.py), and the zoo's diffusers
+# architectures against ONNX Runtime (bench/peers/zoo_speed.py). Writes the JSON, Markdown and plots
 # of the latest run to bench/results/ (with --quick: a small smoke run into
 # BUILD/bench-quick/); the JSON records the peers' versions.
 #
@@ -42,4 +43,14 @@ $PY bench/report/report.py "$OUT/model.json" --attention "$ATT" --md "$OUT/model
 # waiting for a quiet machine here: bench/run_latent_vs_ort.sh waits).
 $PY bench/peers/latent_vs_ort.py --build-dir "$BUILD" --peer-python "$VENV/bin/python" \
   --work "${TMPDIR:-/tmp}/edge-latent-vs-ort${QUICK:+-quick}" --out-dir "$OUT" --max-wait 0 $QUICK
+# Every zoo architecture (diffusers models through edge-convert), edge
+# against ONNX Runtime on the same ONNX files: with --quick the committed tiny
+# files, once each; the full run exports them at the bench scale first
+# (bench/run_zoo_speed.sh, in the zoo's own environment).
+if [ -n "$QUICK" ]; then
+  "$VENV/bin/python" bench/peers/zoo_speed.py --build-dir "$BUILD" --quick \
+    --work "${TMPDIR:-/tmp}/edge-zoo-speed-quick" --out-dir "$OUT"
+else
+  sh "$ROOT/bench/run_zoo_speed.sh"
+fi
 echo "results in $OUT"
