@@ -45,7 +45,7 @@ def test_dit_end_to_end():
     with tempfile.TemporaryDirectory() as d:
         run([MAKE_FIXTURE, d])
         cfg = json.load(open(os.path.join(d, "config.json")))
-        w = dit_oracle.load_weights(os.path.join(d, "weights"))
+        model = dit_oracle.load_model(os.path.join(d, "weights"), cfg)
         x = np.load(os.path.join(d, "x.npy"))
         t = np.load(os.path.join(d, "t.npy"))
         y = np.load(os.path.join(d, "y.npy"))
@@ -54,7 +54,7 @@ def test_dit_end_to_end():
              "--input", "t=" + os.path.join(d, "t.npy"), "--input", "y=" + os.path.join(d, "y.npy"),
              "--out-dir", out_dir])
         got = np.load(os.path.join(out_dir, "out.npy"))
-        ref = dit_oracle.dit_forward(w, torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y), cfg).numpy()
+        ref = dit_oracle.dit_forward(model, torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).numpy()
         e = rel_err(ref, got)
         print(f"one forward: shape {got.shape}, max rel err vs PyTorch {e:.3e} (limit 1e-4)")
         if got.shape != ref.shape or not e <= 1e-4:
@@ -72,7 +72,7 @@ def test_dit_end_to_end():
         classes = torch.arange(n) % cfg["num_classes"]
 
         def model_fn(xx, tt):
-            return dit_oracle.dit_forward(w, xx, torch.full((n,), tt, dtype=torch.float64), classes, cfg)
+            return dit_oracle.dit_forward(model, xx, torch.full((n,), tt, dtype=torch.float64), classes)
 
         ref_s = dit_oracle.flow_euler_sample(model_fn, torch.from_numpy(noise), steps).numpy()
         p = dit_oracle.psnr(ref_s, got_s)
