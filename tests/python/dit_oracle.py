@@ -43,14 +43,3 @@ def flow_euler_sample(model_fn, noise, steps, shift=1.0, timestep_scale=1000.0):
         v = model_fn(x, ts[i] * timestep_scale)
         x = x + (ts[i + 1] - ts[i]) * v
     return x
-
-
-def psnr(ref, test, peak=None):
-    ref = np.asarray(ref, dtype=np.float64)
-    test = np.asarray(test, dtype=np.float64)
-    mse = np.mean((ref - test) ** 2)
-    if peak is None:
-        peak = np.max(ref) - np.min(ref)
-    if mse == 0:
-        return float("inf")
-    return 10 * np.log10(peak ** 2 / mse)

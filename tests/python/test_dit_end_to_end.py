@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import dit_oracle  # noqa: E402
 import edge_noise  # noqa: E402
 from checks import run_alone  # noqa: E402
+from edge_dit.metrics import psnr  # noqa: E402
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
@@ -75,7 +76,7 @@ def test_dit_end_to_end():
             return dit_oracle.dit_forward(model, xx, torch.full((n,), tt, dtype=torch.float64), classes)
 
         ref_s = dit_oracle.flow_euler_sample(model_fn, torch.from_numpy(noise), steps).numpy()
-        p = dit_oracle.psnr(ref_s, got_s)
+        p = psnr(ref_s, got_s, "range")
         print(f"20-step flow Euler sampling: PSNR vs PyTorch {p:.1f} dB (limit 60)")
         if not p >= 60:
             failures.append("sampling mismatch")
