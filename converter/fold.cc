@@ -5,6 +5,8 @@
 #include <functional>
 #include <sstream>
 
+#include "converter/onnx_unary.h"
+
 namespace edge {
 namespace conv {
 namespace {
@@ -96,16 +98,13 @@ double ApplyBinary(const std::string& op, double a, double b, bool is_int) {
   Unsup("no folding rule");
 }
 
+// Unary ops the runtime has (Sigmoid, Tanh, Exp, ...) fold with the runtime's
+// reference formula (OnnxUnary); the rest, which occur on shape arithmetic and
+// constant tables, with the rules below.
 double ApplyUnary(const std::string& op, double x) {
-  if (op == "Neg") return -x;
-  if (op == "Abs") return std::fabs(x);
-  if (op == "Sqrt") return std::sqrt(x);
-  if (op == "Exp") return std::exp(x);
+  F32Unary kind;
+  if (OnnxUnary(op, &kind)) return F32UnaryEval(kind, x);
   if (op == "Log") return std::log(x);
-  if (op == "Erf") return std::erf(x);
-  if (op == "Tanh") return std::tanh(x);
-  if (op == "Sigmoid") return 1.0 / (1.0 + std::exp(-x));
-  if (op == "Reciprocal") return 1.0 / x;
   if (op == "Cos") return std::cos(x);
   if (op == "Sin") return std::sin(x);
   if (op == "Floor") return std::floor(x);
@@ -130,12 +129,11 @@ bool IsCompareOp(const std::string& op) {
          op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor";
 }
 bool IsUnaryOp(const std::string& op) {
-  static const char* k[] = {"Neg", "Abs", "Sqrt", "Exp", "Log", "Erf", "Tanh", "Sigmoid",
-                            "Reciprocal", "Cos", "Sin", "Floor", "Ceil", "Round", "Relu", "Not",
-                            "Sign", "Identity"};
+  static const char* k[] = {"Log", "Cos", "Sin", "Floor", "Ceil", "Round", "Relu", "Not", "Sign", "Identity"};
   for (const char* s : k)
     if (op == s) return true;
-  return false;
+  F32Unary kind;
+  return OnnxUnary(op, &kind);
 }
 
 class Folder {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "converter/onnx_unary.h"
 #include "converter/passes.h"
 
 namespace edge {
@@ -15,11 +16,11 @@ namespace {
 bool IsElementwise(const Node& n) {
   // Eval reads in[0] (and in[1] of binary ops): only nodes that have them.
   if (n.dead || n.edge || !HasArity(n, MinInputs(n))) return false;
-  static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh",
-                            "Sigmoid", "Neg", "Exp", "Reciprocal"};
+  static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow"};
   for (const char* s : k)
     if (n.op == s) return true;
-  return false;
+  F32Unary kind;
+  return OnnxUnary(n.op, &kind);
 }
 
 // Collects the cone of y's producer down to x; false if it reads anything but
@@ -50,6 +51,7 @@ double Eval(Graph& g, int v, int x, double xv, std::map<int, double>* memo) {
   double b = n.in.size() > 1 ? Eval(g, n.in[1], x, xv, memo) : 0;
   double r = 0;
   const std::string& op = n.op;
+  F32Unary kind;
   // Float arithmetic, as the model computes it.
   float fa = static_cast<float>(a), fb = static_cast<float>(b);
   if (op == "Add") r = fa + fb;
@@ -57,41 +59,26 @@ double Eval(Graph& g, int v, int x, double xv, std::map<int, double>* memo) {
   else if (op == "Mul") r = fa * fb;
   else if (op == "Div") r = fa / fb;
   else if (op == "Pow") r = std::pow(fa, fb);
-  else if (op == "Sqrt") r = std::sqrt(fa);
-  else if (op == "Erf") r = std::erf(fa);
-  else if (op == "Tanh") r = std::tanh(fa);
-  else if (op == "Sigmoid") r = 1 / (1 + std::exp(-fa));
-  else if (op == "Neg") r = -fa;
-  else if (op == "Exp") r = std::exp(fa);
-  else if (op == "Reciprocal") r = 1 / fa;
+  else if (OnnxUnary(op, &kind)) r = static_cast<float>(F32UnaryEval(kind, fa));  // rounded as a kernel rounds
   (*memo)[v] = r;
   return r;
 }
 
-enum Kind { kNone, kGeluErf, kGeluTanh, kSilu };
-
-double Ref(Kind k, double x) {
-  switch (k) {
-    case kGeluErf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    case kGeluTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    case kSilu: return x / (1 + std::exp(-x));
-    default: return 0;
-  }
-}
-
-Kind Classify(Graph& g, int y, int x) {
+// The activation that y computes of x, compared with the runtime's reference
+// formulas (ops/f32_activation.h): kGelu, kGeluTanh or kSilu, else kCount.
+F32Unary Classify(Graph& g, int y, int x) {
   static const double probes[] = {-7, -4, -2.5, -1.3, -0.6, -0.11, 0, 0.04, 0.5, 1.1, 1.7, 2.9, 5, 9};
-  for (Kind k : {kGeluErf, kGeluTanh, kSilu}) {
+  for (F32Unary k : {F32Unary::kGelu, F32Unary::kGeluTanh, F32Unary::kSilu}) {
     bool ok = true;
     for (double p : probes) {
       std::map<int, double> memo;
       double got = Eval(g, y, x, p, &memo);
-      double want = Ref(k, p);
+      double want = F32UnaryEval(k, p);
       if (!(std::fabs(got - want) <= 2e-6 + 2e-5 * std::fabs(want))) { ok = false; break; }
     }
     if (ok) return k;
   }
-  return kNone;
+  return F32Unary::kCount;
 }
 
 }  // namespace
@@ -125,11 +112,11 @@ void FuseActivations(Graph& g) {
       for (int n : cone)
         for (int i : g.nodes[n].in) reads_x = reads_x || i == x;
       if (!closed || !reads_x) continue;
-      Kind kind = Classify(g, y, x);
-      if (kind == kNone) continue;
+      F32Unary kind = Classify(g, y, x);
+      if (kind == F32Unary::kCount) continue;
       OpAttrs a;
-      a.approximate_tanh = kind == kGeluTanh;
-      ReplaceWithEdge(g, cone, k, kind == kSilu ? fb::OpType::SiLU : fb::OpType::Gelu, {x}, a);
+      a.approximate_tanh = kind == F32Unary::kGeluTanh;
+      ReplaceWithEdge(g, cone, k, kind == F32Unary::kSilu ? fb::OpType::SiLU : fb::OpType::Gelu, {x}, a);
       break;
     }
   }

@@ -3,23 +3,18 @@
 #include <cmath>
 
 #include "converter/fold.h"
+#include "converter/onnx_unary.h"
 #include "converter/passes.h"
+#include "runtime/op_traits.h"
 
 namespace edge {
 namespace conv {
 namespace {
 
+// The Unary kind of an ONNX unary op type (ops/f32_activation.h's table).
 bool UnaryKindOf(const std::string& op, fb::UnaryKind* k) {
-  static const std::pair<const char*, fb::UnaryKind> map[] = {
-      {"Sigmoid", fb::UnaryKind::Sigmoid}, {"Tanh", fb::UnaryKind::Tanh}, {"Exp", fb::UnaryKind::Exp},
-      {"Neg", fb::UnaryKind::Neg},         {"Sqrt", fb::UnaryKind::Sqrt}, {"Abs", fb::UnaryKind::Abs},
-      {"Erf", fb::UnaryKind::Erf},         {"Reciprocal", fb::UnaryKind::Reciprocal}};
-  for (const auto& p : map)
-    if (op == p.first) {
-      *k = p.second;
-      return true;
-    }
-  return false;
+  F32Unary f;
+  return OnnxUnary(op, &f) && UnaryKindOfF32(f, k);
 }
 
 bool AllFloat(Graph& g, const Node& n) {
@@ -171,8 +166,9 @@ bool LowerNode(Graph& g, int k) {
 }  // namespace
 
 bool MayLower(const std::string& op) {
-  static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid", "Neg",
-                            "Exp", "Reciprocal", "Abs", "Softmax", "Concat", "Split", "Slice", "Gather",
+  fb::UnaryKind unary;
+  if (UnaryKindOf(op, &unary)) return true;
+  static const char* k[] = {"Add", "Sub", "Mul", "Div", "Pow", "Softmax", "Concat", "Split", "Slice", "Gather",
                             "MatMul", "Gemm", "Conv", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
                             "Transpose", "Identity", "Dropout", "Cast", "LayerNormalization", "Gelu",
                             "ReduceMean", "Cos", "Sin", "Expand", "Einsum",

@@ -10,39 +10,45 @@
 
 namespace edge {
 
-// The unary functions, one row each: enumerator, name, and the reference
-// formula of x in double precision (f32_vunary_ref, the oracle of the
-// vector kernels). A function is added here and, in vector form, to
-// VUnary (ops/f32_activation_simd.h). From kSigmoid on, the rows follow the
-// schema's UnaryKind in its order: the Unary binding maps one onto the
-// other by position.
+// The unary functions, one row each: enumerator, name, the ONNX operator that
+// computes the function alone ("" for the GELUs and SiLU, which edge-convert
+// finds by fusion in fuse_act.cc, and for rsqrt, which it gets from Pow), and
+// the reference formula of x in double precision (F32UnaryEval; f32_vunary_ref,
+// the oracle of the vector kernels). edge-convert lowers an ONNX node to the
+// Unary op, and folds it on constants, through its row (converter/onnx_unary.h).
+// A function is added here and, in vector form, to VUnary
+// (ops/f32_activation_simd.h). From kSigmoid on, the rows follow the schema's
+// UnaryKind in its order: the Unary op maps one onto the other by position
+// (runtime/op_traits.h).
 #define EDGE_F32_UNARY(X)                                                                      \
   /* x * Phi(x), exact erf form */                                                            \
-  X(kGelu, "gelu", 0.5 * x * std::erfc(-x * 0.70710678118654752440))                         \
+  X(kGelu, "gelu", "", 0.5 * x * std::erfc(-x * 0.70710678118654752440))                     \
   /* 0.5 x (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3), as x / (1 + e^(-2u)): the */      \
   /* latter has no cancellation */                                                             \
-  X(kGeluTanh, "gelu_tanh",                                                                    \
+  X(kGeluTanh, "gelu_tanh", "",                                                                \
     x / (1.0 + std::exp(-2.0 * (0.79788456080286535588 * (x + 0.044715 * x * x * x)))))     \
-  X(kSilu, "silu", x / (1.0 + std::exp(-x)))                                                   \
-  X(kSigmoid, "sigmoid", 1.0 / (1.0 + std::exp(-x)))                                           \
-  X(kTanh, "tanh", std::tanh(x))                                                               \
-  X(kExp, "exp", std::exp(x))                                                                  \
-  X(kNeg, "neg", -x)                                                                           \
-  X(kSqrt, "sqrt", std::sqrt(x))                                                               \
+  X(kSilu, "silu", "", x / (1.0 + std::exp(-x)))                                               \
+  X(kSigmoid, "sigmoid", "Sigmoid", 1.0 / (1.0 + std::exp(-x)))                                \
+  X(kTanh, "tanh", "Tanh", std::tanh(x))                                                       \
+  X(kExp, "exp", "Exp", std::exp(x))                                                           \
+  X(kNeg, "neg", "Neg", -x)                                                                    \
+  X(kSqrt, "sqrt", "Sqrt", std::sqrt(x))                                                       \
   /* correctly rounded sqrt, then the division */                                              \
-  X(kRsqrt, "rsqrt", 1.0 / std::sqrt(x))                                                       \
-  X(kAbs, "abs", std::fabs(x))                                                                 \
-  X(kErf, "erf", std::erf(x))                                                                  \
-  X(kReciprocal, "reciprocal", 1.0 / x)
+  X(kRsqrt, "rsqrt", "", 1.0 / std::sqrt(x))                                                   \
+  X(kAbs, "abs", "Abs", std::fabs(x))                                                          \
+  X(kErf, "erf", "Erf", std::erf(x))                                                           \
+  X(kReciprocal, "reciprocal", "Reciprocal", 1.0 / x)
 
 enum class F32Unary : int {
-#define EDGE_F32_UNARY_ENUM(e, name, formula) e,
+#define EDGE_F32_UNARY_ENUM(e, name, onnx, formula) e,
   EDGE_F32_UNARY(EDGE_F32_UNARY_ENUM)
 #undef EDGE_F32_UNARY_ENUM
   kCount
 };
 
 const char* F32UnaryName(F32Unary kind);  // "gelu", "silu", ...
+// kind's reference formula at x in double precision (the table's last column).
+double F32UnaryEval(F32Unary kind, double x);
 // "f32_gelu_ref", "f32_gelu__avx2", ...: the name of kind's kernel at an ISA
 // level (neon: the NEON kernel, "f32_gelu__neon"), a static string.
 const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon = false);

@@ -9,8 +9,8 @@ namespace edge {
 
 namespace {
 
-#define EDGE_NAME(e, name, formula) name,
-#define EDGE_KERNEL_NAMES(e, name, formula) \
+#define EDGE_NAME(e, name, onnx, formula) name,
+#define EDGE_KERNEL_NAMES(e, name, onnx, formula) \
   {"f32_" name "_ref", "f32_" name "__avx2", "f32_" name "__avx512", "f32_" name "__neon"},
 const char* const kNames[] = {EDGE_F32_UNARY(EDGE_NAME)};
 // IsaLevel order, then NEON (ARM has no IsaLevel for it).
@@ -23,10 +23,12 @@ bool Known(F32Unary kind) {
   return static_cast<int>(kind) >= 0 && kind < F32Unary::kCount;
 }
 
-double Apply(F32Unary kind, double x) {
+}  // namespace
+
+double F32UnaryEval(F32Unary kind, double x) {
   switch (kind) {
-#define EDGE_CASE(e, name, formula) \
-  case F32Unary::e:                 \
+#define EDGE_CASE(e, name, onnx, formula) \
+  case F32Unary::e:                       \
     return formula;
     EDGE_F32_UNARY(EDGE_CASE)
 #undef EDGE_CASE
@@ -34,8 +36,6 @@ double Apply(F32Unary kind, double x) {
   }
   return x;
 }
-
-}  // namespace
 
 const char* F32UnaryName(F32Unary kind) {
   return Known(kind) ? kNames[static_cast<int>(kind)] : "unknown";
@@ -47,7 +47,7 @@ const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon) {
 
 void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool) {
   ParallelFor(pool, n, 4096, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(Apply(kind, x[i]));
+    for (size_t i = begin; i < end; ++i) y[i] = static_cast<float>(F32UnaryEval(kind, x[i]));
   });
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "ops/f32_activation.h"
 #include "runtime/kernel.h"
 
 namespace edge {
@@ -41,5 +42,29 @@ struct OpTraits {
 
 // The row of `type`; null for a value outside the schema's OpType.
 const OpTraits* FindOpTraits(fb::OpType type);
+
+// The Unary op's kinds are ops/f32_activation.h's unary functions from
+// kSigmoid on, in the same order: UnaryKind k runs F32Unary kSigmoid + k, so a
+// new kind needs no mapping of its own. The rows before kSigmoid (the GELUs,
+// SiLU) have op types of their own.
+constexpr int kFirstUnaryKindRow = static_cast<int>(F32Unary::kSigmoid);
+static_assert(static_cast<int>(F32Unary::kCount) - kFirstUnaryKindRow ==
+                  static_cast<int>(fb::UnaryKind::MAX) + 1,
+              "F32Unary lists every UnaryKind after kSilu");
+static_assert(static_cast<int>(F32Unary::kReciprocal) - kFirstUnaryKindRow ==
+                  static_cast<int>(fb::UnaryKind::Reciprocal),
+              "F32Unary follows UnaryKind's order");
+
+// The function that Unary of `kind` computes (kind <= UnaryKind::MAX).
+inline F32Unary F32UnaryOfKind(fb::UnaryKind kind) {
+  return static_cast<F32Unary>(kFirstUnaryKindRow + static_cast<int>(kind));
+}
+
+// The Unary kind that computes `f`; false where Unary has none (before kSigmoid).
+inline bool UnaryKindOfF32(F32Unary f, fb::UnaryKind* kind) {
+  if (static_cast<int>(f) < kFirstUnaryKindRow || f >= F32Unary::kCount) return false;
+  *kind = static_cast<fb::UnaryKind>(static_cast<int>(f) - kFirstUnaryKindRow);
+  return true;
+}
 
 }  // namespace edge

@@ -43,6 +43,8 @@ LATENT = os.path.join(ROOT, "models", "latent")
 SCHEMA = "edge-bench.latent_vs_ort.v1"
 sys.path.insert(0, HERE)
 from compare import log, machine_info, peer_env, run, stats  # noqa: E402  (bench/peers; numpy only)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 
 # ---------------------------------------------------------------------------
@@ -120,11 +122,6 @@ def child(cmd, env=None):
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err.read()[-2000:]}")
     return json.loads(out), ru.ru_maxrss
-
-
-def psnr(ref, got):
-    mse = float(((got.astype(np.float64) - ref.astype(np.float64)) ** 2).mean())
-    return None if mse == 0 else float(10 * np.log10(4.0 / mse))  # images in [-1, 1]
 
 
 def wait_quiet(limit, max_wait_s, poll_s=30):
@@ -206,7 +203,7 @@ def measure(a, work, fb, onnx_dir, noise, sampling, null_class, steps):
             row = {"engine": engine, "threads": T, "runs": v,
                    **{k: stats([x[k] for x in v]) for k in ("generation_ms", "sample_ms", "decode_ms", "load_ms",
                                                              "peak_rss_kb")}}
-            row["psnr_vs_edge_db"] = psnr(images[("edge", T)], images[(engine, T)])
+            row["psnr_vs_edge_db"] = psnr(images[("edge", T)], images[(engine, T)], PIXEL_PEAK, identical=None)
             if engine == "ort":
                 row["ratio_ort_over_edge"] = stats(ratios)  # pairwise per round; > 1: edge is faster
             rows.append(row)

@@ -17,14 +17,14 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 
-
-def psnr(ref, x):
-    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # pixels in [-1, 1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 
 def run(edge_run, model, classes, seed, out):
@@ -60,13 +60,13 @@ def main():
                 assert prec not in images or np.array_equal(images[prec], img), prec + ": runs differ"
                 images[prec] = img
     ref, got = images["fp32"], images["int8"]
-    per = [psnr(ref[i], got[i]) for i in range(ref.shape[0])]
+    per = [psnr(ref[i], got[i], PIXEL_PEAK) for i in range(ref.shape[0])]
     med = {p: {k: statistics.median(r[k] for r in runs[p]) for k in runs[p][0] if k.endswith("_ms")} for p in runs}
     print("Images: %s, %d classes, seed %d, 20 steps with guidance (the model's pipeline)." %
           (list(ref.shape), a.classes, a.seed))
     print("PSNR of the INT8-conv images against the FP32 ones: %.2f dB mean over the images (of the whole batch: "
           "%.2f dB), worst image %.2f dB (class %d); max |difference| %.4f.\n" %
-          (float(np.mean(per)), psnr(ref, got), min(per), int(np.argmin(per)), float(np.max(np.abs(ref - got)))))
+          (float(np.mean(per)), psnr(ref, got, PIXEL_PEAK), min(per), int(np.argmin(per)), float(np.max(np.abs(ref - got)))))
     print("| | decoder CPU ms | decoder wall ms | decoder Conv2d ms (share of its ops) | denoiser Conv2d ms | generation wall ms | decoder Conv2d kernels |")
     print("|---|---|---|---|---|---|---|")
     for p in ("fp32", "int8"):

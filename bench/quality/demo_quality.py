@@ -22,7 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DEMO = os.path.join(ROOT, "models", "demo")
 sys.path.insert(0, DEMO)
+sys.path.insert(0, os.path.join(ROOT, "python"))
 import classifier  # noqa: E402
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 # name, model file, extra edge-run flags
 IMAGE_CONFIGS = [
@@ -54,11 +56,6 @@ def run(edge_run, model, out, classes, extra, threads):
     if r.returncode != 0:
         raise RuntimeError(" ".join(cmd) + "\n" + r.stderr)
     return json.loads(r.stdout), np.load(out)
-
-
-def psnr(ref, x):
-    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # range [-1, 1]
 
 
 def tile(rows, labels, path):
@@ -108,7 +105,7 @@ def main():
                 skipped = info.get("blocks_skipped", 0)
                 total_blocks = skipped + info.get("blocks_computed", 0)
                 res = dict(group=group, config=name, model=model, flags=" ".join(extra),
-                           total_ms=round(info["total_ms"], 1), psnr_vs_fp32=round(psnr(ref, x), 2),
+                           total_ms=round(info["total_ms"], 1), psnr_vs_fp32=round(psnr(ref, x, PIXEL_PEAK), 2),
                            rel_l2_vs_fp32=float(np.sqrt(np.sum((ref.astype(np.float64) - x) ** 2) / np.sum(ref.astype(np.float64) ** 2))),
                            classifier_accuracy=round(acc, 3),
                            blocks_skipped_pct=round(100.0 * skipped / total_blocks, 1) if total_blocks else 0.0,

@@ -23,7 +23,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from demo_quality import psnr  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 DEFAULT_SCHEDULES = "2:2:0,2:2:1,4:2:1,6:2:1,10:2:1,2:3:1,4:3:1,6:3:1,8:3:1,10:100:0,10:100:1,14:100:0"
 
@@ -55,7 +56,7 @@ def main():
             flags = ["--guidance-reuse", str(k), "--guidance-reuse-warmup", str(w), "--guidance-reuse-order", str(o)]
             info, x = run(edge_run, args.model, args.classes, flags, os.path.join(d, "x.npy"))
             gr = info["guidance_reuse"]
-            row = {"warmup": w, "interval": k, "order": o, "psnr": psnr(ref, x), "graph_runs": info["graph_runs"],
+            row = {"warmup": w, "interval": k, "order": o, "psnr": psnr(ref, x, PIXEL_PEAK), "graph_runs": info["graph_runs"],
                    "ref_graph_runs": ref_info["graph_runs"], "uncond_reused": gr["uncond_reused"],
                    "steps": gr["steps"], "flags": " ".join(flags)}
             row["calls_saved"] = 1.0 - row["graph_runs"] / row["ref_graph_runs"]

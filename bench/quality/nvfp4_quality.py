@@ -11,20 +11,21 @@ Prints one markdown table row per model.
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
+
 
 def generate(edge_run, model, out, threads, classes):
     cmd = [edge_run, model, "--class", ",".join(map(str, classes)), "--seed", "0", "--threads", str(threads),
            "--quiet", "--out", out]
     subprocess.run(cmd, check=True, capture_output=True)
     return np.load(out).astype(np.float64)
-
-
-def psnr(ref, x):
-    mse = float(np.mean((ref - x) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # pixels in [-1, 1]
 
 
 def main():
@@ -50,9 +51,9 @@ def main():
         for i, spec in enumerate(a.models):
             label, path = spec.split("=", 1)
             x = generate(a.edge_run, path, os.path.join(d, f"m{i}.npy"), a.threads, classes)
-            per = [psnr(ref[k], x[k]) for k in range(n)]
-            print(f"| {label} | {os.path.getsize(path) / 1e6:.2f} | {psnr(ref, x):.2f} dB | "
-                  f"{psnr(ref[held], x[held]):.2f} dB | {min(per):.2f} dB |", flush=True)
+            per = [psnr(ref[k], x[k], PIXEL_PEAK) for k in range(n)]
+            print(f"| {label} | {os.path.getsize(path) / 1e6:.2f} | {psnr(ref, x, PIXEL_PEAK):.2f} dB | "
+                  f"{psnr(ref[held], x[held], PIXEL_PEAK):.2f} dB | {min(per):.2f} dB |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
+
 MODEL = "models/demo/glyph_video_dit.fb"
 
 # name -> extra edge-run flags. "tiles" is the previous contiguous-tile scheme.
@@ -40,11 +44,6 @@ CONFIGS = {
     "clusters err-tol 0.02, assignment reused": ["--attention-sparse", "clusters", "--attention-err-tol", "0.02",
                                                  "--attention-kmeans-iters", "0"],
 }
-
-
-def psnr(ref, x):
-    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # range [-1, 1]
 
 
 def run(edge_run, cls, seed, flags, out):
@@ -101,7 +100,7 @@ def main():
                 for cls, seed in cases]
         for (cls, seed), f in zip(cases, futs):
             x, info, ms = f.result()
-            ps.append(psnr(refs[(cls, seed)], x))
+            ps.append(psnr(refs[(cls, seed)], x, PIXEL_PEAK))
             fr.append(info.get("attention_exact_fraction", float("nan")))
             am.append(ms)
             tm.append(info["total_ms"])

@@ -29,7 +29,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from demo_quality import psnr  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 PRESETS = {
     "none": [],
@@ -124,10 +125,10 @@ def main():
         fp32_cpu, fp32_wall = float(np.median(base_cpu)), float(np.median(base_wall))
         for name, flags in configs:
             x = outputs[name]
-            per = [psnr(ref[i], x[i]) for i in range(len(classes))]
+            per = [psnr(ref[i], x[i], PIXEL_PEAK) for i in range(len(classes))]
             skipped = infos[name].get("blocks_skipped", 0)
             total = skipped + infos[name].get("blocks_computed", 0)
-            res = dict(config=name, flags=flags, psnr_db=round(psnr(ref, x), 2), psnr_min_db=round(min(per), 2),
+            res = dict(config=name, flags=flags, psnr_db=round(psnr(ref, x, PIXEL_PEAK), 2), psnr_min_db=round(min(per), 2),
                        cpu_s=round(float(np.median(cfg_cpu[name])), 3),
                        speedup_cpu=round(fp32_cpu / float(np.median(cfg_cpu[name])), 3),
                        speedup_wall=round(fp32_wall / float(np.median(cfg_wall[name])), 3),

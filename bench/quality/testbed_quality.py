@@ -28,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TESTBED = os.path.join(ROOT, "models", "testbed")
 MODEL = os.path.join(TESTBED, "testbed_video_dit.fb")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 # name -> extra edge-run flags; the first is the reference
 CONFIGS = {
@@ -40,11 +42,6 @@ CONFIGS = {
     "int8+cache0.2+sparse0.5": ["--precision", "int8", "--cache-threshold", "0.2", "--attention-density", "0.5"],
 }
 DEFAULT = ["fp32", "int8", "fp32+cache0.1", "fp32+cache0.2", "fp32+sparse0.5", "fp32+sparse0.25"]
-
-
-def psnr(ref, x):
-    mse = float(np.mean((ref.astype(np.float64) - x.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)
 
 
 def edge_run(exe, out, classes, seed, extra, threads, dump_noise=None):
@@ -95,10 +92,10 @@ def main():
                 clips.setdefault(name, x[0])
             x = np.concatenate(per_seed)
             r = np.concatenate([ref[s] for s in seeds])
-            per_clip = [psnr(r[i], x[i]) for i in range(x.shape[0])]
+            per_clip = [psnr(r[i], x[i], PIXEL_PEAK) for i in range(x.shape[0])]
             total = info_sum["blocks_computed"] + info_sum["blocks_skipped"]
             res = dict(config=name, flags=" ".join(CONFIGS[name]), clips=int(x.shape[0]),
-                       psnr_vs_fp32=round(psnr(r, x), 2), worst_clip_psnr=round(min(per_clip), 2),
+                       psnr_vs_fp32=round(psnr(r, x, PIXEL_PEAK), 2), worst_clip_psnr=round(min(per_clip), 2),
                        rel_l2_vs_fp32=float(np.linalg.norm((r - x).astype(np.float64)) / np.linalg.norm(r.astype(np.float64))),
                        blocks_skipped_pct=round(100.0 * info_sum["blocks_skipped"] / total, 1) if total else 0.0,
                        total_ms=round(ms, 1))
@@ -109,7 +106,7 @@ def main():
                    "--noise", os.path.join(d, f"noise{seeds[0]}.npy"), "--out", os.path.join(d, "torch")]
             subprocess.run(cmd, check=True, capture_output=True)
             t = np.load(os.path.join(d, "torch.npy"))
-            torch_check = dict(seed=seeds[0], psnr=round(psnr(t, ref[seeds[0]]), 2),
+            torch_check = dict(seed=seeds[0], psnr=round(psnr(t, ref[seeds[0]], PIXEL_PEAK), 2),
                                max_abs_diff=float(np.abs(t.astype(np.float64) - ref[seeds[0]]).max()))
             print("FP32 vs PyTorch:", json.dumps(torch_check), flush=True)
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,

@@ -2,6 +2,7 @@
 // SiLU, and Unary (UnaryOptions.kind). All run f32_vunary_* with a kind.
 #include "ops/f32_activation.h"
 #include "runtime/bindings/kernel_util.h"
+#include "runtime/op_traits.h"
 
 namespace edge {
 namespace {
@@ -13,16 +14,6 @@ struct State {
   F32Unary kind = F32Unary::kGelu;
   size_t n = 0;
 };
-
-// UnaryKind k runs F32Unary kSigmoid + k: both enums list the same functions
-// in the same order, so a new kind needs no case here.
-constexpr int kFirstUnaryKind = static_cast<int>(F32Unary::kSigmoid);
-static_assert(static_cast<int>(F32Unary::kCount) - kFirstUnaryKind ==
-                  static_cast<int>(fb::UnaryKind::MAX) + 1,
-              "F32Unary lists every UnaryKind after kSilu");
-static_assert(static_cast<int>(F32Unary::kReciprocal) - kFirstUnaryKind ==
-                  static_cast<int>(fb::UnaryKind::Reciprocal),
-              "F32Unary follows UnaryKind's order");
 
 // Arity, F32 dtypes and the option tables are the validator's (op_traits.cc).
 Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
@@ -55,7 +46,7 @@ Status PrepareSilu(KernelPrepareContext* ctx) { return PrepareKind(ctx, F32Unary
 Status PrepareUnary(KernelPrepareContext* ctx) {
   const fb::UnaryOptions* o = ctx->node->op->options_as_UnaryOptions();
   // The validator checked kind <= UnaryKind::MAX.
-  return PrepareKind(ctx, static_cast<F32Unary>(kFirstUnaryKind + static_cast<int>(o->kind())));
+  return PrepareKind(ctx, F32UnaryOfKind(o->kind()));
 }
 
 Status Eval(KernelEvalContext* ctx) {

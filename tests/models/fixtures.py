@@ -5,46 +5,26 @@ fixed seed and random (not zero) init, so each block does real work.
 """
 import math
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit import dit  # noqa: E402
+from edge_dit.dit import modulate  # noqa: E402
+
 # ---------------------------------------------------------------------------
 # Export helper
 # ---------------------------------------------------------------------------
 
-_LN_REGISTERED = False
-
-
-def _register_layer_norm_symbolic():
-    """PyTorch 1.13 exports LayerNorm(elementwise_affine=False) at opset 17 as a
-    LayerNormalization with an empty Scale input, which onnx's checker rejects;
-    feed constant ones/zeros instead."""
-    global _LN_REGISTERED
-    if _LN_REGISTERED:
-        return
-    from torch.onnx import symbolic_helper, register_custom_op_symbolic
-
-    @symbolic_helper.parse_args("v", "is", "v", "v", "f", "none")
-    def layer_norm(g, inp, normalized_shape, weight, bias, eps, cudnn_enable):
-        axis = -len(normalized_shape)
-        n = int(np.prod(normalized_shape))
-        if symbolic_helper._is_none(weight):
-            weight = g.op("Constant", value_t=torch.ones(normalized_shape, dtype=torch.float32))
-        if symbolic_helper._is_none(bias):
-            bias = g.op("Constant", value_t=torch.zeros(normalized_shape, dtype=torch.float32))
-        del n
-        return g.op("LayerNormalization", inp, weight, bias, epsilon_f=eps, axis_i=axis)
-
-    register_custom_op_symbolic("aten::layer_norm", layer_norm, 17)
-    _LN_REGISTERED = True
-
 
 def export(model, args, path, input_names, output_names, opset=17, dynamic_axes=None):
     if opset >= 17:
-        _register_layer_norm_symbolic()
+        dit.export_layer_norm_without_affine()
     model.eval()
     # Grad mode stays on: nn.MultiheadAttention's fused inference path (which
     # has no ONNX export) is only taken when grad is off.
@@ -69,140 +49,59 @@ def randomize(model, seed, std=0.05):
 
 
 # ---------------------------------------------------------------------------
-# Building blocks
+# (a) the DiT as facebookresearch/DiT's models.py writes it
 # ---------------------------------------------------------------------------
+#
+# python/edge_dit/dit.py's DiT with the reference code's options (learned sigma, a
+# learned position table, LayerNorm without affine, timm's Mlp names) and its export
+# spelling where it differs from the demo models', so that the converter is tested on
+# both: qkv.unbind (Split + Squeeze), t[:, None] in the timestep embedding, no token
+# reshape after the patch embedding, an Einsum unpatchify.
 
-
-def modulate(x, shift, scale):
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+REFERENCE_BLOCK = dict(norm_affine=False, mlp_names=("fc1", "act", "fc2"), qkv_unbind=True)
 
 
 def timestep_embedding(t, dim, max_period=10000):
+    """dit.timestep_embedding in the reference code's spelling (Unsqueeze before Cast,
+    Concat on axis -1): the graphs of dit_s2 and video_block hold it."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(start=0, end=half, dtype=torch.float32) / half)
     args = t[:, None].float() * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
-class TimestepEmbedder(nn.Module):
-    def __init__(self, hidden, freq_dim=256):
-        super().__init__()
-        self.freq_dim = freq_dim
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-
+class TimestepEmbedder(dit.TimestepEmbedder):
     def forward(self, t):
         return self.mlp(timestep_embedding(t, self.freq_dim))
 
 
-class Attention(nn.Module):
-    """timm-style fused qkv attention (the DiT reference)."""
+class DiTBlock(dit.DiTBlock):
+    """One reference block (the single_block fixture)."""
 
-    def __init__(self, dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.qkv = nn.Linear(dim, dim * 3)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        attn = (q @ k.transpose(-2, -1)) * self.scale
-        attn = attn.softmax(dim=-1)
-        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
-        return self.proj(x)
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden, approximate="tanh"):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU(approximate=approximate)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class DiTBlock(nn.Module):
     def __init__(self, dim, heads, mlp_ratio=4.0):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-
-    def forward(self, x, c):
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
-        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
-        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
-        return x
+        super().__init__(dim, heads, mlp_ratio, **REFERENCE_BLOCK)
 
 
-class FinalLayer(nn.Module):
-    def __init__(self, dim, patch, out_channels):
-        super().__init__()
-        self.norm_final = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.linear = nn.Linear(dim, patch * patch * out_channels)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-
-    def forward(self, x, c):
-        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
-        return self.linear(modulate(self.norm_final(x), shift, scale))
-
-
-def sincos_pos_embed(dim, grid):
-    """Fixed 2D sin-cos position table [grid*grid, dim] (as in DiT)."""
-    gh = np.arange(grid, dtype=np.float32)
-    gw = np.arange(grid, dtype=np.float32)
-    g = np.meshgrid(gw, gh)
-    g = np.stack(g, axis=0).reshape(2, 1, grid, grid)
-
-    def emb_1d(d, pos):
-        omega = np.arange(d // 2, dtype=np.float64) / (d / 2.0)
-        omega = 1.0 / 10000 ** omega
-        out = np.einsum("m,d->md", pos.reshape(-1), omega)
-        return np.concatenate([np.sin(out), np.cos(out)], axis=1)
-
-    return np.concatenate([emb_1d(dim // 2, g[0]), emb_1d(dim // 2, g[1])], axis=1).astype(np.float32)
-
-
-class DiT(nn.Module):
+class DiT(dit.DiT):
     """Class-conditional DiT (adaLN-Zero blocks, patch embedding, learned sigma)."""
 
     def __init__(self, input_size=32, patch=2, in_channels=4, hidden=128, depth=4, heads=4,
                  mlp_ratio=4.0, num_classes=10, learn_sigma=True):
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = in_channels * 2 if learn_sigma else in_channels
-        self.patch = patch
-        self.heads = heads
-        self.x_embedder = nn.Conv2d(in_channels, hidden, kernel_size=patch, stride=patch)
-        self.t_embedder = TimestepEmbedder(hidden)
-        self.y_embedder = nn.Embedding(num_classes + 1, hidden)  # +1: the null class
-        grid = input_size // patch
-        self.pos_embed = nn.Parameter(torch.from_numpy(sincos_pos_embed(hidden, grid)).unsqueeze(0),
-                                      requires_grad=False)
-        self.blocks = nn.ModuleList([DiTBlock(hidden, heads, mlp_ratio) for _ in range(depth)])
-        self.final_layer = FinalLayer(hidden, patch, self.out_channels)
+        super().__init__(input_size=input_size, in_channels=in_channels, patch=patch, hidden=hidden,
+                         depth=depth, heads=heads, mlp_ratio=mlp_ratio, num_classes=num_classes,
+                         learn_sigma=learn_sigma, pos_embed="learned", **REFERENCE_BLOCK)
+        self.t_embedder = TimestepEmbedder(hidden)  # keeps its place in the parameter order
 
-    def unpatchify(self, x):
+    def patchify(self, x):
+        return self.x_embedder(x).flatten(2).transpose(1, 2), None
+
+    def unpatchify(self, x, b):
         c = self.out_channels
         p = self.patch
-        h = w = int(x.shape[1] ** 0.5)
-        x = x.reshape(x.shape[0], h, w, p, p, c)
+        h = int(x.shape[1] ** 0.5)
+        x = x.reshape(x.shape[0], h, h, p, p, c)
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, h * p, h * p)
-
-    def forward(self, x, t, y):
-        x = self.x_embedder(x).flatten(2).transpose(1, 2) + self.pos_embed
-        c = self.t_embedder(t) + self.y_embedder(y)
-        for block in self.blocks:
-            x = block(x, c)
-        x = self.final_layer(x, c)
-        return self.unpatchify(x)
 
 
 # ---------------------------------------------------------------------------
@@ -368,6 +267,7 @@ def rope_3d_tables(F_, H, W, head_dim, theta=10000.0):
 
 
 def rotate_half(x):
+    """dit.rotate_half spelled with chunk (ONNX Split, where dit's slices export Slice)."""
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((-x2, x1), dim=-1)
 

@@ -19,6 +19,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import convert_util as cu  # noqa: E402
 from checks import Checks, run_alone  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import psnr  # noqa: E402
 
 POLICIES = ["none", "tdc", "fb", "tea", "mag", "static", "taylor"]
 
@@ -26,12 +29,6 @@ POLICIES = ["none", "tdc", "fb", "tea", "mag", "static", "taylor"]
 def gen(model, out, *flags):
     r = cu.run([cu.EDGE_RUN, model, "--class", "3,7", "--seed", "5", "--json", "--out", out, "--threads", "1"] + list(flags))
     return json.loads(r.stdout), np.load(out)
-
-
-def psnr(ref, x):
-    rng = float(ref.max() - ref.min())
-    mse = float(np.mean((ref.astype(np.float64) - x) ** 2))
-    return 99.0 if mse == 0 else 10 * np.log10(rng * rng / mse)
 
 
 def test_cache_calibrate():
@@ -74,14 +71,14 @@ def test_cache_calibrate():
                 c.check(info["blocks_skipped"] > 0, f"{pol}: a huge threshold skips")
         # Calibrated defaults: the stored PSNR target (30 dB) with a margin on other classes/seeds.
         info, x = gen(cal1, o, "--cache", "auto")
-        p = psnr(ref, x)
+        p = psnr(ref, x, "range", identical=99.0)
         c.check(p >= 25.0, f"auto ({info['cache_policy']}, threshold {info['cache_threshold']}): {p:.1f} dB >= 25 "
                 f"with {info['blocks_skipped']} skipped")
         # Dropping skipped blocks (same decisions) must be clearly worse than reusing their residual.
         _, ref20 = gen(plain, o, "--steps", "20")
         info_r, xr = gen(plain, o, "--steps", "20", "--cache", "tdc", "--cache-threshold", "100")
         info_d, xd = gen(plain, o, "--steps", "20", "--cache", "tdc", "--cache-threshold", "100", "--cache-drop")
-        pr, pd = psnr(ref20, xr), psnr(ref20, xd)
+        pr, pd = psnr(ref20, xr, "range", identical=99.0), psnr(ref20, xd, "range", identical=99.0)
         c.check(info_r["blocks_skipped"] == info_d["blocks_skipped"] and pd < pr - 6.0,
                 f"drop {pd:.1f} dB is clearly worse than reuse {pr:.1f} dB")
         # Bad flags: clear message, exit 2.

@@ -20,6 +20,9 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checks, run_alone  # noqa: E402
 from convert_util import EDGE_RUN, MODELS, convert, rel_err, run  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import psnr  # noqa: E402
 
 PIXART = os.path.join(MODELS, "zoo", "pixart", "legacy", "model.onnx")
 T, D, VOCAB = 6, 24, 40  # PixArt's condition input is [B, 6, 24]
@@ -43,12 +46,6 @@ class TinyEncoder(nn.Module):
 def export(model, path):
     ids = torch.zeros(1, T, dtype=torch.int64)
     torch.onnx.export(model, (ids,), path, input_names=["ids"], output_names=["embeddings"], opset_version=17)
-
-
-def psnr(ref, got):
-    peak = float(np.max(np.abs(ref)))
-    mse = float(np.mean((ref.astype(np.float64) - got) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
 
 def test_cond_encoder():
@@ -84,14 +81,14 @@ def test_cond_encoder():
         run([EDGE_RUN, fb, "--tokens", "3,1,4,1,5,9;2,6", "--out", a, "--quiet"])
         run([EDGE_RUN, fb, "--cond", emb, "--out", b, "--quiet"])
         x, y = np.load(a), np.load(b)
-        p = psnr(y, x)
+        p = psnr(y, x, "max_abs")
         c.check(x.shape == (2, 4, 8, 8) and p >= 60, "--tokens (2 prompts) vs --cond of PyTorch's embeddings: "
                 "%s, %.1f dB" % (x.shape, p))
         c.check(not np.array_equal(x[0], x[1]), "different prompts give different samples")
         # One prompt for every sample.
         run([EDGE_RUN, fb, "--tokens", "2,6", "--num-samples", "2", "--out", a, "--quiet"])
         z = np.load(a)
-        c.check(np.array_equal(z[1], x[1]) and psnr(x[1], z[0]) < 60,
+        c.check(np.array_equal(z[1], x[1]) and psnr(x[1], z[0], "max_abs") < 60,
                 "one prompt serves every sample (sample 1 equal, sample 0 from its own noise)")
 
         # Bad uses.

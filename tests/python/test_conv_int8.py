@@ -18,6 +18,7 @@ Checks:
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -25,6 +26,9 @@ import torch
 
 from checks import Checks, run_alone
 from convert_util import EDGE_RUN, MODELS, convert, rel_err, run, run_once
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import psnr  # noqa: E402
 
 TOL_REL = 0.03
 TOL_PSNR = 35.0
@@ -48,12 +52,6 @@ class ConvNet(torch.nn.Module):
         h = torch.nn.functional.silu(self.down(h))
         h = self.grouped(h) + h
         return self.out(torch.nn.functional.silu(self.pw(h)))
-
-
-def psnr(ref, got):
-    peak = float(np.max(np.abs(ref)))
-    mse = float(np.mean((ref.astype(np.float64) - got) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
 
 def verbose_kernels(model, x_path, work):
@@ -83,7 +81,7 @@ def test_conv_int8():
             outs[prec] = np.load(os.path.join(work, prec, "y.npy"))
         e32 = rel_err(ref, outs["fp32"])
         c.check(e32 <= 1e-4, "fp32 convs vs PyTorch: max rel err %.2e" % e32)
-        e8, p8 = rel_err(outs["fp32"], outs["int8"]), psnr(outs["fp32"], outs["int8"])
+        e8, p8 = rel_err(outs["fp32"], outs["int8"]), psnr(outs["fp32"], outs["int8"], "max_abs")
         c.check(e8 <= TOL_REL and p8 >= TOL_PSNR,
                 "int8 convs vs fp32 convs: max rel err %.2e (<= %g), PSNR %.1f dB (>= %g)" % (e8, TOL_REL, p8, TOL_PSNR))
         c.check(e8 > 0, "int8 convs differ from fp32 (the flag took effect)")
@@ -124,7 +122,7 @@ def test_conv_int8():
             dec[prec] = np.load(os.path.join(out, meta["output"] + ".npy"))
             sizes = dec.setdefault("sizes", {})
             sizes[prec] = os.path.getsize(fb)
-        ed, pd = rel_err(dec["fp32"], dec["int8"]), psnr(dec["fp32"], dec["int8"])
+        ed, pd = rel_err(dec["fp32"], dec["int8"]), psnr(dec["fp32"], dec["int8"], "max_abs")
         c.check(0 < ed and pd >= TOL_PSNR,
                 "decoder graph (17 convs, random weights), int8 convs vs fp32: PSNR %.1f dB (>= %g), max rel err "
                 "%.2e" % (pd, TOL_PSNR, ed))

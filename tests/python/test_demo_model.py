@@ -25,6 +25,9 @@ DEMO = os.path.join(SOURCE, "models", "demo")
 sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
 from checks import run_alone  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 CLASSES = list(range(16))
 
@@ -51,11 +54,6 @@ def generate(model, out, *extra):
     return np.load(out)
 
 
-def psnr(ref, got):
-    mse = float(np.mean((ref.astype(np.float64) - got) ** 2))
-    return 10 * np.log10(4.0 / mse) if mse > 0 else float("inf")
-
-
 def test_demo_model():
     clf = classifier.load_classifier(os.path.join(DEMO, "glyph_classifier.pt"))
     labels = torch.tensor(CLASSES)
@@ -69,7 +67,7 @@ def test_demo_model():
             failures.append("fp32 accuracy")
         for i, (name, extra, floor) in enumerate(APPROXIMATIONS):
             got = generate(model, os.path.join(d, f"a{i}.npy"), *extra)
-            p = psnr(fp32, got)
+            p = psnr(fp32, got, PIXEL_PEAK)
             a = classifier.score_samples(clf, torch.from_numpy(got), labels)
             print(f"{name}: PSNR vs FP32 {p:.1f} dB (floor {floor}), accuracy {a:.3f} (floor {ACCURACY_FLOOR})")
             if not p >= floor:

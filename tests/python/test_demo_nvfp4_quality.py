@@ -29,6 +29,9 @@ sys.path.insert(0, DEMO)
 import classifier  # noqa: E402
 import export_onnx  # noqa: E402
 from checks import run_alone  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 CLASSES = [4, 5, 6, 7]
 PIPE = ["--sampler", "flow", "--steps", "20", "--guidance", "3", "--roles", "x=latent,t=timestep,y=condition",
@@ -64,11 +67,6 @@ def generate(model, out):
     return np.load(out)
 
 
-def psnr(ref, got):
-    mse = float(np.mean((ref.astype(np.float64) - got) ** 2))
-    return 10 * np.log10(4.0 / mse) if mse > 0 else float("inf")
-
-
 def test_demo_nvfp4_quality():
     failures = []
     clf = classifier.load_classifier(os.path.join(DEMO, "glyph_classifier.pt"))
@@ -92,7 +90,7 @@ def test_demo_nvfp4_quality():
             fb = os.path.join(d, f"m{i}.fb")
             run([EDGE_CONVERT, onnx_path, "-o", fb] + threads + PIPE + flags)
             got = generate(fb, os.path.join(d, f"m{i}.npy"))
-            p = psnr(ref, got)
+            p = psnr(ref, got, PIXEL_PEAK)
             print(f"{name}: PSNR vs FP32 {p:.2f} dB (floor {floor})")
             accuracy(name, got)
             if floor is not None and not p >= floor:

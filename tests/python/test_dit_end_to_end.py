@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import dit_oracle  # noqa: E402
 import edge_noise  # noqa: E402
 from checks import run_alone  # noqa: E402
+from edge_dit.metrics import psnr  # noqa: E402
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 EDGE_RUN = os.path.join(BUILD, "runtime", "edge-run")
@@ -45,7 +46,7 @@ def test_dit_end_to_end():
     with tempfile.TemporaryDirectory() as d:
         run([MAKE_FIXTURE, d])
         cfg = json.load(open(os.path.join(d, "config.json")))
-        w = dit_oracle.load_weights(os.path.join(d, "weights"))
+        model = dit_oracle.load_model(os.path.join(d, "weights"), cfg)
         x = np.load(os.path.join(d, "x.npy"))
         t = np.load(os.path.join(d, "t.npy"))
         y = np.load(os.path.join(d, "y.npy"))
@@ -54,7 +55,7 @@ def test_dit_end_to_end():
              "--input", "t=" + os.path.join(d, "t.npy"), "--input", "y=" + os.path.join(d, "y.npy"),
              "--out-dir", out_dir])
         got = np.load(os.path.join(out_dir, "out.npy"))
-        ref = dit_oracle.dit_forward(w, torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y), cfg).numpy()
+        ref = dit_oracle.dit_forward(model, torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(y)).numpy()
         e = rel_err(ref, got)
         print(f"one forward: shape {got.shape}, max rel err vs PyTorch {e:.3e} (limit 1e-4)")
         if got.shape != ref.shape or not e <= 1e-4:
@@ -72,10 +73,10 @@ def test_dit_end_to_end():
         classes = torch.arange(n) % cfg["num_classes"]
 
         def model_fn(xx, tt):
-            return dit_oracle.dit_forward(w, xx, torch.full((n,), tt, dtype=torch.float64), classes, cfg)
+            return dit_oracle.dit_forward(model, xx, torch.full((n,), tt, dtype=torch.float64), classes)
 
         ref_s = dit_oracle.flow_euler_sample(model_fn, torch.from_numpy(noise), steps).numpy()
-        p = dit_oracle.psnr(ref_s, got_s)
+        p = psnr(ref_s, got_s, "range")
         print(f"20-step flow Euler sampling: PSNR vs PyTorch {p:.1f} dB (limit 60)")
         if not p >= 60:
             failures.append("sampling mismatch")

@@ -21,6 +21,9 @@ import pytest
 import torch
 
 from checks import run_alone
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
 BUILD = os.environ.get("EDGE_BUILD_DIR", "build")
 SOURCE = os.environ.get("EDGE_SOURCE_DIR", ".")
@@ -53,11 +56,6 @@ def run_once(model, inputs, out_dir, output, graph="denoiser"):
 
 def rel_err(ref, got):
     return float(np.abs(got.astype(np.float64) - ref).max() / max(1e-12, float(np.abs(ref).max())))
-
-
-def psnr(ref, got):
-    mse = float(((got.astype(np.float64) - ref) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)  # images in [-1, 1]
 
 
 def run(cmd):
@@ -105,7 +103,7 @@ def test_latent_model():
         run(["/usr/bin/python3", os.path.join(LATENT, "sample_torch.py"), "--classes", classes, "--noise", noise,
              "--out", ref_prefix])
         img, ref = np.load(px), np.load(ref_prefix + ".npy")
-        p = psnr(ref, img) if img.shape == ref.shape else 0.0
+        p = psnr(ref, img, PIXEL_PEAK) if img.shape == ref.shape else 0.0
         print(f"20 guided steps + decode, classes {classes}: edge-run vs PyTorch PSNR {p:.1f} dB (floor 60), "
               f"shapes {img.shape} {ref.shape}")
         ok &= p >= 60
@@ -124,7 +122,7 @@ def test_latent_model():
         r = run([EDGE_RUN, tiled, "--noise", noise, "--class", classes, "--out", pt, "--json", "--quiet"])
         tiles = json.loads(r.stdout)["decoder"]["tiles"]
         img_t = np.load(pt)
-        p = psnr(img, img_t)
+        p = psnr(img, img_t, PIXEL_PEAK)
         print(f"tiled decode ({tiles} tiles of 8x8, overlap 2) vs whole decode: PSNR {p:.1f} dB (floor 29)")
         ok &= tiles == 9 and p >= 29
     assert ok, "a check above failed"

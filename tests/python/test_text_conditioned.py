@@ -21,15 +21,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import Checks, run_alone  # noqa: E402
 from convert_util import EDGE_RUN, MODELS, convert, rel_err, run  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "python"))
+from edge_dit.metrics import psnr  # noqa: E402
 
 ZOO = os.path.join(MODELS, "zoo")
 STEPS, GUIDANCE, SHIFT = 20, 3.0, 2.0
-
-
-def psnr(ref, got):
-    peak = float(np.max(np.abs(ref)))
-    mse = float(np.mean((ref.astype(np.float64) - got) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
 
 def once(fb, inputs, work, tag, graph="denoiser"):
@@ -90,7 +87,7 @@ def test_text_conditioned():
                 pred = vu + np.float32(GUIDANCE) * (vc - vu)
                 xk = xk + np.float32(sig[i + 1] - sig[i]) * pred
             want = once(fb, {"z": xk[None]}, work, "d", graph="decoder")[0]
-            p = psnr(want, got[k])
+            p = psnr(want, got[k], "max_abs")
             c.check(p >= 60, "sample %d: edge-run generate+decode vs the step-by-step oracle: %.1f dB" % (k, p))
 
         # One embedding for several samples; different prompts give different images.
