@@ -18,6 +18,7 @@
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_attention.h"
 
 namespace edge {
@@ -174,7 +175,7 @@ int RunAttentionBench(int argc, char** argv) {
     v.cluster.q_tokens_per_cluster = uint32_t(cs > 0 ? cs : 64);
     v.cluster.k_tokens_per_cluster = uint32_t(ks > 0 ? ks : 64);
     v.cluster.iters = uint32_t(o.Int("kmeans-iters", v.cluster.iters));
-    v.cluster.gemm = &f32_gemm_select(DetectCpuFeatures());
+    v.cluster.gemm = kernel_config().gemm;
     v.name = "clusters top-p " + s;
     variants.push_back(v);
   }
@@ -218,8 +219,8 @@ int RunAttentionBench(int argc, char** argv) {
   base.v = v.data();
   f32_attention_set_layout(&base, AttentionLayout::kBSHD);
 
-  const F32AttentionKernel& kernel = f32_attention_kernel_for(DetectCpuFeatures());
-  const Qs8AttentionKernel& q8 = qs8_attention_kernel_for(DetectCpuFeatures());
+  const F32AttentionKernel& kernel = *kernel_config().attention;
+  const Qs8AttentionKernel& q8 = *kernel_config().qs8_attention;
   pthreadpool_t pool = threads > 1 ? pthreadpool_create(size_t(threads)) : nullptr;
   size_t scratch_bytes = f32_attention_scratch_bytes(kernel, size_t(d), size_t(threads));
   if (want_int8) scratch_bytes = std::max(scratch_bytes, qs8_attention_scratch_bytes(q8, base, size_t(threads)));

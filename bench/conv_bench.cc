@@ -24,6 +24,7 @@
 #include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
 #include "ops/f32_conv2d.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_conv2d.h"
 
 namespace edge {
@@ -85,7 +86,7 @@ void SetUpQs8(const EdgeCtx& e, const std::vector<float>& w, const std::vector<f
   std::vector<int8_t> q(w.size());
   std::vector<float> scale(p.out_c);
   Qs8QuantizePerChannel(w.data(), p.out_c, k, k, q.data(), scale.data());
-  c->kernel = Qs8GemmSelect(DetectCpuFeatures());
+  c->kernel = kernel_config().qs8_gemm;
   c->p = p;
   c->threads = e.threads;
   c->x = e.x;
@@ -134,7 +135,7 @@ int RunShape(const ConvShape& s, int threads, int reps_arg, bool json, bool no_x
   std::vector<Candidate> cands;
   const CpuFeatures& cpu = DetectCpuFeatures();
   EdgeCtx ectx;
-  ectx.cfg = scalar ? &f32_gemm_config(IsaLevel::kScalar) : &f32_gemm_select(cpu);
+  ectx.cfg = scalar ? kernel_config(IsaLevel::kScalar).gemm : kernel_config().gemm;
   F32Conv2dParams& p = ectx.p;
   p.in_c = s.c;
   p.in_h = s.h;

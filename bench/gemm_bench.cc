@@ -23,6 +23,7 @@
 #include "bench/model_bench_util.h"
 #include "ops/cpu_features.h"
 #include "ops/f32_gemm.h"
+#include "ops/kernel_config.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 
@@ -119,7 +120,7 @@ int GemmMain(int argc, char** argv) {
   Buf* scratch = nullptr;
   if (precision != "fp32") {
     const bool nv = precision == "nvfp4";
-    const QGemmKernel* kern = nv ? Qnvfp4GemmSelect(DetectCpuFeatures()) : Qs8GemmSelect(DetectCpuFeatures());
+    const QGemmKernel* kern = nv ? kernel_config().qnvfp4_gemm : kernel_config().qs8_gemm;
     if (!force.empty()) {
       const QGemmKernel* const* list;
       const size_t n = nv ? Qnvfp4GemmVariants(&list) : Qs8GemmVariants(&list);
@@ -162,7 +163,7 @@ int GemmMain(int argc, char** argv) {
   F32Ctx fctx{};
   std::vector<float> packed_f32;
   if (precision == "fp32") {
-    const F32GemmConfig& cfg = f32_gemm_select(DetectCpuFeatures());
+    const F32GemmConfig& cfg = *kernel_config().gemm;
     packed_f32.resize(f32_gemm_packed_floats(N, K, cfg.nr));
     f32_gemm_pack_nk(N, K, w.data(), K, cfg.nr, packed_f32.data());
     fctx = {&cfg, M, N, K, x.data(), packed_f32.data(), bias.data(), y.data(), pool};
@@ -171,7 +172,7 @@ int GemmMain(int argc, char** argv) {
 
   // The same layer as a packed file runs it (PackedF32N16 read in place);
   // the candidate above is the row-major file's (native panels packed at load).
-  const F32GemmConfig& p16 = f32_gemm_p16_config(BestIsaLevel(DetectCpuFeatures()));
+  const F32GemmConfig& p16 = *kernel_config().gemm_p16;
   std::vector<float> w_p16, y_p16(M * N);
   F32Ctx f_p16{};
   if (precision == "fp32") {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "ops/cpu_features.h"
+#include "ops/kernel_config.h"
 #include "runtime/quant_linear.h"
 #include "runtime/model.h"
 #include "runtime/noise.h"
@@ -31,7 +31,7 @@ struct QuantRunner {
   ~QuantRunner() { DestroyQuantLinear(state); }
 
   void Init(const QuantWeight& q, const TensorInfo* bias, size_t M, fb::Activation act,
-            const CpuFeatures& cpu) {
+            const KernelConfig& kernels) {
     TensorInfo w;
     w.name = q.name.c_str();
     w.rank = 2;
@@ -54,7 +54,7 @@ struct QuantRunner {
       w.layout = fb::WeightLayout::PackedNvfp4N16K64;
       w.tensor_scale = q.tensor_scale;
     }
-    Check(CreateQuantLinear(w, bias, M, act, cpu, &state), "quantized layer '" + q.name + "'");
+    Check(CreateQuantLinear(w, bias, M, act, kernels, &state), "quantized layer '" + q.name + "'");
     const size_t sb = QuantLinearScratchBytes(state);
     scratch_mem.assign(sb + 64, 0);
     uintptr_t p = reinterpret_cast<uintptr_t>(scratch_mem.data());
@@ -112,7 +112,7 @@ CalibResult Calibrate(const std::vector<uint8_t>& image, const std::vector<Calib
   const int per_run = guided ? B / 2 : B;
 
   // Quantized variants of every calibrated layer, sized for this batch.
-  const CpuFeatures cpu = DetectCpuFeatures();
+  const KernelConfig& kernels = kernel_config();
   std::vector<int> calib_of_op(model->num_nodes(), -1);
   std::vector<std::unique_ptr<QuantRunner>> r8(calib.size()), r4(calib.size());
   std::vector<LayerAcc> acc(calib.size());
@@ -127,8 +127,8 @@ CalibResult Calibrate(const std::vector<uint8_t>& image, const std::vector<Calib
     if (node.op->options_as_LinearOptions() != nullptr) act = node.op->options_as_LinearOptions()->activation();
     r8[i].reset(new QuantRunner());
     r4[i].reset(new QuantRunner());
-    r8[i]->Init(*c.int8, bias, M, act, cpu);
-    r4[i]->Init(*c.nvfp4, bias, M, act, cpu);
+    r8[i]->Init(*c.int8, bias, M, act, kernels);
+    r4[i]->Init(*c.nvfp4, bias, M, act, kernels);
     acc[i].e8.assign(o.calib_steps, 0);
     acc[i].e4.assign(o.calib_steps, 0);
     acc[i].y2.assign(o.calib_steps, 0);

@@ -39,24 +39,26 @@ CpuFeatures Detect() {
   f.i8mm = (getauxval(AT_HWCAP2) & (1UL << 13)) != 0;  // HWCAP2_I8MM
 #endif
 #endif
-  const char* cap = std::getenv("EDGE_ISA_CAP");
-  if (cap != nullptr) {
-    if (std::strcmp(cap, "scalar") == 0) {
-      f = CpuFeatures();
-    } else if (std::strcmp(cap, "avx2") == 0) {
-      f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avxvnni = false;
-    } else if (std::strcmp(cap, "avx512") == 0) {
-      f.avx512vnni = f.avxvnni = false;
-    } else if (std::strcmp(cap, "neon") == 0) {
-      f.dotprod = f.i8mm = false;
-    } else if (std::strcmp(cap, "dotprod") == 0) {
-      f.i8mm = false;
-    }
-  }
-  return f;
+  return CapCpuFeatures(f, std::getenv("EDGE_ISA_CAP"));
 }
 
 }  // namespace
+
+CpuFeatures CapCpuFeatures(CpuFeatures f, const char* cap) {
+  if (cap == nullptr) return f;
+  if (std::strcmp(cap, "scalar") == 0) {
+    f = CpuFeatures();
+  } else if (std::strcmp(cap, "avx2") == 0) {
+    f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avxvnni = false;
+  } else if (std::strcmp(cap, "avx512") == 0) {
+    f.avx512vnni = f.avxvnni = false;
+  } else if (std::strcmp(cap, "neon") == 0) {
+    f.dotprod = f.i8mm = false;
+  } else if (std::strcmp(cap, "dotprod") == 0) {
+    f.i8mm = false;
+  }
+  return f;
+}
 
 const CpuFeatures& DetectCpuFeatures() {
   static const CpuFeatures features = Detect();

@@ -24,4 +24,7 @@ struct CpuFeatures {
 // reported, so tests can exercise every variant the machine supports.
 const CpuFeatures& DetectCpuFeatures();
 
+// `f` capped as EDGE_ISA_CAP=`cap` caps it (null or an unknown name: unchanged).
+CpuFeatures CapCpuFeatures(CpuFeatures f, const char* cap);
+
 }  // namespace edge

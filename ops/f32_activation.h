@@ -49,9 +49,9 @@ enum class F32Unary : int {
 const char* F32UnaryName(F32Unary kind);  // "gelu", "silu", ...
 // kind's reference formula at x in double precision (the table's last column).
 double F32UnaryEval(F32Unary kind, double x);
-// "f32_gelu_ref", "f32_gelu__avx2", ...: the name of kind's kernel at an ISA
-// level (neon: the NEON kernel, "f32_gelu__neon"), a static string.
-const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon = false);
+// "f32_gelu_ref", "f32_gelu__avx2", ..., "f32_gelu__neon": the name of kind's
+// kernel in one instantiation (KernelConfig::f32), a static string.
+const char* F32UnaryKernelName(F32Unary kind, F32Variant variant);
 
 typedef void (*f32_vunary_fn)(F32Unary kind, size_t n, const float* x, float* y,
                               pthreadpool_t pool);

@@ -13,9 +13,8 @@ namespace {
 #define EDGE_KERNEL_NAMES(e, name, onnx, formula) \
   {"f32_" name "_ref", "f32_" name "__avx2", "f32_" name "__avx512", "f32_" name "__neon"},
 const char* const kNames[] = {EDGE_F32_UNARY(EDGE_NAME)};
-// IsaLevel order, then NEON (ARM has no IsaLevel for it).
+// Columns in F32Variant order.
 const char* const kKernelNames[][4] = {EDGE_F32_UNARY(EDGE_KERNEL_NAMES)};
-constexpr int kNeonColumn = 3;
 #undef EDGE_KERNEL_NAMES
 #undef EDGE_NAME
 
@@ -41,8 +40,8 @@ const char* F32UnaryName(F32Unary kind) {
   return Known(kind) ? kNames[static_cast<int>(kind)] : "unknown";
 }
 
-const char* F32UnaryKernelName(F32Unary kind, IsaLevel isa, bool neon) {
-  return Known(kind) ? kKernelNames[static_cast<int>(kind)][neon ? kNeonColumn : static_cast<int>(isa)] : "unknown";
+const char* F32UnaryKernelName(F32Unary kind, F32Variant variant) {
+  return Known(kind) ? kKernelNames[static_cast<int>(kind)][static_cast<int>(variant)] : "unknown";
 }
 
 void f32_vunary_ref(F32Unary kind, size_t n, const float* x, float* y, pthreadpool_t pool) {

@@ -1,4 +1,5 @@
-// Attention: reference, portable tile, ISA selection and the parallel driver.
+// Attention: reference, portable tile, the kernels of this build and the
+// parallel driver.
 #include "ops/f32_attention.h"
 
 #include <cmath>
@@ -23,39 +24,18 @@ size_t f32_attention_scratch_floats__scalar(size_t head_dim) {
   return attn_scratch_floats<VecScalar, kScalarMR>(head_dim, kScalarQB);
 }
 
-namespace {
-const F32AttentionKernel kScalarAttn = {"f32_attention_4x64__scalar", f32_attention_4x64__scalar,
-                                        f32_attention_scratch_floats__scalar, kScalarQB};
+const F32AttentionKernel kF32AttentionScalar = {"f32_attention_4x64__scalar", f32_attention_4x64__scalar,
+                                                f32_attention_scratch_floats__scalar, kScalarQB};
 #if defined(__x86_64__)
-const F32AttentionKernel kAvx2Attn = {"f32_attention_6x64__avx2", f32_attention_6x64__avx2,
-                                      f32_attention_scratch_floats__avx2, 6 * 16};
-const F32AttentionKernel kAvx512Attn = {"f32_attention_6x64__avx512", f32_attention_6x64__avx512,
-                                        f32_attention_scratch_floats__avx512, 6 * 16};
+const F32AttentionKernel kF32AttentionAvx2 = {"f32_attention_6x64__avx2", f32_attention_6x64__avx2,
+                                              f32_attention_scratch_floats__avx2, 6 * 16};
+const F32AttentionKernel kF32AttentionAvx512 = {"f32_attention_6x64__avx512", f32_attention_6x64__avx512,
+                                                f32_attention_scratch_floats__avx512, 6 * 16};
 #endif
-}  // namespace
-
 #if defined(__aarch64__)
-namespace {
-const F32AttentionKernel kNeonAttn = {"f32_attention_4x64__neon", f32_attention_4x64__neon,
-                                      f32_attention_scratch_floats__neon, 4 * 16};
-}  // namespace
+const F32AttentionKernel kF32AttentionNeon = {"f32_attention_4x64__neon", f32_attention_4x64__neon,
+                                              f32_attention_scratch_floats__neon, 4 * 16};
 #endif
-
-const F32AttentionKernel& f32_attention_kernel_for(const CpuFeatures& cpu) {
-#if defined(__aarch64__)
-  if (cpu.neon) return kNeonAttn;
-#endif
-  return f32_attention_kernel(BestIsaLevel(cpu));
-}
-
-const F32AttentionKernel& f32_attention_kernel(IsaLevel level) {
-#if defined(__x86_64__)
-  if (level == IsaLevel::kAvx512) return kAvx512Attn;
-  if (level == IsaLevel::kAvx2) return kAvx2Attn;
-#endif
-  (void)level;
-  return kScalarAttn;
-}
 
 void f32_attention_set_layout(F32AttentionParams* p, AttentionLayout layout) {
   const size_t H = p->heads, dh = p->head_dim;

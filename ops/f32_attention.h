@@ -12,8 +12,6 @@
 
 #include <pthreadpool.h>
 
-#include "ops/f32_gemm.h"  // IsaLevel
-
 namespace edge {
 
 enum class AttentionLayout : int { kBSHD = 0, kBHSD = 1 };
@@ -99,9 +97,15 @@ struct F32AttentionKernel {
   size_t query_block;
 };
 
-const F32AttentionKernel& f32_attention_kernel(IsaLevel level);
-// The best kernel for this CPU: the x86 level's, or NEON on AArch64.
-const F32AttentionKernel& f32_attention_kernel_for(const CpuFeatures& cpu);
+// The kernels of this build; ops/kernel_config.h picks one per CPU.
+extern const F32AttentionKernel kF32AttentionScalar;
+#if defined(__x86_64__)
+extern const F32AttentionKernel kF32AttentionAvx2;
+extern const F32AttentionKernel kF32AttentionAvx512;
+#endif
+#if defined(__aarch64__)
+extern const F32AttentionKernel kF32AttentionNeon;
+#endif
 // Scratch for f32_attention with this many threads (64-byte aligned chunks).
 size_t f32_attention_scratch_bytes(const F32AttentionKernel& kernel, size_t head_dim,
                                    size_t num_threads);

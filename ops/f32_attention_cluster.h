@@ -33,6 +33,7 @@
 #include <pthreadpool.h>
 
 #include "ops/f32_attention.h"
+#include "ops/f32_gemm.h"  // the centroid GEMM
 
 namespace edge {
 

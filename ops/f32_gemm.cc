@@ -1,4 +1,4 @@
-// F32 GEMM: reference, packing, the portable microkernel, ISA selection and
+// F32 GEMM: reference, packing, the portable microkernel, the configs and
 // the tiled parallel driver. See ops/f32_gemm.h.
 #include "ops/f32_gemm.h"
 
@@ -34,56 +34,26 @@ constexpr F32ActivationFn kPortableActivation = f32_activation__neon;  // NEON i
 #else
 constexpr F32ActivationFn kPortableActivation = f32_activation__scalar;
 #endif
-const F32GemmConfig kScalarConfig = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
-                                     kPortableActivation, 4, 4, IsaLevel::kScalar, 4};
-#if defined(__aarch64__)
-// NEON is baseline on AArch64: the stored layout gets a vector kernel there.
-const F32GemmConfig kScalarP16Config = {"f32_gemm_4x16__neon", f32_gemm_4x16__neon,
-                                        kPortableActivation, 4, 16, IsaLevel::kScalar, 16};
-#else
-const F32GemmConfig kScalarP16Config = {"f32_gemm_4x4p16__scalar", f32_gemm_4x4p16__scalar,
-                                        kPortableActivation, 4, 4, IsaLevel::kScalar, 16};
-#endif
-#if defined(__x86_64__)
-const F32GemmConfig kAvx2Config = {"f32_gemm_6x16__avx2", f32_gemm_6x16__avx2,
-                                   f32_activation__avx2, 6, 16, IsaLevel::kAvx2, 16};
-const F32GemmConfig kAvx512Config = {"f32_gemm_8x32__avx512", f32_gemm_8x32__avx512,
-                                     f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 32};
-const F32GemmConfig kAvx512P16Config = {"f32_gemm_8x32p16__avx512", f32_gemm_8x32p16__avx512,
-                                        f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 16};
-#endif
 }  // namespace
 
-bool f32_gemm_p16_is_portable(IsaLevel level) {
+const F32GemmConfig kF32GemmScalar = {"f32_gemm_4x4__scalar", f32_gemm_4x4__scalar,
+                                      kPortableActivation, 4, 4, IsaLevel::kScalar, 4};
 #if defined(__aarch64__)
-  (void)level;
-  return false;
+// NEON is baseline on AArch64: the stored layout gets a vector kernel there.
+const F32GemmConfig kF32GemmP16Scalar = {"f32_gemm_4x16__neon", f32_gemm_4x16__neon,
+                                         kPortableActivation, 4, 16, IsaLevel::kScalar, 16};
 #else
-  return &f32_gemm_p16_config(level) == &kScalarP16Config;
+const F32GemmConfig kF32GemmP16Scalar = {"f32_gemm_4x4p16__scalar", f32_gemm_4x4p16__scalar,
+                                         kPortableActivation, 4, 4, IsaLevel::kScalar, 16};
 #endif
-}
-
-const F32GemmConfig& f32_gemm_p16_config(IsaLevel level) {
 #if defined(__x86_64__)
-  if (level == IsaLevel::kAvx512) return kAvx512P16Config;
-  if (level == IsaLevel::kAvx2) return kAvx2Config;  // its panel is 16 already
+const F32GemmConfig kF32GemmAvx2 = {"f32_gemm_6x16__avx2", f32_gemm_6x16__avx2,
+                                    f32_activation__avx2, 6, 16, IsaLevel::kAvx2, 16};
+const F32GemmConfig kF32GemmAvx512 = {"f32_gemm_8x32__avx512", f32_gemm_8x32__avx512,
+                                      f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 32};
+const F32GemmConfig kF32GemmP16Avx512 = {"f32_gemm_8x32p16__avx512", f32_gemm_8x32p16__avx512,
+                                         f32_activation__avx512, 8, 32, IsaLevel::kAvx512, 16};
 #endif
-  (void)level;
-  return kScalarP16Config;
-}
-
-const F32GemmConfig& f32_gemm_config(IsaLevel level) {
-#if defined(__x86_64__)
-  if (level == IsaLevel::kAvx512) return kAvx512Config;
-  if (level == IsaLevel::kAvx2) return kAvx2Config;
-#endif
-  (void)level;
-  return kScalarConfig;
-}
-
-const F32GemmConfig& f32_gemm_select(const CpuFeatures& cpu) {
-  return f32_gemm_config(BestIsaLevel(cpu));
-}
 
 size_t f32_gemm_packed_floats(size_t n, size_t k, size_t nr) {
   return (n + nr - 1) / nr * nr * k;

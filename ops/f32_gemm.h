@@ -8,11 +8,11 @@
 // the activation while the block is still in registers. The driver tiles M
 // and N and runs the tiles on a pthreadpool (may be null).
 //
-// Two packed layouts, one driver. The native one (f32_gemm_config) has
+// Two packed layouts, one driver. The native one (KernelConfig::gemm) has
 // panels of the config's NR, packed at prepare or per run. The stored one,
 // PackedF32N16 of ops/quant_format.h, has panels of 16 whatever the ISA, so
-// that a file can hold it and every ISA read it in place: f32_gemm_p16_config
-// gives a microkernel of the same register block that reads 16-wide panels
+// that a file can hold it and every ISA read it in place: KernelConfig::gemm_p16
+// is a microkernel of the same register block that reads 16-wide panels
 // (AVX2's 6x16 reads both layouts; AVX-512's 8x32 reads two panels a step).
 // f32_gemm_pack_nk with nr = 16 writes PackedF32N16.
 #pragma once
@@ -44,14 +44,18 @@ struct F32GemmConfig {
   size_t panel;  // width of the packed panels the ukernel reads: nr, or 16 (PackedF32N16)
 };
 
-// Config for an ISA level (must be supported) / the best for this CPU.
-const F32GemmConfig& f32_gemm_config(IsaLevel level);
-const F32GemmConfig& f32_gemm_select(const CpuFeatures& cpu);
-// Config reading PackedF32N16 (panel 16) for an ISA level (must be supported).
-const F32GemmConfig& f32_gemm_p16_config(IsaLevel level);
-// True where that config's microkernel is the portable C++ one (x86 at the
-// scalar level, AArch32), not a vector one.
-bool f32_gemm_p16_is_portable(IsaLevel level);
+// The configs of this build; ops/kernel_config.h picks one per CPU. Native
+// panels: scalar (every build), AVX2 and AVX-512 (x86-64). Reading
+// PackedF32N16 (panel 16): the scalar level's (the portable 4x4 one; on
+// AArch64, where NEON is baseline, the NEON 4x16), AVX-512's; AVX2's native
+// panel is 16 already.
+extern const F32GemmConfig kF32GemmScalar;
+extern const F32GemmConfig kF32GemmP16Scalar;
+#if defined(__x86_64__)
+extern const F32GemmConfig kF32GemmAvx2;
+extern const F32GemmConfig kF32GemmAvx512;
+extern const F32GemmConfig kF32GemmP16Avx512;
+#endif
 
 // The microkernels (x86 ones exist only in x86-64 builds).
 void f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t k, const float* a, size_t a_stride,

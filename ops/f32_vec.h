@@ -1,9 +1,10 @@
 // The SIMD layer of every F32 kernel family: one struct per ISA (VecScalar,
 // VecAvx2, VecAvx512, VecNeon for AArch64 and AArch32) so that the GEMM
 // microkernel and its epilogue, the attention tiles (FP32 and INT8), the
-// elementwise / norm / softmax kernels (ops/*_simd.h) and the vector-math
-// library on top of it (ops/vec_math.h, included at the end of this file) are
-// written once as templates and instantiated per ISA file. Everything lives in
+// elementwise / norm / softmax kernels (ops/*_simd.h), the activation
+// quantizer of the quantized GEMMs (ops/qs8_act_quantize_simd.h) and the
+// vector-math library on top of it (ops/vec_math.h, included at the end of
+// this file) are written once as templates and instantiated per ISA file. Everything lives in
 // an anonymous namespace: each *__isa.cc file gets its own copy compiled with
 // its own flags, and no symbol compiled for AVX-512 can be picked by the
 // linker for a scalar caller. For the same reason these templates call no
@@ -113,6 +114,19 @@ struct VecScalar : VecTailNames<VecScalar> {
   // 2^n for integral n in [-126, 127]; a NaN n gives 1 (the caller's
   // product with its NaN keeps the NaN).
   static V pow2i(V n) { return std::ldexp(1.0f, n == n ? static_cast<int>(n) : 0); }
+  // Integer lanes (the activation quantizer, ops/qs8_act_quantize_simd.h).
+  using I32 = int32_t;
+  static I32 zero_i32() { return 0; }
+  static I32 add_i32(I32 a, I32 b) { return a + b; }
+  // Nearest, ties to even; out of range and NaN give INT32_MIN, as x86's
+  // cvtps2dq does, instead of an undefined cast.
+  static I32 round_to_i32(V a) {
+    const float r = std::nearbyint(a);
+    return r >= -2147483648.0f && r < 2147483648.0f ? static_cast<int32_t>(r) : INT32_MIN;
+  }
+  static int32_t reduce_add_i32(I32 v) { return v; }
+  // kW lanes to int8, saturated.
+  static void store_i8_sat(int8_t* p, I32 v) { *p = static_cast<int8_t>(v < -128 ? -128 : v > 127 ? 127 : v); }
 };
 
 #if defined(__AVX512F__)
@@ -175,6 +189,15 @@ struct VecAvx512 : VecTailNames<VecAvx512> {
   static V pow2i(V n) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(
         _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
+  // Integer lanes (the activation quantizer, ops/qs8_act_quantize_simd.h).
+  using I32 = __m512i;
+  static I32 zero_i32() { return _mm512_setzero_si512(); }
+  static I32 add_i32(I32 a, I32 b) { return _mm512_add_epi32(a, b); }
+  static I32 round_to_i32(V a) { return _mm512_cvtps_epi32(a); }  // MXCSR's mode: nearest even
+  static int32_t reduce_add_i32(I32 v) { return _mm512_reduce_add_epi32(v); }
+  static void store_i8_sat(int8_t* p, I32 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtsepi32_epi8(v));
   }
 };
 #endif
@@ -262,6 +285,21 @@ struct VecAvx2 : VecTailNames<VecAvx2> {
   static V pow2i(V n) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(
         _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
+  // Integer lanes (the activation quantizer, ops/qs8_act_quantize_simd.h).
+  using I32 = __m256i;
+  static I32 zero_i32() { return _mm256_setzero_si256(); }
+  static I32 add_i32(I32 a, I32 b) { return _mm256_add_epi32(a, b); }
+  static I32 round_to_i32(V a) { return _mm256_cvtps_epi32(a); }  // MXCSR's mode: nearest even
+  static int32_t reduce_add_i32(I32 v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+  }
+  static void store_i8_sat(int8_t* p, I32 v) {
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packs_epi16(w16, w16));
   }
 };
 #endif
@@ -433,6 +471,26 @@ struct VecNeon : VecTailNames<VecNeon> {
   // 2^n for integral n in [-126, 127], built in the exponent field.
   static V pow2i(V n) {
     return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(to_int(n), vdupq_n_s32(127)), 23));
+  }
+  // Integer lanes (the activation quantizer, ops/qs8_act_quantize_simd.h).
+  using I32 = int32x4_t;
+  static I32 zero_i32() { return vdupq_n_s32(0); }
+  static I32 add_i32(I32 a, I32 b) { return vaddq_s32(a, b); }
+#if defined(__aarch64__)
+  static I32 round_to_i32(V a) { return vcvtnq_s32_f32(a); }  // nearest even
+  static int32_t reduce_add_i32(I32 v) { return vaddvq_s32(v); }
+#else
+  // AArch32 converts by truncation: round to nearest even first (exact then).
+  static I32 round_to_i32(V a) { return vcvtq_s32_f32(NeonA32::round(a)); }
+  static int32_t reduce_add_i32(I32 v) {
+    const int32x2_t s = vpadd_s32(vget_low_s32(v), vget_high_s32(v));
+    return vget_lane_s32(vpadd_s32(s, s), 0);
+  }
+#endif
+  static void store_i8_sat(int8_t* p, I32 v) {
+    const int16x4_t h = vqmovn_s32(v);
+    const int32_t four = vget_lane_s32(vreinterpret_s32_s8(vqmovn_s16(vcombine_s16(h, h))), 0);
+    std::memcpy(p, &four, 4);
   }
 };
 #endif

@@ -1,6 +1,6 @@
 // The instruction-set levels that have their own F32 kernels (scalar / AVX2 /
-// AVX-512), which one this CPU runs, and a macro that names the x86 variants
-// only where they are built.
+// AVX-512), which one this CPU runs, and which builds have which variants.
+// The kernel of each family is picked from these in ops/kernel_config.cc.
 #pragma once
 
 #include "ops/cpu_features.h"
@@ -46,47 +46,10 @@ inline bool IsaLevelSupported(IsaLevel level, const CpuFeatures& cpu) {
 // VFPv4's fused multiply-add (Cortex-A5/A7/A15 and later; not A8/A9).
 inline bool ArmF32NeonSupported(const CpuFeatures& cpu) { return cpu.neon && cpu.neon_fma; }
 
-// Picks fn_ref / fn__avx2 / fn__avx512 and the matching name for `isa`
-// (fn__neon on AArch64; on AArch32 fn__neon where the CPU can run it, else
-// fn_ref; fn_ref elsewhere).
-// Usage: EDGE_PICK_F32(isa, f32_layernorm, &fn, &name);
-#if EDGE_ARCH_X86_64
-#define EDGE_PICK_F32(isa, base, fn_out, name_out)                            \
-  do {                                                                        \
-    switch (isa) {                                                            \
-      case ::edge::IsaLevel::kAvx512:                                           \
-        *(fn_out) = base##__avx512; *(name_out) = #base "__avx512"; break;    \
-      case ::edge::IsaLevel::kAvx2:                                             \
-        *(fn_out) = base##__avx2; *(name_out) = #base "__avx2"; break;        \
-      default:                                                                \
-        *(fn_out) = base##_ref; *(name_out) = #base "_ref"; break;            \
-    }                                                                         \
-  } while (0)
-#elif EDGE_ARCH_AARCH64
-#define EDGE_PICK_F32(isa, base, fn_out, name_out)        \
-  do {                                                    \
-    (void)(isa);                                          \
-    *(fn_out) = base##__neon; *(name_out) = #base "__neon"; \
-  } while (0)
-#elif EDGE_ARCH_ARM32
-// IsaLevel has no NEON tier (the GEMM and conv paths key on kScalar and keep
-// their portable kernels on AArch32), so this asks the CPU features, which
-// honour EDGE_ISA_CAP=scalar.
-#define EDGE_PICK_F32(isa, base, fn_out, name_out)                             \
-  do {                                                                         \
-    (void)(isa);                                                               \
-    if (::edge::ArmF32NeonSupported(::edge::DetectCpuFeatures())) {            \
-      *(fn_out) = base##__neon; *(name_out) = #base "__neon";                  \
-    } else {                                                                   \
-      *(fn_out) = base##_ref; *(name_out) = #base "_ref";                      \
-    }                                                                          \
-  } while (0)
-#else
-#define EDGE_PICK_F32(isa, base, fn_out, name_out) \
-  do {                                             \
-    (void)(isa);                                   \
-    *(fn_out) = base##_ref; *(name_out) = #base "_ref"; \
-  } while (0)
-#endif
+// Which instantiation the F32 elementwise / norm / softmax kernels of a
+// KernelConfig (ops/kernel_config.h) are: fn_ref, fn__avx2, fn__avx512 or
+// fn__neon. The numbering follows IsaLevel, then NEON (ARM has no IsaLevel
+// tier for it).
+enum class F32Variant : int { kRef = 0, kAvx2 = 1, kAvx512 = 2, kNeon = 3 };
 
 }  // namespace edge

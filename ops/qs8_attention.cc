@@ -51,20 +51,21 @@ size_t qs8_attention_scratch_floats__scalar(size_t head_dim) {
   return q8_attn_scratch_floats<kScalarMR>(head_dim, kScalarQB);
 }
 
-namespace {
-const Qs8AttentionKernel kScalarQ8 = {"qs8_attention_4x64__scalar", qs8_attention_pack_head__scalar,
-                                      qs8_attention_4x64__scalar,
-                                      qs8_attention_scratch_floats__scalar, kScalarQB};
+const Qs8AttentionKernel kQs8AttentionScalar = {"qs8_attention_4x64__scalar", qs8_attention_pack_head__scalar,
+                                                qs8_attention_4x64__scalar,
+                                                qs8_attention_scratch_floats__scalar, kScalarQB};
 #if defined(__aarch64__)
-const Qs8AttentionKernel kNeonDotQ8 = {"qs8_attention_4x64__neondot", qs8_attention_pack_head__neondot,
-                                       qs8_attention_4x64__neondot,
-                                       qs8_attention_scratch_floats__neondot, 4 * 16};
+const Qs8AttentionKernel kQs8AttentionNeondot = {"qs8_attention_4x64__neondot", qs8_attention_pack_head__neondot,
+                                                 qs8_attention_4x64__neondot,
+                                                 qs8_attention_scratch_floats__neondot, 4 * 16};
 #endif
 #if defined(__x86_64__)
-const Qs8AttentionKernel kAvx2Q8 = {"qs8_attention_4x64__avx2", qs8_attention_pack_head__avx2,
-                                    qs8_attention_4x64__avx2,
-                                    qs8_attention_scratch_floats__avx2, kAvx2QB};
+const Qs8AttentionKernel kQs8AttentionAvx2 = {"qs8_attention_4x64__avx2", qs8_attention_pack_head__avx2,
+                                              qs8_attention_4x64__avx2,
+                                              qs8_attention_scratch_floats__avx2, kAvx2QB};
 #endif
+
+namespace {
 
 size_t PoolThreads(pthreadpool_t pool) {
   const size_t t = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
@@ -126,34 +127,6 @@ size_t Slots(const F32AttentionParams& p, size_t threads) {
 
 }  // namespace
 
-const Qs8AttentionKernel& qs8_attention_kernel(IsaLevel level) {
-#if defined(__x86_64__)
-  if (level == IsaLevel::kAvx2 || level == IsaLevel::kAvx512) return kAvx2Q8;
-#endif
-  (void)level;
-  return kScalarQ8;
-}
-
-const Qs8AttentionKernel& qs8_attention_kernel_for(const CpuFeatures& cpu) {
-#if defined(__aarch64__)
-  if (cpu.dotprod) return kNeonDotQ8;
-#endif
-  return qs8_attention_kernel(BestIsaLevel(cpu));
-}
-
-size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** out, size_t cap) {
-  size_t n = 0;
-  if (n < cap) out[n++] = &kScalarQ8;
-#if defined(__x86_64__)
-  if (IsaLevelSupported(IsaLevel::kAvx2, cpu) && n < cap) out[n++] = &kAvx2Q8;
-#endif
-#if defined(__aarch64__)
-  if (cpu.dotprod && n < cap) out[n++] = &kNeonDotQ8;
-#endif
-  (void)cpu;
-  return n;
-}
-
 size_t qs8_attention_scratch_bytes(const Qs8AttentionKernel& kernel, const F32AttentionParams& p,
                                    size_t num_threads) {
   if (num_threads == 0) num_threads = 1;
@@ -203,7 +176,7 @@ static int QuantRef(float x) {
 
 void qs8_attention_ref(const F32AttentionParams& p) {
   if (p.nk == 0) {
-    qs8_attention(qs8_attention_kernel(IsaLevel::kScalar), p, nullptr, nullptr);
+    qs8_attention(kQs8AttentionScalar, p, nullptr, nullptr);
     return;
   }
   const size_t dh = p.head_dim, dh2 = q8_dhg<QVecScalar>(dh), cp = q8_cp(dh);

@@ -90,12 +90,15 @@ struct Qs8AttentionKernel {
   size_t query_block;
 };
 
-// Best kernel for an x86 ISA level (scalar elsewhere), and the best for a CPU
-// (on AArch64 with dotprod: the sdot kernel). qs8_attention_kernels lists every
-// kernel this build and CPU can run, scalar first (for tests and benchmarks).
-const Qs8AttentionKernel& qs8_attention_kernel(IsaLevel level);
-const Qs8AttentionKernel& qs8_attention_kernel_for(const CpuFeatures& cpu);
-size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** out, size_t cap);
+// The kernels of this build; ops/kernel_config.h picks one per CPU and lists
+// the ones a CPU can run (qs8_attention_kernels).
+extern const Qs8AttentionKernel kQs8AttentionScalar;
+#if defined(__x86_64__)
+extern const Qs8AttentionKernel kQs8AttentionAvx2;
+#endif
+#if defined(__aarch64__)
+extern const Qs8AttentionKernel kQs8AttentionNeondot;
+#endif
 
 // Scratch for qs8_attention with this many threads (packed heads + tile
 // scratch), 64-byte aligned chunks.

@@ -1,3 +1,4 @@
+#include "ops/kernel_config.h"
 #include "ops/qs8_conv2d.h"
 
 #include <algorithm>

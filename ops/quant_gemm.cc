@@ -126,52 +126,12 @@ void Qnvfp4TileScalar(const QGemmArgs& a, size_t m0, size_t mc, size_t n0, size_
 
 bool AlwaysSupported(const CpuFeatures&) { return true; }
 
-const QGemmKernel kQs8Scalar = {"qs8_gemm_1x1__scalar", AlwaysSupported, {0, 0}, 4,
-                                QuantizeRowsRef, Qs8TileScalar, 1, 16, false};
-const QGemmKernel kQnvfp4Scalar = {"qnvfp4_gemm_1x1__scalar", AlwaysSupported, {0, 0}, 16,
-                                   QuantizeRowsRef, Qnvfp4TileScalar, 1, 16, false};
-
-const QGemmKernel* const kQs8List[] = {
-#if defined(__x86_64__)
-    &kQs8GemmAvx512vnni, &kQs8GemmAvxvnni, &kQs8GemmAvx512, &kQs8GemmAvx2,
-#elif defined(__aarch64__)
-    &kQs8GemmI8mm, &kQs8GemmNeondot, &kQs8GemmNeon,
-#endif
-    &kQs8Scalar,
-};
-const QGemmKernel* const kQnvfp4List[] = {
-#if defined(__x86_64__)
-    &kQnvfp4GemmAvx512vnni, &kQnvfp4GemmAvxvnni, &kQnvfp4GemmAvx512, &kQnvfp4GemmAvx2,
-#elif defined(__aarch64__)
-    &kQnvfp4GemmI8mm, &kQnvfp4GemmNeondot, &kQnvfp4GemmNeon,
-#endif
-    &kQnvfp4Scalar,
-};
-
 }  // namespace
 
-size_t Qs8GemmVariants(const QGemmKernel* const** list) {
-  *list = kQs8List;
-  return sizeof(kQs8List) / sizeof(kQs8List[0]);
-}
-size_t Qnvfp4GemmVariants(const QGemmKernel* const** list) {
-  *list = kQnvfp4List;
-  return sizeof(kQnvfp4List) / sizeof(kQnvfp4List[0]);
-}
-
-static const QGemmKernel* SelectFrom(const QGemmKernel* const* list, size_t n,
-                                     const CpuFeatures& cpu) {
-  for (size_t i = 0; i < n; ++i) {
-    if (list[i]->supported(cpu)) return list[i];
-  }
-  return list[n - 1];
-}
-const QGemmKernel* Qs8GemmSelect(const CpuFeatures& cpu) {
-  return SelectFrom(kQs8List, sizeof(kQs8List) / sizeof(kQs8List[0]), cpu);
-}
-const QGemmKernel* Qnvfp4GemmSelect(const CpuFeatures& cpu) {
-  return SelectFrom(kQnvfp4List, sizeof(kQnvfp4List) / sizeof(kQnvfp4List[0]), cpu);
-}
+const QGemmKernel kQs8GemmScalar = {"qs8_gemm_1x1__scalar", AlwaysSupported, {0, 0}, 4,
+                                    QuantizeRowsRef, Qs8TileScalar, 1, 16, false};
+const QGemmKernel kQnvfp4GemmScalar = {"qnvfp4_gemm_1x1__scalar", AlwaysSupported, {0, 0}, 16,
+                                       QuantizeRowsRef, Qnvfp4TileScalar, 1, 16, false};
 
 // ---------------------------------------------------------------- driver
 

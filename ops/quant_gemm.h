@@ -97,12 +97,11 @@ struct QGemmKernel {
   bool needs_w_corr;  // qs8: reads args.w_corr
 };
 
-// All variants compiled into this build (fastest first) and the best one
-// the CPU supports.
-size_t Qs8GemmVariants(const QGemmKernel* const** list);
-size_t Qnvfp4GemmVariants(const QGemmKernel* const** list);
-const QGemmKernel* Qs8GemmSelect(const CpuFeatures& cpu);
-const QGemmKernel* Qnvfp4GemmSelect(const CpuFeatures& cpu);
+// The portable variants, in every build. The vector ones are declared in
+// ops/quant_gemm_internal.h; ops/kernel_config.h lists them all and picks one
+// per CPU.
+extern const QGemmKernel kQs8GemmScalar;
+extern const QGemmKernel kQnvfp4GemmScalar;
 
 // -128 * sum_k q[n, k] per column from packed N16K4 weights, padded to Np.
 void Qs8ColumnCorrection(const uint8_t* packed, size_t N, size_t K, int32_t* corr);

@@ -11,12 +11,12 @@
 
 #include <pthreadpool.h>
 
-#include "ops/cpu_features.h"
 #include "runtime/model.h"
 #include "runtime/status.h"
 
 namespace edge {
 
+struct KernelConfig;
 struct KernelSettings;
 
 // Where a graph run sits in a generation, for kernels that carry state from
@@ -35,7 +35,7 @@ struct KernelPrepareContext {
   const Model* model = nullptr;
   const NodeInfo* node = nullptr;
   int node_index = 0;
-  const CpuFeatures* cpu = nullptr;
+  const KernelConfig* kernels = nullptr;  // the kernel of each family (null: scalar tier)
   const KernelSettings* options = nullptr;  // null: the defaults
   pthreadpool_t pool = nullptr;  // null: run on the calling thread
   // Outputs

@@ -5,7 +5,6 @@
 #include <new>
 
 #include "ops/f32_gemm.h"
-#include "ops/isa.h"
 
 namespace edge {
 
@@ -131,7 +130,7 @@ Status SetupNvfp4(const TensorInfo& w, size_t N, size_t K, QuantLinearState* s) 
 }  // namespace
 
 Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
-                         fb::Activation activation, const CpuFeatures& cpu,
+                         fb::Activation activation, const KernelConfig& kernels,
                          QuantLinearState** out) {
   *out = nullptr;
   EDGE_CHECK_OR_RETURN(w.rank == 2 && w.dims[0] > 0 && w.dims[1] > 0, StatusCode::kInvalidModel,
@@ -146,14 +145,14 @@ Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
   s->N = N;
   s->K = K;
   s->activation = static_cast<GemmActivation>(activation);
-  s->act_fn = f32_gemm_config(BestIsaLevel(cpu)).activation;
+  s->act_fn = kernels.gemm->activation;
   if (w.dtype == fb::DType::I8) {
     EDGE_RETURN_IF_ERROR(SetupInt8(w, N, K, s));
-    s->kernel = Qs8GemmSelect(cpu);
+    s->kernel = kernels.qs8_gemm;
   } else if (w.dtype == fb::DType::NVFP4) {
     s->nvfp4 = true;
     EDGE_RETURN_IF_ERROR(SetupNvfp4(w, N, K, s));
-    s->kernel = Qnvfp4GemmSelect(cpu);
+    s->kernel = kernels.qnvfp4_gemm;
   } else {
     return Status::Error(StatusCode::kUnsupported, "weight '%s': dtype %d is not quantized", w.name,
                          static_cast<int>(w.dtype));

@@ -16,7 +16,7 @@
 
 #include <pthreadpool.h>
 
-#include "ops/cpu_features.h"
+#include "ops/kernel_config.h"
 #include "ops/quant_gemm.h"
 #include "runtime/model.h"
 #include "runtime/status.h"
@@ -26,9 +26,10 @@ namespace edge {
 struct QuantLinearState;
 // M = rows of x (product of its leading dims). bias may be null (or must be a
 // constant F32 [N]). On success *out owns everything it needs beyond the
-// weight/scale bytes, which must outlive it.
+// weight/scale bytes, which must outlive it. `kernels` gives the GEMM
+// variant and the fused activation (kernel_config() for this CPU).
 Status CreateQuantLinear(const TensorInfo& w, const TensorInfo* bias, size_t M,
-                         fb::Activation activation, const CpuFeatures& cpu,
+                         fb::Activation activation, const KernelConfig& kernels,
                          QuantLinearState** out);
 size_t QuantLinearScratchBytes(const QuantLinearState* s);
 const char* QuantLinearKernelName(const QuantLinearState* s);

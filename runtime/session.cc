@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ops/kernel_config.h"
 #include "runtime/memory_planner.h"
 #include "runtime/threading.h"
 
@@ -70,7 +71,7 @@ Status Session::Init() {
   }
 
   // 1. Pick kernels; let each check its op and ask for scratch.
-  const CpuFeatures& cpu = DetectCpuFeatures();
+  const KernelConfig& kernels = kernel_config();
   for (int i = 0; i < num_ops; ++i) {
     const NodeInfo& node = m.node(i);
     const OpKernel* k = GetOpKernel(node.type);
@@ -82,7 +83,7 @@ Status Session::Init() {
     pc.model = model_;
     pc.node = &node;
     pc.node_index = i;
-    pc.cpu = &cpu;
+    pc.kernels = &kernels;
     pc.options = &options_;
     pc.pool = pool_;
     Status st = k->prepare(&pc);

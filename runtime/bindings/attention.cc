@@ -96,7 +96,7 @@ Status PrepareClusters(KernelPrepareContext* ctx, AttentionState* s, float model
   s->cluster = ClusterConfig(o);
   if (o.err_tol < 0.f && model_err_tol >= 0.f) s->cluster.err_tol = model_err_tol;
   s->cluster.compensate = ctx->options == nullptr || ctx->options->attention_compensation;
-  s->cluster.gemm = &f32_gemm_config(kernel_util::Isa(ctx));
+  s->cluster.gemm = kernel_util::Kernels(ctx).gemm;
   const ClusterAttentionConfig& c = s->cluster;
   EDGE_CHECK_OR_RETURN(std::isfinite(c.top_p) && std::isfinite(c.min_frac) &&
                            std::isfinite(c.err_tol) && c.min_frac <= 1.f,
@@ -215,7 +215,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   AttentionState* s = new (std::nothrow) AttentionState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "Attention: out of memory");
   ctx->state = s;
-  s->kernel = ctx->cpu != nullptr ? &f32_attention_kernel_for(*ctx->cpu) : &f32_attention_kernel(IsaLevel::kScalar);
+  s->kernel = kernel_util::Kernels(ctx).attention;
   s->p = p;
   ctx->kernel_name = s->kernel->name;
   s->attn_scratch = (f32_attention_scratch_bytes(*s->kernel, p.head_dim, kernel_util::Threads(ctx->pool)) + 63) /
@@ -232,7 +232,7 @@ Status Prepare(KernelPrepareContext* ctx) {
     EDGE_CHECK_OR_RETURN(p.head_dim <= kQs8AttnMaxHeadDim, StatusCode::kUnsupported,
                          "Attention: INT8 attention supports head_dim <= %zu, got %zu",
                          kQs8AttnMaxHeadDim, p.head_dim);
-    s->q8 = ctx->cpu != nullptr ? &qs8_attention_kernel_for(*ctx->cpu) : &qs8_attention_kernel(IsaLevel::kScalar);
+    s->q8 = kernel_util::Kernels(ctx).qs8_attention;
     ctx->kernel_name = s->q8->name;
     s->attn_scratch = (qs8_attention_scratch_bytes(*s->q8, p, kernel_util::Threads(ctx->pool)) + 63) / 64 * 64;
     ctx->scratch_bytes = s->attn_scratch;

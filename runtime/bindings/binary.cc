@@ -32,7 +32,8 @@ Status PrepareOp(KernelPrepareContext* ctx, BinaryOp op) {
   EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
   s->op = op;
   PlanBroadcast(a.dims, a.rank, b.dims, b.rank, &s->plan);
-  EDGE_PICK_F32(Isa(ctx), f32_vbinary, &s->fn, &ctx->kernel_name);
+  s->fn = Kernels(ctx).binary.fn;
+  ctx->kernel_name = Kernels(ctx).binary.name;
   return Status::Ok();
 }
 

@@ -92,14 +92,6 @@ bool PrepareXnn(KernelPrepareContext* ctx, ConvState* s, const float* w, const f
 }
 #endif
 
-const char* Name(IsaLevel l, bool patch) {
-  switch (l) {
-    case IsaLevel::kAvx512: return patch ? "f32_conv2d_patchify_gemm_8x32__avx512" : "f32_conv2d_im2col_gemm_8x32__avx512";
-    case IsaLevel::kAvx2: return patch ? "f32_conv2d_patchify_gemm_6x16__avx2" : "f32_conv2d_im2col_gemm_6x16__avx2";
-    default: return patch ? "f32_conv2d_patchify_gemm_4x4__scalar" : "f32_conv2d_im2col_gemm_4x4__scalar";
-  }
-}
-
 // The convolution's shape from its options and tensors; checks what the
 // validator leaves to the binding (shapes).
 Status ReadParams(KernelPrepareContext* ctx, F32Conv2dParams* out) {
@@ -166,7 +158,7 @@ Status PrepareInt8(KernelPrepareContext* ctx, ConvState* s, const TensorInfo& w,
                        "Conv2d: cannot allocate packed INT8 weights");
   qs8_conv2d_pack_weights(p, reinterpret_cast<const int8_t*>(w.data), reinterpret_cast<const float*>(w.scale_data),
                           bias, s->qbuffer, &s->qweights);
-  s->qkernel = Qs8GemmSelect(*ctx->cpu);
+  s->qkernel = kernel_util::Kernels(ctx).qs8_gemm;
   ctx->scratch_bytes = qs8_conv2d_scratch_bytes(*s->qkernel, p, s->threads);
   ctx->kernel_name = qs8_conv2d_kernel_name(*s->qkernel, f32_conv2d_is_patchify(p));
   return Status::Ok();
@@ -184,17 +176,17 @@ float* DequantizeInt8(const TensorInfo& w) {
 // F32 weights: our im2col + GEMM, or XNNPACK where we have no SIMD GEMM.
 Status PrepareF32(KernelPrepareContext* ctx, ConvState* s, const float* w, const float* bias) {
   const F32Conv2dParams& p = s->p;
-  const IsaLevel isa = kernel_util::Isa(ctx);
-  s->cfg = &f32_gemm_config(isa);
+  const KernelConfig& kernels = kernel_util::Kernels(ctx);
+  s->cfg = kernels.gemm;
 #if defined(EDGE_WITH_XNNPACK)
-  if (isa == IsaLevel::kScalar && PrepareXnn(ctx, s, w, bias)) return Status::Ok();
+  if (kernels.isa == IsaLevel::kScalar && PrepareXnn(ctx, s, w, bias)) return Status::Ok();
 #endif
   s->packed = new (std::nothrow) float[f32_conv2d_packed_weight_floats(p) + 1];
   EDGE_CHECK_OR_RETURN(s->packed != nullptr, StatusCode::kOutOfMemory,
                        "Conv2d: cannot allocate packed weights");
   f32_conv2d_pack_weights(p, w, bias, s->packed);
   ctx->scratch_bytes = f32_conv2d_scratch_floats(*s->cfg, p, s->threads) * sizeof(float);
-  ctx->kernel_name = Name(isa, f32_conv2d_is_patchify(p));
+  ctx->kernel_name = f32_conv2d_is_patchify(p) ? kernels.conv2d_patchify : kernels.conv2d_im2col;
   return Status::Ok();
 }
 

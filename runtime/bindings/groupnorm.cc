@@ -42,7 +42,8 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->p.groups = static_cast<size_t>(groups);
   s->p.eps = o->epsilon();
   s->p.silu = o->activation() == fb::Activation::SiLU;
-  EDGE_PICK_F32(Isa(ctx), f32_groupnorm, &s->fn, &ctx->kernel_name);
+  s->fn = Kernels(ctx).groupnorm.fn;
+  ctx->kernel_name = Kernels(ctx).groupnorm.name;
   return Status::Ok();
 }
 

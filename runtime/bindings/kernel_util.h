@@ -1,5 +1,5 @@
 // Shared helpers of the op bindings: shapes, axes, the kernel-private state
-// allocation, the ISA level and thread count to plan for. A binding sees
+// allocation, the kernel table, the ISA level and thread count to plan for. A binding sees
 // only validated models, so input/output counts, dtypes and the presence,
 // type and value ranges of option tables are already checked (the op
 // traits table, runtime/op_traits.cc, and runtime/model_validate.cc); what
@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <new>
 
-#include "ops/isa.h"
+#include "ops/kernel_config.h"
 #include "runtime/kernel.h"
 
 #if defined(EDGE_WITH_XNNPACK)
@@ -140,9 +140,12 @@ inline void DeleteState(void* state) {
   delete static_cast<T*>(state);
 }
 
-inline IsaLevel Isa(const KernelPrepareContext* ctx) {
-  return ctx->cpu != nullptr ? BestIsaLevel(*ctx->cpu) : IsaLevel::kScalar;
+// The kernel table to pick from (ops/kernel_config.h).
+inline const KernelConfig& Kernels(const KernelPrepareContext* ctx) {
+  return ctx->kernels != nullptr ? *ctx->kernels : kernel_config(IsaLevel::kScalar);
 }
+
+inline IsaLevel Isa(const KernelPrepareContext* ctx) { return Kernels(ctx).isa; }
 
 inline size_t Threads(pthreadpool_t pool) {
   return pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;

@@ -2,7 +2,7 @@
 //
 // F32 weights stored packed (WeightLayout PackedF32N16, what edge-convert
 // writes): the blocked GEMM of ops/f32_gemm.h reads them in place from the
-// mapped file on every ISA (f32_gemm_p16_config), so loading copies nothing.
+// mapped file on every ISA (KernelConfig::gemm_p16), so loading copies nothing.
 // Row-major F32 weights (older files, --fp32-layout row-major): on x86 with
 // AVX2/AVX-512 the same GEMM
 // (measured 208 GFLOP/s on one AVX-512 core vs XNNPACK's 168 for M=1024,
@@ -134,7 +134,7 @@ Status PrepareQuantized(KernelPrepareContext* ctx, fb::DType target) {
   // F32 GEMM, as after XNNPACK).
   s->m = m;
   s->n = n;
-  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, act, *ctx->cpu, &s->quant));
+  EDGE_RETURN_IF_ERROR(CreateQuantLinear(use, bias, m, act, kernel_util::Kernels(ctx), &s->quant));
   ctx->kernel_name = QuantLinearKernelName(s->quant);
   ctx->scratch_bytes = QuantLinearScratchBytes(s->quant);
   return Status::Ok();
@@ -197,7 +197,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   }
   ctx->state = s;
   s->dequantized = dequantized;
-  s->cfg = stored_packed ? &f32_gemm_p16_config(kernel_util::Isa(ctx)) : &f32_gemm_config(kernel_util::Isa(ctx));
+  s->cfg = stored_packed ? kernel_util::Kernels(ctx).gemm_p16 : kernel_util::Kernels(ctx).gemm;
   s->m = static_cast<size_t>(x.num_elements) / (k > 0 ? k : 1);
   if (k == 0) s->m = static_cast<size_t>(y.num_elements) / (n > 0 ? n : 1);
   s->n = n;
@@ -209,7 +209,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   // (AArch64 NEON, AVX2, AVX-512). Where it is the portable one (AArch32, x86
   // capped to scalar) XNNPACK's vector kernels win by far: they get a
   // row-major copy to pack from, as row-major weights do.
-  const bool portable = f32_gemm_p16_is_portable(kernel_util::Isa(ctx));
+  const bool portable = kernel_util::Kernels(ctx).gemm_p16_portable;
   if (kernel_util::Isa(ctx) == IsaLevel::kScalar && w.is_constant && (!stored_packed || portable) &&
       (bias == nullptr || bias->is_constant) && k > 0 && n > 0 && kernel_util::XnnReady()) {
     float* rows = stored_packed ? Dequantize(w) : nullptr;

@@ -70,7 +70,7 @@ Status Prepare(KernelPrepareContext* ctx) {
   MatMulState* s = new (std::nothrow) MatMulState;
   EDGE_CHECK_OR_RETURN(s != nullptr, StatusCode::kOutOfMemory, "MatMul: out of memory");
   ctx->state = s;
-  s->cfg = &f32_gemm_config(kernel_util::Isa(ctx));
+  s->cfg = kernel_util::Kernels(ctx).gemm;
   s->dims = d;
   ctx->kernel_name = s->cfg->name;
   const size_t floats = f32_matmul_scratch_floats(*s->cfg, d);

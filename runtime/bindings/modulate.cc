@@ -55,9 +55,11 @@ Status PrepareCommon(KernelPrepareContext* ctx, const char* p1, const char* p2, 
   s->tokens = static_cast<size_t>(Product(x, 1, x.rank - 1));
   s->param_stride = s1;
   if (gated) {
-    EDGE_PICK_F32(Isa(ctx), f32_gated_residual, &s->gated, &ctx->kernel_name);
+    s->gated = Kernels(ctx).gated_residual.fn;
+    ctx->kernel_name = Kernels(ctx).gated_residual.name;
   } else {
-    EDGE_PICK_F32(Isa(ctx), f32_modulate, &s->modulate, &ctx->kernel_name);
+    s->modulate = Kernels(ctx).modulate.fn;
+    ctx->kernel_name = Kernels(ctx).modulate.name;
   }
   return Status::Ok();
 }

@@ -31,7 +31,8 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->cols = static_cast<size_t>(d);
   s->rows = d == 0 ? 0 : static_cast<size_t>(x.num_elements / d);
   s->eps = eps;
-  EDGE_PICK_F32(Isa(ctx), f32_rmsnorm, &s->fn, &ctx->kernel_name);
+  s->fn = Kernels(ctx).rmsnorm.fn;
+  ctx->kernel_name = Kernels(ctx).rmsnorm.name;
   return Status::Ok();
 }
 

@@ -23,7 +23,8 @@ Status Prepare(KernelPrepareContext* ctx) {
   s->outer = static_cast<size_t>(Product(x, 0, axis));
   s->axis = static_cast<size_t>(x.dims[axis]);
   s->inner = static_cast<size_t>(Product(x, axis + 1, x.rank));
-  EDGE_PICK_F32(Isa(ctx), f32_softmax, &s->fn, &ctx->kernel_name);
+  s->fn = Kernels(ctx).softmax.fn;
+  ctx->kernel_name = Kernels(ctx).softmax.name;
   return Status::Ok();
 }
 

@@ -24,15 +24,8 @@ Status PrepareKind(KernelPrepareContext* ctx, F32Unary kind) {
   EDGE_RETURN_IF_ERROR(NewState(ctx, &s));
   s->kind = kind;
   s->n = static_cast<size_t>(x.num_elements);
-  const IsaLevel isa = Isa(ctx);
-  const char* unused = nullptr;
-  EDGE_PICK_F32(isa, f32_vunary, &s->fn, &unused);
-#if EDGE_ARCH_ARM
-  const bool neon = s->fn != f32_vunary_ref;  // ARM has no IsaLevel for NEON
-#else
-  const bool neon = false;
-#endif
-  ctx->kernel_name = F32UnaryKernelName(kind, isa, neon);
+  s->fn = Kernels(ctx).unary;
+  ctx->kernel_name = F32UnaryKernelName(kind, Kernels(ctx).f32);
   return Status::Ok();
 }
 

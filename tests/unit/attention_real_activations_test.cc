@@ -17,6 +17,7 @@
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_attention.h"
 
 #ifndef EDGE_TEST_DATA_DIR
@@ -94,8 +95,8 @@ TEST(RealActivations, HalfToFloatIsExact) {
 
 TEST(RealActivations, Int8AttentionWithinTargetOfFp32) {
   const CpuFeatures& cpu = DetectCpuFeatures();
-  const F32AttentionKernel& f32 = f32_attention_kernel_for(cpu);
-  const Qs8AttentionKernel& q8 = qs8_attention_kernel_for(cpu);
+  const F32AttentionKernel& f32 = *kernel_config().attention;
+  const Qs8AttentionKernel& q8 = *kernel_config().qs8_attention;
   for (const char* name : {"L0_s2_h0", "L0_s17_h1", "L3_s2_h2", "L3_s17_h3"}) {
     std::vector<float> qkv;
     ASSERT_TRUE(LoadCase(name, &qkv)) << "missing or malformed " << name;

@@ -18,6 +18,7 @@
 
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_attention.h"
 #include "runtime/pipeline.h"
 #include "runtime/writer/dit_builder.h"
@@ -102,10 +103,10 @@ Attend MakeAttend(const F32AttentionParams& p, bool int8, pthreadpool_t pool) {
   a.pool = pool;
   const size_t threads = pool != nullptr ? pthreadpool_get_threads_count(pool) : 1;
   if (int8) {
-    a.q8 = &qs8_attention_kernel_for(cpu);
+    a.q8 = kernel_config().qs8_attention;
     a.scratch.resize(qs8_attention_scratch_bytes(*a.q8, p, threads) + 64);
   } else {
-    a.f32 = &f32_attention_kernel_for(cpu);
+    a.f32 = kernel_config().attention;
     a.scratch.resize(f32_attention_scratch_bytes(*a.f32, p.head_dim, threads) + 64);
   }
   return a;

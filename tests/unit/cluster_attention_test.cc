@@ -17,6 +17,7 @@
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/kernel_config.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 #include "runtime/writer/model_writer.h"
@@ -101,7 +102,7 @@ TEST(ClusterAttention, TilesMatchReferenceOnTheSamePlan) {
       {203, 203, 32}, {130, 301, 64}, {301, 97, 72}, {157, 157, 128}};
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
     if (!IsaLevelSupported(isa, cpu)) continue;
-    const F32AttentionKernel& kern = f32_attention_kernel(isa);
+    const F32AttentionKernel& kern = *kernel_config(isa).attention;
     for (const Shape& s : shapes) {
       for (bool comp : {false, true}) {
         const Case c = MakeCase(2, 2, s.nq, s.nk, s.dh, 5);
@@ -134,7 +135,7 @@ TEST(ClusterAttention, ExtremeLogitsStayFiniteAndMatch) {
   const Case c = MakeCase(1, 2, 129, 200, 32, 9, 60.f);
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
     if (!IsaLevelSupported(isa, cpu)) continue;
-    const F32AttentionKernel& kern = f32_attention_kernel(isa);
+    const F32AttentionKernel& kern = *kernel_config(isa).attention;
     std::vector<float> ref(c.q.size()), got(c.q.size());
     F32AttentionParams p = c.Params(got.data());
     const ClusterAttentionConfig cfg = Sparse();
@@ -154,7 +155,7 @@ TEST(ClusterAttention, FullBudgetIsDense) {
   std::vector<float> dense(c.q.size()), sparse(c.q.size());
   F32AttentionParams p = c.Params(dense.data());
   f32_attention_ref(p);
-  const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
+  const F32AttentionKernel& kern = *kernel_config(BestIsaLevel(DetectCpuFeatures())).attention;
   ClusterAttentionConfig cfg = Sparse();
   cfg.min_frac = 1.f;
   F32AttentionParams ps = c.Params(sparse.data());
@@ -217,9 +218,9 @@ TEST(ClusterAttention, ReusedPlanKeepsPairsAndRefreshesCentroids) {
 
 TEST(ClusterAttention, SameBitsForOneAndTwoThreads) {
   const Case c = MakeCase(2, 3, 211, 211, 32, 17);
-  const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
+  const F32AttentionKernel& kern = *kernel_config(BestIsaLevel(DetectCpuFeatures())).attention;
   ClusterAttentionConfig cfg = Sparse();
-  cfg.gemm = &f32_gemm_select(DetectCpuFeatures());  // the assignment as the runtime runs it
+  cfg.gemm = kernel_config().gemm;  // the assignment as the runtime runs it
   std::vector<std::vector<float>> outs;
   std::vector<std::vector<uint8_t>> keeps;
   for (size_t threads : {1, 2}) {

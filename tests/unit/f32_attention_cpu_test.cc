@@ -1,4 +1,4 @@
-// The FP32 attention kernel a Session picks for this CPU (f32_attention_kernel_for:
+// The FP32 attention kernel a Session picks for this CPU (kernel_config().attention:
 // NEON on AArch64, the best x86 level elsewhere) against the double reference,
 // dense and along a tile plan with centroids.
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
+#include "ops/kernel_config.h"
 
 namespace edge {
 namespace {
@@ -25,7 +26,7 @@ double MaxRel(const std::vector<float>& got, const std::vector<float>& ref) {
 }
 
 TEST(F32AttentionForCpu, MatchesReference) {
-  const F32AttentionKernel& ker = f32_attention_kernel_for(DetectCpuFeatures());
+  const F32AttentionKernel& ker = *kernel_config().attention;
   struct Case {
     size_t b, h, nq, nk, dh;
     AttentionLayout layout;

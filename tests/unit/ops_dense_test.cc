@@ -18,6 +18,7 @@
 #include "ops/f32_gemm.h"
 #include "ops/f32_matmul.h"
 #include "ops/f32_rope.h"
+#include "ops/kernel_config.h"
 #include "ops/quant_format.h"
 
 namespace edge {
@@ -61,7 +62,7 @@ TEST(F32Activation, MatchesReference) {
   for (float v : {0.f, -0.f, 1e-6f, -1e-6f, 1e4f, -1e4f, 88.f, -88.f, 100.f, -100.f, 3e38f, -3e38f})
     x.push_back(v);
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm;
     for (int act = 1; act <= 3; ++act) {
       for (size_t n : {size_t(1), size_t(7), x.size()}) {
         std::vector<float> got(x.begin(), x.begin() + n), ref(n);
@@ -99,7 +100,7 @@ TEST(F32Gemm, OddShapesAllActivations) {
   Pool pool(2);
   uint32_t seed = 10;
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm;
     for (size_t m : {1, 3, 8, 17, 33, 65}) {
       for (size_t n : {1, 3, 16, 17, 33, 65, 127}) {
         for (size_t k : {1, 3, 17, 64}) {
@@ -120,7 +121,7 @@ TEST(F32Gemm, OddShapesAllActivations) {
 TEST(F32Gemm, LargeMagnitudesZerosAndK0) {
   Pool pool(2);
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm;
     CheckGemm(cfg, 33, 47, 65, GemmActivation::kNone, true, -1e4f, 1e4f, pool.p, 99);
     for (int act = 1; act <= 3; ++act)  // activations on huge pre-activations
       CheckGemm(cfg, 9, 40, 8, GemmActivation(act), true, -100.f, 100.f, nullptr, 98);
@@ -161,7 +162,7 @@ TEST(F32Gemm, StoredPanelLayoutP16) {
   const QuantFormatTraits& f = QuantFormatOf(QuantFormat::kF32);
   uint32_t seed = 500;
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_p16_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm_p16;
     ASSERT_EQ(cfg.panel, 16u) << cfg.name;
     for (size_t n : {1, 5, 15, 16, 17, 31, 40, 48, 65, 97}) {
       for (size_t k : {1, 3, 16, 77}) {
@@ -192,7 +193,7 @@ TEST(F32Gemm, StoredPanelLayoutP16) {
             for (size_t j = n; j < ys; ++j) ASSERT_EQ(got[i * ys + j], 7.f);
           // Same register block, same order of sums: the native layout of
           // the level gives the same bits where the block matches.
-          const F32GemmConfig& native = f32_gemm_config(l);
+          const F32GemmConfig& native = *kernel_config(l).gemm;
           if (native.mr == cfg.mr && native.nr == cfg.nr) {
             std::vector<float> np(f32_gemm_packed_floats(n, k, native.panel) + 1);
             f32_gemm_pack_nk(n, k, w.data(), k, native.panel, np.data());
@@ -226,7 +227,7 @@ TEST(F32MatMul, BroadcastAndTranspose) {
   };
   uint32_t seed = 200;
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm;
     for (const Case& c : cases) {
       F32MatMulDims d;
       d.batch_rank = c.rank;
@@ -272,7 +273,7 @@ TEST(F32Conv2d, MatchesDirectLoops) {
   };
   uint32_t seed = 300;
   for (IsaLevel l : Levels()) {
-    const F32GemmConfig& cfg = f32_gemm_config(l);
+    const F32GemmConfig& cfg = *kernel_config(l).gemm;
     for (const Case& c : cases) {
       F32Conv2dParams p;
       p.batch = c.b; p.in_c = c.c; p.in_h = c.h; p.in_w = c.w; p.out_c = c.o;
@@ -342,7 +343,7 @@ TEST(F32Attention, SelfAndCrossBothLayouts) {
   Pool pool(2);
   uint32_t seed = 400;
   for (IsaLevel l : Levels()) {
-    const F32AttentionKernel& ker = f32_attention_kernel(l);
+    const F32AttentionKernel& ker = *kernel_config(l).attention;
     for (AttentionLayout lay : {AttentionLayout::kBSHD, AttentionLayout::kBHSD}) {
       for (size_t dh : {8, 40, 64, 72}) {
         const float s = 1.f / std::sqrt(float(dh));
@@ -361,7 +362,7 @@ TEST(F32Attention, LargeLogitsStayFinite) {
   Pool pool(2);
   uint32_t seed = 500;
   for (IsaLevel l : Levels()) {
-    const F32AttentionKernel& ker = f32_attention_kernel(l);
+    const F32AttentionKernel& ker = *kernel_config(l).attention;
     // Integer q,k in [-8, 8], dh 64, scale 4: logits up to ~1.6e4, exact in f32.
     CheckAttention(ker, AttentionLayout::kBSHD, 1, 3, 70, 150, 64, 4.f, true, pool.p, ++seed);
     CheckAttention(ker, AttentionLayout::kBHSD, 2, 2, 9, 66, 40, 4.f, true, nullptr, ++seed);
@@ -372,7 +373,7 @@ TEST(F32Attention, LargeLogitsStayFinite) {
 
 TEST(F32Attention, ZeroInputsGiveMeanOfV) {
   for (IsaLevel l : Levels()) {
-    const F32AttentionKernel& ker = f32_attention_kernel(l);
+    const F32AttentionKernel& ker = *kernel_config(l).attention;
     F32AttentionParams p;
     p.nq = 3; p.nk = 70; p.head_dim = 16; p.scale = 0.25f;
     f32_attention_set_layout(&p, AttentionLayout::kBSHD);

@@ -13,6 +13,7 @@
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
 #include "ops/f32_attention_cluster.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_attention.h"
 
 namespace edge {
@@ -141,7 +142,7 @@ TEST(Qs8Attention, EveryExpectedKernelRuns) {
   if (cpu.dotprod) ++want;
 #endif
   EXPECT_EQ(want, Kernels().size());
-  if (want > 1) EXPECT_STRNE(qs8_attention_kernel_for(cpu).name, "qs8_attention_4x64__scalar");
+  if (want > 1) EXPECT_STRNE(kernel_config().qs8_attention->name, "qs8_attention_4x64__scalar");
 }
 
 TEST(Qs8Attention, TilesMatchQuantizedReference) {

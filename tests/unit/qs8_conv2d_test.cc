@@ -19,6 +19,7 @@
 
 #include "ops/cpu_features.h"
 #include "ops/f32_conv2d.h"
+#include "ops/kernel_config.h"
 #include "ops/qs8_conv2d.h"
 #include "ops/quant_gemm.h"
 #include "runtime/model.h"
@@ -173,7 +174,7 @@ TEST(Qs8Conv2d, EveryVariantMatchesTheReferencesAndThreadCounts) {
 
 TEST(Qs8Conv2d, ZeroInputGivesTheBias) {
   const ConvData d = MakeData(kShapes[2], Values::kZeroInput, 11);
-  const std::vector<float> y = RunOp(*Qs8GemmSelect(DetectCpuFeatures()), d, 1);
+  const std::vector<float> y = RunOp(*kernel_config().qs8_gemm, d, 1);
   const size_t pixels = d.p.out_h * d.p.out_w;
   for (size_t o = 0; o < d.p.out_c; ++o)
     for (size_t px = 0; px < pixels; ++px) ASSERT_EQ(y[o * pixels + px], d.bias[o]) << o << " " << px;
@@ -236,7 +237,7 @@ std::vector<float> RunModel(const Int8ConvModel& m, const SessionOptions& so, st
 }
 
 TEST(Qs8Conv2d, BindingRunsStoredInt8Weights) {
-  const std::string tile = std::string(Qs8GemmSelect(DetectCpuFeatures())->name).substr(std::strlen("qs8_gemm_"));
+  const std::string tile = std::string(kernel_config().qs8_gemm->name).substr(std::strlen("qs8_gemm_"));
   for (const Shape& s : {kShapes[0], kShapes[3], kShapes[5], kShapes[7]}) {
     Int8ConvModel m;
     BuildInt8Conv(s, &m);

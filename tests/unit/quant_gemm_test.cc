@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ops/cpu_features.h"
+#include "ops/kernel_config.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 

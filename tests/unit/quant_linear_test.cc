@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "ops/kernel_config.h"
 #include "ops/nvfp4.h"
 #include "ops/quant_gemm.h"
 #include "runtime/quant_linear.h"
@@ -58,7 +59,7 @@ TensorInfo BiasInfo(const std::vector<float>& b) {
 std::vector<float> RunLayer(const TensorInfo& w, const TensorInfo* bias, const Layer& l, fb::Activation act,
                        std::string* kernel) {
   QuantLinearState* s = nullptr;
-  Status st = CreateQuantLinear(w, bias, l.M, act, DetectCpuFeatures(), &s);
+  Status st = CreateQuantLinear(w, bias, l.M, act, kernel_config(), &s);
   EXPECT_TRUE(st.ok()) << st.message();
   if (!st.ok()) return {};
   *kernel = QuantLinearKernelName(s);
@@ -152,7 +153,7 @@ TEST(QuantLinear, Refusals) {
   w.scale_data = s.data();
   w.scale_bytes = 2;
   QuantLinearState* st = nullptr;
-  EXPECT_EQ(CreateQuantLinear(w, nullptr, 4, fb::Activation::None, DetectCpuFeatures(), &st).code(),
+  EXPECT_EQ(CreateQuantLinear(w, nullptr, 4, fb::Activation::None, kernel_config(), &st).code(),
             StatusCode::kInvalidModel);
   EXPECT_EQ(st, nullptr);
   // Wrong scale count for int8.
@@ -162,12 +163,12 @@ TEST(QuantLinear, Refusals) {
   wi.bytes = 4;
   wi.scale_data = reinterpret_cast<const uint8_t*>(sc.data());
   wi.scale_bytes = 4;
-  EXPECT_EQ(CreateQuantLinear(wi, nullptr, 1, fb::Activation::None, DetectCpuFeatures(), &st).code(),
+  EXPECT_EQ(CreateQuantLinear(wi, nullptr, 1, fb::Activation::None, kernel_config(), &st).code(),
             StatusCode::kInvalidModel);
   // Not a quantized dtype.
   TensorInfo wf = WeightInfo(fb::DType::F32, 2, 2);
   wf.data = reinterpret_cast<const uint8_t*>(nan_w.data());
-  EXPECT_EQ(CreateQuantLinear(wf, nullptr, 1, fb::Activation::None, DetectCpuFeatures(), &st).code(),
+  EXPECT_EQ(CreateQuantLinear(wf, nullptr, 1, fb::Activation::None, kernel_config(), &st).code(),
             StatusCode::kUnsupported);
 }
 

@@ -18,6 +18,7 @@
 
 #include "ops/cpu_features.h"
 #include "ops/f32_attention.h"
+#include "ops/kernel_config.h"
 #include "runtime/session.h"
 #include "tests/unit/test_util.h"
 
@@ -220,7 +221,7 @@ Data Planted(const Dims& m, size_t q_block, uint32_t seed, bool count_matters) {
 TEST(SparseAttention, PlanKeepsTheTilesWithTheMostExactMass) {
   // 8 tiles (the last one short), blocks of the best kernel's query rows.
   const Dims m{2, 2, 100, 7 * 64 + 20, 64};
-  const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
+  const F32AttentionKernel& kern = *kernel_config(BestIsaLevel(DetectCpuFeatures())).attention;
   const size_t qblock = kern.query_block, T = m.ktiles();
   for (bool count_matters : {false, true}) {
     const Data d = Planted(m, qblock, 17, count_matters);
@@ -269,7 +270,7 @@ TEST(SparseAttention, TilesMatchAnOracleFromTheDefinition) {
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
     if (!IsaLevelSupported(isa, cpu)) continue;
     ++isas;
-    const F32AttentionKernel& kern = f32_attention_kernel(isa);
+    const F32AttentionKernel& kern = *kernel_config(isa).attention;
     AlignedBuffer scratch(f32_attention_scratch_bytes(kern, m.dh, 1));
     for (float density : {0.f, 0.2f, 0.6f, 1.f}) {
       for (bool comp : {false, true}) {
@@ -296,7 +297,7 @@ TEST(SparseAttention, TilesMatchReferenceOnTheSamePlan) {
   const CpuFeatures& cpu = DetectCpuFeatures();
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
     if (!IsaLevelSupported(isa, cpu)) continue;
-    const F32AttentionKernel& kern = f32_attention_kernel(isa);
+    const F32AttentionKernel& kern = *kernel_config(isa).attention;
     for (size_t dh : {8, 40, 64}) {
       for (float density : {0.2f, 0.5f}) {
         for (bool comp : {false, true}) {
@@ -324,7 +325,7 @@ TEST(SparseAttention, CentroidsReduceErrorOnSmoothInputs) {
   Data d = MakeData(B, H, nq, nk, dh, true, 11);
   std::vector<float> dense(B * nq * H * dh), with(dense.size()), without(dense.size());
   F32AttentionParams p = Params(d, B, H, nq, nk, dh, dense.data());
-  const F32AttentionKernel& kern = f32_attention_kernel(BestIsaLevel(DetectCpuFeatures()));
+  const F32AttentionKernel& kern = *kernel_config(BestIsaLevel(DetectCpuFeatures())).attention;
   AlignedBuffer scratch(f32_attention_scratch_bytes(kern, dh, 1));
   void* sa = scratch.data();
   f32_attention(kern, p, sa, nullptr);
@@ -359,10 +360,10 @@ TEST(SparseAttention, CentroidsReduceErrorOnSmoothInputs) {
 const F32AttentionKernel* KernelNamed(const std::string& name) {
   // The CPU's own choice first: on ARM that is the NEON tile, which has no
   // IsaLevel of its own.
-  const F32AttentionKernel& own = f32_attention_kernel_for(DetectCpuFeatures());
+  const F32AttentionKernel& own = *kernel_config().attention;
   if (name == own.name) return &own;
   for (IsaLevel isa : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
-    const F32AttentionKernel& k = f32_attention_kernel(isa);
+    const F32AttentionKernel& k = *kernel_config(isa).attention;
     if (name == k.name) return &k;
   }
   return nullptr;
