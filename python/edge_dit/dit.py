@@ -98,7 +98,12 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
 
     def forward(self, t):
-        return self.mlp(timestep_embedding(t, self.freq_dim, dtype=self.mlp[0].weight.dtype))
+        # The embedding in the first Linear's dtype; torch's dynamically
+        # quantized Linear (the INT8 bench peer) has weight() as a method and
+        # takes float32 input.
+        w = self.mlp[0].weight
+        return self.mlp(timestep_embedding(t, self.freq_dim, dtype=w.dtype if isinstance(w, torch.Tensor)
+                                           else torch.float32))
 
 
 def rotate_half(x):
