@@ -56,7 +56,7 @@ std::vector<Region> PrepareGraph(Graph& g, const std::map<std::string, Shape>& i
   for (const auto& u : unsupported) listed.insert(u.first);
   for (size_t k = 0; k < g.nodes.size(); ++k)
     if (!g.nodes[k].dead && !MayLower(g.nodes[k].op) && !listed.count(static_cast<int>(k)) &&
-        !FoldsOnceInferred(g, g.nodes[k], pending))
+        !FoldsOnceInferred(g, g.nodes[k], pending) && PadForConvs(g, static_cast<int>(k)).empty())
       unsupported.push_back({static_cast<int>(k), DescribeNode(g, g.nodes[k]) + " (no edge op for this op type)"});
   if (!unsupported.empty()) {
     std::sort(unsupported.begin(), unsupported.end());

@@ -17,6 +17,9 @@ namespace conv {
 // Before fusion: ScatterND, InstanceNormalization, Resize and per-frame 3-D
 // Conv into edge ops (converter/rewrite_ops.cc).
 void RewriteOps(Graph& g);
+// The spatial pads [top, left, bottom, right] of node k when it is a zero Pad
+// that RewriteOps folds into the 2-D Convs reading it, else empty.
+std::vector<int64_t> PadForConvs(Graph& g, int k);
 void Canonicalize(Graph& g);
 // Reshape [B,H,..] -> [B*H,..] -> Transpose -> Reshape back: one 4-D Transpose
 // (converter/batched_transpose.cc).

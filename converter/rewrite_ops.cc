@@ -8,6 +8,9 @@
 //  - Resize, nearest, by integer factors: Upsample (images) or copies along
 //    new unit axes (Concat) when frames grow too.
 //  - 3-D Conv with a temporal kernel of 1: a 2-D Conv over frames as batch.
+//  - Zero Pad of the spatial axes in front of 2-D Convs only (how a VAE
+//    encoder's asymmetric downsampling pad is exported): the Convs' own
+//    padding, which may differ per side.
 // fold.cc's Folder::Rewritten accepts exactly these forms; a node a rule here
 // does not take is left in place and reported by Lower.
 #include <algorithm>
@@ -410,6 +413,66 @@ bool RewriteConv3d(Graph& g, int k) {
 
 }  // namespace
 
+// The spatial pads [top, left, bottom, right] of node k when it is a Pad that
+// FoldPadIntoConvs takes, else empty.
+std::vector<int64_t> PadForConvs(Graph& g, int k) {
+  const Node& n = g.nodes[k];
+  if (n.op != "Pad" || n.out.size() != 1 || g.rank(In(n, 0)) != 4 ||
+      n.AttrString("mode", "constant") != "constant" || In(n, 3) >= 0)  // axes
+    return {};
+  std::vector<int64_t> pads;
+  if (In(n, 1) >= 0) {
+    const Tensor* t = g.Const(In(n, 1));
+    if (!t || t->is_float()) return {};
+    pads = t->i;
+  } else {
+    pads = n.AttrInts("pads");  // before opset 11
+  }
+  if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5]) return {};
+  for (int64_t v : pads)
+    if (v < 0 || v > (1 << 20)) return {};
+  double value = 0;
+  if (In(n, 2) >= 0 && (!g.ConstScalar(In(n, 2), &value) || value != 0)) return {};
+  if (n.AttrFloat("value", 0.f) != 0.f) return {};
+  const int out = n.out[0];
+  if (g.values[out].graph_output) return {};
+  const std::vector<int> users = g.Users(out);
+  if (users.empty()) return {};
+  for (int u : users) {
+    const Node& c = g.nodes[u];
+    if (c.dead || c.edge || c.op != "Conv" || In(c, 0) != out || In(c, 1) == out || In(c, 2) == out) return {};
+    if (g.rank(In(c, 1)) != 4 || c.AttrString("auto_pad", "NOTSET") != "NOTSET") return {};
+    const std::vector<int64_t> cp = c.AttrInts("pads");
+    if (!cp.empty() && cp.size() != 4) return {};
+  }
+  return {pads[2], pads[3], pads[6], pads[7]};
+}
+
+namespace {
+
+// Pad(x, pads) with mode constant and value 0 on the two spatial axes of a
+// rank-4 tensor, read only by 2-D Convs: each Conv reads x and adds the pads
+// to its own (the Conv pads with zeros too, so the output is the same).
+bool FoldPadIntoConvs(Graph& g, int k) {
+  const std::vector<int64_t> pads = PadForConvs(g, k);
+  if (pads.empty()) return false;
+  const int x = g.nodes[k].in[0];
+  const std::vector<int> users = g.Users(g.nodes[k].out[0]);
+  for (int u : users) {
+    Node& c = g.nodes[u];
+    std::vector<int64_t> cp = c.AttrInts("pads");
+    if (cp.empty()) cp.assign(4, 0);
+    // Both in ONNX order: [top, left, bottom, right].
+    c.attrs["pads"] = IntsAttr({cp[0] + pads[0], cp[1] + pads[1], cp[2] + pads[2], cp[3] + pads[3]});
+    c.in[0] = x;
+  }
+  g.nodes[k].dead = true;
+  g.Touch();
+  return true;
+}
+
+}  // namespace
+
 void RewriteOps(Graph& g) {
   ScatterRewriter scatter(g);
   size_t count = g.nodes.size();
@@ -421,6 +484,7 @@ void RewriteOps(Graph& g) {
     else if (n.op == "InstanceNormalization") RewriteInstanceNorm(g, i);
     else if (n.op == "Resize") RewriteResize(g, i);
     else if (n.op == "Conv" && g.rank(In(n, 0)) == 5) RewriteConv3d(g, i);
+    else if (n.op == "Pad") FoldPadIntoConvs(g, i);
   }
   g.RemoveDeadCode();
   g.Compact();

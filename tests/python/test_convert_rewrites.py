@@ -11,6 +11,9 @@ each form it does not take is refused with exit 4 and a message naming it.
              (view, InstanceNormalization, view back, affine, SiLU): one GroupNorm
   Conv:      3-D with a temporal kernel of 1, padded and strided; temporal
              kernel 2 and a causal video-VAE Conv3d (refused)
+  Pad:       zero padding of H and W read by 2-D Convs only (a VAE encoder's
+             asymmetric downsampling pad): folded into the Convs' pads; reflect
+             padding, or a Pad also read by another op (refused)
   int64 input only cast to float: declared f32; used otherwise: kept int64
 """
 import json
@@ -192,6 +195,37 @@ def test_convert_rewrites():
                                               helper.make_node("Conv", ["xp", "w"], ["y"], name="causal_conv",
                                                                pads=[0, 1, 1, 0, 1, 1])],
                     [vi("x", (1, 4, 3, 7, 6))], [vi("y", (1, 5, 3, 7, 6))], [w3, pads], want)
+
+        # Zero Pad of H and W (asymmetric, as a VAE encoder's downsampler)
+        # read by two strided Convs, one with pads of its own: the Convs' pads.
+        x = rng.standard_normal((1, 3, 9, 8)).astype(np.float32)
+        wa = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        wb = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        xt = torch.nn.functional.pad(torch.from_numpy(x), (2, 1, 0, 1))  # (left, right, top, bottom)
+        ya = torch.nn.functional.conv2d(xt, torch.from_numpy(wa), stride=2)
+        yb = torch.nn.functional.conv2d(torch.nn.functional.pad(xt, (1, 0, 0, 0)), torch.from_numpy(wb), stride=2)
+        pad_inits = [numpy_helper.from_array(wa, "wa"), numpy_helper.from_array(wb, "wb"),
+                     numpy_helper.from_array(np.array([0, 0, 0, 2, 0, 0, 1, 1], np.int64), "p"),
+                     numpy_helper.from_array(np.float32(0).reshape(()), "zero")]
+        pad_nodes = [helper.make_node("Pad", ["x", "p", "zero"], ["xp"], name="down_pad", mode="constant"),
+                     helper.make_node("Conv", ["xp", "wa"], ["ya"], strides=[2, 2], kernel_shape=[3, 3]),
+                     helper.make_node("Conv", ["xp", "wb"], ["yb"], strides=[2, 2], kernel_shape=[3, 3],
+                                      pads=[0, 1, 0, 0]),
+                     helper.make_node("Add", ["ya", "yb"], ["y"])]
+        rep = matches(c, tmp, "pad_conv", pad_nodes, {"x": x}, (ya + yb).numpy(), pad_inits)
+        if rep:
+            c.check(rep["ops_after"] == {"Conv2d": 2, "Add": 1}, "pad_conv: two Conv2d and the Add, no Pad (%s)" %
+                    rep["ops_after"])
+        out_shape = (1, 4) + tuple(ya.shape[2:])
+        refused(c, tmp, "pad_reflect",
+                [helper.make_node("Pad", ["x", "p"], ["xp"], name="reflect_pad", mode="reflect"),
+                 helper.make_node("Conv", ["xp", "wa"], ["y"], strides=[2, 2], kernel_shape=[3, 3])],
+                [vi("x", x.shape)], [vi("y", out_shape)], pad_inits, "Pad 'reflect_pad'")
+        refused(c, tmp, "pad_shared",
+                [helper.make_node("Pad", ["x", "p"], ["xp"], name="shared_pad"),
+                 helper.make_node("Conv", ["xp", "wa"], ["ya"], strides=[2, 2], kernel_shape=[3, 3]),
+                 helper.make_node("Neg", ["xp"], ["y"])],
+                [vi("x", x.shape)], [vi("y", (1, 3, 10, 11)), vi("ya", out_shape)], pad_inits, "Pad 'shared_pad'")
 
         # An int64 timestep only cast to float becomes an f32 input (given as f32).
         t = np.array([17, 803], np.int64)
