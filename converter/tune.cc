@@ -69,85 +69,36 @@ class Evaluator {
     return work_[w];
   }
 
-  // Sets the sample set and computes its FP32 reference (and, for the cache
-  // policies that need them, the probe signals).
-  void SetSet(const GenerateOptions& g, bool probe, CacheCalibrationInfo* signals, double* ref_cpu) {
+  // Sets the sample set. Its FP32 reference (and, for the cache policies that
+  // need them, the probe signals, recorded by the same run: a probe run
+  // computes every block, so its output is the reference) is computed by the
+  // next RunAll, beside that batch's other runs, and stands for the baseline
+  // (FP32, no approximation) as well.
+  void SetSet(const GenerateOptions& g, bool probe, CacheCalibrationInfo* signals) {
     set_ = g;
     measured_.clear();
-    GenRunner r = Runner(TuneConfig());
-    per_sample_ = r.pipeline->latent_elements();
-    ref_.assign(size_t(g.num_samples) * per_sample_, 0.f);
-    const double t0 = ThreadCpuSeconds();
-    CheckStatus(r.pipeline->Generate(g, ref_.data()), kContext, "FP32 reference");
-    if (ref_cpu != nullptr) *ref_cpu = ThreadCpuSeconds() - t0;
-    ++generations_;
-    peak_ = PsnrPeak(model(0).pipeline(), ref_);
-    if (probe) {
-      std::vector<float> tmp(ref_.size());
-      ProbeCacheSignals(r.pipeline.get(), g, tmp.data(), signals);
-      signals->steps = g.steps;
-      ++generations_;
-    }
+    have_ref_ = false;
+    probe_ = probe;
+    signals_ = signals;
+    per_sample_ = 0;
+  }
+
+  // Sets the sample set and computes its FP32 reference now, alone, timed
+  // in thread CPU time (the held-back measurement).
+  void SetTimedSet(const GenerateOptions& g, CacheCalibrationInfo* signals, double* ref_cpu) {
+    SetSet(g, false, nullptr);
+    Output ref = Produce(TuneConfig(), false);
+    *ref_cpu = ref.cpu;
+    TakeReference(&ref);
     signals_ = signals;
   }
 
-  // Runs `c` on the set and fills its results; returns the CPU seconds.
+  // Runs `c` alone on the set (its reference computed) and fills its
+  // results; returns the CPU seconds.
   double Run(TuneConfig* c) {
-    AttentionSparseOptions::Stats st;
-    GenerateOptions g = set_;
-    std::vector<double> rows(size_t(std::max(g.steps, 1)), 0.0), rows_total(rows.size(), 0.0);
-    TokenReuseOptions::Stats ts;
-    ts.step_rows = rows.data();
-    ts.step_total = rows_total.data();
-    ts.steps = static_cast<int>(rows.size());
-    GenRunner r = Runner(*c, &st, &ts);
-    CacheOptions& co = g.cache;
-    co.policy = static_cast<CachePolicy>(c->cache_policy);
-    co.max_skips = c->max_skips;
-    if (signals_ != nullptr) {
-      co.tea_poly = signals_->tea_poly;
-      co.mag_ratios = signals_->mag_ratios;
-    }
-    if (co.policy == CachePolicy::kStatic) co.interval = static_cast<int>(c->cache_threshold);
-    else if (co.policy != CachePolicy::kNone) co.threshold = c->cache_threshold;
-    g.guidance_reuse.interval = c->guidance_interval;
-    g.guidance_reuse.warmup_steps = c->guidance_warmup;
-    g.guidance_reuse.order = c->guidance_order;
-    std::vector<float> out(ref_.size());
-    const double t0 = ThreadCpuSeconds();
-    Status s = r.pipeline->Generate(g, out.data());
-    const double cpu = ThreadCpuSeconds() - t0;
-    CheckStatus(s, kContext, DescribeConfig(*c));
-    const GenerateStats& gs = r.pipeline->stats();
-    c->psnr = static_cast<float>(Psnr(ref_.data(), out.data(), out.size(), peak_));
-    c->worst_psnr = 99.f;
-    for (int i = 0; i < g.num_samples; ++i) {
-      const size_t off = size_t(i) * per_sample_;
-      c->worst_psnr = std::min(c->worst_psnr,
-                               static_cast<float>(Psnr(ref_.data() + off, out.data() + off, per_sample_, peak_)));
-    }
-    const double total = double(gs.blocks_computed + gs.blocks_skipped);
-    c->skip_fraction = total > 0 ? static_cast<float>(gs.blocks_skipped / total) : 0.f;
-    c->exact_fraction = st.total_pairs > 0 ? static_cast<float>(st.exact_pairs / st.total_pairs) : 1.f;
-    double computed = 0, all_rows = 0;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      computed += rows[i];
-      all_rows += rows_total[i];
-    }
-    c->rows_fraction = all_rows > 0 ? static_cast<float>(computed / all_rows) : 1.f;
-    c->guidance_applied = gs.guidance_reuse.interval > 1;
-    RunShape rs;
-    rs.graph_runs = gs.graph_runs;
-    rs.skip_fraction = c->skip_fraction;
-    rs.attention_int8 = c->attention == 1;
-    rs.clusters = c->err_tol > 0.f && st.total_pairs > 0;
-    rs.exact_fraction = c->exact_fraction;
-    rs.token_reuse = c->token_reuse > 0.f && all_rows > 0;
-    rs.rows_fraction = c->rows_fraction;
-    c->seconds = PredictSeconds(work(c->weights), thr_, rs);
-    c->ok = c->psnr >= o_.target_psnr + o_.margin_db;
-    ++generations_;
-    return cpu;
+    Output o = Produce(*c, false);
+    Score(c, o);
+    return o.cpu;
   }
 
   // Independent runs in parallel, one session (one thread) each: results do
@@ -167,22 +118,45 @@ class Evaluator {
         model(c->weights);  // load on this thread
       }
     }
-    const int workers = std::max(1, std::min<int>(o_.threads, static_cast<int>(todo.size())));
+    // Job 0 of a batch without a reference computes it (the baseline's run).
+    TuneConfig ref_config;
+    const bool with_ref = !have_ref_;
+    std::vector<const TuneConfig*> jobs;
+    if (with_ref) {
+      jobs.push_back(&ref_config);
+      model(0);
+    }
+    for (TuneConfig* c : todo)
+      if (!(with_ref && SameKnobs(*c, ref_config))) jobs.push_back(c);
+    std::vector<Output> outs(jobs.size());
+    const int workers = std::max(1, std::min<int>(o_.threads, static_cast<int>(jobs.size())));
     std::atomic<size_t> next{0};
     auto work = [&]() {
-      for (size_t j = next++; j < todo.size(); j = next++) Run(todo[j]);
+      for (size_t j = next++; j < jobs.size(); j = next++) outs[j] = Produce(*jobs[j], with_ref && j == 0 && probe_);
     };
     std::vector<std::thread> pool;
     for (int w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
     for (std::thread& t : pool) t.join();
-    for (TuneConfig* c : todo) measured_.push_back(*c);
-    for (TuneConfig* c : list) {  // duplicates within `list`
+    size_t first = 0;
+    if (with_ref) {
+      ref_config.step = "baseline";
+      TakeReference(&outs[0]);
+      Score(&ref_config, outs[0]);
+      measured_.push_back(ref_config);
+      first = 1;
+    }
+    for (size_t j = first; j < jobs.size(); ++j) {
+      TuneConfig* c = const_cast<TuneConfig*>(jobs[j]);
+      Score(c, outs[j]);
+      measured_.push_back(*c);
+    }
+    for (TuneConfig* c : list) {  // duplicates within `list`, and the baseline
       const std::string step = c->step;
       *c = *Measured(*c);
       c->step = step;
     }
-    return todo.size();
+    return jobs.size();
   }
 
   const TuneConfig* Measured(const TuneConfig& c) const {
@@ -194,6 +168,101 @@ class Evaluator {
   int generations() const { return generations_; }
 
  private:
+  // One generation of a configuration on the set, before scoring.
+  struct Output {
+    std::vector<float> out;
+    int graph_runs = 0;
+    int64_t blocks_computed = 0, blocks_skipped = 0;
+    bool guidance_applied = false;
+    AttentionSparseOptions::Stats st;
+    std::vector<double> rows, rows_total;  // token reuse: query rows computed / all, per step
+    double cpu = 0;
+  };
+
+  // A cache policy reads the probe signals of the set (set by the reference
+  // run, which runs before any cache configuration: the search takes a cache
+  // only after the first batch).
+  Output Produce(const TuneConfig& c, bool probe) {
+    Output o;
+    GenerateOptions g = set_;
+    o.rows.assign(size_t(std::max(g.steps, 1)), 0.0);
+    o.rows_total.assign(o.rows.size(), 0.0);
+    TokenReuseOptions::Stats ts;
+    ts.step_rows = o.rows.data();
+    ts.step_total = o.rows_total.data();
+    ts.steps = static_cast<int>(o.rows.size());
+    GenRunner r = Runner(c, &o.st, &ts);
+    CacheOptions& co = g.cache;
+    co.policy = static_cast<CachePolicy>(c.cache_policy);
+    co.max_skips = c.max_skips;
+    if (co.policy != CachePolicy::kNone && (!have_ref_ || signals_ == nullptr))
+      Fail(kExitConvert, "tuning: a cache configuration ran before the set's probe signals");
+    if (signals_ != nullptr && co.policy != CachePolicy::kNone) {
+      co.tea_poly = signals_->tea_poly;
+      co.mag_ratios = signals_->mag_ratios;
+    }
+    if (co.policy == CachePolicy::kStatic) co.interval = static_cast<int>(c.cache_threshold);
+    else if (co.policy != CachePolicy::kNone) co.threshold = c.cache_threshold;
+    g.guidance_reuse.interval = c.guidance_interval;
+    g.guidance_reuse.warmup_steps = c.guidance_warmup;
+    g.guidance_reuse.order = c.guidance_order;
+    o.out.assign(size_t(g.num_samples) * r.pipeline->latent_elements(), 0.f);
+    const double t0 = ThreadCpuSeconds();
+    if (probe) {
+      ProbeCacheSignals(r.pipeline.get(), g, o.out.data(), signals_);
+      signals_->steps = g.steps;
+    } else {
+      CheckStatus(r.pipeline->Generate(g, o.out.data()), kContext, DescribeConfig(c));
+    }
+    o.cpu = ThreadCpuSeconds() - t0;
+    const GenerateStats& gs = r.pipeline->stats();
+    o.graph_runs = gs.graph_runs;
+    o.blocks_computed = gs.blocks_computed;
+    o.blocks_skipped = gs.blocks_skipped;
+    o.guidance_applied = gs.guidance_reuse.interval > 1;
+    ++generations_;
+    return o;
+  }
+
+  void TakeReference(Output* ref) {
+    per_sample_ = ref->out.size() / size_t(std::max(set_.num_samples, 1));
+    ref_ = std::move(ref->out);
+    ref->out = ref_;
+    peak_ = PsnrPeak(model(0).pipeline(), ref_);
+    have_ref_ = true;
+  }
+
+  void Score(TuneConfig* c, const Output& o) {
+    const GenerateOptions& g = set_;
+    c->psnr = static_cast<float>(Psnr(ref_.data(), o.out.data(), o.out.size(), peak_));
+    c->worst_psnr = 99.f;
+    for (int i = 0; i < g.num_samples; ++i) {
+      const size_t off = size_t(i) * per_sample_;
+      c->worst_psnr = std::min(
+          c->worst_psnr, static_cast<float>(Psnr(ref_.data() + off, o.out.data() + off, per_sample_, peak_)));
+    }
+    const double total = double(o.blocks_computed + o.blocks_skipped);
+    c->skip_fraction = total > 0 ? static_cast<float>(o.blocks_skipped / total) : 0.f;
+    c->exact_fraction = o.st.total_pairs > 0 ? static_cast<float>(o.st.exact_pairs / o.st.total_pairs) : 1.f;
+    double computed = 0, all_rows = 0;
+    for (size_t i = 0; i < o.rows.size(); ++i) {
+      computed += o.rows[i];
+      all_rows += o.rows_total[i];
+    }
+    c->rows_fraction = all_rows > 0 ? static_cast<float>(computed / all_rows) : 1.f;
+    c->guidance_applied = o.guidance_applied;
+    RunShape rs;
+    rs.graph_runs = o.graph_runs;
+    rs.skip_fraction = c->skip_fraction;
+    rs.attention_int8 = c->attention == 1;
+    rs.clusters = c->err_tol > 0.f && o.st.total_pairs > 0;
+    rs.exact_fraction = c->exact_fraction;
+    rs.token_reuse = c->token_reuse > 0.f && all_rows > 0;
+    rs.rows_fraction = c->rows_fraction;
+    c->seconds = PredictSeconds(work(c->weights), thr_, rs);
+    c->ok = c->psnr >= o_.target_psnr + o_.margin_db;
+  }
+
   GenRunner Runner(const TuneConfig& c, AttentionSparseOptions::Stats* st = nullptr,
                    TokenReuseOptions::Stats* ts = nullptr) {
     SessionOptions so;
@@ -216,7 +285,8 @@ class Evaluator {
   std::vector<float> ref_;
   size_t per_sample_ = 0;
   double peak_ = 2.0;
-  const CacheCalibrationInfo* signals_ = nullptr;
+  CacheCalibrationInfo* signals_ = nullptr;  // probe signals of the set (written by its reference run)
+  bool have_ref_ = false, probe_ = false;
   std::vector<TuneConfig> measured_;  // on the current set
   std::atomic<int> generations_{0};
 };
@@ -285,7 +355,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
 
   // Calibration seeds start at 1000; the held-back set uses seed 0.
   GenerateOptions calib = CalibrationSet(m0, classes, o.seeds, 1000, "--calib-classes");
-  ev.SetSet(calib, probe, &rep.cache_info, nullptr);
+  ev.SetSet(calib, probe, &rep.cache_info);
 
   auto record = [&](TuneConfig* c, const char* step) {
     c->step = step;
@@ -293,10 +363,9 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       if (SameKnobs(t, *c)) return;  // a repeat took the earlier result
     rep.trace.push_back(*c);
   };
+  // The baseline runs in the first batch (it is the set's reference run);
+  // the knobs below are set on copies of its (default) knobs.
   TuneConfig base;
-  ev.RunAll({&base});
-  record(&base, "baseline");
-  rep.baseline = base;
 
   // 1. Each approximation alone.
   enum Dim { kWeights = 0, kAttentionPrecision, kSparse, kGuidance, kTokenReuse, kNumDims };
@@ -361,8 +430,14 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     for (auto it = solo.begin(); it != solo.end(); ++it)
       if (it->dim == kGuidance && (first_guidance == solo.end() || reused(*it) > reused(*first_guidance)))
         first_guidance = it;
+    // First batch: the baseline, that schedule, and every other knob alone.
+    std::vector<TuneConfig*> first{&base};
+    for (auto it = solo.begin(); it != solo.end(); ++it)
+      if (it->dim != kGuidance || it == first_guidance) first.push_back(&it->c);
+    ev.RunAll(first);
+    record(&base, "baseline");
+    rep.baseline = base;
     if (first_guidance != solo.end()) {
-      ev.RunAll({&first_guidance->c});
       if (!first_guidance->c.guidance_applied) {
         std::fprintf(stderr, "edge-convert: note: tuning: guidance reuse saves no graph calls on this model "
                              "(its batch pairs cond and uncond rows); not searched\n");
@@ -409,20 +484,33 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
         if (k.dim == dd.second && k.c.ok && k.c.seconds < base.seconds) vals.push_back(&k);
       std::stable_sort(vals.begin(), vals.end(),
                        [](const Knob* a, const Knob* b) { return a->c.seconds < b->c.seconds; });
+      // The candidates in the order they are tried; with several tuning
+      // threads the next ones run beside the first (speculatively: the first
+      // that keeps the target and saves time is taken, as one at a time).
+      std::vector<TuneConfig> cands;
+      std::vector<bool> alone;
       for (const Knob* k : vals) {
         TuneConfig cand = from;
         set_dim(dd.second, k->c, &cand);
         if (SameKnobs(cand, from)) break;  // already taken
         if (cand.err_tol > 0.f && cand.token_reuse > 0.f) break;
-        if (SameKnobs(cand, k->c)) {
-          cand = k->c;  // measured alone
-        } else {
-          ev.RunAll({&cand});
-          record(&cand, step);
-        }
-        if (cand.ok && cand.seconds < from.seconds) {
-          from = cand;
-          break;
+        alone.push_back(SameKnobs(cand, k->c));
+        cands.push_back(alone.back() ? k->c : cand);  // measured alone
+      }
+      const size_t chunk = size_t(std::max(1, o.threads));
+      bool taken = false;
+      for (size_t i = 0; i < cands.size() && !taken;) {
+        std::vector<TuneConfig*> run;
+        size_t end = i;
+        for (; end < cands.size() && run.size() < chunk; ++end)
+          if (!alone[end]) run.push_back(&cands[end]);
+        ev.RunAll(run);
+        for (; i < end; ++i) {
+          if (!alone[i]) record(&cands[i], step);
+          if (!taken && cands[i].ok && cands[i].seconds < from.seconds) {
+            from = cands[i];
+            taken = true;
+          }
         }
       }
     }
@@ -453,6 +541,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
       int lo = -1, hi = 0;  // lo: best rung known to keep the target; hi: first known to fail
       TuneConfig best;
       bool found = false;
+      double bound = 0;  // predicted seconds of rung hi: no rung below it runs faster
     };
     std::vector<Search> ss;
     for (int b = 0; b < (two_bases ? 2 : 1); ++b)
@@ -464,12 +553,23 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
         s.hi = static_cast<int>(s.ladder.size());
         ss.push_back(s);
       }
+    // A search whose failed rung is already no faster than the best
+    // configuration its base has found stops: its remaining rungs are
+    // gentler, so slower still (a gentler threshold skips no more), and could
+    // not be chosen.
+    auto incumbent = [&](int b) {
+      double best = b == 0 ? cur.seconds : no_spenders.seconds;
+      for (const Search& s : ss)
+        if (s.base == b && s.found) best = std::min(best, s.best.seconds);
+      return best;
+    };
     for (;;) {
       std::vector<TuneConfig> batch;
       std::vector<int> owner;
       for (size_t i = 0; i < ss.size(); ++i) {
         Search& s = ss[i];
         if (s.hi - s.lo <= 1) continue;
+        if (s.bound > 0 && s.bound >= incumbent(s.base)) continue;
         TuneConfig c = s.base == 0 ? cur : no_spenders;
         c.cache_policy = s.policy;
         c.cache_threshold = s.ladder[(s.lo + s.hi) / 2];
@@ -490,6 +590,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
           s.found = true;
         } else {
           s.hi = mid;
+          s.bound = batch[j].seconds;
         }
       }
     }
@@ -554,7 +655,7 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     GenerateOptions g = CalibrationSet(m0, hold, 1, 0, "--holdout-classes");
     double ref_cpu = 0;
     CacheCalibrationInfo signals = rep.cache_info;  // keep the calibration signals
-    ev.SetSet(g, false, &signals, &ref_cpu);
+    ev.SetTimedSet(g, &signals, &ref_cpu);
     TuneConfig c = cur;
     const double cpu = ev.Run(&c);
     rep.holdout_psnr = c.psnr;
