@@ -522,15 +522,17 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
 
   // 3. Cache on top: per policy, bisection for the most aggressive rung that
   // keeps the target (all searches advance together, one batch per round).
-  // Guidance reuse and token reuse draw on the same quality budget as the
-  // cache, and taking either first (it may save the most alone) can leave
-  // none for a cache that would save more. So when step 2 took one of them,
+  // Guidance reuse, token reuse and low-bit weights draw on the same quality
+  // budget as the cache, and taking one first (it may keep the target alone
+  // and save a little) can leave none for a cache that would save more: on
+  // the video demo INT8 weights cost 4 dB of the budget for 3% of the time
+  // (bench/results/tune_video_t30_v6.md). So when step 2 took one of them,
   // the cache is also searched on a second base, combined without them;
   // there they get another chance after the cache (step 4).
-  const bool two_bases = cur.guidance_interval > 1 || cur.token_reuse > 0.f;
+  const bool two_bases = cur.guidance_interval > 1 || cur.token_reuse > 0.f || cur.weights != 0;
   std::vector<int> no_spender_dims;
   for (int d : all_dims)
-    if (d != kGuidance && d != kTokenReuse) no_spender_dims.push_back(d);
+    if (d != kGuidance && d != kTokenReuse && d != kWeights) no_spender_dims.push_back(d);
   const TuneConfig no_spenders = two_bases ? combine(base, no_spender_dims, "combine") : cur;
   TuneConfig best_no_spenders = no_spenders;
   if (!policies.empty()) {
@@ -601,10 +603,10 @@ TuneReport Tune(const std::function<const std::vector<uint8_t>&(int)>& image, co
     }
   }
 
-  // 4. Token reuse and guidance reuse after the cache (second base only);
-  // the result is taken if it beats the first base.
+  // 4. Token reuse, guidance reuse and low-bit weights after the cache
+  // (second base only); the result is taken if it beats the first base.
   if (two_bases && best_no_spenders.cache_policy != 0) {
-    const TuneConfig after = combine(best_no_spenders, {kTokenReuse, kGuidance}, "after cache");
+    const TuneConfig after = combine(best_no_spenders, {kTokenReuse, kGuidance, kWeights}, "after cache");
     if (after.seconds < cur.seconds) cur = after;
   }
 

@@ -27,6 +27,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -142,13 +143,34 @@ def stats(v):
 
 
 def quality(ref, test):
+    """PSNR (peak: the reference's range), relative L2 error and max |error| /
+    max |ref| of test against ref; all None when the shapes differ."""
+    if ref.shape != test.shape:
+        return {"psnr_db": None, "rel_l2": None, "max_rel": None}
     ref = ref.astype(np.float64)
     test = test.astype(np.float64)
     mse = float(np.mean((ref - test) ** 2))
     peak = float(ref.max() - ref.min())
     psnr = None if mse == 0 else 10 * np.log10(peak * peak / mse)
     rel = float(np.linalg.norm(ref - test) / max(np.linalg.norm(ref), 1e-30))
-    return {"psnr_db": psnr, "rel_l2": rel}
+    max_rel = float(np.abs(test - ref).max() / max(float(np.abs(ref).max()), 1e-30))
+    return {"psnr_db": psnr, "rel_l2": rel, "max_rel": max_rel}
+
+
+def run_json(cmd, env=None):
+    """Runs cmd; its stdout parsed as JSON, and its ru_maxrss (KiB, via wait4).
+    The latter starts from the driver's own resident set: exec keeps the
+    high-water mark of the forked image, so a child's own peak RSS is its VmHWM
+    instead. A failure raises with the end of its stderr."""
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+        out = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err.read()[-2000:]}")
+    return json.loads(out), ru.ru_maxrss
 
 
 def prepare(a, work):

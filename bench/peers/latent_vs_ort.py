@@ -32,7 +32,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -42,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 LATENT = os.path.join(ROOT, "models", "latent")
 SCHEMA = "edge-bench.latent_vs_ort.v1"
 sys.path.insert(0, HERE)
-from compare import log, machine_info, peer_env, run, stats  # noqa: E402  (bench/peers; numpy only)
+from compare import log, machine_info, peer_env, run, run_json, stats  # noqa: E402  (bench/peers; numpy only)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from edge_dit.metrics import PIXEL_PEAK, psnr  # noqa: E402
 
@@ -109,21 +108,6 @@ def ort_generate(a):
 # ---------------------------------------------------------------------------
 # The driver (Debian's python3).
 
-def child(cmd, env=None):
-    """Runs cmd; its stdout (JSON) and its ru_maxrss (KiB, via wait4). The latter
-    starts from the driver's own resident set: exec keeps the high-water mark of
-    the forked image, so peak RSS is each child's VmHWM instead."""
-    with tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-        out = p.stdout.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        if p.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err.read()[-2000:]}")
-    return json.loads(out), ru.ru_maxrss
-
-
 def wait_quiet(limit, max_wait_s, poll_s=30):
     """Waits (up to max_wait_s) for the 1-minute load average to drop below limit."""
     t0 = time.time()
@@ -175,12 +159,12 @@ def measure(a, work, fb, onnx_dir, noise, sampling, null_class, steps):
         def one(engine):
             out = os.path.join(work, f"{engine}_t{T}.npy")
             if engine == "edge":
-                j, rss = child(edge_cmd(out))
+                j, rss = run_json(edge_cmd(out))
                 r = {"load_ms": j["load_ms"], "sample_ms": j["total_ms"], "decode_ms": j["decoder"]["total_ms"],
                      "peak_rss_kb": j["peak_rss_kb"], "graph_runs": j["graph_runs"]}
                 r["generation_ms"] = r["sample_ms"] + r["decode_ms"]
             else:
-                j, rss = child(ort_cmd(out), env)
+                j, rss = run_json(ort_cmd(out), env)
                 r = {k: j[k] for k in ("load_ms", "sample_ms", "decode_ms", "generation_ms", "peak_rss_kb")}
                 versions.update({k: j[k] for k in ("onnxruntime", "numpy", "python")})
             r["wait4_maxrss_kb"] = rss
@@ -212,7 +196,7 @@ def measure(a, work, fb, onnx_dir, noise, sampling, null_class, steps):
 
 def ort_floor_kb(a):
     """Peak RSS of the peers' Python that imports numpy and onnxruntime and exits."""
-    j, _ = child([a.peer_python, os.path.abspath(__file__), "ort-floor"], peer_env())
+    j, _ = run_json([a.peer_python, os.path.abspath(__file__), "ort-floor"], peer_env())
     return j["peak_rss_kb"]
 
 

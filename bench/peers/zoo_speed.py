@@ -22,7 +22,8 @@ at 1 and 2 threads, alternated.
    per thread count; the figure is the median over rounds, and each ratio the
    median of the per-round ratios.
 4. Quality: relative L2 error and max relative error (max |err| / max |ref|)
-   of every variant's output against the PyTorch output of the zoo.
+   of every variant's output (written by its first timed process) against
+   the PyTorch output of the zoo.
 
     PY bench/peers/zoo_speed.py --build-dir build [--zoo DIR] [--quick]
     (PY: a Python with numpy, onnx and onnxruntime: the peers' environment;
@@ -45,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SCHEMA = "edge-bench.zoo_speed.v1"
 sys.path.insert(0, HERE)
-from compare import log, machine_info, stats  # noqa: E402  (bench/peers; numpy only)
+from compare import log, machine_info, quality, run_json, stats  # noqa: E402  (bench/peers; numpy only)
 
 VARIANTS = ("edge fp32", "ort fp32", "edge int8", "ort int8", "edge int8+attn")
 EDGE_FLAGS = {"edge fp32": [], "edge int8": ["--precision", "int8"],
@@ -87,23 +88,6 @@ def ort_main(argv):
 
 # ---------------------------------------------------------------------------
 # Driver.
-
-def child(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd[:3]), r.returncode, r.stderr.strip()[-1500:]))
-    return r.stdout
-
-
-def rel_errs(ref, got):
-    ref = ref.astype(np.float64)
-    got = got.astype(np.float64)
-    if ref.shape != got.shape:
-        return {"rel_l2": None, "max_rel": None}
-    scale = max(float(np.abs(ref).max()), 1e-30)
-    return {"rel_l2": float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-30)),
-            "max_rel": float(np.abs(got - ref).max() / scale)}
-
 
 def prepare(a, work, name, ex, d, meta):
     """Converts and quantizes one ONNX file; returns {variant: runner spec} and notes."""
@@ -169,13 +153,13 @@ def measure_one(a, spec, T, repeat, out=None):
                "--quiet", "--out-dir", out or tempfile.mkdtemp(dir=a.tmp)]
         for k, p in spec["inputs"].items():
             cmd += ["--input", "%s=%s" % (k, p)]
-        runs = json.loads(child(cmd))["invoke_ms_runs"][1:]
+        runs = run_json(cmd)[0]["invoke_ms_runs"][1:]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "ort", "--model", spec["onnx"], "--inputs",
                json.dumps(spec["inputs"]), "--threads", str(T), "--repeat", str(repeat)]
         if out:
             cmd += ["--out", os.path.join(out, "out.npy")]
-        runs = json.loads(child(cmd))["invoke_ms_runs"]
+        runs = run_json(cmd)[0]["invoke_ms_runs"]
     return stats(runs)["median"]
 
 
@@ -189,20 +173,25 @@ def run_file(a, work, name, ex, d, meta, result):
         log("%s: not converted: %s" % (label, notes))
         return
     ref = np.load(os.path.join(d, "expected_" + meta["output"] + ".npy"))
-    for v, spec in specs.items():  # outputs once, at 1 thread
-        out = tempfile.mkdtemp(dir=a.tmp)
-        try:
-            measure_one(a, spec, 1, 1, out)
-            got = np.load(os.path.join(out, meta["output"] + ".npy") if "fb" in spec else os.path.join(out, "out.npy"))
-            entry["quality"][v] = rel_errs(ref, got)
-        except Exception as e:
-            notes[v] = str(e)[-300:]
-    order = [v for v in VARIANTS if v in specs and v not in notes]
+    # A variant's first timed process also writes its output for the quality
+    # check; one that fails is noted and dropped.
+    order = [v for v in VARIANTS if v in specs]
     for T in a.threads:
         samples = {v: [] for v in order}
         for r in range(a.rounds):
-            for v in order:
-                samples[v].append(measure_one(a, specs[v], T, a.repeat))
+            for v in list(order):
+                spec = specs[v]
+                out = tempfile.mkdtemp(dir=a.tmp) if v not in entry["quality"] else None
+                try:
+                    samples[v].append(measure_one(a, spec, T, a.repeat, out))
+                    if out is not None:
+                        got = np.load(os.path.join(out, meta["output"] + ".npy") if "fb" in spec
+                                      else os.path.join(out, "out.npy"))
+                        entry["quality"][v] = quality(ref, got)
+                except Exception as e:
+                    notes[v] = str(e)[-300:]
+                    order.remove(v)
+                    samples.pop(v)
         row = {v: stats(s) for v, s in samples.items()}
         ratios = {}
         for num, den in (("ort fp32", "edge fp32"), ("ort int8", "edge int8"), ("ort int8", "edge int8+attn"),
