@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -228,9 +229,15 @@ int RunAttentionBench(int argc, char** argv) {
   const double gflop = 4.0 * double(n) * double(n) * double(h) * double(d) * 1e-9;
   const double anchor = AnchorSdpaMs(n, h, d, threads);
   // Per-core peaks of the instructions the dense kernels multiply with: FP32
-  // FMA, and for INT8 attention vpmaddwd on x86 (no VNNI attention kernel).
-  const double peak_f32 = MeasureFp32FmaPeak(), peak_madd = MeasureInt16MaddPeak();
-  std::fprintf(stderr, "peak per core: FP32 FMA %.1f GFLOP/s, vpmaddwd %.1f GOP/s (0: not on this CPU)\n", peak_f32,
+  // FMA, and for INT8 attention the int16-pair product of the picked tile.
+  const bool q8_vnni = std::strstr(q8.name, "avx512vnni") != nullptr;
+  const bool q8_zmm = q8_vnni || std::strstr(q8.name, "avx512bw") != nullptr;
+  const char* q8_op = q8_vnni ? "vpdpwssd zmm" : q8_zmm ? "vpmaddwd zmm" : "vpmaddwd";
+  const double peak_f32 = MeasureFp32FmaPeak();
+  const double peak_madd = MeasureInt16PairPeak(q8_vnni  ? Int16PairOp::kVpdpwssdZmm
+                                                : q8_zmm ? Int16PairOp::kVpmaddwdZmm
+                                                         : Int16PairOp::kVpmaddwdYmm);
+  std::fprintf(stderr, "peak per core: FP32 FMA %.1f GFLOP/s, %s %.1f GOP/s (0: not on this CPU)\n", peak_f32, q8_op,
                peak_madd);
   Json rows = Json::array();
   double dense_ms = 0;
@@ -298,7 +305,7 @@ int RunAttentionBench(int argc, char** argv) {
     const double pct = var.kind == 0 && peak > 0 ? 100.0 * gflop / (s.median * 1e-3) / peak : 0.0;
     if (var.kind == 0) {
       std::fprintf(stderr, ", %.1f GFLOP/s", gflop / (s.median * 1e-3));
-      if (pct > 0) std::fprintf(stderr, " (%.0f%% of the %s peak)", pct, var.int8 ? "vpmaddwd" : "FMA");
+      if (pct > 0) std::fprintf(stderr, " (%.0f%% of the %s peak)", pct, var.int8 ? q8_op : "FMA");
     }
     if (IsRef(var) && anchor > 0) std::fprintf(stderr, "; PyTorch SDPA %.0f ms (anchor) -> %.2fx", anchor, anchor / s.median);
     std::fprintf(stderr, "\n");
@@ -331,6 +338,7 @@ int RunAttentionBench(int argc, char** argv) {
     report["pytorch_sdpa_ms"] = sdpa > 0 ? JsonNumber(sdpa) : nullptr;
     report["peak_fp32_fma_gflops_per_core"] = JsonNumber(peak_f32);
     report["peak_int16_madd_gops_per_core"] = JsonNumber(peak_madd);
+    report["peak_int16_madd_instruction"] = q8_op;
     report["variants"] = std::move(rows);
     PrintJsonLine(report);
   }

@@ -65,6 +65,37 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static double D
   const double t = ThreadCpuSeconds() - t0;
   return double(iters) * 16 * 64 * 2 / t * 1e-9;
 }
+// vpdpwssd zmm: 32 int16 multiply-adds (64 ops) per instruction, what the
+// AVX-512 VNNI INT8 attention tile multiplies with.
+__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static double WordDotLoop512(long iters) {
+  const double t0 = ThreadCpuSeconds();
+  long n = iters;
+  __asm__ volatile(
+      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+      "1:\n\t" EDGE_X16("vpdpwssd", "") "dec %0\n\t"
+      "jnz 1b\n\t"
+      : "+r"(n)
+      :
+      : EDGE_CLOBBER16, "cc");
+  const double t = ThreadCpuSeconds() - t0;
+  return double(iters) * 16 * 32 * 2 / t * 1e-9;
+}
+// vpmaddwd zmm (AVX-512BW): the same products without the accumulation.
+__attribute__((target("avx512f,avx512bw"), noinline)) static double MaddLoop512(long iters) {
+  const double t0 = ThreadCpuSeconds();
+  long n = iters;
+  __asm__ volatile(
+      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+      "1:\n\t" EDGE_X16("vpmaddwd", "") "dec %0\n\t"
+      "jnz 1b\n\t"
+      : "+r"(n)
+      :
+      : EDGE_CLOBBER16, "cc");
+  const double t = ThreadCpuSeconds() - t0;
+  return double(iters) * 16 * 32 * 2 / t * 1e-9;
+}
 __attribute__((target("avx512f"), noinline)) static double FmaLoop512(long iters) {
   const double t0 = ThreadCpuSeconds();
   long n = iters;
@@ -146,6 +177,22 @@ double MeasureInt16MaddPeak() {
   for (int i = 0; i < 5; ++i) best = std::max(best, MaddLoop256(2000000));
   return best;
 #else
+  return 0;
+#endif
+}
+
+double MeasureInt16PairPeak(Int16PairOp op) {
+#if defined(__x86_64__)
+  const CpuFeatures& f = DetectCpuFeatures();
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (op == Int16PairOp::kVpdpwssdZmm && f.avx512vnni) best = std::max(best, WordDotLoop512(2000000));
+    if (op == Int16PairOp::kVpmaddwdZmm && f.avx512bw) best = std::max(best, MaddLoop512(2000000));
+  }
+  if (op == Int16PairOp::kVpmaddwdYmm) best = MeasureInt16MaddPeak();
+  return best;
+#else
+  (void)op;
   return 0;
 #endif
 }

@@ -28,6 +28,11 @@ double MeasureFp32FmaPeak();
 // vpmaddwd on ymm (int16 pairs: 2 ops per multiply-add), what the AVX2 INT8
 // kernels multiply with where there is no VNNI. 0 without AVX2.
 double MeasureInt16MaddPeak();
+// The int16-pair product an INT8 attention tile uses: vpmaddwd on ymm (AVX2)
+// or zmm (AVX-512BW), vpdpwssd on zmm (AVX-512 VNNI); 2 ops per
+// multiply-add. 0 when the CPU lacks it.
+enum class Int16PairOp { kVpmaddwdYmm, kVpmaddwdZmm, kVpdpwssdZmm };
+double MeasureInt16PairPeak(Int16PairOp op);
 
 // One runnable candidate of an A/B benchmark: a name, a function on a
 // context, and the wall / per-thread CPU times of its runs.

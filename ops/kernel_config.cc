@@ -122,7 +122,7 @@ KernelConfig MakeKernelConfig(const CpuFeatures& cpu) {
     c.conv2d_im2col = "f32_conv2d_im2col_gemm_8x32__avx512";
     c.conv2d_patchify = "f32_conv2d_patchify_gemm_8x32__avx512";
     c.attention = &kF32AttentionAvx512;
-    c.qs8_attention = &kQs8AttentionAvx2;  // no AVX-512 INT8 tile: AVX2's
+    c.qs8_attention = cpu.avx512vnni ? &kQs8AttentionAvx512Vnni : &kQs8AttentionAvx512;
   } else if (c.isa == IsaLevel::kAvx2) {
     c.gemm = &kF32GemmAvx2;
     c.gemm_p16 = &kF32GemmAvx2;  // its native panel is 16 already
@@ -174,6 +174,8 @@ size_t qs8_attention_kernels(const CpuFeatures& cpu, const Qs8AttentionKernel** 
   if (n < cap) out[n++] = &kQs8AttentionScalar;
 #if defined(__x86_64__)
   if (IsaLevelSupported(IsaLevel::kAvx2, cpu) && n < cap) out[n++] = &kQs8AttentionAvx2;
+  if (IsaLevelSupported(IsaLevel::kAvx512, cpu) && n < cap) out[n++] = &kQs8AttentionAvx512;
+  if (IsaLevelSupported(IsaLevel::kAvx512, cpu) && cpu.avx512vnni && n < cap) out[n++] = &kQs8AttentionAvx512Vnni;
 #endif
 #if defined(__aarch64__)
   if (cpu.dotprod && n < cap) out[n++] = &kQs8AttentionNeondot;

@@ -63,6 +63,12 @@ const Qs8AttentionKernel kQs8AttentionNeondot = {"qs8_attention_4x64__neondot", 
 const Qs8AttentionKernel kQs8AttentionAvx2 = {"qs8_attention_4x64__avx2", qs8_attention_pack_head__avx2,
                                               qs8_attention_4x64__avx2,
                                               qs8_attention_scratch_floats__avx2, kAvx2QB};
+const Qs8AttentionKernel kQs8AttentionAvx512 = {"qs8_attention_4x64__avx512bw", qs8_attention_pack_head__avx512,
+                                                qs8_attention_4x64__avx512bw,
+                                                qs8_attention_scratch_floats__avx512, kAvx2QB};
+const Qs8AttentionKernel kQs8AttentionAvx512Vnni = {"qs8_attention_4x64__avx512vnni",
+                                                    qs8_attention_pack_head__avx512, qs8_attention_4x64__avx512vnni,
+                                                    qs8_attention_scratch_floats__avx512, kAvx2QB};
 #endif
 
 namespace {

@@ -95,6 +95,8 @@ struct Qs8AttentionKernel {
 extern const Qs8AttentionKernel kQs8AttentionScalar;
 #if defined(__x86_64__)
 extern const Qs8AttentionKernel kQs8AttentionAvx2;
+extern const Qs8AttentionKernel kQs8AttentionAvx512;      // AVX-512BW
+extern const Qs8AttentionKernel kQs8AttentionAvx512Vnni;  // AVX-512 VNNI
 #endif
 #if defined(__aarch64__)
 extern const Qs8AttentionKernel kQs8AttentionNeondot;
@@ -138,5 +140,12 @@ void qs8_attention_4x64__neondot(const F32AttentionParams& p, const Qs8Attention
 size_t qs8_attention_scratch_floats__neondot(size_t head_dim);
 size_t qs8_attention_scratch_floats__scalar(size_t head_dim);
 size_t qs8_attention_scratch_floats__avx2(size_t head_dim);
+void qs8_attention_4x64__avx512bw(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                                  size_t b, size_t h, size_t q0, size_t qn, float* scratch);
+void qs8_attention_4x64__avx512vnni(const F32AttentionParams& p, const Qs8AttentionHead& head,
+                                    size_t b, size_t h, size_t q0, size_t qn, float* scratch);
+Qs8AttentionHead qs8_attention_pack_head__avx512(const F32AttentionParams& p, size_t b, size_t h,
+                                                 void* mem);
+size_t qs8_attention_scratch_floats__avx512(size_t head_dim);
 
 }  // namespace edge

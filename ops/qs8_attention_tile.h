@@ -199,6 +199,85 @@ struct QVecAvx2 : VecAvx2 {
 };
 #endif
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512VNNI__)
+constexpr bool kHasVnni = true;
+#else
+constexpr bool kHasVnni = false;
+#endif
+// AVX-512: the AVX2 tile's integers and layouts on 512-bit vectors. With
+// VNNI (kVnni), vpdpwssd multiplies 32 int16 pairs and adds them into the 16
+// int32 lanes in one instruction; without it, vpmaddwd and vpaddd do the same
+// in two. The sums are exact either way.
+template <bool kVnni>
+struct QVecAvx512 : VecAvx512 {
+  using KE = int16_t;
+  static constexpr int kKG = 2, kVG = 2;
+  // Gathered keys: AVX2's 8 x 8 dword transpose (the layout does not depend
+  // on the vector width).
+  static constexpr bool kTransposeK8 = true;
+  static void transpose_k8(int16_t* dst, size_t dst_stride, const int16_t* const* src, size_t dhg) {
+    QVecAvx2::transpose_k8(dst, dst_stride, src, dhg);
+  }
+  static constexpr int kPLanes = 0;
+  using A = __m512i;
+  using P = __m512i;
+  using PK = P;
+  using PV = P;
+  using PP = P;
+  static A izero() { return _mm512_setzero_si512(); }
+  static P pload(const int16_t* p) { return _mm512_loadu_si512(p); }
+  static P pbcast(const int16_t* p) {
+    int32_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return _mm512_set1_epi32(w);
+  }
+  static A madd(A acc, P a, P b) {
+#if defined(__AVX512VNNI__)
+    if constexpr (kVnni) return _mm512_dpwssd_epi32(acc, a, b);
+#endif
+    static_assert(!kVnni || kHasVnni, "the VNNI tile needs a file built with AVX-512 VNNI");
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+  }
+  static P pload_k(const KE* p) { return pload(p); }
+  static P pbcast_q(const KE* p) { return pbcast(p); }
+  static A madd_qk(A acc, P a, P b) { return madd(acc, a, b); }
+  static P pload_v(const int16_t* p) { return pload(p); }
+  static P pbcast_p(const int16_t* p) { return pbcast(p); }
+  static A madd_pv(A acc, P a, P b) { return madd(acc, a, b); }
+  static V to_float(A a) { return _mm512_cvtepi32_ps(a); }
+  static A store_p16x2(int16_t* dst, V x0, V x1) {
+    const __m512i i0 = _mm512_cvttps_epi32(x0), i1 = _mm512_cvttps_epi32(x1);
+    // packs works per 128-bit lane: quadwords [a0-3 b0-3 | a4-7 b4-7 | ...];
+    // put them in order (a0..15, then b0..15).
+    const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+    _mm512_storeu_si512(dst, _mm512_permutexvar_epi64(order, _mm512_packs_epi32(i0, i1)));
+    return _mm512_add_epi32(i0, i1);
+  }
+  static A iadd(A a, A b) { return _mm512_add_epi32(a, b); }
+  static int32_t ireduce(A a) { return _mm512_reduce_add_epi32(a); }
+  static void interleave_pair(int16_t* dst, const int16_t* a, const int16_t* b, size_t cp) {
+    QVecAvx2::interleave_pair(dst, a, b, cp);
+  }
+  static void quant_store_n(int16_t* dst, V x, int n) {
+    if (n <= 0) return;
+    // x + copysign(0.5, x) then truncation: round half away from zero, as
+    // the scalar form; clamped to [-127, 127], so the narrowing is exact.
+    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
+    const V half = _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(0.5f)), _mm512_and_si512(_mm512_castps_si512(x), sign)));
+    __m512i i = _mm512_cvttps_epi32(_mm512_add_ps(x, half));
+    i = _mm512_max_epi32(_mm512_min_epi32(i, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+    const __m256i h = _mm512_cvtepi32_epi16(i);
+    if (n >= kW) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), h);
+    } else {
+      _mm256_mask_storeu_epi16(dst, static_cast<__mmask16>((1u << n) - 1u), h);
+    }
+  }
+};
+#endif
+
 // Channel groups of a Q/K row.
 template <class Q>
 static inline size_t q8_dhg(size_t dh) { return (dh + Q::kKG - 1) / Q::kKG; }

@@ -83,13 +83,17 @@ std::vector<Case> Cases() {
   const std::vector<std::string> avx512_f32 =
       Join(F32Names("__avx512"),
            {"f32_gemm_8x32__avx512", "f32_gemm_8x32p16__avx512", "f32_conv2d_im2col_gemm_8x32__avx512",
-            "f32_conv2d_patchify_gemm_8x32__avx512", "f32_attention_6x64__avx512", "qs8_attention_4x64__avx2"});
-  cases.push_back(
-      {"avx512", avx512, Join(avx512_f32, {"qs8_gemm_8x16c4__avx512bw", "qnvfp4_gemm_6x32c8__avx512bw"}), false});
+            "f32_conv2d_patchify_gemm_8x32__avx512", "f32_attention_6x64__avx512"});
+  cases.push_back({"avx512", avx512,
+                   Join(avx512_f32, {"qs8_attention_4x64__avx512bw", "qs8_gemm_8x16c4__avx512bw",
+                                     "qnvfp4_gemm_6x32c8__avx512bw"}),
+                   false});
   CpuFeatures vnni = avx512;
   vnni.avx512vnni = true;
   cases.push_back({"avx512-vnni", vnni,
-                   Join(avx512_f32, {"qs8_gemm_8x48c4__avx512vnni", "qnvfp4_gemm_6x32c8__avx512vnni"}), false});
+                   Join(avx512_f32, {"qs8_attention_4x64__avx512vnni", "qs8_gemm_8x48c4__avx512vnni",
+                                     "qnvfp4_gemm_6x32c8__avx512vnni"}),
+                   false});
 #elif defined(__aarch64__)
   // NEON is baseline: the elementwise kernels and the stored-layout GEMM are
   // NEON's even where the features are capped to scalar.

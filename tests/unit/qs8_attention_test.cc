@@ -137,6 +137,8 @@ TEST(Qs8Attention, EveryExpectedKernelRuns) {
   size_t want = 1;
 #if defined(__x86_64__)
   if (IsaLevelSupported(IsaLevel::kAvx2, cpu)) ++want;
+  if (IsaLevelSupported(IsaLevel::kAvx512, cpu)) ++want;
+  if (IsaLevelSupported(IsaLevel::kAvx512, cpu) && cpu.avx512vnni) ++want;
 #endif
 #if defined(__aarch64__)
   if (cpu.dotprod) ++want;
