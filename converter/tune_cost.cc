@@ -35,14 +35,18 @@ namespace {
 //   with it the model predicts 1.41x for threshold 0.07 at 63.2% of rows,
 //   measured 1.40x: bench/results/speed_quality_video_token.md).
 // avx512vnni (estimate): GEMM rows from bench/results/gemm.md (Zen 5) scaled
-//   down for K = 128..512; FP32 attention from avx2 by the FMA peak ratio
-//   (225 / 102); INT8 attention has no AVX-512 kernel and runs the AVX2 one.
+//   down for K = 128..512. Attention from the isolated kernels on a lent
+//   Sapphire Rapids core (bench/results/attention_avx512.md, 2048 tokens,
+//   d = 32: FP32 79.7 GFLOP/s, the AVX-512 VNNI INT8 tile 116.4), INT8 scaled
+//   by the avx2 row's in-model / isolated factor (71 / 89.6; FP32 keeps its
+//   isolated rate there: 49 / 47.7).
 // neon / neondot (estimates): a Cortex-A76-class core at 2.4 GHz (2 x
 //   128-bit FMA pipes, 38 GFLOP/s peak; sdot 4x that) at the fractions of
 //   peak the avx2 row reaches; no ARM timing can be taken here.
 const IsaThroughput kRows[] = {
     {"avx2", "measured: Zen 3, video demo model profiles", 77.0, 90.0, 85.0, 49.0, 71.0, 0.077, 1.4, 1.6, 0.025, 9.0},
-    {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention scaled", 150.0, 450.0, 380.0, 108.0, 70.0,
+    {"avx512vnni", "estimate: GEMM from Zen 5 gemm results, attention from Sapphire Rapids kernels", 150.0, 450.0,
+     380.0, 80.0, 92.0,
      0.077, 1.4, 1.6, 0.025, 12.0},
     {"neon", "estimate: A76-class core, no dot product", 28.0, 20.0, 22.0, 18.0, 18.0, 0.077, 1.4, 1.6, 0.025, 5.0},
     {"neondot", "estimate: A76-class core with dot product", 28.0, 60.0, 55.0, 18.0, 36.0, 0.077, 1.4, 1.6, 0.025, 5.0},
