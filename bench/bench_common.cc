@@ -51,65 +51,30 @@ double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_elem
 #define EDGE_CLOBBER16 "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
   "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17"
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static double DotLoop512(long iters) {
-  const double t0 = ThreadCpuSeconds();
-  long n = iters;
-  __asm__ volatile(
-      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-      "1:\n\t" EDGE_X16("vpdpbusd", "") "dec %0\n\t"
-      "jnz 1b\n\t"
-      : "+r"(n)
-      :
-      : EDGE_CLOBBER16, "cc");
-  const double t = ThreadCpuSeconds() - t0;
-  return double(iters) * 16 * 64 * 2 / t * 1e-9;
-}
-// vpdpwssd zmm: 32 int16 multiply-adds (64 ops) per instruction, what the
-// AVX-512 VNNI INT8 attention tile multiplies with.
-__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) static double WordDotLoop512(long iters) {
-  const double t0 = ThreadCpuSeconds();
-  long n = iters;
-  __asm__ volatile(
-      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-      "1:\n\t" EDGE_X16("vpdpwssd", "") "dec %0\n\t"
-      "jnz 1b\n\t"
-      : "+r"(n)
-      :
-      : EDGE_CLOBBER16, "cc");
-  const double t = ThreadCpuSeconds() - t0;
-  return double(iters) * 16 * 32 * 2 / t * 1e-9;
-}
-// vpmaddwd zmm (AVX-512BW): the same products without the accumulation.
-__attribute__((target("avx512f,avx512bw"), noinline)) static double MaddLoop512(long iters) {
-  const double t0 = ThreadCpuSeconds();
-  long n = iters;
-  __asm__ volatile(
-      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-      "1:\n\t" EDGE_X16("vpmaddwd", "") "dec %0\n\t"
-      "jnz 1b\n\t"
-      : "+r"(n)
-      :
-      : EDGE_CLOBBER16, "cc");
-  const double t = ThreadCpuSeconds() - t0;
-  return double(iters) * 16 * 32 * 2 / t * 1e-9;
-}
-__attribute__((target("avx512f"), noinline)) static double FmaLoop512(long iters) {
-  const double t0 = ThreadCpuSeconds();
-  long n = iters;
-  __asm__ volatile(
-      "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
-      "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-      "1:\n\t" EDGE_X16("vfmadd231ps", "") "dec %0\n\t"
-      "jnz 1b\n\t"
-      : "+r"(n)
-      :
-      : EDGE_CLOBBER16, "cc");
-  const double t = ThreadCpuSeconds() - t0;
-  return double(iters) * 16 * 16 * 2 / t * 1e-9;
-}
+// One zmm peak loop: `op` on 16 accumulator chains, `macs` multiply-adds per
+// instruction (2 ops each).
+#define EDGE_ZMM_PEAK_LOOP(fn, isa, op, macs)                             \
+  __attribute__((target(isa), noinline)) static double fn(long iters) {  \
+    const double t0 = ThreadCpuSeconds();                                \
+    long n = iters;                                                      \
+    __asm__ volatile(                                                    \
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"                            \
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"                            \
+        "1:\n\t" EDGE_X16(op, "") "dec %0\n\t"                           \
+        "jnz 1b\n\t"                                                     \
+        : "+r"(n)                                                        \
+        :                                                                \
+        : EDGE_CLOBBER16, "cc");                                         \
+    const double t = ThreadCpuSeconds() - t0;                            \
+    return double(iters) * 16 * (macs) * 2 / t * 1e-9;                   \
+  }
+// vpdpbusd zmm: 64 u8 x s8 multiply-adds (the VNNI GEMMs); vpdpwssd zmm: 32
+// int16 ones, accumulated (the AVX-512 VNNI attention tile); vpmaddwd zmm:
+// the same products without the accumulation (AVX-512BW); FP32 FMA on zmm.
+EDGE_ZMM_PEAK_LOOP(DotLoop512, "avx512f,avx512bw,avx512vnni", "vpdpbusd", 64)
+EDGE_ZMM_PEAK_LOOP(WordDotLoop512, "avx512f,avx512bw,avx512vnni", "vpdpwssd", 32)
+EDGE_ZMM_PEAK_LOOP(MaddLoop512, "avx512f,avx512bw", "vpmaddwd", 32)
+EDGE_ZMM_PEAK_LOOP(FmaLoop512, "avx512f", "vfmadd231ps", 16)
 __attribute__((target("avx2,fma"), noinline)) static double FmaLoop256(long iters) {
   const double t0 = ThreadCpuSeconds();
   long n = iters;
