@@ -1,4 +1,5 @@
 #include "converter/calibrate.h"
+#include "converter/calib_trajectories.h"
 #include "converter/correlation.h"
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include "ops/kernel_config.h"
 #include "runtime/quant_linear.h"
 #include "runtime/model.h"
-#include "runtime/noise.h"
-#include "runtime/sampler.h"
 #include "runtime/session.h"
 
 namespace edge {
@@ -72,44 +71,9 @@ struct LayerAcc {
 
 CalibResult Calibrate(const std::vector<uint8_t>& image, const std::vector<CalibLayer>& calib,
                       std::vector<LinearLayer>* layers, const QuantOptions& o) {
-  auto mr = Model::LoadBuffer(image.data(), image.size(), false);
-  Check(mr.status(), "loading the FP32 model");
-  std::unique_ptr<Model> model = std::move(mr.value());
-  const fb::Pipeline* meta = model->pipeline();
-  if (meta == nullptr || meta->latent_input() < 0 || meta->timestep_input() < 0 || meta->output() < 0)
-    Fail(kExitUsage, "--precision mixed calibrates through the sampler: give pipeline metadata "
-                     "(--roles with a latent and a timestep input, --sampler ...)");
-  SessionOptions so;
-  so.num_threads = 1;  // fixed reduction order
-  auto sr = Session::Create(model.get(), so);
-  Check(sr.status(), "creating the session");
-  std::unique_ptr<Session> session = std::move(sr.value());
-  auto smp = Sampler::Create(SamplerConfigFromModel(meta), o.calib_steps);
-  Check(smp.status(), "sampler");
-  const Sampler& sampler = smp.value();
-
-  const int lat_in = meta->latent_input(), t_in = meta->timestep_input(), out_t = meta->output();
-  const int cond_in = meta->condition_input();
-  const TensorInfo& lat = model->tensor(lat_in);
-  const int B = static_cast<int>(lat.dims[0]);
-  const size_t L = static_cast<size_t>(lat.num_elements / B);
-  const TensorInfo& out = model->tensor(out_t);
-  const size_t out_row = static_cast<size_t>(out.num_elements / out.dims[0]);
-  if (model->tensor(t_in).num_elements != B || out.dims[0] != B || out_row < L)
-    Fail(kExitConvert, "calibration: latent/timestep/output shapes do not agree on the batch");
-  const bool class_cond =
-      cond_in >= 0 && (model->tensor(cond_in).dtype == fb::DType::I64 || model->tensor(cond_in).dtype == fb::DType::I32);
-  const int num_classes = meta->num_classes();
-  std::vector<int64_t> classes = o.calib_classes;
-  if (classes.empty() && class_cond)
-    for (int c = 0; c < std::max(1, num_classes); ++c) classes.push_back(c);
-  for (int64_t c : classes)
-    if (num_classes > 0 && (c < 0 || c >= num_classes))
-      Fail(kExitUsage, "--calib-classes: class " + std::to_string(c) + " outside [0, " +
-                           std::to_string(num_classes) + ")");
-  const float guidance = meta->guidance_scale();
-  const bool guided = class_cond && guidance != 1.f && meta->null_condition() >= 0 && B % 2 == 0;
-  const int per_run = guided ? B / 2 : B;
+  CalibSession cs = OpenCalibSession(image, "--precision mixed", "calibration");
+  const Model* model = cs.model.get();
+  Session* session = cs.session.get();
 
   // Quantized variants of every calibrated layer, sized for this batch.
   const KernelConfig& kernels = kernel_config();
@@ -137,98 +101,50 @@ CalibResult Calibrate(const std::vector<uint8_t>& image, const std::vector<Calib
   CalibResult res;
   res.steps = o.calib_steps;
   res.seeds = o.calib_seeds;
-  res.guided = guided;
   for (const CacheRegionInfo& r : regs) res.regions.push_back(r.name);
   res.gamma.assign(regs.size(), std::vector<double>(o.calib_steps, 0.0));
 
-  // Extra inputs (neither latent, timestep nor class condition).
-  std::vector<int> extra;
-  for (int t : model->inputs())
-    if (t != lat_in && t != t_in && !(class_cond && t == cond_in)) extra.push_back(t);
-
-  std::vector<float> x(static_cast<size_t>(per_run) * L), pred(L);
-  for (int s = 0; s < o.calib_seeds; ++s) {
-    const uint64_t seed = static_cast<uint64_t>(s);
-    for (int k = 0; k < per_run; ++k) GaussianNoise(seed, static_cast<uint64_t>(k), x.data() + size_t(k) * L, L);
-    for (size_t e = 0; e < extra.size(); ++e) {
-      const TensorInfo& ti = model->tensor(extra[e]);
-      void* d = session->data(extra[e]);
-      if (ti.dtype == fb::DType::F32) {
-        GaussianNoise(seed, 0x10000u + e, static_cast<float*>(d), static_cast<size_t>(ti.num_elements));
-      } else {
-        std::memset(d, 0, ti.bytes);
+  const int last_op = model->num_nodes() - 1;
+  RunCalibTrajectories(&cs, o, "calibration", [&](int op, int i, bool after) {
+    const int ci = calib_of_op[op];
+    if (!after) {
+      if (ci >= 0) {
+        const float* xin = static_cast<const float*>(session->data(model->node(op).inputs[0]));
+        r8[ci]->Run(xin);
+        r4[ci]->Run(xin);
       }
+      return;
     }
-    for (int i = 0; i < o.calib_steps; ++i) {
-      float* li = static_cast<float*>(session->data(lat_in));
-      float* ti = static_cast<float*>(session->data(t_in));
-      for (int r = 0; r < B; ++r) {
-        std::memcpy(li + size_t(r) * L, x.data() + size_t(r % per_run) * L, L * sizeof(float));
-        ti[r] = sampler.model_timestep(i);
+    if (ci >= 0) {
+      const float* y = static_cast<const float*>(session->data(model->node(op).outputs[0]));
+      double e8 = 0, e4 = 0, y2 = 0;
+      for (size_t j = 0; j < r8[ci]->y.size(); ++j) {
+        const double d8 = double(r8[ci]->y[j]) - y[j], d4 = double(r4[ci]->y[j]) - y[j];
+        e8 += d8 * d8;
+        e4 += d4 * d4;
+        y2 += double(y[j]) * y[j];
       }
-      if (class_cond) {
-        void* c = session->data(cond_in);
-        for (int r = 0; r < B; ++r) {
-          int64_t cls = classes[(size_t(s) * per_run + (r % per_run)) % classes.size()];
-          if (guided && r >= per_run) cls = meta->null_condition();
-          if (model->tensor(cond_in).dtype == fb::DType::I64) static_cast<int64_t*>(c)[r] = cls;
-          else static_cast<int32_t*>(c)[r] = static_cast<int32_t>(cls);
-        }
-      }
-      for (int op = 0; op < model->num_nodes(); ++op) {
-        const int ci = calib_of_op[op];
-        if (ci >= 0) {
-          const float* xin = static_cast<const float*>(session->data(model->node(op).inputs[0]));
-          r8[ci]->Run(xin);
-          r4[ci]->Run(xin);
-        }
-        Check(session->InvokeRange(op, op), "running op " + std::to_string(op));
-        if (ci >= 0) {
-          const float* y = static_cast<const float*>(session->data(model->node(op).outputs[0]));
-          double e8 = 0, e4 = 0, y2 = 0;
-          for (size_t j = 0; j < r8[ci]->y.size(); ++j) {
-            const double d8 = double(r8[ci]->y[j]) - y[j], d4 = double(r4[ci]->y[j]) - y[j];
-            e8 += d8 * d8;
-            e4 += d4 * d4;
-            y2 += double(y[j]) * y[j];
-          }
-          acc[ci].e8[i] += e8;
-          acc[ci].e4[i] += e4;
-          acc[ci].y2[i] += y2;
-        }
-        // Block signal: right after a region's last op both its input (kept
-        // live until then) and its output hold this run's values.
-        for (size_t r = 0; r < regs.size(); ++r) {
-          if (regs[r].last_op != op) continue;
-          const float* rin = static_cast<const float*>(session->data(regs[r].input));
-          const float* rout = static_cast<const float*>(session->data(regs[r].output));
-          const size_t n = static_cast<size_t>(model->tensor(regs[r].input).num_elements);
-          double num = 0, den = 0;
-          for (size_t j = 0; j < n; ++j) {
-            num += std::fabs(double(rout[j]) - rin[j]);
-            den += std::fabs(double(rin[j]));
-          }
-          res.gamma[r][i] += (den > 0 ? num / den : 0) / o.calib_seeds;
-        }
-      }
-      res.graph_runs += 1;
-      const float* yout = static_cast<const float*>(session->data(out_t));
-      for (int k = 0; k < per_run; ++k) {
-        const float* pc = yout + size_t(k) * out_row;
-        for (size_t j = 0; j < L; ++j) {
-          float v = pc[j];
-          if (guided) {
-            const float u = yout[size_t(per_run + k) * out_row + j];
-            v = u + guidance * (v - u);
-          }
-          if (!std::isfinite(v))
-            Fail(kExitConvert, "calibration: the FP32 model produced a non-finite value at step " + std::to_string(i));
-          pred[j] = v;
-        }
-        sampler.Step(i, x.data() + size_t(k) * L, pred.data(), L);
-      }
+      acc[ci].e8[i] += e8;
+      acc[ci].e4[i] += e4;
+      acc[ci].y2[i] += y2;
     }
-  }
+    // Block signal: right after a region's last op both its input (kept
+    // live until then) and its output hold this run's values.
+    for (size_t r = 0; r < regs.size(); ++r) {
+      if (regs[r].last_op != op) continue;
+      const float* rin = static_cast<const float*>(session->data(regs[r].input));
+      const float* rout = static_cast<const float*>(session->data(regs[r].output));
+      const size_t n = static_cast<size_t>(model->tensor(regs[r].input).num_elements);
+      double num = 0, den = 0;
+      for (size_t j = 0; j < n; ++j) {
+        num += std::fabs(double(rout[j]) - rin[j]);
+        den += std::fabs(double(rin[j]));
+      }
+      res.gamma[r][i] += (den > 0 ? num / den : 0) / o.calib_seeds;
+    }
+    if (op == last_op) res.graph_runs += 1;
+  });
+  res.guided = cs.guided;
 
   // Per-layer errors (whole calibration set and per step).
   res.err_int8_step.assign(calib.size(), std::vector<double>(o.calib_steps, 0));

@@ -4,14 +4,8 @@
 // NVFP4 (the runtime's own W8A8 / W4A8 kernels, per-token int8 activations),
 // on the activations the FP32 model really produces.
 //
-// Trajectories: --calib-seeds seeds (0, 1, ...) x --calib-steps steps of the
-// model's sampler. Latents start from the runtime's seeded noise (sample k of
-// seed s uses stream k, like Pipeline). Class-conditional models get classes
-// from --calib-classes (default 0..num_classes-1, cycled over samples) and,
-// when the batch is even and a null class exists, classifier-free guidance
-// with the model's scale (cond/uncond halves of the batch, as Pipeline does).
-// Other inputs (F32 conditions such as text context) get seeded Gaussian
-// noise, integer ones zeros.
+// Trajectories: calib_trajectories.h (--calib-seeds seeds x --calib-steps
+// steps of the model's sampler, with its guidance).
 //
 // Per graph run the session is invoked op by op (InvokeRange): just before a
 // candidate Linear runs, its input is live and both quantized variants run on

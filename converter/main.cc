@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <iostream>
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <sstream>
@@ -32,6 +33,7 @@
 #include "converter/convert_graph.h"
 #include "converter/emit.h"
 #include "converter/fold.h"
+#include "converter/gptq.h"
 #include "converter/mixed_rank.h"
 #include "converter/onnx_import.h"
 #include "converter/passes.h"
@@ -96,6 +98,12 @@ const char kUsage[] =
     "                          as older files (the runtime then packs a copy at load)\n"
     "  --nvfp4-scales mse|amax  NVFP4 block scales: mse (default) the E4M3 scale of least squared\n"
     "                          error per 16-weight block; amax the reference amax/6 (edge-run's)\n"
+    "  --weight-rounding nearest|gptq   how quantized Linear weights are rounded: nearest\n"
+    "                          (default) each weight alone; gptq error feedback on calibration\n"
+    "                          inputs (--calib-steps x --calib-seeds trajectories of the sampler;\n"
+    "                          needs pipeline metadata), kept per layer only where it lowers the\n"
+    "                          layer's calibration output error. Same format, same kernels\n"
+    "  --gptq-damp F           diagonal damping of gptq, fraction of the mean (default 0.01)\n"
     "  --quant-min-size S      layers with N*K < S (default 4096) or K < 16 stay fp32\n"
     "  --final-layer fp32|quantize   the last Linear (projection to the output) stays fp32 by\n"
     "                          default (measured on dit_s2: NVFP4 output error 0.044 vs 0.10)\n"
@@ -398,6 +406,15 @@ Options Parse(int argc, char** argv) {
   opt("--calib-threads", [&](const std::string& v) {
     o.quant.calib_threads = count(v, "--calib-threads", 1, 256, "--calib-threads: an integer in [1, 256]");
   });
+  opt("--weight-rounding", [&](const std::string& v) {
+    Pick(v, &o.quant.gptq, {{"gptq", true}, {"nearest", false}},
+         "--weight-rounding: nearest or gptq (got '" + v + "')");
+  });
+  opt("--gptq-damp", [&](const std::string& v) {
+    const double x = ParseNum(v, "--gptq-damp");
+    if (!(x > 0 && x <= 1)) Fail(kExitUsage, "--gptq-damp: a number in (0, 1]");
+    o.quant.gptq_damp = x;
+  });
   opt("--nvfp4-scales", [&](const std::string& v) {
     Pick(v, &o.quant.scale_search, {{"mse", true}, {"amax", false}}, "--nvfp4-scales: mse or amax (got '" + v + "')");
   });
@@ -580,7 +597,7 @@ std::string Num(double v) {
 Json Fig(double v) { return host::JsonFigure(v); }
 
 Json QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
-               const OutputRankResult* rank, double mixed_bits) {
+               const OutputRankResult* rank, double mixed_bits, double gptq_seconds) {
   double f32 = 0, stored = 0;
   for (const LinearLayer& l : layers) {
     f32 += 4.0 * double(l.N) * double(l.K);
@@ -594,6 +611,8 @@ Json QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, co
     j["mixed_rank"] = q.rank_by_output ? "output" : "error";
   }
   if (q.mode != "fp32") j["nvfp4_scales"] = q.scale_search ? "mse" : "amax";
+  j["weight_rounding"] = q.gptq ? "gptq" : "nearest";
+  if (q.gptq) j["gptq_seconds"] = Fig(gptq_seconds);
   if (rank != nullptr) {
     j["output_ranking"] = {{"generations", rank->generations}, {"samples", rank->samples},
                            {"seconds", Fig(rank->seconds)}, {"spearman_vs_error", Fig(rank->spearman_vs_error)}};
@@ -610,6 +629,11 @@ Json QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, co
     if (l.out_mse >= 0) {
       e["out_mse"] = Fig(l.out_mse);
       e["out_psnr"] = Fig(l.out_psnr);
+    }
+    if (l.gptq_proxy >= 0) {
+      e["gptq_err_nearest"] = Fig(l.gptq_proxy_nearest);
+      e["gptq_err"] = Fig(l.gptq_proxy);
+      e["gptq_kept"] = l.gptq_used;
     }
     jl.push_back(std::move(e));
   }
@@ -635,7 +659,7 @@ Json QuantJson(const QuantOptions& q, const std::vector<LinearLayer>& layers, co
 }
 
 void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& layers, const CalibResult* c,
-                      const OutputRankResult* rank, double mixed_bits) {
+                      const OutputRankResult* rank, double mixed_bits, double gptq_seconds) {
   double f32 = 0, stored = 0;
   for (const LinearLayer& l : layers) {
     f32 += 4.0 * double(l.N) * double(l.K);
@@ -661,6 +685,20 @@ void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& lay
     std::printf("  %-52s %-11s %-6s %-6.2f %-10s %-10s %-10s %s\n", l.name.c_str(), nk.c_str(),
                 PrecisionName(l.precision), StoredBits(l.precision, l.N, l.K), e8.c_str(), e4.c_str(), op.c_str(),
                 l.reason.c_str());
+  }
+  if (q.gptq) {
+    int done = 0, kept = 0;
+    double e_near = 0, e_kept = 0;
+    for (const LinearLayer& l : layers) {
+      if (l.gptq_proxy < 0) continue;
+      ++done;
+      kept += l.gptq_used ? 1 : 0;
+      e_near += std::sqrt(l.gptq_proxy_nearest);
+      e_kept += std::sqrt(std::min(l.gptq_proxy, l.gptq_proxy_nearest));
+    }
+    std::printf("  weight rounding gptq: %d of %d quantized layers keep it; relative calibration output error, "
+                "mean over layers, %.4f nearest -> %.4f (%.1f s)\n",
+                kept, done, done ? e_near / done : 0.0, done ? e_kept / done : 0.0, gptq_seconds);
   }
   if (c != nullptr) {
     std::printf("  calibration: %d seeds x %d steps (%d graph runs%s)\n", c->seeds, c->steps, c->graph_runs,
@@ -907,10 +945,57 @@ int Run(int argc, char** argv) {
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.
   std::vector<LinearLayer> layers = PlanLinears(g, regions, o.quant);
+  // The FP32 model image of the calibration passes, emitted once.
+  std::vector<uint8_t> fp32_image;
+  std::vector<int> fp32_op_of_node;
+  auto fp32_model = [&]() {
+    if (fp32_image.empty()) {
+      ModelWriter w0;
+      EmitResult er0 = Emit(g, regions, o.pipe, name, &w0);
+      fp32_op_of_node = er0.op_of_node;
+      Status fst = w0.Finish(&fp32_image);
+      if (!fst.ok()) Fail(kExitConvert, std::string("calibration model: ") + fst.message());
+    }
+  };
+  // --weight-rounding gptq: input statistics of every Linear that may be
+  // quantized (one per weight; a weight shared by several Linears takes the
+  // first one's inputs).
+  std::map<int, InputGram> grams;  // weight value -> gram
+  double gptq_seconds = 0;
+  if (o.quant.gptq) {
+    std::vector<int> ops, values;
+    for (const LinearLayer& l : layers) {
+      if (!(l.candidate || l.precision != Precision::kFp32) || grams.count(l.weight_value)) continue;
+      if (l.overridden && l.precision == Precision::kFp32) continue;
+      if (o.quant.mode == "fp32" && l.precision == Precision::kFp32) continue;
+      grams[l.weight_value];
+      values.push_back(l.weight_value);
+      ops.push_back(l.node);
+    }
+    if (!ops.empty()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fp32_model();
+      for (int& op : ops) op = fp32_op_of_node[op];
+      std::vector<InputGram> got = CollectInputGrams(fp32_image, ops, o.quant);
+      for (size_t i = 0; i < values.size(); ++i) grams[values[i]] = std::move(got[i]);
+      gptq_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
   std::map<std::pair<int, int>, QuantWeightPtr> qcache;  // (weight value, precision)
+  std::map<std::pair<int, int>, GptqReport> gptq_reports;
   auto quantized = [&](const LinearLayer& l, Precision p) {
-    QuantWeightPtr& q = qcache[{l.weight_value, static_cast<int>(p)}];
-    if (!q) q = QuantizeWeight(g, l, p, o.quant.scale_search);
+    const std::pair<int, int> key{l.weight_value, static_cast<int>(p)};
+    QuantWeightPtr& q = qcache[key];
+    if (!q) {
+      auto gi = grams.find(l.weight_value);
+      if (gi != grams.end()) {
+        const auto t0 = std::chrono::steady_clock::now();
+        q = QuantizeWeightGptq(g, l, p, o.quant, gi->second, &gptq_reports[key]);
+        gptq_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        q = QuantizeWeight(g, l, p, o.quant.scale_search);
+      }
+    }
     return q;
   };
   CalibResult calib;
@@ -930,15 +1015,9 @@ int Run(int argc, char** argv) {
       cl.push_back(c);
     }
     if (!cl.empty()) {
-      std::vector<uint8_t> image;
-      {
-        ModelWriter w0;
-        EmitResult er0 = Emit(g, regions, o.pipe, name, &w0);
-        for (CalibLayer& c : cl) c.op = er0.op_of_node[layers[c.layer].node];
-        Status fst = w0.Finish(&image);
-        if (!fst.ok()) Fail(kExitConvert, std::string("calibration model: ") + fst.message());
-      }
-      calib = Calibrate(image, cl, &layers, o.quant);
+      fp32_model();
+      for (CalibLayer& c : cl) c.op = fp32_op_of_node[layers[c.layer].node];
+      calib = Calibrate(fp32_image, cl, &layers, o.quant);
       calibrated = true;
       if (o.quant.rank_by_output) {
         std::vector<int> listed;
@@ -960,10 +1039,21 @@ int Run(int argc, char** argv) {
     }
   }
   std::map<int, QuantWeightPtr> qmap;
-  for (const LinearLayer& l : layers)
-    if (l.precision != Precision::kFp32) qmap[l.node] = quantized(l, l.precision);
+  for (LinearLayer& l : layers)
+    if (l.precision != Precision::kFp32) {
+      qmap[l.node] = quantized(l, l.precision);
+      auto ri = gptq_reports.find({l.weight_value, static_cast<int>(l.precision)});
+      if (ri != gptq_reports.end()) {
+        l.gptq_proxy_nearest = ri->second.proxy_nearest;
+        l.gptq_proxy = ri->second.proxy_gptq;
+        l.gptq_used = ri->second.used;
+      }
+    }
   for (const auto& kv : QuantizeConvWeights(g, o.conv_precision)) qmap[kv.first] = kv.second;
   qcache.clear();
+  fp32_image.clear();
+  fp32_image.shrink_to_fit();
+  grams.clear();
   EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
   if (!o.null_cond.empty()) AttachNullCondition(o, g, er, &w);
   CacheCalibReport cache_rep;
@@ -1041,7 +1131,7 @@ int Run(int argc, char** argv) {
       jt.push_back({{"name", val.name}, {"shape", val.shape}, {"dtype", DTypeLabel(val.dtype)}, {"constant", val.c != nullptr}});
     }
     j["quantization"] =
-        QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
+        QuantJson(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits, gptq_seconds);
     j["quantization"]["conv_precision"] = PrecisionName(o.conv_precision);
     if (tuning) j["tuning"] = TuneJson(tune_rep, o.tune);
     // Names come from the ONNX file: bytes that are not UTF-8 are replaced
@@ -1070,7 +1160,7 @@ int Run(int argc, char** argv) {
       for (int v : n.out) io += " " + ShapeStr(g.values[v].shape);
       std::printf("  %4d %-18s %-48s%s\n", idx++, EdgeOpName(n.etype), n.name.c_str(), io.c_str());
     }
-    PrintQuantReport(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits);
+    PrintQuantReport(o.quant, layers, calibrated ? &calib : nullptr, ranked ? &rank : nullptr, mixed_bits, gptq_seconds);
     std::printf("tensors: %zu\n", er.tensor_values.size());
     for (int v : er.tensor_values) {
       const Value& val = g.values[v];

@@ -122,25 +122,36 @@ void QuantizeRowMajor(const float* w, size_t N, size_t K, Precision p, bool sear
 
 }  // namespace
 
-QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
-  const Tensor& t = *g.Const(l.weight_value);
+QuantWeightPtr PackQuantWeight(const LinearLayer& l, Precision p, const std::vector<uint8_t>& rows,
+                               const std::vector<uint8_t>& scales, float tensor_scale) {
+  if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: a quantized weight at fp32");
   const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
-  RequireFinite(t.f.data(), N, K, l.weight, "Linear '" + l.name + "'");
+  const QuantFormatTraits& f = FormatOf(p);
+  if (rows.size() != QuantRowMajorBytes(f, N, K) || scales.size() != QuantRowMajorScaleBytes(f, N, K))
+    Fail(kExitConvert, "internal: row-major sizes of '" + l.weight + "'");
   auto q = std::make_shared<QuantWeight>();
   q->precision = p;
   q->name = l.weight;
   q->N = l.N;
   q->K = l.K;
   q->shape = {l.N, l.K};
-  if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: QuantizeWeight at fp32");
-  // Quantize row-major, then pack into the layout the kernels read in place.
-  const QuantFormatTraits& f = FormatOf(p);
-  std::vector<uint8_t> rows, scales;
-  QuantizeRowMajor(t.f.data(), N, K, p, search, l.weight, &rows, &scales, &q->tensor_scale);
+  q->tensor_scale = tensor_scale;
+  // Pack into the layout the kernels read in place.
   q->data.assign(QuantPackedBytes(f, N, K), 0);
   q->scales.assign(QuantPackedScaleBytes(f, N, K), 0);
   f.pack(rows.data(), scales.data(), N, K, q->data.data(), q->scales.data());
   return q;
+}
+
+QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
+  const Tensor& t = *g.Const(l.weight_value);
+  const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
+  RequireFinite(t.f.data(), N, K, l.weight, "Linear '" + l.name + "'");
+  if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: QuantizeWeight at fp32");
+  std::vector<uint8_t> rows, scales;
+  float tensor_scale = 1.f;
+  QuantizeRowMajor(t.f.data(), N, K, p, search, l.weight, &rows, &scales, &tensor_scale);
+  return PackQuantWeight(l, p, rows, scales, tensor_scale);
 }
 
 std::map<int, QuantWeightPtr> QuantizeConvWeights(const Graph& g, Precision p) {

@@ -56,6 +56,8 @@ struct QuantOptions {
   int64_t min_size = 4096;    // N*K below this stays F32
   bool quantize_final = false;
   bool scale_search = true;   // --nvfp4-scales mse (true) | amax
+  bool gptq = false;          // --weight-rounding gptq (gptq.h) | nearest
+  double gptq_damp = 0.01;    // --gptq-damp: diagonal damping, fraction of the mean
   std::vector<std::pair<std::string, Precision>> overrides;  // in command-line order
   // mixed
   double target_bits = 6.0;   // <= 0: no bit budget
@@ -84,6 +86,11 @@ struct LinearLayer {
   // Filled by the output ranking (mixed_rank.h): mean squared error and PSNR
   // of final generations with only this layer in NVFP4 (-1: not measured).
   double out_mse = -1, out_psnr = -1;
+  // --weight-rounding gptq (gptq.h): the layer's calibration output error,
+  // relative, with nearest and with error-feedback rounding (-1: not done),
+  // and whether the latter was kept.
+  double gptq_proxy_nearest = -1, gptq_proxy = -1;
+  bool gptq_used = false;
 };
 
 // A weight ready for ModelWriter: a Linear's packed, a Conv2d's row-major.
@@ -112,6 +119,11 @@ std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& region
 // (QuantOptions::scale_search). NaN/Inf -> ConvertError(kExitConvert)
 // "weight 'NAME' has a NaN/Inf at (n, k)".
 QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search);
+
+// Packs row-major data / scales of layer l in the format of p (the sizes of
+// its row-major layout, ops/quant_format.h) into a QuantWeight.
+QuantWeightPtr PackQuantWeight(const LinearLayer& l, Precision p, const std::vector<uint8_t>& rows,
+                               const std::vector<uint8_t>& scales, float tensor_scale);
 
 // --conv-precision: every Conv2d with a constant F32 weight [O, C/g, kh, kw]
 // of the graph gets it quantized at p (fp32: none; int8: symmetric per output

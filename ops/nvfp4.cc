@@ -184,6 +184,12 @@ double Nvfp4BlockError(const float* x, size_t n, uint8_t sb, float g_dec) {
   return e;
 }
 
+uint8_t Nvfp4BlockScale(const float* x, size_t n, float g_enc, float g_dec, bool search) {
+  return search ? SearchRule(x, n, g_enc, g_dec) : AmaxRule(x, n, g_enc, g_dec);
+}
+
+uint8_t Nvfp4Code(float x, uint8_t sb, float g_dec) { return CodeOf(x, E4M3Decode(sb) * g_dec); }
+
 bool Nvfp4Quantize(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
                    uint8_t* scales, float* tensor_scale) {
   return QuantizeWith(AmaxRule, w, N, K, ldw, codes, scales, tensor_scale);

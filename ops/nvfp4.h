@@ -66,6 +66,15 @@ constexpr float kNvfp4SearchRange = 2.0f;
 bool Nvfp4QuantizeSearch(const float* w, size_t N, size_t K, size_t ldw, uint8_t* codes,
                          uint8_t* scales, float* tensor_scale);
 
+// The E4M3 scale code the quantizers give one block x[0..n) (n <= 16) under
+// the tensor scales g_enc / g_dec: Nvfp4Quantize's amax/6 rule (search
+// false) or Nvfp4QuantizeSearch's least squared error (true). For callers
+// that choose codes themselves (the converter's error-feedback rounding).
+uint8_t Nvfp4BlockScale(const float* x, size_t n, float g_enc, float g_dec, bool search);
+// E2M1 code of x in a block of E4M3 scale code sb, as the quantizers round
+// it (0 when the scale decodes to 0).
+uint8_t Nvfp4Code(float x, uint8_t sb, float g_dec);
+
 // Squared error, in double, of one block x[0..n) (n <= 16) encoded with E4M3
 // scale code `sb` under tensor scale g_dec, as the runtime decodes it.
 double Nvfp4BlockError(const float* x, size_t n, uint8_t sb, float g_dec);

@@ -1,0 +1,59 @@
+// Error-feedback rounding of Linear weights (--weight-rounding gptq), after
+// GPTQ (Frantar et al., 2022): a weight's rounding error is pushed onto the
+// weights of the same row not yet rounded, in proportion to how the layer's
+// calibration inputs correlate, so that the layer's output error
+// sum_x |(W - Q) x|^2 is small rather than each weight's own error. The
+// result is still plain INT8 / NVFP4 (same bytes, same kernels); only which
+// codes are chosen changes.
+//
+// Statistics: the Gram matrix H = sum x x^T of each quantized Linear's
+// input rows over the calibration trajectories (calib_trajectories.h, with
+// at least one sample of every calibration class; at most kGramRowsPerRun
+// evenly spaced rows of each run, summed in double).
+//
+// Rounding, per row of W[N, K], columns in order: with U the upper Cholesky
+// factor of (H + damp * mean(diag H) * I)^-1, column k is rounded and its
+// error e, divided by U[k][k], is subtracted times U[k][j] from every later
+// column j. NVFP4 picks each 16-column block's E4M3 scale (the format's rule:
+// --nvfp4-scales) from the block's values as updated when its first column is
+// reached; INT8 keeps the per-row scale of the original row (amax / 127) and
+// clamps. Columns whose input is always 0 are rounded alone and set to 0
+// beforehand (they never contribute). The proxy error tr((W-Q) H (W-Q)^T) of
+// the result is compared with the nearest rounding's, and the smaller wins,
+// so a layer never gets worse on its calibration data.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "converter/ir.h"
+#include "converter/quantize.h"
+
+namespace edge {
+namespace conv {
+
+constexpr int64_t kGramRowsPerRun = 1024;
+
+struct InputGram {
+  int64_t K = 0;
+  int64_t rows = 0;       // input rows summed
+  std::vector<double> h;  // K x K, symmetric
+};
+
+// Grams of the inputs of model ops `ops` (Linear ops of the FP32 model image
+// `image`, which carries pipeline metadata), one per listed op.
+std::vector<InputGram> CollectInputGrams(const std::vector<uint8_t>& image, const std::vector<int>& ops,
+                                         const QuantOptions& o);
+
+struct GptqReport {
+  double proxy_nearest = 0, proxy_gptq = 0;  // tr((W-Q) H (W-Q)^T) / tr(W H W^T)
+  bool used = false;                         // the error-feedback result was kept
+};
+
+// Layer l at precision p (int8 / nvfp4) with error-feedback rounding on
+// `gram` (its K must be l.K). NaN/Inf weights -> ConvertError as QuantizeWeight.
+QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precision p, const QuantOptions& o,
+                                  const InputGram& gram, GptqReport* report);
+
+}  // namespace conv
+}  // namespace edge
