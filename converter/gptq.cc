@@ -169,8 +169,18 @@ QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precisio
   rep.proxy_nearest = ProxyError(W, deq.data(), N, K, gram.h) / norm;
   rep.proxy_gptq = rep.proxy_nearest;
 
-  // Damped H, dead inputs decoupled.
-  std::vector<double> h = gram.h;
+  // Column order: natural, or (o.gptq_act_order) by decreasing input
+  // energy H[k][k], so that the columns that matter most are rounded first
+  // and later ones absorb their error. perm[t] = column rounded t-th.
+  std::vector<int64_t> perm(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) perm[k] = k;
+  if (o.gptq_act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return gram.h[a * K + a] > gram.h[b * K + b]; });
+  // Damped H in that order, dead inputs decoupled.
+  std::vector<double> h(static_cast<size_t>(K * K));
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j < K; ++j) h[i * K + j] = gram.h[perm[i] * K + perm[j]];
   double mean_diag = 0;
   for (int64_t i = 0; i < K; ++i) mean_diag += h[i * K + i] / K;
   if (!(mean_diag > 0)) {
@@ -196,7 +206,7 @@ QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precisio
 
   std::vector<uint8_t> grows(rows.size(), 0), gscales(scales.size(), 0);
   std::vector<float> gdeq(static_cast<size_t>(N * K));
-  std::vector<double> w(static_cast<size_t>(K));
+  std::vector<double> w(static_cast<size_t>(K));  // the row, in rounding order
   float g_enc = 1.f, g_dec = 1.f;
   if (p == Precision::kNvfp4) {
     float amax = 0.f;
@@ -205,41 +215,51 @@ QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precisio
   }
   const int64_t nb = (K + kNvfp4BlockSize - 1) / kNvfp4BlockSize;
   const int64_t row_bytes = (K + 1) / 2;
+  // NVFP4 block scales: in natural order each block's scale is chosen from
+  // its values as updated when its first column is reached; in act order a
+  // block's columns are spread over the whole pass, so its scale is chosen
+  // up front from the original values (static groups).
+  const bool static_scales = o.gptq_act_order;
   for (int64_t n = 0; n < N; ++n) {
-    for (int64_t k = 0; k < K; ++k) w[k] = W[n * K + k];
+    const float* wr = W + n * K;
+    for (int64_t t = 0; t < K; ++t) w[t] = wr[perm[t]];
     float qscale = 1.f;  // int8: the original row's scale
     if (p == Precision::kInt8) {
       float amax = 0.f;
-      for (int64_t k = 0; k < K; ++k) amax = std::fmax(amax, std::fabs(W[n * K + k]));
+      for (int64_t k = 0; k < K; ++k) amax = std::fmax(amax, std::fabs(wr[k]));
       qscale = amax > 0.f ? amax / 127.0f : 1.0f;
       std::memcpy(gscales.data() + 4 * n, &qscale, 4);
+    } else if (static_scales) {
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t len = std::min<int64_t>(kNvfp4BlockSize, K - b * kNvfp4BlockSize);
+        gscales[n * nb + b] = Nvfp4BlockScale(wr + b * kNvfp4BlockSize, static_cast<size_t>(len), g_enc, g_dec,
+                                              o.scale_search);
+      }
     }
-    uint8_t sb = 0;
-    float sdec = 0.f;
-    for (int64_t k = 0; k < K; ++k) {
+    for (int64_t t = 0; t < K; ++t) {
+      const int64_t k = perm[t];
       float dq;
       if (p == Precision::kNvfp4) {
-        if (k % kNvfp4BlockSize == 0) {
+        uint8_t& sb = gscales[n * nb + k / kNvfp4BlockSize];
+        if (!static_scales && k % kNvfp4BlockSize == 0) {  // natural order: t == k
           float blk[kNvfp4BlockSize];
           const int64_t len = std::min<int64_t>(kNvfp4BlockSize, K - k);
-          for (int64_t j = 0; j < len; ++j) blk[j] = static_cast<float>(w[k + j]);
+          for (int64_t j = 0; j < len; ++j) blk[j] = static_cast<float>(w[t + j]);
           sb = Nvfp4BlockScale(blk, static_cast<size_t>(len), g_enc, g_dec, o.scale_search);
-          gscales[n * nb + k / kNvfp4BlockSize] = sb;
-          sdec = E4M3Decode(sb);
         }
-        const uint8_t c = Nvfp4Code(static_cast<float>(w[k]), sb, g_dec);
+        const uint8_t c = Nvfp4Code(static_cast<float>(w[t]), sb, g_dec);
         grows[n * row_bytes + k / 2] |= static_cast<uint8_t>((k & 1) ? c << 4 : c);
-        dq = (E2M1Decode(c) * sdec) * g_dec;  // the decoder's order
+        dq = (E2M1Decode(c) * E4M3Decode(sb)) * g_dec;  // the decoder's order
       } else {
-        float v = std::nearbyint(static_cast<float>(w[k]) / qscale);
+        float v = std::nearbyint(static_cast<float>(w[t]) / qscale);
         v = std::fmin(std::fmax(v, -127.0f), 127.0f);
         grows[n * K + k] = static_cast<uint8_t>(static_cast<int8_t>(v));
         dq = v * qscale;
       }
       gdeq[n * K + k] = dq;
-      const double e = (w[k] - dq) / U[k * K + k];
-      const double* u = U.data() + k * K;
-      for (int64_t j = k + 1; j < K; ++j) w[j] -= e * u[j];
+      const double e = (w[t] - dq) / U[t * K + t];
+      const double* u = U.data() + t * K;
+      for (int64_t j = t + 1; j < K; ++j) w[j] -= e * u[j];
     }
   }
   rep.proxy_gptq = ProxyError(W, gdeq.data(), N, K, gram.h) / norm;

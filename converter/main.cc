@@ -98,12 +98,16 @@ const char kUsage[] =
     "                          as older files (the runtime then packs a copy at load)\n"
     "  --nvfp4-scales mse|amax  NVFP4 block scales: mse (default) the E4M3 scale of least squared\n"
     "                          error per 16-weight block; amax the reference amax/6 (edge-run's)\n"
-    "  --weight-rounding nearest|gptq   how quantized Linear weights are rounded: nearest\n"
-    "                          (default) each weight alone; gptq error feedback on calibration\n"
-    "                          inputs (--calib-steps x --calib-seeds trajectories of the sampler;\n"
-    "                          needs pipeline metadata), kept per layer only where it lowers the\n"
-    "                          layer's calibration output error. Same format, same kernels\n"
-    "  --gptq-damp F           diagonal damping of gptq, fraction of the mean (default 0.01)\n"
+    "  --weight-rounding auto|nearest|gptq   how quantized Linear weights are rounded: nearest\n"
+    "                          each weight alone; gptq error feedback on calibration inputs\n"
+    "                          (--calib-steps x --calib-seeds trajectories of the sampler, every\n"
+    "                          --calib-classes class at least once; needs pipeline metadata), kept\n"
+    "                          per layer only where it lowers the layer's calibration output\n"
+    "                          error. Same format, same kernels. auto (default): gptq for\n"
+    "                          --precision mixed, nearest for int8 / nvfp4\n"
+    "  --gptq-order act|natural  columns rounded by decreasing input energy (act, default;\n"
+    "                          NVFP4 block scales fixed from the original weights) or in order\n"
+    "  --gptq-damp F           diagonal damping of gptq, fraction of the mean (default 0.1)\n"
     "  --quant-min-size S      layers with N*K < S (default 4096) or K < 16 stay fp32\n"
     "  --final-layer fp32|quantize   the last Linear (projection to the output) stays fp32 by\n"
     "                          default (measured on dit_s2: NVFP4 output error 0.044 vs 0.10)\n"
@@ -407,8 +411,12 @@ Options Parse(int argc, char** argv) {
     o.quant.calib_threads = count(v, "--calib-threads", 1, 256, "--calib-threads: an integer in [1, 256]");
   });
   opt("--weight-rounding", [&](const std::string& v) {
-    Pick(v, &o.quant.gptq, {{"gptq", true}, {"nearest", false}},
-         "--weight-rounding: nearest or gptq (got '" + v + "')");
+    Pick(v, &o.quant.rounding, {{"gptq", 1}, {"nearest", 0}, {"auto", -1}},
+         "--weight-rounding: auto, nearest or gptq (got '" + v + "')");
+  });
+  opt("--gptq-order", [&](const std::string& v) {
+    Pick(v, &o.quant.gptq_act_order, {{"act", true}, {"natural", false}},
+         "--gptq-order: natural or act (got '" + v + "')");
   });
   opt("--gptq-damp", [&](const std::string& v) {
     const double x = ParseNum(v, "--gptq-damp");
@@ -944,6 +952,7 @@ int Run(int argc, char** argv) {
     }
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.
+  o.quant.gptq = o.quant.rounding == 1 || (o.quant.rounding < 0 && o.quant.mode == "mixed");
   std::vector<LinearLayer> layers = PlanLinears(g, regions, o.quant);
   // The FP32 model image of the calibration passes, emitted once.
   std::vector<uint8_t> fp32_image;
@@ -968,6 +977,7 @@ int Run(int argc, char** argv) {
       if (!(l.candidate || l.precision != Precision::kFp32) || grams.count(l.weight_value)) continue;
       if (l.overridden && l.precision == Precision::kFp32) continue;
       if (o.quant.mode == "fp32" && l.precision == Precision::kFp32) continue;
+      RequireFiniteWeight(g, l);  // named here, before the calibration runs into it
       grams[l.weight_value];
       values.push_back(l.weight_value);
       ops.push_back(l.node);

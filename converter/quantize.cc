@@ -143,10 +143,15 @@ QuantWeightPtr PackQuantWeight(const LinearLayer& l, Precision p, const std::vec
   return q;
 }
 
+void RequireFiniteWeight(const Graph& g, const LinearLayer& l) {
+  RequireFinite(g.Const(l.weight_value)->f.data(), static_cast<size_t>(l.N), static_cast<size_t>(l.K), l.weight,
+                "Linear '" + l.name + "'");
+}
+
 QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search) {
   const Tensor& t = *g.Const(l.weight_value);
   const size_t N = static_cast<size_t>(l.N), K = static_cast<size_t>(l.K);
-  RequireFinite(t.f.data(), N, K, l.weight, "Linear '" + l.name + "'");
+  RequireFiniteWeight(g, l);
   if (p != Precision::kInt8 && p != Precision::kNvfp4) Fail(kExitConvert, "internal: QuantizeWeight at fp32");
   std::vector<uint8_t> rows, scales;
   float tensor_scale = 1.f;

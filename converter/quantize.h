@@ -56,8 +56,13 @@ struct QuantOptions {
   int64_t min_size = 4096;    // N*K below this stays F32
   bool quantize_final = false;
   bool scale_search = true;   // --nvfp4-scales mse (true) | amax
-  bool gptq = false;          // --weight-rounding gptq (gptq.h) | nearest
-  double gptq_damp = 0.01;    // --gptq-damp: diagonal damping, fraction of the mean
+  // --weight-rounding: 1 gptq (gptq.h), 0 nearest, -1 auto: gptq for
+  // mixed (which calibrates anyway), nearest for int8 / nvfp4. `gptq` is
+  // the resolved choice.
+  int rounding = -1;
+  bool gptq = false;
+  double gptq_damp = 0.1;       // --gptq-damp: diagonal damping, fraction of the mean
+  bool gptq_act_order = true;   // --gptq-order act (true) | natural
   std::vector<std::pair<std::string, Precision>> overrides;  // in command-line order
   // mixed
   double target_bits = 6.0;   // <= 0: no bit budget
@@ -119,6 +124,10 @@ std::vector<LinearLayer> PlanLinears(Graph& g, const std::vector<Region>& region
 // (QuantOptions::scale_search). NaN/Inf -> ConvertError(kExitConvert)
 // "weight 'NAME' has a NaN/Inf at (n, k)".
 QuantWeightPtr QuantizeWeight(const Graph& g, const LinearLayer& l, Precision p, bool search);
+
+// ConvertError(kExitConvert) "weight 'NAME' has a NaN/Inf at (n, k)" unless
+// layer l's weight is finite.
+void RequireFiniteWeight(const Graph& g, const LinearLayer& l);
 
 // Packs row-major data / scales of layer l in the format of p (the sizes of
 // its row-major layout, ops/quant_format.h) into a QuantWeight.

@@ -106,6 +106,9 @@ double OutputError(const std::vector<float>& w, const std::vector<float>& wq, co
   return e / d;
 }
 
+void CheckCorrelated(const Layer& L, Precision p, bool act, const std::vector<float>& x, const InputGram& g,
+                     int64_t M);
+
 class GptqTest : public ::testing::TestWithParam<Precision> {};
 
 TEST_P(GptqTest, DiagonalStatisticsGiveTheNearestBytes) {
@@ -115,14 +118,18 @@ TEST_P(GptqTest, DiagonalStatisticsGiveTheNearestBytes) {
   g.K = 40;
   g.h.assign(40 * 40, 0.0);
   for (int k = 0; k < 40; ++k) g.h[k * 40 + k] = 1.0 + k;  // uncorrelated, unequal
-  QuantOptions o;
-  GptqReport rep;
-  QuantWeightPtr q = QuantizeWeightGptq(L->g, L->l, p, o, g, &rep);
-  QuantWeightPtr ref = QuantizeWeight(L->g, L->l, p, o.scale_search);
-  EXPECT_EQ(q->data, ref->data);
-  EXPECT_EQ(q->scales, ref->scales);
-  EXPECT_EQ(q->tensor_scale, ref->tensor_scale);
-  EXPECT_NEAR(rep.proxy_gptq, rep.proxy_nearest, 1e-12);
+  for (bool act : {true, false}) {
+    SCOPED_TRACE(act ? "act order" : "natural order");
+    QuantOptions o;
+    o.gptq_act_order = act;
+    GptqReport rep;
+    QuantWeightPtr q = QuantizeWeightGptq(L->g, L->l, p, o, g, &rep);
+    QuantWeightPtr ref = QuantizeWeight(L->g, L->l, p, o.scale_search);
+    EXPECT_EQ(q->data, ref->data);
+    EXPECT_EQ(q->scales, ref->scales);
+    EXPECT_EQ(q->tensor_scale, ref->tensor_scale);
+    EXPECT_NEAR(rep.proxy_gptq, rep.proxy_nearest, 1e-12);
+  }
 }
 
 TEST_P(GptqTest, CorrelatedInputsLowerTheOutputError) {
@@ -132,28 +139,38 @@ TEST_P(GptqTest, CorrelatedInputsLowerTheOutputError) {
     auto L = MakeLayer(N, K, 2 + static_cast<uint32_t>(K));
     const std::vector<float> x = Inputs(M, K, 6, K - 2, 7);
     const InputGram g = GramOf(x, M, K);
-    QuantOptions o;
-    GptqReport rep;
-    QuantWeightPtr q = QuantizeWeightGptq(L->g, L->l, p, o, g, &rep);
-    QuantWeightPtr ref = QuantizeWeight(L->g, L->l, p, o.scale_search);
-    ASSERT_TRUE(rep.used) << "K=" << K;
-    const double e_gptq = OutputError(L->w, Decode(*q), x, M, N, K);
-    const double e_near = OutputError(L->w, Decode(*ref), x, M, N, K);
-    EXPECT_LT(e_gptq, 0.7 * e_near) << "K=" << K;
-    EXPECT_NEAR(e_gptq, rep.proxy_gptq, 1e-6 + 1e-6 * e_gptq) << "K=" << K;
-    EXPECT_NEAR(e_near, rep.proxy_nearest, 1e-6 + 1e-6 * e_near) << "K=" << K;
-    // Valid codes: INT8 within [-127, 127] (as the kernels assume), NVFP4
-    // block scales finite E4M3 (never the NaN codes).
-    if (p == Precision::kInt8) {
-      for (uint8_t b : q->data) EXPECT_NE(static_cast<int8_t>(b), -128);
-    } else {
-      for (uint8_t s : q->scales) EXPECT_NE(s & 0x7F, 0x7F);
+    for (bool act : {true, false}) {
+      SCOPED_TRACE(act ? "act order" : "natural order");
+      CheckCorrelated(*L, p, act, x, g, M);
     }
-    // Same input, same bytes.
-    QuantWeightPtr again = QuantizeWeightGptq(L->g, L->l, p, o, g, nullptr);
-    EXPECT_EQ(again->data, q->data);
-    EXPECT_EQ(again->scales, q->scales);
   }
+}
+
+void CheckCorrelated(const Layer& L, Precision p, bool act, const std::vector<float>& x, const InputGram& g,
+                     int64_t M) {
+  const int64_t N = L.l.N, K = L.l.K;
+  QuantOptions o;
+  o.gptq_act_order = act;
+  GptqReport rep;
+  QuantWeightPtr q = QuantizeWeightGptq(L.g, L.l, p, o, g, &rep);
+  QuantWeightPtr ref = QuantizeWeight(L.g, L.l, p, o.scale_search);
+  ASSERT_TRUE(rep.used) << "K=" << K;
+  const double e_gptq = OutputError(L.w, Decode(*q), x, M, N, K);
+  const double e_near = OutputError(L.w, Decode(*ref), x, M, N, K);
+  EXPECT_LT(e_gptq, 0.7 * e_near) << "K=" << K;
+  EXPECT_NEAR(e_gptq, rep.proxy_gptq, 1e-6 + 1e-6 * e_gptq) << "K=" << K;
+  EXPECT_NEAR(e_near, rep.proxy_nearest, 1e-6 + 1e-6 * e_near) << "K=" << K;
+  // Valid codes: INT8 within [-127, 127] (as the kernels assume), NVFP4
+  // block scales finite E4M3 (never the NaN codes).
+  if (p == Precision::kInt8) {
+    for (uint8_t b : q->data) EXPECT_NE(static_cast<int8_t>(b), -128);
+  } else {
+    for (uint8_t s : q->scales) EXPECT_NE(s & 0x7F, 0x7F);
+  }
+  // Same input, same bytes.
+  QuantWeightPtr again = QuantizeWeightGptq(L.g, L.l, p, o, g, nullptr);
+  EXPECT_EQ(again->data, q->data);
+  EXPECT_EQ(again->scales, q->scales);
 }
 
 TEST_P(GptqTest, AllZeroInputsKeepTheNearestRounding) {

@@ -8,7 +8,9 @@ calibration inputs, converter/gptq.h) on the dit_s2 fixture:
   * the stored weights differ from the nearest rounding's but the file is
     the same size (same format, same kernels) and runs; its one-step output
     stays within the precision's limit of the FP32 output;
-  * --weight-rounding nearest (the default) gives the plain conversion's bytes;
+  * the default (auto) is nearest rounding for int8 / nvfp4 (the plain
+    conversion's bytes) and error feedback for mixed, which calibrates anyway;
+    --weight-rounding nearest turns it off there;
   * bad values exit 2; a model without pipeline metadata (nothing to
     calibrate on) exits 2 with a message naming the flag.
 Quality on a trained model: test_demo_nvfp4_quality.py and
@@ -58,7 +60,7 @@ def test_convert_gptq():
             convert(onnx_path, near2, "--precision", p, "--weight-rounding", "nearest", *DIT)
             c.check(open(near, "rb").read() == open(near2, "rb").read() and
                     r_near["quantization"]["weight_rounding"] == "nearest",
-                    "%s: --weight-rounding nearest is the default" % p)
+                    "%s: the default rounding is nearest" % p)
             fb = os.path.join(tmp, p + "_gptq.fb")
             r = convert_json(onnx_path, fb, "--precision", p, "--weight-rounding", "gptq", *CALIB, *DIT)
             fb2 = os.path.join(tmp, p + "_gptq2.fb")
@@ -82,16 +84,23 @@ def test_convert_gptq():
             e_near = rel_l2(ref, output(near))
             c.check(np.isfinite(e) and e <= LIMITS[p],
                     "%s gptq: one-step output rel L2 vs FP32 %.4f (limit %g; nearest %.4f)" % (p, e, LIMITS[p], e_near))
-        # mixed: the calibration and the allocation see the error-feedback weights.
+        # mixed (error feedback by default): the calibration and the allocation see the error-feedback weights.
         fb = os.path.join(tmp, "mixed_gptq.fb")
-        mflags = ["--precision", "mixed", "--mixed-rank", "error", "--weight-rounding", "gptq", *CALIB]
+        mflags = ["--precision", "mixed", "--mixed-rank", "error", *CALIB]
         r = convert_json(onnx_path, fb, *mflags, *DIT)
         fb2 = os.path.join(tmp, "mixed_gptq2.fb")
-        convert(onnx_path, fb2, *mflags, *DIT)
+        convert(onnx_path, fb2, *mflags, "--weight-rounding", "gptq", *DIT)
         mix = [l for l in r["quantization"]["layers"] if l["reason"].startswith("mixed")]
-        c.check(open(fb, "rb").read() == open(fb2, "rb").read() and mix and
-                all("gptq_err" in l for l in mix),
-                "mixed gptq: byte-identical when repeated; %d mixed layers, each rounded with its statistics" % len(mix))
+        c.check(r["quantization"]["weight_rounding"] == "gptq" and open(fb, "rb").read() == open(fb2, "rb").read() and
+                mix and all("gptq_err" in l for l in mix),
+                "mixed: error feedback by default, byte-identical when repeated; %d mixed layers, each rounded with "
+                "its statistics" % len(mix))
+        fb3 = os.path.join(tmp, "mixed_nearest.fb")
+        r3 = convert_json(onnx_path, fb3, *mflags, "--weight-rounding", "nearest", *DIT)
+        c.check(r3["quantization"]["weight_rounding"] == "nearest" and
+                not any("gptq_err" in l for l in r3["quantization"]["layers"]) and
+                open(fb3, "rb").read() != open(fb, "rb").read(),
+                "mixed --weight-rounding nearest: no error feedback, other weights")
         # Usage errors.
         bad = os.path.join(tmp, "bad.fb")
         for flags, what in [(["--weight-rounding", "stochastic"], "--weight-rounding"),

@@ -53,8 +53,11 @@ LIMITS = {"int8": 1e-2, "nvfp4": 5e-2}
 # Extra flags of the mixed conversions. The output ranking (one full
 # generation per layer) is checked on dit_s2 with one calibration sample so
 # that it stays cheap; the other fixtures rank by the layers' own error.
-MIXED = {"dit_s2": ["--calib-classes", "0", "--calib-seeds", "1"]}
-MIXED_DEFAULT = ["--mixed-rank", "error"]
+# Nearest rounding: these checks are about the allocation and the stored
+# formats; error-feedback rounding (mixed's default) has its own test,
+# test_convert_gptq.py.
+MIXED = {"dit_s2": ["--calib-classes", "0", "--calib-seeds", "1", "--weight-rounding", "nearest"]}
+MIXED_DEFAULT = ["--mixed-rank", "error", "--weight-rounding", "nearest"]
 
 
 def flatc():
