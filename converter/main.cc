@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -34,6 +35,7 @@
 #include "converter/emit.h"
 #include "converter/fold.h"
 #include "converter/gptq.h"
+#include "converter/weight_quantizer.h"
 #include "converter/mixed_rank.h"
 #include "converter/onnx_import.h"
 #include "converter/passes.h"
@@ -726,14 +728,15 @@ void PrintQuantReport(const QuantOptions& q, const std::vector<LinearLayer>& lay
 // The model image with Linear weights in one precision (0 fp32, 1 int8,
 // 2 nvfp4) under the static rules, as it would be written.
 std::vector<uint8_t> EmitWithWeights(Graph& g, const std::vector<Region>& regions, const Options& o,
-                                     const std::string& name, int weights) {
+                                     const std::string& name, int weights, WeightQuantizer* wq) {
   static const char* const kModes[] = {"fp32", "int8", "nvfp4"};
   QuantOptions q = o.quant;
   q.mode = kModes[weights];
   std::vector<LinearLayer> layers = PlanLinears(g, regions, q);
+  wq->Prepare(layers);
   std::map<int, QuantWeightPtr> qmap;
   for (const LinearLayer& l : layers)
-    if (l.precision != Precision::kFp32) qmap[l.node] = QuantizeWeight(g, l, l.precision, q.scale_search);
+    if (l.precision != Precision::kFp32) qmap[l.node] = wq->Get(l, l.precision);
   for (const auto& kv : QuantizeConvWeights(g, o.conv_precision)) qmap[kv.first] = kv.second;
   ModelWriter w;
   Emit(g, regions, o.pipe, name, &w, &qmap);
@@ -743,10 +746,11 @@ std::vector<uint8_t> EmitWithWeights(Graph& g, const std::vector<Region>& region
   return image;
 }
 
-TuneReport RunTuning(Graph& g, const std::vector<Region>& regions, const Options& o, const std::string& name) {
+TuneReport RunTuning(Graph& g, const std::vector<Region>& regions, const Options& o, const std::string& name,
+                     WeightQuantizer* wq) {
   std::vector<uint8_t> images[3];
   auto image = [&](int w) -> const std::vector<uint8_t>& {
-    if (images[w].empty()) images[w] = EmitWithWeights(g, regions, o, name, w);
+    if (images[w].empty()) images[w] = EmitWithWeights(g, regions, o, name, w, wq);
     return images[w];
   };
   return Tune(image, o.tune);
@@ -933,8 +937,19 @@ int Run(int argc, char** argv) {
   }
   TuneReport tune_rep;
   const bool tuning = o.tune.target_psnr > 0.f;
+  std::unique_ptr<WeightQuantizer> wq;  // the quantized weights of trials and file
   if (tuning) {
-    tune_rep = RunTuning(g, regions, o, name);
+    // The tuner calibrates anyway: its INT8 / NVFP4 trials (and the file
+    // after them) round with error feedback unless --weight-rounding nearest,
+    // on statistics of its calibration classes only.
+    o.quant.gptq = o.quant.rounding != 0;
+    QuantOptions tq = o.quant;
+    tq.calib_classes = o.tune.classes;
+    if (tq.calib_classes.empty())
+      for (int c = 0; c < std::min(std::max(o.pipe.info.num_classes, 1), 4); ++c) tq.calib_classes.push_back(c);
+    if (o.pipe.info.num_classes <= 0) tq.calib_classes.clear();
+    wq.reset(new WeightQuantizer(g, regions, o.pipe, name, tq));
+    tune_rep = RunTuning(g, regions, o, name, wq.get());
     const TuneConfig& c = tune_rep.chosen;
     static const char* const kModes[] = {"fp32", "int8", "nvfp4"};
     o.quant.mode = kModes[c.weights];
@@ -952,62 +967,12 @@ int Run(int argc, char** argv) {
     }
   }
   // Weight precision: static rules, then (mixed) calibration and allocation.
-  o.quant.gptq = o.quant.rounding == 1 || (o.quant.rounding < 0 && o.quant.mode == "mixed");
   std::vector<LinearLayer> layers = PlanLinears(g, regions, o.quant);
-  // The FP32 model image of the calibration passes, emitted once.
-  std::vector<uint8_t> fp32_image;
-  std::vector<int> fp32_op_of_node;
-  auto fp32_model = [&]() {
-    if (fp32_image.empty()) {
-      ModelWriter w0;
-      EmitResult er0 = Emit(g, regions, o.pipe, name, &w0);
-      fp32_op_of_node = er0.op_of_node;
-      Status fst = w0.Finish(&fp32_image);
-      if (!fst.ok()) Fail(kExitConvert, std::string("calibration model: ") + fst.message());
-    }
-  };
-  // --weight-rounding gptq: input statistics of every Linear that may be
-  // quantized (one per weight; a weight shared by several Linears takes the
-  // first one's inputs).
-  std::map<int, InputGram> grams;  // weight value -> gram
-  double gptq_seconds = 0;
-  if (o.quant.gptq) {
-    std::vector<int> ops, values;
-    for (const LinearLayer& l : layers) {
-      if (!(l.candidate || l.precision != Precision::kFp32) || grams.count(l.weight_value)) continue;
-      if (l.overridden && l.precision == Precision::kFp32) continue;
-      if (o.quant.mode == "fp32" && l.precision == Precision::kFp32) continue;
-      RequireFiniteWeight(g, l);  // named here, before the calibration runs into it
-      grams[l.weight_value];
-      values.push_back(l.weight_value);
-      ops.push_back(l.node);
-    }
-    if (!ops.empty()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      fp32_model();
-      for (int& op : ops) op = fp32_op_of_node[op];
-      std::vector<InputGram> got = CollectInputGrams(fp32_image, ops, o.quant);
-      for (size_t i = 0; i < values.size(); ++i) grams[values[i]] = std::move(got[i]);
-      gptq_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+  if (!tuning) {
+    o.quant.gptq = o.quant.rounding == 1 || (o.quant.rounding < 0 && o.quant.mode == "mixed");
+    wq.reset(new WeightQuantizer(g, regions, o.pipe, name, o.quant));
   }
-  std::map<std::pair<int, int>, QuantWeightPtr> qcache;  // (weight value, precision)
-  std::map<std::pair<int, int>, GptqReport> gptq_reports;
-  auto quantized = [&](const LinearLayer& l, Precision p) {
-    const std::pair<int, int> key{l.weight_value, static_cast<int>(p)};
-    QuantWeightPtr& q = qcache[key];
-    if (!q) {
-      auto gi = grams.find(l.weight_value);
-      if (gi != grams.end()) {
-        const auto t0 = std::chrono::steady_clock::now();
-        q = QuantizeWeightGptq(g, l, p, o.quant, gi->second, &gptq_reports[key]);
-        gptq_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      } else {
-        q = QuantizeWeight(g, l, p, o.quant.scale_search);
-      }
-    }
-    return q;
-  };
+  wq->Prepare(layers);
   CalibResult calib;
   bool calibrated = false;
   OutputRankResult rank;
@@ -1020,21 +985,20 @@ int Run(int argc, char** argv) {
       if (!l.candidate || l.overridden) continue;
       CalibLayer c;
       c.layer = static_cast<int>(i);
-      c.int8 = quantized(l, Precision::kInt8);
-      c.nvfp4 = quantized(l, Precision::kNvfp4);
+      c.int8 = wq->Get(l, Precision::kInt8);
+      c.nvfp4 = wq->Get(l, Precision::kNvfp4);
       cl.push_back(c);
     }
     if (!cl.empty()) {
-      fp32_model();
-      for (CalibLayer& c : cl) c.op = fp32_op_of_node[layers[c.layer].node];
-      calib = Calibrate(fp32_image, cl, &layers, o.quant);
+      for (CalibLayer& c : cl) c.op = wq->OpOfNode(layers[c.layer].node);
+      calib = Calibrate(wq->Fp32Image(), cl, &layers, o.quant);
       calibrated = true;
       if (o.quant.rank_by_output) {
         std::vector<int> listed;
         for (const CalibLayer& c : cl) listed.push_back(c.layer);
         auto image_with = [&](int i) {
           std::map<int, QuantWeightPtr> one;
-          if (i >= 0) one[layers[listed[i]].node] = quantized(layers[listed[i]], Precision::kNvfp4);
+          if (i >= 0) one[layers[listed[i]].node] = wq->Get(layers[listed[i]], Precision::kNvfp4);
           ModelWriter wi;
           Emit(g, regions, o.pipe, name, &wi, &one);
           std::vector<uint8_t> img;
@@ -1049,21 +1013,12 @@ int Run(int argc, char** argv) {
     }
   }
   std::map<int, QuantWeightPtr> qmap;
-  for (LinearLayer& l : layers)
-    if (l.precision != Precision::kFp32) {
-      qmap[l.node] = quantized(l, l.precision);
-      auto ri = gptq_reports.find({l.weight_value, static_cast<int>(l.precision)});
-      if (ri != gptq_reports.end()) {
-        l.gptq_proxy_nearest = ri->second.proxy_nearest;
-        l.gptq_proxy = ri->second.proxy_gptq;
-        l.gptq_used = ri->second.used;
-      }
-    }
+  for (const LinearLayer& l : layers)
+    if (l.precision != Precision::kFp32) qmap[l.node] = wq->Get(l, l.precision);
+  wq->Annotate(&layers);
+  const double gptq_seconds = wq->seconds();
   for (const auto& kv : QuantizeConvWeights(g, o.conv_precision)) qmap[kv.first] = kv.second;
-  qcache.clear();
-  fp32_image.clear();
-  fp32_image.shrink_to_fit();
-  grams.clear();
+  wq.reset();
   EmitResult er = Emit(g, regions, o.pipe, name, &w, &qmap, o.emit);
   if (!o.null_cond.empty()) AttachNullCondition(o, g, er, &w);
   CacheCalibReport cache_rep;
