@@ -17,7 +17,6 @@
 #include <initializer_list>
 #include <iostream>
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
