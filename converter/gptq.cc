@@ -159,11 +159,8 @@ QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precisio
   // Nearest rounding (the plain quantizer): checks finiteness, and the
   // candidate the error-feedback result has to beat.
   QuantWeightPtr nearest = QuantizeWeight(g, l, p, o.scale_search);
-  std::vector<uint8_t> rows(QuantRowMajorBytes(f, N, K)), scales(QuantRowMajorScaleBytes(f, N, K));
-  float tensor_scale = 1.f;
-  (o.scale_search ? f.quantize_offline : f.quantize)(W, N, K, rows.data(), scales.data(), &tensor_scale);
   std::vector<float> deq(static_cast<size_t>(N * K));
-  f.dequantize(rows.data(), scales.data(), tensor_scale, N, K, deq.data());
+  f.dequantize_packed(nearest->data.data(), nearest->scales.data(), nearest->tensor_scale, N, K, deq.data());
   const double norm = std::max(ProxyError(W, nullptr, N, K, gram.h), 1e-300);
   GptqReport rep;
   rep.proxy_nearest = ProxyError(W, deq.data(), N, K, gram.h) / norm;
@@ -204,7 +201,7 @@ QuantWeightPtr QuantizeWeightGptq(const Graph& g, const LinearLayer& l, Precisio
     return nearest;
   }
 
-  std::vector<uint8_t> grows(rows.size(), 0), gscales(scales.size(), 0);
+  std::vector<uint8_t> grows(QuantRowMajorBytes(f, N, K), 0), gscales(QuantRowMajorScaleBytes(f, N, K), 0);
   std::vector<float> gdeq(static_cast<size_t>(N * K));
   std::vector<double> w(static_cast<size_t>(K));  // the row, in rounding order
   float g_enc = 1.f, g_dec = 1.f;

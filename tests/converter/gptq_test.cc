@@ -106,6 +106,13 @@ double OutputError(const std::vector<float>& w, const std::vector<float>& wq, co
   return e / d;
 }
 
+InputGram ZeroGram(int64_t K) {
+  InputGram g;
+  g.K = K;
+  g.h.assign(static_cast<size_t>(K * K), 0.0);
+  return g;
+}
+
 void CheckCorrelated(const Layer& L, Precision p, bool act, const std::vector<float>& x, const InputGram& g,
                      int64_t M);
 
@@ -114,9 +121,7 @@ class GptqTest : public ::testing::TestWithParam<Precision> {};
 TEST_P(GptqTest, DiagonalStatisticsGiveTheNearestBytes) {
   const Precision p = GetParam();
   auto L = MakeLayer(20, 40, 1);
-  InputGram g;
-  g.K = 40;
-  g.h.assign(40 * 40, 0.0);
+  InputGram g = ZeroGram(40);
   for (int k = 0; k < 40; ++k) g.h[k * 40 + k] = 1.0 + k;  // uncorrelated, unequal
   for (bool act : {true, false}) {
     SCOPED_TRACE(act ? "act order" : "natural order");
@@ -176,9 +181,7 @@ void CheckCorrelated(const Layer& L, Precision p, bool act, const std::vector<fl
 TEST_P(GptqTest, AllZeroInputsKeepTheNearestRounding) {
   const Precision p = GetParam();
   auto L = MakeLayer(16, 32, 3);
-  InputGram g;
-  g.K = 32;
-  g.h.assign(32 * 32, 0.0);
+  const InputGram g = ZeroGram(32);
   QuantOptions o;
   GptqReport rep;
   QuantWeightPtr q = QuantizeWeightGptq(L->g, L->l, p, o, g, &rep);
